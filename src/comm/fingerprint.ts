@@ -1,0 +1,87 @@
+/**
+ * Call fingerprints: every member writes what it is calling (op, dtype, shape, root/peer, reduce op,
+ * dims) into its slot before it arrives; after arrival each member compares every slot with its own, so
+ * ranks that disagree all fail at once with the same message, which lists each rank's call.
+ */
+import { MismatchError } from '../errors.js';
+import { DTYPES, REDUCE_OPS, dtypeInfo, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
+import { SLOT, type GroupBlock } from './group-block.js';
+
+export const COLLECTIVES = ['allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier'] as const;
+export type CollectiveName = (typeof COLLECTIVES)[number];
+
+/** What a member calls. Unused fields are -1. */
+export interface CallSpec {
+  op: CollectiveName;
+  dtype?: DType;
+  shape?: readonly number[];
+  root?: number;
+  reduceOp?: ReduceOp;
+  dim?: number;
+  dim2?: number;
+}
+
+const NONE = -1;
+
+/** Writes this member's fingerprint for the call into its slot (before it arrives). */
+export function writeFingerprint(block: GroupBlock, seq: number, spec: CallSpec): void {
+  const w = block.words;
+  const base = block.callArea(block.rankInGroup, seq);
+  w[base + SLOT.OP] = COLLECTIVES.indexOf(spec.op);
+  w[base + SLOT.DTYPE] = spec.dtype === undefined ? NONE : dtypeInfo(spec.dtype).code;
+  w[base + SLOT.ROOT] = spec.root ?? NONE;
+  w[base + SLOT.REDUCE_OP] = spec.reduceOp === undefined ? NONE : REDUCE_OP_CODES[spec.reduceOp];
+  w[base + SLOT.DIM] = spec.dim ?? NONE;
+  w[base + SLOT.DIM2] = spec.dim2 ?? NONE;
+  const shape = spec.shape;
+  const ndim = shape === undefined ? NONE : shape.length;
+  w[base + SLOT.NDIM] = ndim;
+  let numel = 1;
+  for (let d = 0; d < ndim && d < SLOT.SHAPE_MAX; d++) {
+    w[base + SLOT.SHAPE + d] = shape![d]!;
+    numel *= shape![d]!;
+  }
+  w[base + SLOT.NUMEL] = shape === undefined ? NONE : numel;
+}
+
+const COMPARED = [SLOT.OP, SLOT.DTYPE, SLOT.ROOT, SLOT.REDUCE_OP, SLOT.DIM, SLOT.DIM2, SLOT.NDIM, SLOT.NUMEL] as const;
+
+/** Throws MismatchError on every member when any member's fingerprint differs from this member's. */
+export function checkFingerprints(block: GroupBlock, seq: number): void {
+  const w = block.words;
+  const mine = block.callArea(block.rankInGroup, seq);
+  for (let m = 0; m < block.size; m++) {
+    if (m === block.rankInGroup) continue;
+    const theirs = block.callArea(m, seq);
+    let same = true;
+    for (const field of COMPARED) if (w[mine + field] !== w[theirs + field]) same = false;
+    const ndim = Math.min(w[mine + SLOT.NDIM]!, SLOT.SHAPE_MAX);
+    for (let d = 0; same && d < ndim; d++) if (w[mine + SLOT.SHAPE + d] !== w[theirs + SLOT.SHAPE + d]) same = false;
+    if (!same) throw mismatch(block, seq);
+  }
+}
+
+/** Describes member `m`'s call from its slot, e.g. `allReduce(dtype=float32, shape=[4], op=sum)`. */
+export function describeCall(block: GroupBlock, m: number, seq: number): string {
+  const w = block.words;
+  const at = (field: number): number => w[block.callArea(m, seq) + field]!;
+  const parts: string[] = [];
+  if (at(SLOT.DTYPE) !== NONE) parts.push(`dtype=${DTYPES.find((d) => dtypeInfo(d).code === at(SLOT.DTYPE))}`);
+  if (at(SLOT.NDIM) !== NONE) {
+    const dims = Array.from({ length: Math.min(at(SLOT.NDIM), SLOT.SHAPE_MAX) }, (_, d) => at(SLOT.SHAPE + d));
+    parts.push(`shape=[${dims.join(', ')}]`);
+  }
+  if (at(SLOT.REDUCE_OP) !== NONE) parts.push(`op=${REDUCE_OPS.find((o) => REDUCE_OP_CODES[o] === at(SLOT.REDUCE_OP))}`);
+  if (at(SLOT.ROOT) !== NONE) parts.push(`root=${at(SLOT.ROOT)}`);
+  if (at(SLOT.DIM) !== NONE) parts.push(`dim=${at(SLOT.DIM)}`);
+  if (at(SLOT.DIM2) !== NONE) parts.push(`dim2=${at(SLOT.DIM2)}`);
+  return `${COLLECTIVES[at(SLOT.OP)] ?? 'unknown'}(${parts.join(', ')})`;
+}
+
+function mismatch(block: GroupBlock, seq: number): MismatchError {
+  const calls = block.ranks.map((rank, m) => `  rank ${rank} (group rank ${m}): ${describeCall(block, m, seq)}`);
+  return new MismatchError(
+    `Collective mismatch in call #${seq} of group [${block.ranks.join(', ')}]: the ranks of the group called different collectives or ` +
+      `the same one with different arguments:\n${calls.join('\n')}`,
+  );
+}

@@ -1,0 +1,133 @@
+/**
+ * The job control block: one per job, in the arena, attached by the driver and by every rank.
+ *
+ *   Int32 words at `byteOffset`:
+ *   +-------+-------+---------+----------+-----------+-------------------------+------------------------+
+ *   | MAGIC | abort | msgLen  | world    | groupLock | group table             | failure message (utf8) |
+ *   | [0]   | [1]   | [2]     | [3]      | [4]       | [16 .. 16+4*GROUP_SLOTS) | MESSAGE_BYTES          |
+ *   +-------+-------+---------+----------+-----------+-------------------------+------------------------+
+ *
+ *   abort: 0 while the job runs; `rank + 1` when that rank failed (its message is stored first, then the
+ *          word is raised with compareExchange so the first failure wins); CLOSED_BY_DRIVER when the
+ *          driver closed the job. Every wait of every rank lists this word, so raising it releases them.
+ *   group table: open addressing on a hash of (member ranks, occurrence); a slot is
+ *          [key, key2, state, offset], state 0 empty, 1 being created, 2 ready. The first member to claim
+ *          the slot allocates the group block; the others wait until it is ready.
+ */
+import { ClosedError, RankFailedError, outOfRange } from '../errors.js';
+import type { Arena, ArenaRegion } from '../shm/arena.js';
+import { raiseAbort, waitFor, type AbortWord } from '../shm/wait.js';
+
+const MAGIC = 0x6a6f6231; // "job1"
+const W_MAGIC = 0, W_ABORT = 1, W_MSG_LEN = 2, W_WORLD = 3;
+const TABLE_WORD = 16;
+/** Group blocks a job can hold (distinct groups created by its ranks). */
+export const GROUP_SLOTS = 16384;
+const SLOT_WORDS = 4;
+const MESSAGE_BYTES = 8192;
+const TABLE_BYTES = (TABLE_WORD + GROUP_SLOTS * SLOT_WORDS) * 4;
+export const JOB_CONTROL_BYTES = TABLE_BYTES + MESSAGE_BYTES;
+/** The abort value meaning "the driver closed the job". */
+export const CLOSED_BY_DRIVER = 0x7fffffff;
+
+/** FNV-1a over a string, with a seed so that two independent hashes can be taken. */
+export function hashString(text: string, seed = 0x811c9dc5): number {
+  let h = seed | 0;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0;
+}
+
+export class JobControl {
+  readonly arena: Arena;
+  readonly byteOffset: number;
+  readonly words: Int32Array;
+  readonly abortWord: AbortWord;
+
+  /** Formats a new control block in `arena` (driver side). */
+  static create(arena: Arena, worldSize: number): JobControl {
+    const region = arena.alloc(JOB_CONTROL_BYTES);
+    new Uint8Array(arena.buffer(region.byteOffset + JOB_CONTROL_BYTES), region.byteOffset, JOB_CONTROL_BYTES).fill(0);
+    const control = new JobControl(arena, region.byteOffset, false);
+    control.words[W_WORLD] = worldSize;
+    Atomics.store(control.words, W_MAGIC, MAGIC);
+    return control;
+  }
+
+  constructor(arena: Arena, byteOffset: number, check = true) {
+    this.arena = arena;
+    this.byteOffset = byteOffset;
+    this.words = new Int32Array(arena.buffer(byteOffset + JOB_CONTROL_BYTES), byteOffset, TABLE_BYTES / 4);
+    if (check && Atomics.load(this.words, W_MAGIC) !== MAGIC) throw outOfRange(`No job control block at offset ${byteOffset}`);
+    this.abortWord = { flags: this.words, index: W_ABORT, error: (value) => this.errorFor(value) };
+  }
+
+  get worldSize(): number {
+    return this.words[W_WORLD]!;
+  }
+
+  /** Releases the arena memory of the block and of every group block (driver side, once every rank is gone). */
+  free(): void {
+    for (let slot = TABLE_WORD; slot < TABLE_WORD + GROUP_SLOTS * SLOT_WORDS; slot += SLOT_WORDS) {
+      if (this.words[slot + 2] === 2) this.arena.free({ byteOffset: this.words[slot + 3]! >>> 0, byteLength: 0 });
+    }
+    this.arena.free({ byteOffset: this.byteOffset, byteLength: JOB_CONTROL_BYTES } satisfies ArenaRegion);
+  }
+
+  /** 0 while running; otherwise the abort value. */
+  get abortValue(): number {
+    return Atomics.load(this.words, W_ABORT);
+  }
+
+  /** Records that `rank` failed with `message` and releases every waiting rank. First failure wins. */
+  fail(rank: number, message: string): void {
+    if (this.abortValue !== 0) return;
+    const bytes = Buffer.from(message, 'utf8').subarray(0, MESSAGE_BYTES);
+    // Store the message before raising the word: a released waiter reads it right after seeing the word.
+    if (Atomics.compareExchange(this.words, W_MSG_LEN, 0, -1) === 0) {
+      new Uint8Array(this.words.buffer, this.byteOffset + TABLE_BYTES, bytes.length).set(bytes);
+      Atomics.store(this.words, W_MSG_LEN, bytes.length);
+      raiseAbort(this.abortWord, rank + 1);
+    }
+  }
+
+  /** Closes the job from the driver: every waiting rank is released with a ClosedError. */
+  close(): void {
+    raiseAbort(this.abortWord, CLOSED_BY_DRIVER);
+  }
+
+  /** The error a released waiter throws for abort value `value`. */
+  errorFor(value: number): Error {
+    if (value === CLOSED_BY_DRIVER) return new ClosedError('The job was closed while this rank waited');
+    const rank = value - 1;
+    const length = Math.max(0, Atomics.load(this.words, W_MSG_LEN));
+    const message = Buffer.from(new Uint8Array(this.words.buffer, this.byteOffset + TABLE_BYTES, length)).toString('utf8');
+    return new RankFailedError(rank, `Rank ${rank} failed, so this rank's wait was released: ${message}`);
+  }
+
+  /**
+   * The group block of the group `key` (a string the members agree on), allocating it with `create` when
+   * this caller is the first member to arrive. Returns the block's byte offset.
+   */
+  groupBlock(key: string, create: () => number, timeoutMs: number): number {
+    const k1 = hashString(key), k2 = hashString(key, 0x2545f491) || 1;
+    for (let probe = 0; probe < GROUP_SLOTS; probe++) {
+      const slot = TABLE_WORD + (((k1 >>> 0) + probe) % GROUP_SLOTS) * SLOT_WORDS;
+      const w = this.words;
+      if (Atomics.load(w, slot + 1) === 0 && Atomics.compareExchange(w, slot + 2, 0, 1) === 0) {
+        w[slot] = k1;
+        w[slot + 3] = create();
+        Atomics.store(w, slot + 1, k2);
+        Atomics.store(w, slot + 2, 2);
+        Atomics.notify(w, slot + 2);
+        return w[slot + 3]!;
+      }
+      // Claimed by someone: wait until its key is visible, then compare.
+      waitFor(w, slot + 2, 2, { timeoutMs, abort: this.abortWord, describe: () => `creating the group ${key}: a member claimed its slot and did not finish` });
+      if (w[slot] === k1 && Atomics.load(w, slot + 1) === k2) return w[slot + 3]!;
+    }
+    throw outOfRange(`The job has more than ${GROUP_SLOTS} groups; destroy groups you no longer use`);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Point-to-point mailboxes of a group: one bounded queue per ordered pair (src -> dst) inside the group
+ * block. `send` copies the tensor into a fresh arena region and posts it (eager: a send never waits for
+ * its recv unless the queue is full, so send/send/recv/recv between two ranks cannot deadlock); `recv`
+ * takes the oldest message and hands its region to the new tensor without copying.
+ *
+ *   Int32 words of a mailbox (MAILBOX_WORDS = 64):
+ *   [0] head: messages posted   [1] tail: messages taken   [2..3] reserved
+ *   [4 + e*ENTRY_WORDS ...] entry e = seq % DEPTH: [offset, bytes, dtypeCode, numel, shapeHash, ndim]
+ *   The sender writes the entry, then stores head (publishing it); the receiver reads it after seeing head,
+ *   then stores tail, which frees the entry for the sender.
+ */
+import { MismatchError } from '../errors.js';
+import type { Arena } from '../shm/arena.js';
+import { waitFor, type WaitOptions } from '../shm/wait.js';
+import { DTYPES, dtypeInfo, type DType } from '../tensor/dtype.js';
+import { formatShape } from '../tensor/shape.js';
+import { adoptRegion } from '../tensor/storage.js';
+import { Tensor } from '../tensor/tensor.js';
+import { MAILBOX_WORDS, type GroupBlock } from './group-block.js';
+import type { Kernels } from '../shm/kernels.js';
+
+const HEAD = 0, TAIL = 1, ENTRIES = 4, ENTRY_WORDS = 6;
+/** Messages a pair can have in flight before `send` waits. */
+export const MAILBOX_DEPTH = Math.floor((MAILBOX_WORDS - ENTRIES) / ENTRY_WORDS);
+
+function shapeHash(shape: readonly number[]): number {
+  let h = 0x811c9dc5;
+  for (const size of shape) h = Math.imul(h ^ size, 0x01000193);
+  return h | 0;
+}
+
+export class Mailboxes {
+  readonly #block: GroupBlock;
+  readonly #arena: Arena;
+  readonly #kernels: Kernels;
+  readonly #wait: WaitOptions;
+  #what = '';
+
+  constructor(block: GroupBlock, arena: Arena, kernels: Kernels, wait: Omit<WaitOptions, 'describe'>) {
+    this.#block = block;
+    this.#arena = arena;
+    this.#kernels = kernels;
+    this.#wait = { ...wait, describe: () => this.#what };
+  }
+
+  #base(src: number, dst: number): number {
+    return (this.#block.layout.mailboxOffset >> 2) + (src * this.#block.size + dst) * MAILBOX_WORDS;
+  }
+
+  /** Posts a copy of `t` (which must be in the arena) to group member `dst`. */
+  send(t: Tensor, dst: number): void {
+    const w = this.#block.words, me = this.#block.rankInGroup;
+    const base = this.#base(me, dst);
+    const head = Atomics.load(w, base + HEAD);
+    this.#what = `Rank ${this.#block.ranks[me]} timed out in send to rank ${this.#block.ranks[dst]}: ${MAILBOX_DEPTH} earlier messages were not received`;
+    waitFor(w, base + TAIL, (tail) => head - tail < MAILBOX_DEPTH, this.#wait);
+    const region = this.#arena.alloc(t.byteLength);
+    if (t.byteLength > 0) this.#kernels.copy(region.byteOffset, t.byteOffset, t.byteLength);
+    const e = base + ENTRIES + (head % MAILBOX_DEPTH) * ENTRY_WORDS;
+    w[e] = region.byteOffset | 0;
+    w[e + 1] = t.byteLength;
+    w[e + 2] = dtypeInfo(t.dtype).code;
+    w[e + 3] = t.numel;
+    w[e + 4] = shapeHash(t.shape);
+    w[e + 5] = t.ndim;
+    Atomics.store(w, base + HEAD, head + 1);
+    Atomics.notify(w, base + HEAD);
+  }
+
+  /** Takes the oldest message from group member `src`; it must have `shape` and `dtype`. */
+  recv(shape: readonly number[], dtype: DType, src: number): Tensor {
+    const w = this.#block.words, me = this.#block.rankInGroup;
+    const base = this.#base(src, me);
+    const tail = Atomics.load(w, base + TAIL);
+    this.#what = `Rank ${this.#block.ranks[me]} timed out in recv from rank ${this.#block.ranks[src]}: nothing was sent`;
+    waitFor(w, base + HEAD, (head) => head !== tail, this.#wait);
+    const e = base + ENTRIES + (tail % MAILBOX_DEPTH) * ENTRY_WORDS;
+    const region = { byteOffset: w[e]! >>> 0, byteLength: w[e + 1]! };
+    const sentDtype = DTYPES.find((d) => dtypeInfo(d).code === w[e + 2]) ?? 'unknown';
+    const numel = shape.reduce((a, b) => a * b, 1);
+    const agrees = sentDtype === dtype && w[e + 3] === numel && w[e + 4] === shapeHash(shape) && w[e + 5] === shape.length;
+    Atomics.store(w, base + TAIL, tail + 1);
+    Atomics.notify(w, base + TAIL);
+    if (!agrees) {
+      this.#arena.free(region);
+      throw new MismatchError(
+        `Rank ${this.#block.ranks[me]} called recv(shape=${formatShape(shape)}, dtype=${dtype}) from rank ${this.#block.ranks[src]}, ` +
+          `but that rank sent a tensor of dtype ${sentDtype} with ${w[e + 3]} elements in ${w[e + 5]} dims`,
+      );
+    }
+    return new Tensor(dtype, shape, adoptRegion(this.#arena, region));
+  }
+}

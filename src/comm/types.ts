@@ -1,0 +1,31 @@
+/**
+ * The one interface every communicator implements (threads now; nccl, hccl and tcp behind the same
+ * shape). Ranks named here are ranks within the group (0..worldSize-1). Callers validate arguments
+ * (GroupCoordinator does); communicators assert.
+ */
+import type { DType, ReduceOp } from '../tensor/dtype.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export interface DeviceCommunicator {
+  readonly name: string;
+  readonly rankInGroup: number;
+  readonly worldSize: number;
+  /** Reduction of every member's `t`; a new tensor (or `out`). */
+  allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor;
+  /** Every member's `t` joined along `dim`. */
+  allGather(t: Tensor, dim: number): Tensor;
+  /** This member's part (along `dim`) of the reduction of every member's `t`. */
+  reduceScatter(t: Tensor, dim: number, op: ReduceOp): Tensor;
+  /** Every member's `t` joined along `dim` on `dst`; null elsewhere. */
+  gather(t: Tensor, dst: number, dim: number): Tensor | null;
+  /** `src`'s `t` copied into every member's `t` (in place); returns `t`. */
+  broadcast(t: Tensor, src: number): Tensor;
+  /** The reduction on `dst` (a new tensor); other members get their `t` back unchanged. */
+  reduce(t: Tensor, dst: number, op: ReduceOp): Tensor;
+  /** Chunk j of `t` along `scatterDim` goes to member j; received chunks are joined along `gatherDim`. */
+  allToAll(t: Tensor, scatterDim: number, gatherDim: number): Tensor;
+  send(t: Tensor, dst: number): void;
+  recv(shape: readonly number[], dtype: DType, src: number): Tensor;
+  barrier(): void;
+  destroy(): void;
+}

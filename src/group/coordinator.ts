@@ -1,0 +1,257 @@
+/**
+ * GroupCoordinator: the vLLM / FastVideo group surface, in camelCase. It validates arguments (so that
+ * every communicator receives only well-formed calls), keeps the rank bookkeeping, and hands tensor
+ * collectives to the communicator chosen for the tensor's device. Object and tensor-dict operations are
+ * built from the tensor collectives in ./objects.ts.
+ */
+import { checkInteger, invalidType, outOfRange, shapeError } from '../errors.js';
+import type { DeviceCommunicator } from '../comm/types.js';
+import { ThreadsCommunicator, type RankContext } from '../comm/threads.js';
+import { checkReduceOp, dtypeInfo, type DType, type ReduceOp } from '../tensor/dtype.js';
+import { checkShape, formatShape, normalizeDim } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import * as objects from './objects.js';
+import { CompletedWork, type Work } from './work.js';
+
+export interface GroupCoordinatorOptions {
+  /** Every group of this kind as lists of world ranks (vLLM's `group_ranks`); the one holding this rank is used. */
+  groupRanks: readonly (readonly number[])[];
+  /** This rank's context in the job. */
+  context: RankContext;
+  localRank: number;
+  groupName?: string;
+  /** How many groups with the same ranks this rank created before (set by the parallel state). */
+  occurrence?: number;
+}
+
+function checkTensor(name: string, value: unknown): Tensor {
+  if (!(value instanceof Tensor)) throw invalidType(name, 'a Tensor', value);
+  return value;
+}
+
+export class GroupCoordinator {
+  /** World rank of this process. */
+  readonly rank: number;
+  /** World ranks of the group's members, in group order. */
+  readonly ranks: readonly number[];
+  readonly worldSize: number;
+  readonly rankInGroup: number;
+  readonly localRank: number;
+  readonly groupName: string;
+  readonly deviceCommunicator: DeviceCommunicator;
+  #destroyed = false;
+
+  constructor(options: GroupCoordinatorOptions) {
+    const { groupRanks, context } = options;
+    if (!Array.isArray(groupRanks)) throw invalidType('groupRanks', 'an array of arrays of ranks', groupRanks);
+    const mine = groupRanks.filter((ranks) => Array.isArray(ranks) && ranks.includes(context.rank));
+    if (mine.length !== 1) {
+      throw outOfRange(`\`groupRanks\` must hold rank ${context.rank} in exactly one group, got ${mine.length} groups holding it (${JSON.stringify(groupRanks)})`);
+    }
+    const ranks = mine[0]!;
+    ranks.forEach((r: number, i: number) => checkInteger(`groupRanks[..][${i}]`, r, 0, context.job.worldSize - 1));
+    if (new Set(ranks).size !== ranks.length) throw outOfRange(`A group lists a rank twice: [${ranks.join(', ')}]`);
+    this.rank = context.rank;
+    this.ranks = Object.freeze([...ranks]);
+    this.worldSize = ranks.length;
+    this.rankInGroup = ranks.indexOf(context.rank);
+    this.localRank = options.localRank;
+    this.groupName = options.groupName ?? 'anonymous';
+    this.deviceCommunicator = new ThreadsCommunicator(context, this.ranks, options.occurrence ?? 0);
+  }
+
+  get firstRank(): number { return this.ranks[0]!; }
+  get lastRank(): number { return this.ranks[this.worldSize - 1]!; }
+  get isFirstRank(): boolean { return this.rank === this.firstRank; }
+  get isLastRank(): boolean { return this.rank === this.lastRank; }
+  /** World rank of the next member (wrapping), as vLLM's `next_rank`. */
+  get nextRank(): number { return this.ranks[(this.rankInGroup + 1) % this.worldSize]!; }
+  /** World rank of the previous member (wrapping), as vLLM's `prev_rank`. */
+  get prevRank(): number { return this.ranks[(this.rankInGroup - 1 + this.worldSize) % this.worldSize]!; }
+
+  #comm(t: Tensor): DeviceCommunicator {
+    if (this.#destroyed) throw invalidType('group', 'a group that was not destroyed', `destroyed group ${this.groupName}`);
+    if (t.device !== 'cpu') throw invalidType('tensor.device', '"cpu" (the threads communicator)', t.device);
+    return this.deviceCommunicator;
+  }
+
+  #member(name: string, value: unknown): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= this.worldSize) {
+      throw outOfRange(`\`${name}\` (${String(value)}) must be a rank of this group (0..${this.worldSize - 1})`);
+    }
+    return value;
+  }
+
+  /** Sum (or `op`) of every member's tensor. With one member, returns `t` itself (as vLLM does). */
+  allReduce(t: Tensor, options: { op?: ReduceOp; out?: Tensor } = {}): Tensor {
+    checkTensor('tensor', t);
+    const op = checkReduceOp(options.op ?? 'sum', 'options.op');
+    if (options.out !== undefined) {
+      checkTensor('options.out', options.out);
+      if (options.out.dtype !== t.dtype || options.out.numel !== t.numel) {
+        throw shapeError(`\`options.out\` (${options.out.dtype} ${formatShape(options.out.shape)}) must match the input (${t.dtype} ${formatShape(t.shape)})`);
+      }
+    }
+    dtypeInfo(t.dtype);
+    if (this.worldSize === 1) return options.out === undefined ? t : options.out.copyFrom(t);
+    return this.#comm(t).allReduce(t, op, options.out);
+  }
+
+  /** Every member's tensor joined along `dim` (default -1, as vLLM). */
+  allGather(t: Tensor, options: { dim?: number } = {}): Tensor {
+    checkTensor('tensor', t);
+    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
+    if (this.worldSize === 1) return t;
+    return this.#comm(t).allGather(t, dim);
+  }
+
+  /** This member's slice (along `dim`, default -1) of the reduction; the dim must divide by worldSize. */
+  reduceScatter(t: Tensor, options: { dim?: number; op?: ReduceOp } = {}): Tensor {
+    checkTensor('tensor', t);
+    const op = checkReduceOp(options.op ?? 'sum', 'options.op');
+    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
+    this.#divisible('reduceScatter', t, dim);
+    if (this.worldSize === 1) return t;
+    return this.#comm(t).reduceScatter(t, dim, op);
+  }
+
+  /** Every member's tensor joined along `dim` on member `dst`; null on the others (as vLLM's `gather`). */
+  gather(t: Tensor, options: { dst?: number; dim?: number } = {}): Tensor | null {
+    checkTensor('tensor', t);
+    const dst = this.#member('options.dst', options.dst ?? 0);
+    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
+    if (this.worldSize === 1) return t;
+    return this.#comm(t).gather(t, dst, dim);
+  }
+
+  /** Member `src`'s tensor copied into every member's `t` in place; returns `t`. */
+  broadcast(t: Tensor, options: { src?: number } = {}): Tensor {
+    checkTensor('tensor', t);
+    const src = this.#member('options.src', options.src ?? 0);
+    if (this.worldSize === 1) return t;
+    return this.#comm(t).broadcast(t, src);
+  }
+
+  /** The reduction, on member `dst` (a new tensor); the others get `t` back. */
+  reduce(t: Tensor, options: { dst?: number; op?: ReduceOp } = {}): Tensor {
+    checkTensor('tensor', t);
+    const dst = this.#member('options.dst', options.dst ?? 0);
+    const op = checkReduceOp(options.op ?? 'sum', 'options.op');
+    if (this.worldSize === 1) return t;
+    return this.#comm(t).reduce(t, dst, op);
+  }
+
+  /** Chunk j of `t` along `scatterDim` goes to member j; the chunks received are joined along `gatherDim`. */
+  allToAll(t: Tensor, options: { scatterDim?: number; gatherDim?: number } = {}): Tensor {
+    checkTensor('tensor', t);
+    const scatterDim = normalizeDim(options.scatterDim ?? 0, t.ndim, 'options.scatterDim');
+    const gatherDim = normalizeDim(options.gatherDim ?? 0, t.ndim, 'options.gatherDim');
+    this.#divisible('allToAll', t, scatterDim);
+    if (this.worldSize === 1) return t;
+    return this.#comm(t).allToAll(t, scatterDim, gatherDim);
+  }
+
+  /** Sends `t` to member `dst` (default: the next member). Returns once the data is posted. */
+  send(t: Tensor, options: { dst?: number } = {}): void {
+    checkTensor('tensor', t);
+    const dst = this.#member('options.dst', options.dst ?? (this.rankInGroup + 1) % this.worldSize);
+    if (dst === this.rankInGroup) throw outOfRange(`\`options.dst\` (${dst}) is this rank's own group rank; send needs another member`);
+    this.#comm(t).send(t, dst);
+  }
+
+  /** Receives a tensor of `shape` and `dtype` from member `src` (default: the previous member). */
+  recv(shape: readonly number[], dtype: DType, options: { src?: number } = {}): Tensor {
+    const checked = checkShape(shape);
+    dtypeInfo(dtype, 'dtype');
+    const src = this.#member('options.src', options.src ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
+    if (src === this.rankInGroup) throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
+    if (this.#destroyed) throw invalidType('group', 'a group that was not destroyed', `destroyed group ${this.groupName}`);
+    return this.deviceCommunicator.recv(checked, dtype, src);
+  }
+
+  barrier(): void {
+    if (this.#destroyed) throw invalidType('group', 'a group that was not destroyed', `destroyed group ${this.groupName}`);
+    if (this.worldSize > 1) this.deviceCommunicator.barrier();
+  }
+
+  /**
+   * FastVideo's sequence-parallel exchange on a 4-D tensor: [B, S/W, H, D] -> [B, S, H/W, D] with
+   * scatterDim 2, gatherDim 1 (the default), and back with scatterDim 1, gatherDim 2.
+   */
+  allToAll4D(t: Tensor, options: { scatterDim?: number; gatherDim?: number } = {}): Tensor {
+    checkTensor('tensor', t);
+    if (t.ndim !== 4) throw shapeError(`allToAll4D needs a 4-D tensor [B, S, H, D], got shape ${formatShape(t.shape)}`);
+    const scatterDim = options.scatterDim ?? 2, gatherDim = options.gatherDim ?? 1;
+    if (!((scatterDim === 2 && gatherDim === 1) || (scatterDim === 1 && gatherDim === 2))) {
+      throw outOfRange(`allToAll4D supports scatterDim 2 with gatherDim 1, or scatterDim 1 with gatherDim 2; got ${scatterDim} and ${gatherDim}`);
+    }
+    return this.allToAll(t, { scatterDim, gatherDim });
+  }
+
+  /** `obj` from member `src` (default 0) on every member. */
+  broadcastObject<T>(obj: T, options: { src?: number } = {}): T {
+    return objects.broadcastObject(this, obj, this.#member('options.src', options.src ?? 0));
+  }
+
+  /** vLLM's broadcast_object_list: the root's list, element by element, on every member. */
+  broadcastObjectList<T>(list: T[], options: { src?: number } = {}): T[] {
+    if (!Array.isArray(list)) throw invalidType('list', 'an array', list);
+    const src = this.#member('options.src', options.src ?? 0);
+    const received = objects.broadcastObject(this, this.rankInGroup === src ? list : undefined, src) as T[];
+    if (this.rankInGroup !== src) list.splice(0, list.length, ...received);
+    return list;
+  }
+
+  sendObject(obj: unknown, dst: number): void {
+    objects.sendObject(this, obj, this.#member('dst', dst));
+  }
+
+  recvObject(src: number): unknown {
+    return objects.recvObject(this, this.#member('src', src));
+  }
+
+  /** Every member's `obj`, in group order. */
+  allGatherObject<T>(obj: T): T[] {
+    return objects.allGatherObject(this, obj);
+  }
+
+  /** vLLM's broadcast_tensor_dict: `dict` from member `src` (default 0); other members pass undefined. */
+  broadcastTensorDict(dict: Record<string, unknown> | undefined, options: { src?: number } = {}): Record<string, unknown> {
+    return objects.broadcastTensorDict(this, dict, this.#member('options.src', options.src ?? 0));
+  }
+
+  /** vLLM's send_tensor_dict (default dst: the next member). */
+  sendTensorDict(dict: Record<string, unknown>, options: { dst?: number; allGatherGroup?: GroupCoordinator } = {}): void {
+    const dst = this.#member('options.dst', options.dst ?? (this.rankInGroup + 1) % this.worldSize);
+    objects.sendTensorDict(this, dict, dst, options.allGatherGroup);
+  }
+
+  /** vLLM's recv_tensor_dict (default src: the previous member). */
+  recvTensorDict(options: { src?: number; allGatherGroup?: GroupCoordinator } = {}): Record<string, unknown> {
+    const src = this.#member('options.src', options.src ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
+    return objects.recvTensorDict(this, src, options.allGatherGroup);
+  }
+
+  allReduceAsync(t: Tensor, options: { op?: ReduceOp } = {}): Work<Tensor> { return new CompletedWork(this.allReduce(t, options)); }
+  allGatherAsync(t: Tensor, options: { dim?: number } = {}): Work<Tensor> { return new CompletedWork(this.allGather(t, options)); }
+  reduceScatterAsync(t: Tensor, options: { dim?: number; op?: ReduceOp } = {}): Work<Tensor> { return new CompletedWork(this.reduceScatter(t, options)); }
+  broadcastAsync(t: Tensor, options: { src?: number } = {}): Work<Tensor> { return new CompletedWork(this.broadcast(t, options)); }
+  allToAllAsync(t: Tensor, options: { scatterDim?: number; gatherDim?: number } = {}): Work<Tensor> { return new CompletedWork(this.allToAll(t, options)); }
+  sendAsync(t: Tensor, options: { dst?: number } = {}): Work<void> { this.send(t, options); return new CompletedWork(undefined); }
+  recvAsync(shape: readonly number[], dtype: DType, options: { src?: number } = {}): Work<Tensor> { return new CompletedWork(this.recv(shape, dtype, options)); }
+  barrierAsync(): Work<void> { this.barrier(); return new CompletedWork(undefined); }
+
+  /** Releases the group's per-rank resources; later calls throw. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.deviceCommunicator.destroy();
+  }
+
+  #divisible(op: string, t: Tensor, dim: number): void {
+    const size = t.ndim === 0 ? 1 : t.shape[dim]!;
+    if (size % this.worldSize !== 0) {
+      throw shapeError(`${op}: dim ${dim} of the input (shape ${formatShape(t.shape)}) has size ${size}, which is not divisible by the group size ${this.worldSize}`);
+    }
+  }
+}

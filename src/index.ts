@@ -1,0 +1,26 @@
+/**
+ * multirank: run multi-rank (tensor/pipeline/sequence/data/context/expert-parallel) code with many
+ * ranks in one Node process. The public surface, as an explicit list.
+ */
+export { launch } from './launch/launch.js';
+export type { LaunchOptions } from './launch/launch.js';
+export { Job } from './launch/job.js';
+export type { RankHandle } from './launch/job.js';
+export type { RankInfo } from './launch/protocol.js';
+export { shutdown } from './launch/runtime.js';
+export {
+  initDistributedEnvironment, destroyDistributedEnvironment, distributedEnvironmentIsInitialized, getWorldGroup, getParallelState,
+} from './state/environment.js';
+export type { InitDistributedOptions } from './state/environment.js';
+export { ParallelState, BACKENDS } from './state/parallel-state.js';
+export type { Backend } from './state/parallel-state.js';
+export { GroupCoordinator } from './group/coordinator.js';
+export type { Work } from './group/work.js';
+export {
+  Tensor, tensor, zeros, empty, full, arange, fromTypedArray, split, chunk, cat, movedim, divide, ensureDivisibility,
+  splitTensorAlongLastDim, DTYPES, REDUCE_OPS,
+} from './tensor/index.js';
+export type { DType, ReduceOp, Scalar } from './tensor/index.js';
+export {
+  MultirankError, TimeoutError, MismatchError, RankFailedError, ArenaFullError, ClosedError, ErrorCodes,
+} from './errors.js';

@@ -1,0 +1,116 @@
+/**
+ * A running job: its ranks' outcomes, driver -> rank RPC, and its end. A rank that fails ends the job:
+ * its peers' waits are released at once (the job control block's abort word), `results` rejects with an
+ * error that names the failed rank and carries its stack, and ranks that do not return within
+ * FAILURE_GRACE_MS afterwards (stuck outside any multirank wait) are terminated.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { checkInteger, RankFailedError } from '../errors.js';
+import type { JobControl } from '../comm/job-control.js';
+import type { PoolLease } from './pool.js';
+import type { RankOutcome } from './rank-runtime.js';
+import { deserializeError, type SerializedError } from './serialize-error.js';
+
+/** How long the other ranks get to return after a rank failed, before their threads are terminated. */
+export const FAILURE_GRACE_MS = 2_000;
+
+interface RankApi {
+  call(name: string, args: unknown[]): Promise<unknown>;
+}
+
+export interface RankHandle {
+  /** Calls the export `name` of the rank module in this rank's thread. */
+  call(name: string, ...args: unknown[]): Promise<unknown>;
+}
+
+export class Job {
+  readonly worldSize: number;
+  /** Each rank's return value, in rank order; rejects with a RankFailedError when a rank fails. */
+  readonly results: Promise<unknown[]>;
+  readonly #control: JobControl;
+  readonly #lease: PoolLease;
+  readonly #ports: MessagePort[];
+  readonly #apis: Comlink.Remote<RankApi>[];
+  readonly #abort: AbortController;
+  readonly #settled: Promise<(RankOutcome | { ok: false; error: SerializedError })[]>;
+  #closed: Promise<void> | undefined;
+  #failed = false;
+
+  constructor(worldSize: number, control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[], abort: AbortController) {
+    this.worldSize = worldSize;
+    this.#control = control;
+    this.#lease = lease;
+    this.#ports = ports;
+    this.#abort = abort;
+    this.#apis = ports.map((port) => Comlink.wrap<RankApi>(nodeEndpoint(port as never)));
+    this.#settled = Promise.all(tasks.map((task, rank) => this.#watch(task, rank)));
+    this.results = this.#collect();
+    this.results.catch(() => undefined); // the caller may never read results; close() still works.
+  }
+
+  /** A handle to call functions of rank `index`'s module. */
+  rank(index: number): RankHandle {
+    checkInteger('index', index, 0, this.worldSize - 1);
+    const api = this.#apis[index]!;
+    return { call: (name, ...args) => api.call(name, args) };
+  }
+
+  /** Calls `method` on every rank at once; resolves with each rank's return value in rank order. */
+  collectiveRpc(method: string, ...args: unknown[]): Promise<unknown[]> {
+    return Promise.all(this.#apis.map((api) => api.call(method, args)));
+  }
+
+  /** Ends the job: releases waiting ranks, waits for them, returns the threads. Idempotent. */
+  close(): Promise<void> {
+    return (this.#closed ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
+    this.#control.close();
+    const timer = setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
+    await this.#settled;
+    clearTimeout(timer);
+    for (const api of this.#apis) api[Comlink.releaseProxy]();
+    for (const port of this.#ports) port.close();
+    await this.#lease.release(!this.#failed && !this.#abort.signal.aborted);
+    this.#control.free();
+  }
+
+  async #watch(task: Promise<RankOutcome>, rank: number): Promise<RankOutcome | { ok: false; error: SerializedError }> {
+    let outcome: RankOutcome | { ok: false; error: SerializedError };
+    try {
+      outcome = await task;
+    } catch (error) {
+      // The thread died (process.exit in the rank, an uncaught error outside the entry, or termination).
+      const e = error as Error;
+      outcome = { ok: false, error: { name: e.name, message: e.message, stack: e.stack, code: undefined, rank, cause: undefined } };
+    }
+    if (!outcome.ok) {
+      this.#failed = true;
+      this.#control.fail(rank, `${outcome.error.name}: ${outcome.error.message}`);
+      setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
+    }
+    return outcome;
+  }
+
+  async #collect(): Promise<unknown[]> {
+    const outcomes = await this.#settled;
+    if (outcomes.every((o) => o.ok)) return outcomes.map((o) => (o as { value: unknown }).value);
+    // The first failure recorded in the control block is the cause; the others were released by it.
+    const first = this.#control.abortValue - 1;
+    const rank = first >= 0 && first < this.worldSize && !outcomes[first]!.ok ? first : outcomes.findIndex((o) => !o.ok);
+    const error = (outcomes[rank] as { error: SerializedError }).error;
+    const cause = deserializeError(error);
+    const others = outcomes.flatMap((o, r) => (o.ok || r === rank ? [] : [r]));
+    throw new RankFailedError(
+      rank,
+      `Rank ${rank} failed: ${error.name}: ${error.message}` +
+        (others.length > 0 ? `\n(ranks ${others.join(', ')} were stopped because of it)` : '') +
+        `\nRank ${rank}'s stack:\n${error.stack ?? '(none)'}`,
+      { cause },
+    );
+  }
+}
+

@@ -1,0 +1,35 @@
+/** What the driver hands a rank's worker thread for one job (structured-cloned, the port transferred). */
+import type { MessagePort } from 'node:worker_threads';
+
+export interface RankTask {
+  /** File URL of the rank module. */
+  moduleUrl: string;
+  /** The export to call; default: the module's default export. */
+  exportName: string | undefined;
+  rank: number;
+  worldSize: number;
+  localRank: number;
+  localWorldSize: number;
+  args: unknown;
+  /** Extra environment for the rank (its thread's own copy of process.env). */
+  env: Record<string, string>;
+  /** Arena offset of the job control block. */
+  controlOffset: number;
+  timeoutMs: number;
+  /** Port of the driver -> rank RPC (comlink). */
+  port: MessagePort;
+}
+
+/** What every worker thread of a pool is created with. */
+export interface PoolWorkerData {
+  memory: WebAssembly.Memory;
+  kernelModule: WebAssembly.Module;
+}
+
+/** The argument of a rank module's entry function. */
+export interface RankInfo {
+  rank: number;
+  worldSize: number;
+  localRank: number;
+  args: unknown;
+}

@@ -1,0 +1,95 @@
+/**
+ * The rank side of a job, in each worker thread: attach the arena and kernels once per thread, then for
+ * each task set up the rank's context, import the rank module, run its entry, and report the outcome.
+ * Failures are returned as data (not thrown) so that every field survives the trip to the driver.
+ */
+import { workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { invalidType } from '../errors.js';
+import { JobControl } from '../comm/job-control.js';
+import type { RankContext } from '../comm/threads.js';
+import { Arena } from '../shm/arena.js';
+import { instantiateKernels, type Kernels } from '../shm/kernels.js';
+import { spinIterationsFor } from '../shm/wait.js';
+import { setDefaultArena } from '../tensor/storage.js';
+import type { PoolWorkerData, RankTask } from './protocol.js';
+import { serializeError, type SerializedError } from './serialize-error.js';
+
+interface ThreadState {
+  arena: Arena;
+  kernels: Kernels;
+}
+
+/** What the current rank of this thread knows (set while a task runs and until the next one). */
+export interface RankEnvironment {
+  readonly context: RankContext;
+  readonly worldSize: number;
+  readonly localRank: number;
+  readonly localWorldSize: number;
+}
+
+let thread: ThreadState | undefined;
+let current: RankEnvironment | undefined;
+
+/** The rank of this thread, or undefined outside a multirank worker. */
+export function currentRank(): RankEnvironment | undefined {
+  return current;
+}
+
+function attach(): ThreadState {
+  const data = (workerData as { workerData?: PoolWorkerData } | PoolWorkerData | undefined);
+  const pool = data !== undefined && 'memory' in data ? data : (data as { workerData?: PoolWorkerData } | undefined)?.workerData;
+  if (pool === undefined) throw invalidType('workerData', 'the shared memory and kernels of a multirank pool', data);
+  const arena = new Arena(pool.memory);
+  return { arena, kernels: instantiateKernels(pool.memory, pool.kernelModule) };
+}
+
+export type RankOutcome = { ok: true; value: unknown } | { ok: false; error: SerializedError };
+
+/** Runs one rank of a job in this thread. */
+export async function runRankTask(task: RankTask): Promise<RankOutcome> {
+  thread ??= attach();
+  const { arena, kernels } = thread;
+  const job = new JobControl(arena, task.controlOffset);
+  const context: RankContext = {
+    arena, kernels, job, rank: task.rank, timeoutMs: task.timeoutMs, spinIterations: spinIterationsFor(task.worldSize),
+  };
+  current = { context, worldSize: task.worldSize, localRank: task.localRank, localWorldSize: task.localWorldSize };
+  setDefaultArena(arena);
+  // This thread's own copy of the environment (worker threads do not share process.env).
+  Object.assign(process.env, task.env, {
+    RANK: String(task.rank), LOCAL_RANK: String(task.localRank), WORLD_SIZE: String(task.worldSize),
+    LOCAL_WORLD_SIZE: String(task.localWorldSize),
+  });
+  try {
+    const module = (await import(task.moduleUrl)) as Record<string, unknown>;
+    serveRpc(task, module);
+    const name = task.exportName ?? 'default';
+    const entry = module[name];
+    if (typeof entry !== 'function') throw invalidType(`the export \`${name}\` of ${task.moduleUrl}`, 'a function (the rank entry)', entry);
+    const value = await (entry as (info: unknown) => unknown)({ rank: task.rank, worldSize: task.worldSize, localRank: task.localRank, args: task.args });
+    return { ok: true, value };
+  } catch (error) {
+    const serialized = serializeError(error);
+    job.fail(task.rank, `${serialized.name}: ${serialized.message}\n${serialized.stack ?? ''}`);
+    return { ok: false, error: serialized };
+  }
+}
+
+/** Exposes the rank module's exports to the driver (`job.rank(i).call(name, ...args)`). */
+function serveRpc(task: RankTask, module: Record<string, unknown>): void {
+  const api = {
+    async call(name: string, args: unknown[]): Promise<unknown> {
+      const fn = module[name];
+      if (typeof fn !== 'function') throw invalidType(`the export \`${name}\` of rank ${task.rank}'s module`, 'a function', fn);
+      try {
+        return await (fn as (...a: unknown[]) => unknown)(...args);
+      } catch (error) {
+        if (error instanceof Error) error.message = `Rank ${task.rank}: ${error.message}`;
+        throw error;
+      }
+    },
+  };
+  Comlink.expose(api, nodeEndpoint(task.port as never));
+}

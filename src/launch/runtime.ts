@@ -1,0 +1,38 @@
+/**
+ * The process-wide runtime of the driver: one shared arena (the `WebAssembly.Memory` every rank thread
+ * imports), the compiled kernels, and the thread pools. Created on first use; `shutdown()` ends it.
+ */
+import { Arena, type ArenaOptions } from '../shm/arena.js';
+import { instantiateKernels, kernelModule, type Kernels } from '../shm/kernels.js';
+import { PoolManager } from './pool.js';
+
+export interface Runtime {
+  readonly arena: Arena;
+  readonly kernels: Kernels;
+  readonly kernelModule: WebAssembly.Module;
+  readonly pools: PoolManager;
+}
+
+let current: Runtime | undefined;
+
+/** The runtime of this process; `options` apply only when this call creates it. */
+export function processRuntime(options: ArenaOptions = {}): Runtime {
+  if (current === undefined) {
+    const arena = Arena.create(options);
+    const module = kernelModule();
+    current = {
+      arena,
+      kernels: instantiateKernels(arena.memory, module),
+      kernelModule: module,
+      pools: new PoolManager({ memory: arena.memory, kernelModule: module }),
+    };
+  }
+  return current;
+}
+
+/** Destroys every thread pool of the process (warm ones too). Jobs still running are terminated. */
+export async function shutdown(): Promise<void> {
+  const runtime = current;
+  if (runtime === undefined) return;
+  await runtime.pools.destroyAll();
+}

@@ -1,0 +1,70 @@
+/**
+ * The distributed environment of the rank running in this thread: `initDistributedEnvironment` creates
+ * its ParallelState (and the world group), `destroyDistributedEnvironment` ends it. Each worker thread
+ * runs one rank at a time and has its own module instance, so the holder below is that rank's.
+ */
+import { checkInteger, ErrorCodes, invalidChoice, MultirankError, outOfRange } from '../errors.js';
+import { currentRank } from '../launch/rank-runtime.js';
+import type { GroupCoordinator } from '../group/coordinator.js';
+import { BACKENDS, ParallelState, type Backend } from './parallel-state.js';
+
+export interface InitDistributedOptions {
+  /** Must equal the job's world size when given (-1 or omitted: the job's). */
+  worldSize?: number;
+  /** Must equal this thread's rank when given (-1 or omitted: this thread's). */
+  rank?: number;
+  localRank?: number;
+  backend?: Backend;
+  /** Accepted for vLLM parity ('env://'); ranks of a job find each other through shared memory. */
+  distributedInitMethod?: string;
+}
+
+const holder: { state: ParallelState | undefined } = { state: undefined };
+
+/** Creates this rank's distributed environment (idempotent when called again with the same sizes). */
+export function initDistributedEnvironment(options: InitDistributedOptions = {}): ParallelState {
+  const env = currentRank();
+  if (env === undefined) {
+    throw new MultirankError(ErrorCodes.NOT_INITIALIZED, 'initDistributedEnvironment must run inside a rank of a multirank job (launch(), `multirank run`, or withRanks())');
+  }
+  const backend = options.backend ?? 'threads';
+  if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('options.backend', BACKENDS, backend);
+  if (backend !== 'threads') {
+    throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "${backend}" backend is not available in this build; ranks in one process use "threads"`);
+  }
+  const worldSize = options.worldSize === undefined || options.worldSize === -1 ? env.worldSize : checkInteger('options.worldSize', options.worldSize, 1);
+  const rank = options.rank === undefined || options.rank === -1 ? env.context.rank : checkInteger('options.rank', options.rank, 0);
+  if (worldSize !== env.worldSize) throw outOfRange(`\`options.worldSize\` (${worldSize}) differs from the job's world size (${env.worldSize})`);
+  if (rank !== env.context.rank) throw outOfRange(`\`options.rank\` (${rank}) differs from this thread's rank (${env.context.rank})`);
+  const localRank = options.localRank === undefined || options.localRank === -1 ? env.localRank : checkInteger('options.localRank', options.localRank, 0);
+  if (holder.state !== undefined && holder.state.context === env.context) {
+    if (holder.state.worldSize !== worldSize) throw outOfRange(`The world group exists with ${holder.state.worldSize} ranks; got worldSize ${worldSize}`);
+    return holder.state;
+  }
+  holder.state = new ParallelState(env.context, worldSize, localRank, env.localWorldSize, backend);
+  return holder.state;
+}
+
+/** This rank's ParallelState; throws when the environment was not initialised. */
+export function getParallelState(): ParallelState {
+  const state = holder.state;
+  if (state === undefined || state.context !== currentRank()?.context) {
+    throw new MultirankError(ErrorCodes.NOT_INITIALIZED, 'The distributed environment is not initialized: call initDistributedEnvironment() first');
+  }
+  return state;
+}
+
+/** True when this rank's distributed environment exists. */
+export function distributedEnvironmentIsInitialized(): boolean {
+  return holder.state !== undefined && holder.state.context === currentRank()?.context;
+}
+
+export function getWorldGroup(): GroupCoordinator {
+  return getParallelState().world;
+}
+
+/** Destroys model-parallel groups and the world group of this rank. */
+export function destroyDistributedEnvironment(): void {
+  holder.state?.destroy();
+  holder.state = undefined;
+}

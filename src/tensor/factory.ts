@@ -1,0 +1,88 @@
+/** Tensor constructors: `tensor`, `zeros`, `full`, `fromTypedArray`, `arange`. */
+import { invalidType, shapeError } from '../errors.js';
+import { dtypeInfo, type DType, type StorageArray } from './dtype.js';
+import { checkShape, formatShape, numelOf } from './shape.js';
+import { wrapStorage } from './storage.js';
+import { empty, Tensor, type Scalar, type TensorOptions } from './tensor.js';
+
+export { empty };
+
+/** Flattens nested arrays, checking that they are rectangular; returns the values and the shape. */
+function flatten(data: unknown): { values: Scalar[]; shape: number[] } {
+  if (!Array.isArray(data)) return { values: [data as Scalar], shape: [] };
+  const shape: number[] = [];
+  for (let level: unknown = data; Array.isArray(level); level = level[0]) shape.push(level.length);
+  const values: Scalar[] = [];
+  const walk = (node: unknown, dim: number, path: string): void => {
+    if (dim === shape.length) {
+      if (Array.isArray(node)) throw shapeError(`\`data${path}\` is nested deeper than the rest of \`data\` (shape ${formatShape(shape)})`);
+      if (typeof node !== 'number' && typeof node !== 'bigint' && typeof node !== 'boolean') throw invalidType(`data${path}`, 'a number, bigint or boolean', node);
+      values.push(node);
+      return;
+    }
+    if (!Array.isArray(node) || node.length !== shape[dim]) {
+      throw shapeError(`\`data${path}\` has ${Array.isArray(node) ? `length ${node.length}` : 'no array'} where ${shape[dim]} entries are expected (nested arrays must be rectangular)`);
+    }
+    node.forEach((child, i) => walk(child, dim + 1, `${path}[${i}]`));
+  };
+  walk(data, 0, '');
+  return { values, shape };
+}
+
+function inferDType(values: readonly Scalar[]): DType {
+  if (values.length > 0 && values.every((v) => typeof v === 'boolean')) return 'bool';
+  if (values.length > 0 && values.every((v) => typeof v === 'bigint')) return 'int64';
+  return 'float32';
+}
+
+/**
+ * A tensor from nested arrays (or a flat array with `shape`). dtype defaults to bool for booleans,
+ * int64 for bigints and float32 otherwise.
+ */
+export function tensor(data: unknown, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
+  const { values, shape: nested } = flatten(data);
+  const shape = options.shape === undefined ? nested : checkShape(options.shape);
+  if (numelOf(shape) !== values.length) {
+    throw shapeError(`\`shape\` ${formatShape(shape)} holds ${numelOf(shape)} elements but \`data\` has ${values.length}`);
+  }
+  const out = empty(shape, { dtype: options.dtype ?? inferDType(values), arena: options.arena });
+  values.forEach((v, i) => out.setFlat(i, v));
+  return out;
+}
+
+export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  const out = empty(shape, options);
+  out.bytes().fill(0);
+  return out;
+}
+
+export function full(shape: readonly number[], value: Scalar, options: TensorOptions = {}): Tensor {
+  return empty(shape, options).fill(value);
+}
+
+/** 0, 1, ..., n-1 (handy in tests and examples). */
+export function arange(n: number, options: TensorOptions = {}): Tensor {
+  const out = empty([n], options);
+  for (let i = 0; i < n; i++) out.setFlat(i, out.dtype === 'int64' ? BigInt(i) : i);
+  return out;
+}
+
+const ARRAY_DTYPES: ReadonlyArray<[new (...args: never[]) => StorageArray, DType]> = [
+  [Float32Array, 'float32'], [Float64Array, 'float64'], [Int8Array, 'int8'], [Uint8Array, 'uint8'],
+  [Int32Array, 'int32'], [BigInt64Array, 'int64'], [Uint16Array, 'bfloat16'],
+];
+
+/**
+ * A tensor viewing a typed array's memory (no copy). The dtype follows the array type; a Uint16Array is
+ * read as bfloat16 unless `dtype: 'float16'` is given, and a Uint8Array may be `bool`.
+ */
+export function fromTypedArray(array: StorageArray, options: { dtype?: DType; shape?: readonly number[] } = {}): Tensor {
+  const match = ARRAY_DTYPES.find(([ctor]) => array instanceof ctor);
+  if (match === undefined) throw invalidType('array', 'a Float32Array, Float64Array, Int8Array, Uint8Array, Int32Array, BigInt64Array or Uint16Array', array);
+  const dtype = options.dtype ?? match[1];
+  if (dtypeInfo(dtype).itemBytes !== array.BYTES_PER_ELEMENT) {
+    throw invalidType('options.dtype', `a dtype stored in ${array.BYTES_PER_ELEMENT}-byte elements like ${array.constructor.name}`, dtype);
+  }
+  const shape = options.shape ?? [array.length];
+  return new Tensor(dtype, shape, wrapStorage(array.buffer, array.byteOffset, array.byteLength));
+}

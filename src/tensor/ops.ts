@@ -1,0 +1,133 @@
+/**
+ * Shape ops over tensors: split/chunk/cat along a dim, movedim (copying), and the divisibility helpers
+ * of the seeds (vLLM/FastVideo `divide`, `ensure_divisibility`, `split_tensor_along_last_dim`).
+ */
+import type { Arena } from '../shm/arena.js';
+import { checkInteger, invalidType, outOfRange, shapeError } from '../errors.js';
+import { formatShape, normalizeDim } from './shape.js';
+import { copyBlocks, empty, Tensor } from './tensor.js';
+
+function checkTensor(name: string, value: unknown): Tensor {
+  if (!(value instanceof Tensor)) throw invalidType(name, 'a Tensor', value);
+  return value;
+}
+
+/** Throws unless `numerator` is divisible by `denominator` (seeds: `ensure_divisibility`). */
+export function ensureDivisibility(numerator: number, denominator: number): void {
+  checkInteger('numerator', numerator);
+  checkInteger('denominator', denominator, 1);
+  if (numerator % denominator !== 0) throw outOfRange(`${numerator} is not divisible by ${denominator}`);
+}
+
+/** `numerator / denominator`, which must divide exactly (seeds: `divide`). */
+export function divide(numerator: number, denominator: number): number {
+  ensureDivisibility(numerator, denominator);
+  return numerator / denominator;
+}
+
+/**
+ * torch.split: an integer gives pieces of that size along `dim` (the last may be smaller); an array gives
+ * the size of each piece, which must add up to the dim's size. Pieces along dim 0 are views.
+ */
+export function split(t: Tensor, sizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+  checkTensor('tensor', t);
+  const d = normalizeDim(dim, t.ndim);
+  const size = t.shape[d]!;
+  let sections: number[];
+  if (typeof sizeOrSections === 'number') {
+    checkInteger('splitSize', sizeOrSections, size === 0 ? 0 : 1);
+    sections = [];
+    for (let start = 0; start < size; start += sizeOrSections) sections.push(Math.min(sizeOrSections, size - start));
+    if (sections.length === 0) sections.push(0);
+  } else {
+    if (!Array.isArray(sizeOrSections)) throw invalidType('sections', 'a positive integer or an array of sizes', sizeOrSections);
+    sizeOrSections.forEach((s, i) => checkInteger(`sections[${i}]`, s, 0));
+    const total = sizeOrSections.reduce((a, b) => a + b, 0);
+    if (total !== size) throw shapeError(`split: \`sections\` [${sizeOrSections.join(', ')}] add up to ${total}, but dim ${d} has size ${size}`);
+    sections = [...sizeOrSections];
+  }
+  let start = 0;
+  return sections.map((length) => {
+    const piece = t.narrow(d, start, length);
+    start += length;
+    return piece;
+  });
+}
+
+/** torch.chunk: `chunks` pieces of ceil(size / chunks) along `dim` (fewer when the size runs out). */
+export function chunk(t: Tensor, chunks: number, dim = 0): Tensor[] {
+  checkTensor('tensor', t);
+  checkInteger('chunks', chunks, 1);
+  const size = t.shape[normalizeDim(dim, t.ndim)]!;
+  return split(t, Math.max(1, Math.ceil(size / chunks)), dim);
+}
+
+/**
+ * Splits the last dim into `numPartitions` equal parts (seeds: `split_tensor_along_last_dim`); throws
+ * when the last dim is not divisible. `contiguousSplitChunks` is accepted for parity: pieces here are
+ * always contiguous (copies when they cannot be views).
+ */
+export function splitTensorAlongLastDim(t: Tensor, numPartitions: number, contiguousSplitChunks = false): Tensor[] {
+  checkTensor('tensor', t);
+  checkInteger('numPartitions', numPartitions, 1);
+  void contiguousSplitChunks;
+  if (t.ndim === 0) throw shapeError('splitTensorAlongLastDim needs a tensor of at least one dimension, got a scalar');
+  const last = t.shape[t.ndim - 1]!;
+  if (last % numPartitions !== 0) {
+    throw shapeError(`splitTensorAlongLastDim: the last dim of shape ${formatShape(t.shape)} (${last}) cannot be split into ${numPartitions} equal parts`);
+  }
+  return split(t, last / numPartitions, -1);
+}
+
+/** torch.cat: joins tensors that agree on every dim but `dim` and on dtype. */
+export function cat(tensors: readonly Tensor[], dim = 0, options: { arena?: Arena | null } = {}): Tensor {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw invalidType('tensors', 'a non-empty array of Tensors', tensors);
+  tensors.forEach((t, i) => checkTensor(`tensors[${i}]`, t));
+  const first = tensors[0]!;
+  const d = normalizeDim(dim, first.ndim);
+  tensors.forEach((t, i) => {
+    if (t.dtype !== first.dtype) throw invalidType(`tensors[${i}].dtype`, `"${first.dtype}" like tensors[0]`, t.dtype);
+    const agrees = t.ndim === first.ndim && t.shape.every((s: number, j: number) => j === d || s === first.shape[j]);
+    if (!agrees) throw shapeError(`cat: \`tensors[${i}]\` has shape ${formatShape(t.shape)}, which does not match ${formatShape(first.shape)} outside dim ${d}`);
+  });
+  const shape = [...first.shape];
+  shape[d] = tensors.reduce((sum, t) => sum + t.shape[d]!, 0);
+  const out = empty(shape, { dtype: first.dtype, arena: options.arena });
+  let at = 0;
+  for (const t of tensors) {
+    copyBlocks(t, out, d, 0, at, t.shape[d]!);
+    at += t.shape[d]!;
+  }
+  return out;
+}
+
+/** torch.movedim for one dim: a copy with dim `source` moved to position `destination`. */
+export function movedim(t: Tensor, source: number, destination: number, options: { arena?: Arena | null } = {}): Tensor {
+  checkTensor('tensor', t);
+  const s = normalizeDim(source, t.ndim, 'source');
+  const dst = normalizeDim(destination, t.ndim, 'destination');
+  const perm = t.shape.map((_, i) => i).filter((i) => i !== s);
+  perm.splice(dst, 0, s);
+  return permute(t, perm, options);
+}
+
+/** A copy whose dim i is the input's dim `perm[i]`. */
+export function permute(t: Tensor, perm: readonly number[], options: { arena?: Arena | null } = {}): Tensor {
+  const shape = perm.map((p) => t.shape[p]!);
+  const out = empty(shape, { dtype: t.dtype, arena: options.arena });
+  const src = t.data as unknown as ArrayLike<unknown> & Record<number, unknown>;
+  const dst = out.data as unknown as Record<number, unknown>;
+  const srcStrides = perm.map((p) => t.strides[p]!);
+  const index = new Array<number>(shape.length).fill(0);
+  for (let flat = 0, from = 0; flat < out.numel; flat++) {
+    dst[flat] = src[from];
+    for (let d = shape.length - 1; d >= 0; d--) {
+      index[d]! += 1;
+      from += srcStrides[d]!;
+      if (index[d]! < shape[d]!) break;
+      from -= srcStrides[d]! * shape[d]!;
+      index[d] = 0;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,241 @@
+/**
+ * `Tensor`: a dtype, a shape, contiguous row-major strides, a device, and a view of some Storage.
+ * Every tensor is contiguous; ops that would need other strides (movedim, narrow off dim 0) copy.
+ */
+import type { Arena } from '../shm/arena.js';
+import { checkInteger, invalidType, outOfRange, shapeError } from '../errors.js';
+import { dtypeInfo, storageView, type DType, type DTypeInfo, type StorageArray } from './dtype.js';
+import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.js';
+import { checkShape, contiguousStrides, formatShape, inferShape, normalizeDim, numelOf, type Shape } from './shape.js';
+import { allocateStorage, type Storage } from './storage.js';
+
+export const DEVICES = ['cpu'] as const;
+export type Device = (typeof DEVICES)[number];
+
+/** One element as JS sees it: number for floats and 8/32-bit ints, bigint for int64, boolean for bool. */
+export type Scalar = number | bigint | boolean;
+
+export class Tensor {
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly strides: readonly number[];
+  readonly device: Device = 'cpu';
+  readonly storage: Storage;
+  /** Offset of element 0 from the start of the storage, in bytes. */
+  readonly storageOffsetBytes: number;
+  readonly numel: number;
+  #data: StorageArray | undefined;
+
+  /** Low level: wraps `storage` at `storageOffsetBytes`. Use the factories (`tensor`, `zeros`, ...). */
+  constructor(dtype: DType, shape: Shape, storage: Storage, storageOffsetBytes = 0) {
+    const info = dtypeInfo(dtype);
+    this.dtype = dtype;
+    this.shape = checkShape(shape);
+    this.strides = Object.freeze(contiguousStrides(this.shape));
+    this.numel = numelOf(this.shape);
+    if (storageOffsetBytes + this.numel * info.itemBytes > storage.byteLength) {
+      throw shapeError(`A tensor of shape ${formatShape(this.shape)} (${dtype}) needs ${this.numel * info.itemBytes} bytes at offset ${storageOffsetBytes}, but its storage has ${storage.byteLength}`);
+    }
+    this.storage = storage;
+    this.storageOffsetBytes = storageOffsetBytes;
+  }
+
+  get info(): DTypeInfo {
+    return dtypeInfo(this.dtype);
+  }
+
+  get itemBytes(): number {
+    return this.info.itemBytes;
+  }
+
+  get byteLength(): number {
+    return this.numel * this.itemBytes;
+  }
+
+  /** Offset of element 0 in `buffer`, in bytes (an offset into the arena memory for shared tensors). */
+  get byteOffset(): number {
+    return this.storage.byteOffset + this.storageOffsetBytes;
+  }
+
+  get buffer(): ArrayBufferLike {
+    return this.storage.buffer;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** The raw elements as a typed array (16-bit floats as u16 bit patterns). */
+  get data(): StorageArray {
+    return (this.#data ??= storageView(this.dtype, this.storage.buffer, this.byteOffset, this.numel));
+  }
+
+  /** Reads element `flatIndex` as a JS value. */
+  getFlat(flatIndex: number): Scalar {
+    const raw = this.data[flatIndex]!;
+    switch (this.dtype) {
+      case 'float16': return f16ToNumber(raw as number);
+      case 'bfloat16': return bf16ToNumber(raw as number);
+      case 'bool': return raw !== 0;
+      default: return raw;
+    }
+  }
+
+  /** Writes element `flatIndex` from a JS value (converted as torch converts a Python scalar). */
+  setFlat(flatIndex: number, value: Scalar): void {
+    this.data[flatIndex] = encodeScalar(this.dtype, value) as never;
+  }
+
+  /** Element at a multi-index. */
+  get(...index: number[]): Scalar {
+    return this.getFlat(this.#flatIndex(index));
+  }
+
+  set(index: readonly number[], value: Scalar): void {
+    this.setFlat(this.#flatIndex(index), value);
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): Scalar {
+    if (this.numel !== 1) throw shapeError(`item() needs a tensor of one element, got shape ${formatShape(this.shape)}`);
+    return this.getFlat(0);
+  }
+
+  /** All elements, flat, in row-major order. */
+  toArray(): Scalar[] {
+    const out = new Array<Scalar>(this.numel);
+    for (let i = 0; i < this.numel; i++) out[i] = this.getFlat(i);
+    return out;
+  }
+
+  /** Elements as nested arrays following the shape (torch's `tolist`). */
+  toNestedArray(): unknown {
+    const flat = this.toArray();
+    const build = (dim: number, offset: number): unknown =>
+      dim === this.ndim ? flat[offset] : Array.from({ length: this.shape[dim]! }, (_, i) => build(dim + 1, offset + i * this.strides[dim]!));
+    return build(0, 0);
+  }
+
+  /** A tensor of another shape over the same storage (always possible: tensors are contiguous). */
+  view(...shape: number[] | [readonly number[]]): Tensor {
+    const target = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
+    return new Tensor(this.dtype, inferShape(target, this.numel, this.shape), this.storage, this.storageOffsetBytes);
+  }
+
+  /** Same as `view`: contiguous tensors reshape without copying. */
+  reshape(...shape: number[] | [readonly number[]]): Tensor {
+    return this.view(...shape);
+  }
+
+  /**
+   * `length` entries of `dim` from `start`. A view when the result is contiguous (dim 0, or every dim
+   * before `dim` has size 1); a copy otherwise.
+   */
+  narrow(dim: number, start: number, length: number): Tensor {
+    const d = normalizeDim(dim, this.ndim);
+    const size = this.shape[d]!;
+    checkInteger('start', start, 0);
+    checkInteger('length', length, 0);
+    if (start + length > size) throw outOfRange(`narrow: \`start\` (${start}) + \`length\` (${length}) exceeds the size ${size} of dim ${d}`);
+    const shape = [...this.shape];
+    shape[d] = length;
+    if (this.shape.slice(0, d).every((s) => s === 1)) {
+      return new Tensor(this.dtype, shape, this.storage, this.storageOffsetBytes + start * this.strides[d]! * this.itemBytes);
+    }
+    const out = empty(shape, { dtype: this.dtype, arena: this.storage.arena ?? null });
+    copyBlocks(this, out, d, start, 0, length);
+    return out;
+  }
+
+  /** A copy in new storage (in `arena` when given, else the default place). */
+  clone(options: { arena?: Arena | null } = {}): Tensor {
+    const out = empty(this.shape, { dtype: this.dtype, arena: options.arena });
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(this.bytes());
+    return out;
+  }
+
+  /** Copies `src` (same dtype and numel) into this tensor. Returns this. */
+  copyFrom(src: Tensor): this {
+    if (src.dtype !== this.dtype) throw invalidType('src.dtype', `"${this.dtype}" (the destination's dtype)`, src.dtype);
+    if (src.numel !== this.numel) throw shapeError(`copyFrom: \`src\` has ${src.numel} elements (shape ${formatShape(src.shape)}), the destination ${this.numel} (shape ${formatShape(this.shape)})`);
+    new Uint8Array(this.buffer, this.byteOffset, this.byteLength).set(src.bytes());
+    return this;
+  }
+
+  /** Sets every element to `value`. Returns this. */
+  fill(value: Scalar): this {
+    const encoded = encodeScalar(this.dtype, value);
+    (this.data as { fill(v: unknown): unknown }).fill(encoded);
+    return this;
+  }
+
+  /** The raw bytes. */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.buffer, this.byteOffset, this.byteLength);
+  }
+
+  /** Returns arena memory now (this tensor and its views must not be used afterwards). */
+  release(): void {
+    this.storage.release();
+  }
+
+  toString(): string {
+    return `Tensor(shape=${formatShape(this.shape)}, dtype=${this.dtype}, device=${this.device})`;
+  }
+
+  #flatIndex(index: readonly number[]): number {
+    if (index.length !== this.ndim) throw shapeError(`Expected ${this.ndim} indices for shape ${formatShape(this.shape)}, got ${index.length}`);
+    let flat = 0;
+    index.forEach((i, d) => {
+      checkInteger(`index[${d}]`, i);
+      const size = this.shape[d]!;
+      if (i < -size || i >= size) throw outOfRange(`\`index[${d}]\` (${i}) is out of range for dim ${d} of size ${size}`);
+      flat += (i < 0 ? i + size : i) * this.strides[d]!;
+    });
+    return flat;
+  }
+}
+
+/** Converts a JS value to the stored representation of `dtype`. */
+export function encodeScalar(dtype: DType, value: Scalar): number | bigint {
+  if (typeof value === 'boolean') value = value ? 1 : 0;
+  switch (dtype) {
+    case 'int64':
+      if (typeof value === 'bigint') return BigInt.asIntN(64, value);
+      if (!Number.isFinite(value)) throw invalidType('value', 'a finite number or a bigint for int64', value);
+      return BigInt.asIntN(64, BigInt(Math.trunc(value)));
+    case 'float16': return numberToF16(Number(value));
+    case 'bfloat16': return numberToBf16(Number(value));
+    case 'bool': return value !== 0 && value !== 0n ? 1 : 0;
+    default: return Number(value);
+  }
+}
+
+/**
+ * Copies `count` entries of dim `d` from `src` (starting at `srcStart`) to `dst` (starting at `dstStart`),
+ * where both tensors agree on every dim but `d`. The blocks are the contiguous runs below `d`.
+ */
+export function copyBlocks(src: Tensor, dst: Tensor, d: number, srcStart: number, dstStart: number, count: number): void {
+  const inner = src.strides[d]! * src.itemBytes;
+  const outer = numelOf(src.shape.slice(0, d));
+  const srcBytes = src.bytes(), dstBytes = dst.bytes();
+  const srcRow = src.shape[d]! * inner, dstRow = dst.shape[d]! * inner;
+  for (let o = 0; o < outer; o++) {
+    const from = o * srcRow + srcStart * inner;
+    dstBytes.set(srcBytes.subarray(from, from + count * inner), o * dstRow + dstStart * inner);
+  }
+}
+
+export interface TensorOptions {
+  dtype?: DType;
+  /** Arena for the storage; null forces plain memory; default: the thread's default arena. */
+  arena?: Arena | null | undefined;
+}
+
+/** An uninitialised tensor (zeroed when in plain memory). */
+export function empty(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  const dtype = options.dtype ?? 'float32';
+  const checked = checkShape(shape);
+  const storage = allocateStorage(numelOf(checked) * dtypeInfo(dtype).itemBytes, options.arena);
+  return new Tensor(dtype, checked, storage);
+}
