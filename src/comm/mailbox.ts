@@ -2,7 +2,8 @@
  * Point-to-point mailboxes of a group: one bounded queue per ordered pair (src -> dst) inside the group
  * block. `send` copies the tensor into a fresh arena region and posts it (eager: a send never waits for
  * its recv unless the queue is full, so send/send/recv/recv between two ranks cannot deadlock); `recv`
- * takes the oldest message and hands its region to the new tensor without copying.
+ * copies the oldest message into a new tensor and frees its region at once (a region handed to a tensor
+ * would wait for garbage collection, which a synchronous loop of recvs never gives it).
  *
  *   Int32 words of a mailbox (MAILBOX_WORDS = 64):
  *   [0] head: messages posted   [1] tail: messages taken   [2..3] reserved
@@ -15,10 +16,9 @@ import type { Arena } from '../shm/arena.js';
 import { waitFor, type WaitOptions } from '../shm/wait.js';
 import { DTYPES, dtypeInfo, type DType } from '../tensor/dtype.js';
 import { formatShape } from '../tensor/shape.js';
-import { adoptRegion } from '../tensor/storage.js';
-import { Tensor } from '../tensor/tensor.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
 import { MAILBOX_WORDS, type GroupBlock } from './group-block.js';
-import type { Kernels } from '../shm/kernels.js';
+import type { ArenaCopier } from './scratch.js';
 
 const HEAD = 0, TAIL = 1, ENTRIES = 4, ENTRY_WORDS = 6;
 /** Messages a pair can have in flight before `send` waits. */
@@ -33,14 +33,14 @@ function shapeHash(shape: readonly number[]): number {
 export class Mailboxes {
   readonly #block: GroupBlock;
   readonly #arena: Arena;
-  readonly #kernels: Kernels;
+  readonly #io: ArenaCopier;
   readonly #wait: WaitOptions;
   #what = '';
 
-  constructor(block: GroupBlock, arena: Arena, kernels: Kernels, wait: Omit<WaitOptions, 'describe'>) {
+  constructor(block: GroupBlock, arena: Arena, io: ArenaCopier, wait: Omit<WaitOptions, 'describe'>) {
     this.#block = block;
     this.#arena = arena;
-    this.#kernels = kernels;
+    this.#io = io;
     this.#wait = { ...wait, describe: () => this.#what };
   }
 
@@ -48,7 +48,7 @@ export class Mailboxes {
     return (this.#block.layout.mailboxOffset >> 2) + (src * this.#block.size + dst) * MAILBOX_WORDS;
   }
 
-  /** Posts a copy of `t` (which must be in the arena) to group member `dst`. */
+  /** Posts a copy of `t` to group member `dst`. */
   send(t: Tensor, dst: number): void {
     const w = this.#block.words, me = this.#block.rankInGroup;
     const base = this.#base(me, dst);
@@ -56,7 +56,7 @@ export class Mailboxes {
     this.#what = `Rank ${this.#block.ranks[me]} timed out in send to rank ${this.#block.ranks[dst]}: ${MAILBOX_DEPTH} earlier messages were not received`;
     waitFor(w, base + TAIL, (tail) => head - tail < MAILBOX_DEPTH, this.#wait);
     const region = this.#arena.alloc(t.byteLength);
-    if (t.byteLength > 0) this.#kernels.copy(region.byteOffset, t.byteOffset, t.byteLength);
+    this.#io.fromTensor(region.byteOffset, t);
     const e = base + ENTRIES + (head % MAILBOX_DEPTH) * ENTRY_WORDS;
     w[e] = region.byteOffset | 0;
     w[e + 1] = t.byteLength;
@@ -80,15 +80,17 @@ export class Mailboxes {
     const sentDtype = DTYPES.find((d) => dtypeInfo(d).code === w[e + 2]) ?? 'unknown';
     const numel = shape.reduce((a, b) => a * b, 1);
     const agrees = sentDtype === dtype && w[e + 3] === numel && w[e + 4] === shapeHash(shape) && w[e + 5] === shape.length;
+    const out = agrees ? empty(shape, { dtype }) : undefined;
+    if (out !== undefined) this.#io.toTensor(out, 0, region.byteOffset, out.byteLength);
+    this.#arena.free(region);
     Atomics.store(w, base + TAIL, tail + 1);
     Atomics.notify(w, base + TAIL);
-    if (!agrees) {
-      this.#arena.free(region);
+    if (out === undefined) {
       throw new MismatchError(
         `Rank ${this.#block.ranks[me]} called recv(shape=${formatShape(shape)}, dtype=${dtype}) from rank ${this.#block.ranks[src]}, ` +
           `but that rank sent a tensor of dtype ${sentDtype} with ${w[e + 3]} elements in ${w[e + 5]} dims`,
       );
     }
-    return new Tensor(dtype, shape, adoptRegion(this.#arena, region));
+    return out;
   }
 }

@@ -8,17 +8,20 @@
  *   reductions, reduce) straight from their peers' buffers with the fused k-input kernel, then finish:
  *   nobody leaves before every peer stopped touching its buffers. For allReduce, member r reduces slice r
  *   of all inputs and writes it into every member's output while it is cache-hot.
- * Every member reduces in the same order (by member index), so results are bit-identical on all members.
+ * Tensors in the arena are read and written in place (zero-copy); plain tensors go through the group's
+ * reusable scratch (scratch.ts). Every member reduces in the same order (by member index), so results
+ * are bit-identical on all members.
  */
 import type { Arena, ArenaRegion } from '../shm/arena.js';
 import type { Kernels } from '../shm/kernels.js';
 import { dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import { forEachRun } from './box.js';
-import { checkFingerprints, writeFingerprint, type CallSpec } from './fingerprint.js';
+import { checkFingerprints, writeFingerprint, type CallSpec, type CollectiveName } from './fingerprint.js';
 import { formatGroupBlock, GroupBlock, groupBlockLayout, INLINE_BYTES, SLOT } from './group-block.js';
 import { hashString, type JobControl } from './job-control.js';
 import { Mailboxes } from './mailbox.js';
+import { ArenaCopier, Scratch } from './scratch.js';
 import type { DeviceCommunicator } from './types.js';
 
 /** What a rank thread knows about its job; the same object serves every group of the rank. */
@@ -46,6 +49,9 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   readonly #ctx: RankContext;
   readonly #block: GroupBlock;
   readonly #mail: Mailboxes;
+  readonly #io: ArenaCopier;
+  readonly #scratchIn: Scratch;
+  readonly #scratchOut: Scratch;
   readonly #table: ArenaRegion;
   readonly #tableWords: Uint32Array;
   #seq = 0;
@@ -55,99 +61,95 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     this.#ctx = ctx;
     this.worldSize = ranks.length;
     this.rankInGroup = ranks.indexOf(ctx.rank);
-    const key = `${ranks.join(',')}#${occurrence}`;
     const membersHash = hashString(ranks.join(','));
     const { totalBytes } = groupBlockLayout(ranks.length);
-    const offset = ctx.job.groupBlock(key, () => {
+    const offset = ctx.job.groupBlock(`${ranks.join(',')}#${occurrence}`, () => {
       const region = ctx.arena.alloc(totalBytes);
       formatGroupBlock(ctx.arena, region.byteOffset, ranks.length, membersHash);
       return region.byteOffset;
     }, ctx.timeoutMs);
     this.#block = new GroupBlock(ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, ctx.timeoutMs, ctx.spinIterations);
-    this.#mail = new Mailboxes(this.#block, ctx.arena, ctx.kernels, { timeoutMs: ctx.timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord });
+    this.#io = new ArenaCopier(ctx.arena, ctx.kernels);
+    this.#mail = new Mailboxes(this.#block, ctx.arena, this.#io, { timeoutMs: ctx.timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord });
+    this.#scratchIn = new Scratch(ctx.arena);
+    this.#scratchOut = new Scratch(ctx.arena);
     this.#table = ctx.arena.alloc(4 * ranks.length);
     this.#tableWords = new Uint32Array(ctx.arena.buffer(this.#table.byteOffset + this.#table.byteLength), this.#table.byteOffset, ranks.length);
   }
 
   allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {
     const code = this.#reduceCodes(t.dtype, op);
-    const result = this.#output(t.shape, t.dtype, out);
+    const result = out ?? empty(t.shape, { dtype: t.dtype });
     const seq = this.#begin({ op: 'allReduce', dtype: t.dtype, shape: t.shape, reduceOp: op });
     if (t.byteLength <= INLINE_BYTES) {
       this.#arriveInline(t, seq, 'allReduce');
-      this.#reduceFrom((m) => this.#block.inlineOffset(m, seq), 0, result.byteOffset, t.numel, code);
-      return this.#deliver(result, out);
+      const dst = this.#io.target(result, this.#scratchOut);
+      this.#reduceFrom((m) => this.#block.inlineOffset(m, seq), 0, dst, t.numel, code);
+      this.#io.deliver(result, dst);
+      return result;
     }
-    const input = this.#arriveShared(t, seq, 'allReduce', result);
-    const item = dtypeInfo(t.dtype).itemBytes;
+    const outAt = this.#io.target(result, this.#scratchOut);
+    this.#arriveShared(t, seq, 'allReduce', outAt);
+    const item = t.itemBytes;
     const [lo, hi] = sliceOf(t.numel, item, this.worldSize, this.rankInGroup);
     if (hi > lo) {
-      const mine = result.byteOffset + lo * item;
+      const mine = outAt + lo * item;
       this.#reduceFrom((m) => this.#ptr(m, SLOT.IN_PTR), lo * item, mine, hi - lo, code);
       for (let m = 0; m < this.worldSize; m++) {
         if (m !== this.rankInGroup) this.#ctx.kernels.copy(this.#ptr(m, SLOT.OUT_PTR) + lo * item, mine, (hi - lo) * item);
       }
     }
     this.#block.finish(seq, 'allReduce');
-    this.#dropStaged(input, t);
-    return this.#deliver(result, out);
+    this.#io.deliver(result, outAt);
+    return result;
   }
 
   allGather(t: Tensor, dim: number): Tensor {
-    const shape = t.ndim === 0 ? [1] : [...t.shape];
-    const outShape = [...shape];
-    outShape[dim]! *= this.worldSize;
-    const out = this.#output(outShape, t.dtype);
-    this.#collectInto('allGather', t, shape, dim, out, outShape, true);
-    return out;
+    return this.#collect('allGather', t, dim, true)!;
   }
 
   gather(t: Tensor, dst: number, dim: number): Tensor | null {
+    return this.#collect('gather', t, dim, this.rankInGroup === dst, dst);
+  }
+
+  /** allGather / gather: when `receives`, pull every member's input into the result at its place along `dim`. */
+  #collect(op: 'allGather' | 'gather', t: Tensor, dim: number, receives: boolean, root?: number): Tensor | null {
     const shape = t.ndim === 0 ? [1] : [...t.shape];
     const outShape = [...shape];
     outShape[dim]! *= this.worldSize;
-    const isDst = this.rankInGroup === dst;
-    const out = isDst ? this.#output(outShape, t.dtype) : null;
-    this.#collectInto('gather', t, shape, dim, out, outShape, isDst, dst);
-    return out;
-  }
-
-  /** allGather / gather: when `copies`, pull every member's input into `out` at its place along `dim`. */
-  #collectInto(op: 'allGather' | 'gather', t: Tensor, shape: number[], dim: number, out: Tensor | null, outShape: number[], copies: boolean, root?: number): void {
+    const out = receives ? empty(outShape, { dtype: t.dtype }) : null;
     const spec: CallSpec = { op, dtype: t.dtype, shape: t.shape, dim };
     if (root !== undefined) spec.root = root;
     const seq = this.#begin(spec);
-    const inline = t.byteLength <= INLINE_BYTES;
-    const input = inline ? this.#arriveInline(t, seq, op) : this.#arriveShared(t, seq, op);
-    if (copies && out !== null) {
+    const source = this.#arriveAny(t, seq, op);
+    if (out !== null) {
       const start = shape.map(() => 0);
       for (let m = 0; m < this.worldSize; m++) {
-        const src = inline ? this.#block.inlineOffset(m, seq) : this.#ptr(m, SLOT.IN_PTR);
         const at = [...start];
         at[dim] = m * shape[dim]!;
-        forEachRun(shape, shape, start, outShape, at, t.itemBytes, (s, d, n) => this.#ctx.kernels.copy(out.byteOffset + d, src + s, n));
+        const from = source(m);
+        forEachRun(shape, shape, start, outShape, at, t.itemBytes, (s, d, n) => this.#io.toTensor(out, d, from + s, n));
       }
     }
-    if (!inline) this.#block.finish(seq, op);
-    this.#dropStaged(input, t);
+    this.#leave(t, seq, op);
+    return out;
   }
 
   reduceScatter(t: Tensor, dim: number, op: ReduceOp): Tensor {
     const code = this.#reduceCodes(t.dtype, op);
     const outShape = [...t.shape];
     outShape[dim] = t.shape[dim]! / this.worldSize;
-    const out = this.#output(outShape, t.dtype);
+    const out = empty(outShape, { dtype: t.dtype });
     const seq = this.#begin({ op: 'reduceScatter', dtype: t.dtype, shape: t.shape, dim, reduceOp: op });
-    const inline = t.byteLength <= INLINE_BYTES;
-    const input = inline ? this.#arriveInline(t, seq, 'reduceScatter') : this.#arriveShared(t, seq, 'reduceScatter');
-    const from = [...outShape].map(() => 0);
+    const source = this.#arriveAny(t, seq, 'reduceScatter');
+    const from = outShape.map(() => 0);
     from[dim] = this.rankInGroup * outShape[dim]!;
-    const base = (m: number): number => (inline ? this.#block.inlineOffset(m, seq) : this.#ptr(m, SLOT.IN_PTR));
+    const dst = this.#io.target(out, this.#scratchOut);
     forEachRun(outShape, t.shape, from, outShape, outShape.map(() => 0), t.itemBytes, (s, d, n) =>
-      this.#reduceFrom(base, s, out.byteOffset + d, n / t.itemBytes, code),
+      this.#reduceFrom(source, s, dst + d, n / t.itemBytes, code),
     );
-    if (!inline) this.#block.finish(seq, 'reduceScatter');
-    this.#dropStaged(input, t);
+    this.#leave(t, seq, 'reduceScatter');
+    this.#io.deliver(out, dst);
     return out;
   }
 
@@ -155,34 +157,31 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const seq = this.#begin({ op: 'broadcast', dtype: t.dtype, shape: t.shape, root: src });
     const isRoot = this.rankInGroup === src;
     const inline = t.byteLength <= INLINE_BYTES;
-    const input = inline ? (isRoot ? this.#arriveInline(t, seq, 'broadcast') : this.#arriveEmpty(seq, 'broadcast'))
-      : isRoot ? this.#arriveShared(t, seq, 'broadcast') : this.#arriveEmpty(seq, 'broadcast');
-    if (!isRoot) {
-      const from = inline ? this.#block.inlineOffset(src, seq) : this.#ptr(src, SLOT.IN_PTR);
-      this.#copyToTensor(t, from);
-    }
-    if (!inline) this.#block.finish(seq, 'broadcast');
-    if (isRoot) this.#dropStaged(input, t);
+    if (isRoot) this.#arriveAny(t, seq, 'broadcast');
+    else this.#arrive(seq, 'broadcast');
+    if (!isRoot) this.#io.toTensor(t, 0, inline ? this.#block.inlineOffset(src, seq) : this.#ptr(src, SLOT.IN_PTR), t.byteLength);
+    this.#leave(t, seq, 'broadcast');
     return t;
   }
 
   reduce(t: Tensor, dst: number, op: ReduceOp): Tensor {
     const code = this.#reduceCodes(t.dtype, op);
-    const isDst = this.rankInGroup === dst;
-    const out = isDst ? this.#output(t.shape, t.dtype) : undefined;
+    const out = this.rankInGroup === dst ? empty(t.shape, { dtype: t.dtype }) : undefined;
     const seq = this.#begin({ op: 'reduce', dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op });
+    const outAt = out === undefined ? 0 : this.#io.target(out, this.#scratchOut);
     if (t.byteLength <= INLINE_BYTES) {
       this.#arriveInline(t, seq, 'reduce');
-      if (out !== undefined) this.#reduceFrom((m) => this.#block.inlineOffset(m, seq), 0, out.byteOffset, t.numel, code);
-      return out ?? t;
+      if (out !== undefined) this.#reduceFrom((m) => this.#block.inlineOffset(m, seq), 0, outAt, t.numel, code);
+    } else {
+      this.#arriveShared(t, seq, 'reduce', outAt);
+      const item = t.itemBytes;
+      const [lo, hi] = sliceOf(t.numel, item, this.worldSize, this.rankInGroup);
+      if (hi > lo) this.#reduceFrom((m) => this.#ptr(m, SLOT.IN_PTR), lo * item, this.#ptr(dst, SLOT.OUT_PTR) + lo * item, hi - lo, code);
+      this.#block.finish(seq, 'reduce');
     }
-    const input = this.#arriveShared(t, seq, 'reduce', out);
-    const item = t.itemBytes;
-    const [lo, hi] = sliceOf(t.numel, item, this.worldSize, this.rankInGroup);
-    if (hi > lo) this.#reduceFrom((m) => this.#ptr(m, SLOT.IN_PTR), lo * item, this.#ptr(dst, SLOT.OUT_PTR) + lo * item, hi - lo, code);
-    this.#block.finish(seq, 'reduce');
-    this.#dropStaged(input, t);
-    return out ?? t;
+    if (out === undefined) return t;
+    this.#io.deliver(out, outAt);
+    return out;
   }
 
   allToAll(t: Tensor, scatterDim: number, gatherDim: number): Tensor {
@@ -190,33 +189,27 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     chunk[scatterDim] = t.shape[scatterDim]! / this.worldSize;
     const outShape = [...chunk];
     outShape[gatherDim]! *= this.worldSize;
-    const out = this.#output(outShape, t.dtype);
+    const out = empty(outShape, { dtype: t.dtype });
     const seq = this.#begin({ op: 'allToAll', dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim });
-    const inline = t.byteLength <= INLINE_BYTES;
-    const input = inline ? this.#arriveInline(t, seq, 'allToAll') : this.#arriveShared(t, seq, 'allToAll');
+    const source = this.#arriveAny(t, seq, 'allToAll');
     const from = chunk.map(() => 0);
     from[scatterDim] = this.rankInGroup * chunk[scatterDim]!;
     for (let m = 0; m < this.worldSize; m++) {
-      const src = inline ? this.#block.inlineOffset(m, seq) : this.#ptr(m, SLOT.IN_PTR);
       const at = chunk.map(() => 0);
       at[gatherDim] = m * chunk[gatherDim]!;
-      forEachRun(chunk, t.shape, from, outShape, at, t.itemBytes, (s, d, n) => this.#ctx.kernels.copy(out.byteOffset + d, src + s, n));
+      const base = source(m);
+      forEachRun(chunk, t.shape, from, outShape, at, t.itemBytes, (s, d, n) => this.#io.toTensor(out, d, base + s, n));
     }
-    if (!inline) this.#block.finish(seq, 'allToAll');
-    this.#dropStaged(input, t);
+    this.#leave(t, seq, 'allToAll');
     return out;
   }
 
   barrier(): void {
-    const seq = this.#begin({ op: 'barrier' });
-    this.#block.arrive(seq, 'barrier');
-    checkFingerprints(this.#block, seq);
+    this.#arrive(this.#begin({ op: 'barrier' }), 'barrier');
   }
 
   send(t: Tensor, dst: number): void {
-    const input = this.#staged(t);
-    this.#mail.send(input, dst);
-    this.#dropStaged(input, t);
+    this.#mail.send(t, dst);
   }
 
   recv(shape: readonly number[], dtype: DType, src: number): Tensor {
@@ -225,6 +218,8 @@ export class ThreadsCommunicator implements DeviceCommunicator {
 
   destroy(): void {
     this.#ctx.arena.free(this.#table);
+    this.#scratchIn.free();
+    this.#scratchOut.free();
   }
 
   #begin(spec: CallSpec): number {
@@ -247,58 +242,37 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return this.#block.words[this.#block.callArea(member, this.#seq) + field]! >>> 0;
   }
 
+  #arrive(seq: number, what: CollectiveName): void {
+    this.#block.arrive(seq, what);
+    checkFingerprints(this.#block, seq);
+  }
+
   /** Latency path: copy `t` into this member's inline buffer, arrive, check fingerprints. */
-  #arriveInline(t: Tensor, seq: number, what: string): Tensor {
-    const at = this.#block.inlineOffset(this.rankInGroup, seq);
-    if (t.storage.arena === this.#ctx.arena) this.#ctx.kernels.copy(at, t.byteOffset, t.byteLength);
-    else new Uint8Array(this.#ctx.arena.buffer(), at, t.byteLength).set(t.bytes());
-    this.#block.arrive(seq, what);
-    checkFingerprints(this.#block, seq);
-    return t;
+  #arriveInline(t: Tensor, seq: number, what: CollectiveName): void {
+    this.#io.fromTensor(this.#block.inlineOffset(this.rankInGroup, seq), t);
+    this.#arrive(seq, what);
   }
 
-  /** Bandwidth path: publish the input (staged into the arena when needed) and output offsets, arrive. */
-  #arriveShared(t: Tensor, seq: number, what: string, out?: Tensor): Tensor {
-    const input = this.#staged(t);
-    const w = this.#block.words;
+  /** Bandwidth path: publish the input (staged when not in the arena) and output offsets, arrive. */
+  #arriveShared(t: Tensor, seq: number, what: CollectiveName, outAt = 0): void {
     const area = this.#block.callArea(this.rankInGroup, seq);
-    w[area + SLOT.IN_PTR] = input.byteOffset | 0;
-    w[area + SLOT.OUT_PTR] = out === undefined ? 0 : out.byteOffset | 0;
-    this.#block.arrive(seq, what);
-    checkFingerprints(this.#block, seq);
-    return input;
+    this.#block.words[area + SLOT.IN_PTR] = this.#io.stage(t, this.#scratchIn) | 0;
+    this.#block.words[area + SLOT.OUT_PTR] = outAt | 0;
+    this.#arrive(seq, what);
   }
 
-  #arriveEmpty(seq: number, what: string): undefined {
-    this.#block.arrive(seq, what);
-    checkFingerprints(this.#block, seq);
-    return undefined;
+  /** Either path by size; returns where member m's input can be read. */
+  #arriveAny(t: Tensor, seq: number, what: CollectiveName): (m: number) => number {
+    if (t.byteLength <= INLINE_BYTES) {
+      this.#arriveInline(t, seq, what);
+      return (m) => this.#block.inlineOffset(m, seq);
+    }
+    this.#arriveShared(t, seq, what);
+    return (m) => this.#ptr(m, SLOT.IN_PTR);
   }
 
-  /** `t` itself when it lives in the arena, else a copy there (peers can only read arena memory). */
-  #staged(t: Tensor): Tensor {
-    return t.storage.arena === this.#ctx.arena ? t : t.clone({ arena: this.#ctx.arena });
-  }
-
-  #dropStaged(input: Tensor | undefined, t: Tensor): void {
-    if (input !== undefined && input !== t) input.release();
-  }
-
-  #output(shape: readonly number[], dtype: DType, out?: Tensor): Tensor {
-    if (out !== undefined && out.storage.arena === this.#ctx.arena) return out;
-    return empty(shape, { dtype, arena: this.#ctx.arena });
-  }
-
-  /** Copies the result into the caller's `out` when it could not be written in place. */
-  #deliver(result: Tensor, out?: Tensor): Tensor {
-    if (out === undefined || out === result) return result;
-    out.copyFrom(result);
-    result.release();
-    return out;
-  }
-
-  #copyToTensor(t: Tensor, from: number): void {
-    if (t.storage.arena === this.#ctx.arena) this.#ctx.kernels.copy(t.byteOffset, from, t.byteLength);
-    else t.bytes().set(new Uint8Array(this.#ctx.arena.buffer(), from, t.byteLength));
+  /** The bandwidth path's second phase: wait until no peer reads this member's buffers any more. */
+  #leave(t: Tensor, seq: number, what: CollectiveName): void {
+    if (t.byteLength > INLINE_BYTES) this.#block.finish(seq, what);
   }
 }

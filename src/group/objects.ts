@@ -24,7 +24,7 @@ function fromBytes(t: Tensor): unknown {
 export function broadcastObject<T>(group: GroupCoordinator, obj: T, src: number): T {
   if (group.worldSize === 1) return obj;
   const mine = group.rankInGroup === src ? toBytes(obj) : undefined;
-  const size = group.broadcast(tensor([mine?.numel ?? 0], { dtype: 'int32', arena: null }), { src });
+  const size = group.broadcast(tensor([mine?.numel ?? 0], { dtype: 'int32' }), { src });
   const length = size.getFlat(0) as number;
   const bytes = group.broadcast(mine ?? empty([length], { dtype: 'uint8' }), { src });
   return group.rankInGroup === src ? obj : (fromBytes(bytes) as T);
@@ -34,7 +34,7 @@ export function broadcastObject<T>(group: GroupCoordinator, obj: T, src: number)
 export function allGatherObject<T>(group: GroupCoordinator, obj: T): T[] {
   if (group.worldSize === 1) return [obj];
   const mine = toBytes(obj);
-  const sizes = group.allGather(tensor([mine.numel], { dtype: 'int32', arena: null }), { dim: 0 }).toArray() as number[];
+  const sizes = group.allGather(tensor([mine.numel], { dtype: 'int32' }), { dim: 0 }).toArray() as number[];
   const longest = Math.max(...sizes);
   const padded = empty([longest], { dtype: 'uint8' });
   padded.bytes().set(mine.bytes());
@@ -45,7 +45,7 @@ export function allGatherObject<T>(group: GroupCoordinator, obj: T): T[] {
 /** Sends `obj` to member `dst`. */
 export function sendObject(group: GroupCoordinator, obj: unknown, dst: number): void {
   const bytes = toBytes(obj);
-  group.send(tensor([bytes.numel], { dtype: 'int32', arena: null }), { dst });
+  group.send(tensor([bytes.numel], { dtype: 'int32' }), { dst });
   group.send(bytes, { dst });
 }
 

@@ -26,6 +26,8 @@ export interface LaunchOptions {
   timeoutMs?: number;
   /** Maximum size of the process-wide arena (only when this launch creates it). */
   arenaMaxBytes?: number;
+  /** Prefix every line a rank prints with `[rank N] ` (default false). */
+  outputPrefix?: boolean;
 }
 
 function moduleUrl(module: unknown): string {
@@ -66,7 +68,7 @@ export async function launch(options: LaunchOptions): Promise<Job> {
     ports.push(port1);
     const task: RankTask = {
       moduleUrl: url, exportName: options.exportName, rank, worldSize, localRank: rank % localWorldSize, localWorldSize,
-      args: options.args, env, controlOffset: control.byteOffset, timeoutMs, port: port2,
+      args: options.args, env, controlOffset: control.byteOffset, timeoutMs, outputPrefix: options.outputPrefix === true, port: port2,
     };
     tasks.push(lease.pool.run(task, { transferList: [port2], signal: abort.signal }) as Promise<RankOutcome>);
   }

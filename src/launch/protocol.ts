@@ -16,6 +16,8 @@ export interface RankTask {
   /** Arena offset of the job control block. */
   controlOffset: number;
   timeoutMs: number;
+  /** Prefix every line the rank prints with `[rank N] ` (the CLI sets it). */
+  outputPrefix: boolean;
   /** Port of the driver -> rank RPC (comlink). */
   port: MessagePort;
 }

@@ -3,6 +3,7 @@
  * each task set up the rank's context, import the rank module, run its entry, and report the outcome.
  * Failures are returned as data (not thrown) so that every field survives the trip to the driver.
  */
+import { register } from 'node:module';
 import { workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
@@ -19,6 +20,7 @@ import { serializeError, type SerializedError } from './serialize-error.js';
 interface ThreadState {
   arena: Arena;
   kernels: Kernels;
+  typescriptHooks: boolean;
 }
 
 /** What the current rank of this thread knows (set while a task runs and until the next one). */
@@ -42,7 +44,7 @@ function attach(): ThreadState {
   const pool = data !== undefined && 'memory' in data ? data : (data as { workerData?: PoolWorkerData } | undefined)?.workerData;
   if (pool === undefined) throw invalidType('workerData', 'the shared memory and kernels of a multirank pool', data);
   const arena = new Arena(pool.memory);
-  return { arena, kernels: instantiateKernels(pool.memory, pool.kernelModule) };
+  return { arena, kernels: instantiateKernels(pool.memory, pool.kernelModule), typescriptHooks: false };
 }
 
 export type RankOutcome = { ok: true; value: unknown } | { ok: false; error: SerializedError };
@@ -62,7 +64,12 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
     RANK: String(task.rank), LOCAL_RANK: String(task.localRank), WORLD_SIZE: String(task.worldSize),
     LOCAL_WORLD_SIZE: String(task.localWorldSize),
   });
+  if (task.outputPrefix) prefixOutput(`[rank ${task.rank}] `);
   try {
+    if (/\.(ts|mts|cts)$/.test(task.moduleUrl) && !thread.typescriptHooks) {
+      register(new URL('./ts-hooks.js', import.meta.url));
+      thread.typescriptHooks = true;
+    }
     const module = (await import(task.moduleUrl)) as Record<string, unknown>;
     serveRpc(task, module);
     const name = task.exportName ?? 'default';
@@ -92,4 +99,22 @@ function serveRpc(task: RankTask, module: Record<string, unknown>): void {
     },
   };
   Comlink.expose(api, nodeEndpoint(task.port as never));
+}
+
+const originalWrites = new Map<NodeJS.WriteStream, NodeJS.WriteStream['write']>();
+
+/** Prefixes every line this thread writes to stdout/stderr (the CLI tells ranks apart this way). */
+function prefixOutput(prefix: string): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (!originalWrites.has(stream)) originalWrites.set(stream, stream.write.bind(stream));
+    const write = originalWrites.get(stream)!;
+    let atLineStart = true;
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      const lines = text.split('\n');
+      const prefixed = lines.map((line, i) => ((i === 0 ? atLineStart : true) && (line !== '' || i < lines.length - 1) ? prefix + line : line)).join('\n');
+      atLineStart = text.endsWith('\n');
+      return (write as (...a: unknown[]) => boolean)(prefixed, ...rest);
+    }) as NodeJS.WriteStream['write'];
+  }
 }

@@ -45,7 +45,7 @@ export function tensor(data: unknown, options: TensorOptions & { shape?: readonl
   if (numelOf(shape) !== values.length) {
     throw shapeError(`\`shape\` ${formatShape(shape)} holds ${numelOf(shape)} elements but \`data\` has ${values.length}`);
   }
-  const out = empty(shape, { dtype: options.dtype ?? inferDType(values), arena: options.arena });
+  const out = empty(shape, { dtype: options.dtype ?? inferDType(values), arena: options.arena, shared: options.shared === true });
   values.forEach((v, i) => out.setFlat(i, v));
   return out;
 }

@@ -80,7 +80,7 @@ export function splitTensorAlongLastDim(t: Tensor, numPartitions: number, contig
 }
 
 /** torch.cat: joins tensors that agree on every dim but `dim` and on dtype. */
-export function cat(tensors: readonly Tensor[], dim = 0, options: { arena?: Arena | null } = {}): Tensor {
+export function cat(tensors: readonly Tensor[], dim = 0, options: { arena?: Arena; shared?: boolean } = {}): Tensor {
   if (!Array.isArray(tensors) || tensors.length === 0) throw invalidType('tensors', 'a non-empty array of Tensors', tensors);
   tensors.forEach((t, i) => checkTensor(`tensors[${i}]`, t));
   const first = tensors[0]!;
@@ -92,7 +92,7 @@ export function cat(tensors: readonly Tensor[], dim = 0, options: { arena?: Aren
   });
   const shape = [...first.shape];
   shape[d] = tensors.reduce((sum, t) => sum + t.shape[d]!, 0);
-  const out = empty(shape, { dtype: first.dtype, arena: options.arena });
+  const out = empty(shape, { dtype: first.dtype, ...options });
   let at = 0;
   for (const t of tensors) {
     copyBlocks(t, out, d, 0, at, t.shape[d]!);
@@ -102,7 +102,7 @@ export function cat(tensors: readonly Tensor[], dim = 0, options: { arena?: Aren
 }
 
 /** torch.movedim for one dim: a copy with dim `source` moved to position `destination`. */
-export function movedim(t: Tensor, source: number, destination: number, options: { arena?: Arena | null } = {}): Tensor {
+export function movedim(t: Tensor, source: number, destination: number, options: { arena?: Arena; shared?: boolean } = {}): Tensor {
   checkTensor('tensor', t);
   const s = normalizeDim(source, t.ndim, 'source');
   const dst = normalizeDim(destination, t.ndim, 'destination');
@@ -112,9 +112,9 @@ export function movedim(t: Tensor, source: number, destination: number, options:
 }
 
 /** A copy whose dim i is the input's dim `perm[i]`. */
-export function permute(t: Tensor, perm: readonly number[], options: { arena?: Arena | null } = {}): Tensor {
+export function permute(t: Tensor, perm: readonly number[], options: { arena?: Arena; shared?: boolean } = {}): Tensor {
   const shape = perm.map((p) => t.shape[p]!);
-  const out = empty(shape, { dtype: t.dtype, arena: options.arena });
+  const out = empty(shape, { dtype: t.dtype, ...options });
   const src = t.data as unknown as ArrayLike<unknown> & Record<number, unknown>;
   const dst = out.data as unknown as Record<number, unknown>;
   const srcStrides = perm.map((p) => t.strides[p]!);

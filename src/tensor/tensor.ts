@@ -142,14 +142,14 @@ export class Tensor {
     if (this.shape.slice(0, d).every((s) => s === 1)) {
       return new Tensor(this.dtype, shape, this.storage, this.storageOffsetBytes + start * this.strides[d]! * this.itemBytes);
     }
-    const out = empty(shape, { dtype: this.dtype, arena: this.storage.arena ?? null });
+    const out = empty(shape, { dtype: this.dtype, arena: this.storage.arena });
     copyBlocks(this, out, d, start, 0, length);
     return out;
   }
 
-  /** A copy in new storage (in `arena` when given, else the default place). */
-  clone(options: { arena?: Arena | null } = {}): Tensor {
-    const out = empty(this.shape, { dtype: this.dtype, arena: options.arena });
+  /** A copy in new storage (plain memory unless `shared` or `arena` say otherwise). */
+  clone(options: { arena?: Arena; shared?: boolean } = {}): Tensor {
+    const out = empty(this.shape, { dtype: this.dtype, ...options });
     new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(this.bytes());
     return out;
   }
@@ -228,14 +228,16 @@ export function copyBlocks(src: Tensor, dst: Tensor, d: number, srcStart: number
 
 export interface TensorOptions {
   dtype?: DType;
-  /** Arena for the storage; null forces plain memory; default: the thread's default arena. */
-  arena?: Arena | null | undefined;
+  /** In the rank's shared arena (zero-copy collectives) instead of plain memory. */
+  shared?: boolean;
+  /** An explicit arena for the storage (takes precedence over `shared`). */
+  arena?: Arena | undefined;
 }
 
 /** An uninitialised tensor (zeroed when in plain memory). */
 export function empty(shape: readonly number[], options: TensorOptions = {}): Tensor {
   const dtype = options.dtype ?? 'float32';
   const checked = checkShape(shape);
-  const storage = allocateStorage(numelOf(checked) * dtypeInfo(dtype).itemBytes, options.arena);
+  const storage = allocateStorage(numelOf(checked) * dtypeInfo(dtype).itemBytes, options.arena, options.shared === true);
   return new Tensor(dtype, checked, storage);
 }
