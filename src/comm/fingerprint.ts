@@ -6,6 +6,7 @@
 import { MismatchError } from '../errors.js';
 import { DTYPES, REDUCE_OPS, dtypeInfo, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { SLOT, type GroupBlock } from './group-block.js';
+import type { JobControl } from './job-control.js';
 
 export const COLLECTIVES = ['allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier'] as const;
 export type CollectiveName = (typeof COLLECTIVES)[number];
@@ -47,7 +48,7 @@ export function writeFingerprint(block: GroupBlock, seq: number, spec: CallSpec)
 const COMPARED = [SLOT.OP, SLOT.DTYPE, SLOT.ROOT, SLOT.REDUCE_OP, SLOT.DIM, SLOT.DIM2, SLOT.NDIM, SLOT.NUMEL] as const;
 
 /** Throws MismatchError on every member when any member's fingerprint differs from this member's. */
-export function checkFingerprints(block: GroupBlock, seq: number): void {
+export function checkFingerprints(block: GroupBlock, seq: number, job: JobControl): void {
   const w = block.words;
   const mine = block.callArea(block.rankInGroup, seq);
   for (let m = 0; m < block.size; m++) {
@@ -57,7 +58,7 @@ export function checkFingerprints(block: GroupBlock, seq: number): void {
     for (const field of COMPARED) if (w[mine + field] !== w[theirs + field]) same = false;
     const ndim = Math.min(w[mine + SLOT.NDIM]!, SLOT.SHAPE_MAX);
     for (let d = 0; same && d < ndim; d++) if (w[mine + SLOT.SHAPE + d] !== w[theirs + SLOT.SHAPE + d]) same = false;
-    if (!same) throw mismatch(block, seq);
+    if (!same) throw mismatch(block, seq, job);
   }
 }
 
@@ -78,8 +79,12 @@ export function describeCall(block: GroupBlock, m: number, seq: number): string 
   return `${COLLECTIVES[at(SLOT.OP)] ?? 'unknown'}(${parts.join(', ')})`;
 }
 
-function mismatch(block: GroupBlock, seq: number): MismatchError {
-  const calls = block.ranks.map((rank, m) => `  rank ${rank} (group rank ${m}): ${describeCall(block, m, seq)}`);
+function mismatch(block: GroupBlock, seq: number, job: JobControl): MismatchError {
+  block.gatherCallSites();
+  const calls = block.ranks.map((rank, m) => {
+    const site = job.record(rank).snapshot().callSite;
+    return `  rank ${rank} (group rank ${m}): ${describeCall(block, m, seq)}${site === '' ? '' : ` at ${site}`}`;
+  });
   return new MismatchError(
     `Collective mismatch in call #${seq} of group [${block.ranks.join(', ')}]: the ranks of the group called different collectives or ` +
       `the same one with different arguments:\n${calls.join('\n')}`,

@@ -4,6 +4,8 @@
  *
  *   Int32 words at `byteOffset` (W = group size):
  *   [0] MAGIC  [1] W  [2] arriveCount  [3] arriveGen  [4] doneCount  [5] doneGen  [6] membersHash  [7] MAGIC
+ *   [8] members that found a mismatch and posted their call site (the group is dead after one)
+ *   [HEADER_WORDS .. +W)               the members' world ranks, in group order (read by the watchdog)
  *   [HEADER_WORDS + r*SLOT_WORDS ...]  member r's slot: [0] last call it arrived at, [1] last call it finished,
  *                                      [2..32) and [32..62): call areas for even and odd calls (fingerprint,
  *                                      input/output offsets, shape; fields in SLOT)
@@ -22,10 +24,14 @@
 import { MismatchError } from '../errors.js';
 import type { Arena } from '../shm/arena.js';
 import { waitFor, type WaitOptions } from '../shm/wait.js';
+import { STALL_MS, type OpName } from '../debug/rank-status.js';
+import type { RankRecord } from '../debug/rank-status.js';
 import type { JobControl } from './job-control.js';
 
 const MAGIC = 0x67727031; // "grp1"
-const W_MAGIC = 0, W_SIZE = 1, W_ARRIVE_COUNT = 2, W_ARRIVE_GEN = 3, W_DONE_COUNT = 4, W_DONE_GEN = 5, W_MEMBERS = 6, W_CANARY = 7;
+const W_MAGIC = 0, W_SIZE = 1, W_ARRIVE_COUNT = 2, W_ARRIVE_GEN = 3, W_DONE_COUNT = 4, W_DONE_GEN = 5, W_MEMBERS = 6, W_CANARY = 7, W_MISMATCH = 8;
+/** How long members that found a mismatch wait for each other's call sites before reporting without them. */
+const MISMATCH_GATHER_MS = 500;
 const HEADER_WORDS = 16;
 export const SLOT_WORDS = 64;
 /** Words of one call area; a slot holds two (by the parity of the call's sequence number). */
@@ -51,18 +57,20 @@ export interface GroupBlockLayout {
 }
 
 export function groupBlockLayout(worldSize: number): GroupBlockLayout {
-  const slotsBytes = (HEADER_WORDS + worldSize * SLOT_WORDS) * 4;
+  const slotsWord = HEADER_WORDS + worldSize;
+  const slotsBytes = (slotsWord + worldSize * SLOT_WORDS) * 4;
   const inlineOffset = Math.ceil(slotsBytes / 64) * 64;
   const mailboxOffset = inlineOffset + worldSize * 2 * INLINE_BYTES;
-  return { slotsWord: HEADER_WORDS, inlineOffset, mailboxOffset, totalBytes: mailboxOffset + worldSize * worldSize * MAILBOX_WORDS * 4 };
+  return { slotsWord, inlineOffset, mailboxOffset, totalBytes: mailboxOffset + worldSize * worldSize * MAILBOX_WORDS * 4 };
 }
 
 /** Formats a zeroed group block (by the first member to arrive). */
-export function formatGroupBlock(arena: Arena, byteOffset: number, worldSize: number, membersHash: number): void {
-  const { totalBytes } = groupBlockLayout(worldSize);
+export function formatGroupBlock(arena: Arena, byteOffset: number, ranks: readonly number[], membersHash: number): void {
+  const { totalBytes } = groupBlockLayout(ranks.length);
   new Uint8Array(arena.buffer(byteOffset + totalBytes), byteOffset, totalBytes).fill(0);
-  const words = new Int32Array(arena.buffer(), byteOffset, HEADER_WORDS);
-  words[W_SIZE] = worldSize;
+  const words = new Int32Array(arena.buffer(), byteOffset, HEADER_WORDS + ranks.length);
+  words[W_SIZE] = ranks.length;
+  words.set(ranks, HEADER_WORDS);
   words[W_MEMBERS] = membersHash;
   words[W_CANARY] = MAGIC;
   Atomics.store(words, W_MAGIC, MAGIC);
@@ -80,10 +88,13 @@ export class GroupBlock {
   #target = 0;
   #phase = 'arrive';
   #what = '';
+  #marked = false;
   readonly #reached = (value: number): boolean => ((value - this.#target) | 0) >= 0;
   readonly #wait: WaitOptions;
+  readonly #record: RankRecord;
 
-  constructor(arena: Arena, job: JobControl, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number, timeoutMs: number, spinIterations: number) {
+  constructor(arena: Arena, job: JobControl, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number, timeoutMs: number, spinIterations: number, record: RankRecord) {
+    this.#record = record;
     this.layout = groupBlockLayout(ranks.length);
     this.words = new Int32Array(arena.buffer(byteOffset + this.layout.totalBytes), byteOffset, this.layout.totalBytes >> 2);
     this.byteOffset = byteOffset;
@@ -93,20 +104,53 @@ export class GroupBlock {
     if (Atomics.load(this.words, W_MAGIC) !== MAGIC || this.words[W_CANARY] !== MAGIC || this.words[W_SIZE] !== ranks.length) {
       throw new MismatchError(`The group block at ${byteOffset} is not formatted for a group of ${ranks.length} ranks`);
     }
-    if (this.words[W_MEMBERS] !== membersHash) {
+    if (this.words[W_MEMBERS] !== membersHash || ranks.some((r, i) => this.words[HEADER_WORDS + i] !== r)) {
       throw new MismatchError(`The ranks of group [${ranks.join(', ')}] do not match the ranks its other members gave; every member must create it with the same ranks in the same order`);
     }
-    this.#wait = { timeoutMs, spinIterations, abort: job.abortWord, describe: () => this.#describeWait() };
+    this.#wait = {
+      timeoutMs, spinIterations, abort: job.abortWord, describe: () => this.#describeWait(), stallMs: STALL_MS,
+      onStall: () => this.#markBlocked(),
+    };
+  }
+
+  /** The deadline of the following waits (a per-group or per-call timeout). */
+  set timeoutMs(value: number) {
+    this.#wait.timeoutMs = value;
+  }
+
+  get timeoutMs(): number {
+    return this.#wait.timeoutMs;
+  }
+
+  /**
+   * After a mismatch (which every member sees, since all read the same slots): post this member's call
+   * site and wait briefly until every member did, so each report can list every call site.
+   */
+  gatherCallSites(): void {
+    this.#record.writeCallSite();
+    Atomics.add(this.words, W_MISMATCH, 1);
+    Atomics.notify(this.words, W_MISMATCH);
+    try {
+      waitFor(this.words, W_MISMATCH, (n) => n >= this.size, { ...this.#wait, timeoutMs: MISMATCH_GATHER_MS, onStall: undefined, stallMs: undefined });
+    } catch {
+      // A member that does not report in time is listed without its call site.
+    }
+  }
+
+  #markBlocked(): void {
+    if (this.#marked) return;
+    this.#marked = true;
+    this.#record.markBlocked((this.#what || 'barrier') as OpName, this.#phase === 'arrive' ? 'arrive' : 'finish', this.byteOffset, this.#target, -1);
   }
 
   /** Word index of field `field` (SEQ or DONE_SEQ) in member `member`'s slot. */
   slot(member: number, field: number): number {
-    return HEADER_WORDS + member * SLOT_WORDS + field;
+    return this.layout.slotsWord + member * SLOT_WORDS + field;
   }
 
   /** Word index of member `member`'s call area for call `seq` (add a SLOT call field). */
   callArea(member: number, seq: number): number {
-    return HEADER_WORDS + member * SLOT_WORDS + 2 + (seq & 1) * CALL_WORDS;
+    return this.layout.slotsWord + member * SLOT_WORDS + 2 + (seq & 1) * CALL_WORDS;
   }
 
   /** Byte offset (in the arena) of member `member`'s inline buffer for collective `seq`. */
@@ -138,17 +182,39 @@ export class GroupBlock {
     this.#phase = phase;
     this.#what = what;
     waitFor(w, genWord, this.#reached, this.#wait);
+    if (this.#marked) {
+      this.#marked = false;
+      this.#record.clearBlocked();
+    }
   }
 
   #describeWait(): string {
-    const field = this.#phase === 'arrive' ? SLOT.SEQ : SLOT.DONE_SEQ;
-    const missing: string[] = [];
-    for (let m = 0; m < this.size; m++) {
-      const at = Atomics.load(this.words, this.slot(m, field));
-      if (((at - this.#target) | 0) < 0) missing.push(`rank ${this.ranks[m]} (at call #${at})`);
-    }
+    const missing = waitingFor(this.words, this.layout.slotsWord, this.size, this.#target, this.#phase === 'arrive' ? 'arrive' : 'finish');
+    const names = missing.map(([m, at]) => `rank ${this.ranks[m]} (at call #${at})`);
     const verb = this.#phase === 'arrive' ? 'to arrive at' : 'to finish';
-    return `Rank ${this.ranks[this.rankInGroup]} timed out in ${this.#what} (call #${this.#target} of group [${this.ranks.join(', ')}]) waiting for ${missing.join(', ') || 'no rank (all arrived just now)'} ${verb} it`;
+    return `Rank ${this.ranks[this.rankInGroup]} timed out in ${this.#what} (call #${this.#target} of group [${this.ranks.join(', ')}]) waiting for ${names.join(', ') || 'no rank (all arrived just now)'} ${verb} it`;
   }
 }
 
+
+/** Members (index, last call reached) that have not arrived at / finished call `target`. */
+function waitingFor(words: Int32Array, slotsWord: number, size: number, target: number, phase: 'arrive' | 'finish'): [number, number][] {
+  const field = phase === 'arrive' ? SLOT.SEQ : SLOT.DONE_SEQ;
+  const missing: [number, number][] = [];
+  for (let m = 0; m < size; m++) {
+    const at = Atomics.load(words, slotsWord + m * SLOT_WORDS + field);
+    if (((at - target) | 0) < 0) missing.push([m, at]);
+  }
+  return missing;
+}
+
+/** For the watchdog: the world ranks of the group at `byteOffset`, and those not yet at call `seq`'s `phase`. */
+export function readGroupWait(buffer: ArrayBufferLike, byteOffset: number, seq: number, phase: 'arrive' | 'finish'): { ranks: number[]; missing: number[] } {
+  const header = new Int32Array(buffer, byteOffset, HEADER_WORDS);
+  if (Atomics.load(header, W_MAGIC) !== MAGIC) return { ranks: [], missing: [] };
+  const size = header[W_SIZE]!;
+  const layout = groupBlockLayout(size);
+  const words = new Int32Array(buffer, byteOffset, layout.slotsWord + size * SLOT_WORDS);
+  const ranks = Array.from(words.subarray(HEADER_WORDS, HEADER_WORDS + size));
+  return { ranks, missing: waitingFor(words, layout.slotsWord, size, seq, phase).map(([m]) => ranks[m]!) };
+}

@@ -3,18 +3,20 @@
  *
  *   Int32 words at `byteOffset`:
  *   +-------+-------+---------+----------+-----------+-------------------------+------------------------+
- *   | MAGIC | abort | msgLen  | world    | groupLock | group table             | failure message (utf8) |
- *   | [0]   | [1]   | [2]     | [3]      | [4]       | [16 .. 16+4*GROUP_SLOTS) | MESSAGE_BYTES          |
+ *   | MAGIC | abort | msgLen  | world    | reserved  | group table             | failure message (utf8) |
+ *   | [0]   | [1]   | [2]     | [3]      | [4..16)   | [16 .. 16+4*GROUP_SLOTS) | MESSAGE_BYTES          |
  *   +-------+-------+---------+----------+-----------+-------------------------+------------------------+
+ *   then one RankRecord per rank (debug/rank-status.ts: status, call site, flight recorder).
  *
  *   abort: 0 while the job runs; `rank + 1` when that rank failed (its message is stored first, then the
  *          word is raised with compareExchange so the first failure wins); CLOSED_BY_DRIVER when the
- *          driver closed the job. Every wait of every rank lists this word, so raising it releases them.
+ *          driver closed the job; DEADLOCK when the driver's watchdog found every live rank blocked. Every wait of every rank lists this word, so raising it releases them.
  *   group table: open addressing on a hash of (member ranks, occurrence); a slot is
  *          [key, key2, state, offset], state 0 empty, 1 being created, 2 ready. The first member to claim
  *          the slot allocates the group block; the others wait until it is ready.
  */
-import { ClosedError, RankFailedError, outOfRange } from '../errors.js';
+import { ClosedError, ErrorCodes, MultirankError, RankFailedError, outOfRange } from '../errors.js';
+import { RankRecord, RECORD_BYTES } from '../debug/rank-status.js';
 import type { Arena, ArenaRegion } from '../shm/arena.js';
 import { raiseAbort, waitFor, type AbortWord } from '../shm/wait.js';
 
@@ -26,9 +28,15 @@ export const GROUP_SLOTS = 16384;
 const SLOT_WORDS = 4;
 const MESSAGE_BYTES = 8192;
 const TABLE_BYTES = (TABLE_WORD + GROUP_SLOTS * SLOT_WORDS) * 4;
-export const JOB_CONTROL_BYTES = TABLE_BYTES + MESSAGE_BYTES;
+const RECORDS_OFFSET = TABLE_BYTES + MESSAGE_BYTES;
+/** Bytes of the control block of a job of `worldSize` ranks. */
+export function jobControlBytes(worldSize: number): number {
+  return RECORDS_OFFSET + worldSize * RECORD_BYTES;
+}
 /** The abort value meaning "the driver closed the job". */
 export const CLOSED_BY_DRIVER = 0x7fffffff;
+/** The abort value meaning "the watchdog found a deadlock" (the message says where each rank was). */
+export const DEADLOCK = 0x7ffffffe;
 
 /** FNV-1a over a string, with a seed so that two independent hashes can be taken. */
 export function hashString(text: string, seed = 0x811c9dc5): number {
@@ -48,8 +56,9 @@ export class JobControl {
 
   /** Formats a new control block in `arena` (driver side). */
   static create(arena: Arena, worldSize: number): JobControl {
-    const region = arena.alloc(JOB_CONTROL_BYTES);
-    new Uint8Array(arena.buffer(region.byteOffset + JOB_CONTROL_BYTES), region.byteOffset, JOB_CONTROL_BYTES).fill(0);
+    const bytes = jobControlBytes(worldSize);
+    const region = arena.alloc(bytes);
+    new Uint8Array(arena.buffer(region.byteOffset + bytes), region.byteOffset, bytes).fill(0);
     const control = new JobControl(arena, region.byteOffset, false);
     control.words[W_WORLD] = worldSize;
     Atomics.store(control.words, W_MAGIC, MAGIC);
@@ -59,7 +68,7 @@ export class JobControl {
   constructor(arena: Arena, byteOffset: number, check = true) {
     this.arena = arena;
     this.byteOffset = byteOffset;
-    this.words = new Int32Array(arena.buffer(byteOffset + JOB_CONTROL_BYTES), byteOffset, TABLE_BYTES / 4);
+    this.words = new Int32Array(arena.buffer(byteOffset + RECORDS_OFFSET), byteOffset, TABLE_BYTES / 4);
     if (check && Atomics.load(this.words, W_MAGIC) !== MAGIC) throw outOfRange(`No job control block at offset ${byteOffset}`);
     this.abortWord = { flags: this.words, index: W_ABORT, error: (value) => this.errorFor(value) };
   }
@@ -73,7 +82,13 @@ export class JobControl {
     for (let slot = TABLE_WORD; slot < TABLE_WORD + GROUP_SLOTS * SLOT_WORDS; slot += SLOT_WORDS) {
       if (this.words[slot + 2] === 2) this.arena.free({ byteOffset: this.words[slot + 3]! >>> 0, byteLength: 0 });
     }
-    this.arena.free({ byteOffset: this.byteOffset, byteLength: JOB_CONTROL_BYTES } satisfies ArenaRegion);
+    this.arena.free({ byteOffset: this.byteOffset, byteLength: jobControlBytes(this.worldSize) } satisfies ArenaRegion);
+  }
+
+  /** Rank `rank`'s status and flight recorder. */
+  record(rank: number): RankRecord {
+    const end = this.byteOffset + jobControlBytes(this.worldSize);
+    return new RankRecord(this.arena.buffer(end), this.byteOffset + RECORDS_OFFSET, rank);
   }
 
   /** 0 while running; otherwise the abort value. */
@@ -83,13 +98,22 @@ export class JobControl {
 
   /** Records that `rank` failed with `message` and releases every waiting rank. First failure wins. */
   fail(rank: number, message: string): void {
+    this.#raise(rank + 1, message);
+  }
+
+  /** Ends the job with a deadlock report (from the driver's watchdog). */
+  failDeadlock(message: string): void {
+    this.#raise(DEADLOCK, message);
+  }
+
+  #raise(value: number, message: string): void {
     if (this.abortValue !== 0) return;
     const bytes = Buffer.from(message, 'utf8').subarray(0, MESSAGE_BYTES);
     // Store the message before raising the word: a released waiter reads it right after seeing the word.
     if (Atomics.compareExchange(this.words, W_MSG_LEN, 0, -1) === 0) {
       new Uint8Array(this.words.buffer, this.byteOffset + TABLE_BYTES, bytes.length).set(bytes);
       Atomics.store(this.words, W_MSG_LEN, bytes.length);
-      raiseAbort(this.abortWord, rank + 1);
+      raiseAbort(this.abortWord, value);
     }
   }
 
@@ -101,10 +125,15 @@ export class JobControl {
   /** The error a released waiter throws for abort value `value`. */
   errorFor(value: number): Error {
     if (value === CLOSED_BY_DRIVER) return new ClosedError('The job was closed while this rank waited');
+    if (value === DEADLOCK) return new MultirankError(ErrorCodes.DEADLOCK, this.failureMessage);
     const rank = value - 1;
+    return new RankFailedError(rank, `Rank ${rank} failed, so this rank's wait was released: ${this.failureMessage}`);
+  }
+
+  /** The message stored with the first failure ('' when none). */
+  get failureMessage(): string {
     const length = Math.max(0, Atomics.load(this.words, W_MSG_LEN));
-    const message = Buffer.from(new Uint8Array(this.words.buffer, this.byteOffset + TABLE_BYTES, length)).toString('utf8');
-    return new RankFailedError(rank, `Rank ${rank} failed, so this rank's wait was released: ${message}`);
+    return Buffer.from(new Uint8Array(this.words.buffer, this.byteOffset + TABLE_BYTES, length)).toString('utf8');
   }
 
   /**

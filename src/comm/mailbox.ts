@@ -19,6 +19,7 @@ import { formatShape } from '../tensor/shape.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { MAILBOX_WORDS, type GroupBlock } from './group-block.js';
 import type { ArenaCopier } from './scratch.js';
+import { STALL_MS, type RankRecord } from '../debug/rank-status.js';
 
 const HEAD = 0, TAIL = 1, ENTRIES = 4, ENTRY_WORDS = 6;
 /** Messages a pair can have in flight before `send` waits. */
@@ -35,13 +36,35 @@ export class Mailboxes {
   readonly #arena: Arena;
   readonly #io: ArenaCopier;
   readonly #wait: WaitOptions;
+  readonly #record: RankRecord;
   #what = '';
+  #op: 'send' | 'recv' = 'send';
+  #peer = -1;
+  #marked = false;
 
-  constructor(block: GroupBlock, arena: Arena, io: ArenaCopier, wait: Omit<WaitOptions, 'describe'>) {
+  constructor(block: GroupBlock, arena: Arena, io: ArenaCopier, record: RankRecord, wait: Omit<WaitOptions, 'describe'>) {
     this.#block = block;
     this.#arena = arena;
     this.#io = io;
-    this.#wait = { ...wait, describe: () => this.#what };
+    this.#record = record;
+    this.#wait = { ...wait, describe: () => this.#what, stallMs: STALL_MS, onStall: () => this.#markBlocked() };
+  }
+
+  #markBlocked(): void {
+    if (this.#marked) return;
+    this.#marked = true;
+    this.#record.markBlocked(this.#op, this.#op, this.#block.byteOffset, 0, this.#peer);
+  }
+
+  /** Waits on the mailbox word, marking this rank blocked in the status record if the wait stalls. */
+  #waitOn(index: number, ready: (value: number) => boolean, op: 'send' | 'recv', peer: number): void {
+    this.#op = op;
+    this.#peer = peer;
+    waitFor(this.#block.words, index, ready, this.#wait);
+    if (this.#marked) {
+      this.#marked = false;
+      this.#record.clearBlocked();
+    }
   }
 
   #base(src: number, dst: number): number {
@@ -54,7 +77,7 @@ export class Mailboxes {
     const base = this.#base(me, dst);
     const head = Atomics.load(w, base + HEAD);
     this.#what = `Rank ${this.#block.ranks[me]} timed out in send to rank ${this.#block.ranks[dst]}: ${MAILBOX_DEPTH} earlier messages were not received`;
-    waitFor(w, base + TAIL, (tail) => head - tail < MAILBOX_DEPTH, this.#wait);
+    this.#waitOn(base + TAIL, (tail) => head - tail < MAILBOX_DEPTH, 'send', this.#block.ranks[dst]!);
     const region = this.#arena.alloc(t.byteLength);
     this.#io.fromTensor(region.byteOffset, t);
     const e = base + ENTRIES + (head % MAILBOX_DEPTH) * ENTRY_WORDS;
@@ -74,7 +97,7 @@ export class Mailboxes {
     const base = this.#base(src, me);
     const tail = Atomics.load(w, base + TAIL);
     this.#what = `Rank ${this.#block.ranks[me]} timed out in recv from rank ${this.#block.ranks[src]}: nothing was sent`;
-    waitFor(w, base + HEAD, (head) => head !== tail, this.#wait);
+    this.#waitOn(base + HEAD, (head) => head !== tail, 'recv', this.#block.ranks[src]!);
     const e = base + ENTRIES + (tail % MAILBOX_DEPTH) * ENTRY_WORDS;
     const region = { byteOffset: w[e]! >>> 0, byteLength: w[e + 1]! };
     const sentDtype = DTYPES.find((d) => dtypeInfo(d).code === w[e + 2]) ?? 'unknown';

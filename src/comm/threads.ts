@@ -14,6 +14,7 @@
  */
 import type { Arena, ArenaRegion } from '../shm/arena.js';
 import type { Kernels } from '../shm/kernels.js';
+import type { RankRecord } from '../debug/rank-status.js';
 import { dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import { forEachRun } from './box.js';
@@ -33,6 +34,8 @@ export interface RankContext {
   readonly rank: number;
   readonly timeoutMs: number;
   readonly spinIterations: number;
+  /** This rank's status and flight recorder (shared with the driver). */
+  readonly record: RankRecord;
 }
 
 /** Slice [lo, hi) of `numel` elements owned by member `m` of `w`, cut at 64-byte boundaries. */
@@ -65,12 +68,12 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const { totalBytes } = groupBlockLayout(ranks.length);
     const offset = ctx.job.groupBlock(`${ranks.join(',')}#${occurrence}`, () => {
       const region = ctx.arena.alloc(totalBytes);
-      formatGroupBlock(ctx.arena, region.byteOffset, ranks.length, membersHash);
+      formatGroupBlock(ctx.arena, region.byteOffset, ranks, membersHash);
       return region.byteOffset;
     }, ctx.timeoutMs);
-    this.#block = new GroupBlock(ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, ctx.timeoutMs, ctx.spinIterations);
+    this.#block = new GroupBlock(ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, ctx.timeoutMs, ctx.spinIterations, ctx.record);
     this.#io = new ArenaCopier(ctx.arena, ctx.kernels);
-    this.#mail = new Mailboxes(this.#block, ctx.arena, this.#io, { timeoutMs: ctx.timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord });
+    this.#mail = new Mailboxes(this.#block, ctx.arena, this.#io, ctx.record, { timeoutMs: ctx.timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord });
     this.#scratchIn = new Scratch(ctx.arena);
     this.#scratchOut = new Scratch(ctx.arena);
     this.#table = ctx.arena.alloc(4 * ranks.length);
@@ -244,7 +247,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
 
   #arrive(seq: number, what: CollectiveName): void {
     this.#block.arrive(seq, what);
-    checkFingerprints(this.#block, seq);
+    checkFingerprints(this.#block, seq, this.#ctx.job);
   }
 
   /** Latency path: copy `t` into this member's inline buffer, arrive, check fingerprints. */

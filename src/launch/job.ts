@@ -7,7 +7,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { checkInteger, RankFailedError } from '../errors.js';
+import { checkInteger, ErrorCodes, MultirankError, RankFailedError } from '../errors.js';
+import { DEADLOCK } from '../comm/job-control.js';
+import { Watchdog } from '../debug/watchdog.js';
 import type { JobControl } from '../comm/job-control.js';
 import type { PoolLease } from './pool.js';
 import type { RankOutcome } from './rank-runtime.js';
@@ -35,6 +37,7 @@ export class Job {
   readonly #apis: Comlink.Remote<RankApi>[];
   readonly #abort: AbortController;
   readonly #settled: Promise<(RankOutcome | { ok: false; error: SerializedError })[]>;
+  readonly #watchdog: Watchdog;
   #closed: Promise<void> | undefined;
   #failed = false;
 
@@ -45,6 +48,8 @@ export class Job {
     this.#ports = ports;
     this.#abort = abort;
     this.#apis = ports.map((port) => Comlink.wrap<RankApi>(nodeEndpoint(port as never)));
+    this.#watchdog = new Watchdog(control, worldSize);
+    this.#watchdog.start();
     this.#settled = Promise.all(tasks.map((task, rank) => this.#watch(task, rank)));
     this.results = this.#collect();
     this.results.catch(() => undefined); // the caller may never read results; close() still works.
@@ -68,6 +73,7 @@ export class Job {
   }
 
   async #close(): Promise<void> {
+    this.#watchdog.stop();
     this.#control.close();
     const timer = setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
     await this.#settled;
@@ -98,6 +104,7 @@ export class Job {
   async #collect(): Promise<unknown[]> {
     const outcomes = await this.#settled;
     if (outcomes.every((o) => o.ok)) return outcomes.map((o) => (o as { value: unknown }).value);
+    if (this.#control.abortValue === DEADLOCK) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage);
     // The first failure recorded in the control block is the cause; the others were released by it.
     const first = this.#control.abortValue - 1;
     const rank = first >= 0 && first < this.worldSize && !outcomes[first]!.ok ? first : outcomes.findIndex((o) => !o.ok);

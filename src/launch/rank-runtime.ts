@@ -15,6 +15,7 @@ import { instantiateKernels, type Kernels } from '../shm/kernels.js';
 import { spinIterationsFor } from '../shm/wait.js';
 import { setDefaultArena } from '../tensor/storage.js';
 import type { PoolWorkerData, RankTask } from './protocol.js';
+import { RankState, type RankRecord } from '../debug/rank-status.js';
 import { serializeError, type SerializedError } from './serialize-error.js';
 
 interface ThreadState {
@@ -54,9 +55,11 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
   thread ??= attach();
   const { arena, kernels } = thread;
   const job = new JobControl(arena, task.controlOffset);
+  const record = job.record(task.rank);
   const context: RankContext = {
-    arena, kernels, job, rank: task.rank, timeoutMs: task.timeoutMs, spinIterations: spinIterationsFor(task.worldSize),
+    arena, kernels, job, rank: task.rank, timeoutMs: task.timeoutMs, spinIterations: spinIterationsFor(task.worldSize), record,
   };
+  record.setState(RankState.RUNNING);
   current = { context, worldSize: task.worldSize, localRank: task.localRank, localWorldSize: task.localWorldSize };
   setDefaultArena(arena);
   // This thread's own copy of the environment (worker threads do not share process.env).
@@ -71,13 +74,15 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
       thread.typescriptHooks = true;
     }
     const module = (await import(task.moduleUrl)) as Record<string, unknown>;
-    serveRpc(task, module);
+    serveRpc(task, module, record);
     const name = task.exportName ?? 'default';
     const entry = module[name];
     if (typeof entry !== 'function') throw invalidType(`the export \`${name}\` of ${task.moduleUrl}`, 'a function (the rank entry)', entry);
     const value = await (entry as (info: unknown) => unknown)({ rank: task.rank, worldSize: task.worldSize, localRank: task.localRank, args: task.args });
+    record.setState(RankState.RETURNED);
     return { ok: true, value };
   } catch (error) {
+    record.setState(RankState.FAILED);
     const serialized = serializeError(error);
     job.fail(task.rank, `${serialized.name}: ${serialized.message}\n${serialized.stack ?? ''}`);
     return { ok: false, error: serialized };
@@ -85,16 +90,19 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
 }
 
 /** Exposes the rank module's exports to the driver (`job.rank(i).call(name, ...args)`). */
-function serveRpc(task: RankTask, module: Record<string, unknown>): void {
+function serveRpc(task: RankTask, module: Record<string, unknown>, record: RankRecord): void {
   const api = {
     async call(name: string, args: unknown[]): Promise<unknown> {
       const fn = module[name];
       if (typeof fn !== 'function') throw invalidType(`the export \`${name}\` of rank ${task.rank}'s module`, 'a function', fn);
+      record.setState(RankState.RUNNING);
       try {
         return await (fn as (...a: unknown[]) => unknown)(...args);
       } catch (error) {
         if (error instanceof Error) error.message = `Rank ${task.rank}: ${error.message}`;
         throw error;
+      } finally {
+        record.setState(RankState.RETURNED);
       }
     },
   };

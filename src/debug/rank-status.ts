@@ -1,0 +1,181 @@
+/**
+ * Per-rank status and flight recorder, in shared memory so that the driver can read them while ranks are
+ * stuck (a watchdog cannot ask a blocked thread anything).
+ *
+ *   One record per rank, RECORD_BYTES apart, starting at the region's offset:
+ *   +--------------------------------------+------------------------------+----------------------------+
+ *   | status words (Int32, STATUS_WORDS)   | call site (utf8, SITE_BYTES) | flight ring (RING_ENTRIES) |
+ *   +--------------------------------------+------------------------------+----------------------------+
+ *   status: [0] state (RankState)  [1] progress (bumped when a marked wait ends)  [2] op (OPS index)
+ *           [3] group block offset (0: none)  [4] call seq  [5] phase (PHASES index)  [6] peer (world rank
+ *           or -1)  [7] call-site length  [8] ring head (entries written)
+ *   ring entry e (ENTRY_WORDS Int32 + a Float64 start time): [0] seq  [1] op  [2] group block offset
+ *           [3] dtype code  [4] numel  [5] state (ENTRY_STATES index)  [6..7] startMs (Float64)
+ *
+ * A rank writes only its own record. A wait marks the rank BLOCKED only after it has waited STALL_MS
+ * (waitFor's onStall), so the fast path pays nothing; the mark is cleared (and progress bumped) when the
+ * wait ends. The watchdog reads with Atomics loads; a torn call-site string only garbles a message.
+ */
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const STATUS_WORDS = 16;
+const SITE_BYTES = 1024;
+const ENTRY_WORDS = 8;
+/** Collectives each rank's flight recorder keeps. */
+export const RING_ENTRIES = 128;
+const RING_BYTES = RING_ENTRIES * ENTRY_WORDS * 4;
+export const RECORD_BYTES = STATUS_WORDS * 4 + SITE_BYTES + RING_BYTES;
+/** How long a wait runs before it marks its rank BLOCKED (and records its call site). */
+export const STALL_MS = 50;
+
+export const RankState = { RUNNING: 0, BLOCKED: 1, RETURNED: 2, FAILED: 3 } as const;
+export const OPS = ['allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier', 'send', 'recv', 'createGroup'] as const;
+export type OpName = (typeof OPS)[number];
+export const PHASES = ['arrive', 'finish', 'send', 'recv', 'create'] as const;
+export type Phase = (typeof PHASES)[number];
+export const ENTRY_STATES = ['started', 'completed', 'failed'] as const;
+
+const S_STATE = 0, S_PROGRESS = 1, S_OP = 2, S_GROUP = 3, S_SEQ = 4, S_PHASE = 5, S_PEER = 6, S_SITE_LEN = 7, S_HEAD = 8;
+
+/** What the watchdog and the dumps read about one rank. */
+export interface RankSnapshot {
+  rank: number;
+  state: keyof typeof RankState;
+  progress: number;
+  op: OpName | undefined;
+  groupOffset: number;
+  seq: number;
+  phase: Phase | undefined;
+  peer: number;
+  callSite: string;
+}
+
+export interface FlightEntry {
+  seq: number;
+  op: OpName;
+  groupOffset: number;
+  dtypeCode: number;
+  numel: number;
+  state: (typeof ENTRY_STATES)[number];
+  startMs: number;
+}
+
+/** One rank's view of its own record (writer) or the driver's view of any record (reader). */
+export class RankRecord {
+  readonly rank: number;
+  readonly #words: Int32Array;
+  readonly #site: Uint8Array;
+  readonly #ring: Int32Array;
+  readonly #times: Float64Array;
+  readonly #buffer: ArrayBufferLike;
+  readonly #ringOffset: number;
+
+  constructor(buffer: ArrayBufferLike, regionOffset: number, rank: number) {
+    const base = regionOffset + rank * RECORD_BYTES;
+    this.rank = rank;
+    this.#buffer = buffer;
+    this.#words = new Int32Array(buffer, base, STATUS_WORDS);
+    this.#site = new Uint8Array(buffer, base + STATUS_WORDS * 4, SITE_BYTES);
+    this.#ringOffset = base + STATUS_WORDS * 4 + SITE_BYTES;
+    this.#ring = new Int32Array(buffer, this.#ringOffset, RING_ENTRIES * ENTRY_WORDS);
+    this.#times = new Float64Array(buffer, this.#ringOffset, (RING_ENTRIES * ENTRY_WORDS) / 2);
+  }
+
+  setState(state: number): void {
+    Atomics.store(this.#words, S_STATE, state);
+    Atomics.add(this.#words, S_PROGRESS, 1);
+  }
+
+  /** Records the user's call site (for a mismatch report), without changing the state. */
+  writeCallSite(): void {
+    const site = Buffer.from(userCallSite(), 'utf8').subarray(0, SITE_BYTES);
+    this.#site.set(site);
+    Atomics.store(this.#words, S_SITE_LEN, site.length);
+  }
+
+  /** Marks this rank blocked in `op` (called from a wait's stall hook) and records the user's call site. */
+  markBlocked(op: OpName, phase: Phase, groupOffset: number, seq: number, peer: number): void {
+    const w = this.#words;
+    w[S_OP] = OPS.indexOf(op);
+    w[S_GROUP] = groupOffset | 0;
+    w[S_SEQ] = seq;
+    w[S_PHASE] = PHASES.indexOf(phase);
+    w[S_PEER] = peer;
+    this.writeCallSite();
+    Atomics.store(w, S_STATE, RankState.BLOCKED);
+  }
+
+  /** The end of a wait that was marked blocked. */
+  clearBlocked(): void {
+    Atomics.store(this.#words, S_STATE, RankState.RUNNING);
+    Atomics.add(this.#words, S_PROGRESS, 1);
+  }
+
+  /** Flight recorder: a collective starts. Returns the entry index to complete. */
+  recordStart(seq: number, op: number, groupOffset: number, dtypeCode: number, numel: number): number {
+    const head = this.#words[S_HEAD]!;
+    const e = (head % RING_ENTRIES) * ENTRY_WORDS;
+    const r = this.#ring;
+    r[e] = seq;
+    r[e + 1] = op;
+    r[e + 2] = groupOffset | 0;
+    r[e + 3] = dtypeCode;
+    r[e + 4] = numel;
+    r[e + 5] = 0;
+    this.#times[(e + 6) >> 1] = performance.timeOrigin + performance.now();
+    Atomics.store(this.#words, S_HEAD, head + 1);
+    return e;
+  }
+
+  recordEnd(entry: number, failed = false): void {
+    this.#ring[entry + 5] = failed ? 2 : 1;
+  }
+
+  snapshot(): RankSnapshot {
+    const w = this.#words;
+    const state = (Object.keys(RankState) as (keyof typeof RankState)[])[Atomics.load(w, S_STATE)] ?? 'RUNNING';
+    const siteLength = Math.min(SITE_BYTES, Math.max(0, w[S_SITE_LEN]!));
+    return {
+      rank: this.rank, state, progress: Atomics.load(w, S_PROGRESS), op: OPS[w[S_OP]!], groupOffset: w[S_GROUP]! >>> 0,
+      seq: w[S_SEQ]!, phase: PHASES[w[S_PHASE]!], peer: w[S_PEER]!,
+      callSite: Buffer.from(this.#site.subarray(0, siteLength)).toString('utf8'),
+    };
+  }
+
+  /** The flight recorder's entries, oldest first. */
+  entries(): FlightEntry[] {
+    const head = Atomics.load(this.#words, S_HEAD);
+    const out: FlightEntry[] = [];
+    for (let i = Math.max(0, head - RING_ENTRIES); i < head; i++) {
+      const e = (i % RING_ENTRIES) * ENTRY_WORDS;
+      const r = this.#ring;
+      out.push({
+        seq: r[e]!, op: OPS[r[e + 1]!] ?? 'allReduce', groupOffset: r[e + 2]! >>> 0, dtypeCode: r[e + 3]!, numel: r[e + 4]!,
+        state: ENTRY_STATES[r[e + 5]!] ?? 'started', startMs: this.#times[(e + 6) >> 1]!,
+      });
+    }
+    return out;
+  }
+
+  get buffer(): ArrayBufferLike {
+    return this.#buffer;
+  }
+}
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+/** multirank's own code, compiled or (with source maps) as the TypeScript it came from. */
+const OWN_DIRS = ['dist/src/', 'dist/workers/', 'src/', 'workers/'].flatMap((dir) => [ROOT + dir, pathToFileURL(ROOT + dir).href]);
+
+/** The first stack frame outside multirank itself: the user's `file:line:column`. */
+export function userCallSite(): string {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 64; // the user's frame sits below a dozen of ours
+  const stack = new Error().stack ?? '';
+  Error.stackTraceLimit = limit;
+  for (const line of stack.split('\n').slice(1)) {
+    const frame = line.trim();
+    if (OWN_DIRS.some((dir) => frame.includes(dir)) || frame.includes('node:internal') || frame.includes('/node_modules/')) continue;
+    return frame.replace(/^at /, '');
+  }
+  return '(unknown)';
+}

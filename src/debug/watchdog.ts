@@ -1,0 +1,72 @@
+/**
+ * The driver's deadlock watchdog. Every POLL_MS it reads each rank's status record (shared memory, so
+ * stuck ranks need not answer). When every live rank is BLOCKED (a rank that returned from its entry is
+ * not live) and no record changed for QUIET_POLLS polls, no rank can progress: the watchdog ends the
+ * job with a report of each rank's pending call, what it waits for, and its call site.
+ */
+import type { JobControl } from '../comm/job-control.js';
+import { readGroupWait } from '../comm/group-block.js';
+import type { RankSnapshot } from './rank-status.js';
+
+export const POLL_MS = 100;
+export const QUIET_POLLS = 3;
+
+/** One line per rank, e.g. `rank 1: blocked in allReduce (call #3) of group [0, 1], waiting for rank 0 to arrive; at f.js:3:9`. */
+export function describeRank(control: JobControl, s: RankSnapshot): string {
+  if (s.state === 'RETURNED') return `rank ${s.rank}: returned from its entry function (it will not join any further call)`;
+  if (s.state === 'FAILED') return `rank ${s.rank}: failed`;
+  if (s.state === 'RUNNING') return `rank ${s.rank}: running`;
+  const site = s.callSite === '' ? '' : `; at ${s.callSite}`;
+  if (s.op === 'send' || s.op === 'recv') {
+    const what = s.op === 'send' ? `send to rank ${s.peer} (its mailbox is full)` : `recv from rank ${s.peer}`;
+    return `rank ${s.rank}: blocked in ${what}${site}`;
+  }
+  const phase = s.phase === 'finish' ? 'finish' : 'arrive';
+  const { ranks, missing } = readGroupWait(control.arena.buffer(), s.groupOffset, s.seq, phase);
+  const verb = phase === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
+  return `rank ${s.rank}: blocked in ${s.op ?? 'a collective'} (call #${s.seq}) of group [${ranks.join(', ')}], ` +
+    `waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${verb}${site}`;
+}
+
+export class Watchdog {
+  readonly #control: JobControl;
+  readonly #worldSize: number;
+  #timer: NodeJS.Timeout | undefined;
+  #lastKey = '';
+  #quiet = 0;
+
+  constructor(control: JobControl, worldSize: number) {
+    this.#control = control;
+    this.#worldSize = worldSize;
+  }
+
+  start(): void {
+    this.#timer ??= setInterval(() => this.poll(), POLL_MS).unref();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Every rank's snapshot, in rank order. */
+  snapshots(): RankSnapshot[] {
+    return Array.from({ length: this.#worldSize }, (_, r) => this.#control.record(r).snapshot());
+  }
+
+  /** One poll; returns the deadlock report when it found one (and ended the job with it). */
+  poll(): string | undefined {
+    if (this.#control.abortValue !== 0) return undefined;
+    const all = this.snapshots();
+    const live = all.filter((s) => s.state === 'RUNNING' || s.state === 'BLOCKED');
+    const stuck = live.length > 0 && live.every((s) => s.state === 'BLOCKED');
+    const key = all.map((s) => `${s.state}:${s.progress}`).join(',');
+    this.#quiet = stuck && key === this.#lastKey ? this.#quiet + 1 : 0;
+    this.#lastKey = key;
+    if (this.#quiet < QUIET_POLLS) return undefined;
+    const report = `Deadlock: every live rank of the job is blocked and none can progress:\n${all.map((s) => `  ${describeRank(this.#control, s)}`).join('\n')}`;
+    this.#control.failDeadlock(report);
+    this.stop();
+    return report;
+  }
+}
