@@ -4,7 +4,9 @@
  *
  *   Int32 words at `byteOffset` (W = group size):
  *   [0] MAGIC  [1] W  [2] arriveCount  [3] arriveGen  [4] doneCount  [5] doneGen  [6] membersHash  [7] MAGIC
- *   [8] members that found a mismatch and posted their call site (the group is dead after one)
+ *   [8] mismatch call-site posts, ever growing: every member posts once per mismatch (all members see
+ *       each one), so the k-th mismatch of the group is fully posted at k * W (a caught one leaves the
+ *       group usable: every member arrived at the failed call and none started its second phase)
  *   [HEADER_WORDS .. +W)               the members' world ranks, in group order (read by the watchdog)
  *   [HEADER_WORDS + r*SLOT_WORDS ...]  member r's slot: [0] last call it arrived at, [1] last call it finished,
  *                                      [2..32) and [32..62): call areas for even and odd calls (fingerprint,
@@ -25,6 +27,7 @@ import { MismatchError } from '../errors.js';
 import type { Arena } from '../shm/arena.js';
 import { waitFor, type WaitOptions } from '../shm/wait.js';
 import { STALL_MS, type OpName } from '../debug/rank-status.js';
+import { nowUs, type TraceRecorder } from '../debug/trace.js';
 import type { RankRecord } from '../debug/rank-status.js';
 import type { JobControl } from './job-control.js';
 
@@ -93,8 +96,11 @@ export class GroupBlock {
   readonly #wait: WaitOptions;
   readonly #record: RankRecord;
 
-  constructor(arena: Arena, job: JobControl, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number, timeoutMs: number, spinIterations: number, record: RankRecord) {
+  readonly #trace: TraceRecorder | undefined;
+
+  constructor(arena: Arena, job: JobControl, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number, timeoutMs: number, spinIterations: number, record: RankRecord, trace?: TraceRecorder) {
     this.#record = record;
+    this.#trace = trace;
     this.layout = groupBlockLayout(ranks.length);
     this.words = new Int32Array(arena.buffer(byteOffset + this.layout.totalBytes), byteOffset, this.layout.totalBytes >> 2);
     this.byteOffset = byteOffset;
@@ -128,10 +134,12 @@ export class GroupBlock {
    */
   gatherCallSites(): void {
     this.#record.writeCallSite();
-    Atomics.add(this.words, W_MISMATCH, 1);
+    // The counter only grows: a caught mismatch leaves the group usable, so the k-th mismatch (k = 1, 2,
+    // ...) of the group is complete at k * W posts, not at W (which would report stale call sites).
+    const target = (Math.floor(Atomics.add(this.words, W_MISMATCH, 1) / this.size) + 1) * this.size;
     Atomics.notify(this.words, W_MISMATCH);
     try {
-      waitFor(this.words, W_MISMATCH, (n) => n >= this.size, { ...this.#wait, timeoutMs: MISMATCH_GATHER_MS, onStall: undefined, stallMs: undefined });
+      waitFor(this.words, W_MISMATCH, (n) => n >= target, { ...this.#wait, timeoutMs: MISMATCH_GATHER_MS, onStall: undefined, stallMs: undefined });
     } catch {
       // A member that does not report in time is listed without its call site.
     }
@@ -181,7 +189,9 @@ export class GroupBlock {
     this.#target = seq;
     this.#phase = phase;
     this.#what = what;
+    const start = this.#trace === undefined ? 0 : nowUs();
     waitFor(w, genWord, this.#reached, this.#wait);
+    this.#trace?.add(`wait (${phase})`, 'wait', start, { call: what, seq });
     if (this.#marked) {
       this.#marked = false;
       this.#record.clearBlocked();

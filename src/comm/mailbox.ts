@@ -50,6 +50,10 @@ export class Mailboxes {
     this.#wait = { ...wait, describe: () => this.#what, stallMs: STALL_MS, onStall: () => this.#markBlocked() };
   }
 
+  set timeoutMs(value: number) {
+    this.#wait.timeoutMs = value;
+  }
+
   #markBlocked(): void {
     if (this.#marked) return;
     this.#marked = true;

@@ -14,11 +14,14 @@
  */
 import type { Arena, ArenaRegion } from '../shm/arena.js';
 import type { Kernels } from '../shm/kernels.js';
-import type { RankRecord } from '../debug/rank-status.js';
+import { OPS, type RankRecord } from '../debug/rank-status.js';
 import { dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import { forEachRun } from './box.js';
-import { checkFingerprints, writeFingerprint, type CallSpec, type CollectiveName } from './fingerprint.js';
+import { checkFingerprints, COLLECTIVES, writeFingerprint, type CallSpec, type CollectiveName } from './fingerprint.js';
+import { numelOf } from '../tensor/shape.js';
+import { nowUs, type TraceRecorder } from '../debug/trace.js';
+import type { Chaos } from '../debug/chaos.js';
 import { formatGroupBlock, GroupBlock, groupBlockLayout, INLINE_BYTES, SLOT } from './group-block.js';
 import { hashString, type JobControl } from './job-control.js';
 import { Mailboxes } from './mailbox.js';
@@ -36,6 +39,10 @@ export interface RankContext {
   readonly spinIterations: number;
   /** This rank's status and flight recorder (shared with the driver). */
   readonly record: RankRecord;
+  /** Set when the job runs in chaos mode. */
+  readonly chaos?: Chaos | undefined;
+  /** Set when the job writes a trace. */
+  readonly trace?: TraceRecorder | undefined;
 }
 
 /** Slice [lo, hi) of `numel` elements owned by member `m` of `w`, cut at 64-byte boundaries. */
@@ -58,10 +65,12 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   readonly #table: ArenaRegion;
   readonly #tableWords: Uint32Array;
   #seq = 0;
+  readonly #trace: TraceRecorder | undefined;
 
   /** `ranks`: the group's world ranks in group order; `occurrence`: how many groups with the same ranks this rank made before. */
   constructor(ctx: RankContext, ranks: readonly number[], occurrence = 0) {
     this.#ctx = ctx;
+    this.#trace = ctx.trace;
     this.worldSize = ranks.length;
     this.rankInGroup = ranks.indexOf(ctx.rank);
     const membersHash = hashString(ranks.join(','));
@@ -71,7 +80,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
       formatGroupBlock(ctx.arena, region.byteOffset, ranks, membersHash);
       return region.byteOffset;
     }, ctx.timeoutMs);
-    this.#block = new GroupBlock(ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, ctx.timeoutMs, ctx.spinIterations, ctx.record);
+    this.#block = new GroupBlock(ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, ctx.timeoutMs, ctx.spinIterations, ctx.record, ctx.trace);
     this.#io = new ArenaCopier(ctx.arena, ctx.kernels);
     this.#mail = new Mailboxes(this.#block, ctx.arena, this.#io, ctx.record, { timeoutMs: ctx.timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord });
     this.#scratchIn = new Scratch(ctx.arena);
@@ -80,7 +89,56 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     this.#tableWords = new Uint32Array(ctx.arena.buffer(this.#table.byteOffset + this.#table.byteLength), this.#table.byteOffset, ranks.length);
   }
 
+  get timeoutMs(): number {
+    return this.#block.timeoutMs;
+  }
+
+  set timeoutMs(value: number) {
+    this.#block.timeoutMs = value;
+    this.#mail.timeoutMs = value;
+  }
+
   allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {
+    return this.#trace === undefined ? this.#allReduce(t, op, out) : this.#traced('allReduce', t.byteLength, () => this.#allReduce(t, op, out));
+  }
+
+  allGather(t: Tensor, dim: number): Tensor {
+    return this.#trace === undefined ? this.#allGather(t, dim) : this.#traced('allGather', t.byteLength, () => this.#allGather(t, dim));
+  }
+
+  gather(t: Tensor, dst: number, dim: number): Tensor | null {
+    return this.#trace === undefined ? this.#gather(t, dst, dim) : this.#traced('gather', t.byteLength, () => this.#gather(t, dst, dim));
+  }
+
+  reduceScatter(t: Tensor, dim: number, op: ReduceOp): Tensor {
+    return this.#trace === undefined ? this.#reduceScatter(t, dim, op) : this.#traced('reduceScatter', t.byteLength, () => this.#reduceScatter(t, dim, op));
+  }
+
+  broadcast(t: Tensor, src: number): Tensor {
+    return this.#trace === undefined ? this.#broadcast(t, src) : this.#traced('broadcast', t.byteLength, () => this.#broadcast(t, src));
+  }
+
+  reduce(t: Tensor, dst: number, op: ReduceOp): Tensor {
+    return this.#trace === undefined ? this.#reduce(t, dst, op) : this.#traced('reduce', t.byteLength, () => this.#reduce(t, dst, op));
+  }
+
+  allToAll(t: Tensor, scatterDim: number, gatherDim: number): Tensor {
+    return this.#trace === undefined ? this.#allToAll(t, scatterDim, gatherDim) : this.#traced('allToAll', t.byteLength, () => this.#allToAll(t, scatterDim, gatherDim));
+  }
+
+  barrier(): void {
+    return this.#trace === undefined ? this.#barrier() : this.#traced('barrier', 0, () => this.#barrier());
+  }
+
+  send(t: Tensor, dst: number): void {
+    return this.#trace === undefined ? this.#send(t, dst) : this.#traced('send', t.byteLength, () => this.#send(t, dst));
+  }
+
+  recv(shape: readonly number[], dtype: DType, src: number): Tensor {
+    return this.#trace === undefined ? this.#recv(shape, dtype, src) : this.#traced('recv', 0, () => this.#recv(shape, dtype, src));
+  }
+
+  #allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {
     const code = this.#reduceCodes(t.dtype, op);
     const result = out ?? empty(t.shape, { dtype: t.dtype });
     const seq = this.#begin({ op: 'allReduce', dtype: t.dtype, shape: t.shape, reduceOp: op });
@@ -107,11 +165,11 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return result;
   }
 
-  allGather(t: Tensor, dim: number): Tensor {
+  #allGather(t: Tensor, dim: number): Tensor {
     return this.#collect('allGather', t, dim, true)!;
   }
 
-  gather(t: Tensor, dst: number, dim: number): Tensor | null {
+  #gather(t: Tensor, dst: number, dim: number): Tensor | null {
     return this.#collect('gather', t, dim, this.rankInGroup === dst, dst);
   }
 
@@ -138,7 +196,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return out;
   }
 
-  reduceScatter(t: Tensor, dim: number, op: ReduceOp): Tensor {
+  #reduceScatter(t: Tensor, dim: number, op: ReduceOp): Tensor {
     const code = this.#reduceCodes(t.dtype, op);
     const outShape = [...t.shape];
     outShape[dim] = t.shape[dim]! / this.worldSize;
@@ -156,7 +214,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return out;
   }
 
-  broadcast(t: Tensor, src: number): Tensor {
+  #broadcast(t: Tensor, src: number): Tensor {
     const seq = this.#begin({ op: 'broadcast', dtype: t.dtype, shape: t.shape, root: src });
     const isRoot = this.rankInGroup === src;
     const inline = t.byteLength <= INLINE_BYTES;
@@ -167,7 +225,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return t;
   }
 
-  reduce(t: Tensor, dst: number, op: ReduceOp): Tensor {
+  #reduce(t: Tensor, dst: number, op: ReduceOp): Tensor {
     const code = this.#reduceCodes(t.dtype, op);
     const out = this.rankInGroup === dst ? empty(t.shape, { dtype: t.dtype }) : undefined;
     const seq = this.#begin({ op: 'reduce', dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op });
@@ -187,7 +245,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return out;
   }
 
-  allToAll(t: Tensor, scatterDim: number, gatherDim: number): Tensor {
+  #allToAll(t: Tensor, scatterDim: number, gatherDim: number): Tensor {
     const chunk = [...t.shape];
     chunk[scatterDim] = t.shape[scatterDim]! / this.worldSize;
     const outShape = [...chunk];
@@ -207,15 +265,18 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return out;
   }
 
-  barrier(): void {
+  #barrier(): void {
     this.#arrive(this.#begin({ op: 'barrier' }), 'barrier');
   }
 
-  send(t: Tensor, dst: number): void {
+  #send(t: Tensor, dst: number): void {
+    this.#ctx.chaos?.beforeCollective('send');
+    this.#ctx.record.recordStart(0, OPS.indexOf('send'), this.#block.byteOffset, dtypeInfo(t.dtype).code, t.numel);
     this.#mail.send(t, dst);
   }
 
-  recv(shape: readonly number[], dtype: DType, src: number): Tensor {
+  #recv(shape: readonly number[], dtype: DType, src: number): Tensor {
+    this.#ctx.record.recordStart(0, OPS.indexOf('recv'), this.#block.byteOffset, dtypeInfo(dtype).code, numelOf(shape));
     return this.#mail.recv(shape, dtype, src);
   }
 
@@ -226,9 +287,21 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   #begin(spec: CallSpec): number {
+    this.#ctx.chaos?.beforeCollective(spec.op);
     const seq = ++this.#seq;
     writeFingerprint(this.#block, seq, spec);
+    this.#ctx.record.recordStart(seq, COLLECTIVES.indexOf(spec.op), this.#block.byteOffset, spec.dtype === undefined ? -1 : dtypeInfo(spec.dtype).code, spec.shape === undefined ? 0 : numelOf(spec.shape));
     return seq;
+  }
+
+  /** Runs `call` and records it as a trace slice (only when this rank traces). */
+  #traced<T>(name: string, bytes: number, call: () => T): T {
+    const start = nowUs();
+    const value = call();
+    this.#trace!.add(name, 'collective', start, {
+      bytes, group: this.#block.ranks, algorithm: name === 'send' || name === 'recv' ? 'mailbox' : bytes <= INLINE_BYTES ? 'inline, 1 phase' : 'direct, 2 phases',
+    });
+    return value;
   }
 
   #reduceCodes(dtype: DType, op: ReduceOp): [number, number] {

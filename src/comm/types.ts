@@ -10,6 +10,8 @@ export interface DeviceCommunicator {
   readonly name: string;
   readonly rankInGroup: number;
   readonly worldSize: number;
+  /** Deadline of the following blocking waits, in ms (per group; the group coordinator sets it per call too). */
+  timeoutMs: number;
   /** Reduction of every member's `t`; a new tensor (or `out`). */
   allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor;
   /** Every member's `t` joined along `dim`. */

@@ -111,11 +111,15 @@ export class RankRecord {
     Atomics.add(this.#words, S_PROGRESS, 1);
   }
 
-  /** Flight recorder: a collective starts. Returns the entry index to complete. */
-  recordStart(seq: number, op: number, groupOffset: number, dtypeCode: number, numel: number): number {
+  /**
+   * Flight recorder: a call starts. The rank's previous call is marked completed (a rank makes one call
+   * at a time, so starting one means the last one returned); a call that failed stays `started`.
+   */
+  recordStart(seq: number, op: number, groupOffset: number, dtypeCode: number, numel: number): void {
     const head = this.#words[S_HEAD]!;
-    const e = (head % RING_ENTRIES) * ENTRY_WORDS;
     const r = this.#ring;
+    if (head > 0) r[((head - 1) % RING_ENTRIES) * ENTRY_WORDS + 5] = 1;
+    const e = (head % RING_ENTRIES) * ENTRY_WORDS;
     r[e] = seq;
     r[e + 1] = op;
     r[e + 2] = groupOffset | 0;
@@ -124,11 +128,12 @@ export class RankRecord {
     r[e + 5] = 0;
     this.#times[(e + 6) >> 1] = performance.timeOrigin + performance.now();
     Atomics.store(this.#words, S_HEAD, head + 1);
-    return e;
   }
 
-  recordEnd(entry: number, failed = false): void {
-    this.#ring[entry + 5] = failed ? 2 : 1;
+  /** Marks the last call completed (when the rank returns). */
+  recordIdle(): void {
+    const head = this.#words[S_HEAD]!;
+    if (head > 0) this.#ring[((head - 1) % RING_ENTRIES) * ENTRY_WORDS + 5] = 1;
   }
 
   snapshot(): RankSnapshot {

@@ -7,7 +7,7 @@
 import { checkInteger, invalidType, outOfRange, shapeError } from '../errors.js';
 import type { DeviceCommunicator } from '../comm/types.js';
 import { ThreadsCommunicator, type RankContext } from '../comm/threads.js';
-import { checkReduceOp, dtypeInfo, type DType, type ReduceOp } from '../tensor/dtype.js';
+import { checkReduceOp, dtypeInfo, effectiveReduceOp, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { checkShape, formatShape, normalizeDim } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import * as objects from './objects.js';
@@ -22,6 +22,23 @@ export interface GroupCoordinatorOptions {
   groupName?: string;
   /** How many groups with the same ranks this rank created before (set by the parallel state). */
   occurrence?: number;
+  /** Deadline of this group's blocking waits in ms (default: the job's, MULTIRANK_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
+function checkTimeout(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw invalidType(name, 'a positive, finite number of milliseconds', value);
+  return value;
+}
+
+/**
+ * Checks `options.op` and that the tensor's dtype allows it, before any shortcut: avg on an integer or
+ * bool tensor is refused on a group of one member too, not only where the kernels run.
+ */
+function reduceOpFor(t: Tensor, op: unknown): ReduceOp {
+  const checked = checkReduceOp(op ?? 'sum', 'options.op');
+  effectiveReduceOp(t.dtype, checked);
+  return checked;
 }
 
 function checkTensor(name: string, value: unknown): Tensor {
@@ -58,6 +75,20 @@ export class GroupCoordinator {
     this.localRank = options.localRank;
     this.groupName = options.groupName ?? 'anonymous';
     this.deviceCommunicator = new ThreadsCommunicator(context, this.ranks, options.occurrence ?? 0);
+    if (options.timeoutMs !== undefined) this.deviceCommunicator.timeoutMs = checkTimeout('options.timeoutMs', options.timeoutMs);
+  }
+
+  /** Runs `call` with a per-call deadline when one is given. */
+  #timed<T>(timeoutMs: number | undefined, call: () => T): T {
+    if (timeoutMs === undefined) return call();
+    const comm = this.deviceCommunicator;
+    const previous = comm.timeoutMs;
+    comm.timeoutMs = checkTimeout('options.timeoutMs', timeoutMs);
+    try {
+      return call();
+    } finally {
+      comm.timeoutMs = previous;
+    }
   }
 
   get firstRank(): number { return this.ranks[0]!; }
@@ -83,9 +114,9 @@ export class GroupCoordinator {
   }
 
   /** Sum (or `op`) of every member's tensor. With one member, returns `t` itself (as vLLM does). */
-  allReduce(t: Tensor, options: { op?: ReduceOp; out?: Tensor } = {}): Tensor {
+  allReduce(t: Tensor, options: { op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
-    const op = checkReduceOp(options.op ?? 'sum', 'options.op');
+    const op = reduceOpFor(t, options.op);
     if (options.out !== undefined) {
       checkTensor('options.out', options.out);
       if (options.out.dtype !== t.dtype || options.out.numel !== t.numel) {
@@ -94,84 +125,84 @@ export class GroupCoordinator {
     }
     dtypeInfo(t.dtype);
     if (this.worldSize === 1) return options.out === undefined ? t : options.out.copyFrom(t);
-    return this.#comm(t).allReduce(t, op, options.out);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).allReduce(t, op, options.out));
   }
 
   /** Every member's tensor joined along `dim` (default -1, as vLLM). */
-  allGather(t: Tensor, options: { dim?: number } = {}): Tensor {
+  allGather(t: Tensor, options: { dim?: number; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
     if (this.worldSize === 1) return t;
-    return this.#comm(t).allGather(t, dim);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).allGather(t, dim));
   }
 
   /** This member's slice (along `dim`, default -1) of the reduction; the dim must divide by worldSize. */
-  reduceScatter(t: Tensor, options: { dim?: number; op?: ReduceOp } = {}): Tensor {
+  reduceScatter(t: Tensor, options: { dim?: number; op?: ReduceOp; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
-    const op = checkReduceOp(options.op ?? 'sum', 'options.op');
+    const op = reduceOpFor(t, options.op);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
     this.#divisible('reduceScatter', t, dim);
     if (this.worldSize === 1) return t;
-    return this.#comm(t).reduceScatter(t, dim, op);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).reduceScatter(t, dim, op));
   }
 
   /** Every member's tensor joined along `dim` on member `dst`; null on the others (as vLLM's `gather`). */
-  gather(t: Tensor, options: { dst?: number; dim?: number } = {}): Tensor | null {
+  gather(t: Tensor, options: { dst?: number; dim?: number; timeoutMs?: number } = {}): Tensor | null {
     checkTensor('tensor', t);
     const dst = this.#member('options.dst', options.dst ?? 0);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
     if (this.worldSize === 1) return t;
-    return this.#comm(t).gather(t, dst, dim);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).gather(t, dst, dim));
   }
 
   /** Member `src`'s tensor copied into every member's `t` in place; returns `t`. */
-  broadcast(t: Tensor, options: { src?: number } = {}): Tensor {
+  broadcast(t: Tensor, options: { src?: number; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
     const src = this.#member('options.src', options.src ?? 0);
     if (this.worldSize === 1) return t;
-    return this.#comm(t).broadcast(t, src);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).broadcast(t, src));
   }
 
   /** The reduction, on member `dst` (a new tensor); the others get `t` back. */
-  reduce(t: Tensor, options: { dst?: number; op?: ReduceOp } = {}): Tensor {
+  reduce(t: Tensor, options: { dst?: number; op?: ReduceOp; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
     const dst = this.#member('options.dst', options.dst ?? 0);
-    const op = checkReduceOp(options.op ?? 'sum', 'options.op');
+    const op = reduceOpFor(t, options.op);
     if (this.worldSize === 1) return t;
-    return this.#comm(t).reduce(t, dst, op);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).reduce(t, dst, op));
   }
 
   /** Chunk j of `t` along `scatterDim` goes to member j; the chunks received are joined along `gatherDim`. */
-  allToAll(t: Tensor, options: { scatterDim?: number; gatherDim?: number } = {}): Tensor {
+  allToAll(t: Tensor, options: { scatterDim?: number; gatherDim?: number; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
     const scatterDim = normalizeDim(options.scatterDim ?? 0, t.ndim, 'options.scatterDim');
     const gatherDim = normalizeDim(options.gatherDim ?? 0, t.ndim, 'options.gatherDim');
     this.#divisible('allToAll', t, scatterDim);
     if (this.worldSize === 1) return t;
-    return this.#comm(t).allToAll(t, scatterDim, gatherDim);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).allToAll(t, scatterDim, gatherDim));
   }
 
   /** Sends `t` to member `dst` (default: the next member). Returns once the data is posted. */
-  send(t: Tensor, options: { dst?: number } = {}): void {
+  send(t: Tensor, options: { dst?: number; timeoutMs?: number } = {}): void {
     checkTensor('tensor', t);
     const dst = this.#member('options.dst', options.dst ?? (this.rankInGroup + 1) % this.worldSize);
     if (dst === this.rankInGroup) throw outOfRange(`\`options.dst\` (${dst}) is this rank's own group rank; send needs another member`);
-    this.#comm(t).send(t, dst);
+    this.#timed(options.timeoutMs, () => this.#comm(t).send(t, dst));
   }
 
   /** Receives a tensor of `shape` and `dtype` from member `src` (default: the previous member). */
-  recv(shape: readonly number[], dtype: DType, options: { src?: number } = {}): Tensor {
+  recv(shape: readonly number[], dtype: DType, options: { src?: number; timeoutMs?: number } = {}): Tensor {
     const checked = checkShape(shape);
     dtypeInfo(dtype, 'dtype');
     const src = this.#member('options.src', options.src ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
     if (src === this.rankInGroup) throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
     if (this.#destroyed) throw invalidType('group', 'a group that was not destroyed', `destroyed group ${this.groupName}`);
-    return this.deviceCommunicator.recv(checked, dtype, src);
+    return this.#timed(options.timeoutMs, () => this.deviceCommunicator.recv(checked, dtype, src));
   }
 
-  barrier(): void {
+  barrier(options: { timeoutMs?: number } = {}): void {
     if (this.#destroyed) throw invalidType('group', 'a group that was not destroyed', `destroyed group ${this.groupName}`);
-    if (this.worldSize > 1) this.deviceCommunicator.barrier();
+    if (this.worldSize > 1) this.#timed(options.timeoutMs, () => this.deviceCommunicator.barrier());
   }
 
   /**

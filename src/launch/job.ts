@@ -10,6 +10,8 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { checkInteger, ErrorCodes, MultirankError, RankFailedError } from '../errors.js';
 import { DEADLOCK } from '../comm/job-control.js';
 import { Watchdog } from '../debug/watchdog.js';
+import { writeFlightRecorderDump } from '../debug/flight-dump.js';
+import { writeTrace } from '../debug/trace.js';
 import type { JobControl } from '../comm/job-control.js';
 import type { PoolLease } from './pool.js';
 import type { RankOutcome } from './rank-runtime.js';
@@ -36,12 +38,16 @@ export class Job {
   readonly #ports: MessagePort[];
   readonly #apis: Comlink.Remote<RankApi>[];
   readonly #abort: AbortController;
-  readonly #settled: Promise<(RankOutcome | { ok: false; error: SerializedError })[]>;
+  readonly #settled: Promise<RankOutcome[]>;
   readonly #watchdog: Watchdog;
   #closed: Promise<void> | undefined;
   #failed = false;
 
-  constructor(worldSize: number, control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[], abort: AbortController) {
+  readonly #tracePath: string | undefined;
+  readonly #onSignal = (): void => void this.dumpFlightRecorder('SIGUSR2');
+
+  constructor(worldSize: number, control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[], abort: AbortController, tracePath?: string) {
+    this.#tracePath = tracePath;
     this.worldSize = worldSize;
     this.#control = control;
     this.#lease = lease;
@@ -50,6 +56,7 @@ export class Job {
     this.#apis = ports.map((port) => Comlink.wrap<RankApi>(nodeEndpoint(port as never)));
     this.#watchdog = new Watchdog(control, worldSize);
     this.#watchdog.start();
+    process.on('SIGUSR2', this.#onSignal);
     this.#settled = Promise.all(tasks.map((task, rank) => this.#watch(task, rank)));
     this.results = this.#collect();
     this.results.catch(() => undefined); // the caller may never read results; close() still works.
@@ -72,7 +79,18 @@ export class Job {
     return (this.#closed ??= this.#close());
   }
 
+  /** Writes the flight recorder of every rank to a JSON file; returns its path and a summary of who was where. */
+  dumpFlightRecorder(reason: string): { path: string; summary: string } {
+    return writeFlightRecorderDump(this.#control, this.worldSize, reason);
+  }
+
+  /** Every rank's chaos schedule (the delays taken, in call order), once the ranks returned. */
+  async chaosSchedules(): Promise<(number[] | undefined)[]> {
+    return (await this.#settled).map((o) => o.chaosSchedule);
+  }
+
   async #close(): Promise<void> {
+    process.off('SIGUSR2', this.#onSignal);
     this.#watchdog.stop();
     this.#control.close();
     const timer = setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
@@ -84,8 +102,8 @@ export class Job {
     this.#control.free();
   }
 
-  async #watch(task: Promise<RankOutcome>, rank: number): Promise<RankOutcome | { ok: false; error: SerializedError }> {
-    let outcome: RankOutcome | { ok: false; error: SerializedError };
+  async #watch(task: Promise<RankOutcome>, rank: number): Promise<RankOutcome> {
+    let outcome: RankOutcome;
     try {
       outcome = await task;
     } catch (error) {
@@ -103,8 +121,12 @@ export class Job {
 
   async #collect(): Promise<unknown[]> {
     const outcomes = await this.#settled;
+    if (this.#tracePath !== undefined) writeTrace(this.#tracePath, outcomes.map((o) => o.trace ?? []));
     if (outcomes.every((o) => o.ok)) return outcomes.map((o) => (o as { value: unknown }).value);
-    if (this.#control.abortValue === DEADLOCK) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage);
+    const dump = this.dumpFlightRecorder(this.#control.abortValue === DEADLOCK ? 'deadlock' : 'failure');
+    process.stderr.write(`multirank: the job failed; flight recorder: ${dump.path}\n${dump.summary}\n`);
+    const recorder = `\nFlight recorder dump: ${dump.path}`;
+    if (this.#control.abortValue === DEADLOCK) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage + recorder);
     // The first failure recorded in the control block is the cause; the others were released by it.
     const first = this.#control.abortValue - 1;
     const rank = first >= 0 && first < this.worldSize && !outcomes[first]!.ok ? first : outcomes.findIndex((o) => !o.ok);
@@ -114,8 +136,8 @@ export class Job {
     throw new RankFailedError(
       rank,
       `Rank ${rank} failed: ${error.name}: ${error.message}` +
-        (others.length > 0 ? `\n(ranks ${others.join(', ')} were stopped because of it)` : '') +
-        `\nRank ${rank}'s stack:\n${error.stack ?? '(none)'}`,
+        (others.length > 0 ? `\n(${others.length === 1 ? 'rank' : 'ranks'} ${others.join(', ')} ${others.length === 1 ? 'was' : 'were'} stopped because of it)` : '') +
+        `\nRank ${rank}'s stack:\n${error.stack ?? '(none)'}${recorder}`,
       { cause },
     );
   }

@@ -6,6 +6,8 @@ import { checkInteger, invalidType } from '../errors.js';
 import { JobControl } from '../comm/job-control.js';
 import { timeoutFromEnv } from '../shm/wait.js';
 import { Job } from './job.js';
+import { chaosFromEnv, type ChaosOptions } from '../debug/chaos.js';
+import { TRACE_ENV } from '../debug/trace.js';
 import type { RankOutcome } from './rank-runtime.js';
 import type { RankTask } from './protocol.js';
 import { processRuntime } from './runtime.js';
@@ -28,6 +30,10 @@ export interface LaunchOptions {
   arenaMaxBytes?: number;
   /** Prefix every line a rank prints with `[rank N] ` (default false). */
   outputPrefix?: boolean;
+  /** Chaos mode: seeded delays before collectives, optional injected failure (default from MULTIRANK_CHAOS_SEED). */
+  chaos?: ChaosOptions;
+  /** Write a Chrome/Perfetto trace of every rank's collectives to this file (default from MULTIRANK_TRACE). */
+  tracePath?: string;
 }
 
 function moduleUrl(module: unknown): string {
@@ -56,6 +62,8 @@ export async function launch(options: LaunchOptions): Promise<Job> {
   const timeoutMs = options.timeoutMs ?? timeoutFromEnv();
   if (!(timeoutMs > 0)) throw invalidType('options.timeoutMs', 'a positive number of milliseconds', timeoutMs);
   const env = checkEnv(options.env);
+  const chaos = options.chaos ?? chaosFromEnv();
+  const tracePath = options.tracePath ?? (process.env[TRACE_ENV] || undefined);
   const runtime = processRuntime(options.arenaMaxBytes === undefined ? {} : { maxBytes: options.arenaMaxBytes });
   const control = JobControl.create(runtime.arena, worldSize);
   const lease = runtime.pools.acquire(worldSize);
@@ -68,9 +76,10 @@ export async function launch(options: LaunchOptions): Promise<Job> {
     ports.push(port1);
     const task: RankTask = {
       moduleUrl: url, exportName: options.exportName, rank, worldSize, localRank: rank % localWorldSize, localWorldSize,
-      args: options.args, env, controlOffset: control.byteOffset, timeoutMs, outputPrefix: options.outputPrefix === true, port: port2,
+      args: options.args, env, controlOffset: control.byteOffset, timeoutMs, outputPrefix: options.outputPrefix === true,
+      chaos, trace: tracePath !== undefined, port: port2,
     };
     tasks.push(lease.pool.run(task, { transferList: [port2], signal: abort.signal }) as Promise<RankOutcome>);
   }
-  return new Job(worldSize, control, lease, ports, tasks, abort);
+  return new Job(worldSize, control, lease, ports, tasks, abort, tracePath);
 }

@@ -1,5 +1,6 @@
 /** What the driver hands a rank's worker thread for one job (structured-cloned, the port transferred). */
 import type { MessagePort } from 'node:worker_threads';
+import type { ChaosOptions } from '../debug/chaos.js';
 
 export interface RankTask {
   /** File URL of the rank module. */
@@ -18,6 +19,10 @@ export interface RankTask {
   timeoutMs: number;
   /** Prefix every line the rank prints with `[rank N] ` (the CLI sets it). */
   outputPrefix: boolean;
+  /** Chaos mode (seeded delays and injected failures), when on. */
+  chaos: ChaosOptions | undefined;
+  /** Record a trace of this rank's collectives. */
+  trace: boolean;
   /** Port of the driver -> rank RPC (comlink). */
   port: MessagePort;
 }

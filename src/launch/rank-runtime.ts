@@ -16,6 +16,8 @@ import { spinIterationsFor } from '../shm/wait.js';
 import { setDefaultArena } from '../tensor/storage.js';
 import type { PoolWorkerData, RankTask } from './protocol.js';
 import { RankState, type RankRecord } from '../debug/rank-status.js';
+import { Chaos } from '../debug/chaos.js';
+import { TraceRecorder, type TraceEvent } from '../debug/trace.js';
 import { serializeError, type SerializedError } from './serialize-error.js';
 
 interface ThreadState {
@@ -48,7 +50,11 @@ function attach(): ThreadState {
   return { arena, kernels: instantiateKernels(pool.memory, pool.kernelModule), typescriptHooks: false };
 }
 
-export type RankOutcome = { ok: true; value: unknown } | { ok: false; error: SerializedError };
+/** A rank's outcome, with its trace events and chaos schedule when those were on. */
+export type RankOutcome = ({ ok: true; value: unknown } | { ok: false; error: SerializedError }) & {
+  trace?: TraceEvent[] | undefined;
+  chaosSchedule?: number[] | undefined;
+};
 
 /** Runs one rank of a job in this thread. */
 export async function runRankTask(task: RankTask): Promise<RankOutcome> {
@@ -56,8 +62,10 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
   const { arena, kernels } = thread;
   const job = new JobControl(arena, task.controlOffset);
   const record = job.record(task.rank);
+  const trace = task.trace ? new TraceRecorder(task.rank) : undefined;
   const context: RankContext = {
     arena, kernels, job, rank: task.rank, timeoutMs: task.timeoutMs, spinIterations: spinIterationsFor(task.worldSize), record,
+    chaos: task.chaos === undefined ? undefined : new Chaos(task.chaos, task.rank), trace,
   };
   record.setState(RankState.RUNNING);
   current = { context, worldSize: task.worldSize, localRank: task.localRank, localWorldSize: task.localWorldSize };
@@ -79,13 +87,14 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
     const entry = module[name];
     if (typeof entry !== 'function') throw invalidType(`the export \`${name}\` of ${task.moduleUrl}`, 'a function (the rank entry)', entry);
     const value = await (entry as (info: unknown) => unknown)({ rank: task.rank, worldSize: task.worldSize, localRank: task.localRank, args: task.args });
+    record.recordIdle();
     record.setState(RankState.RETURNED);
-    return { ok: true, value };
+    return { ok: true, value, trace: trace?.events, chaosSchedule: context.chaos?.schedule };
   } catch (error) {
     record.setState(RankState.FAILED);
     const serialized = serializeError(error);
     job.fail(task.rank, `${serialized.name}: ${serialized.message}\n${serialized.stack ?? ''}`);
-    return { ok: false, error: serialized };
+    return { ok: false, error: serialized, trace: trace?.events, chaosSchedule: context.chaos?.schedule };
   }
 }
 

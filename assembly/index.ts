@@ -1,0 +1,39 @@
+/**
+ * multirank kernels: fused reductions, copies and 16-bit float conversions over the host's shared memory.
+ *
+ * Kernels only: no allocation, no strings, no mutable globals, no data segment, no start function; the
+ * only import is the memory. The host owns the layout and passes byte offsets (u32) and element counts.
+ * Codes and status values are in `abi.ts`; the host side is `src/shm/kernels.ts`.
+ */
+import { STATUS_BAD_K, STATUS_BAD_N } from './abi';
+import { dispatch, PairForm, TableForm } from './dispatch';
+
+export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half';
+
+/**
+ * `dst[i] = fold_op(src_0[i], ..., src_{k-1}[i])` for i < n, left fold in input order, one pass; `src_j`
+ * is the u32 byte offset at `table + 4*j`. dst may be exactly equal to any src (never a part of one) and
+ * must not overlap the table, which is read for every block. Returns 0, or a status
+ * of `abi.ts` (bad dtype/op, avg on an integer or bool dtype, k < 1, n < 0) without touching memory.
+ */
+export function reduce(dtype: i32, op: i32, dst: usize, table: usize, k: i32, n: i32): i32 {
+  if (n < 0) return STATUS_BAD_N;
+  if (k < 1) return STATUS_BAD_K;
+  return dispatch<TableForm>(dtype, op, dst, table, <usize>k, n);
+}
+
+/** `reduce` with k = 2 and the two inputs given directly: in place `dst op= src` is `reduce2(d, o, dst, dst, src, n)`. */
+export function reduce2(dtype: i32, op: i32, dst: usize, a: usize, b: usize, n: i32): i32 {
+  if (n < 0) return STATUS_BAD_N;
+  return dispatch<PairForm>(dtype, op, dst, a, b, n);
+}
+
+/** `memory.copy`: nbytes from src to dst (overlap allowed). */
+export function copy(dst: usize, src: usize, nbytes: usize): void {
+  memory.copy(dst, src, nbytes);
+}
+
+/** `memory.fill`: nbytes at dst set to the low byte of value. */
+export function fill(dst: usize, value: i32, nbytes: usize): void {
+  memory.fill(dst, <u8>value, nbytes);
+}
