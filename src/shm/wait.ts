@@ -1,0 +1,188 @@
+/**
+ * The one waiting primitive of the runtime: spin a bounded number of `Atomics.load`s, then sleep in
+ * `Atomics.wait` slices until a shared word satisfies a condition, a deadline passes, or an abort word
+ * is raised. A sleeping thread uses no CPU; every wait has a timeout; a long wait reports itself.
+ *
+ * Wake-up protocol (no lost wake-up, and no `Atomics.notify` when nobody sleeps):
+ *
+ *   waiter                                   waker
+ *   v = load(word)          (L)              store(word, v')          (K1)
+ *   if cond(v) return                         if load(sleepers) > 0    (K2)
+ *   add(sleepers, +1)       (W1)                notify(word)           (K3)
+ *   wait(word, v, slice)    (W2: sleeps only if word is still v)
+ *   add(sleepers, -1)
+ *
+ * All of these are sequentially consistent Atomics. If K2 does not see W1, then K1 < K2 < W1 < W2 in the
+ * single total order, so W2 reads v' != v and returns at once. If K2 sees W1, the notify K3 follows; W2
+ * either ran before K1 (the waiter is queued and K3 wakes it) or after K1 (it reads v' and returns).
+ * The waiter always waits on the value it read, never on a value it assumes.
+ *
+ * Abort words (a closed queue, a failed job) are checked before every slice, so a raised word releases
+ * every waiter within one `WAIT_SLICE_MS`; a raiser that also changes and notifies the words that the
+ * waiters sleep on (as `ShmRingBuffer.close` does) releases them at once.
+ */
+import { availableParallelism } from 'node:os';
+import { TimeoutError, checkInteger, invalidType, outOfRange } from '../errors.js';
+
+/** Most `Atomics.load`s spent before sleeping (about 2-3 µs): enough to catch a peer that is running. */
+export const SPIN_ITERATIONS_MAX = 256;
+/**
+ * Longest single `Atomics.wait`; abort words and stall reports are checked between slices. Each timed-out
+ * slice costs about 20-40 µs of CPU in V8, so 50 ms keeps a sleeper near 0.1 % of a core (10 ms: ~0.7 %).
+ */
+export const WAIT_SLICE_MS = 50;
+/** Default deadline of every blocking wait (5 minutes), overridden by `MULTIRANK_TIMEOUT_MS`. */
+export const DEFAULT_TIMEOUT_MS = 300_000;
+/** The environment variable read by `timeoutFromEnv`. */
+export const TIMEOUT_ENV = 'MULTIRANK_TIMEOUT_MS';
+
+/** A shared "closed / failed" word: non-zero releases every wait that lists it, with `error(value)`. */
+export interface AbortWord {
+  readonly flags: Int32Array;
+  readonly index: number;
+  /** Builds the error thrown by a released waiter from the word's value. */
+  readonly error: (value: number) => Error;
+}
+
+/** Options of `waitFor`. Keep one object per call site and change its fields: the hot path allocates nothing. */
+export interface WaitOptions {
+  /** Deadline of this wait in ms (finite, > 0); see `timeoutFromEnv`. */
+  timeoutMs: number;
+  /** Says what is waited for, by whom, in which call; it begins the `TimeoutError` message. */
+  describe: () => string;
+  /** `Atomics.load`s before sleeping, 0..SPIN_ITERATIONS_MAX; 0 when threads outnumber cores. */
+  spinIterations?: number;
+  /** Index in `flags` of the counter of threads asleep on `index`; wakers read it to skip `notify`. */
+  sleepersIndex?: number;
+  /** Longest single sleep in ms; default `WAIT_SLICE_MS`. */
+  sliceMs?: number;
+  /** Calls `onStall(waitedMs)` after `stallMs` of waiting, and again every `stallMs`. */
+  stallMs?: number;
+  onStall?: (waitedMs: number) => void;
+  /** Words checked before every sleep; the first non-zero one ends the wait with its error. */
+  abort?: AbortWord | readonly AbortWord[];
+}
+
+/** Either the value the word must hold, or a predicate of the word's value. */
+export type WaitCondition = number | ((value: number) => boolean);
+
+/** Reads `MULTIRANK_TIMEOUT_MS` from the environment passed in (never mutates it); default 300 000. */
+export function timeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[TIMEOUT_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_TIMEOUT_MS;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw outOfRange(`Expected \`${TIMEOUT_ENV}\` to be a positive number of milliseconds, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** The spin budget for `threads` runnable threads: `SPIN_ITERATIONS_MAX` if they fit the cores, else 0. */
+export function spinIterationsFor(threads: number, cores: number = availableParallelism()): number {
+  checkInteger('threads', threads, 1);
+  checkInteger('cores', cores, 1);
+  return threads <= cores ? SPIN_ITERATIONS_MAX : 0;
+}
+
+function holds(condition: WaitCondition, value: number): boolean {
+  return typeof condition === 'number' ? value === condition : condition(value);
+}
+
+function checkWaitArgs(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions): void {
+  if (!(flags instanceof Int32Array) || !(flags.buffer instanceof SharedArrayBuffer)) {
+    throw invalidType('flags', 'an Int32Array over a SharedArrayBuffer', flags);
+  }
+  checkInteger('index', index, 0, flags.length - 1);
+  if (typeof condition !== 'number' && typeof condition !== 'function') {
+    throw invalidType('condition', 'a number or a predicate function', condition);
+  }
+  const { timeoutMs } = options;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+    throw outOfRange(`Expected \`options.timeoutMs\` to be a finite number > 0, got ${String(timeoutMs)}`);
+  }
+}
+
+/**
+ * Blocks until `flags[index]` satisfies `condition` and returns the value that did.
+ * @throws TimeoutError (ERR_MULTIRANK_TIMEOUT) after `options.timeoutMs`, message from `options.describe()`.
+ * @throws the abort word's error as soon as one is raised; whatever `onStall` throws.
+ */
+export function waitFor(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions): number {
+  checkWaitArgs(flags, index, condition, options);
+  let value = Atomics.load(flags, index);
+  if (holds(condition, value)) return value;
+  const spins = options.spinIterations ?? SPIN_ITERATIONS_MAX;
+  for (let i = 0; i < spins; i++) {
+    value = Atomics.load(flags, index);
+    if (holds(condition, value)) return value;
+  }
+  return sleepUntil(flags, index, condition, options, value);
+}
+
+function checkAbort(abort: AbortWord | readonly AbortWord[] | undefined): void {
+  if (abort === undefined) return;
+  if (!Array.isArray(abort)) {
+    const word = abort as AbortWord;
+    const value = Atomics.load(word.flags, word.index);
+    if (value !== 0) throw word.error(value);
+    return;
+  }
+  for (const word of abort as readonly AbortWord[]) checkAbort(word);
+}
+
+function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions, seen: number): number {
+  const { timeoutMs, sleepersIndex, stallMs, onStall } = options;
+  const sliceMs = options.sliceMs ?? WAIT_SLICE_MS;
+  const startMs = performance.now();
+  const deadlineMs = startMs + timeoutMs;
+  let nextStallMs = stallMs !== undefined && onStall !== undefined ? startMs + stallMs : Infinity;
+  let value = seen;
+  for (;;) {
+    checkAbort(options.abort);
+    let nowMs = performance.now();
+    if (nowMs >= nextStallMs) {
+      onStall!(nowMs - startMs);
+      nextStallMs += stallMs!;
+      nowMs = performance.now();
+    }
+    if (nowMs >= deadlineMs) {
+      throw new TimeoutError(`${options.describe()} (waited ${Math.round(nowMs - startMs)} ms, timeout ${timeoutMs} ms; ` +
+        `${TIMEOUT_ENV} sets the default)`);
+    }
+    const sleepMs = Math.min(sliceMs, deadlineMs - nowMs, nextStallMs - nowMs);
+    if (sleepersIndex === undefined) {
+      Atomics.wait(flags, index, value, sleepMs);
+    } else {
+      Atomics.add(flags, sleepersIndex, 1);
+      try {
+        Atomics.wait(flags, index, value, sleepMs);
+      } finally {
+        Atomics.sub(flags, sleepersIndex, 1);
+      }
+    }
+    value = Atomics.load(flags, index);
+    if (holds(condition, value)) return value;
+  }
+}
+
+/** Wakes the threads asleep on `flags[index]`, skipping `Atomics.notify` when `sleepersIndex` counts none. */
+export function wake(flags: Int32Array, index: number, sleepersIndex?: number): void {
+  if (sleepersIndex === undefined || Atomics.load(flags, sleepersIndex) > 0) Atomics.notify(flags, index);
+}
+
+/** Stores `value` into `flags[index]` (publishing every earlier write), then wakes its sleepers. */
+export function storeAndWake(flags: Int32Array, index: number, value: number, sleepersIndex?: number): void {
+  Atomics.store(flags, index, value);
+  wake(flags, index, sleepersIndex);
+}
+
+/**
+ * Raises an abort word with `value` (non-zero) unless it is already raised; returns the value it holds.
+ * Waiters listing the word leave within one slice; notify the words they sleep on to release them at once.
+ */
+export function raiseAbort(word: AbortWord, value: number): number {
+  checkInteger('value', value, 1, 0x7fffffff);
+  const previous = Atomics.compareExchange(word.flags, word.index, 0, value);
+  Atomics.notify(word.flags, word.index);
+  return previous === 0 ? value : previous;
+}
