@@ -6,6 +6,7 @@
 import { MismatchError } from '../errors.js';
 import { DTYPES, REDUCE_OPS, dtypeInfo, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { SLOT, type GroupBlock } from './group-block.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { JobControl } from './job-control.js';
 
 export const COLLECTIVES = ['allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier'] as const;
@@ -14,6 +15,8 @@ export type CollectiveName = (typeof COLLECTIVES)[number];
 /** What a member calls. Unused fields are -1. */
 export interface CallSpec {
   op: CollectiveName;
+  /** The input (for the flight recorder's dtype and size). */
+  tensor?: Tensor;
   dtype?: DType;
   shape?: readonly number[];
   root?: number;
@@ -23,13 +26,16 @@ export interface CallSpec {
 }
 
 const NONE = -1;
+/** Lookup tables (object property reads; no string search on the hot path). */
+export const COLLECTIVE_INDEX = Object.fromEntries(COLLECTIVES.map((name, i) => [name, i])) as Record<CollectiveName, number>;
+const DTYPE_CODE = Object.fromEntries(DTYPES.map((d) => [d, dtypeInfo(d).code])) as Record<DType, number>;
 
 /** Writes this member's fingerprint for the call into its slot (before it arrives). */
 export function writeFingerprint(block: GroupBlock, seq: number, spec: CallSpec): void {
   const w = block.words;
   const base = block.callArea(block.rankInGroup, seq);
-  w[base + SLOT.OP] = COLLECTIVES.indexOf(spec.op);
-  w[base + SLOT.DTYPE] = spec.dtype === undefined ? NONE : dtypeInfo(spec.dtype).code;
+  w[base + SLOT.OP] = COLLECTIVE_INDEX[spec.op];
+  w[base + SLOT.DTYPE] = spec.dtype === undefined ? NONE : DTYPE_CODE[spec.dtype];
   w[base + SLOT.ROOT] = spec.root ?? NONE;
   w[base + SLOT.REDUCE_OP] = spec.reduceOp === undefined ? NONE : REDUCE_OP_CODES[spec.reduceOp];
   w[base + SLOT.DIM] = spec.dim ?? NONE;
@@ -55,7 +61,7 @@ export function checkFingerprints(block: GroupBlock, seq: number, job: JobContro
     if (m === block.rankInGroup) continue;
     const theirs = block.callArea(m, seq);
     let same = true;
-    for (const field of COMPARED) if (w[mine + field] !== w[theirs + field]) same = false;
+    for (let f = 0; f < COMPARED.length; f++) if (w[mine + COMPARED[f]!] !== w[theirs + COMPARED[f]!]) same = false;
     const ndim = Math.min(w[mine + SLOT.NDIM]!, SLOT.SHAPE_MAX);
     for (let d = 0; same && d < ndim; d++) if (w[mine + SLOT.SHAPE + d] !== w[theirs + SLOT.SHAPE + d]) same = false;
     if (!same) throw mismatch(block, seq, job);

@@ -32,9 +32,9 @@ import type { RankRecord } from '../debug/rank-status.js';
 import type { JobControl } from './job-control.js';
 
 const MAGIC = 0x67727031; // "grp1"
-const W_MAGIC = 0, W_SIZE = 1, W_ARRIVE_COUNT = 2, W_ARRIVE_GEN = 3, W_DONE_COUNT = 4, W_DONE_GEN = 5, W_MEMBERS = 6, W_CANARY = 7, W_MISMATCH = 8;
+const W_MAGIC = 0, W_SIZE = 1, W_ARRIVE_COUNT = 2, W_ARRIVE_GEN = 3, W_DONE_COUNT = 4, W_DONE_GEN = 5, W_MEMBERS = 6, W_CANARY = 7, W_MISMATCH = 8, W_SLEEPERS = 9;
 /** How long members that found a mismatch wait for each other's call sites before reporting without them. */
-const MISMATCH_GATHER_MS = 500;
+const MISMATCH_GATHER_MS = 2000;
 const HEADER_WORDS = 16;
 export const SLOT_WORDS = 64;
 /** Words of one call area; a slot holds two (by the parity of the call's sequence number). */
@@ -114,7 +114,7 @@ export class GroupBlock {
       throw new MismatchError(`The ranks of group [${ranks.join(', ')}] do not match the ranks its other members gave; every member must create it with the same ranks in the same order`);
     }
     this.#wait = {
-      timeoutMs, spinIterations, abort: job.abortWord, describe: () => this.#describeWait(), stallMs: STALL_MS,
+      timeoutMs, spinIterations, abort: job.abortWord, describe: () => this.#describeWait(), stallMs: STALL_MS, sleepersIndex: W_SLEEPERS,
       onStall: () => this.#markBlocked(),
     };
   }
@@ -166,15 +166,19 @@ export class GroupBlock {
     return this.byteOffset + this.layout.inlineOffset + (member * 2 + (seq & 1)) * INLINE_BYTES;
   }
 
-  /** Phase 1: publish this member's slot for collective `seq`, wait until every member did. */
+  /**
+   * Phase 1: publish this member's slot for collective `seq`, wait until every member did. The slot's
+   * plain stores are published by the Atomics.add that follows them (a release), and read after the
+   * generation word is seen (an acquire).
+   */
   arrive(seq: number, what: string): void {
-    Atomics.store(this.words, this.slot(this.rankInGroup, SLOT.SEQ), seq);
+    this.words[this.slot(this.rankInGroup, SLOT.SEQ)] = seq;
     this.#phaseBarrier(W_ARRIVE_COUNT, W_ARRIVE_GEN, seq, 'arrive', what);
   }
 
   /** Phase 2: say this member no longer touches its peers' buffers for `seq`; wait until every member did. */
   finish(seq: number, what: string): void {
-    Atomics.store(this.words, this.slot(this.rankInGroup, SLOT.DONE_SEQ), seq);
+    this.words[this.slot(this.rankInGroup, SLOT.DONE_SEQ)] = seq;
     this.#phaseBarrier(W_DONE_COUNT, W_DONE_GEN, seq, 'finish', what);
   }
 
@@ -183,7 +187,7 @@ export class GroupBlock {
     if (Atomics.add(w, countWord, 1) + 1 === this.size) {
       Atomics.store(w, countWord, 0);
       Atomics.store(w, genWord, seq);
-      Atomics.notify(w, genWord);
+      if (Atomics.load(w, W_SLEEPERS) > 0) Atomics.notify(w, genWord);
       return;
     }
     this.#target = seq;

@@ -8,6 +8,9 @@ import type { Arena, ArenaRegion } from '../shm/arena.js';
 import type { Kernels } from '../shm/kernels.js';
 import type { Tensor } from '../tensor/tensor.js';
 
+/** Below this many bytes a plain loop beats a TypedArray.set call (which needs a subarray view). */
+const SMALL_COPY_BYTES = 64;
+
 export class Scratch {
   readonly #arena: Arena;
   #region: ArenaRegion | undefined;
@@ -35,10 +38,18 @@ export class Scratch {
 export class ArenaCopier {
   readonly #arena: Arena;
   readonly #kernels: Kernels;
+  /** A view of the whole arena, re-made when the arena grew past it. */
+  #bytes: Uint8Array;
 
   constructor(arena: Arena, kernels: Kernels) {
     this.#arena = arena;
     this.#kernels = kernels;
+    this.#bytes = new Uint8Array(arena.buffer());
+  }
+
+  #view(end: number): Uint8Array {
+    if (end > this.#bytes.length) this.#bytes = new Uint8Array(this.#arena.buffer(end));
+    return this.#bytes;
   }
 
   inArena(t: Tensor): boolean {
@@ -49,14 +60,20 @@ export class ArenaCopier {
   toTensor(t: Tensor, at: number, from: number, bytes: number): void {
     if (bytes === 0) return;
     if (this.inArena(t)) this.#kernels.copy(t.byteOffset + at, from, bytes);
-    else new Uint8Array(t.buffer, t.byteOffset + at, bytes).set(new Uint8Array(this.#arena.buffer(from + bytes), from, bytes));
+    else if (bytes <= SMALL_COPY_BYTES) {
+      const dst = t.bytes(), src = this.#view(from + bytes);
+      for (let i = 0; i < bytes; i++) dst[at + i] = src[from + i]!;
+    } else t.bytes().set(this.#view(from + bytes).subarray(from, from + bytes), at);
   }
 
   /** All of `t` into the arena at `to`. */
   fromTensor(to: number, t: Tensor): void {
     if (t.byteLength === 0) return;
     if (this.inArena(t)) this.#kernels.copy(to, t.byteOffset, t.byteLength);
-    else new Uint8Array(this.#arena.buffer(to + t.byteLength), to, t.byteLength).set(t.bytes());
+    else if (t.byteLength <= SMALL_COPY_BYTES) {
+      const dst = this.#view(to + t.byteLength), src = t.bytes();
+      for (let i = 0; i < src.length; i++) dst[to + i] = src[i]!;
+    } else this.#view(to + t.byteLength).set(t.bytes(), to);
   }
 
   /** Where peers can read `t`: itself when in the arena, else a copy in `scratch`. */

@@ -16,9 +16,9 @@ import type { Arena, ArenaRegion } from '../shm/arena.js';
 import type { Kernels } from '../shm/kernels.js';
 import { OPS, type RankRecord } from '../debug/rank-status.js';
 import { dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
-import { empty, Tensor } from '../tensor/tensor.js';
+import { empty, emptyLike, Tensor } from '../tensor/tensor.js';
 import { forEachRun } from './box.js';
-import { checkFingerprints, COLLECTIVES, writeFingerprint, type CallSpec, type CollectiveName } from './fingerprint.js';
+import { checkFingerprints, COLLECTIVE_INDEX, writeFingerprint, type CallSpec, type CollectiveName } from './fingerprint.js';
 import { numelOf } from '../tensor/shape.js';
 import { nowUs, type TraceRecorder } from '../debug/trace.js';
 import type { Chaos } from '../debug/chaos.js';
@@ -139,13 +139,13 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   #allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {
-    const code = this.#reduceCodes(t.dtype, op);
-    const result = out ?? empty(t.shape, { dtype: t.dtype });
-    const seq = this.#begin({ op: 'allReduce', dtype: t.dtype, shape: t.shape, reduceOp: op });
+    const code = this.#reduceCodes(t, op);
+    const result = out ?? emptyLike(t);
+    const seq = this.#begin({ op: 'allReduce', tensor: t, dtype: t.dtype, shape: t.shape, reduceOp: op });
     if (t.byteLength <= INLINE_BYTES) {
       this.#arriveInline(t, seq, 'allReduce');
       const dst = this.#io.target(result, this.#scratchOut);
-      this.#reduceFrom((m) => this.#block.inlineOffset(m, seq), 0, dst, t.numel, code);
+      this.#reduceInline(seq, dst, t.numel, code);
       this.#io.deliver(result, dst);
       return result;
     }
@@ -179,7 +179,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const outShape = [...shape];
     outShape[dim]! *= this.worldSize;
     const out = receives ? empty(outShape, { dtype: t.dtype }) : null;
-    const spec: CallSpec = { op, dtype: t.dtype, shape: t.shape, dim };
+    const spec: CallSpec = { op, tensor: t, dtype: t.dtype, shape: t.shape, dim };
     if (root !== undefined) spec.root = root;
     const seq = this.#begin(spec);
     const source = this.#arriveAny(t, seq, op);
@@ -197,11 +197,11 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   #reduceScatter(t: Tensor, dim: number, op: ReduceOp): Tensor {
-    const code = this.#reduceCodes(t.dtype, op);
+    const code = this.#reduceCodes(t, op);
     const outShape = [...t.shape];
     outShape[dim] = t.shape[dim]! / this.worldSize;
     const out = empty(outShape, { dtype: t.dtype });
-    const seq = this.#begin({ op: 'reduceScatter', dtype: t.dtype, shape: t.shape, dim, reduceOp: op });
+    const seq = this.#begin({ op: 'reduceScatter', tensor: t, dtype: t.dtype, shape: t.shape, dim, reduceOp: op });
     const source = this.#arriveAny(t, seq, 'reduceScatter');
     const from = outShape.map(() => 0);
     from[dim] = this.rankInGroup * outShape[dim]!;
@@ -215,7 +215,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   #broadcast(t: Tensor, src: number): Tensor {
-    const seq = this.#begin({ op: 'broadcast', dtype: t.dtype, shape: t.shape, root: src });
+    const seq = this.#begin({ op: 'broadcast', tensor: t, dtype: t.dtype, shape: t.shape, root: src });
     const isRoot = this.rankInGroup === src;
     const inline = t.byteLength <= INLINE_BYTES;
     if (isRoot) this.#arriveAny(t, seq, 'broadcast');
@@ -226,13 +226,13 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   #reduce(t: Tensor, dst: number, op: ReduceOp): Tensor {
-    const code = this.#reduceCodes(t.dtype, op);
-    const out = this.rankInGroup === dst ? empty(t.shape, { dtype: t.dtype }) : undefined;
-    const seq = this.#begin({ op: 'reduce', dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op });
+    const code = this.#reduceCodes(t, op);
+    const out = this.rankInGroup === dst ? emptyLike(t) : undefined;
+    const seq = this.#begin({ op: 'reduce', tensor: t, dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op });
     const outAt = out === undefined ? 0 : this.#io.target(out, this.#scratchOut);
     if (t.byteLength <= INLINE_BYTES) {
       this.#arriveInline(t, seq, 'reduce');
-      if (out !== undefined) this.#reduceFrom((m) => this.#block.inlineOffset(m, seq), 0, outAt, t.numel, code);
+      if (out !== undefined) this.#reduceInline(seq, outAt, t.numel, code);
     } else {
       this.#arriveShared(t, seq, 'reduce', outAt);
       const item = t.itemBytes;
@@ -251,7 +251,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const outShape = [...chunk];
     outShape[gatherDim]! *= this.worldSize;
     const out = empty(outShape, { dtype: t.dtype });
-    const seq = this.#begin({ op: 'allToAll', dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim });
+    const seq = this.#begin({ op: 'allToAll', tensor: t, dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim });
     const source = this.#arriveAny(t, seq, 'allToAll');
     const from = chunk.map(() => 0);
     from[scatterDim] = this.rankInGroup * chunk[scatterDim]!;
@@ -290,7 +290,8 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     this.#ctx.chaos?.beforeCollective(spec.op);
     const seq = ++this.#seq;
     writeFingerprint(this.#block, seq, spec);
-    this.#ctx.record.recordStart(seq, COLLECTIVES.indexOf(spec.op), this.#block.byteOffset, spec.dtype === undefined ? -1 : dtypeInfo(spec.dtype).code, spec.shape === undefined ? 0 : numelOf(spec.shape));
+    const t = spec.tensor;
+    this.#ctx.record.recordStart(seq, COLLECTIVE_INDEX[spec.op], this.#block.byteOffset, t === undefined ? -1 : t.info.code, t === undefined ? 0 : t.numel);
     return seq;
   }
 
@@ -304,14 +305,21 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return value;
   }
 
-  #reduceCodes(dtype: DType, op: ReduceOp): [number, number] {
-    return [dtypeInfo(dtype).code, REDUCE_OP_CODES[effectiveReduceOp(dtype, op)]];
+  /** Kernel codes of (dtype, op), packed as dtype * 16 + op (no allocation per call). */
+  #reduceCodes(t: Tensor, op: ReduceOp): number {
+    return t.info.code * 16 + REDUCE_OP_CODES[effectiveReduceOp(t.dtype, op)];
   }
 
   /** k-input reduce: sources `base(m) + offset` for every member m, in member order. */
-  #reduceFrom(base: (m: number) => number, offset: number, dst: number, count: number, [dtype, op]: [number, number]): void {
+  #reduceFrom(base: (m: number) => number, offset: number, dst: number, count: number, codes: number): void {
     for (let m = 0; m < this.worldSize; m++) this.#tableWords[m] = base(m) + offset;
-    this.#ctx.kernels.reduce(dtype, op, dst, this.#table.byteOffset, this.worldSize, count);
+    this.#ctx.kernels.reduce(codes >> 4, codes & 15, dst, this.#table.byteOffset, this.worldSize, count);
+  }
+
+  /** k-input reduce of every member's inline buffer of call `seq` (the latency path). */
+  #reduceInline(seq: number, dst: number, count: number, codes: number): void {
+    for (let m = 0; m < this.worldSize; m++) this.#tableWords[m] = this.#block.inlineOffset(m, seq);
+    this.#ctx.kernels.reduce(codes >> 4, codes & 15, dst, this.#table.byteOffset, this.worldSize, count);
   }
 
   #ptr(member: number, field: number): number {

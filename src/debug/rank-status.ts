@@ -9,8 +9,9 @@
  *   status: [0] state (RankState)  [1] progress (bumped when a marked wait ends)  [2] op (OPS index)
  *           [3] group block offset (0: none)  [4] call seq  [5] phase (PHASES index)  [6] peer (world rank
  *           or -1)  [7] call-site length  [8] ring head (entries written)
+ *           [10..11] the rank thread's performance.timeOrigin (Float64; entries store performance.now())
  *   ring entry e (ENTRY_WORDS Int32 + a Float64 start time): [0] seq  [1] op  [2] group block offset
- *           [3] dtype code  [4] numel  [5] state (ENTRY_STATES index)  [6..7] startMs (Float64)
+ *           [3] dtype code  [4] numel  [5] state (ENTRY_STATES index)  [6..7] start, ms since the origin (Float64)
  *
  * A rank writes only its own record. A wait marks the rank BLOCKED only after it has waited STALL_MS
  * (waitFor's onStall), so the fast path pays nothing; the mark is cleared (and progress bumped) when the
@@ -81,6 +82,11 @@ export class RankRecord {
     this.#times = new Float64Array(buffer, this.#ringOffset, (RING_ENTRIES * ENTRY_WORDS) / 2);
   }
 
+  /** Stores this thread's time origin (entries hold times relative to it: performance.now() only). */
+  setTimeOrigin(): void {
+    new Float64Array(this.#words.buffer, this.#words.byteOffset + 40, 1)[0] = performance.timeOrigin;
+  }
+
   setState(state: number): void {
     Atomics.store(this.#words, S_STATE, state);
     Atomics.add(this.#words, S_PROGRESS, 1);
@@ -126,8 +132,8 @@ export class RankRecord {
     r[e + 3] = dtypeCode;
     r[e + 4] = numel;
     r[e + 5] = 0;
-    this.#times[(e + 6) >> 1] = performance.timeOrigin + performance.now();
-    Atomics.store(this.#words, S_HEAD, head + 1);
+    this.#times[(e + 6) >> 1] = performance.now();
+    this.#words[S_HEAD] = head + 1; // only this thread writes it; a dump reading it mid-update sees one entry less
   }
 
   /** Marks the last call completed (when the rank returns). */
@@ -149,6 +155,7 @@ export class RankRecord {
 
   /** The flight recorder's entries, oldest first. */
   entries(): FlightEntry[] {
+    const origin = new Float64Array(this.#words.buffer, this.#words.byteOffset + 40, 1)[0]!;
     const head = Atomics.load(this.#words, S_HEAD);
     const out: FlightEntry[] = [];
     for (let i = Math.max(0, head - RING_ENTRIES); i < head; i++) {
@@ -156,7 +163,7 @@ export class RankRecord {
       const r = this.#ring;
       out.push({
         seq: r[e]!, op: OPS[r[e + 1]!] ?? 'allReduce', groupOffset: r[e + 2]! >>> 0, dtypeCode: r[e + 3]!, numel: r[e + 4]!,
-        state: ENTRY_STATES[r[e + 5]!] ?? 'started', startMs: this.#times[(e + 6) >> 1]!,
+        state: ENTRY_STATES[r[e + 5]!] ?? 'started', startMs: origin + this.#times[(e + 6) >> 1]!,
       });
     }
     return out;

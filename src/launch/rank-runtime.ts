@@ -67,6 +67,7 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
     arena, kernels, job, rank: task.rank, timeoutMs: task.timeoutMs, spinIterations: spinIterationsFor(task.worldSize), record,
     chaos: task.chaos === undefined ? undefined : new Chaos(task.chaos, task.rank), trace,
   };
+  record.setTimeOrigin();
   record.setState(RankState.RUNNING);
   current = { context, worldSize: task.worldSize, localRank: task.localRank, localWorldSize: task.localWorldSize };
   setDefaultArena(arena);

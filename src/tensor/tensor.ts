@@ -24,15 +24,28 @@ export class Tensor {
   /** Offset of element 0 from the start of the storage, in bytes. */
   readonly storageOffsetBytes: number;
   readonly numel: number;
+  /** The dtype's table row (size, kernel code). */
+  readonly info: DTypeInfo;
   #data: StorageArray | undefined;
+  #bytes: Uint8Array | undefined;
 
-  /** Low level: wraps `storage` at `storageOffsetBytes`. Use the factories (`tensor`, `zeros`, ...). */
-  constructor(dtype: DType, shape: Shape, storage: Storage, storageOffsetBytes = 0) {
-    const info = dtypeInfo(dtype);
+  /**
+   * Low level: wraps `storage` at `storageOffsetBytes`. Use the factories (`tensor`, `zeros`, ...).
+   * `like` reuses the checked, frozen shape and strides of another tensor (collectives' hot path).
+   */
+  constructor(dtype: DType, shape: Shape, storage: Storage, storageOffsetBytes = 0, like?: Tensor) {
+    const info = like !== undefined && like.dtype === dtype ? like.info : dtypeInfo(dtype);
     this.dtype = dtype;
-    this.shape = checkShape(shape);
-    this.strides = Object.freeze(contiguousStrides(this.shape));
-    this.numel = numelOf(this.shape);
+    this.info = info;
+    if (like !== undefined && like.shape === shape) {
+      this.shape = like.shape;
+      this.strides = like.strides;
+      this.numel = like.numel;
+    } else {
+      this.shape = checkShape(shape);
+      this.strides = Object.freeze(contiguousStrides(this.shape));
+      this.numel = numelOf(this.shape);
+    }
     if (storageOffsetBytes + this.numel * info.itemBytes > storage.byteLength) {
       throw shapeError(`A tensor of shape ${formatShape(this.shape)} (${dtype}) needs ${this.numel * info.itemBytes} bytes at offset ${storageOffsetBytes}, but its storage has ${storage.byteLength}`);
     }
@@ -40,16 +53,12 @@ export class Tensor {
     this.storageOffsetBytes = storageOffsetBytes;
   }
 
-  get info(): DTypeInfo {
-    return dtypeInfo(this.dtype);
-  }
-
   get itemBytes(): number {
     return this.info.itemBytes;
   }
 
   get byteLength(): number {
-    return this.numel * this.itemBytes;
+    return this.numel * this.info.itemBytes;
   }
 
   /** Offset of element 0 in `buffer`, in bytes (an offset into the arena memory for shared tensors). */
@@ -169,9 +178,9 @@ export class Tensor {
     return this;
   }
 
-  /** The raw bytes. */
+  /** The raw bytes (one view per tensor, made on first use). */
   bytes(): Uint8Array {
-    return new Uint8Array(this.buffer, this.byteOffset, this.byteLength);
+    return (this.#bytes ??= new Uint8Array(this.buffer, this.byteOffset, this.byteLength));
   }
 
   /** Returns arena memory now (this tensor and its views must not be used afterwards). */
@@ -232,6 +241,11 @@ export interface TensorOptions {
   shared?: boolean;
   /** An explicit arena for the storage (takes precedence over `shared`). */
   arena?: Arena | undefined;
+}
+
+/** A new tensor with `t`'s shape (and dtype unless given), in plain memory, zeroed. */
+export function emptyLike(t: Tensor, dtype: DType = t.dtype): Tensor {
+  return new Tensor(dtype, t.shape, allocateStorage(t.numel * dtypeInfo(dtype).itemBytes), 0, t);
 }
 
 /** An uninitialised tensor (zeroed when in plain memory). */

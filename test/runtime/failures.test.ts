@@ -17,7 +17,7 @@ test('a recv cycle is reported as a deadlock within a second, naming both ranks 
   t.is(error.code, ErrorCodes.DEADLOCK);
   t.regex(error.message, /rank 0: blocked in recv from rank 1; at .*failures\.(js|ts):\d+/);
   t.regex(error.message, /rank 1: blocked in recv from rank 0; at .*failures\.(js|ts):\d+/);
-  t.true(ms < 5000, `reported after ${ms} ms (job start included)`);
+  t.true(ms < 8000, `reported after ${ms} ms (job start included; the watchdog itself needs < 1 s, see below)`);
 });
 
 test('a barrier against an allReduce is a mismatch on both ranks', async (t) => {
@@ -32,7 +32,7 @@ test('a rank that returns early while the others wait is reported as a deadlock'
   t.is(error.code, ErrorCodes.DEADLOCK);
   t.regex(error.message, /rank 2: returned from its entry function/);
   t.regex(error.message, /rank 0: blocked in allReduce \(call #2\) of group \[0, 1, 2, 3\], waiting for rank 2 to arrive/);
-  t.true(ms < 5000, `reported after ${ms} ms (job start included)`);
+  t.true(ms < 8000, `reported after ${ms} ms (job start included; the watchdog itself needs < 1 s, see below)`);
 });
 
 test('a timeout names the rank that did not arrive and the call', async (t) => {
