@@ -2,6 +2,7 @@
  * Contiguous runs of a box (a sub-block) moved between two row-major tensors: the data plane of
  * allGather, gather, reduceScatter and allToAll along any dim is "for each run, copy or reduce it".
  */
+import { contiguousStrides } from '../tensor/shape.js';
 
 /** Called for each run: byte offsets relative to the source and destination tensors, and the run's bytes. */
 export type RunVisitor = (srcByte: number, dstByte: number, runBytes: number) => void;
@@ -25,7 +26,7 @@ export function forEachRun(
   let k = ndim;
   while (k > 0 && box[k - 1] === srcShape[k - 1] && box[k - 1] === dstShape[k - 1]) k--;
   const runDim = Math.max(0, k - 1);
-  const srcStrides = strides(srcShape), dstStrides = strides(dstShape);
+  const srcStrides = contiguousStrides(srcShape), dstStrides = contiguousStrides(dstShape);
   let runElems = 1;
   for (let d = runDim; d < ndim; d++) runElems *= box[d]!;
   const runBytes = runElems * itemBytes;
@@ -51,14 +52,4 @@ export function forEachRun(
     }
     if (d < 0) return;
   }
-}
-
-function strides(shape: readonly number[]): number[] {
-  const out = new Array<number>(shape.length);
-  let stride = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    out[d] = stride;
-    stride *= shape[d]!;
-  }
-  return out;
 }
