@@ -105,8 +105,10 @@ export class Mailboxes {
     const e = base + ENTRIES + (tail % MAILBOX_DEPTH) * ENTRY_WORDS;
     const region = { byteOffset: w[e]! >>> 0, byteLength: w[e + 1]! };
     const sentDtype = DTYPES.find((d) => dtypeInfo(d).code === w[e + 2]) ?? 'unknown';
+    // Read the entry before storing tail: from then on the sender may reuse it for its next message.
+    const sentNumel = w[e + 3]!, sentNdim = w[e + 5]!;
     const numel = shape.reduce((a, b) => a * b, 1);
-    const agrees = sentDtype === dtype && w[e + 3] === numel && w[e + 4] === shapeHash(shape) && w[e + 5] === shape.length;
+    const agrees = sentDtype === dtype && sentNumel === numel && w[e + 4] === shapeHash(shape) && sentNdim === shape.length;
     const out = agrees ? empty(shape, { dtype }) : undefined;
     if (out !== undefined) this.#io.toTensor(out, 0, region.byteOffset, out.byteLength);
     this.#arena.free(region);
@@ -115,7 +117,7 @@ export class Mailboxes {
     if (out === undefined) {
       throw new MismatchError(
         `Rank ${this.#block.ranks[me]} called recv(shape=${formatShape(shape)}, dtype=${dtype}) from rank ${this.#block.ranks[src]}, ` +
-          `but that rank sent a tensor of dtype ${sentDtype} with ${w[e + 3]} elements in ${w[e + 5]} dims`,
+          `but that rank sent a tensor of dtype ${sentDtype} with ${sentNumel} elements in ${sentNdim} dims`,
       );
     }
     return out;

@@ -11,6 +11,8 @@ import { checkReduceOp, dtypeInfo, effectiveReduceOp, type DType, type ReduceOp 
 import { checkShape, formatShape, normalizeDim } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import * as objects from './objects.js';
+import { MessageQueue, QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, type QueueReader, type QueueWriter } from '../shm/message-queue.js';
+import type { GroupQueueEnd, QueueGroup } from '../shm/queue-group.js';
 import { CompletedWork, type Work } from './work.js';
 
 export interface GroupCoordinatorOptions {
@@ -24,6 +26,11 @@ export interface GroupCoordinatorOptions {
   occurrence?: number;
   /** Deadline of this group's blocking waits in ms (default: the job's, MULTIRANK_TIMEOUT_MS). */
   timeoutMs?: number;
+  /**
+   * The shared-memory broadcaster of broadcastObject / broadcastTensorDict (vLLM's mq_broadcaster):
+   * chunk size and count (default 4 MiB x 6), or false for the tensor-collective path.
+   */
+  messageQueue?: { maxChunkBytes?: number; maxChunks?: number } | false;
 }
 
 function checkTimeout(name: string, value: unknown): number {
@@ -56,6 +63,10 @@ export class GroupCoordinator {
   readonly localRank: number;
   readonly groupName: string;
   readonly deviceCommunicator: DeviceCommunicator;
+  readonly #context: RankContext;
+  readonly #queueSizes: { maxChunkBytes: number; maxChunks: number } | undefined;
+  /** Broadcast queues by root (group rank), made on the first broadcast from that root. */
+  readonly #queues = new Map<number, GroupQueueEnd>();
   #destroyed = false;
 
   constructor(options: GroupCoordinatorOptions) {
@@ -75,6 +86,9 @@ export class GroupCoordinator {
     this.localRank = options.localRank;
     this.groupName = options.groupName ?? 'anonymous';
     this.deviceCommunicator = new ThreadsCommunicator(context, this.ranks, options.occurrence ?? 0);
+    this.#context = context;
+    const mq = options.messageQueue;
+    this.#queueSizes = mq === false ? undefined : { maxChunkBytes: mq?.maxChunkBytes ?? QUEUE_CHUNK_BYTES, maxChunks: mq?.maxChunks ?? QUEUE_CHUNKS };
     if (options.timeoutMs !== undefined) this.deviceCommunicator.timeoutMs = checkTimeout('options.timeoutMs', options.timeoutMs);
   }
 
@@ -219,9 +233,29 @@ export class GroupCoordinator {
     return this.allToAll(t, { scatterDim, gatherDim });
   }
 
-  /** `obj` from member `src` (default 0) on every member. */
+  /** What MessageQueue.createFromGroup needs: the arena, the deadlines and the job's abort word. */
+  get queueContext(): QueueGroup['queueContext'] {
+    const c = this.#context;
+    return { arena: c.arena, timeoutMs: this.deviceCommunicator.timeoutMs, spinIterations: c.spinIterations, abort: c.job.abortWord };
+  }
+
+  /** This member's end of the broadcast queue rooted at `src`, made (collectively) on first use. */
+  #queue(src: number): GroupQueueEnd | undefined {
+    if (this.#queueSizes === undefined || this.worldSize === 1) return undefined;
+    let end = this.#queues.get(src);
+    if (end === undefined) {
+      end = MessageQueue.createFromGroup(this, this.#queueSizes.maxChunkBytes, this.#queueSizes.maxChunks, src);
+      this.#queues.set(src, end);
+    }
+    return end;
+  }
+
+  /** `obj` from member `src` (default 0) on every member, through the group's shared-memory queue. */
   broadcastObject<T>(obj: T, options: { src?: number } = {}): T {
-    return objects.broadcastObject(this, obj, this.#member('options.src', options.src ?? 0));
+    const src = this.#member('options.src', options.src ?? 0);
+    const queue = this.#queue(src);
+    if (queue === undefined) return objects.broadcastObject(this, obj, src);
+    return this.rankInGroup === src ? (queue.end as QueueWriter).broadcastObject(obj) : (queue.end as QueueReader).broadcastObject() as T;
   }
 
   /** vLLM's broadcast_object_list: the root's list, element by element, on every member. */
@@ -246,9 +280,18 @@ export class GroupCoordinator {
     return objects.allGatherObject(this, obj);
   }
 
-  /** vLLM's broadcast_tensor_dict: `dict` from member `src` (default 0); other members pass undefined. */
+  /**
+   * vLLM's broadcast_tensor_dict: `dict` from member `src` (default 0); other members pass undefined.
+   * Tensors travel by value through the group's queue (their bytes out of band: one copy per side).
+   */
   broadcastTensorDict(dict: Record<string, unknown> | undefined, options: { src?: number } = {}): Record<string, unknown> {
-    return objects.broadcastTensorDict(this, dict, this.#member('options.src', options.src ?? 0));
+    const src = this.#member('options.src', options.src ?? 0);
+    if (this.#queue(src) === undefined) return objects.broadcastTensorDict(this, dict, src);
+    if (this.rankInGroup === src) {
+      this.broadcastObject(objects.packTensorDict(dict!), { src });
+      return dict!;
+    }
+    return objects.unpackTensorDict(this.broadcastObject<unknown>(undefined, { src }) as objects.PackedTensorDict);
   }
 
   /** vLLM's send_tensor_dict (default dst: the next member). */
@@ -268,6 +311,8 @@ export class GroupCoordinator {
   reduceScatterAsync(t: Tensor, options: { dim?: number; op?: ReduceOp } = {}): Work<Tensor> { return new CompletedWork(this.reduceScatter(t, options)); }
   broadcastAsync(t: Tensor, options: { src?: number } = {}): Work<Tensor> { return new CompletedWork(this.broadcast(t, options)); }
   allToAllAsync(t: Tensor, options: { scatterDim?: number; gatherDim?: number } = {}): Work<Tensor> { return new CompletedWork(this.allToAll(t, options)); }
+  gatherAsync(t: Tensor, options: { dst?: number; dim?: number } = {}): Work<Tensor | null> { return new CompletedWork(this.gather(t, options)); }
+  reduceAsync(t: Tensor, options: { dst?: number; op?: ReduceOp } = {}): Work<Tensor> { return new CompletedWork(this.reduce(t, options)); }
   sendAsync(t: Tensor, options: { dst?: number } = {}): Work<void> { this.send(t, options); return new CompletedWork(undefined); }
   recvAsync(shape: readonly number[], dtype: DType, options: { src?: number } = {}): Work<Tensor> { return new CompletedWork(this.recv(shape, dtype, options)); }
   barrierAsync(): Work<void> { this.barrier(); return new CompletedWork(undefined); }
@@ -276,6 +321,8 @@ export class GroupCoordinator {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    for (const queue of this.#queues.values()) queue.destroy();
+    this.#queues.clear();
     this.deviceCommunicator.destroy();
   }
 

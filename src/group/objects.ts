@@ -8,7 +8,7 @@ import { deserialize, serialize } from 'node:v8';
 import { invalidType } from '../errors.js';
 import { fromTypedArray, tensor } from '../tensor/factory.js';
 import { empty, Tensor } from '../tensor/tensor.js';
-import type { DType } from '../tensor/dtype.js';
+import type { DType, StorageArray } from '../tensor/dtype.js';
 import type { GroupCoordinator } from './coordinator.js';
 
 function toBytes(obj: unknown): Tensor {
@@ -131,6 +131,26 @@ export function recvTensorDict(group: GroupCoordinator, src: number, allGatherGr
       const slice = group.recv([1, numel / parts], dtype, { src });
       out[key] = allGatherGroup!.allGather(slice, { dim: 0 }).reshape(shape);
     } else out[key] = group.recv(shape, dtype, { src });
+  }
+  return out;
+}
+
+/** A tensor dict as plain data for a queue: tensors become { dtype, shape, data } with their raw array. */
+export type PackedTensorDict = Record<string, { tensor: { dtype: DType; shape: number[]; data: StorageArray } } | { value: unknown }>;
+
+export function packTensorDict(dict: TensorDict): PackedTensorDict {
+  if (typeof dict !== 'object' || dict === null) throw invalidType('tensorDict', 'an object of tensors and values', dict);
+  const out: PackedTensorDict = {};
+  for (const [key, value] of Object.entries(dict)) {
+    out[key] = value instanceof Tensor ? { tensor: { dtype: value.dtype, shape: [...value.shape], data: value.data } } : { value };
+  }
+  return out;
+}
+
+export function unpackTensorDict(packed: PackedTensorDict): TensorDict {
+  const out: TensorDict = {};
+  for (const [key, entry] of Object.entries(packed)) {
+    out[key] = 'tensor' in entry ? fromTypedArray(entry.tensor.data, { dtype: entry.tensor.dtype, shape: entry.tensor.shape }) : entry.value;
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { DEADLOCK } from '../comm/job-control.js';
 import { Watchdog } from '../debug/watchdog.js';
 import { writeFlightRecorderDump } from '../debug/flight-dump.js';
 import { writeTrace } from '../debug/trace.js';
+import type { RpcQueue, RpcRequest } from './rpc-queue.js';
 import type { JobControl } from '../comm/job-control.js';
 import type { PoolLease } from './pool.js';
 import type { RankOutcome } from './rank-runtime.js';
@@ -22,6 +23,7 @@ export const FAILURE_GRACE_MS = 2_000;
 
 interface RankApi {
   call(name: string, args: unknown[]): Promise<unknown>;
+  runQueued(id: number): Promise<unknown>;
 }
 
 export interface RankHandle {
@@ -46,8 +48,12 @@ export class Job {
   readonly #tracePath: string | undefined;
   readonly #onSignal = (): void => void this.dumpFlightRecorder('SIGUSR2');
 
-  constructor(worldSize: number, control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[], abort: AbortController, tracePath?: string) {
+  readonly #rpc: RpcQueue;
+  #rpcId = 0;
+
+  constructor(worldSize: number, control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[], abort: AbortController, rpc: RpcQueue, tracePath?: string) {
     this.#tracePath = tracePath;
+    this.#rpc = rpc;
     this.worldSize = worldSize;
     this.#control = control;
     this.#lease = lease;
@@ -69,9 +75,17 @@ export class Job {
     return { call: (name, ...args) => api.call(name, args) };
   }
 
-  /** Calls `method` on every rank at once; resolves with each rank's return value in rank order. */
+  /**
+   * Calls `method` on every rank at once; resolves with each rank's return value in rank order. The call
+   * crosses shared memory once for all ranks (the job's RPC queue); replies come over each rank's port.
+   * A rank that throws rejects the call with its error, its message prefixed with its rank.
+   */
   collectiveRpc(method: string, ...args: unknown[]): Promise<unknown[]> {
-    return Promise.all(this.#apis.map((api) => api.call(method, args)));
+    const id = ++this.#rpcId;
+    // Ask the ranks first, so that they are reading while a call larger than the ring streams through it.
+    const replies = Promise.all(this.#apis.map((api) => api.runQueued(id)));
+    this.#rpc.writer.enqueue({ id, method, args } satisfies RpcRequest);
+    return replies;
   }
 
   /** Ends the job: releases waiting ranks, waits for them, returns the threads. Idempotent. */
@@ -98,6 +112,7 @@ export class Job {
     clearTimeout(timer);
     for (const api of this.#apis) api[Comlink.releaseProxy]();
     for (const port of this.#ports) port.close();
+    this.#rpc.destroy();
     await this.#lease.release(!this.#failed && !this.#abort.signal.aborted);
     this.#control.free();
   }

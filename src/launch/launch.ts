@@ -11,6 +11,7 @@ import { TRACE_ENV } from '../debug/trace.js';
 import type { RankOutcome } from './rank-runtime.js';
 import type { RankTask } from './protocol.js';
 import { processRuntime } from './runtime.js';
+import { createRpcQueue } from './rpc-queue.js';
 
 export interface LaunchOptions {
   worldSize: number;
@@ -67,6 +68,7 @@ export async function launch(options: LaunchOptions): Promise<Job> {
   const runtime = processRuntime(options.arenaMaxBytes === undefined ? {} : { maxBytes: options.arenaMaxBytes });
   const control = JobControl.create(runtime.arena, worldSize);
   const lease = runtime.pools.acquire(worldSize);
+  const rpc = createRpcQueue(runtime.arena, worldSize, { timeoutMs, spinIterations: 0, abort: control.abortWord });
   const abort = new AbortController();
   const ports: MessagePort[] = [];
   const tasks: Promise<RankOutcome>[] = [];
@@ -77,9 +79,9 @@ export async function launch(options: LaunchOptions): Promise<Job> {
     const task: RankTask = {
       moduleUrl: url, exportName: options.exportName, rank, worldSize, localRank: rank % localWorldSize, localWorldSize,
       args: options.args, env, controlOffset: control.byteOffset, timeoutMs, outputPrefix: options.outputPrefix === true,
-      chaos, trace: tracePath !== undefined, port: port2,
+      chaos, trace: tracePath !== undefined, rpcQueue: rpc.place, port: port2,
     };
     tasks.push(lease.pool.run(task, { transferList: [port2], signal: abort.signal }) as Promise<RankOutcome>);
   }
-  return new Job(worldSize, control, lease, ports, tasks, abort, tracePath);
+  return new Job(worldSize, control, lease, ports, tasks, abort, rpc, tracePath);
 }

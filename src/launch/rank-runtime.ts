@@ -18,6 +18,7 @@ import type { PoolWorkerData, RankTask } from './protocol.js';
 import { RankState, type RankRecord } from '../debug/rank-status.js';
 import { Chaos } from '../debug/chaos.js';
 import { TraceRecorder, type TraceEvent } from '../debug/trace.js';
+import { RpcServer } from './rpc-queue.js';
 import { serializeError, type SerializedError } from './serialize-error.js';
 
 interface ThreadState {
@@ -83,7 +84,7 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
       thread.typescriptHooks = true;
     }
     const module = (await import(task.moduleUrl)) as Record<string, unknown>;
-    serveRpc(task, module, record);
+    serveRpc(task, module, record, arena);
     const name = task.exportName ?? 'default';
     const entry = module[name];
     if (typeof entry !== 'function') throw invalidType(`the export \`${name}\` of ${task.moduleUrl}`, 'a function (the rank entry)', entry);
@@ -100,8 +101,14 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
 }
 
 /** Exposes the rank module's exports to the driver (`job.rank(i).call(name, ...args)`). */
-function serveRpc(task: RankTask, module: Record<string, unknown>, record: RankRecord): void {
+function serveRpc(task: RankTask, module: Record<string, unknown>, record: RankRecord, arena: Arena): void {
+  let server: RpcServer | undefined;
   const api = {
+    /** `job.collectiveRpc`: runs queued call `id` (and any before it) from the driver's queue. */
+    runQueued(id: number): Promise<unknown> {
+      server ??= new RpcServer(arena, task.rpcQueue, task.rank, { timeoutMs: task.timeoutMs, spinIterations: 0 }, (name, args) => api.call(name, args));
+      return server.run(id);
+    },
     async call(name: string, args: unknown[]): Promise<unknown> {
       const fn = module[name];
       if (typeof fn !== 'function') throw invalidType(`the export \`${name}\` of rank ${task.rank}'s module`, 'a function', fn);

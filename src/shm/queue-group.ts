@@ -1,0 +1,54 @@
+/**
+ * `MessageQueue.createFromGroup`: one writer and the other members of a group as readers, over a ring
+ * in the job's arena (vLLM's `MessageQueue.create_from_process_group`). Collective over the group: the
+ * writer allocates and formats the ring, broadcasts its place with a tensor broadcast (not the object
+ * plane, which may itself run on a queue), and every member attaches with its role.
+ */
+import { outOfRange } from '../errors.js';
+import type { Arena } from './arena.js';
+import { MessageQueue, QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, type QueueReader, type QueueWriter } from './message-queue.js';
+import type { AbortWord } from './wait.js';
+import { tensor } from '../tensor/factory.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** What a group gives the queue (GroupCoordinator has it). */
+export interface QueueGroup {
+  readonly rankInGroup: number;
+  readonly worldSize: number;
+  readonly ranks: readonly number[];
+  readonly queueContext: { arena: Arena; timeoutMs: number; spinIterations: number; abort: AbortWord };
+  broadcast(t: Tensor, options: { src: number }): Tensor;
+}
+
+/** This member's end of a group queue, with the means to close it and free its ring. */
+export interface GroupQueueEnd {
+  readonly queue: MessageQueue;
+  readonly end: QueueWriter | QueueReader;
+  /** Closes the queue; the writer also returns the ring to the arena. */
+  destroy(): void;
+}
+
+export function createQueueFromGroup(group: QueueGroup, maxChunkBytes = QUEUE_CHUNK_BYTES, maxChunks = QUEUE_CHUNKS, writerRank = 0): GroupQueueEnd {
+  if (!Number.isInteger(writerRank) || writerRank < 0 || writerRank >= group.worldSize) {
+    throw outOfRange(`\`writerRank\` (${writerRank}) must be a rank of this group (0..${group.worldSize - 1})`);
+  }
+  const { arena, timeoutMs, spinIterations, abort } = group.queueContext;
+  const sizes = { nReaders: group.worldSize - 1, maxChunkBytes, maxChunks };
+  const isWriter = group.rankInGroup === writerRank;
+  const bytes = MessageQueue.bytesNeeded(sizes);
+  const region = isWriter ? arena.alloc(bytes) : undefined;
+  if (region !== undefined) MessageQueue.create({ buffer: arena.buffer(region.byteOffset + bytes) as SharedArrayBuffer, byteOffset: region.byteOffset, byteLength: bytes }, sizes);
+  const place = group.broadcast(tensor([region?.byteOffset ?? 0, bytes], { dtype: 'int64' }), { src: writerRank });
+  const byteOffset = Number(place.getFlat(0));
+  const queue = MessageQueue.attach({ buffer: arena.buffer(byteOffset + bytes) as SharedArrayBuffer, byteOffset, byteLength: bytes });
+  const options = { timeoutMs, spinIterations, abort };
+  const readerIndex = group.rankInGroup < writerRank ? group.rankInGroup : group.rankInGroup - 1;
+  const end = isWriter ? queue.writer(options) : queue.reader(readerIndex, options);
+  return {
+    queue, end,
+    destroy: () => {
+      queue.close();
+      if (region !== undefined) arena.free(region);
+    },
+  };
+}

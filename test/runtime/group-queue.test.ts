@@ -1,0 +1,15 @@
+import test from 'ava';
+import { withRanks } from '../../src/testing/index.js';
+
+test('broadcastObject and broadcastTensorDict go through per-root shared-memory queues; createFromGroup streams in order', async (t) => {
+  const n = 4;
+  const results = (await withRanks(n, { module: new URL('../fixtures/group-queue.js', import.meta.url), exportName: 'broadcasts' })) as {
+    objects: unknown[]; dict: unknown[]; viaTensors: unknown[]; streamed: number[];
+  }[];
+  results.forEach((r, rank) => {
+    t.deepEqual(r.objects, Array.from({ length: n }, (_, src) => [src, [src, 'x'], 100_000, src]));
+    t.deepEqual(r.dict, [[1.5, -2], 7, ['3', '4']]);
+    t.deepEqual(r.viaTensors, [['k', 1]]);
+    t.deepEqual(r.streamed, rank === n - 1 ? [] : Array.from({ length: 50 }, (_, i) => i * 3000));
+  });
+});
