@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   run: { summary: 'run a rank module on N ranks: multirank run -n 8 rank.js [-- args]', load: async () => (await import('./run.js')).runCommand },
   demo: { summary: 'the demo job: tp x pp x dp MLP block checked against 1 rank', load: async () => (await import('./demo.js')).demoCommand },
   layout: { summary: 'print or draw the rank groups of a Megatron, vLLM or FastVideo layout', load: async () => (await import('./layout.js')).layoutCommand },
+  bench: { summary: 'nccl-tests-style benchmarks: multirank bench allReduce -n 2 -b 8 -e 64M', load: async () => (await import('./bench.js')).benchCommand },
 };
 
 export function usage(): string {

@@ -88,7 +88,7 @@ export function describeCall(block: GroupBlock, m: number, seq: number): string 
 function mismatch(block: GroupBlock, seq: number, job: JobControl): MismatchError {
   block.gatherCallSites();
   const calls = block.ranks.map((rank, m) => {
-    const site = job.record(rank).snapshot().callSite;
+    const site = job.record(rank).mismatchSite();
     return `  rank ${rank} (group rank ${m}): ${describeCall(block, m, seq)}${site === '' ? '' : ` at ${site}`}`;
   });
   return new MismatchError(

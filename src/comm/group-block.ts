@@ -133,7 +133,7 @@ export class GroupBlock {
    * site and wait briefly until every member did, so each report can list every call site.
    */
   gatherCallSites(): void {
-    this.#record.writeCallSite();
+    this.#record.writeMismatchSite();
     // The counter only grows: a caught mismatch leaves the group usable, so the k-th mismatch (k = 1, 2,
     // ...) of the group is complete at k * W posts, not at W (which would report stale call sites).
     const target = (Math.floor(Atomics.add(this.words, W_MISMATCH, 1) / this.size) + 1) * this.size;

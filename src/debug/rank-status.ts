@@ -4,7 +4,7 @@
  *
  *   One record per rank, RECORD_BYTES apart, starting at the region's offset:
  *   +--------------------------------------+------------------------------+----------------------------+
- *   | status words (Int32, STATUS_WORDS)   | call site (utf8, SITE_BYTES) | flight ring (RING_ENTRIES) |
+ *   | status words (Int32, STATUS_WORDS)   | call site (utf8, SITE_BYTES) | mismatch call site (SITE_BYTES) | flight ring (RING_ENTRIES) |
  *   +--------------------------------------+------------------------------+----------------------------+
  *   status: [0] state (RankState)  [1] progress (bumped when a marked wait ends)  [2] op (OPS index)
  *           [3] group block offset (0: none)  [4] call seq  [5] phase (PHASES index)  [6] peer (world rank
@@ -25,7 +25,7 @@ const ENTRY_WORDS = 8;
 /** Collectives each rank's flight recorder keeps. */
 export const RING_ENTRIES = 128;
 const RING_BYTES = RING_ENTRIES * ENTRY_WORDS * 4;
-export const RECORD_BYTES = STATUS_WORDS * 4 + SITE_BYTES + RING_BYTES;
+export const RECORD_BYTES = STATUS_WORDS * 4 + 2 * SITE_BYTES + RING_BYTES;
 /** How long a wait runs before it marks its rank BLOCKED (and records its call site). */
 export const STALL_MS = 50;
 
@@ -66,6 +66,8 @@ export class RankRecord {
   readonly rank: number;
   readonly #words: Int32Array;
   readonly #site: Uint8Array;
+  /** Written only for a mismatch report, so a peer's later blocked wait cannot overwrite it mid-report. */
+  readonly #mismatchSite: Uint8Array;
   readonly #ring: Int32Array;
   readonly #times: Float64Array;
   readonly #buffer: ArrayBufferLike;
@@ -77,7 +79,8 @@ export class RankRecord {
     this.#buffer = buffer;
     this.#words = new Int32Array(buffer, base, STATUS_WORDS);
     this.#site = new Uint8Array(buffer, base + STATUS_WORDS * 4, SITE_BYTES);
-    this.#ringOffset = base + STATUS_WORDS * 4 + SITE_BYTES;
+    this.#mismatchSite = new Uint8Array(buffer, base + STATUS_WORDS * 4 + SITE_BYTES, SITE_BYTES);
+    this.#ringOffset = base + STATUS_WORDS * 4 + 2 * SITE_BYTES;
     this.#ring = new Int32Array(buffer, this.#ringOffset, RING_ENTRIES * ENTRY_WORDS);
     this.#times = new Float64Array(buffer, this.#ringOffset, (RING_ENTRIES * ENTRY_WORDS) / 2);
   }
@@ -92,11 +95,24 @@ export class RankRecord {
     Atomics.add(this.#words, S_PROGRESS, 1);
   }
 
-  /** Records the user's call site (for a mismatch report), without changing the state. */
+  /** Records the user's call site in the blocked-wait slot. */
   writeCallSite(): void {
     const site = Buffer.from(userCallSite(), 'utf8').subarray(0, SITE_BYTES);
     this.#site.set(site);
     Atomics.store(this.#words, S_SITE_LEN, site.length);
+  }
+
+  /** Records the user's call site for a mismatch report (its own slot; see the field). */
+  writeMismatchSite(): void {
+    const site = Buffer.from(userCallSite(), 'utf8').subarray(0, SITE_BYTES - 1);
+    this.#mismatchSite.fill(0);
+    this.#mismatchSite.set(site);
+  }
+
+  /** The call site of this rank's last mismatch report. */
+  mismatchSite(): string {
+    const end = this.#mismatchSite.indexOf(0);
+    return Buffer.from(this.#mismatchSite.subarray(0, end === -1 ? SITE_BYTES : end)).toString('utf8');
   }
 
   /** Marks this rank blocked in `op` (called from a wait's stall hook) and records the user's call site. */
