@@ -43,6 +43,8 @@ export interface RankContext {
   readonly chaos?: Chaos | undefined;
   /** Set when the job writes a trace. */
   readonly trace?: TraceRecorder | undefined;
+  /** Fingerprint checks (default on; off only to measure what they cost: MULTIRANK_CHECK_CALLS=0). */
+  readonly checkCalls?: boolean | undefined;
 }
 
 /** Slice [lo, hi) of `numel` elements owned by member `m` of `w`, cut at 64-byte boundaries. */
@@ -66,11 +68,13 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   readonly #tableWords: Uint32Array;
   #seq = 0;
   readonly #trace: TraceRecorder | undefined;
+  readonly #checkCalls: boolean;
 
   /** `ranks`: the group's world ranks in group order; `occurrence`: how many groups with the same ranks this rank made before. */
   constructor(ctx: RankContext, ranks: readonly number[], occurrence = 0) {
     this.#ctx = ctx;
     this.#trace = ctx.trace;
+    this.#checkCalls = ctx.checkCalls !== false;
     this.worldSize = ranks.length;
     this.rankInGroup = ranks.indexOf(ctx.rank);
     const membersHash = hashString(ranks.join(','));
@@ -289,7 +293,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   #begin(spec: CallSpec): number {
     this.#ctx.chaos?.beforeCollective(spec.op);
     const seq = ++this.#seq;
-    writeFingerprint(this.#block, seq, spec);
+    if (this.#checkCalls) writeFingerprint(this.#block, seq, spec);
     const t = spec.tensor;
     this.#ctx.record.recordStart(seq, COLLECTIVE_INDEX[spec.op], this.#block.byteOffset, t === undefined ? -1 : t.info.code, t === undefined ? 0 : t.numel);
     return seq;
@@ -328,7 +332,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
 
   #arrive(seq: number, what: CollectiveName): void {
     this.#block.arrive(seq, what);
-    checkFingerprints(this.#block, seq, this.#ctx.job);
+    if (this.#checkCalls) checkFingerprints(this.#block, seq, this.#ctx.job);
   }
 
   /** Latency path: copy `t` into this member's inline buffer, arrive, check fingerprints. */

@@ -13,6 +13,9 @@ import type { RankTask } from './protocol.js';
 import { processRuntime } from './runtime.js';
 import { createRpcQueue } from './rpc-queue.js';
 
+/** `0` turns the collective fingerprint checks off, to measure their cost (bench/fingerprint-cost). */
+export const CHECK_CALLS_ENV = 'MULTIRANK_CHECK_CALLS';
+
 export interface LaunchOptions {
   worldSize: number;
   /** The rank module: a file URL, a URL object, or a path (relative to the working directory). */
@@ -35,6 +38,8 @@ export interface LaunchOptions {
   chaos?: ChaosOptions;
   /** Write a Chrome/Perfetto trace of every rank's collectives to this file (default from MULTIRANK_TRACE). */
   tracePath?: string;
+  /** Collective fingerprint checks (default on; MULTIRANK_CHECK_CALLS=0 turns them off to measure their cost). */
+  checkCalls?: boolean;
 }
 
 function moduleUrl(module: unknown): string {
@@ -65,6 +70,7 @@ export async function launch(options: LaunchOptions): Promise<Job> {
   const env = checkEnv(options.env);
   const chaos = options.chaos ?? chaosFromEnv();
   const tracePath = options.tracePath ?? (process.env[TRACE_ENV] || undefined);
+  const checkCalls = options.checkCalls ?? process.env[CHECK_CALLS_ENV] !== '0';
   const runtime = processRuntime(options.arenaMaxBytes === undefined ? {} : { maxBytes: options.arenaMaxBytes });
   const control = JobControl.create(runtime.arena, worldSize);
   const lease = runtime.pools.acquire(worldSize);
@@ -79,7 +85,7 @@ export async function launch(options: LaunchOptions): Promise<Job> {
     const task: RankTask = {
       moduleUrl: url, exportName: options.exportName, rank, worldSize, localRank: rank % localWorldSize, localWorldSize,
       args: options.args, env, controlOffset: control.byteOffset, timeoutMs, outputPrefix: options.outputPrefix === true,
-      chaos, trace: tracePath !== undefined, rpcQueue: rpc.place, port: port2,
+      chaos, trace: tracePath !== undefined, checkCalls, rpcQueue: rpc.place, port: port2,
     };
     tasks.push(lease.pool.run(task, { transferList: [port2], signal: abort.signal }) as Promise<RankOutcome>);
   }

@@ -23,6 +23,8 @@ export interface RankTask {
   chaos: ChaosOptions | undefined;
   /** Record a trace of this rank's collectives. */
   trace: boolean;
+  /** Fingerprint checks on (off only to measure their cost). */
+  checkCalls: boolean;
   /** The driver's RPC queue in the arena (driver writes, rank r reads as reader r). */
   rpcQueue: { byteOffset: number; byteLength: number };
   /** Port of the driver -> rank RPC (comlink). */

@@ -66,7 +66,7 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
   const trace = task.trace ? new TraceRecorder(task.rank) : undefined;
   const context: RankContext = {
     arena, kernels, job, rank: task.rank, timeoutMs: task.timeoutMs, spinIterations: spinIterationsFor(task.worldSize), record,
-    chaos: task.chaos === undefined ? undefined : new Chaos(task.chaos, task.rank), trace,
+    chaos: task.chaos === undefined ? undefined : new Chaos(task.chaos, task.rank), trace, checkCalls: task.checkCalls,
   };
   record.setTimeOrigin();
   record.setState(RankState.RUNNING);
