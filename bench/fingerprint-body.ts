@@ -1,19 +1,28 @@
-/** Rank body of bench/fingerprint-cost: time N 4-byte allReduces on the world group. */
+/**
+ * Rank body of bench/fingerprint-cost: 4-byte allReduces on two groups of the same ranks in the same
+ * job, one with the fingerprint checks and one without, in alternating rounds (so that thread placement
+ * and machine noise hit both alike). Returns [checked, unchecked] µs per call for each round.
+ */
 import { initDistributedEnvironment, tensor } from '../src/index.js';
+import { GroupCoordinator } from '../src/group/coordinator.js';
 import type { RankInfo } from '../src/index.js';
 
-export default function main({ args }: RankInfo): number[] {
+export default function main({ args }: RankInfo): [number, number][] {
   const { iterations, rounds } = args as { iterations: number; rounds: number };
-  const world = initDistributedEnvironment().world;
+  const state = initDistributedEnvironment();
+  const checked = state.world;
+  const unchecked = new GroupCoordinator({ groupRanks: [checked.ranks], context: state.context, localRank: state.localRank, occurrence: 1, checkCalls: false });
   const one = tensor([1], { dtype: 'float32' });
   const out = tensor([0], { dtype: 'float32' });
-  for (let i = 0; i < iterations; i++) world.allReduce(one, { out });
-  const perRound: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    world.barrier();
+  const time = (group: GroupCoordinator): number => {
+    group.barrier();
     const start = performance.now();
-    for (let i = 0; i < iterations; i++) world.allReduce(one, { out });
-    perRound.push(((performance.now() - start) * 1000) / iterations);
-  }
+    for (let i = 0; i < iterations; i++) group.allReduce(one, { out });
+    return ((performance.now() - start) * 1000) / iterations;
+  };
+  time(checked);
+  time(unchecked);
+  const perRound: [number, number][] = [];
+  for (let r = 0; r < rounds; r++) perRound.push([time(checked), time(unchecked)]);
   return perRound;
 }

@@ -1,7 +1,10 @@
 /**
- * Call fingerprints: every member writes what it is calling (op, dtype, shape, root/peer, reduce op,
- * dims) into its slot before it arrives; after arrival each member compares every slot with its own, so
- * ranks that disagree all fail at once with the same message, which lists each rank's call.
+ * Call fingerprints: before it arrives, every member stores a 32-bit hash of what it is calling (op,
+ * dtype, shape, root/peer, reduce op, dims) in its inline buffer's header; after arrival each member
+ * compares every hash with its own. When any differs, every member sees it (two members with different
+ * hashes each see the other's), so all of them write their full fingerprint into their call area, meet,
+ * and fail at once with the same message, which lists each rank's call and call site. The fast path
+ * thus costs one hash and one store per call, and one load per member from a line it reads anyway.
  */
 import { MismatchError } from '../errors.js';
 import { DTYPES, REDUCE_OPS, dtypeInfo, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
@@ -30,8 +33,25 @@ const NONE = -1;
 export const COLLECTIVE_INDEX = Object.fromEntries(COLLECTIVES.map((name, i) => [name, i])) as Record<CollectiveName, number>;
 const DTYPE_CODE = Object.fromEntries(DTYPES.map((d) => [d, dtypeInfo(d).code])) as Record<DType, number>;
 
-/** Writes this member's fingerprint for the call into its slot (before it arrives). */
-export function writeFingerprint(block: GroupBlock, seq: number, spec: CallSpec): void {
+/** Stores the hash of this member's call in its inline header (before it arrives). */
+export function writeFingerprintHash(block: GroupBlock, seq: number, spec: CallSpec, opIndex: number): void {
+  let h = Math.imul(0x811c9dc5 ^ opIndex, 0x01000193);
+  h = Math.imul(h ^ (spec.tensor !== undefined ? spec.tensor.info.code : spec.dtype === undefined ? NONE : DTYPE_CODE[spec.dtype]), 0x01000193);
+  h = Math.imul(h ^ (spec.root ?? NONE), 0x01000193);
+  h = Math.imul(h ^ (spec.reduceOp === undefined ? NONE : REDUCE_OP_CODES[spec.reduceOp]), 0x01000193);
+  h = Math.imul(h ^ (spec.dim ?? NONE), 0x01000193);
+  h = Math.imul(h ^ (spec.dim2 ?? NONE), 0x01000193);
+  const shape = spec.shape;
+  if (shape === undefined) h = Math.imul(h ^ NONE, 0x01000193);
+  else {
+    h = Math.imul(h ^ shape.length, 0x01000193);
+    for (let d = 0; d < shape.length; d++) h = Math.imul(h ^ shape[d]!, 0x01000193);
+  }
+  block.words[block.inlineHashWord(block.rankInGroup, seq)] = h;
+}
+
+/** Writes this member's full fingerprint into its call area (for the mismatch report). */
+function writeFingerprint(block: GroupBlock, seq: number, spec: CallSpec): void {
   const w = block.words;
   const base = block.callArea(block.rankInGroup, seq);
   w[base + SLOT.OP] = COLLECTIVE_INDEX[spec.op];
@@ -53,8 +73,23 @@ export function writeFingerprint(block: GroupBlock, seq: number, spec: CallSpec)
 
 const COMPARED = [SLOT.OP, SLOT.DTYPE, SLOT.ROOT, SLOT.REDUCE_OP, SLOT.DIM, SLOT.DIM2, SLOT.NDIM, SLOT.NUMEL] as const;
 
-/** Throws MismatchError on every member when any member's fingerprint differs from this member's. */
-export function checkFingerprints(block: GroupBlock, seq: number, job: JobControl): void {
+/**
+ * Throws MismatchError on every member when any member's fingerprint differs from this member's. The
+ * fast check compares each member's fingerprint hash, which sits in its inline buffer's header (a line
+ * the latency path reads anyway); only a differing hash leads to the full comparison and the report.
+ */
+export function checkFingerprints(block: GroupBlock, seq: number, job: JobControl, spec: CallSpec): void {
+  const w = block.words;
+  const hash = w[block.inlineHashWord(block.rankInGroup, seq)];
+  let same = true;
+  for (let m = 0; m < block.size; m++) if (w[block.inlineHashWord(m, seq)] !== hash) same = false;
+  if (same) return;
+  writeFingerprint(block, seq, spec);
+  block.gatherCallSites(); // every member wrote its fingerprint and call site
+  compareFingerprints(block, seq, job);
+}
+
+function compareFingerprints(block: GroupBlock, seq: number, job: JobControl): void {
   const w = block.words;
   const mine = block.callArea(block.rankInGroup, seq);
   for (let m = 0; m < block.size; m++) {
@@ -86,7 +121,6 @@ export function describeCall(block: GroupBlock, m: number, seq: number): string 
 }
 
 function mismatch(block: GroupBlock, seq: number, job: JobControl): MismatchError {
-  block.gatherCallSites();
   const calls = block.ranks.map((rank, m) => {
     const site = job.record(rank).mismatchSite();
     return `  rank ${rank} (group rank ${m}): ${describeCall(block, m, seq)}${site === '' ? '' : ` at ${site}`}`;

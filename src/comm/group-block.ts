@@ -11,7 +11,8 @@
  *   [HEADER_WORDS + r*SLOT_WORDS ...]  member r's slot: [0] last call it arrived at, [1] last call it finished,
  *                                      [2..32) and [32..62): call areas for even and odd calls (fingerprint,
  *                                      input/output offsets, shape; fields in SLOT)
- *   then, 64-aligned: inline area, W x 2 parities x INLINE_BYTES
+ *   then, 64-aligned: inline area, W x 2 parities x INLINE_STRIDE: a 16-byte header ([0] the call's
+ *                     fingerprint hash, on the line a reader fetches anyway) then INLINE_BYTES of data
  *   then: mailboxes, W x W of MAILBOX_WORDS (see mailbox.ts)
  *
  * A collective numbered `seq` (each member counts its own calls on this group) has one or two phases:
@@ -25,7 +26,7 @@
  */
 import { MismatchError } from '../errors.js';
 import type { Arena } from '../shm/arena.js';
-import { waitFor, type WaitOptions } from '../shm/wait.js';
+import { AdaptiveSpin, lastWaitSlept, SPIN_ITERATIONS_ADAPTIVE_MAX, waitFor, type WaitOptions } from '../shm/wait.js';
 import { STALL_MS, type OpName } from '../debug/rank-status.js';
 import { nowUs, type TraceRecorder } from '../debug/trace.js';
 import type { RankRecord } from '../debug/rank-status.js';
@@ -50,6 +51,10 @@ export const SLOT = {
 } as const;
 /** Inputs up to this many bytes take the latency path (copied into the inline area: one phase). */
 export const INLINE_BYTES = 16384;
+/** Bytes of an inline buffer's header (the fingerprint hash), before its data. */
+export const INLINE_HEADER_BYTES = 16;
+// A stride of a whole number of cache lines keeps each buffer's header on the line of its first data.
+const INLINE_STRIDE = Math.ceil((INLINE_HEADER_BYTES + INLINE_BYTES) / 64) * 64;
 export const MAILBOX_WORDS = 64;
 
 export interface GroupBlockLayout {
@@ -63,7 +68,7 @@ export function groupBlockLayout(worldSize: number): GroupBlockLayout {
   const slotsWord = HEADER_WORDS + worldSize;
   const slotsBytes = (slotsWord + worldSize * SLOT_WORDS) * 4;
   const inlineOffset = Math.ceil(slotsBytes / 64) * 64;
-  const mailboxOffset = inlineOffset + worldSize * 2 * INLINE_BYTES;
+  const mailboxOffset = inlineOffset + worldSize * 2 * INLINE_STRIDE;
   return { slotsWord, inlineOffset, mailboxOffset, totalBytes: mailboxOffset + worldSize * worldSize * MAILBOX_WORDS * 4 };
 }
 
@@ -97,11 +102,17 @@ export class GroupBlock {
   readonly #record: RankRecord;
 
   readonly #trace: TraceRecorder | undefined;
+  readonly #spin: AdaptiveSpin;
+  readonly #hashWord0: number;
 
   constructor(arena: Arena, job: JobControl, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number, timeoutMs: number, spinIterations: number, record: RankRecord, trace?: TraceRecorder) {
     this.#record = record;
     this.#trace = trace;
+    // spinIterations > 0 means every rank has a core: spin adaptively up to the long budget.
+    this.#spin = new AdaptiveSpin(spinIterations > 0 ? SPIN_ITERATIONS_ADAPTIVE_MAX : 0);
+    spinIterations = this.#spin.budget;
     this.layout = groupBlockLayout(ranks.length);
+    this.#hashWord0 = this.layout.inlineOffset >> 2;
     this.words = new Int32Array(arena.buffer(byteOffset + this.layout.totalBytes), byteOffset, this.layout.totalBytes >> 2);
     this.byteOffset = byteOffset;
     this.size = ranks.length;
@@ -163,7 +174,12 @@ export class GroupBlock {
 
   /** Byte offset (in the arena) of member `member`'s inline buffer for collective `seq`. */
   inlineOffset(member: number, seq: number): number {
-    return this.byteOffset + this.layout.inlineOffset + (member * 2 + (seq & 1)) * INLINE_BYTES;
+    return this.byteOffset + this.layout.inlineOffset + (member * 2 + (seq & 1)) * INLINE_STRIDE + INLINE_HEADER_BYTES;
+  }
+
+  /** Word index (in `words`) of the fingerprint hash in member `member`'s inline header for call `seq`. */
+  inlineHashWord(member: number, seq: number): number {
+    return this.#hashWord0 + (member * 2 + (seq & 1)) * (INLINE_STRIDE >> 2);
   }
 
   /**
@@ -195,6 +211,7 @@ export class GroupBlock {
     this.#what = what;
     const start = this.#trace === undefined ? 0 : nowUs();
     waitFor(w, genWord, this.#reached, this.#wait);
+    this.#wait.spinIterations = this.#spin.update(lastWaitSlept());
     this.#trace?.add(`wait (${phase})`, 'wait', start, { call: what, seq });
     if (this.#marked) {
       this.#marked = false;

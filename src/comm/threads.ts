@@ -18,7 +18,7 @@ import { OPS, type RankRecord } from '../debug/rank-status.js';
 import { dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { empty, emptyLike, Tensor } from '../tensor/tensor.js';
 import { forEachRun } from './box.js';
-import { checkFingerprints, COLLECTIVE_INDEX, writeFingerprint, type CallSpec, type CollectiveName } from './fingerprint.js';
+import { checkFingerprints, COLLECTIVE_INDEX, writeFingerprintHash, type CallSpec, type CollectiveName } from './fingerprint.js';
 import { numelOf } from '../tensor/shape.js';
 import { nowUs, type TraceRecorder } from '../debug/trace.js';
 import type { Chaos } from '../debug/chaos.js';
@@ -69,6 +69,8 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   #seq = 0;
   readonly #trace: TraceRecorder | undefined;
   readonly #checkCalls: boolean;
+  /** The current call (kept for a mismatch report). */
+  #spec: CallSpec | undefined;
 
   /** `ranks`: the group's world ranks in group order; `occurrence`: how many groups with the same ranks this rank made before. */
   constructor(ctx: RankContext, ranks: readonly number[], occurrence = 0) {
@@ -293,9 +295,11 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   #begin(spec: CallSpec): number {
     this.#ctx.chaos?.beforeCollective(spec.op);
     const seq = ++this.#seq;
-    if (this.#checkCalls) writeFingerprint(this.#block, seq, spec);
+    const opIndex = COLLECTIVE_INDEX[spec.op];
+    if (this.#checkCalls) writeFingerprintHash(this.#block, seq, spec, opIndex);
+    this.#spec = spec;
     const t = spec.tensor;
-    this.#ctx.record.recordStart(seq, COLLECTIVE_INDEX[spec.op], this.#block.byteOffset, t === undefined ? -1 : t.info.code, t === undefined ? 0 : t.numel);
+    this.#ctx.record.recordStart(seq, opIndex, this.#block.byteOffset, t === undefined ? -1 : t.info.code, t === undefined ? 0 : t.numel);
     return seq;
   }
 
@@ -332,7 +336,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
 
   #arrive(seq: number, what: CollectiveName): void {
     this.#block.arrive(seq, what);
-    if (this.#checkCalls) checkFingerprints(this.#block, seq, this.#ctx.job);
+    if (this.#checkCalls) checkFingerprints(this.#block, seq, this.#ctx.job, this.#spec!);
   }
 
   /** Latency path: copy `t` into this member's inline buffer, arrive, check fingerprints. */

@@ -31,6 +31,8 @@ export interface GroupCoordinatorOptions {
    * chunk size and count (default 4 MiB x 6), or false for the tensor-collective path.
    */
   messageQueue?: { maxChunkBytes?: number; maxChunks?: number } | false;
+  /** Collective fingerprint checks of this group (default: the job's, on unless MULTIRANK_CHECK_CALLS=0). */
+  checkCalls?: boolean;
 }
 
 function checkTimeout(name: string, value: unknown): number {
@@ -85,7 +87,8 @@ export class GroupCoordinator {
     this.rankInGroup = ranks.indexOf(context.rank);
     this.localRank = options.localRank;
     this.groupName = options.groupName ?? 'anonymous';
-    this.deviceCommunicator = new ThreadsCommunicator(context, this.ranks, options.occurrence ?? 0);
+    const communicatorContext = options.checkCalls === undefined ? context : { ...context, checkCalls: options.checkCalls };
+    this.deviceCommunicator = new ThreadsCommunicator(communicatorContext, this.ranks, options.occurrence ?? 0);
     this.#context = context;
     const mq = options.messageQueue;
     this.#queueSizes = mq === false ? undefined : { maxChunkBytes: mq?.maxChunkBytes ?? QUEUE_CHUNK_BYTES, maxChunks: mq?.maxChunks ?? QUEUE_CHUNKS };

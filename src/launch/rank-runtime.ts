@@ -84,11 +84,13 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
       thread.typescriptHooks = true;
     }
     const module = (await import(task.moduleUrl)) as Record<string, unknown>;
-    serveRpc(task, module, record, arena);
+    let entryRunning = true;
+    serveRpc(task, module, record, arena, () => entryRunning);
     const name = task.exportName ?? 'default';
     const entry = module[name];
     if (typeof entry !== 'function') throw invalidType(`the export \`${name}\` of ${task.moduleUrl}`, 'a function (the rank entry)', entry);
     const value = await (entry as (info: unknown) => unknown)({ rank: task.rank, worldSize: task.worldSize, localRank: task.localRank, args: task.args });
+    entryRunning = false;
     record.recordIdle();
     record.setState(RankState.RETURNED);
     return { ok: true, value, trace: trace?.events, chaosSchedule: context.chaos?.schedule };
@@ -101,8 +103,9 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
 }
 
 /** Exposes the rank module's exports to the driver (`job.rank(i).call(name, ...args)`). */
-function serveRpc(task: RankTask, module: Record<string, unknown>, record: RankRecord, arena: Arena): void {
+function serveRpc(task: RankTask, module: Record<string, unknown>, record: RankRecord, arena: Arena, entryRunning: () => boolean): void {
   let server: RpcServer | undefined;
+  let active = 0;
   const api = {
     /** `job.collectiveRpc`: runs queued call `id` (and any before it) from the driver's queue. */
     runQueued(id: number): Promise<unknown> {
@@ -113,13 +116,15 @@ function serveRpc(task: RankTask, module: Record<string, unknown>, record: RankR
       const fn = module[name];
       if (typeof fn !== 'function') throw invalidType(`the export \`${name}\` of rank ${task.rank}'s module`, 'a function', fn);
       record.setState(RankState.RUNNING);
+      active++;
       try {
         return await (fn as (...a: unknown[]) => unknown)(...args);
       } catch (error) {
         if (error instanceof Error) error.message = `Rank ${task.rank}: ${error.message}`;
         throw error;
       } finally {
-        record.setState(RankState.RETURNED);
+        // The rank is idle again only when no other call runs and its entry function has returned.
+        if (--active === 0 && !entryRunning()) record.setState(RankState.RETURNED);
       }
     },
   };

@@ -27,6 +27,13 @@ import { TimeoutError, checkInteger, invalidType, outOfRange } from '../errors.j
 /** Most `Atomics.load`s spent before sleeping (about 2-3 µs): enough to catch a peer that is running. */
 export const SPIN_ITERATIONS_MAX = 256;
 /**
+ * The most an adaptive waiter spins when every runnable thread has a core (about 20-40 µs): a peer that
+ * is running answers within it, where a blocking wake-up costs 7 µs and more each way. `AdaptiveSpin`
+ * halves its budget after every wait that had to sleep, so on a busy machine it falls back to
+ * SPIN_ITERATIONS_MAX at once.
+ */
+export const SPIN_ITERATIONS_ADAPTIVE_MAX = 16_384;
+/**
  * Longest single `Atomics.wait`; abort words and stall reports are checked between slices. Each timed-out
  * slice costs about 20-40 µs of CPU in V8, so 50 ms keeps a sleeper near 0.1 % of a core (10 ms: ~0.7 %).
  */
@@ -109,6 +116,7 @@ function checkWaitArgs(flags: Int32Array, index: number, condition: WaitConditio
  */
 export function waitFor(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions): number {
   checkWaitArgs(flags, index, condition, options);
+  slept = false;
   let value = Atomics.load(flags, index);
   if (holds(condition, value)) return value;
   const spins = options.spinIterations ?? SPIN_ITERATIONS_MAX;
@@ -130,7 +138,41 @@ function checkAbort(abort: AbortWord | readonly AbortWord[] | undefined): void {
   for (const word of abort as readonly AbortWord[]) checkAbort(word);
 }
 
+/** Whether the last `waitFor` of this thread slept (for `AdaptiveSpin`). Each thread has its own module. */
+let slept = false;
+
+export function lastWaitSlept(): boolean {
+  return slept;
+}
+
+/**
+ * A spin budget that adapts like an adaptive mutex: doubled after a wait that ended while spinning (up to
+ * `max`), halved after one that had to sleep (down to SPIN_ITERATIONS_MAX). With `max` 0 (threads
+ * outnumber cores) it never spins.
+ */
+export class AdaptiveSpin {
+  #budget: number;
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+    this.#budget = Math.min(max, SPIN_ITERATIONS_MAX);
+  }
+
+  get budget(): number {
+    return this.#budget;
+  }
+
+  /** Call after each wait with its outcome. */
+  update(sleptNow: boolean): number {
+    if (this.#max === 0) return 0;
+    this.#budget = sleptNow ? Math.max(SPIN_ITERATIONS_MAX, this.#budget >> 1) : Math.min(this.#max, this.#budget << 1);
+    return this.#budget;
+  }
+}
+
 function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions, seen: number): number {
+  slept = true;
   const { timeoutMs, sleepersIndex, stallMs, onStall } = options;
   const sliceMs = options.sliceMs ?? WAIT_SLICE_MS;
   const startMs = performance.now();

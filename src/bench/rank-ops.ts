@@ -1,0 +1,137 @@
+/**
+ * Inside a rank: one benchmarked collective per row, called through the GroupCoordinator exactly as a
+ * user calls it. Inputs (and the allReduce output) are tensors in the shared arena, allocated once per
+ * row and reused by every iteration, as nccl-tests reuses its buffers; ops whose API returns a new tensor
+ * (allGather, reduceScatter, reduce, allToAll, recv) get that tensor back, as users do.
+ *
+ * Each runner can also check itself: refill the inputs from the row's seeds, run once, and count the
+ * elements of this rank's result that differ from the plain-JS reference (data.ts).
+ */
+import type { GroupCoordinator } from '../group/coordinator.js';
+import type { DType, ReduceOp, StorageArray } from '../tensor/dtype.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+import { countWrong, fillInput, inputAt, reducedAt, type DataPattern, type Stored } from './data.js';
+import type { BenchCase } from './plan.js';
+
+/** One row's collective on this rank. */
+export interface OpRunner {
+  /** One call of the collective (in place when `inPlace`). */
+  run(inPlace: boolean): void;
+  /** Refills the inputs, runs once, and returns this rank's #wrong (-1 when the op has nothing to check). */
+  check(inPlace: boolean, corrupt: boolean): number;
+  /** Returns the row's arena buffers. */
+  release(): void;
+}
+
+/** What a runner needs to know about its row and rank. */
+export interface RunnerContext {
+  readonly world: GroupCoordinator;
+  readonly row: BenchCase;
+  readonly pattern: DataPattern;
+  /** Every rank's input seed for this row. */
+  readonly seeds: readonly number[];
+  readonly rank: number;
+}
+
+/** Makes one element of `data` wrong whatever it held (the `--inject-error` seam). */
+export function corruptFirst(data: StorageArray): void {
+  if (data.length === 0) return;
+  const v = data[0]!;
+  if (typeof v === 'bigint') (data as BigInt64Array)[0] = v ^ 1n;
+  else if (data instanceof Float32Array || data instanceof Float64Array) data[0] = Number.NaN;
+  else data[0] = v ^ 1;
+}
+
+const arenaTensor = (count: number, dtype: DType): Tensor => empty([count], { dtype, shared: true });
+
+function verify(result: Tensor, corrupt: boolean, expected: (i: number) => Stored): number {
+  if (corrupt) corruptFirst(result.data);
+  return countWrong(result.data, expected);
+}
+
+/** A runner for the row's op. */
+export function makeRunner(ctx: RunnerContext): OpRunner {
+  switch (ctx.row.op) {
+    case 'allReduce': return allReduceRunner(ctx);
+    case 'broadcast': return broadcastRunner(ctx);
+    case 'sendRecv': return sendRecvRunner(ctx);
+    case 'barrier': return { run: () => ctx.world.barrier(), check: () => -1, release: () => undefined };
+    default: return returningRunner(ctx);
+  }
+}
+
+function allReduceRunner({ world, row, pattern, seeds, rank }: RunnerContext): OpRunner {
+  const op = row.redop as ReduceOp;
+  const input = arenaTensor(row.counts.sendCount, row.dtype);
+  const output = arenaTensor(row.counts.recvCount, row.dtype);
+  fillInput(input.data, pattern, seeds[rank]!);
+  return {
+    run: (inPlace) => void world.allReduce(input, { op, out: inPlace ? input : output }),
+    check: (inPlace, corrupt) => {
+      fillInput(input.data, pattern, seeds[rank]!);
+      const out = world.allReduce(input, { op, out: inPlace ? input : output });
+      return verify(out, corrupt, (i) => reducedAt(pattern, seeds, i));
+    },
+    release: () => { input.release(); output.release(); },
+  };
+}
+
+function broadcastRunner({ world, row, pattern, seeds, rank }: RunnerContext): OpRunner {
+  const buffer = arenaTensor(row.counts.sendCount, row.dtype);
+  fillInput(buffer.data, pattern, seeds[rank]!);
+  return {
+    run: () => void world.broadcast(buffer, { src: row.root }),
+    check: (_inPlace, corrupt) => {
+      fillInput(buffer.data, pattern, seeds[rank]!);
+      return verify(world.broadcast(buffer, { src: row.root }), corrupt, (i) => inputAt(pattern, seeds[row.root]!, i));
+    },
+    release: () => buffer.release(),
+  };
+}
+
+function sendRecvRunner({ world, row, pattern, seeds, rank }: RunnerContext): OpRunner {
+  const n = row.counts.sendCount;
+  const input = arenaTensor(n, row.dtype);
+  fillInput(input.data, pattern, seeds[rank]!);
+  const next = (rank + 1) % world.worldSize, prev = (rank - 1 + world.worldSize) % world.worldSize;
+  const exchange = (): Tensor => {
+    world.send(input, { dst: next });
+    return world.recv([n], row.dtype, { src: prev });
+  };
+  return {
+    run: () => void exchange(),
+    check: (_inPlace, corrupt) => verify(exchange(), corrupt, (i) => inputAt(pattern, seeds[prev]!, i)),
+    release: () => input.release(),
+  };
+}
+
+/** allGather, reduceScatter, reduce, allToAll: the API returns the result as a new tensor. */
+function returningRunner(ctx: RunnerContext): OpRunner {
+  const { world, row, pattern, seeds, rank } = ctx;
+  const c = row.counts.paramCount;
+  const op = row.redop as ReduceOp;
+  const input = arenaTensor(row.counts.sendCount, row.dtype);
+  fillInput(input.data, pattern, seeds[rank]!);
+  const call: Record<string, () => Tensor | null> = {
+    allGather: () => world.allGather(input, { dim: 0 }),
+    reduceScatter: () => world.reduceScatter(input, { dim: 0, op }),
+    reduce: () => (rank === row.root ? world.reduce(input, { dst: row.root, op }) : (world.reduce(input, { dst: row.root, op }), null)),
+    allToAll: () => world.allToAll(input, { scatterDim: 0, gatherDim: 0 }),
+  };
+  const expected: Record<string, (i: number) => Stored> = {
+    allGather: (k) => inputAt(pattern, seeds[Math.floor(k / c)]!, k % c),
+    reduceScatter: (j) => reducedAt(pattern, seeds, rank * c + j),
+    reduce: (i) => reducedAt(pattern, seeds, i),
+    allToAll: (k) => inputAt(pattern, seeds[Math.floor(k / c)]!, rank * c + (k % c)),
+  };
+  const fn = call[row.op]!;
+  return {
+    run: () => void fn(),
+    check: (_inPlace, corrupt) => {
+      fillInput(input.data, pattern, seeds[rank]!);
+      const result = fn();
+      return result === null ? 0 : verify(result, corrupt, expected[row.op]!);
+    },
+    release: () => input.release(),
+  };
+}
