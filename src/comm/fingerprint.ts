@@ -33,21 +33,41 @@ const NONE = -1;
 export const COLLECTIVE_INDEX = Object.fromEntries(COLLECTIVES.map((name, i) => [name, i])) as Record<CollectiveName, number>;
 const DTYPE_CODE = Object.fromEntries(DTYPES.map((d) => [d, dtypeInfo(d).code])) as Record<DType, number>;
 
+/**
+ * The last hash a communicator computed, and what it was computed from: rank code mostly repeats a call
+ * with the same (frozen) shape array, so the hash is reused when the shape is the same object and the
+ * other fields match.
+ */
+export class FingerprintMemo {
+  shape: readonly number[] | undefined;
+  key = NaN;
+  hash = 0;
+}
+
 /** Stores the hash of this member's call in its inline header (before it arrives). */
-export function writeFingerprintHash(block: GroupBlock, seq: number, spec: CallSpec, opIndex: number): void {
-  let h = Math.imul(0x811c9dc5 ^ opIndex, 0x01000193);
-  h = Math.imul(h ^ (spec.tensor !== undefined ? spec.tensor.info.code : spec.dtype === undefined ? NONE : DTYPE_CODE[spec.dtype]), 0x01000193);
-  h = Math.imul(h ^ (spec.root ?? NONE), 0x01000193);
-  h = Math.imul(h ^ (spec.reduceOp === undefined ? NONE : REDUCE_OP_CODES[spec.reduceOp]), 0x01000193);
-  h = Math.imul(h ^ (spec.dim ?? NONE), 0x01000193);
-  h = Math.imul(h ^ (spec.dim2 ?? NONE), 0x01000193);
+export function writeFingerprintHash(block: GroupBlock, seq: number, spec: CallSpec, opIndex: number, memo: FingerprintMemo): void {
+  const dtype = spec.tensor !== undefined ? spec.tensor.info.code : spec.dtype === undefined ? NONE : DTYPE_CODE[spec.dtype];
+  const reduce = spec.reduceOp === undefined ? NONE : REDUCE_OP_CODES[spec.reduceOp];
+  // Every field but the shape fits in one number: op < 16, dtype < 16, reduce op < 8, dims and root small.
+  const key = ((((opIndex * 16 + dtype + 1) * 8 + reduce + 1) * 4096 + (spec.root ?? NONE) + 1) * 64 + (spec.dim ?? NONE) + 1) * 64 + (spec.dim2 ?? NONE) + 1;
   const shape = spec.shape;
-  if (shape === undefined) h = Math.imul(h ^ NONE, 0x01000193);
-  else {
-    h = Math.imul(h ^ shape.length, 0x01000193);
-    for (let d = 0; d < shape.length; d++) h = Math.imul(h ^ shape[d]!, 0x01000193);
+  if (shape !== memo.shape || key !== memo.key) {
+    let h = Math.imul(0x811c9dc5 ^ opIndex, 0x01000193);
+    h = Math.imul(h ^ dtype, 0x01000193);
+    h = Math.imul(h ^ (spec.root ?? NONE), 0x01000193);
+    h = Math.imul(h ^ reduce, 0x01000193);
+    h = Math.imul(h ^ (spec.dim ?? NONE), 0x01000193);
+    h = Math.imul(h ^ (spec.dim2 ?? NONE), 0x01000193);
+    if (shape === undefined) h = Math.imul(h ^ NONE, 0x01000193);
+    else {
+      h = Math.imul(h ^ shape.length, 0x01000193);
+      for (let d = 0; d < shape.length; d++) h = Math.imul(h ^ shape[d]!, 0x01000193);
+    }
+    memo.shape = Object.isFrozen(shape) ? shape : undefined;
+    memo.key = key;
+    memo.hash = h;
   }
-  block.words[block.inlineHashWord(block.rankInGroup, seq)] = h;
+  block.words[block.inlineHashWord(block.rankInGroup, seq)] = memo.hash;
 }
 
 /** Writes this member's full fingerprint into its call area (for the mismatch report). */

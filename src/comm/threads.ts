@@ -18,7 +18,7 @@ import { OPS, type RankRecord } from '../debug/rank-status.js';
 import { dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { empty, emptyLike, Tensor } from '../tensor/tensor.js';
 import { forEachRun } from './box.js';
-import { checkFingerprints, COLLECTIVE_INDEX, writeFingerprintHash, type CallSpec, type CollectiveName } from './fingerprint.js';
+import { checkFingerprints, COLLECTIVE_INDEX, FingerprintMemo, writeFingerprintHash, type CallSpec, type CollectiveName } from './fingerprint.js';
 import { numelOf } from '../tensor/shape.js';
 import { nowUs, type TraceRecorder } from '../debug/trace.js';
 import type { Chaos } from '../debug/chaos.js';
@@ -71,6 +71,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   readonly #checkCalls: boolean;
   /** The current call (kept for a mismatch report). */
   #spec: CallSpec | undefined;
+  readonly #memo = new FingerprintMemo();
 
   /** `ranks`: the group's world ranks in group order; `occurrence`: how many groups with the same ranks this rank made before. */
   constructor(ctx: RankContext, ranks: readonly number[], occurrence = 0) {
@@ -296,7 +297,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     this.#ctx.chaos?.beforeCollective(spec.op);
     const seq = ++this.#seq;
     const opIndex = COLLECTIVE_INDEX[spec.op];
-    if (this.#checkCalls) writeFingerprintHash(this.#block, seq, spec, opIndex);
+    if (this.#checkCalls) writeFingerprintHash(this.#block, seq, spec, opIndex, this.#memo);
     this.#spec = spec;
     const t = spec.tensor;
     this.#ctx.record.recordStart(seq, opIndex, this.#block.byteOffset, t === undefined ? -1 : t.info.code, t === undefined ? 0 : t.numel);
