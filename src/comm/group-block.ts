@@ -26,7 +26,7 @@
  */
 import { MismatchError } from '../errors.js';
 import type { Arena } from '../shm/arena.js';
-import { AdaptiveSpin, lastWaitSlept, SPIN_ITERATIONS_ADAPTIVE_MAX, waitFor, type WaitOptions } from '../shm/wait.js';
+import { AdaptiveSpin, lastWaitSleptMs, SPIN_ITERATIONS_ADAPTIVE_MAX, waitFor, type WaitOptions } from '../shm/wait.js';
 import { STALL_MS, type OpName } from '../debug/rank-status.js';
 import { nowUs, type TraceRecorder } from '../debug/trace.js';
 import type { RankRecord } from '../debug/rank-status.js';
@@ -211,7 +211,7 @@ export class GroupBlock {
     this.#what = what;
     const start = this.#trace === undefined ? 0 : nowUs();
     waitFor(w, genWord, this.#reached, this.#wait);
-    this.#wait.spinIterations = this.#spin.update(lastWaitSlept());
+    this.#wait.spinIterations = this.#spin.update(lastWaitSleptMs());
     this.#trace?.add(`wait (${phase})`, 'wait', start, { call: what, seq });
     if (this.#marked) {
       this.#marked = false;

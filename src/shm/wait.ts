@@ -116,7 +116,7 @@ function checkWaitArgs(flags: Int32Array, index: number, condition: WaitConditio
  */
 export function waitFor(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions): number {
   checkWaitArgs(flags, index, condition, options);
-  slept = false;
+  sleptMs = 0;
   let value = Atomics.load(flags, index);
   if (holds(condition, value)) return value;
   const spins = options.spinIterations ?? SPIN_ITERATIONS_MAX;
@@ -138,17 +138,23 @@ function checkAbort(abort: AbortWord | readonly AbortWord[] | undefined): void {
   for (const word of abort as readonly AbortWord[]) checkAbort(word);
 }
 
-/** Whether the last `waitFor` of this thread slept (for `AdaptiveSpin`). Each thread has its own module. */
-let slept = false;
+/**
+ * How long the last `waitFor` of this thread slept, in ms (0: it did not sleep), for `AdaptiveSpin`.
+ * Each thread has its own module instance.
+ */
+let sleptMs = 0;
 
-export function lastWaitSlept(): boolean {
-  return slept;
+export function lastWaitSleptMs(): number {
+  return sleptMs;
 }
 
+/** A sleep this short means the peer was about to arrive: spinning a little longer would have caught it. */
+export const SHORT_SLEEP_MS = 0.05;
+
 /**
- * A spin budget that adapts like an adaptive mutex: doubled after a wait that ended while spinning (up to
- * `max`), halved after one that had to sleep (down to SPIN_ITERATIONS_MAX). With `max` 0 (threads
- * outnumber cores) it never spins.
+ * A spin budget that adapts like an adaptive mutex: doubled after a wait that ended while spinning or
+ * after a short sleep (the peer was close), up to `max`; halved after a long sleep (the peer was not
+ * running), down to SPIN_ITERATIONS_MAX. With `max` 0 (threads outnumber cores) it never spins.
  */
 export class AdaptiveSpin {
   #budget: number;
@@ -163,16 +169,15 @@ export class AdaptiveSpin {
     return this.#budget;
   }
 
-  /** Call after each wait with its outcome. */
-  update(sleptNow: boolean): number {
+  /** Call after each wait with how long it slept (lastWaitSleptMs()). */
+  update(sleptMsNow: number): number {
     if (this.#max === 0) return 0;
-    this.#budget = sleptNow ? Math.max(SPIN_ITERATIONS_MAX, this.#budget >> 1) : Math.min(this.#max, this.#budget << 1);
+    this.#budget = sleptMsNow > SHORT_SLEEP_MS ? Math.max(SPIN_ITERATIONS_MAX, this.#budget >> 1) : Math.min(this.#max, this.#budget << 1);
     return this.#budget;
   }
 }
 
 function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions, seen: number): number {
-  slept = true;
   const { timeoutMs, sleepersIndex, stallMs, onStall } = options;
   const sliceMs = options.sliceMs ?? WAIT_SLICE_MS;
   const startMs = performance.now();
@@ -203,7 +208,10 @@ function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, 
       }
     }
     value = Atomics.load(flags, index);
-    if (holds(condition, value)) return value;
+    if (holds(condition, value)) {
+      sleptMs = performance.now() - startMs;
+      return value;
+    }
   }
 }
 
