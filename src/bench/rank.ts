@@ -29,8 +29,14 @@ export interface RankPlan {
   readonly clockBase: bigint;
 }
 
-/** Extra untimed iterations before the first row of each (op, dtype, redop): the JIT warms up there. */
-export const FIRST_ROW_WARMUP = 20;
+/**
+ * Extra untimed iterations before the first row of each (op, dtype, redop): V8 optimizes a call path only
+ * after thousands of calls, so small rows need many (2000 at a few bytes) and large ones few (20 at
+ * 64 MiB). A function of the row's size only, so that every rank makes the same number of calls.
+ */
+export function firstRowWarmup(sizeBytes: number): number {
+  return Math.max(20, Math.min(2000, Math.floor((64 * 1024 * 1024) / Math.max(1, sizeBytes))));
+}
 
 /**
  * Untimed calls after each ceiling repetition, before the next block of timed ones: they absorb the skew
@@ -91,7 +97,7 @@ function runRow(world: GroupCoordinator, plan: RankPlan, row: BenchCase, block: 
   const probe = plan.ceiling && row.sizeBytes > 0 ? new CeilingProbe(world, row, block, plan.clockBase) : undefined;
   const modes = [row.outOfPlace, row.inPlace];
   try {
-    timeRow(runner, modes, plan, block, rank, probe, plan.warmup + (first ? FIRST_ROW_WARMUP : 0));
+    timeRow(runner, modes, plan, block, rank, probe, plan.warmup + (first ? firstRowWarmup(row.sizeBytes) : 0));
     checkRow(runner, modes, plan, block, rank);
   } finally {
     runner.release();
