@@ -26,7 +26,7 @@
  */
 import { MismatchError } from '../errors.js';
 import type { Arena } from '../shm/arena.js';
-import { AdaptiveSpin, lastWaitSleptMs, SPIN_ITERATIONS_ADAPTIVE_MAX, waitFor, type WaitOptions } from '../shm/wait.js';
+import { AdaptiveSpin, SPIN_ITERATIONS_ADAPTIVE_MAX, waitFor, type WaitOptions } from '../shm/wait.js';
 import { STALL_MS, type OpName } from '../debug/rank-status.js';
 import { nowUs, type TraceRecorder } from '../debug/trace.js';
 import type { RankRecord } from '../debug/rank-status.js';
@@ -110,7 +110,6 @@ export class GroupBlock {
     this.#trace = trace;
     // spinIterations > 0 means every rank has a core: spin adaptively up to the long budget.
     this.#spin = new AdaptiveSpin(spinIterations > 0 ? SPIN_ITERATIONS_ADAPTIVE_MAX : 0);
-    spinIterations = this.#spin.budget;
     this.layout = groupBlockLayout(ranks.length);
     this.#hashWord0 = this.layout.inlineOffset >> 2;
     this.words = new Int32Array(arena.buffer(byteOffset + this.layout.totalBytes), byteOffset, this.layout.totalBytes >> 2);
@@ -125,9 +124,14 @@ export class GroupBlock {
       throw new MismatchError(`The ranks of group [${ranks.join(', ')}] do not match the ranks its other members gave; every member must create it with the same ranks in the same order`);
     }
     this.#wait = {
-      timeoutMs, spinIterations, abort: job.abortWord, describe: () => this.#describeWait(), stallMs: STALL_MS, sleepersIndex: W_SLEEPERS,
+      timeoutMs, adaptiveSpin: this.#spin, abort: job.abortWord, describe: () => this.#describeWait(), stallMs: STALL_MS, sleepersIndex: W_SLEEPERS,
       onStall: () => this.#markBlocked(),
     };
+  }
+
+  /** The spin budget of this member's waits (shared with its mailboxes: same peers, same machine). */
+  get adaptiveSpin(): AdaptiveSpin {
+    return this.#spin;
   }
 
   /** The deadline of the following waits (a per-group or per-call timeout). */
@@ -211,7 +215,6 @@ export class GroupBlock {
     this.#what = what;
     const start = this.#trace === undefined ? 0 : nowUs();
     waitFor(w, genWord, this.#reached, this.#wait);
-    this.#wait.spinIterations = this.#spin.update(lastWaitSleptMs());
     this.#trace?.add(`wait (${phase})`, 'wait', start, { call: what, seq });
     if (this.#marked) {
       this.#marked = false;

@@ -47,7 +47,7 @@ export class Mailboxes {
     this.#arena = arena;
     this.#io = io;
     this.#record = record;
-    this.#wait = { ...wait, describe: () => this.#what, stallMs: STALL_MS, onStall: () => this.#markBlocked() };
+    this.#wait = { ...wait, adaptiveSpin: block.adaptiveSpin, describe: () => this.#what, stallMs: STALL_MS, onStall: () => this.#markBlocked() };
   }
 
   set timeoutMs(value: number) {

@@ -36,7 +36,7 @@ import {
   M_READ_COUNT, M_SIZE, M_WRITER_SLEEPERS, M_WRITTEN, ShmRingBuffer, type RingSizes, type ShmRegion,
 } from './ring-buffer.js';
 import { createQueueFromGroup, type GroupQueueEnd, type QueueGroup } from './queue-group.js';
-import { DEFAULT_TIMEOUT_MS, SPIN_ITERATIONS_MAX, type AbortWord, type WaitOptions, waitFor, wake } from './wait.js';
+import { AdaptiveSpin, DEFAULT_TIMEOUT_MS, SPIN_ITERATIONS_ADAPTIVE_MAX, SPIN_ITERATIONS_MAX, type AbortWord, type WaitOptions, waitFor, wake } from './wait.js';
 
 /** Default chunk size for a group's broadcaster (vLLM's mq_broadcaster: 4 MiB x 6). */
 export const QUEUE_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -230,6 +230,8 @@ abstract class QueueEnd {
     const closedWord: AbortWord = { flags: ring.words, index: H_CLOSED, error: () => new ClosedError(`${this.describe()}: queue closed`) };
     this.wait = {
       timeoutMs: this.timeoutMs, spinIterations, stallMs,
+      // A handle told to spin (its caller found a core for every thread) adapts its budget to its waits.
+      ...(options.spinIterations !== undefined && options.spinIterations > 0 ? { adaptiveSpin: new AdaptiveSpin(SPIN_ITERATIONS_ADAPTIVE_MAX) } : {}),
       describe: () => this.describe(),
       onStall: (waitedMs) => this.onStall(this.report(waitedMs)),
       abort: options.abort === undefined ? closedWord : [closedWord, options.abort],

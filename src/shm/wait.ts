@@ -66,6 +66,8 @@ export interface WaitOptions {
   /** Calls `onStall(waitedMs)` after `stallMs` of waiting, and again every `stallMs`. */
   stallMs?: number;
   onStall?: (waitedMs: number) => void;
+  /** A budget that adapts to how the last waits went (used instead of `spinIterations` when given). */
+  adaptiveSpin?: AdaptiveSpin;
   /** Words checked before every sleep; the first non-zero one ends the wait with its error. */
   abort?: AbortWord | readonly AbortWord[];
 }
@@ -119,12 +121,18 @@ export function waitFor(flags: Int32Array, index: number, condition: WaitConditi
   sleptMs = 0;
   let value = Atomics.load(flags, index);
   if (holds(condition, value)) return value;
-  const spins = options.spinIterations ?? SPIN_ITERATIONS_MAX;
+  const adaptive = options.adaptiveSpin;
+  const spins = adaptive !== undefined ? adaptive.budget : options.spinIterations ?? SPIN_ITERATIONS_MAX;
   for (let i = 0; i < spins; i++) {
     value = Atomics.load(flags, index);
-    if (holds(condition, value)) return value;
+    if (holds(condition, value)) {
+      adaptive?.update(0);
+      return value;
+    }
   }
-  return sleepUntil(flags, index, condition, options, value);
+  value = sleepUntil(flags, index, condition, options, value);
+  adaptive?.update(sleptMs);
+  return value;
 }
 
 function checkAbort(abort: AbortWord | readonly AbortWord[] | undefined): void {

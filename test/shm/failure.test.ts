@@ -48,11 +48,13 @@ test('a reader that never reads: the writer\'s stall reports and timeout name it
   const result = await writer.result;
   t.is(result.sent, 2, 'the ring holds two messages, then the writer stalls');
   t.is(result.error?.code, ErrorCodes.TIMEOUT);
-  t.regex(result.error!.message, /writer waiting to reuse chunk 0 for message 2: readers \[1\] have not read it/);
+  // Reader 1 never reads; readers 0 and 2 read, but on a loaded machine they may start late, so a report
+  // may also list them: what is certain is that every report and the timeout name reader 1.
+  t.regex(result.error!.message, /writer waiting to reuse chunk 0 for message 2: readers \[[\d, ]*\b1\b[\d, ]*\] have not read it/);
   t.true(result.reports.length >= 3, `${result.reports.length} stall reports`);
   for (const report of result.reports) {
-    t.deepEqual(report.pendingReaders, [1]);
-    t.regex(report.text, /readers \[1\] have not read it/);
+    t.true(report.pendingReaders.includes(1), `report names reader 1: ${report.text}`);
+    t.regex(report.text, /readers \[[\d, ]*\b1\b[\d, ]*\] have not read it/);
   }
   for (const reader of readers) t.like(await reader.result, { ended: 'returned', value: { sent: 0 } });
   Atomics.store(control, 1, 1);
