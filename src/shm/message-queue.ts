@@ -335,6 +335,22 @@ export class QueueWriter extends QueueEnd {
     }
   }
 
+  /**
+   * Waits until every reader has released every chunk written so far (all messages consumed), so that
+   * the queue can be closed and its ring freed without losing a message or a reader still copying.
+   * @throws TimeoutError after `timeoutMs` (default: this handle's), naming the readers that lag.
+   */
+  drain(options?: QueueCallOptions): void {
+    this.checkOpen(options);
+    for (let chunk = 0; chunk < this.ring.maxChunks; chunk++) {
+      const written = Atomics.load(this.words, this.ring.metaIndex(chunk, M_WRITTEN));
+      if (written === 0) continue;
+      this.wait.sleepersIndex = this.ring.metaIndex(chunk, M_WRITER_SLEEPERS);
+      const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
+      waitFor(this.words, this.ring.metaIndex(chunk, M_READ_COUNT), this.ring.nReaders, { ...this.wait, timeoutMs });
+    }
+  }
+
   #acquire(): void {
     if (!this.wrapped) return;
     const count = this.index(M_READ_COUNT);

@@ -24,7 +24,11 @@ export interface QueueGroup {
 export interface GroupQueueEnd {
   readonly queue: MessageQueue;
   readonly end: QueueWriter | QueueReader;
-  /** Closes the queue; the writer also returns the ring to the arena. */
+  /**
+   * The writer waits until every reader consumed every message, then closes the queue and returns the
+   * ring to the arena; a reader does nothing (the writer owns the ring's life). When the readers do not
+   * drain in time the ring is closed but not freed: a late reader must not read reused memory.
+   */
   destroy(): void;
 }
 
@@ -47,8 +51,15 @@ export function createQueueFromGroup(group: QueueGroup, maxChunkBytes = QUEUE_CH
   return {
     queue, end,
     destroy: () => {
+      if (region === undefined) return;
+      try {
+        (end as QueueWriter).drain();
+      } catch {
+        queue.close();
+        return;
+      }
       queue.close();
-      if (region !== undefined) arena.free(region);
+      arena.free(region);
     },
   };
 }

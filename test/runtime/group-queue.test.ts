@@ -13,3 +13,8 @@ test('broadcastObject and broadcastTensorDict go through per-root shared-memory 
     t.deepEqual(r.streamed, rank === n - 1 ? [] : Array.from({ length: 50 }, (_, i) => i * 3000));
   });
 });
+
+test('destroying a group right after its root broadcast waits for the readers (no lost message)', async (t) => {
+  const results = await withRanks(3, { module: new URL('../fixtures/group-queue.js', import.meta.url), exportName: 'destroyAfterBroadcast' });
+  t.deepEqual(results, Array(3).fill([{ i: 0 }, { i: 1 }, { i: 2 }]));
+});
