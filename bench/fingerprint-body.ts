@@ -8,9 +8,10 @@ import { GroupCoordinator } from '../src/group/coordinator.js';
 import type { RankInfo } from '../src/index.js';
 
 export default function main({ args }: RankInfo): [number, number][] {
-  const { iterations, rounds } = args as { iterations: number; rounds: number };
+  const { iterations, rounds, control } = args as { iterations: number; rounds: number; control: boolean };
   const state = initDistributedEnvironment();
-  const checked = state.world;
+  // --control: both groups unchecked, to show what the method reads when there is no difference.
+  const checked = control ? new GroupCoordinator({ groupRanks: [state.world.ranks], context: state.context, localRank: state.localRank, occurrence: 2, checkCalls: false }) : state.world;
   const unchecked = new GroupCoordinator({ groupRanks: [checked.ranks], context: state.context, localRank: state.localRank, occurrence: 1, checkCalls: false });
   const one = tensor([1], { dtype: 'float32' });
   const out = tensor([0], { dtype: 'float32' });

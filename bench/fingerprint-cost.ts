@@ -2,17 +2,18 @@
  * What the always-on collective fingerprints cost: a 4-byte allReduce on two groups of the same ranks in
  * one job, one checked and one not (GroupCoordinator's checkCalls: false), in alternating rounds. The
  * cost is the median over rounds of checked / unchecked - 1.
- *   node dist/bench/fingerprint-cost.js [--ranks 2] [--rounds 21] [--iterations 20000] [--json]
+ *   node dist/bench/fingerprint-cost.js [--ranks 2] [--rounds 21] [--iterations 20000] [--json] [--control]
+ * `--control` runs both groups unchecked: the cost it prints is the method's own noise (about +-4 %).
  */
 import { parseArgs } from 'node:util';
 import { launch } from '../src/launch/launch.js';
 import { shutdown } from '../src/launch/runtime.js';
 
-const { values } = parseArgs({ options: { ranks: { type: 'string' }, rounds: { type: 'string' }, iterations: { type: 'string' }, json: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { ranks: { type: 'string' }, rounds: { type: 'string' }, iterations: { type: 'string' }, json: { type: 'boolean' }, control: { type: 'boolean' } } });
 const ranks = Number(values.ranks ?? 2), rounds = Number(values.rounds ?? 21), iterations = Number(values.iterations ?? 20_000);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const job = await launch({ worldSize: ranks, module: new URL('./fingerprint-body.js', import.meta.url), args: { iterations, rounds } });
+const job = await launch({ worldSize: ranks, module: new URL('./fingerprint-body.js', import.meta.url), args: { iterations, rounds, control: values.control === true } });
 const perRank = (await job.results) as [number, number][][];
 await job.close();
 // Each round's time is the slowest rank's.
