@@ -1,8 +1,8 @@
 /**
  * Inside a rank: one benchmarked collective per row, called through the GroupCoordinator exactly as a
- * user calls it. Inputs (and the allReduce output) are tensors in the shared arena, allocated once per
- * row and reused by every iteration, as nccl-tests reuses its buffers; ops whose API returns a new tensor
- * (allGather, reduceScatter, reduce, allToAll, recv) get that tensor back, as users do.
+ * user calls it. Inputs and outputs are tensors in the shared arena, allocated once per row and reused
+ * by every iteration (passed as `out`), as nccl-tests reuses its buffers; recv, whose API has no `out`,
+ * gets a new tensor back, as users do.
  *
  * Each runner can also check itself: refill the inputs from the row's seeds, run once, and count the
  * elements of this rank's result that differ from the plain-JS reference (data.ts).
@@ -105,18 +105,20 @@ function sendRecvRunner({ world, row, pattern, seeds, rank }: RunnerContext): Op
   };
 }
 
-/** allGather, reduceScatter, reduce, allToAll: the API returns the result as a new tensor. */
+/** allGather, reduceScatter, reduce, allToAll: the result goes to an arena tensor given as `out`. */
 function returningRunner(ctx: RunnerContext): OpRunner {
   const { world, row, pattern, seeds, rank } = ctx;
   const c = row.counts.paramCount;
   const op = row.redop as ReduceOp;
   const input = arenaTensor(row.counts.sendCount, row.dtype);
+  const output = arenaTensor(row.counts.recvCount, row.dtype);
   fillInput(input.data, pattern, seeds[rank]!);
+  const isRoot = rank === row.root;
   const call: Record<string, () => Tensor | null> = {
-    allGather: () => world.allGather(input, { dim: 0 }),
-    reduceScatter: () => world.reduceScatter(input, { dim: 0, op }),
-    reduce: () => (rank === row.root ? world.reduce(input, { dst: row.root, op }) : (world.reduce(input, { dst: row.root, op }), null)),
-    allToAll: () => world.allToAll(input, { scatterDim: 0, gatherDim: 0 }),
+    allGather: () => world.allGather(input, { dim: 0, out: output }),
+    reduceScatter: () => world.reduceScatter(input, { dim: 0, op, out: output }),
+    reduce: () => (isRoot ? world.reduce(input, { dst: row.root, op, out: output }) : (world.reduce(input, { dst: row.root, op }), null)),
+    allToAll: () => world.allToAll(input, { scatterDim: 0, gatherDim: 0, out: output }),
   };
   const expected: Record<string, (i: number) => Stored> = {
     allGather: (k) => inputAt(pattern, seeds[Math.floor(k / c)]!, k % c),
@@ -132,6 +134,9 @@ function returningRunner(ctx: RunnerContext): OpRunner {
       const result = fn();
       return result === null ? 0 : verify(result, corrupt, expected[row.op]!);
     },
-    release: () => input.release(),
+    release: () => {
+      input.release();
+      output.release();
+    },
   };
 }

@@ -109,28 +109,28 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return this.#trace === undefined ? this.#allReduce(t, op, out) : this.#traced('allReduce', t.byteLength, () => this.#allReduce(t, op, out));
   }
 
-  allGather(t: Tensor, dim: number): Tensor {
-    return this.#trace === undefined ? this.#allGather(t, dim) : this.#traced('allGather', t.byteLength, () => this.#allGather(t, dim));
+  allGather(t: Tensor, dim: number, out?: Tensor): Tensor {
+    return this.#trace === undefined ? this.#allGather(t, dim, out) : this.#traced('allGather', t.byteLength, () => this.#allGather(t, dim, out));
   }
 
-  gather(t: Tensor, dst: number, dim: number): Tensor | null {
-    return this.#trace === undefined ? this.#gather(t, dst, dim) : this.#traced('gather', t.byteLength, () => this.#gather(t, dst, dim));
+  gather(t: Tensor, dst: number, dim: number, out?: Tensor): Tensor | null {
+    return this.#trace === undefined ? this.#gather(t, dst, dim, out) : this.#traced('gather', t.byteLength, () => this.#gather(t, dst, dim, out));
   }
 
-  reduceScatter(t: Tensor, dim: number, op: ReduceOp): Tensor {
-    return this.#trace === undefined ? this.#reduceScatter(t, dim, op) : this.#traced('reduceScatter', t.byteLength, () => this.#reduceScatter(t, dim, op));
+  reduceScatter(t: Tensor, dim: number, op: ReduceOp, out?: Tensor): Tensor {
+    return this.#trace === undefined ? this.#reduceScatter(t, dim, op, out) : this.#traced('reduceScatter', t.byteLength, () => this.#reduceScatter(t, dim, op, out));
   }
 
   broadcast(t: Tensor, src: number): Tensor {
     return this.#trace === undefined ? this.#broadcast(t, src) : this.#traced('broadcast', t.byteLength, () => this.#broadcast(t, src));
   }
 
-  reduce(t: Tensor, dst: number, op: ReduceOp): Tensor {
-    return this.#trace === undefined ? this.#reduce(t, dst, op) : this.#traced('reduce', t.byteLength, () => this.#reduce(t, dst, op));
+  reduce(t: Tensor, dst: number, op: ReduceOp, out?: Tensor): Tensor {
+    return this.#trace === undefined ? this.#reduce(t, dst, op, out) : this.#traced('reduce', t.byteLength, () => this.#reduce(t, dst, op, out));
   }
 
-  allToAll(t: Tensor, scatterDim: number, gatherDim: number): Tensor {
-    return this.#trace === undefined ? this.#allToAll(t, scatterDim, gatherDim) : this.#traced('allToAll', t.byteLength, () => this.#allToAll(t, scatterDim, gatherDim));
+  allToAll(t: Tensor, scatterDim: number, gatherDim: number, out?: Tensor): Tensor {
+    return this.#trace === undefined ? this.#allToAll(t, scatterDim, gatherDim, out) : this.#traced('allToAll', t.byteLength, () => this.#allToAll(t, scatterDim, gatherDim, out));
   }
 
   barrier(): void {
@@ -172,20 +172,20 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return result;
   }
 
-  #allGather(t: Tensor, dim: number): Tensor {
-    return this.#collect('allGather', t, dim, true)!;
+  #allGather(t: Tensor, dim: number, out?: Tensor): Tensor {
+    return this.#collect('allGather', t, dim, true, undefined, out)!;
   }
 
-  #gather(t: Tensor, dst: number, dim: number): Tensor | null {
-    return this.#collect('gather', t, dim, this.rankInGroup === dst, dst);
+  #gather(t: Tensor, dst: number, dim: number, out?: Tensor): Tensor | null {
+    return this.#collect('gather', t, dim, this.rankInGroup === dst, dst, out);
   }
 
   /** allGather / gather: when `receives`, pull every member's input into the result at its place along `dim`. */
-  #collect(op: 'allGather' | 'gather', t: Tensor, dim: number, receives: boolean, root?: number): Tensor | null {
+  #collect(op: 'allGather' | 'gather', t: Tensor, dim: number, receives: boolean, root?: number, given?: Tensor): Tensor | null {
     const shape = t.ndim === 0 ? [1] : [...t.shape];
     const outShape = [...shape];
     outShape[dim]! *= this.worldSize;
-    const out = receives ? empty(outShape, { dtype: t.dtype }) : null;
+    const out = receives ? given ?? empty(outShape, { dtype: t.dtype }) : null;
     const spec: CallSpec = { op, tensor: t, dtype: t.dtype, shape: t.shape, dim };
     if (root !== undefined) spec.root = root;
     const seq = this.#begin(spec);
@@ -203,11 +203,11 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return out;
   }
 
-  #reduceScatter(t: Tensor, dim: number, op: ReduceOp): Tensor {
+  #reduceScatter(t: Tensor, dim: number, op: ReduceOp, given?: Tensor): Tensor {
     const code = this.#reduceCodes(t, op);
     const outShape = [...t.shape];
     outShape[dim] = t.shape[dim]! / this.worldSize;
-    const out = empty(outShape, { dtype: t.dtype });
+    const out = given ?? empty(outShape, { dtype: t.dtype });
     const seq = this.#begin({ op: 'reduceScatter', tensor: t, dtype: t.dtype, shape: t.shape, dim, reduceOp: op });
     const source = this.#arriveAny(t, seq, 'reduceScatter');
     const from = outShape.map(() => 0);
@@ -232,9 +232,9 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return t;
   }
 
-  #reduce(t: Tensor, dst: number, op: ReduceOp): Tensor {
+  #reduce(t: Tensor, dst: number, op: ReduceOp, given?: Tensor): Tensor {
     const code = this.#reduceCodes(t, op);
-    const out = this.rankInGroup === dst ? emptyLike(t) : undefined;
+    const out = this.rankInGroup === dst ? given ?? emptyLike(t) : undefined;
     const seq = this.#begin({ op: 'reduce', tensor: t, dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op });
     const outAt = out === undefined ? 0 : this.#io.target(out, this.#scratchOut);
     if (t.byteLength <= INLINE_BYTES) {
@@ -252,12 +252,12 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return out;
   }
 
-  #allToAll(t: Tensor, scatterDim: number, gatherDim: number): Tensor {
+  #allToAll(t: Tensor, scatterDim: number, gatherDim: number, given?: Tensor): Tensor {
     const chunk = [...t.shape];
     chunk[scatterDim] = t.shape[scatterDim]! / this.worldSize;
     const outShape = [...chunk];
     outShape[gatherDim]! *= this.worldSize;
-    const out = empty(outShape, { dtype: t.dtype });
+    const out = given ?? empty(outShape, { dtype: t.dtype });
     const seq = this.#begin({ op: 'allToAll', tensor: t, dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim });
     const source = this.#arriveAny(t, seq, 'allToAll');
     const from = chunk.map(() => 0);

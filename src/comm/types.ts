@@ -1,4 +1,7 @@
 /**
+ * `out`, where a method takes it, receives the result (the caller checked its dtype and size, and that
+ * it does not share storage with the input); a tensor in the arena is then written without copies.
+ *
  * The one interface every communicator implements (threads now; nccl, hccl and tcp behind the same
  * shape). Ranks named here are ranks within the group (0..worldSize-1). Callers validate arguments
  * (GroupCoordinator does); communicators assert.
@@ -15,17 +18,17 @@ export interface DeviceCommunicator {
   /** Reduction of every member's `t`; a new tensor (or `out`). */
   allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor;
   /** Every member's `t` joined along `dim`. */
-  allGather(t: Tensor, dim: number): Tensor;
+  allGather(t: Tensor, dim: number, out?: Tensor): Tensor;
   /** This member's part (along `dim`) of the reduction of every member's `t`. */
-  reduceScatter(t: Tensor, dim: number, op: ReduceOp): Tensor;
+  reduceScatter(t: Tensor, dim: number, op: ReduceOp, out?: Tensor): Tensor;
   /** Every member's `t` joined along `dim` on `dst`; null elsewhere. */
-  gather(t: Tensor, dst: number, dim: number): Tensor | null;
+  gather(t: Tensor, dst: number, dim: number, out?: Tensor): Tensor | null;
   /** `src`'s `t` copied into every member's `t` (in place); returns `t`. */
   broadcast(t: Tensor, src: number): Tensor;
   /** The reduction on `dst` (a new tensor); other members get their `t` back unchanged. */
-  reduce(t: Tensor, dst: number, op: ReduceOp): Tensor;
+  reduce(t: Tensor, dst: number, op: ReduceOp, out?: Tensor): Tensor;
   /** Chunk j of `t` along `scatterDim` goes to member j; received chunks are joined along `gatherDim`. */
-  allToAll(t: Tensor, scatterDim: number, gatherDim: number): Tensor;
+  allToAll(t: Tensor, scatterDim: number, gatherDim: number, out?: Tensor): Tensor;
   send(t: Tensor, dst: number): void;
   recv(shape: readonly number[], dtype: DType, src: number): Tensor;
   barrier(): void;

@@ -146,30 +146,33 @@ export class GroupCoordinator {
   }
 
   /** Every member's tensor joined along `dim` (default -1, as vLLM). */
-  allGather(t: Tensor, options: { dim?: number; timeoutMs?: number } = {}): Tensor {
+  allGather(t: Tensor, options: { dim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
-    if (this.worldSize === 1) return t;
-    return this.#timed(options.timeoutMs, () => this.#comm(t).allGather(t, dim));
+    const out = this.#checkOut(options.out, t, this.#scaled(t, dim, this.worldSize));
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).allGather(t, dim, out));
   }
 
   /** This member's slice (along `dim`, default -1) of the reduction; the dim must divide by worldSize. */
-  reduceScatter(t: Tensor, options: { dim?: number; op?: ReduceOp; timeoutMs?: number } = {}): Tensor {
+  reduceScatter(t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
     const op = reduceOpFor(t, options.op);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
     this.#divisible('reduceScatter', t, dim);
-    if (this.worldSize === 1) return t;
-    return this.#timed(options.timeoutMs, () => this.#comm(t).reduceScatter(t, dim, op));
+    const out = this.#checkOut(options.out, t, this.#scaled(t, dim, 1 / this.worldSize));
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).reduceScatter(t, dim, op, out));
   }
 
   /** Every member's tensor joined along `dim` on member `dst`; null on the others (as vLLM's `gather`). */
-  gather(t: Tensor, options: { dst?: number; dim?: number; timeoutMs?: number } = {}): Tensor | null {
+  gather(t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor | null {
     checkTensor('tensor', t);
     const dst = this.#member('options.dst', options.dst ?? 0);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
-    if (this.worldSize === 1) return t;
-    return this.#timed(options.timeoutMs, () => this.#comm(t).gather(t, dst, dim));
+    const out = this.rankInGroup === dst ? this.#checkOut(options.out, t, this.#scaled(t, dim, this.worldSize)) : undefined;
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).gather(t, dst, dim, out));
   }
 
   /** Member `src`'s tensor copied into every member's `t` in place; returns `t`. */
@@ -181,22 +184,29 @@ export class GroupCoordinator {
   }
 
   /** The reduction, on member `dst` (a new tensor); the others get `t` back. */
-  reduce(t: Tensor, options: { dst?: number; op?: ReduceOp; timeoutMs?: number } = {}): Tensor {
+  reduce(t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
     const dst = this.#member('options.dst', options.dst ?? 0);
     const op = reduceOpFor(t, options.op);
-    if (this.worldSize === 1) return t;
-    return this.#timed(options.timeoutMs, () => this.#comm(t).reduce(t, dst, op));
+    const out = this.rankInGroup === dst ? this.#checkOut(options.out, t, t.shape) : undefined;
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).reduce(t, dst, op, out));
   }
 
   /** Chunk j of `t` along `scatterDim` goes to member j; the chunks received are joined along `gatherDim`. */
-  allToAll(t: Tensor, options: { scatterDim?: number; gatherDim?: number; timeoutMs?: number } = {}): Tensor {
+  allToAll(t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
     const scatterDim = normalizeDim(options.scatterDim ?? 0, t.ndim, 'options.scatterDim');
     const gatherDim = normalizeDim(options.gatherDim ?? 0, t.ndim, 'options.gatherDim');
     this.#divisible('allToAll', t, scatterDim);
-    if (this.worldSize === 1) return t;
-    return this.#timed(options.timeoutMs, () => this.#comm(t).allToAll(t, scatterDim, gatherDim));
+    const shape = [...t.shape];
+    if (t.ndim > 0) {
+      shape[scatterDim] = shape[scatterDim]! / this.worldSize;
+      shape[gatherDim] = shape[gatherDim]! * this.worldSize;
+    }
+    const out = this.#checkOut(options.out, t, shape);
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).allToAll(t, scatterDim, gatherDim, out));
   }
 
   /** Sends `t` to member `dst` (default: the next member). Returns once the data is posted. */
@@ -327,6 +337,25 @@ export class GroupCoordinator {
     for (const queue of this.#queues.values()) queue.destroy();
     this.#queues.clear();
     this.deviceCommunicator.destroy();
+  }
+
+  /** `t`'s shape with dim `dim` multiplied by `factor` (a scalar counts as [1]). */
+  #scaled(t: Tensor, dim: number, factor: number): number[] {
+    const shape = t.ndim === 0 ? [1] : [...t.shape];
+    shape[dim] = shape[dim]! * factor;
+    return shape;
+  }
+
+  /** Checks a caller's `out`: a Tensor of the input's dtype and the result's shape, not sharing the input's storage. */
+  #checkOut(out: Tensor | undefined, t: Tensor, shape: readonly number[]): Tensor | undefined {
+    if (out === undefined) return undefined;
+    checkTensor('options.out', out);
+    const same = out.shape.length === shape.length && out.shape.every((s, i) => s === shape[i]);
+    if (out.dtype !== t.dtype || !same) {
+      throw shapeError(`\`options.out\` (${out.dtype} ${formatShape(out.shape)}) must be ${t.dtype} ${formatShape(shape)}, the result of this call`);
+    }
+    if (out.storage === t.storage) throw shapeError('`options.out` must not share storage with the input (peers may still read the input while the result is written)');
+    return out;
   }
 
   #divisible(op: string, t: Tensor, dim: number): void {

@@ -1,0 +1,15 @@
+import test from 'ava';
+import { withRanks } from '../../src/testing/index.js';
+
+for (const n of [1, 3]) {
+  test(`allGather, reduceScatter, allToAll, reduce and gather write into a given out (arena and plain), ${n} ranks`, async (t) => {
+    const reports = (await withRanks(n, { module: new URL('../fixtures/comm-out.js', import.meta.url), exportName: 'intoOut' })) as {
+      results: Record<string, boolean>; error: string; aliasing: string;
+    }[];
+    for (const report of reports) {
+      for (const [what, ok] of Object.entries(report.results)) t.true(ok, what);
+      t.regex(report.error, new RegExp(`\`options.out\` \\(float32 \\[3\\]\\) must be float32 \\[${2 * n}\\]`));
+      if (n > 1) t.regex(report.aliasing, /must not share storage with the input/);
+    }
+  });
+}
