@@ -151,11 +151,11 @@ export class JobControl {
         Atomics.store(w, slot + 1, k2);
         Atomics.store(w, slot + 2, 2);
         Atomics.notify(w, slot + 2);
-        return w[slot + 3]!;
+        return w[slot + 3]! >>> 0; // an Int32 word holds arena offsets up to 4 GiB
       }
       // Claimed by someone: wait until its key is visible, then compare.
       waitFor(w, slot + 2, 2, { timeoutMs, abort: this.abortWord, describe: () => `creating the group ${key}: a member claimed its slot and did not finish` });
-      if (w[slot] === k1 && Atomics.load(w, slot + 1) === k2) return w[slot + 3]!;
+      if (w[slot] === k1 && Atomics.load(w, slot + 1) === k2) return w[slot + 3]! >>> 0;
     }
     throw outOfRange(`The job has more than ${GROUP_SLOTS} groups; destroy groups you no longer use`);
   }

@@ -134,15 +134,9 @@ export class GroupCoordinator {
   allReduce(t: Tensor, options: { op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
     checkTensor('tensor', t);
     const op = reduceOpFor(t, options.op);
-    if (options.out !== undefined) {
-      checkTensor('options.out', options.out);
-      if (options.out.dtype !== t.dtype || options.out.numel !== t.numel) {
-        throw shapeError(`\`options.out\` (${options.out.dtype} ${formatShape(options.out.shape)}) must match the input (${t.dtype} ${formatShape(t.shape)})`);
-      }
-    }
-    dtypeInfo(t.dtype);
-    if (this.worldSize === 1) return options.out === undefined ? t : options.out.copyFrom(t);
-    return this.#timed(options.timeoutMs, () => this.#comm(t).allReduce(t, op, options.out));
+    const out = this.#checkOut(options.out, t, t.shape, true);
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.#timed(options.timeoutMs, () => this.#comm(t).allReduce(t, op, out));
   }
 
   /** Every member's tensor joined along `dim` (default -1, as vLLM). */
@@ -346,15 +340,18 @@ export class GroupCoordinator {
     return shape;
   }
 
-  /** Checks a caller's `out`: a Tensor of the input's dtype and the result's shape, not sharing the input's storage. */
-  #checkOut(out: Tensor | undefined, t: Tensor, shape: readonly number[]): Tensor | undefined {
+  /**
+   * Checks a caller's `out`: a Tensor of the input's dtype and the result's shape, not sharing the input's
+   * storage unless the collective works in place (allReduce: each member reads only its own slice).
+   */
+  #checkOut(out: Tensor | undefined, t: Tensor, shape: readonly number[], inPlace = false): Tensor | undefined {
     if (out === undefined) return undefined;
     checkTensor('options.out', out);
     const same = out.shape.length === shape.length && out.shape.every((s, i) => s === shape[i]);
     if (out.dtype !== t.dtype || !same) {
       throw shapeError(`\`options.out\` (${out.dtype} ${formatShape(out.shape)}) must be ${t.dtype} ${formatShape(shape)}, the result of this call`);
     }
-    if (out.storage === t.storage) throw shapeError('`options.out` must not share storage with the input (peers may still read the input while the result is written)');
+    if (out.storage === t.storage && !(inPlace && out.byteOffset === t.byteOffset)) throw shapeError('`options.out` must not share storage with the input (peers may still read the input while the result is written)');
     return out;
   }
 

@@ -200,7 +200,7 @@ export class Arena {
     for (let header = this.#words[H_FREE_HEAD]; header !== 0; ) {
       const w = this.#blockWords(header);
       if (w[B_SIZE] >= size) {
-        this.#unlinkFree(header, w);
+        this.#unlinkFree(w);
         if (w[B_SIZE] - size >= SPLIT_MIN_BYTES) this.#split(header, w, size);
         return header;
       }
@@ -256,7 +256,7 @@ export class Arena {
     if (prev !== 0) {
       const p = this.#blockWords(prev);
       if (p[B_STATE] === FREE) {
-        this.#unlinkFree(prev, p);
+        this.#unlinkFree(p);
         p[B_SIZE] += BLOCK_HEADER_BYTES + w[B_SIZE];
         w[B_MAGIC] = 0;
         h = prev;
@@ -267,7 +267,7 @@ export class Arena {
     if (next < this.#words[H_TOP]) {
       const n = this.#blockWords(next);
       if (n[B_STATE] === FREE) {
-        this.#unlinkFree(next, n);
+        this.#unlinkFree(n);
         w[B_SIZE] += BLOCK_HEADER_BYTES + n[B_SIZE];
         n[B_MAGIC] = 0;
       }
@@ -291,7 +291,7 @@ export class Arena {
     this.#words[H_FREE_HEAD] = header;
   }
 
-  #unlinkFree(header: number, w: Uint32Array): void {
+  #unlinkFree(w: Uint32Array): void {
     const next = w[B_NEXT_FREE], prev = w[B_PREV_FREE];
     if (prev !== 0) this.#blockWords(prev)[B_NEXT_FREE] = next;
     else this.#words[H_FREE_HEAD] = next;

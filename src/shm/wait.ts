@@ -118,7 +118,6 @@ function checkWaitArgs(flags: Int32Array, index: number, condition: WaitConditio
  */
 export function waitFor(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions): number {
   checkWaitArgs(flags, index, condition, options);
-  sleptMs = 0;
   let value = Atomics.load(flags, index);
   if (holds(condition, value)) return value;
   const adaptive = options.adaptiveSpin;
@@ -130,9 +129,7 @@ export function waitFor(flags: Int32Array, index: number, condition: WaitConditi
       return value;
     }
   }
-  value = sleepUntil(flags, index, condition, options, value);
-  adaptive?.update(sleptMs);
-  return value;
+  return sleepUntil(flags, index, condition, options, value);
 }
 
 function checkAbort(abort: AbortWord | readonly AbortWord[] | undefined): void {
@@ -144,16 +141,6 @@ function checkAbort(abort: AbortWord | readonly AbortWord[] | undefined): void {
     return;
   }
   for (const word of abort as readonly AbortWord[]) checkAbort(word);
-}
-
-/**
- * How long the last `waitFor` of this thread slept, in ms (0: it did not sleep), for `AdaptiveSpin`.
- * Each thread has its own module instance.
- */
-let sleptMs = 0;
-
-export function lastWaitSleptMs(): number {
-  return sleptMs;
 }
 
 /** A sleep this short means the peer was about to arrive: spinning a little longer would have caught it. */
@@ -177,7 +164,7 @@ export class AdaptiveSpin {
     return this.#budget;
   }
 
-  /** Call after each wait with how long it slept (lastWaitSleptMs()). */
+  /** Called by `waitFor` after each wait with how long it slept (0: it ended while spinning). */
   update(sleptMsNow: number): number {
     if (this.#max === 0) return 0;
     this.#budget = sleptMsNow > SHORT_SLEEP_MS ? Math.max(SPIN_ITERATIONS_MAX, this.#budget >> 1) : Math.min(this.#max, this.#budget << 1);
@@ -217,7 +204,7 @@ function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, 
     }
     value = Atomics.load(flags, index);
     if (holds(condition, value)) {
-      sleptMs = performance.now() - startMs;
+      options.adaptiveSpin?.update(performance.now() - startMs);
       return value;
     }
   }
