@@ -36,6 +36,9 @@ test('close wakes a writer blocked on a full ring', async (t) => {
   t.regex(result.error!.message, /writer waiting to reuse chunk 0 for message 1: readers \[0 \(not attached\)\] have not read it: queue closed/);
 });
 
+/** A reader list as the ring writes it (`[1, 2 (not attached)]`) that names reader 1. */
+const NAMES_READER_1 = String.raw`\[(?:[^\]]*, )?1(?: \(not attached\))?(?:, [^\]]*)?\]`;
+
 test('a reader that never reads: the writer\'s stall reports and timeout name it, other readers stay correct', async (t) => {
   const sizes = { nReaders: 3, maxChunkBytes: 64, maxChunks: 2 };
   const queue = MessageQueue.create(guardedRegion(MessageQueue.bytesNeeded(sizes)), sizes);
@@ -50,11 +53,11 @@ test('a reader that never reads: the writer\'s stall reports and timeout name it
   t.is(result.error?.code, ErrorCodes.TIMEOUT);
   // Reader 1 never reads; readers 0 and 2 read, but on a loaded machine they may start late, so a report
   // may also list them: what is certain is that every report and the timeout name reader 1.
-  t.regex(result.error!.message, /writer waiting to reuse chunk 0 for message 2: readers \[[\d, ]*\b1\b[\d, ]*\] have not read it/);
+  t.regex(result.error!.message, new RegExp(`writer waiting to reuse chunk 0 for message 2: readers ${NAMES_READER_1} have not read it`));
   t.true(result.reports.length >= 3, `${result.reports.length} stall reports`);
   for (const report of result.reports) {
     t.true(report.pendingReaders.includes(1), `report names reader 1: ${report.text}`);
-    t.regex(report.text, /readers \[[\d, ]*\b1\b[\d, ]*\] have not read it/);
+    t.regex(report.text, new RegExp(`readers ${NAMES_READER_1} have not read it`));
   }
   for (const reader of readers) t.like(await reader.result, { ended: 'returned', value: { sent: 0 } });
   Atomics.store(control, 1, 1);
