@@ -34,3 +34,5 @@ export const STATUS_OP_NOT_ALLOWED: i32 = 3;
 export const STATUS_BAD_K: i32 = 4;
 /** `n` (the element count) is negative. */
 export const STATUS_BAD_N: i32 = 5;
+/** `reduceStrided`: the inputs' tags differ (dst was not written). */
+export const STATUS_TAG_MISMATCH: i32 = 6;

@@ -5,7 +5,7 @@
  * only import is the memory. The host owns the layout and passes byte offsets (u32) and element counts.
  * Codes and status values are in `abi.ts`; the host side is `src/shm/kernels.ts`.
  */
-import { STATUS_BAD_K, STATUS_BAD_N } from './abi';
+import { STATUS_BAD_K, STATUS_BAD_N, STATUS_TAG_MISMATCH } from './abi';
 import { dispatch, PairForm, TableForm } from './dispatch';
 
 export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half';
@@ -20,6 +20,23 @@ export function reduce(dtype: i32, op: i32, dst: usize, table: usize, k: i32, n:
   if (n < 0) return STATUS_BAD_N;
   if (k < 1) return STATUS_BAD_K;
   return dispatch<TableForm>(dtype, op, dst, table, <usize>k, n);
+}
+
+/**
+ * `reduce` of k inputs spaced `stride` bytes apart from `src0` (the inline buffers of a group), building
+ * the input table at `table` itself. With `tagBack` > 0 every input carries an i32 tag `tagBack` bytes
+ * before its data (the communicator's fingerprint hash, in the inline buffer's header): when any differs
+ * from the first input's, returns STATUS_TAG_MISMATCH without writing dst. The tags sit on lines the
+ * reduction reads anyway, so the check costs a few loads.
+ */
+export function reduceStrided(dtype: i32, op: i32, dst: usize, table: usize, src0: usize, stride: usize, k: i32, n: i32, tagBack: usize): i32 {
+  if (k < 1) return STATUS_BAD_K;
+  if (tagBack > 0) {
+    const tag = load<i32>(src0 - tagBack);
+    for (let j = 1; j < k; j++) if (load<i32>(src0 + <usize>j * stride - tagBack) != tag) return STATUS_TAG_MISMATCH;
+  }
+  for (let j = 0; j < k; j++) store<u32>(table + (<usize>j << 2), <u32>(src0 + <usize>j * stride));
+  return reduce(dtype, op, dst, table, k, n);
 }
 
 /** `reduce` with k = 2 and the two inputs given directly: in place `dst op= src` is `reduce2(d, o, dst, dst, src, n)`. */

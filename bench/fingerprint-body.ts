@@ -8,11 +8,15 @@ import { GroupCoordinator } from '../src/group/coordinator.js';
 import type { RankInfo } from '../src/index.js';
 
 export default function main({ args }: RankInfo): [number, number][] {
-  const { iterations, rounds, control } = args as { iterations: number; rounds: number; control: boolean };
+  const { iterations, rounds, control, swap } = args as { iterations: number; rounds: number; control: boolean; swap: boolean };
   const state = initDistributedEnvironment();
-  // --control: both groups unchecked, to show what the method reads when there is no difference.
-  const checked = control ? new GroupCoordinator({ groupRanks: [state.world.ranks], context: state.context, localRank: state.localRank, occurrence: 2, checkCalls: false }) : state.world;
-  const unchecked = new GroupCoordinator({ groupRanks: [checked.ranks], context: state.context, localRank: state.localRank, occurrence: 1, checkCalls: false });
+  // Two groups made the same way, differing only in checkCalls. --control: both unchecked, to show what
+  // the method reads when there is no difference.
+  const make = (occurrence: number, checkCalls: boolean): GroupCoordinator =>
+    new GroupCoordinator({ groupRanks: [state.world.ranks], context: state.context, localRank: state.localRank, occurrence, checkCalls });
+  // `swap` (every other run) trades the two groups' blocks, so that whatever favours one block cancels.
+  const checked = make(swap ? 1 : 2, !control);
+  const unchecked = make(swap ? 2 : 1, false);
   const one = tensor([1], { dtype: 'float32' });
   const out = tensor([0], { dtype: 'float32' });
   const time = (group: GroupCoordinator): number => {
@@ -24,6 +28,13 @@ export default function main({ args }: RankInfo): [number, number][] {
   time(checked);
   time(unchecked);
   const perRound: [number, number][] = [];
-  for (let r = 0; r < rounds; r++) perRound.push([time(checked), time(unchecked)]);
+  for (let r = 0; r < rounds; r++) {
+    // Which group goes first alternates, so that whatever favours the first (or second) run of a round cancels.
+    if (r % 2 === 0) perRound.push([time(checked), time(unchecked)]);
+    else {
+      const u = time(unchecked);
+      perRound.push([time(checked), u]);
+    }
+  }
   return perRound;
 }

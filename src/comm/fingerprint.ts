@@ -3,8 +3,14 @@
  * dtype, shape, root/peer, reduce op, dims) in its inline buffer's header; after arrival each member
  * compares every hash with its own. When any differs, every member sees it (two members with different
  * hashes each see the other's), so all of them write their full fingerprint into their call area, meet,
- * and fail at once with the same message, which lists each rank's call and call site. The fast path
- * thus costs one hash and one store per call, and one load per member from a line it reads anyway.
+ * and fail at once with the same message, which lists each rank's call and call site.
+ *
+ * The fast path is built to cost close to nothing on a 4-byte allReduce (bench/fingerprint-cost):
+ * - the call's scalar fields pack into one small integer key (`callKey`, or `allReduceKey` from codes the
+ *   communicator computes anyway), and a repeated call (same key, same frozen shape array) is recognised
+ *   with two compares; once both parities' headers hold its hash, nothing is stored (`HeaderHash`);
+ * - on the latency path of allReduce and reduce the wasm kernel compares the hashes (`reduceStrided`),
+ *   a few loads from lines it reads anyway; other calls compare them in JS (`GroupBlock.sameHashes`).
  */
 import { MismatchError } from '../errors.js';
 import { DTYPES, REDUCE_OPS, dtypeInfo, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
@@ -33,41 +39,68 @@ const NONE = -1;
 export const COLLECTIVE_INDEX = Object.fromEntries(COLLECTIVES.map((name, i) => [name, i])) as Record<CollectiveName, number>;
 const DTYPE_CODE = Object.fromEntries(DTYPES.map((d) => [d, dtypeInfo(d).code])) as Record<DType, number>;
 
+/** Keys at or above this are the wide form (callKey); below it, the small integer form. */
+const WIDE_KEY = 0x40000000;
+
 /**
- * The last hash a communicator computed, and what it was computed from: rank code mostly repeats a call
- * with the same (frozen) shape array, so the hash is reused when the shape is the same object and the
- * other fields match.
+ * Packs the scalar fields of a call into one exact number (the memo key below); unused fields are -1.
+ * Common calls (root < 2046, dims < 14) get a small integer below 2^30, which V8 keeps unboxed; others get
+ * a wide form at or above 2^30 (op < 16, dtype < 15, reduce op < 7, root < 65535, dims < 127).
  */
-export class FingerprintMemo {
-  shape: readonly number[] | undefined;
-  key = NaN;
-  hash = 0;
+export function callKey(opIndex: number, dtypeCode: number, reduceCode: number, root: number, dim: number, dim2: number): number {
+  if (root < 2046 && dim < 14 && dim2 < 14) return ((((((opIndex << 4) | (dtypeCode + 1)) << 3) | (reduceCode + 1)) << 11 | (root + 1)) << 4 | (dim + 1)) << 4 | (dim2 + 1);
+  return WIDE_KEY + ((((opIndex * 16 + dtypeCode + 1) * 8 + reduceCode + 1) * 65536 + root + 1) * 128 + dim + 1) * 128 + dim2 + 1;
 }
 
-/** Stores the hash of this member's call in its inline header (before it arrives). */
-export function writeFingerprintHash(block: GroupBlock, seq: number, spec: CallSpec, opIndex: number, memo: FingerprintMemo): void {
-  const dtype = spec.tensor !== undefined ? spec.tensor.info.code : spec.dtype === undefined ? NONE : DTYPE_CODE[spec.dtype];
-  const reduce = spec.reduceOp === undefined ? NONE : REDUCE_OP_CODES[spec.reduceOp];
-  // Every field but the shape fits in one number: op < 16, dtype < 16, reduce op < 8, dims and root small.
-  const key = ((((opIndex * 16 + dtype + 1) * 8 + reduce + 1) * 4096 + (spec.root ?? NONE) + 1) * 64 + (spec.dim ?? NONE) + 1) * 64 + (spec.dim2 ?? NONE) + 1;
-  const shape = spec.shape;
-  if (shape !== memo.shape || key !== memo.key) {
-    let h = Math.imul(0x811c9dc5 ^ opIndex, 0x01000193);
-    h = Math.imul(h ^ dtype, 0x01000193);
-    h = Math.imul(h ^ (spec.root ?? NONE), 0x01000193);
-    h = Math.imul(h ^ reduce, 0x01000193);
-    h = Math.imul(h ^ (spec.dim ?? NONE), 0x01000193);
-    h = Math.imul(h ^ (spec.dim2 ?? NONE), 0x01000193);
-    if (shape === undefined) h = Math.imul(h ^ NONE, 0x01000193);
-    else {
-      h = Math.imul(h ^ shape.length, 0x01000193);
-      for (let d = 0; d < shape.length; d++) h = Math.imul(h ^ shape[d]!, 0x01000193);
+/**
+ * The key of an allReduce, the most frequent small call, from the codes the communicator packs anyway
+ * (`requested op << 8 | dtype << 4 | kernel op`, below 2^11): two integer ops instead of callKey's
+ * packing. Its keys are negative (below -1), so they never equal a callKey.
+ */
+export function allReduceKey(reduceCodes: number): number {
+  return -2 - reduceCodes;
+}
+
+/** The 32-bit FNV-1a-style hash of a call's key and shape. */
+export function fingerprintHash(key: number, shape: readonly number[] | undefined): number {
+  let h = Math.imul(0x811c9dc5 ^ (key % WIDE_KEY), 0x01000193);
+  h = Math.imul(h ^ Math.floor(key / WIDE_KEY), 0x01000193);
+  if (shape === undefined) return Math.imul(h ^ NONE, 0x01000193);
+  h = Math.imul(h ^ shape.length, 0x01000193);
+  for (let d = 0; d < shape.length; d++) h = Math.imul(h ^ shape[d]!, 0x01000193);
+  return h;
+}
+
+/**
+ * Keeps this member's inline headers holding the hash of its current call. Rank code mostly repeats a
+ * call with the same (frozen) shape array: once the headers of both parities hold that call's hash, a
+ * repeat stores nothing, and the steady state costs two compares. (A store is not free even then: the
+ * header's line is one a peer reads, and the store takes it back from the peer's cache.)
+ */
+export class HeaderHash {
+  /** The call whose hash both parities' headers hold (-1: none). */
+  #key = -1;
+  #shape: readonly number[] | undefined;
+  /** The call whose hash only the last call's parity holds (-1: none), settled by one more store. */
+  #pendingKey = -1;
+  #pendingShape: readonly number[] | undefined;
+
+  /** Stores the hash of (key, shape) into this member's header of call `seq`, unless it is there already. */
+  write(block: GroupBlock, seq: number, key: number, shape: readonly number[] | undefined): void {
+    if (key === this.#key && shape === this.#shape) return;
+    // Only a frozen shape can be recognised by identity next time (an unfrozen one may change in place).
+    const frozen = shape === undefined || Object.isFrozen(shape);
+    if (frozen && key === this.#pendingKey && shape === this.#pendingShape) {
+      this.#key = key;
+      this.#shape = shape;
+      this.#pendingKey = -1;
+    } else {
+      this.#key = -1;
+      this.#pendingKey = frozen ? key : -1;
+      this.#pendingShape = shape;
     }
-    memo.shape = Object.isFrozen(shape) ? shape : undefined;
-    memo.key = key;
-    memo.hash = h;
+    block.words[block.inlineHashWord(block.rankInGroup, seq)] = fingerprintHash(key, shape);
   }
-  block.words[block.inlineHashWord(block.rankInGroup, seq)] = memo.hash;
 }
 
 /** Writes this member's full fingerprint into its call area (for the mismatch report). */
@@ -94,16 +127,13 @@ function writeFingerprint(block: GroupBlock, seq: number, spec: CallSpec): void 
 const COMPARED = [SLOT.OP, SLOT.DTYPE, SLOT.ROOT, SLOT.REDUCE_OP, SLOT.DIM, SLOT.DIM2, SLOT.NDIM, SLOT.NUMEL] as const;
 
 /**
- * Throws MismatchError on every member when any member's fingerprint differs from this member's. The
- * fast check compares each member's fingerprint hash, which sits in its inline buffer's header (a line
- * the latency path reads anyway); only a differing hash leads to the full comparison and the report.
+ * Called on every member once the fast check (`GroupBlock.sameHashes`) found a differing hash, which every
+ * member finds: writes this member's full fingerprint and call site, meets the others, and throws the
+ * MismatchError listing every member's call. (Every member throws: if any two members differ, each member
+ * differs from one of them. Only shapes that differ past SHAPE_MAX dims, with the same element count,
+ * would compare equal here and return.)
  */
-export function checkFingerprints(block: GroupBlock, seq: number, job: JobControl, spec: CallSpec): void {
-  const w = block.words;
-  const hash = w[block.inlineHashWord(block.rankInGroup, seq)];
-  let same = true;
-  for (let m = 0; m < block.size; m++) if (w[block.inlineHashWord(m, seq)] !== hash) same = false;
-  if (same) return;
+export function reportMismatch(block: GroupBlock, seq: number, job: JobControl, spec: CallSpec): void {
   writeFingerprint(block, seq, spec);
   block.gatherCallSites(); // every member wrote its fingerprint and call site
   compareFingerprints(block, seq, job);

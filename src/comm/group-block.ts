@@ -55,6 +55,8 @@ export const INLINE_BYTES = 16384;
 export const INLINE_HEADER_BYTES = 16;
 // A stride of a whole number of cache lines keeps each buffer's header on the line of its first data.
 const INLINE_STRIDE = Math.ceil((INLINE_HEADER_BYTES + INLINE_BYTES) / 64) * 64;
+/** Bytes from member m's inline buffer of a call to member m + 1's (two parities per member). */
+export const INLINE_MEMBER_STRIDE = 2 * INLINE_STRIDE;
 export const MAILBOX_WORDS = 64;
 
 export interface GroupBlockLayout {
@@ -184,6 +186,16 @@ export class GroupBlock {
   /** Word index (in `words`) of the fingerprint hash in member `member`'s inline header for call `seq`. */
   inlineHashWord(member: number, seq: number): number {
     return this.#hashWord0 + (member * 2 + (seq & 1)) * (INLINE_STRIDE >> 2);
+  }
+
+  /** After arrival: whether every member stored the same fingerprint hash for call `seq` (see fingerprint.ts). */
+  sameHashes(seq: number): boolean {
+    const w = this.words;
+    const memberWords = INLINE_MEMBER_STRIDE >> 2;
+    let at = this.#hashWord0 + (seq & 1) * (INLINE_STRIDE >> 2);
+    const mine = w[at + this.rankInGroup * memberWords];
+    for (let m = 0; m < this.size; m++, at += memberWords) if (w[at] !== mine) return false;
+    return true;
   }
 
   /**

@@ -18,11 +18,11 @@ import { OPS, type RankRecord } from '../debug/rank-status.js';
 import { dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { empty, emptyLike, Tensor } from '../tensor/tensor.js';
 import { forEachRun } from './box.js';
-import { checkFingerprints, COLLECTIVE_INDEX, FingerprintMemo, writeFingerprintHash, type CallSpec, type CollectiveName } from './fingerprint.js';
+import { allReduceKey, callKey, COLLECTIVE_INDEX, HeaderHash, reportMismatch, type CallSpec, type CollectiveName } from './fingerprint.js';
 import { numelOf } from '../tensor/shape.js';
 import { nowUs, type TraceRecorder } from '../debug/trace.js';
 import type { Chaos } from '../debug/chaos.js';
-import { formatGroupBlock, GroupBlock, groupBlockLayout, INLINE_BYTES, SLOT } from './group-block.js';
+import { formatGroupBlock, GroupBlock, groupBlockLayout, INLINE_BYTES, INLINE_HEADER_BYTES, INLINE_MEMBER_STRIDE, SLOT } from './group-block.js';
 import { hashString, type JobControl } from './job-control.js';
 import { Mailboxes } from './mailbox.js';
 import { ArenaCopier, Scratch } from './scratch.js';
@@ -46,6 +46,9 @@ export interface RankContext {
   /** Fingerprint checks (default on; off only to measure what they cost: MULTIRANK_CHECK_CALLS=0). */
   readonly checkCalls?: boolean | undefined;
 }
+
+const NONE = -1;
+const BARRIER_KEY = callKey(COLLECTIVE_INDEX.barrier, NONE, NONE, NONE, NONE, NONE);
 
 /** Slice [lo, hi) of `numel` elements owned by member `m` of `w`, cut at 64-byte boundaries. */
 function sliceOf(numel: number, itemBytes: number, w: number, m: number): [number, number] {
@@ -71,7 +74,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   readonly #checkCalls: boolean;
   /** The current call (kept for a mismatch report). */
   #spec: CallSpec | undefined;
-  readonly #memo = new FingerprintMemo();
+  readonly #headerHash = new HeaderHash();
 
   /** `ranks`: the group's world ranks in group order; `occurrence`: how many groups with the same ranks this rank made before. */
   constructor(ctx: RankContext, ranks: readonly number[], occurrence = 0) {
@@ -148,9 +151,9 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   #allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {
     const code = this.#reduceCodes(t, op);
     const result = out ?? emptyLike(t);
-    const seq = this.#begin({ op: 'allReduce', tensor: t, dtype: t.dtype, shape: t.shape, reduceOp: op });
+    const seq = this.#begin({ op: 'allReduce', tensor: t, dtype: t.dtype, shape: t.shape, reduceOp: op }, this.#checkCalls ? allReduceKey(code) : 0);
     if (t.byteLength <= INLINE_BYTES) {
-      this.#arriveInline(t, seq, 'allReduce');
+      this.#arriveInline(t, seq, 'allReduce', true);
       const dst = this.#io.target(result, this.#scratchOut);
       this.#reduceInline(seq, dst, t.numel, code);
       this.#io.deliver(result, dst);
@@ -188,7 +191,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const out = receives ? given ?? empty(outShape, { dtype: t.dtype }) : null;
     const spec: CallSpec = { op, tensor: t, dtype: t.dtype, shape: t.shape, dim };
     if (root !== undefined) spec.root = root;
-    const seq = this.#begin(spec);
+    const seq = this.#begin(spec, this.#key(COLLECTIVE_INDEX[op], t.info.code, NONE, root ?? NONE, dim, NONE));
     const source = this.#arriveAny(t, seq, op);
     if (out !== null) {
       const start = shape.map(() => 0);
@@ -208,7 +211,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const outShape = [...t.shape];
     outShape[dim] = t.shape[dim]! / this.worldSize;
     const out = given ?? empty(outShape, { dtype: t.dtype });
-    const seq = this.#begin({ op: 'reduceScatter', tensor: t, dtype: t.dtype, shape: t.shape, dim, reduceOp: op });
+    const seq = this.#begin({ op: 'reduceScatter', tensor: t, dtype: t.dtype, shape: t.shape, dim, reduceOp: op }, this.#key(COLLECTIVE_INDEX.reduceScatter, t.info.code, code >> 8, NONE, dim, NONE));
     const source = this.#arriveAny(t, seq, 'reduceScatter');
     const from = outShape.map(() => 0);
     from[dim] = this.rankInGroup * outShape[dim]!;
@@ -222,7 +225,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   #broadcast(t: Tensor, src: number): Tensor {
-    const seq = this.#begin({ op: 'broadcast', tensor: t, dtype: t.dtype, shape: t.shape, root: src });
+    const seq = this.#begin({ op: 'broadcast', tensor: t, dtype: t.dtype, shape: t.shape, root: src }, this.#key(COLLECTIVE_INDEX.broadcast, t.info.code, NONE, src, NONE, NONE));
     const isRoot = this.rankInGroup === src;
     const inline = t.byteLength <= INLINE_BYTES;
     if (isRoot) this.#arriveAny(t, seq, 'broadcast');
@@ -235,10 +238,10 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   #reduce(t: Tensor, dst: number, op: ReduceOp, given?: Tensor): Tensor {
     const code = this.#reduceCodes(t, op);
     const out = this.rankInGroup === dst ? given ?? emptyLike(t) : undefined;
-    const seq = this.#begin({ op: 'reduce', tensor: t, dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op });
+    const seq = this.#begin({ op: 'reduce', tensor: t, dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op }, this.#key(COLLECTIVE_INDEX.reduce, t.info.code, code >> 8, dst, NONE, NONE));
     const outAt = out === undefined ? 0 : this.#io.target(out, this.#scratchOut);
     if (t.byteLength <= INLINE_BYTES) {
-      this.#arriveInline(t, seq, 'reduce');
+      this.#arriveInline(t, seq, 'reduce', out !== undefined);
       if (out !== undefined) this.#reduceInline(seq, outAt, t.numel, code);
     } else {
       this.#arriveShared(t, seq, 'reduce', outAt);
@@ -258,7 +261,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const outShape = [...chunk];
     outShape[gatherDim]! *= this.worldSize;
     const out = given ?? empty(outShape, { dtype: t.dtype });
-    const seq = this.#begin({ op: 'allToAll', tensor: t, dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim });
+    const seq = this.#begin({ op: 'allToAll', tensor: t, dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim }, this.#key(COLLECTIVE_INDEX.allToAll, t.info.code, NONE, NONE, scatterDim, gatherDim));
     const source = this.#arriveAny(t, seq, 'allToAll');
     const from = chunk.map(() => 0);
     from[scatterDim] = this.rankInGroup * chunk[scatterDim]!;
@@ -273,7 +276,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   #barrier(): void {
-    this.#arrive(this.#begin({ op: 'barrier' }), 'barrier');
+    this.#arrive(this.#begin({ op: 'barrier' }, BARRIER_KEY), 'barrier');
   }
 
   #send(t: Tensor, dst: number): void {
@@ -293,11 +296,17 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     this.#scratchOut.free();
   }
 
-  #begin(spec: CallSpec): number {
+  /** The call's key (callKey) for the fingerprint, or 0 when calls are not checked (so that they pay nothing for it). */
+  #key(opIndex: number, dtypeCode: number, reduceCode: number, root: number, dim: number, dim2: number): number {
+    return this.#checkCalls ? callKey(opIndex, dtypeCode, reduceCode, root, dim, dim2) : 0;
+  }
+
+  /** Starts call `spec` (`key`: its callKey): numbers it, stores its fingerprint hash, records it. */
+  #begin(spec: CallSpec, key: number): number {
     this.#ctx.chaos?.beforeCollective(spec.op);
     const seq = ++this.#seq;
     const opIndex = COLLECTIVE_INDEX[spec.op];
-    if (this.#checkCalls) writeFingerprintHash(this.#block, seq, spec, opIndex, this.#memo);
+    if (this.#checkCalls) this.#headerHash.write(this.#block, seq, key, spec.shape);
     this.#spec = spec;
     const t = spec.tensor;
     this.#ctx.record.recordStart(seq, opIndex, this.#block.byteOffset, t === undefined ? -1 : t.info.code, t === undefined ? 0 : t.numel);
@@ -314,36 +323,50 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return value;
   }
 
-  /** Kernel codes of (dtype, op), packed as dtype * 16 + op (no allocation per call). */
+  /**
+   * Codes of (dtype, op), packed without allocating as requested op << 8 | dtype << 4 | the op the kernel
+   * runs (bool sums are max): the fingerprint takes the op asked for, the kernel `codes & 255`.
+   */
   #reduceCodes(t: Tensor, op: ReduceOp): number {
-    return t.info.code * 16 + REDUCE_OP_CODES[effectiveReduceOp(t.dtype, op)];
+    const requested = REDUCE_OP_CODES[op];
+    const runs = op === 'avg' || t.dtype === 'bool' ? REDUCE_OP_CODES[effectiveReduceOp(t.dtype, op)] : requested;
+    return (requested << 8) | (t.info.code << 4) | runs;
   }
 
   /** k-input reduce: sources `base(m) + offset` for every member m, in member order. */
   #reduceFrom(base: (m: number) => number, offset: number, dst: number, count: number, codes: number): void {
     for (let m = 0; m < this.worldSize; m++) this.#tableWords[m] = base(m) + offset;
-    this.#ctx.kernels.reduce(codes >> 4, codes & 15, dst, this.#table.byteOffset, this.worldSize, count);
+    this.#ctx.kernels.reduce((codes >> 4) & 15, codes & 15, dst, this.#table.byteOffset, this.worldSize, count);
   }
 
-  /** k-input reduce of every member's inline buffer of call `seq` (the latency path). */
+  /**
+   * k-input reduce of every member's inline buffer of call `seq` (the latency path). With checks on, the
+   * kernel first compares the fingerprint hashes in the buffers' headers (on lines it reads anyway): the
+   * check then costs a few wasm loads instead of a JS pass over the members.
+   */
   #reduceInline(seq: number, dst: number, count: number, codes: number): void {
-    for (let m = 0; m < this.worldSize; m++) this.#tableWords[m] = this.#block.inlineOffset(m, seq);
-    this.#ctx.kernels.reduce(codes >> 4, codes & 15, dst, this.#table.byteOffset, this.worldSize, count);
+    const kernels = this.#ctx.kernels, dtype = (codes >> 4) & 15, op = codes & 15, check = this.#checkCalls;
+    const src0 = this.#block.inlineOffset(0, seq), stride = INLINE_MEMBER_STRIDE, k = this.worldSize;
+    if (kernels.reduceStrided(dtype, op, dst, this.#table.byteOffset, src0, stride, k, count, check ? INLINE_HEADER_BYTES : 0)) return;
+    reportMismatch(this.#block, seq, this.#ctx.job, this.#spec!); // throws unless the full fingerprints agree
+    kernels.reduceStrided(dtype, op, dst, this.#table.byteOffset, src0, stride, k, count, 0);
   }
 
   #ptr(member: number, field: number): number {
     return this.#block.words[this.#block.callArea(member, this.#seq) + field]! >>> 0;
   }
 
-  #arrive(seq: number, what: CollectiveName): void {
-    this.#block.arrive(seq, what);
-    if (this.#checkCalls) checkFingerprints(this.#block, seq, this.#ctx.job, this.#spec!);
+  /** Arrives at call `seq`; then compares the fingerprint hashes, unless `#reduceInline` will (`kernelChecks`). */
+  #arrive(seq: number, what: CollectiveName, kernelChecks = false): void {
+    const block = this.#block;
+    block.arrive(seq, what);
+    if (this.#checkCalls && !kernelChecks && !block.sameHashes(seq)) reportMismatch(block, seq, this.#ctx.job, this.#spec!);
   }
 
   /** Latency path: copy `t` into this member's inline buffer, arrive, check fingerprints. */
-  #arriveInline(t: Tensor, seq: number, what: CollectiveName): void {
+  #arriveInline(t: Tensor, seq: number, what: CollectiveName, kernelChecks = false): void {
     this.#io.fromTensor(this.#block.inlineOffset(this.rankInGroup, seq), t);
-    this.#arrive(seq, what);
+    this.#arrive(seq, what, kernelChecks);
   }
 
   /** Bandwidth path: publish the input (staged when not in the arena) and output offsets, arrive. */

@@ -15,7 +15,7 @@ import { checkInteger, dtypeError, ErrorCodes, invalidType, MultirankError, outO
 import { DTYPES, dtypeInfo, REDUCE_OP_CODES, REDUCE_OPS } from '../tensor/dtype.js';
 
 /** Status codes returned by the `reduce`/`reduce2` exports (same numbers as `assembly/abi.ts`). */
-export const KERNEL_STATUS = { OK: 0, BAD_DTYPE: 1, BAD_OP: 2, OP_NOT_ALLOWED: 3, BAD_K: 4, BAD_N: 5 } as const;
+export const KERNEL_STATUS = { OK: 0, BAD_DTYPE: 1, BAD_OP: 2, OP_NOT_ALLOWED: 3, BAD_K: 4, BAD_N: 5, TAG_MISMATCH: 6 } as const;
 
 /** Largest element count a kernel takes (its `n` is an i32). */
 export const KERNEL_COUNT_MAX = 0x7fffffff;
@@ -30,6 +30,15 @@ export interface Kernels {
    * `ERR_MULTIRANK_OUT_OF_RANGE` for an unknown code, k < 1, or a range outside the memory, misaligned or overlapping.
    */
   reduce(dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, k: number, count: number): void;
+  /**
+   * `reduce` of k inputs `strideBytes` apart from `src0Offset`; the kernel writes their table at
+   * `tableOffset` (k u32s) itself. With `tagBackBytes` > 0 each input carries an i32 tag that many bytes
+   * before its data (the fingerprint hash in an inline buffer's header): when any tag differs from the
+   * first input's it returns false and writes nothing but the table, else it reduces and returns true.
+   * The inputs (with their tags), the table and dst must be pairwise disjoint, and the inputs must not
+   * overlap each other (strideBytes >= count * item size). Throws as `reduce`.
+   */
+  reduceStrided(dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, src0Offset: number, strideBytes: number, k: number, count: number, tagBackBytes: number): boolean;
   /** `dst[i] = a[i] op b[i]` (k = 2, no table); dst may equal a or b. Throws as `reduce`. */
   reduce2(dtypeCode: number, opCode: number, dstOffset: number, aOffset: number, bOffset: number, count: number): void;
   /** `memory.copy` of sizeBytes (ranges may overlap). */
@@ -48,6 +57,7 @@ export interface Kernels {
 
 interface RawKernels {
   reduce(dtype: number, op: number, dst: number, table: number, k: number, n: number): number;
+  reduceStrided(dtype: number, op: number, dst: number, table: number, src0: number, stride: number, k: number, n: number, tagBack: number): number;
   reduce2(dtype: number, op: number, dst: number, a: number, b: number, n: number): number;
   copy(dst: number, src: number, nbytes: number): void;
   fill(dst: number, value: number, nbytes: number): void;
@@ -116,6 +126,36 @@ class WasmKernels implements Kernels {
   }
 
   reduce(dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, k: number, count: number): void {
+    this.#checkTable(dtypeCode, dstOffset, tableOffset, k, count);
+    const status = this.#raw.reduce(dtypeCode, opCode, dstOffset, tableOffset, k, count);
+    if (status !== 0) throw statusError(status, dtypeCode, opCode, k, count);
+  }
+
+  reduceStrided(dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, src0Offset: number, strideBytes: number, k: number, count: number, tagBackBytes: number): boolean {
+    const item = itemBytes(dtypeCode);
+    const size = sizeOf(count, item);
+    if (!(k >= 1 && (k | 0) === k)) checkInteger('k', k, 1, KERNEL_COUNT_MAX);
+    if (!(strideBytes >= size && strideBytes % item === 0)) {
+      throw outOfRange(`\`strideBytes\` (${strideBytes}) must be a multiple of the item size (${item}) and at least the input size (${size} bytes)`);
+    }
+    if (!(tagBackBytes >= 0 && (tagBackBytes | 0) === tagBackBytes)) checkInteger('tagBackBytes', tagBackBytes, 0, KERNEL_COUNT_MAX);
+    this.#span('dstOffset', dstOffset, size, item);
+    this.#span('tableOffset', tableOffset, k * 4, 4);
+    // Every input and its tag lie in [inputs, inputsEnd).
+    const inputs = src0Offset - tagBackBytes, inputsEnd = src0Offset + (k - 1) * strideBytes + size;
+    this.#span('src0Offset - tagBackBytes', inputs, inputsEnd - inputs, 1);
+    if (src0Offset % item !== 0) this.#span('src0Offset', src0Offset, size, item); // throws: misaligned
+    if (!disjoint(dstOffset, size, inputs, inputsEnd - inputs) || !disjoint(tableOffset, 4 * k, inputs, inputsEnd - inputs) || !disjoint(tableOffset, 4 * k, dstOffset, size)) {
+      throw outOfRange(`The inputs (${inputs}..${inputsEnd}), \`tableOffset\` (${tableOffset}, ${4 * k} bytes) and \`dstOffset\` (${dstOffset}, ${size} bytes) must not overlap`);
+    }
+    const status = this.#raw.reduceStrided(dtypeCode, opCode, dstOffset, tableOffset, src0Offset, strideBytes, k, count, tagBackBytes);
+    if (status === KERNEL_STATUS.TAG_MISMATCH) return false;
+    if (status !== 0) throw statusError(status, dtypeCode, opCode, k, count);
+    return true;
+  }
+
+  /** The arguments of a table reduce: dst and the table in bounds and apart, every input fits. */
+  #checkTable(dtypeCode: number, dstOffset: number, tableOffset: number, k: number, count: number): void {
     const item = itemBytes(dtypeCode);
     const size = sizeOf(count, item);
     if (!(k >= 1 && (k | 0) === k)) checkInteger('k', k, 1, KERNEL_COUNT_MAX);
@@ -131,8 +171,6 @@ class WasmKernels implements Kernels {
       const fits = src % item === 0 && src + size <= limit && (src === dstOffset || src >= dstOffset + size || dstOffset >= src + size);
       if (!fits) this.#input(`table[${j}]`, src, dstOffset, size, item); // throws with the reason
     }
-    const status = this.#raw.reduce(dtypeCode, opCode, dstOffset, tableOffset, k, count);
-    if (status !== 0) throw statusError(status, dtypeCode, opCode, k, count);
   }
 
   reduce2(dtypeCode: number, opCode: number, dstOffset: number, aOffset: number, bOffset: number, count: number): void {
@@ -229,6 +267,11 @@ function sizeOf(count: number, item: number): number {
 /** A byte count for copy/fill: an integer that fits the kernels' u32. */
 function checkBytes(sizeBytes: number): void {
   if ((sizeBytes >>> 0) !== sizeBytes) checkInteger('sizeBytes', sizeBytes, 0, 0xffffffff);
+}
+
+/** Whether byte ranges [a, a + aBytes) and [b, b + bBytes) share no byte. */
+function disjoint(a: number, aBytes: number, b: number, bBytes: number): boolean {
+  return aBytes === 0 || bBytes === 0 || a + aBytes <= b || b + bBytes <= a;
 }
 
 function statusError(status: number, dtypeCode: number, opCode: number, k: number, count: number): Error {

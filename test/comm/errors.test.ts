@@ -52,6 +52,8 @@ for (const n of [2, 3, 8]) {
       root: [/root=0/, /root=1/],
       op: [/op=max/, /op=sum/],
       dim: [/dim=0/, /dim=1/],
+      reduce: [/reduce\(dtype=float32, shape=\[5\], op=sum, root=0\)/, /reduce\(dtype=float32, shape=\[4\], op=sum, root=0\)/],
+      steady: [/shape=\[6\]/, /shape=\[4\]/],
     };
     const messages = new Map<string, Set<string>>();
     const siteOf = new Map<string, string>();

@@ -5,7 +5,7 @@ import { instantiateKernels, kernelModule, KERNEL_STATUS } from '../../src/shm/k
 import { DTYPES, dtypeInfo, REDUCE_OP_CODES } from '../../src/tensor/dtype.js';
 import { createEnv } from './harness.js';
 
-const EXPORTS = ['bf16ToF32', 'copy', 'f16ToF32', 'f32ToBf16', 'f32ToF16', 'fill', 'reduce', 'reduce2'];
+const EXPORTS = ['bf16ToF32', 'copy', 'f16ToF32', 'f32ToBf16', 'f32ToF16', 'fill', 'reduce', 'reduce2', 'reduceStrided'];
 const code = (d: (typeof DTYPES)[number]): number => dtypeInfo(d).code;
 
 /** Section ids of a wasm binary, in order. */
