@@ -92,16 +92,21 @@ function broadcastRunner({ world, row, pattern, seeds, rank }: RunnerContext): O
 function sendRecvRunner({ world, row, pattern, seeds, rank }: RunnerContext): OpRunner {
   const n = row.counts.sendCount;
   const input = arenaTensor(n, row.dtype);
+  // Received into a reused arena tensor, as nccl-tests receives into its one recv buffer.
+  const output = arenaTensor(n, row.dtype);
   fillInput(input.data, pattern, seeds[rank]!);
   const next = (rank + 1) % world.worldSize, prev = (rank - 1 + world.worldSize) % world.worldSize;
   const exchange = (): Tensor => {
     world.send(input, { dst: next });
-    return world.recv([n], row.dtype, { src: prev });
+    return world.recv([n], row.dtype, { src: prev, out: output });
   };
   return {
     run: () => void exchange(),
-    check: (_inPlace, corrupt) => verify(exchange(), corrupt, (i) => inputAt(pattern, seeds[prev]!, i)),
-    release: () => input.release(),
+    check: (_inPlace, corrupt) => {
+      output.fill(0); // so that a recv that wrote nothing cannot pass on the previous call's data
+      return verify(exchange(), corrupt, (i) => inputAt(pattern, seeds[prev]!, i));
+    },
+    release: () => { input.release(); output.release(); },
   };
 }
 

@@ -2,7 +2,7 @@
  * Point-to-point mailboxes of a group: one bounded queue per ordered pair (src -> dst) inside the group
  * block. `send` copies the tensor into a fresh arena region and posts it (eager: a send never waits for
  * its recv unless the queue is full, so send/send/recv/recv between two ranks cannot deadlock); `recv`
- * copies the oldest message into a new tensor and frees its region at once (a region handed to a tensor
+ * copies the oldest message into a new tensor (or the caller's `out`) and frees its region at once (a region handed to a tensor
  * would wait for garbage collection, which a synchronous loop of recvs never gives it).
  *
  *   Int32 words of a mailbox (MAILBOX_WORDS = 64):
@@ -95,8 +95,8 @@ export class Mailboxes {
     Atomics.notify(w, base + HEAD);
   }
 
-  /** Takes the oldest message from group member `src`; it must have `shape` and `dtype`. */
-  recv(shape: readonly number[], dtype: DType, src: number): Tensor {
+  /** Takes the oldest message from group member `src`; it must have `shape` and `dtype`. Writes it into `given` when there is one. */
+  recv(shape: readonly number[], dtype: DType, src: number, given?: Tensor): Tensor {
     const w = this.#block.words, me = this.#block.rankInGroup;
     const base = this.#base(src, me);
     const tail = Atomics.load(w, base + TAIL);
@@ -109,7 +109,7 @@ export class Mailboxes {
     const sentNumel = w[e + 3]!, sentNdim = w[e + 5]!;
     const numel = shape.reduce((a, b) => a * b, 1);
     const agrees = sentDtype === dtype && sentNumel === numel && w[e + 4] === shapeHash(shape) && sentNdim === shape.length;
-    const out = agrees ? empty(shape, { dtype }) : undefined;
+    const out = agrees ? given ?? empty(shape, { dtype }) : undefined;
     if (out !== undefined) this.#io.toTensor(out, 0, region.byteOffset, out.byteLength);
     this.#arena.free(region);
     Atomics.store(w, base + TAIL, tail + 1);

@@ -144,8 +144,8 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return this.#trace === undefined ? this.#send(t, dst) : this.#traced('send', t.byteLength, () => this.#send(t, dst));
   }
 
-  recv(shape: readonly number[], dtype: DType, src: number): Tensor {
-    return this.#trace === undefined ? this.#recv(shape, dtype, src) : this.#traced('recv', 0, () => this.#recv(shape, dtype, src));
+  recv(shape: readonly number[], dtype: DType, src: number, out?: Tensor): Tensor {
+    return this.#trace === undefined ? this.#recv(shape, dtype, src, out) : this.#traced('recv', 0, () => this.#recv(shape, dtype, src, out));
   }
 
   #allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {
@@ -285,9 +285,9 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     this.#mail.send(t, dst);
   }
 
-  #recv(shape: readonly number[], dtype: DType, src: number): Tensor {
+  #recv(shape: readonly number[], dtype: DType, src: number, out?: Tensor): Tensor {
     this.#ctx.record.recordStart(0, OPS.indexOf('recv'), this.#block.byteOffset, dtypeInfo(dtype).code, numelOf(shape));
-    return this.#mail.recv(shape, dtype, src);
+    return this.#mail.recv(shape, dtype, src, out);
   }
 
   destroy(): void {

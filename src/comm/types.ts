@@ -30,7 +30,8 @@ export interface DeviceCommunicator {
   /** Chunk j of `t` along `scatterDim` goes to member j; received chunks are joined along `gatherDim`. */
   allToAll(t: Tensor, scatterDim: number, gatherDim: number, out?: Tensor): Tensor;
   send(t: Tensor, dst: number): void;
-  recv(shape: readonly number[], dtype: DType, src: number): Tensor;
+  /** The oldest message from `src`, which must have `shape` and `dtype`: a new tensor (or `out`). */
+  recv(shape: readonly number[], dtype: DType, src: number, out?: Tensor): Tensor;
   barrier(): void;
   destroy(): void;
 }

@@ -211,14 +211,24 @@ export class GroupCoordinator {
     this.#timed(options.timeoutMs, () => this.#comm(t).send(t, dst));
   }
 
-  /** Receives a tensor of `shape` and `dtype` from member `src` (default: the previous member). */
-  recv(shape: readonly number[], dtype: DType, options: { src?: number; timeoutMs?: number } = {}): Tensor {
+  /**
+   * Receives a tensor of `shape` and `dtype` from member `src` (default: the previous member): a new
+   * tensor, or `options.out` (which must have that shape and dtype), as torch's `recv(tensor, src)` fills.
+   */
+  recv(shape: readonly number[], dtype: DType, options: { src?: number; timeoutMs?: number; out?: Tensor } = {}): Tensor {
     const checked = checkShape(shape);
     dtypeInfo(dtype, 'dtype');
     const src = this.#member('options.src', options.src ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
     if (src === this.rankInGroup) throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
+    const out = options.out;
+    if (out !== undefined) {
+      checkTensor('options.out', out);
+      if (out.dtype !== dtype || out.shape.length !== checked.length || out.shape.some((s, i) => s !== checked[i])) {
+        throw shapeError(`\`options.out\` (${out.dtype} ${formatShape(out.shape)}) must be ${dtype} ${formatShape(checked)}, the tensor this recv takes`);
+      }
+    }
     if (this.#destroyed) throw invalidType('group', 'a group that was not destroyed', `destroyed group ${this.groupName}`);
-    return this.#timed(options.timeoutMs, () => this.deviceCommunicator.recv(checked, dtype, src));
+    return this.#timed(options.timeoutMs, () => this.deviceCommunicator.recv(checked, dtype, src, out));
   }
 
   barrier(options: { timeoutMs?: number } = {}): void {
@@ -321,7 +331,7 @@ export class GroupCoordinator {
   gatherAsync(t: Tensor, options: { dst?: number; dim?: number } = {}): Work<Tensor | null> { return new CompletedWork(this.gather(t, options)); }
   reduceAsync(t: Tensor, options: { dst?: number; op?: ReduceOp } = {}): Work<Tensor> { return new CompletedWork(this.reduce(t, options)); }
   sendAsync(t: Tensor, options: { dst?: number } = {}): Work<void> { this.send(t, options); return new CompletedWork(undefined); }
-  recvAsync(shape: readonly number[], dtype: DType, options: { src?: number } = {}): Work<Tensor> { return new CompletedWork(this.recv(shape, dtype, options)); }
+  recvAsync(shape: readonly number[], dtype: DType, options: { src?: number; out?: Tensor } = {}): Work<Tensor> { return new CompletedWork(this.recv(shape, dtype, options)); }
   barrierAsync(): Work<void> { this.barrier(); return new CompletedWork(undefined); }
 
   /** Releases the group's per-rank resources; later calls throw. Idempotent. */
