@@ -77,11 +77,18 @@ export class JobControl {
     return this.words[W_WORLD]!;
   }
 
-  /** Releases the arena memory of the block and of every group block (driver side, once every rank is gone). */
+  /**
+   * The tag of the arena regions the job's ranks allocate for the runtime (group blocks, scratch buffers,
+   * mailbox messages, broadcast rings): `free` returns every one of them, including what a rank never
+   * freed itself (a group it did not destroy, a message nobody received).
+   */
+  get owner(): number {
+    return this.byteOffset;
+  }
+
+  /** Releases the block and every region the job owns (driver side, once every rank is gone). */
   free(): void {
-    for (let slot = TABLE_WORD; slot < TABLE_WORD + GROUP_SLOTS * SLOT_WORDS; slot += SLOT_WORDS) {
-      if (this.words[slot + 2] === 2) this.arena.free({ byteOffset: this.words[slot + 3]! >>> 0, byteLength: 0 });
-    }
+    this.arena.freeOwnedBy(this.owner);
     this.arena.free({ byteOffset: this.byteOffset, byteLength: jobControlBytes(this.worldSize) } satisfies ArenaRegion);
   }
 

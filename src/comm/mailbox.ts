@@ -34,6 +34,8 @@ function shapeHash(shape: readonly number[]): number {
 export class Mailboxes {
   readonly #block: GroupBlock;
   readonly #arena: Arena;
+  /** The arena tag of the job (a message nobody receives is freed with the job). */
+  readonly #owner: number;
   readonly #io: ArenaCopier;
   readonly #wait: WaitOptions;
   readonly #record: RankRecord;
@@ -42,9 +44,10 @@ export class Mailboxes {
   #peer = -1;
   #marked = false;
 
-  constructor(block: GroupBlock, arena: Arena, io: ArenaCopier, record: RankRecord, wait: Omit<WaitOptions, 'describe'>) {
+  constructor(block: GroupBlock, arena: Arena, owner: number, io: ArenaCopier, record: RankRecord, wait: Omit<WaitOptions, 'describe'>) {
     this.#block = block;
     this.#arena = arena;
+    this.#owner = owner;
     this.#io = io;
     this.#record = record;
     this.#wait = { ...wait, adaptiveSpin: block.adaptiveSpin, describe: () => this.#what, stallMs: STALL_MS, onStall: () => this.#markBlocked() };
@@ -82,7 +85,7 @@ export class Mailboxes {
     const head = Atomics.load(w, base + HEAD);
     this.#what = `Rank ${this.#block.ranks[me]} timed out in send to rank ${this.#block.ranks[dst]}: ${MAILBOX_DEPTH} earlier messages were not received`;
     this.#waitOn(base + TAIL, (tail) => head - tail < MAILBOX_DEPTH, 'send', this.#block.ranks[dst]!);
-    const region = this.#arena.alloc(t.byteLength);
+    const region = this.#arena.alloc(t.byteLength, this.#owner);
     this.#io.fromTensor(region.byteOffset, t);
     const e = base + ENTRIES + (head % MAILBOX_DEPTH) * ENTRY_WORDS;
     w[e] = region.byteOffset | 0;

@@ -13,17 +13,20 @@ const SMALL_COPY_BYTES = 64;
 
 export class Scratch {
   readonly #arena: Arena;
+  readonly #owner: number;
   #region: ArenaRegion | undefined;
 
-  constructor(arena: Arena) {
+  /** `owner`: the arena tag of the job the region belongs to (see `JobControl.owner`). */
+  constructor(arena: Arena, owner = 0) {
     this.#arena = arena;
+    this.#owner = owner;
   }
 
   /** Offset of a region of at least `bytes` bytes (contents not kept across growth). */
   offset(bytes: number): number {
     if (this.#region === undefined || this.#region.byteLength < bytes) {
       if (this.#region !== undefined) this.#arena.free(this.#region);
-      this.#region = this.#arena.alloc(Math.max(bytes, 4096));
+      this.#region = this.#arena.alloc(Math.max(bytes, 4096), this.#owner);
     }
     return this.#region.byteOffset;
   }

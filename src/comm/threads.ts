@@ -86,16 +86,16 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const membersHash = hashString(ranks.join(','));
     const { totalBytes } = groupBlockLayout(ranks.length);
     const offset = ctx.job.groupBlock(`${ranks.join(',')}#${occurrence}`, () => {
-      const region = ctx.arena.alloc(totalBytes);
+      const region = ctx.arena.alloc(totalBytes, ctx.job.owner);
       formatGroupBlock(ctx.arena, region.byteOffset, ranks, membersHash);
       return region.byteOffset;
     }, ctx.timeoutMs);
     this.#block = new GroupBlock(ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, ctx.timeoutMs, ctx.spinIterations, ctx.record, ctx.trace);
     this.#io = new ArenaCopier(ctx.arena, ctx.kernels);
-    this.#mail = new Mailboxes(this.#block, ctx.arena, this.#io, ctx.record, { timeoutMs: ctx.timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord });
-    this.#scratchIn = new Scratch(ctx.arena);
-    this.#scratchOut = new Scratch(ctx.arena);
-    this.#table = ctx.arena.alloc(4 * ranks.length);
+    this.#mail = new Mailboxes(this.#block, ctx.arena, ctx.job.owner, this.#io, ctx.record, { timeoutMs: ctx.timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord });
+    this.#scratchIn = new Scratch(ctx.arena, ctx.job.owner);
+    this.#scratchOut = new Scratch(ctx.arena, ctx.job.owner);
+    this.#table = ctx.arena.alloc(4 * ranks.length, ctx.job.owner);
     this.#tableWords = new Uint32Array(ctx.arena.buffer(this.#table.byteOffset + this.#table.byteLength), this.#table.byteOffset, ranks.length);
   }
 

@@ -253,7 +253,7 @@ export class GroupCoordinator {
   /** What MessageQueue.createFromGroup needs: the arena, the deadlines and the job's abort word. */
   get queueContext(): QueueGroup['queueContext'] {
     const c = this.#context;
-    return { arena: c.arena, timeoutMs: this.deviceCommunicator.timeoutMs, spinIterations: c.spinIterations, abort: c.job.abortWord };
+    return { arena: c.arena, owner: c.job.owner, timeoutMs: this.deviceCommunicator.timeoutMs, spinIterations: c.spinIterations, abort: c.job.abortWord };
   }
 
   /** This member's end of the broadcast queue rooted at `src`, made (collectively) on first use. */

@@ -17,6 +17,7 @@
  *                       [0] BLOCK_MAGIC  [1] payloadBytes  [2] state (1 used, 2 free)
  *                       [3] offset of the previous block's header (0 for the first)
  *                       [4] next free block header (free blocks only)  [5] previous free block header
+ *                       [6] owner: the tag given to alloc (0: none), which `freeOwnedBy` matches
  *
  * Invariants: blocks tile [HEADER_BYTES, top) with no gap; two free blocks are never adjacent (freeing
  * coalesces both ways); the last block is never free (freeing it lowers `top` instead). Every field is
@@ -43,7 +44,7 @@ export const ARENA_MAX_ENV = 'MULTIRANK_ARENA_MAX_BYTES';
 const MAGIC = 0x6d72616e; // "mran"
 const BLOCK_MAGIC = 0x626c6b31; // "blk1"
 const H_MAGIC = 0, H_LOCK = 1, H_TOP = 2, H_MAX_PAGES = 3, H_USED = 4, H_FREE_HEAD = 5, H_LIVE = 6, H_LAST = 7, H_CANARY = 15;
-const B_MAGIC = 0, B_SIZE = 1, B_STATE = 2, B_PREV = 3, B_NEXT_FREE = 4, B_PREV_FREE = 5;
+const B_MAGIC = 0, B_SIZE = 1, B_STATE = 2, B_PREV = 3, B_NEXT_FREE = 4, B_PREV_FREE = 5, B_OWNER = 6;
 const USED = 1, FREE = 2;
 const LOCK_SPINS = 100;
 /** Free blocks are split only when the rest could hold a useful region. */
@@ -134,18 +135,51 @@ export class Arena {
     return Atomics.load(this.#words, H_LIVE);
   }
 
-  /** Allocates `byteLength` bytes (rounded up to 64), 64-byte aligned. Throws ArenaFullError past the maximum. */
-  alloc(byteLength: number): ArenaRegion {
-    return this.#alloc(byteLength, true)!;
+  /**
+   * Allocates `byteLength` bytes (rounded up to 64), 64-byte aligned. Throws ArenaFullError past the maximum.
+   * `owner` (a u32, 0 for none) tags the region for `freeOwnedBy`: a job tags what its ranks allocate
+   * for it, so that closing the job returns what they did not free themselves.
+   */
+  alloc(byteLength: number, owner = 0): ArenaRegion {
+    return this.#alloc(byteLength, true, owner)!;
   }
 
   /** Like `alloc`, but returns undefined instead of growing the memory (callers reclaim first, then grow). */
-  tryAlloc(byteLength: number): ArenaRegion | undefined {
-    return this.#alloc(byteLength, false);
+  tryAlloc(byteLength: number, owner = 0): ArenaRegion | undefined {
+    return this.#alloc(byteLength, false, owner);
   }
 
-  #alloc(byteLength: number, grow: boolean): ArenaRegion | undefined {
+  /**
+   * Frees every allocated region tagged `owner` (which must not be 0); returns how many. Only for the end
+   * of an owner's life (a job's close): nobody may use those regions any more, nor free them later.
+   */
+  freeOwnedBy(owner: number): number {
+    checkInteger('owner', owner, 1, 0xffffffff);
+    this.#acquire();
+    try {
+      // Collect first: freeing coalesces free neighbours, which changes the tiling being walked (a used
+      // block is never merged away, so the collected headers stay valid).
+      const owned: number[] = [];
+      for (let header = HEADER_BYTES, top = this.#words[H_TOP]; header < top;) {
+        const w = this.#blockWords(header);
+        if (w[B_STATE] === USED && w[B_OWNER] === owner) owned.push(header);
+        header += BLOCK_HEADER_BYTES + w[B_SIZE]!;
+      }
+      for (const header of owned) {
+        const w = this.#blockWords(header);
+        this.#words[H_USED] -= w[B_SIZE];
+        this.#words[H_LIVE] -= 1;
+        this.#releaseBlock(header);
+      }
+      return owned.length;
+    } finally {
+      this.#release();
+    }
+  }
+
+  #alloc(byteLength: number, grow: boolean, owner: number): ArenaRegion | undefined {
     checkInteger('byteLength', byteLength, 0);
+    checkInteger('owner', owner, 0, 0xffffffff);
     const size = Math.max(ALIGN_BYTES, roundUp(byteLength, ALIGN_BYTES));
     this.#acquire();
     let header: number;
@@ -158,6 +192,7 @@ export class Arena {
       }
       const w = this.#blockWords(header);
       w[B_STATE] = USED;
+      w[B_OWNER] = owner;
       this.#words[H_USED] += w[B_SIZE];
       this.#words[H_LIVE] += 1;
     } finally {

@@ -16,7 +16,8 @@ export interface QueueGroup {
   readonly rankInGroup: number;
   readonly worldSize: number;
   readonly ranks: readonly number[];
-  readonly queueContext: { arena: Arena; timeoutMs: number; spinIterations: number; abort: AbortWord };
+  /** `owner`: the arena tag of the ring (the job's; see `Arena.alloc`). */
+  readonly queueContext: { arena: Arena; owner: number; timeoutMs: number; spinIterations: number; abort: AbortWord };
   broadcast(t: Tensor, options: { src: number }): Tensor;
 }
 
@@ -36,11 +37,11 @@ export function createQueueFromGroup(group: QueueGroup, maxChunkBytes = QUEUE_CH
   if (!Number.isInteger(writerRank) || writerRank < 0 || writerRank >= group.worldSize) {
     throw outOfRange(`\`writerRank\` (${writerRank}) must be a rank of this group (0..${group.worldSize - 1})`);
   }
-  const { arena, timeoutMs, spinIterations, abort } = group.queueContext;
+  const { arena, owner, timeoutMs, spinIterations, abort } = group.queueContext;
   const sizes = { nReaders: group.worldSize - 1, maxChunkBytes, maxChunks };
   const isWriter = group.rankInGroup === writerRank;
   const bytes = MessageQueue.bytesNeeded(sizes);
-  const region = isWriter ? arena.alloc(bytes) : undefined;
+  const region = isWriter ? arena.alloc(bytes, owner) : undefined;
   if (region !== undefined) MessageQueue.create({ buffer: arena.buffer(region.byteOffset + bytes) as SharedArrayBuffer, byteOffset: region.byteOffset, byteLength: bytes }, sizes);
   const place = group.broadcast(tensor([region?.byteOffset ?? 0, bytes], { dtype: 'int64' }), { src: writerRank });
   const byteOffset = Number(place.getFlat(0));

@@ -71,3 +71,20 @@ test('growth is seen by a second worker thread: it allocates past the old end an
   // The main thread's allocations continue after the worker's: the header is shared.
   t.true(arena.alloc(64).byteOffset > result.byteOffset);
 });
+
+test('freeOwnedBy frees exactly the allocated regions with that tag, coalescing around them', (t) => {
+  const arena = Arena.create({ initialBytes: 1 << 20, maxBytes: 1 << 22 });
+  const untagged = arena.alloc(100);
+  const a = [arena.alloc(64, 7), arena.alloc(1000, 7), arena.alloc(64, 9), arena.alloc(5000, 7), arena.alloc(64)];
+  arena.free(a[1]!); // freed by its user: not freed again
+  const reused = arena.alloc(900, 9); // may reuse a[1]'s block under another tag
+  t.is(arena.freeOwnedBy(7), 2);
+  t.is(arena.liveRegions, 4);
+  t.is(arena.freeOwnedBy(7), 0, 'nothing is freed twice');
+  t.throws(() => arena.freeOwnedBy(0), { message: /`owner`/ });
+  for (const r of [untagged, a[2]!, a[4]!, reused]) arena.free(r);
+  t.is(arena.liveRegions, 0);
+  t.is(arena.usedBytes, 0);
+  // The heap is whole again: one region as large as everything freed fits without growing.
+  t.truthy(arena.tryAlloc(6000));
+});
