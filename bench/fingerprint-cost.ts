@@ -5,7 +5,7 @@
  * checked / unchecked - 1. Within a run that figure is stable to a few tenths of a percent, but it moves
  * from run to run by a few percent (thread placement, where the group blocks land), so the bench launches
  * several jobs, trading the two groups' blocks in every other one, and reports the median run with the range.
- *   node dist/bench/fingerprint-cost.js [--ranks 2] [--runs 7] [--rounds 4001] [--iterations 250] [--json] [--control]
+ *   node dist/bench/fingerprint-cost.js [--ranks 2] [--runs 11] [--rounds 4001] [--iterations 250] [--json] [--control]
  * `--control` makes both groups unchecked: what it prints is the method's own error.
  */
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ const { values } = parseArgs({
     json: { type: 'boolean' }, control: { type: 'boolean' },
   },
 });
-const ranks = Number(values.ranks ?? 2), runs = Number(values.runs ?? 7), rounds = Number(values.rounds ?? 4001), iterations = Number(values.iterations ?? 250);
+const ranks = Number(values.ranks ?? 2), runs = Number(values.runs ?? 11), rounds = Number(values.rounds ?? 4001), iterations = Number(values.iterations ?? 250);
 const control = values.control === true;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -85,9 +85,14 @@ export class HeaderHash {
   #pendingKey = -1;
   #pendingShape: readonly number[] | undefined;
 
+  /** Whether both parities' headers hold the hash of (key, shape): then `write` has nothing to do. */
+  holds(key: number, shape: readonly number[] | undefined): boolean {
+    return key === this.#key && shape === this.#shape;
+  }
+
   /** Stores the hash of (key, shape) into this member's header of call `seq`, unless it is there already. */
   write(block: GroupBlock, seq: number, key: number, shape: readonly number[] | undefined): void {
-    if (key === this.#key && shape === this.#shape) return;
+    if (this.holds(key, shape)) return;
     // Only a frozen shape can be recognised by identity next time (an unfrozen one may change in place).
     const frozen = shape === undefined || Object.isFrozen(shape);
     if (frozen && key === this.#pendingKey && shape === this.#pendingShape) {
