@@ -88,3 +88,18 @@ test('freeOwnedBy frees exactly the allocated regions with that tag, coalescing 
   // The heap is whole again: one region as large as everything freed fits without growing.
   t.truthy(arena.tryAlloc(6000));
 });
+
+test('freeOwnedBy handles owned blocks at the top of the heap, next to each other', (t) => {
+  const arena = Arena.create({ initialBytes: 1 << 20, maxBytes: 1 << 22 });
+  const keep = arena.alloc(64);
+  const owned = [arena.alloc(128, 5), arena.alloc(64, 5), arena.alloc(4096, 5)];
+  arena.free(owned[1]!);
+  arena.alloc(64, 5); // takes owned[1]'s block again
+  t.is(arena.freeOwnedBy(5), 3);
+  t.is(arena.liveRegions, 1);
+  const again = arena.alloc(128 + 64 + 4096 + 2 * 64); // the freed run coalesced into one block
+  t.is(again.byteOffset, owned[0]!.byteOffset);
+  arena.free(again);
+  arena.free(keep);
+  t.is(arena.usedBytes, 0);
+});
