@@ -19,16 +19,15 @@
  *   Array: u32 count + values | Object: u32 count + (string key, value)* |
  *   ViewInline: u8 type + u32 byteLength + bytes | ViewOutOfBand: u8 type + u32 buffer index
  */
-import v8 from 'node:v8';
 import { invalidType } from '../errors.js';
+import {
+  DEPTH_MAX, encoder, FALLBACK, FORMAT_FAST, FORMAT_V8, OUT_OF_BAND_MIN_BYTES, SHORT_STRING_CHARS, T_ARRAY, T_BIGINT64,
+  T_BIGINT_TEXT, T_FALSE, T_FLOAT64, T_INT32, T_NULL, T_OBJECT, T_STRING, T_TRUE, T_UNDEFINED, T_VIEW_INLINE, T_VIEW_OOB, viewType,
+} from './serialize-format.js';
+import { FastReader, KeyCache } from './serialize-read.js';
+import { OutOfBandDeserializer, OutOfBandSerializer } from './serialize-v8.js';
 
-/** Typed arrays of at least this many bytes travel out of band (one copy per side). */
-export const OUT_OF_BAND_MIN_BYTES = 1024;
-/** Nesting deeper than this (or a cycle) takes the v8 path. */
-export const DEPTH_MAX = 64;
-/** First byte of `main`: which format follows. */
-export const FORMAT_FAST = 0x46;
-export const FORMAT_V8 = 0x56;
+export { allocateBuffer, DEPTH_MAX, FORMAT_FAST, FORMAT_V8, OUT_OF_BAND_MIN_BYTES } from './serialize-format.js';
 
 /** A value in bytes: `main` (may be the codec's scratch, valid until its next `encode`) and out-of-band ranges. */
 export interface EncodedMessage {
@@ -45,74 +44,6 @@ export interface ObjectCodec {
    * `QueueReader.dequeueWith`) a 16-byte-aligned view of the ring that the decoded value may wrap.
    */
   decode(main: Uint8Array, buffers: readonly Uint8Array[]): unknown;
-}
-
-type ViewCtor = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView; BYTES_PER_ELEMENT?: number };
-const VIEW_TYPES: readonly ViewCtor[] = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array,
-  Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView, Buffer as unknown as ViewCtor];
-const VIEW_INDEX = new Map<unknown, number>(VIEW_TYPES.map((ctor, i) => [ctor, i]));
-const BUFFER_TYPE = VIEW_TYPES.length - 1;
-
-const T_UNDEFINED = 0, T_NULL = 1, T_FALSE = 2, T_TRUE = 3, T_INT32 = 4, T_FLOAT64 = 5, T_BIGINT64 = 6;
-const T_BIGINT_TEXT = 7, T_STRING = 8, T_ARRAY = 9, T_OBJECT = 10, T_VIEW_INLINE = 11, T_VIEW_OOB = 12;
-const SHORT_STRING_CHARS = 32;
-const KEY_CACHE_SLOTS = 256;
-const FALLBACK = Symbol('fallback');
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** A fresh Uint8Array over its own ArrayBuffer (the destination of an out-of-band array). */
-export function allocateBuffer(byteLength: number): Uint8Array {
-  return new Uint8Array(new ArrayBuffer(byteLength));
-}
-
-/** Builds a view of type index `type` over `bytes`, which it owns. */
-function makeView(type: number, bytes: Uint8Array): ArrayBufferView {
-  const ctor = VIEW_TYPES[type];
-  if (ctor === undefined) throw invalidType('message', 'a message written by DefaultCodec (unknown array type)', type);
-  if (type === BUFFER_TYPE) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return new ctor(bytes.buffer, bytes.byteOffset, bytes.byteLength / (ctor.BYTES_PER_ELEMENT ?? 1));
-}
-
-function viewType(view: ArrayBufferView): number {
-  const type = VIEW_INDEX.get(view.constructor);
-  if (type === undefined) throw FALLBACK;
-  return type;
-}
-
-/** node:v8 with typed arrays written as host objects, large ones out of band. */
-class OutOfBandSerializer extends v8.Serializer {
-  readonly buffers: Uint8Array[] = [];
-  constructor() {
-    super();
-    (this as unknown as { _setTreatArrayBufferViewsAsHostObjects(on: boolean): void })._setTreatArrayBufferViewsAsHostObjects(true);
-  }
-  _writeHostObject(view: ArrayBufferView): void {
-    const type = VIEW_INDEX.get(view.constructor);
-    if (type === undefined) throw invalidType('value', 'a value the structured-clone algorithm accepts', view);
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    this.writeUint32(type);
-    if (view.byteLength >= OUT_OF_BAND_MIN_BYTES) {
-      this.writeUint32(1);
-      this.writeUint32(this.buffers.push(bytes) - 1);
-    } else {
-      this.writeUint32(0);
-      this.writeUint32(bytes.byteLength);
-      this.writeRawBytes(bytes);
-    }
-  }
-}
-
-class OutOfBandDeserializer extends v8.Deserializer {
-  constructor(main: Uint8Array, readonly buffers: readonly Uint8Array[]) {
-    super(main);
-  }
-  _readHostObject(): ArrayBufferView {
-    const type = this.readUint32();
-    if (this.readUint32() === 1) return makeView(type, this.buffers[this.readUint32()]!);
-    const raw = this.readRawBytes(this.readUint32()) as Uint8Array;
-    return makeView(type, new Uint8Array(raw)); // a copy: `main` is the reader's scratch
-  }
 }
 
 /** The default codec: the fast tagged format for plain data, node:v8 for the rest (see the file header). */
@@ -264,118 +195,5 @@ export class DefaultCodec implements ObjectCodec {
     this.#u32(bytes.byteLength);
     const at = this.#reserve(bytes.byteLength);
     this.#scratch.set(bytes, at);
-  }
-}
-
-/** Object keys seen before, by their bytes: a hit skips decoding and re-internalising the string. */
-class KeyCache {
-  readonly #bytes: Array<Uint8Array | undefined> = new Array(KEY_CACHE_SLOTS).fill(undefined);
-  readonly #texts: string[] = new Array(KEY_CACHE_SLOTS).fill('');
-
-  get(main: Uint8Array, at: number, length: number): string {
-    if (length > SHORT_STRING_CHARS) return decodeText(main, at, length);
-    let hash = length;
-    for (let i = at; i < at + length; i++) hash = (Math.imul(hash, 31) + main[i]!) | 0;
-    const slot = hash & (KEY_CACHE_SLOTS - 1);
-    const cached = this.#bytes[slot];
-    if (cached !== undefined && cached.length === length) {
-      let same = true;
-      for (let i = 0; i < length && same; i++) same = cached[i] === main[at + i];
-      if (same) return this.#texts[slot]!;
-    }
-    const text = decodeText(main, at, length);
-    this.#bytes[slot] = main.slice(at, at + length);
-    this.#texts[slot] = text;
-    return text;
-  }
-}
-
-function decodeText(main: Uint8Array, at: number, length: number): string {
-  if (length > SHORT_STRING_CHARS) return decoder.decode(main.subarray(at, at + length));
-  let text = '';
-  for (let i = at; i < at + length; i++) {
-    const code = main[i]!;
-    if (code >= 0x80) return decoder.decode(main.subarray(at, at + length));
-    text += String.fromCharCode(code);
-  }
-  return text;
-}
-
-/** Reads the fast format. */
-class FastReader {
-  #pos = 1;
-  readonly #main: Uint8Array;
-  readonly #view: DataView;
-  readonly #buffers: readonly Uint8Array[];
-  readonly #keys: KeyCache;
-
-  constructor(main: Uint8Array, buffers: readonly Uint8Array[], keys: KeyCache) {
-    this.#main = main;
-    this.#view = new DataView(main.buffer, main.byteOffset, main.byteLength);
-    this.#buffers = buffers;
-    this.#keys = keys;
-  }
-
-  #take(bytes: number): number {
-    const at = this.#pos;
-    if (at + bytes > this.#main.byteLength) throw invalidType('message', 'a complete DefaultCodec message (it is truncated)', at);
-    this.#pos = at + bytes;
-    return at;
-  }
-
-  #u32(): number {
-    return this.#view.getUint32(this.#take(4), true);
-  }
-
-  value(): unknown {
-    const tag = this.#main[this.#take(1)];
-    switch (tag) {
-      case T_UNDEFINED: return undefined;
-      case T_NULL: return null;
-      case T_FALSE: return false;
-      case T_TRUE: return true;
-      case T_INT32: return this.#view.getInt32(this.#take(4), true);
-      case T_FLOAT64: return this.#view.getFloat64(this.#take(8), true);
-      case T_BIGINT64: return this.#view.getBigInt64(this.#take(8), true);
-      case T_BIGINT_TEXT: return BigInt(this.#string());
-      case T_STRING: return this.#string();
-      case T_ARRAY: return this.#array();
-      case T_OBJECT: return this.#object();
-      case T_VIEW_INLINE: { const type = this.#main[this.#take(1)]!; return this.#inlineView(type); }
-      case T_VIEW_OOB: { const type = this.#main[this.#take(1)]!; return makeView(type, this.#buffers[this.#u32()]!); }
-      default: throw invalidType('message', 'a DefaultCodec message (unknown tag)', tag);
-    }
-  }
-
-  #string(): string {
-    const length = this.#u32();
-    return decodeText(this.#main, this.#take(length), length);
-  }
-
-  #array(): unknown[] {
-    const count = this.#u32();
-    const out: unknown[] = [];
-    for (let i = 0; i < count; i++) out.push(this.value());
-    return out;
-  }
-
-  #object(): Record<string, unknown> {
-    const count = this.#u32();
-    const out: Record<string, unknown> = {};
-    for (let i = 0; i < count; i++) {
-      this.#take(1);
-      const length = this.#u32();
-      const key = this.#keys.get(this.#main, this.#take(length), length);
-      const value = this.value();
-      if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-      else out[key] = value;
-    }
-    return out;
-  }
-
-  #inlineView(type: number): ArrayBufferView {
-    const length = this.#u32();
-    const at = this.#take(length);
-    return makeView(type, this.#main.slice(at, at + length));
   }
 }
