@@ -2,8 +2,9 @@
  * Point-to-point mailboxes of a group: one bounded queue per ordered pair (src -> dst) inside the group
  * block. `send` copies the tensor into a fresh arena region and posts it (eager: a send never waits for
  * its recv unless the queue is full, so send/send/recv/recv between two ranks cannot deadlock); `recv`
- * copies the oldest message into a new tensor (or the caller's `out`) and frees its region at once (a region handed to a tensor
- * would wait for garbage collection, which a synchronous loop of recvs never gives it).
+ * copies the oldest message into a new tensor (or the caller's `out`) and frees its region at once (a
+ * region handed to a tensor would wait for garbage collection, which a synchronous loop of recvs never
+ * gives it).
  *
  *   Int32 words of a mailbox (MAILBOX_WORDS = 64):
  *   [0] head: messages posted   [1] tail: messages taken   [2..3] reserved

@@ -34,7 +34,7 @@ export interface Kernels {
    * `reduce` of k inputs `strideBytes` apart from `src0Offset`; the kernel writes their table at
    * `tableOffset` (k u32s) itself. With `tagBackBytes` > 0 each input carries an i32 tag that many bytes
    * before its data (the fingerprint hash in an inline buffer's header): when any tag differs from the
-   * first input's it returns false and writes nothing but the table, else it reduces and returns true.
+   * first input's it returns false and writes nothing, else it writes the table, reduces and returns true.
    * The inputs (with their tags), the table and dst must be pairwise disjoint, and the inputs must not
    * overlap each other (strideBytes >= count * item size). Throws as `reduce`.
    */
