@@ -12,7 +12,9 @@
  *
  *   arena header words: [0] MAGIC  [1] lock (0 free, 1 held, 2 held+waiters)  [2] top (end of last block)
  *                       [3] maxPages  [4] usedBytes (payload bytes handed out)  [5] freeHead (0 = none)
- *                       [6] liveRegions  [7] header of the last block (0 = none)  [15] MAGIC (canary)
+ *                       [6] liveRegions  [7] header of the last block (0 = none)
+ *                       [8] the lock holder's thread id + 1 (0 = none; for the lock-timeout message)
+ *                       [15] MAGIC (canary)
  *   block header (BLOCK_HEADER_BYTES = 64, so payloads stay 64-aligned):
  *                       [0] BLOCK_MAGIC  [1] payloadBytes  [2] state (1 used, 2 free)
  *                       [3] offset of the previous block's header (0 for the first)
@@ -28,7 +30,8 @@
  * lock. Views created on an older `memory.buffer` stay valid for the old range (shared memory does not
  * move), so a thread only re-reads `memory.buffer` when it meets an offset past its cached length.
  */
-import { ArenaFullError, checkInteger, invalidType } from '../errors.js';
+import { threadId } from 'node:worker_threads';
+import { ArenaFullError, TimeoutError, checkInteger, invalidType } from '../errors.js';
 
 export const PAGE_BYTES = 65536;
 export const ALIGN_BYTES = 64;
@@ -43,10 +46,18 @@ export const ARENA_MAX_ENV = 'MULTIRANK_ARENA_MAX_BYTES';
 
 const MAGIC = 0x6d72616e; // "mran"
 const BLOCK_MAGIC = 0x626c6b31; // "blk1"
-const H_MAGIC = 0, H_LOCK = 1, H_TOP = 2, H_MAX_PAGES = 3, H_USED = 4, H_FREE_HEAD = 5, H_LIVE = 6, H_LAST = 7, H_CANARY = 15;
+const H_MAGIC = 0, H_LOCK = 1, H_TOP = 2, H_MAX_PAGES = 3, H_USED = 4, H_FREE_HEAD = 5, H_LIVE = 6, H_LAST = 7, H_HOLDER = 8, H_CANARY = 15;
 const B_MAGIC = 0, B_SIZE = 1, B_STATE = 2, B_PREV = 3, B_NEXT_FREE = 4, B_PREV_FREE = 5, B_OWNER = 6;
 const USED = 1, FREE = 2;
 const LOCK_SPINS = 100;
+/**
+ * How long a thread waits for the allocator's lock before it gives up. The lock is held for microseconds;
+ * a wait this long means its holder died inside an allocation (a terminated rank thread), and every
+ * later allocation would hang without this deadline.
+ */
+export const ARENA_LOCK_TIMEOUT_MS = 10_000;
+/** This thread's tag in the holder word (worker threadId + 1; the main thread is 1). */
+const THREAD_TAG = threadId + 1;
 /** Free blocks are split only when the rest could hold a useful region. */
 const SPLIT_MIN_BYTES = BLOCK_HEADER_BYTES + ALIGN_BYTES;
 
@@ -79,6 +90,8 @@ export function arenaMaxBytesFromEnv(env: NodeJS.ProcessEnv = process.env): numb
 /** Allocator over one shared `WebAssembly.Memory`. One instance per thread; all share the heap state. */
 export class Arena {
   readonly memory: WebAssembly.Memory;
+  /** Deadline of a wait for the allocator's lock (see ARENA_LOCK_TIMEOUT_MS). */
+  lockTimeoutMs = ARENA_LOCK_TIMEOUT_MS;
   #words: Uint32Array;
   #lock: Int32Array;
   #buffer: SharedArrayBuffer;
@@ -337,13 +350,30 @@ export class Arena {
   #acquire(): void {
     const lock = this.#lock;
     for (let i = 0; i < LOCK_SPINS; i++) {
-      if (Atomics.compareExchange(lock, H_LOCK, 0, 1) === 0) return;
+      if (Atomics.compareExchange(lock, H_LOCK, 0, 1) === 0) {
+        Atomics.store(lock, H_HOLDER, THREAD_TAG);
+        return;
+      }
     }
     // Contended: mark "held with waiters" and sleep until the holder releases.
-    while (Atomics.exchange(lock, H_LOCK, 2) !== 0) Atomics.wait(lock, H_LOCK, 2, 100);
+    const start = performance.now();
+    while (Atomics.exchange(lock, H_LOCK, 2) !== 0) {
+      Atomics.wait(lock, H_LOCK, 2, 100);
+      const waited = performance.now() - start;
+      if (waited > this.lockTimeoutMs) {
+        const holder = Atomics.load(lock, H_HOLDER);
+        throw new TimeoutError(
+          `Thread ${threadId} waited ${Math.round(waited)} ms for the shared arena's lock, held by ` +
+            `${holder === 0 ? 'an unknown thread' : `thread ${holder - 1}`}: a thread that ends inside an allocation ` +
+            '(a rank thread terminated mid-call) leaves it held, and the arena cannot be used any more in this process',
+        );
+      }
+    }
+    Atomics.store(lock, H_HOLDER, THREAD_TAG);
   }
 
   #release(): void {
+    Atomics.store(this.#lock, H_HOLDER, 0);
     if (Atomics.exchange(this.#lock, H_LOCK, 0) === 2) Atomics.notify(this.#lock, H_LOCK, 1);
   }
 }

@@ -103,3 +103,20 @@ test('freeOwnedBy handles owned blocks at the top of the heap, next to each othe
   arena.free(keep);
   t.is(arena.usedBytes, 0);
 });
+
+test('a lock left held (its holder died mid-allocation) gives a TimeoutError naming the holder, not a hang', (t) => {
+  const arena = Arena.create({ initialBytes: 1 << 20, maxBytes: 1 << 22 });
+  arena.lockTimeoutMs = 300;
+  const header = new Int32Array(arena.memory.buffer, 0, 16);
+  header[1] = 1; // lock held
+  header[8] = 5; // by thread 4
+  const start = performance.now();
+  const error = t.throws(() => arena.alloc(64), { code: ErrorCodes.TIMEOUT, message: /waited \d+ ms for the shared arena's lock, held by thread 4/ });
+  t.regex(error!.message, /terminated mid-call/);
+  t.true(performance.now() - start < 5_000);
+  header[1] = 0;
+  header[8] = 0;
+  const region = arena.alloc(64); // usable again once released
+  t.is(header[8], 0, 'the holder word is cleared on release');
+  arena.free(region);
+});
