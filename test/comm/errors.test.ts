@@ -54,6 +54,8 @@ for (const n of [2, 3, 8]) {
       dim: [/dim=0/, /dim=1/],
       reduce: [/reduce\(dtype=float32, shape=\[5\], op=sum, root=0\)/, /reduce\(dtype=float32, shape=\[4\], op=sum, root=0\)/],
       steady: [/shape=\[6\]/, /shape=\[4\]/],
+      steadyRoot: [/broadcast\(dtype=float32, shape=\[4\], root=0\)/, /broadcast\(dtype=float32, shape=\[4\], root=1\)/],
+      steadyDim: [/allGather\(dtype=float32, shape=\[2, 2\], dim=1\)/, /allGather\(dtype=float32, shape=\[2, 2\], dim=0\)/],
     };
     const messages = new Map<string, Set<string>>();
     const siteOf = new Map<string, string>();
