@@ -13,7 +13,7 @@
  *   a few loads from lines it reads anyway; other calls compare them in JS (`GroupBlock.sameHashes`).
  */
 import { MismatchError } from '../errors.js';
-import { DTYPES, REDUCE_OPS, dtypeInfo, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
+import { DTYPES, REDUCE_OPS, dtypeInfo, REDUCE_OP_CODES, type ReduceOp } from '../tensor/dtype.js';
 import { SLOT, type GroupBlock } from './group-block.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { JobControl } from './job-control.js';
@@ -21,13 +21,11 @@ import type { JobControl } from './job-control.js';
 export const COLLECTIVES = ['allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier'] as const;
 export type CollectiveName = (typeof COLLECTIVES)[number];
 
-/** What a member calls. Unused fields are -1. */
+/** What a member calls (absent fields are reported as -1). */
 export interface CallSpec {
   op: CollectiveName;
-  /** The input (for the flight recorder's dtype and size). */
+  /** The input: its dtype and shape are part of the fingerprint (absent for barrier). */
   tensor?: Tensor;
-  dtype?: DType;
-  shape?: readonly number[];
   root?: number;
   reduceOp?: ReduceOp;
   dim?: number;
@@ -37,7 +35,6 @@ export interface CallSpec {
 const NONE = -1;
 /** Lookup tables (object property reads; no string search on the hot path). */
 export const COLLECTIVE_INDEX = Object.fromEntries(COLLECTIVES.map((name, i) => [name, i])) as Record<CollectiveName, number>;
-const DTYPE_CODE = Object.fromEntries(DTYPES.map((d) => [d, dtypeInfo(d).code])) as Record<DType, number>;
 
 /** Keys at or above this are the wide form (callKey); below it, the small integer form. */
 const WIDE_KEY = 0x40000000;
@@ -113,12 +110,12 @@ function writeFingerprint(block: GroupBlock, seq: number, spec: CallSpec): void 
   const w = block.words;
   const base = block.callArea(block.rankInGroup, seq);
   w[base + SLOT.OP] = COLLECTIVE_INDEX[spec.op];
-  w[base + SLOT.DTYPE] = spec.dtype === undefined ? NONE : DTYPE_CODE[spec.dtype];
+  w[base + SLOT.DTYPE] = spec.tensor === undefined ? NONE : spec.tensor.info.code;
   w[base + SLOT.ROOT] = spec.root ?? NONE;
   w[base + SLOT.REDUCE_OP] = spec.reduceOp === undefined ? NONE : REDUCE_OP_CODES[spec.reduceOp];
   w[base + SLOT.DIM] = spec.dim ?? NONE;
   w[base + SLOT.DIM2] = spec.dim2 ?? NONE;
-  const shape = spec.shape;
+  const shape = spec.tensor?.shape;
   const ndim = shape === undefined ? NONE : shape.length;
   w[base + SLOT.NDIM] = ndim;
   let numel = 1;

@@ -191,10 +191,8 @@ export class GroupBlock {
   /** After arrival: whether every member stored the same fingerprint hash for call `seq` (see fingerprint.ts). */
   sameHashes(seq: number): boolean {
     const w = this.words;
-    const memberWords = INLINE_MEMBER_STRIDE >> 2;
-    let at = this.#hashWord0 + (seq & 1) * (INLINE_STRIDE >> 2);
-    const mine = w[at + this.rankInGroup * memberWords];
-    for (let m = 0; m < this.size; m++, at += memberWords) if (w[at] !== mine) return false;
+    const mine = w[this.inlineHashWord(this.rankInGroup, seq)];
+    for (let m = 0; m < this.size; m++) if (w[this.inlineHashWord(m, seq)] !== mine) return false;
     return true;
   }
 

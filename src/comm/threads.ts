@@ -154,7 +154,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   #allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {
     const code = this.#reduceCodes(t, op);
     const result = out ?? emptyLike(t);
-    const seq = this.#begin({ op: 'allReduce', tensor: t, dtype: t.dtype, shape: t.shape, reduceOp: op }, this.#checkCalls ? allReduceKey(code) : 0);
+    const seq = this.#begin({ op: 'allReduce', tensor: t, reduceOp: op }, this.#checkCalls ? allReduceKey(code) : 0);
     if (t.byteLength <= INLINE_BYTES) {
       this.#arriveInline(t, seq, 'allReduce', true);
       const dst = this.#io.target(result, this.#scratchOut);
@@ -192,7 +192,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const outShape = [...shape];
     outShape[dim]! *= this.worldSize;
     const out = receives ? given ?? empty(outShape, { dtype: t.dtype }) : null;
-    const spec: CallSpec = { op, tensor: t, dtype: t.dtype, shape: t.shape, dim };
+    const spec: CallSpec = { op, tensor: t, dim };
     if (root !== undefined) spec.root = root;
     const seq = this.#begin(spec, this.#key(COLLECTIVE_INDEX[op], t.info.code, NONE, root ?? NONE, dim, NONE));
     const source = this.#arriveAny(t, seq, op);
@@ -214,7 +214,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const outShape = [...t.shape];
     outShape[dim] = t.shape[dim]! / this.worldSize;
     const out = given ?? empty(outShape, { dtype: t.dtype });
-    const seq = this.#begin({ op: 'reduceScatter', tensor: t, dtype: t.dtype, shape: t.shape, dim, reduceOp: op }, this.#key(COLLECTIVE_INDEX.reduceScatter, t.info.code, code >> 8, NONE, dim, NONE));
+    const seq = this.#begin({ op: 'reduceScatter', tensor: t, dim, reduceOp: op }, this.#key(COLLECTIVE_INDEX.reduceScatter, t.info.code, code >> 8, NONE, dim, NONE));
     const source = this.#arriveAny(t, seq, 'reduceScatter');
     const from = outShape.map(() => 0);
     from[dim] = this.rankInGroup * outShape[dim]!;
@@ -228,7 +228,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   #broadcast(t: Tensor, src: number): Tensor {
-    const seq = this.#begin({ op: 'broadcast', tensor: t, dtype: t.dtype, shape: t.shape, root: src }, this.#key(COLLECTIVE_INDEX.broadcast, t.info.code, NONE, src, NONE, NONE));
+    const seq = this.#begin({ op: 'broadcast', tensor: t, root: src }, this.#key(COLLECTIVE_INDEX.broadcast, t.info.code, NONE, src, NONE, NONE));
     const isRoot = this.rankInGroup === src;
     const inline = t.byteLength <= INLINE_BYTES;
     if (isRoot) this.#arriveAny(t, seq, 'broadcast');
@@ -241,7 +241,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   #reduce(t: Tensor, dst: number, op: ReduceOp, given?: Tensor): Tensor {
     const code = this.#reduceCodes(t, op);
     const out = this.rankInGroup === dst ? given ?? emptyLike(t) : undefined;
-    const seq = this.#begin({ op: 'reduce', tensor: t, dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op }, this.#key(COLLECTIVE_INDEX.reduce, t.info.code, code >> 8, dst, NONE, NONE));
+    const seq = this.#begin({ op: 'reduce', tensor: t, root: dst, reduceOp: op }, this.#key(COLLECTIVE_INDEX.reduce, t.info.code, code >> 8, dst, NONE, NONE));
     const outAt = out === undefined ? 0 : this.#io.target(out, this.#scratchOut);
     if (t.byteLength <= INLINE_BYTES) {
       this.#arriveInline(t, seq, 'reduce', out !== undefined);
@@ -264,7 +264,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const outShape = [...chunk];
     outShape[gatherDim]! *= this.worldSize;
     const out = given ?? empty(outShape, { dtype: t.dtype });
-    const seq = this.#begin({ op: 'allToAll', tensor: t, dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim }, this.#key(COLLECTIVE_INDEX.allToAll, t.info.code, NONE, NONE, scatterDim, gatherDim));
+    const seq = this.#begin({ op: 'allToAll', tensor: t, dim: scatterDim, dim2: gatherDim }, this.#key(COLLECTIVE_INDEX.allToAll, t.info.code, NONE, NONE, scatterDim, gatherDim));
     const source = this.#arriveAny(t, seq, 'allToAll');
     const from = chunk.map(() => 0);
     from[scatterDim] = this.rankInGroup * chunk[scatterDim]!;
@@ -310,9 +310,10 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     const seq = ++this.#seq;
     const opIndex = COLLECTIVE_INDEX[spec.op];
     // The steady state (the same call again) is the `holds` test alone, kept here so that it inlines.
-    if (this.#checkCalls && !this.#headerHash.holds(key, spec.shape)) this.#headerHash.write(this.#block, seq, key, spec.shape);
-    this.#spec = spec;
     const t = spec.tensor;
+    const shape = t?.shape;
+    if (this.#checkCalls && !this.#headerHash.holds(key, shape)) this.#headerHash.write(this.#block, seq, key, shape);
+    this.#spec = spec;
     this.#ctx.record.recordStart(seq, opIndex, this.#block.byteOffset, t === undefined ? -1 : t.info.code, t === undefined ? 0 : t.numel);
     return seq;
   }
