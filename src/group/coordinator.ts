@@ -55,6 +55,14 @@ function checkTensor(name: string, value: unknown): Tensor {
   return value;
 }
 
+/** `options.out` must be a tensor of exactly `dtype` and `shape` (`what` says why, in the error). */
+function checkOutShape(out: Tensor, dtype: DType, shape: readonly number[], what: string): void {
+  checkTensor('options.out', out);
+  if (out.dtype !== dtype || out.shape.length !== shape.length || out.shape.some((s, i) => s !== shape[i])) {
+    throw shapeError(`\`options.out\` (${out.dtype} ${formatShape(out.shape)}) must be ${dtype} ${formatShape(shape)}, ${what}`);
+  }
+}
+
 export class GroupCoordinator {
   /** World rank of this process. */
   readonly rank: number;
@@ -221,12 +229,7 @@ export class GroupCoordinator {
     const src = this.#member('options.src', options.src ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
     if (src === this.rankInGroup) throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
     const out = options.out;
-    if (out !== undefined) {
-      checkTensor('options.out', out);
-      if (out.dtype !== dtype || out.shape.length !== checked.length || out.shape.some((s, i) => s !== checked[i])) {
-        throw shapeError(`\`options.out\` (${out.dtype} ${formatShape(out.shape)}) must be ${dtype} ${formatShape(checked)}, the tensor this recv takes`);
-      }
-    }
+    if (out !== undefined) checkOutShape(out, dtype, checked, 'the tensor this recv takes');
     if (this.#destroyed) throw invalidType('group', 'a group that was not destroyed', `destroyed group ${this.groupName}`);
     return this.#timed(options.timeoutMs, () => this.deviceCommunicator.recv(checked, dtype, src, out));
   }
@@ -356,14 +359,11 @@ export class GroupCoordinator {
    */
   #checkOut(out: Tensor | undefined, t: Tensor, shape: readonly number[], inPlace = false): Tensor | undefined {
     if (out === undefined) return undefined;
-    checkTensor('options.out', out);
-    const same = out.shape.length === shape.length && out.shape.every((s, i) => s === shape[i]);
-    if (out.dtype !== t.dtype || !same) {
-      throw shapeError(`\`options.out\` (${out.dtype} ${formatShape(out.shape)}) must be ${t.dtype} ${formatShape(shape)}, the result of this call`);
-    }
+    checkOutShape(out, t.dtype, shape, 'the result of this call');
     if (out.storage === t.storage && !(inPlace && out.byteOffset === t.byteOffset)) throw shapeError('`options.out` must not share storage with the input (peers may still read the input while the result is written)');
     return out;
   }
+
 
   #divisible(op: string, t: Tensor, dim: number): void {
     const size = t.ndim === 0 ? 1 : t.shape[dim]!;
