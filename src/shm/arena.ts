@@ -93,6 +93,8 @@ export class Arena {
   /** Deadline of a wait for the allocator's lock (see ARENA_LOCK_TIMEOUT_MS). */
   lockTimeoutMs = ARENA_LOCK_TIMEOUT_MS;
   #words: Uint32Array;
+  /** The whole heap as u32 words (block headers), re-made when the memory grew past it. */
+  #heap: Uint32Array;
   #lock: Int32Array;
   #buffer: SharedArrayBuffer;
 
@@ -121,6 +123,7 @@ export class Arena {
     this.memory = memory;
     this.#buffer = buffer;
     this.#words = new Uint32Array(buffer, 0, HEADER_BYTES / 4);
+    this.#heap = new Uint32Array(buffer);
     this.#lock = new Int32Array(buffer, 0, HEADER_BYTES / 4);
     if (Atomics.load(this.#words, H_MAGIC) !== MAGIC || this.#words[H_CANARY] !== MAGIC) {
       throw invalidType('memory', 'a memory formatted by Arena.create (the header magic is missing)', memory);
@@ -174,13 +177,12 @@ export class Arena {
       // block is never merged away, so the collected headers stay valid).
       const owned: number[] = [];
       for (let header = HEADER_BYTES, top = this.#words[H_TOP]; header < top;) {
-        const w = this.#blockWords(header);
-        if (w[B_STATE] === USED && w[B_OWNER] === owner) owned.push(header);
-        header += BLOCK_HEADER_BYTES + w[B_SIZE]!;
+        const h = this.#heapFor(header), b = header >>> 2;
+        if (h[b + B_STATE] === USED && h[b + B_OWNER] === owner) owned.push(header);
+        header += BLOCK_HEADER_BYTES + h[b + B_SIZE]!;
       }
       for (const header of owned) {
-        const w = this.#blockWords(header);
-        this.#words[H_USED] -= w[B_SIZE];
+        this.#words[H_USED] -= this.#heapFor(header)[(header >>> 2) + B_SIZE]!;
         this.#words[H_LIVE] -= 1;
         this.#releaseBlock(header);
       }
@@ -203,10 +205,10 @@ export class Arena {
         if (!grow && !fits) return undefined;
         header = this.#takeTop(size, byteLength);
       }
-      const w = this.#blockWords(header);
-      w[B_STATE] = USED;
-      w[B_OWNER] = owner;
-      this.#words[H_USED] += w[B_SIZE];
+      const h = this.#heapFor(header), b = header >>> 2;
+      h[b + B_STATE] = USED;
+      h[b + B_OWNER] = owner;
+      this.#words[H_USED] += h[b + B_SIZE]!;
       this.#words[H_LIVE] += 1;
     } finally {
       this.#release();
@@ -219,8 +221,8 @@ export class Arena {
     const header = region.byteOffset - BLOCK_HEADER_BYTES;
     this.#acquire();
     try {
-      const w = this.#checkedBlock(header, region.byteOffset);
-      this.#words[H_USED] -= w[B_SIZE];
+      this.#checkBlock(header, region.byteOffset);
+      this.#words[H_USED] -= this.#heap[(header >>> 2) + B_SIZE]!;
       this.#words[H_LIVE] -= 1;
       this.#releaseBlock(header);
     } finally {
@@ -228,55 +230,64 @@ export class Arena {
     }
   }
 
-  #blockWords(header: number): Uint32Array {
-    return new Uint32Array(this.buffer(header + BLOCK_HEADER_BYTES), header, BLOCK_HEADER_BYTES / 4);
+  /**
+   * A view of the whole heap that covers the block header at `header` (headers are read and written
+   * through it as `h[(header >>> 2) + B_*]`; one view, not one per block, re-made only after a grow).
+   * Every access must go through it with the header it touches: a typed-array store past the end of a
+   * view made before another thread grew the memory would be dropped silently.
+   */
+  #heapFor(header: number): Uint32Array {
+    if (header + BLOCK_HEADER_BYTES > this.#heap.byteLength) this.#heap = new Uint32Array(this.buffer(header + BLOCK_HEADER_BYTES));
+    return this.#heap;
   }
 
-  #checkedBlock(header: number, byteOffset: number): Uint32Array {
+  #checkBlock(header: number, byteOffset: number): void {
     const top = this.#words[H_TOP];
     if (!Number.isInteger(byteOffset) || header < HEADER_BYTES || header >= top || header % ALIGN_BYTES !== 0) {
       throw invalidType('region.byteOffset', `an offset returned by alloc() (in ${HEADER_BYTES + BLOCK_HEADER_BYTES}..${top})`, byteOffset);
     }
-    const w = this.#blockWords(header);
-    if (w[B_MAGIC] !== BLOCK_MAGIC) throw invalidType('region.byteOffset', 'an offset returned by alloc() (no block header there)', byteOffset);
-    if (w[B_STATE] !== USED) throw invalidType('region', 'a region that is allocated (it was freed already)', byteOffset);
-    return w;
+    const h = this.#heapFor(header), b = header >>> 2;
+    if (h[b + B_MAGIC] !== BLOCK_MAGIC) throw invalidType('region.byteOffset', 'an offset returned by alloc() (no block header there)', byteOffset);
+    if (h[b + B_STATE] !== USED) throw invalidType('region', 'a region that is allocated (it was freed already)', byteOffset);
   }
 
   /** First fit in the free list; splits the block when the rest is worth keeping. Returns 0 when none fits. */
   #takeFree(size: number): number {
-    for (let header = this.#words[H_FREE_HEAD]; header !== 0; ) {
-      const w = this.#blockWords(header);
-      if (w[B_SIZE] >= size) {
-        this.#unlinkFree(w);
-        if (w[B_SIZE] - size >= SPLIT_MIN_BYTES) this.#split(header, w, size);
+    for (let header = this.#words[H_FREE_HEAD]!; header !== 0; ) {
+      const h = this.#heapFor(header), b = header >>> 2;
+      if (h[b + B_SIZE]! >= size) {
+        this.#unlinkFree(header);
+        if (h[b + B_SIZE]! - size >= SPLIT_MIN_BYTES) this.#split(header, size);
         return header;
       }
-      header = w[B_NEXT_FREE];
+      header = h[b + B_NEXT_FREE]!;
     }
     return 0;
   }
 
-  #split(header: number, w: Uint32Array, size: number): void {
+  #split(header: number, size: number): void {
+    let h = this.#heapFor(header);
+    const b = header >>> 2;
     const restHeader = header + BLOCK_HEADER_BYTES + size;
-    const restSize = w[B_SIZE] - size - BLOCK_HEADER_BYTES;
-    w[B_SIZE] = size;
-    const r = this.#blockWords(restHeader);
-    r[B_MAGIC] = BLOCK_MAGIC;
-    r[B_SIZE] = restSize;
-    r[B_PREV] = header;
+    const restSize = h[b + B_SIZE]! - size - BLOCK_HEADER_BYTES;
+    h[b + B_SIZE] = size;
+    h = this.#heapFor(restHeader);
+    const r = restHeader >>> 2;
+    h[r + B_MAGIC] = BLOCK_MAGIC;
+    h[r + B_SIZE] = restSize;
+    h[r + B_PREV] = header;
     const after = restHeader + BLOCK_HEADER_BYTES + restSize;
-    if (after < this.#words[H_TOP]) this.#blockWords(after)[B_PREV] = restHeader;
-    this.#pushFree(restHeader, r);
+    if (after < this.#words[H_TOP]!) this.#heapFor(after)[(after >>> 2) + B_PREV] = restHeader;
+    this.#pushFree(restHeader);
   }
 
   /** Carves a new block at `top`, growing the memory when needed. */
   #takeTop(size: number, asked: number): number {
-    const header = this.#words[H_TOP];
+    const header = this.#words[H_TOP]!;
     const end = header + BLOCK_HEADER_BYTES + size;
     const have = this.memory.buffer.byteLength;
     if (end > have) {
-      const maxBytes = this.#words[H_MAX_PAGES] * PAGE_BYTES;
+      const maxBytes = this.#words[H_MAX_PAGES]! * PAGE_BYTES;
       if (end > maxBytes) {
         throw new ArenaFullError(
           `The shared arena cannot allocate ${asked} bytes: ${this.#words[H_USED]} bytes are in use in ${this.#words[H_LIVE]} regions ` +
@@ -288,63 +299,64 @@ export class Arena {
       const wantBytes = Math.min(maxBytes, Math.max(end, have + (have >> 2)));
       this.memory.grow(Math.ceil((wantBytes - have) / PAGE_BYTES));
     }
-    const w = this.#blockWords(header);
-    w[B_MAGIC] = BLOCK_MAGIC;
-    w[B_SIZE] = size;
-    w[B_PREV] = this.#words[H_LAST];
+    const h = this.#heapFor(header), b = header >>> 2;
+    h[b + B_MAGIC] = BLOCK_MAGIC;
+    h[b + B_SIZE] = size;
+    h[b + B_PREV] = this.#words[H_LAST]!;
     this.#words[H_LAST] = header;
     this.#words[H_TOP] = end;
     return header;
   }
 
   #releaseBlock(header: number): void {
-    let h = header;
-    let w = this.#blockWords(h);
-    const prev = w[B_PREV];
-    if (prev !== 0) {
-      const p = this.#blockWords(prev);
-      if (p[B_STATE] === FREE) {
-        this.#unlinkFree(p);
-        p[B_SIZE] += BLOCK_HEADER_BYTES + w[B_SIZE];
-        w[B_MAGIC] = 0;
-        h = prev;
-        w = p;
-      }
+    let at = header;
+    let h = this.#heapFor(at);
+    const prev = h[(at >>> 2) + B_PREV]!;
+    if (prev !== 0 && h[(prev >>> 2) + B_STATE] === FREE) {
+      this.#unlinkFree(prev);
+      h[(prev >>> 2) + B_SIZE] += BLOCK_HEADER_BYTES + h[(at >>> 2) + B_SIZE]!;
+      h[(at >>> 2) + B_MAGIC] = 0;
+      at = prev;
     }
-    const next = h + BLOCK_HEADER_BYTES + w[B_SIZE];
-    if (next < this.#words[H_TOP]) {
-      const n = this.#blockWords(next);
-      if (n[B_STATE] === FREE) {
-        this.#unlinkFree(n);
-        w[B_SIZE] += BLOCK_HEADER_BYTES + n[B_SIZE];
-        n[B_MAGIC] = 0;
+    const b = at >>> 2;
+    const next = at + BLOCK_HEADER_BYTES + h[b + B_SIZE]!;
+    if (next < this.#words[H_TOP]!) {
+      h = this.#heapFor(next);
+      const n = next >>> 2;
+      if (h[n + B_STATE] === FREE) {
+        this.#unlinkFree(next);
+        h[b + B_SIZE] += BLOCK_HEADER_BYTES + h[n + B_SIZE]!;
+        h[n + B_MAGIC] = 0;
       }
-      const after = h + BLOCK_HEADER_BYTES + w[B_SIZE];
-      if (after < this.#words[H_TOP]) this.#blockWords(after)[B_PREV] = h;
-      this.#pushFree(h, w);
+      const after = at + BLOCK_HEADER_BYTES + h[b + B_SIZE]!;
+      if (after < this.#words[H_TOP]!) this.#heapFor(after)[(after >>> 2) + B_PREV] = at;
+      this.#pushFree(at);
     } else {
       // The last block: lower the top instead of keeping a free block at the end.
-      this.#words[H_TOP] = h;
-      this.#words[H_LAST] = w[B_PREV];
-      w[B_MAGIC] = 0;
-      w[B_STATE] = 0;
+      this.#words[H_TOP] = at;
+      this.#words[H_LAST] = h[b + B_PREV]!;
+      h[b + B_MAGIC] = 0;
+      h[b + B_STATE] = 0;
     }
   }
 
-  #pushFree(header: number, w: Uint32Array): void {
-    w[B_STATE] = FREE;
-    w[B_PREV_FREE] = 0;
-    w[B_NEXT_FREE] = this.#words[H_FREE_HEAD];
-    if (w[B_NEXT_FREE] !== 0) this.#blockWords(w[B_NEXT_FREE])[B_PREV_FREE] = header;
+  #pushFree(header: number): void {
+    const h = this.#heapFor(header), b = header >>> 2;
+    const next = this.#words[H_FREE_HEAD]!;
+    h[b + B_STATE] = FREE;
+    h[b + B_PREV_FREE] = 0;
+    h[b + B_NEXT_FREE] = next;
+    if (next !== 0) this.#heapFor(next)[(next >>> 2) + B_PREV_FREE] = header;
     this.#words[H_FREE_HEAD] = header;
   }
 
-  #unlinkFree(w: Uint32Array): void {
-    const next = w[B_NEXT_FREE], prev = w[B_PREV_FREE];
-    if (prev !== 0) this.#blockWords(prev)[B_NEXT_FREE] = next;
+  #unlinkFree(header: number): void {
+    const h = this.#heapFor(header), b = header >>> 2;
+    const next = h[b + B_NEXT_FREE]!, prev = h[b + B_PREV_FREE]!;
+    if (prev !== 0) this.#heapFor(prev)[(prev >>> 2) + B_NEXT_FREE] = next;
     else this.#words[H_FREE_HEAD] = next;
-    if (next !== 0) this.#blockWords(next)[B_PREV_FREE] = prev;
-    w[B_STATE] = 0;
+    if (next !== 0) this.#heapFor(next)[(next >>> 2) + B_PREV_FREE] = prev;
+    h[b + B_STATE] = 0;
   }
 
   #acquire(): void {

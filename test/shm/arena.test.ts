@@ -120,3 +120,17 @@ test('a lock left held (its holder died mid-allocation) gives a TimeoutError nam
   t.is(header[8], 0, 'the holder word is cleared on release');
   arena.free(region);
 });
+
+test('a handle whose view predates a grow (another thread grew the memory) keeps the free list whole', (t) => {
+  const a1 = Arena.create({ initialBytes: PAGE_BYTES, maxBytes: 8 << 20 });
+  const a2 = new Arena(a1.memory); // a second thread's handle, attached before the grow
+  const low = a1.alloc(1024);
+  a1.alloc(200_000); // grows the memory: what follows has its header past a2's view
+  const high = a1.alloc(4096);
+  a1.alloc(64); // keeps `high` from being the last block
+  t.true(high.byteOffset > PAGE_BYTES);
+  a1.free(high);
+  a2.free(low); // links `low` before `high` in the free list: a2 writes high's header, past its old view
+  t.is(a1.alloc(4096).byteOffset, high.byteOffset, 'high is taken from the free list');
+  t.is(a1.alloc(1024).byteOffset, low.byteOffset, 'low is still in the free list');
+});
