@@ -18,19 +18,17 @@ export interface RpcRequest {
 }
 
 export interface RpcQueue {
-  readonly place: { byteOffset: number; byteLength: number };
+  /** The ring's region, which ranks attach to. */
+  readonly place: ArenaRegion;
   readonly writer: QueueWriter;
   /** Closes the queue and returns its ring to the arena. */
   destroy(): void;
 }
 
 export function createRpcQueue(arena: Arena, worldSize: number, options: QueueHandleOptions): RpcQueue {
-  const sizes = { nReaders: worldSize, maxChunkBytes: RPC_CHUNK_BYTES, maxChunks: RPC_CHUNKS };
-  const byteLength = MessageQueue.bytesNeeded(sizes);
-  const region: ArenaRegion = arena.alloc(byteLength);
-  const queue = MessageQueue.create({ buffer: arena.buffer(region.byteOffset + byteLength) as SharedArrayBuffer, byteOffset: region.byteOffset, byteLength }, sizes);
+  const { queue, region } = MessageQueue.createInArena(arena, { nReaders: worldSize, maxChunkBytes: RPC_CHUNK_BYTES, maxChunks: RPC_CHUNKS });
   return {
-    place: { byteOffset: region.byteOffset, byteLength },
+    place: region,
     writer: queue.writer(options),
     destroy: () => {
       queue.close();
@@ -46,9 +44,8 @@ export class RpcServer {
   readonly #pending = new Map<number, Promise<unknown>>();
   #lastId = 0;
 
-  constructor(arena: Arena, place: { byteOffset: number; byteLength: number }, rank: number, options: QueueHandleOptions, invoke: (method: string, args: unknown[]) => Promise<unknown>) {
-    const buffer = arena.buffer(place.byteOffset + place.byteLength) as SharedArrayBuffer;
-    this.#reader = MessageQueue.attach({ buffer, byteOffset: place.byteOffset, byteLength: place.byteLength }).reader(rank, options);
+  constructor(arena: Arena, place: ArenaRegion, rank: number, options: QueueHandleOptions, invoke: (method: string, args: unknown[]) => Promise<unknown>) {
+    this.#reader = MessageQueue.attachInArena(arena, place).reader(rank, options);
     this.#invoke = invoke;
   }
 

@@ -29,6 +29,7 @@
  * a stall every `stallMs` (which readers have not read which chunk, or what the writer is doing), and
  * ends with ClosedError as soon as any thread calls `close()`.
  */
+import type { Arena, ArenaRegion } from './arena.js';
 import { ShmRingBuffer, type RingSizes, type ShmRegion } from './ring-buffer.js';
 import { createQueueFromGroup, type GroupQueueEnd, type QueueGroup } from './queue-group.js';
 import { QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, type MessageQueueHandle, type QueueHandleOptions } from './queue-end.js';
@@ -36,7 +37,7 @@ import { QueueReader } from './queue-reader.js';
 import { QueueWriter } from './queue-writer.js';
 
 export {
-  MESSAGE_BUFFERS_MAX, QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, SEGMENT_ALIGN_BYTES, STALL_REPORT_MS, segmentStart,
+  QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, SEGMENT_ALIGN_BYTES, segmentStart,
   type MessageQueueHandle, type QueueCallOptions, type QueueHandleOptions, type StallReport,
 } from './queue-end.js';
 export { QueueReader } from './queue-reader.js';
@@ -62,6 +63,18 @@ export class MessageQueue {
    */
   static createFromGroup(group: QueueGroup, maxChunkBytes = QUEUE_CHUNK_BYTES, maxChunks = QUEUE_CHUNKS, writerRank = 0): GroupQueueEnd {
     return createQueueFromGroup(group, maxChunkBytes, maxChunks, writerRank);
+  }
+
+  /** A queue in a fresh arena region (tagged `owner`, see `Arena.alloc`); the caller frees the region. */
+  static createInArena(arena: Arena, sizes: RingSizes, owner = 0): { queue: MessageQueue; region: ArenaRegion } {
+    const byteLength = MessageQueue.bytesNeeded(sizes);
+    const region = arena.alloc(byteLength, owner);
+    return { queue: MessageQueue.create({ buffer: arena.buffer(region.byteOffset + byteLength), byteOffset: region.byteOffset, byteLength }, sizes), region };
+  }
+
+  /** Attaches, in any thread, to a queue made by `createInArena` in `region`. */
+  static attachInArena(arena: Arena, region: ArenaRegion): MessageQueue {
+    return MessageQueue.attach({ buffer: arena.buffer(region.byteOffset + region.byteLength), byteOffset: region.byteOffset, byteLength: region.byteLength });
   }
 
   /** Attaches to a queue made by `create`, from its `handle`, in any thread. */

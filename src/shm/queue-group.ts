@@ -6,7 +6,7 @@
  */
 import { outOfRange } from '../errors.js';
 import type { Arena } from './arena.js';
-import { MessageQueue, QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, type QueueReader, type QueueWriter } from './message-queue.js';
+import { MessageQueue, type QueueReader, type QueueWriter } from './message-queue.js';
 import type { AbortWord } from './wait.js';
 import { tensor } from '../tensor/factory.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -33,19 +33,19 @@ export interface GroupQueueEnd {
   destroy(): void;
 }
 
-export function createQueueFromGroup(group: QueueGroup, maxChunkBytes = QUEUE_CHUNK_BYTES, maxChunks = QUEUE_CHUNKS, writerRank = 0): GroupQueueEnd {
+/** `MessageQueue.createFromGroup` (which gives the defaults). */
+export function createQueueFromGroup(group: QueueGroup, maxChunkBytes: number, maxChunks: number, writerRank: number): GroupQueueEnd {
   if (!Number.isInteger(writerRank) || writerRank < 0 || writerRank >= group.worldSize) {
     throw outOfRange(`\`writerRank\` (${writerRank}) must be a rank of this group (0..${group.worldSize - 1})`);
   }
   const { arena, owner, timeoutMs, spinIterations, abort } = group.queueContext;
   const sizes = { nReaders: group.worldSize - 1, maxChunkBytes, maxChunks };
   const isWriter = group.rankInGroup === writerRank;
-  const bytes = MessageQueue.bytesNeeded(sizes);
-  const region = isWriter ? arena.alloc(bytes, owner) : undefined;
-  if (region !== undefined) MessageQueue.create({ buffer: arena.buffer(region.byteOffset + bytes) as SharedArrayBuffer, byteOffset: region.byteOffset, byteLength: bytes }, sizes);
-  const place = group.broadcast(tensor([region?.byteOffset ?? 0, bytes], { dtype: 'int64' }), { src: writerRank });
-  const byteOffset = Number(place.getFlat(0));
-  const queue = MessageQueue.attach({ buffer: arena.buffer(byteOffset + bytes) as SharedArrayBuffer, byteOffset, byteLength: bytes });
+  const created = isWriter ? MessageQueue.createInArena(arena, sizes, owner) : undefined;
+  const region = created?.region;
+  // Every member knows the ring's size; only its place travels.
+  const place = group.broadcast(tensor([region?.byteOffset ?? 0], { dtype: 'int64' }), { src: writerRank });
+  const queue = created?.queue ?? MessageQueue.attachInArena(arena, { byteOffset: Number(place.getFlat(0)), byteLength: MessageQueue.bytesNeeded(sizes) });
   const options = { timeoutMs, spinIterations, abort };
   const readerIndex = group.rankInGroup < writerRank ? group.rankInGroup : group.rankInGroup - 1;
   const end = isWriter ? queue.writer(options) : queue.reader(readerIndex, options);

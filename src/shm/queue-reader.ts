@@ -135,10 +135,11 @@ export class QueueReader extends QueueEnd {
 
   #acquire(first: boolean): void {
     const { words } = this;
-    this.wait.sleepersIndex = this.index(M_READER_SLEEPERS);
-    waitFor(words, this.index(M_WRITTEN), this.lap, this.wait);
-    this.#size = words[this.index(M_SIZE)]!;
-    const flags = words[this.index(M_FLAGS)]!, message = words[this.index(M_MESSAGE)]!;
+    const meta = this.index(0);
+    this.wait.sleepersIndex = meta + M_READER_SLEEPERS;
+    waitFor(words, meta + M_WRITTEN, this.lap, this.wait);
+    this.#size = words[meta + M_SIZE]!;
+    const flags = words[meta + M_FLAGS]!, message = words[meta + M_MESSAGE]!;
     if (first !== ((flags & FIRST_CHUNK) !== 0) || message !== (this.message & MESSAGE_MASK) || this.#size > this.capacity) {
       throw corrupt(`reader ${this.readerIndex} at chunk ${this.chunk} expected ${first ? 'the start' : 'more'} of message ` +
         `${this.message}, found message ${message} flags ${flags} size ${this.#size}`);

@@ -4,7 +4,7 @@ import {
   FIRST_CHUNK, H_PUBLISHED, LAST_CHUNK, MESSAGE_MASK, M_FLAGS, M_MESSAGE, M_READER_SLEEPERS, M_READ_COUNT, M_SIZE,
   M_WRITER_SLEEPERS, M_WRITTEN, ShmRingBuffer,
 } from './ring-buffer.js';
-import { waitFor, wake } from './wait.js';
+import { storeAndWake, waitFor } from './wait.js';
 import {
   FRAME_FIXED_WORDS, FRAME_MAGIC, MESSAGE_BUFFERS_MAX, QueueEnd, SMALL_COPY_BYTES, checkSegment, type QueueCallOptions,
   type QueueHandleOptions, type StallReport,
@@ -86,8 +86,7 @@ export class QueueWriter extends QueueEnd {
       const written = Atomics.load(this.words, this.ring.metaIndex(chunk, M_WRITTEN));
       if (written === 0) continue;
       this.wait.sleepersIndex = this.ring.metaIndex(chunk, M_WRITER_SLEEPERS);
-      const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
-      waitFor(this.words, this.ring.metaIndex(chunk, M_READ_COUNT), this.ring.nReaders, { ...this.wait, timeoutMs });
+      waitFor(this.words, this.ring.metaIndex(chunk, M_READ_COUNT), this.ring.nReaders, this.wait); // checkOpen set its deadline
     }
   }
 
@@ -100,12 +99,12 @@ export class QueueWriter extends QueueEnd {
 
   #publish(last: number): void {
     const { words } = this;
-    words[this.index(M_SIZE)] = this.pos;
-    words[this.index(M_MESSAGE)] = this.message & MESSAGE_MASK;
-    words[this.index(M_FLAGS)] = last | (this.#first ? FIRST_CHUNK : 0);
-    Atomics.store(words, this.index(M_READ_COUNT), 0);
-    Atomics.store(words, this.index(M_WRITTEN), this.lap);
-    wake(words, this.index(M_WRITTEN), this.index(M_READER_SLEEPERS));
+    const meta = this.index(0);
+    words[meta + M_SIZE] = this.pos;
+    words[meta + M_MESSAGE] = this.message & MESSAGE_MASK;
+    words[meta + M_FLAGS] = last | (this.#first ? FIRST_CHUNK : 0);
+    Atomics.store(words, meta + M_READ_COUNT, 0);
+    storeAndWake(words, meta + M_WRITTEN, this.lap, meta + M_READER_SLEEPERS);
     Atomics.add(words, H_PUBLISHED, 1);
     this.#first = false;
     this.advance();

@@ -40,7 +40,7 @@
  */
 import { checkInteger, invalidType, outOfRange } from '../errors.js';
 
-export const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 1;
 /** Most readers of one ring. */
 export const READERS_MAX = 1024;
 /** Most chunks of one ring. */
