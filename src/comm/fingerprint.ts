@@ -13,7 +13,8 @@
  *   a few loads from lines it reads anyway; other calls compare them in JS (`GroupBlock.sameHashes`).
  */
 import { MismatchError } from '../errors.js';
-import { DTYPES, REDUCE_OPS, dtypeInfo, REDUCE_OP_CODES, type ReduceOp } from '../tensor/dtype.js';
+import { REDUCE_OPS, REDUCE_OP_CODES, dtypeFromCode, type ReduceOp } from '../tensor/dtype.js';
+import { OPS } from '../debug/rank-status.js';
 import { SLOT, type GroupBlock } from './group-block.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { JobControl } from './job-control.js';
@@ -33,8 +34,11 @@ export interface CallSpec {
 }
 
 const NONE = -1;
-/** Lookup tables (object property reads; no string search on the hot path). */
-export const COLLECTIVE_INDEX = Object.fromEntries(COLLECTIVES.map((name, i) => [name, i])) as Record<CollectiveName, number>;
+/**
+ * Op codes as the flight recorder numbers them (`OPS`, which also has send, recv and createGroup), so that
+ * one code serves the fingerprint and the recorder. A lookup table: no string search on the hot path.
+ */
+export const COLLECTIVE_INDEX = Object.fromEntries(COLLECTIVES.map((name) => [name, OPS.indexOf(name)])) as Record<CollectiveName, number>;
 
 /** Keys at or above this are the wide form (callKey); below it, the small integer form. */
 const WIDE_KEY = 0x40000000;
@@ -160,7 +164,7 @@ export function describeCall(block: GroupBlock, m: number, seq: number): string 
   const w = block.words;
   const at = (field: number): number => w[block.callArea(m, seq) + field]!;
   const parts: string[] = [];
-  if (at(SLOT.DTYPE) !== NONE) parts.push(`dtype=${DTYPES.find((d) => dtypeInfo(d).code === at(SLOT.DTYPE))}`);
+  if (at(SLOT.DTYPE) !== NONE) parts.push(`dtype=${dtypeFromCode(at(SLOT.DTYPE))}`);
   if (at(SLOT.NDIM) !== NONE) {
     const dims = Array.from({ length: Math.min(at(SLOT.NDIM), SLOT.SHAPE_MAX) }, (_, d) => at(SLOT.SHAPE + d));
     parts.push(`shape=[${dims.join(', ')}]`);
@@ -169,7 +173,7 @@ export function describeCall(block: GroupBlock, m: number, seq: number): string 
   if (at(SLOT.ROOT) !== NONE) parts.push(`root=${at(SLOT.ROOT)}`);
   if (at(SLOT.DIM) !== NONE) parts.push(`dim=${at(SLOT.DIM)}`);
   if (at(SLOT.DIM2) !== NONE) parts.push(`dim2=${at(SLOT.DIM2)}`);
-  return `${COLLECTIVES[at(SLOT.OP)] ?? 'unknown'}(${parts.join(', ')})`;
+  return `${OPS[at(SLOT.OP)] ?? 'unknown'}(${parts.join(', ')})`;
 }
 
 function mismatch(block: GroupBlock, seq: number, job: JobControl): MismatchError {

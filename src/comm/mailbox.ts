@@ -15,7 +15,7 @@
 import { MismatchError } from '../errors.js';
 import type { Arena } from '../shm/arena.js';
 import { waitFor, type WaitOptions } from '../shm/wait.js';
-import { DTYPES, dtypeInfo, type DType } from '../tensor/dtype.js';
+import { dtypeFromCode, type DType } from '../tensor/dtype.js';
 import { formatShape } from '../tensor/shape.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { MAILBOX_WORDS, type GroupBlock } from './group-block.js';
@@ -91,7 +91,7 @@ export class Mailboxes {
     const e = base + ENTRIES + (head % MAILBOX_DEPTH) * ENTRY_WORDS;
     w[e] = region.byteOffset | 0;
     w[e + 1] = t.byteLength;
-    w[e + 2] = dtypeInfo(t.dtype).code;
+    w[e + 2] = t.info.code;
     w[e + 3] = t.numel;
     w[e + 4] = shapeHash(t.shape);
     w[e + 5] = t.ndim;
@@ -108,7 +108,7 @@ export class Mailboxes {
     this.#waitOn(base + HEAD, (head) => head !== tail, 'recv', this.#block.ranks[src]!);
     const e = base + ENTRIES + (tail % MAILBOX_DEPTH) * ENTRY_WORDS;
     const region = { byteOffset: w[e]! >>> 0, byteLength: w[e + 1]! };
-    const sentDtype = DTYPES.find((d) => dtypeInfo(d).code === w[e + 2]) ?? 'unknown';
+    const sentDtype = dtypeFromCode(w[e + 2]!) ?? 'unknown';
     // Read the entry before storing tail: from then on the sender may reuse it for its next message.
     const sentNumel = w[e + 3]!, sentNdim = w[e + 5]!;
     const numel = shape.reduce((a, b) => a * b, 1);

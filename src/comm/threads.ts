@@ -48,6 +48,7 @@ export interface RankContext {
 }
 
 const NONE = -1;
+const OP_SEND = OPS.indexOf('send'), OP_RECV = OPS.indexOf('recv');
 const BARRIER_KEY = callKey(COLLECTIVE_INDEX.barrier, NONE, NONE, NONE, NONE, NONE);
 
 /** Slice [lo, hi) of `numel` elements owned by member `m` of `w`, cut at 64-byte boundaries. */
@@ -284,12 +285,12 @@ export class ThreadsCommunicator implements DeviceCommunicator {
 
   #send(t: Tensor, dst: number): void {
     this.#ctx.chaos?.beforeCollective('send');
-    this.#ctx.record.recordStart(0, OPS.indexOf('send'), this.#block.byteOffset, dtypeInfo(t.dtype).code, t.numel);
+    this.#ctx.record.recordStart(0, OP_SEND, this.#block.byteOffset, t.info.code, t.numel);
     this.#mail.send(t, dst);
   }
 
   #recv(shape: readonly number[], dtype: DType, src: number, out?: Tensor): Tensor {
-    this.#ctx.record.recordStart(0, OPS.indexOf('recv'), this.#block.byteOffset, dtypeInfo(dtype).code, numelOf(shape));
+    this.#ctx.record.recordStart(0, OP_RECV, this.#block.byteOffset, dtypeInfo(dtype).code, numelOf(shape));
     return this.#mail.recv(shape, dtype, src, out);
   }
 

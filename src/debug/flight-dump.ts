@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobControl } from '../comm/job-control.js';
 import { readGroupWait } from '../comm/group-block.js';
-import { DTYPES, dtypeInfo } from '../tensor/dtype.js';
+import { dtypeFromCode } from '../tensor/dtype.js';
 import { describeRank } from './watchdog.js';
 
 /** Directory of the dumps (default: the OS temp dir). */
 export const DUMP_DIR_ENV = 'MULTIRANK_FR_DUMP_DIR';
 let dumps = 0;
 
-const dtypeName = (code: number): string => DTYPES.find((d) => dtypeInfo(d).code === code) ?? `code ${code}`;
+const dtypeName = (code: number): string => dtypeFromCode(code) ?? `code ${code}`;
 
 /** The dump as an object (see the file header for the field names). */
 export function flightRecorderDump(control: JobControl, worldSize: number, reason: string): Record<string, unknown> {

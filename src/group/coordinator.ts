@@ -8,7 +8,7 @@ import { checkInteger, invalidType, outOfRange, shapeError } from '../errors.js'
 import type { DeviceCommunicator } from '../comm/types.js';
 import { ThreadsCommunicator, type RankContext } from '../comm/threads.js';
 import { checkReduceOp, dtypeInfo, effectiveReduceOp, type DType, type ReduceOp } from '../tensor/dtype.js';
-import { checkShape, formatShape, normalizeDim } from '../tensor/shape.js';
+import { checkShape, formatShape, normalizeDim, sameShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import * as objects from './objects.js';
 import { MessageQueue, QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, type QueueReader, type QueueWriter } from '../shm/message-queue.js';
@@ -58,7 +58,7 @@ function checkTensor(name: string, value: unknown): Tensor {
 /** `options.out` must be a tensor of exactly `dtype` and `shape` (`what` says why, in the error). */
 function checkOutShape(out: Tensor, dtype: DType, shape: readonly number[], what: string): void {
   checkTensor('options.out', out);
-  if (out.dtype !== dtype || out.shape.length !== shape.length || out.shape.some((s, i) => s !== shape[i])) {
+  if (out.dtype !== dtype || !sameShape(out.shape, shape)) {
     throw shapeError(`\`options.out\` (${out.dtype} ${formatShape(out.shape)}) must be ${dtype} ${formatShape(shape)}, ${what}`);
   }
 }

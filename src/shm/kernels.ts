@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { checkInteger, dtypeError, ErrorCodes, invalidType, MultirankError, outOfRange } from '../errors.js';
-import { DTYPES, dtypeInfo, REDUCE_OP_CODES, REDUCE_OPS } from '../tensor/dtype.js';
+import { DTYPES, dtypeFromCode, dtypeInfo, REDUCE_OP_CODES, REDUCE_OPS } from '../tensor/dtype.js';
 
 /** Status codes returned by the `reduce`/`reduce2` exports (same numbers as `assembly/abi.ts`). */
 export const KERNEL_STATUS = { OK: 0, BAD_DTYPE: 1, BAD_OP: 2, OP_NOT_ALLOWED: 3, BAD_K: 4, BAD_N: 5, TAG_MISMATCH: 6 } as const;
@@ -74,7 +74,7 @@ const ITEM_BYTES: readonly number[] = (() => {
   return sizes;
 })();
 
-const dtypeName = (code: number): string => DTYPES.find((d) => dtypeInfo(d).code === code) ?? String(code);
+const dtypeName = (code: number): string => dtypeFromCode(code) ?? String(code);
 const opName = (code: number): string => REDUCE_OPS.find((o) => REDUCE_OP_CODES[o] === code) ?? String(code);
 const codeList = (names: readonly string[], codeOf: (name: string) => number): string =>
   names.map((n) => `${n}=${codeOf(n)}`).join(', ');

@@ -44,6 +44,17 @@ export function dtypeInfo(value: unknown, name = 'dtype'): DTypeInfo {
   return table[value];
 }
 
+const BY_CODE: readonly DType[] = (() => {
+  const byCode: DType[] = [];
+  for (const d of DTYPES) byCode[table[d].code] = d;
+  return byCode;
+})();
+
+/** The dtype whose kernel code (`dtypeInfo(d).code`) is `code`, or undefined for an unknown code. */
+export function dtypeFromCode(code: number): DType | undefined {
+  return BY_CODE[code];
+}
+
 export function checkReduceOp(value: unknown, name = 'op'): ReduceOp {
   if (typeof value !== 'string' || !(REDUCE_OPS as readonly string[]).includes(value)) throw invalidChoice(name, REDUCE_OPS, value);
   return value as ReduceOp;

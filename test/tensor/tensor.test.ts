@@ -4,6 +4,7 @@ import {
 } from '../../src/tensor/index.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../../src/tensor/half.js';
 import { ErrorCodes } from '../../src/errors.js';
+import { DTYPES, dtypeFromCode, dtypeInfo } from '../../src/tensor/dtype.js';
 
 test('constructors: shape, contiguous strides, dtype, device, values', (t) => {
   const a = tensor([[1, 2, 3], [4, 5, 6]]);
@@ -79,4 +80,10 @@ test('bad input: TypeError/RangeError naming the argument, the value and what is
   t.throws(() => divide(10, 3), { code: ErrorCodes.OUT_OF_RANGE, message: /10 is not divisible by 3/ });
   t.throws(() => ten.get(10), { code: ErrorCodes.OUT_OF_RANGE, message: /`index\[0\]` \(10\) is out of range for dim 0 of size 10/ });
   t.throws(() => full([1], 1, { shared: true }), { code: ErrorCodes.INVALID_ARG_TYPE, message: /options\.shared/ });
+});
+
+test('dtypeFromCode inverts dtypeInfo(d).code and knows no other code', (t) => {
+  for (const d of DTYPES) t.is(dtypeFromCode(dtypeInfo(d).code), d);
+  t.is(dtypeFromCode(DTYPES.length), undefined);
+  t.is(dtypeFromCode(-1), undefined);
 });
