@@ -70,19 +70,16 @@ export class RankRecord {
   readonly #mismatchSite: Uint8Array;
   readonly #ring: Int32Array;
   readonly #times: Float64Array;
-  readonly #buffer: ArrayBufferLike;
-  readonly #ringOffset: number;
 
   constructor(buffer: ArrayBufferLike, regionOffset: number, rank: number) {
     const base = regionOffset + rank * RECORD_BYTES;
     this.rank = rank;
-    this.#buffer = buffer;
     this.#words = new Int32Array(buffer, base, STATUS_WORDS);
     this.#site = new Uint8Array(buffer, base + STATUS_WORDS * 4, SITE_BYTES);
     this.#mismatchSite = new Uint8Array(buffer, base + STATUS_WORDS * 4 + SITE_BYTES, SITE_BYTES);
-    this.#ringOffset = base + STATUS_WORDS * 4 + 2 * SITE_BYTES;
-    this.#ring = new Int32Array(buffer, this.#ringOffset, RING_ENTRIES * ENTRY_WORDS);
-    this.#times = new Float64Array(buffer, this.#ringOffset, (RING_ENTRIES * ENTRY_WORDS) / 2);
+    const ringOffset = base + STATUS_WORDS * 4 + 2 * SITE_BYTES;
+    this.#ring = new Int32Array(buffer, ringOffset, RING_ENTRIES * ENTRY_WORDS);
+    this.#times = new Float64Array(buffer, ringOffset, (RING_ENTRIES * ENTRY_WORDS) / 2);
   }
 
   /** Stores this thread's time origin (entries hold times relative to it: performance.now() only). */
@@ -185,8 +182,13 @@ export class RankRecord {
     return out;
   }
 
-  get buffer(): ArrayBufferLike {
-    return this.#buffer;
+  /** The rank's state (a RankState value) and progress count: what the watchdog polls, without a snapshot. */
+  get state(): number {
+    return Atomics.load(this.#words, S_STATE);
+  }
+
+  get progress(): number {
+    return Atomics.load(this.#words, S_PROGRESS);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import type { JobControl } from '../comm/job-control.js';
 import { readGroupWait } from '../comm/group-block.js';
-import type { RankSnapshot } from './rank-status.js';
+import { RankState, type RankRecord, type RankSnapshot } from './rank-status.js';
 
 export const POLL_MS = 100;
 export const QUIET_POLLS = 3;
@@ -30,14 +30,15 @@ export function describeRank(control: JobControl, s: RankSnapshot): string {
 
 export class Watchdog {
   readonly #control: JobControl;
-  readonly #worldSize: number;
+  /** Every rank's record, made once (the poll reads two words of each). */
+  readonly #records: RankRecord[];
   #timer: NodeJS.Timeout | undefined;
   #lastKey = '';
   #quiet = 0;
 
   constructor(control: JobControl, worldSize: number) {
     this.#control = control;
-    this.#worldSize = worldSize;
+    this.#records = Array.from({ length: worldSize }, (_, r) => control.record(r));
   }
 
   start(): void {
@@ -51,19 +52,25 @@ export class Watchdog {
 
   /** Every rank's snapshot, in rank order. */
   snapshots(): RankSnapshot[] {
-    return Array.from({ length: this.#worldSize }, (_, r) => this.#control.record(r).snapshot());
+    return this.#records.map((record) => record.snapshot());
   }
 
   /** One poll; returns the deadlock report when it found one (and ended the job with it). */
   poll(): string | undefined {
     if (this.#control.abortValue !== 0) return undefined;
-    const all = this.snapshots();
-    const live = all.filter((s) => s.state === 'RUNNING' || s.state === 'BLOCKED');
-    const stuck = live.length > 0 && live.every((s) => s.state === 'BLOCKED');
-    const key = all.map((s) => `${s.state}:${s.progress}`).join(',');
+    // Two words per rank while nothing is wrong; full snapshots only for a report.
+    let live = 0, blocked = 0, key = '';
+    for (const record of this.#records) {
+      const state = record.state;
+      if (state === RankState.RUNNING || state === RankState.BLOCKED) live++;
+      if (state === RankState.BLOCKED) blocked++;
+      key += `${state}:${record.progress},`;
+    }
+    const stuck = live > 0 && blocked === live;
     this.#quiet = stuck && key === this.#lastKey ? this.#quiet + 1 : 0;
     this.#lastKey = key;
     if (this.#quiet < QUIET_POLLS) return undefined;
+    const all = this.snapshots();
     const report = `Deadlock: every live rank of the job is blocked and none can progress:\n${all.map((s) => `  ${describeRank(this.#control, s)}`).join('\n')}`;
     this.#control.failDeadlock(report);
     this.stop();
