@@ -88,12 +88,29 @@ for (const spinIterations of [0, SPIN_ITERATIONS_MAX]) {
   });
 }
 
-test('wake skips notify when nobody sleeps, and notifies otherwise', (t) => {
+test.serial('wake skips notify when nobody sleeps, and notifies otherwise', (t) => {
   const flags = words(2);
-  t.notThrows(() => wake(flags, 0, 1));
-  t.notThrows(() => wake(flags, 0));
-  storeAndWake(flags, 0, 5);
-  t.is(flags[0], 5);
+  const notified: number[] = [];
+  const notify = Atomics.notify;
+  Atomics.notify = ((array: Int32Array, index: number, count?: number) => {
+    notified.push(index);
+    return notify(array, index, count);
+  }) as typeof Atomics.notify;
+  try {
+    wake(flags, 0, 1); // sleepers word flags[1] is 0: nobody sleeps
+    t.deepEqual(notified, [], 'no notify with no sleepers');
+    flags[1] = 1;
+    wake(flags, 0, 1);
+    t.deepEqual(notified, [0], 'one notify with a sleeper');
+    wake(flags, 0); // no sleepers word: always notifies
+    t.deepEqual(notified, [0, 0]);
+    flags[1] = 0;
+    storeAndWake(flags, 0, 5, 1);
+    t.is(flags[0], 5);
+    t.deepEqual(notified, [0, 0], 'storeAndWake stores, and skips notify with no sleepers');
+  } finally {
+    Atomics.notify = notify;
+  }
 });
 
 test('bad arguments are rejected with codes', (t) => {
