@@ -10,14 +10,12 @@ import type { GroupCoordinator } from '../group/coordinator.js';
 import type { Device } from '../tensor/tensor.js';
 import {
   initializeSequenceParallelGroup as planSequenceGroups, initializeTensorParallelGroup as planTensorGroups, FASTVIDEO_KINDS,
-  planFastVideoGroups, type FastVideoOptions, type FastVideoPlan, type NamedGroups,
+  planFastVideoGroups, type FastVideoOptions, type NamedGroups,
 } from '../topology/index.js';
-import { destroyDistributedEnvironment, getWorldGroup, initDistributedEnvironment } from './environment.js';
-import { checkBackend, currentOf, installModelParallel, requireEnvironment, requireGroup } from './front-end.js';
+import { getWorldGroup, initDistributedEnvironment } from './environment.js';
+import { checkBackend, hasGroups, installPlan, newGroupOrThrow, requireEnvironment, requireGroup } from './front-end.js';
 import { sameNodeFlags, sameNodeRanks } from './same-node.js';
-import {
-  destroyPatchedModelParallel, startTensorParallelPatch, withTensorParallelPatch, type PatchFlag, type TensorParallelPatch,
-} from './tp-patch.js';
+import { cleanupPatchedDistEnv, destroyPatchedModelParallel, patchTensorParallel, type TensorParallelPatch } from './tp-patch.js';
 
 export { initDistributedEnvironment, destroyDistributedEnvironment, getWorldGroup } from './environment.js';
 export type { InitDistributedOptions } from './environment.js';
@@ -33,9 +31,7 @@ export type { FastVideoOptions, FastVideoPlan } from '../topology/index.js';
 export function initializeModelParallel(options: FastVideoOptions = {}): void {
   const state = requireEnvironment('the world group');
   checkBackend(state, options?.backend);
-  const plan = planFastVideoGroups(state.worldSize, options);
-  const specs = FASTVIDEO_KINDS.filter((kind) => kind !== 'world').map((kind) => ({ kind, groups: plan.groups[kind] }));
-  installModelParallel<FastVideoPlan, PatchFlag>(state, 'fastvideo', plan, specs, { tpPatch: null });
+  installPlan(state, 'fastvideo', FASTVIDEO_KINDS, planFastVideoGroups(state.worldSize, options));
 }
 
 /**
@@ -58,8 +54,7 @@ export function maybeInitDistributedEnvironmentAndModelParallel(options: { tpSiz
 
 /** True when this rank's tp, sp and dp groups exist. */
 export function modelParallelIsInitialized(): boolean {
-  const groups = currentOf('fastvideo')?.state.groups;
-  return groups !== undefined && groups.has('tp') && groups.has('sp') && groups.has('dp');
+  return hasGroups('fastvideo', ['tp', 'sp', 'dp']);
 }
 
 /** This rank's tensor-parallel group (the patched one while a patch is live). @throws ERR_MULTIRANK_NOT_INITIALIZED */
@@ -113,9 +108,7 @@ export function getLocalTorchDevice(): Device {
 
 function namedGroup(named: NamedGroups): GroupCoordinator {
   const state = requireEnvironment('the distributed environment');
-  const group = state.newGroup(named.groups, named.groupName);
-  if (group === undefined) throw outOfRange(`rank ${state.rank} is in no ${named.groupName} group`);
-  return group;
+  return newGroupOrThrow(state, named.groups, named.groupName, () => `rank ${state.rank} is in no ${named.groupName} group`);
 }
 
 /**
@@ -151,7 +144,7 @@ export function initializeSequenceParallelGroup(
 export function patchTensorParallelGroup(tpGroup: GroupCoordinator): TensorParallelPatch;
 export function patchTensorParallelGroup<T>(tpGroup: GroupCoordinator, fn: () => T): T;
 export function patchTensorParallelGroup<T>(tpGroup: GroupCoordinator, fn?: () => T): T | TensorParallelPatch {
-  return fn === undefined ? startTensorParallelPatch('fastvideo', tpGroup) : withTensorParallelPatch('fastvideo', tpGroup, fn);
+  return patchTensorParallel('fastvideo', tpGroup, fn);
 }
 
 /** Destroys this rank's tp, sp and dp groups (the world group stays). A no-op when there are none. */
@@ -161,8 +154,7 @@ export function destroyModelParallel(): void {
 
 /** Destroys the model-parallel groups and the distributed environment of this rank. */
 export function cleanupDistEnvAndMemory(): void {
-  destroyModelParallel();
-  destroyDistributedEnvironment();
+  cleanupPatchedDistEnv('fastvideo');
 }
 
 /** Collective over `group`: for each member, whether it is on the same node as member `sourceRank`. */

@@ -11,12 +11,13 @@ import { ErrorCodes, invalidChoice, MultirankError, outOfRange } from '../errors
 import type { GroupCoordinator } from '../group/coordinator.js';
 import { distributedEnvironmentIsInitialized, getParallelState } from './environment.js';
 import { BACKENDS, type ParallelState } from './parallel-state.js';
+import type { PatchFlag } from './tp-patch.js';
 
 /** The three front-ends. */
 export type Flavour = 'vllm' | 'megatron' | 'fastvideo';
 
 /** `state.modelParallel` as a front-end fills it. */
-export interface ModelParallelRecord<P, E> {
+interface ModelParallelRecord<P, E> {
   flavour: Flavour;
   plan: P;
   extra: E;
@@ -70,6 +71,16 @@ export function requireCurrent<P, E>(flavour: Flavour, what: string): Current<P,
 }
 
 /**
+ * The NOT_INITIALIZED error for a missing group `<what> is not initialized: <hint>`: before `flavour`
+ * initialized model parallelism the hint says so, after it `absentHint(current)` explains the absence.
+ */
+export function groupMissing<P, E>(
+  flavour: Flavour, current: Current<P, E> | undefined, what: string, absentHint: (current: Current<P, E>) => string,
+): MultirankError {
+  return notInitialized(what, current === undefined ? missingHint(flavour) : absentHint(current));
+}
+
+/**
  * This rank's group of `kind`, or a NOT_INITIALIZED error `<what> is not initialized: <hint>`;
  * `absentHint` explains a group that the configuration does not create (after initialization).
  */
@@ -77,8 +88,14 @@ export function requireGroup(flavour: Flavour, kind: string, what: string, absen
   const current = currentOf(flavour);
   const group = current?.state.groups.get(kind);
   if (group !== undefined) return group;
-  if (current === undefined) throw notInitialized(what, missingHint(flavour));
-  throw notInitialized(what, absentHint ?? `rank ${current.state.rank} is in no group of this kind for the configuration given to initializeModelParallel()`);
+  throw groupMissing(flavour, current, what,
+    (c) => absentHint ?? `rank ${c.state.rank} is in no group of this kind for the configuration given to initializeModelParallel()`);
+}
+
+/** True when `flavour` initialized model parallelism on this rank and this rank has a group of every kind of `kinds`. */
+export function hasGroups(flavour: Flavour, kinds: readonly string[]): boolean {
+  const groups = currentOf(flavour)?.state.groups;
+  return groups !== undefined && kinds.every((kind) => groups.has(kind));
 }
 
 /**
@@ -128,4 +145,22 @@ export function installModelParallel<P, E>(state: ParallelState, flavour: Flavou
     throw error;
   }
   state.modelParallel = { flavour, plan, extra: extra as unknown as Record<string, unknown> };
+}
+
+/**
+ * {@link installModelParallel} for a vLLM / FastVideo plan: the plan's groups of each of `kinds` in that
+ * order (`world` is the environment's; kinds the plan lacks are skipped), with no tp patch live.
+ */
+export function installPlan<K extends string, P extends { readonly groups: Partial<Record<K, readonly (readonly number[])[]>> }>(
+  state: ParallelState, flavour: Flavour, kinds: readonly K[], plan: P,
+): void {
+  const specs = kinds.filter((kind) => kind !== 'world' && plan.groups[kind] !== undefined).map((kind) => ({ kind, groups: plan.groups[kind]! }));
+  installModelParallel<P, PatchFlag>(state, flavour, plan, specs, { tpPatch: null });
+}
+
+/** This rank's group among `groups`, created under `name` (every rank makes the same call), or a RangeError `absent()`. */
+export function newGroupOrThrow(state: ParallelState, groups: readonly (readonly number[])[], name: string, absent: () => string): GroupCoordinator {
+  const group = state.newGroup(groups, name);
+  if (group === undefined) throw outOfRange(absent());
+  return group;
 }

@@ -9,7 +9,7 @@ import { checkInteger, invalidType, outOfRange } from '../errors.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import type { MegatronPlan, MegatronRankGroups, MegatronSizes } from '../topology/index.js';
 import type { GlobalMemoryBuffer } from './megatron-buffer.js';
-import { currentOf, missingHint, notInitialized, requireCurrent, type Current } from './front-end.js';
+import { currentOf, groupMissing, requireCurrent, type Current } from './front-end.js';
 
 /** Values set by `set*` and read before the groups (upstream's `_MPU_*` globals); null: not set. */
 export interface MegatronOverrides {
@@ -37,7 +37,7 @@ export interface MegatronExtra {
   globalMemoryBuffer: GlobalMemoryBuffer | null;
 }
 
-export type MegatronCurrent = Current<MegatronPlan, MegatronExtra>;
+type MegatronCurrent = Current<MegatronPlan, MegatronExtra>;
 
 /** A fresh set of overrides (none set). */
 export function noOverrides(): MegatronOverrides {
@@ -70,12 +70,13 @@ export function lookupGroup(kind: KindOf, what: string, absentHint: string | und
   const name = current === undefined ? undefined : typeof kind === 'function' ? kind(current.mp.plan.sizes) : kind;
   const group = name === undefined ? undefined : current!.state.groups.get(name);
   if (group !== undefined || !checkInitialized) return group;
-  if (current === undefined) throw notInitialized(what, missingHint('megatron'));
-  const s = current.mp.plan.sizes;
-  const outside = current.state.rank < s.rankOffset || current.state.rank >= s.rankOffset + s.localWorldSize;
-  throw notInitialized(what, outside
-    ? `rank ${current.state.rank} is outside this model's ranks ${s.rankOffset}..${s.rankOffset + s.localWorldSize - 1}`
-    : absentHint ?? `rank ${current.state.rank} is in no group of this kind for this configuration`);
+  throw groupMissing('megatron', current, what, (c) => {
+    const s = c.mp.plan.sizes;
+    const outside = c.state.rank < s.rankOffset || c.state.rank >= s.rankOffset + s.localWorldSize;
+    return outside
+      ? `rank ${c.state.rank} is outside this model's ranks ${s.rankOffset}..${s.rankOffset + s.localWorldSize - 1}`
+      : absentHint ?? `rank ${c.state.rank} is in no group of this kind for this configuration`;
+  });
 }
 
 /** Reads `options.checkInitialized` (default true). */

@@ -12,7 +12,7 @@
 import { invalidType } from '../errors.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import { planMegatronGroups, type MegatronOptions, type MegatronPlan } from '../topology/index.js';
-import { installModelParallel, requireEnvironment, type GroupSpec } from './front-end.js';
+import { hasGroups, installModelParallel, requireEnvironment, type GroupSpec } from './front-end.js';
 import { GlobalMemoryBuffer } from './megatron-buffer.js';
 import { lookupGroup, megatronOrUndefined, noOverrides, type MegatronExtra } from './megatron-runtime.js';
 
@@ -106,8 +106,7 @@ export function isUnitialized(): boolean {
 
 /** True when this rank's tp, pp and dp groups exist. */
 export function modelParallelIsInitialized(): boolean {
-  const groups = megatronOrUndefined()?.state.groups;
-  return groups !== undefined && groups.has('tp') && groups.has('pp') && groups.has('dp');
+  return hasGroups('megatron', ['tp', 'pp', 'dp']);
 }
 
 /**

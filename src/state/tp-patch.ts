@@ -6,6 +6,7 @@
  */
 import { invalidType, outOfRange } from '../errors.js';
 import { GroupCoordinator } from '../group/coordinator.js';
+import { destroyDistributedEnvironment } from './environment.js';
 import { currentOf, requireCurrent, type Flavour } from './front-end.js';
 
 /** A live tp-group patch. Restoring twice is harmless. */
@@ -78,4 +79,15 @@ export function withTensorParallelPatch<T>(flavour: Flavour, tpGroup: unknown, f
   }
   patch.restore();
   return result;
+}
+
+/** `patchTensorParallelGroup` of `flavour`: with `fn`, a scoped patch ({@link withTensorParallelPatch}), else a handle. */
+export function patchTensorParallel<T>(flavour: Flavour, tpGroup: unknown, fn?: () => T): T | TensorParallelPatch {
+  return fn === undefined ? startTensorParallelPatch(flavour, tpGroup) : withTensorParallelPatch(flavour, tpGroup, fn);
+}
+
+/** `cleanupDistEnvAndMemory` of `flavour`: its model-parallel groups (ending a live patch), then the distributed environment. */
+export function cleanupPatchedDistEnv(flavour: Flavour): void {
+  destroyPatchedModelParallel(flavour);
+  destroyDistributedEnvironment();
 }

@@ -11,13 +11,11 @@
  */
 import { invalidType, outOfRange } from '../errors.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
-import { planVllmGroups, VLLM_KINDS, type VllmOptions, type VllmPlan } from '../topology/index.js';
-import { destroyDistributedEnvironment, distributedEnvironmentIsInitialized, getWorldGroup } from './environment.js';
-import { checkBackend, currentOf, installModelParallel, requireEnvironment, requireGroup } from './front-end.js';
+import { planVllmGroups, VLLM_KINDS, type VllmOptions } from '../topology/index.js';
+import { distributedEnvironmentIsInitialized, getWorldGroup } from './environment.js';
+import { checkBackend, currentOf, hasGroups, installPlan, newGroupOrThrow, requireEnvironment, requireGroup } from './front-end.js';
 import { sameNodeFlags } from './same-node.js';
-import {
-  destroyPatchedModelParallel, startTensorParallelPatch, withTensorParallelPatch, type PatchFlag, type TensorParallelPatch,
-} from './tp-patch.js';
+import { cleanupPatchedDistEnv, destroyPatchedModelParallel, patchTensorParallel, type TensorParallelPatch } from './tp-patch.js';
 
 export { initDistributedEnvironment, destroyDistributedEnvironment, getWorldGroup } from './environment.js';
 export type { InitDistributedOptions } from './environment.js';
@@ -42,10 +40,7 @@ export type VllmEnsureOptions = VllmOptions & { tensorModelParallelSize: number;
 export function initializeModelParallel(options: VllmOptions = {}): void {
   const state = requireEnvironment('the distributed environment');
   checkBackend(state, options?.backend);
-  const plan = planVllmGroups(state.worldSize, options);
-  const specs = VLLM_KINDS.filter((kind) => kind !== 'world' && plan.groups[kind] !== undefined)
-    .map((kind) => ({ kind, groups: plan.groups[kind]! }));
-  installModelParallel<VllmPlan, PatchFlag>(state, 'vllm', plan, specs, { tpPatch: null });
+  installPlan(state, 'vllm', VLLM_KINDS, planVllmGroups(state.worldSize, options));
 }
 
 /**
@@ -78,15 +73,13 @@ export function initModelParallelGroup(
   const state = requireEnvironment('the distributed environment');
   checkBackend(state, options?.backend);
   if (!Array.isArray(groupRanks)) throw invalidType('groupRanks', 'an array of arrays of ranks', groupRanks);
-  const group = state.newGroup(groupRanks, options.groupName ?? 'anonymous');
-  if (group === undefined) throw outOfRange(`\`groupRanks\` (${JSON.stringify(groupRanks)}) holds no group with rank ${state.rank}`);
-  return group;
+  return newGroupOrThrow(state, groupRanks, options.groupName ?? 'anonymous',
+    () => `\`groupRanks\` (${JSON.stringify(groupRanks)}) holds no group with rank ${state.rank}`);
 }
 
 /** True when this rank's tp and pp groups exist (vLLM's check). */
 export function modelParallelIsInitialized(): boolean {
-  const current = currentOf('vllm');
-  return current !== undefined && current.state.groups.has('tp') && current.state.groups.has('pp');
+  return hasGroups('vllm', ['tp', 'pp']);
 }
 
 /** This rank's tensor-parallel group (the patched one while a patch is live). @throws ERR_MULTIRANK_NOT_INITIALIZED */
@@ -173,7 +166,7 @@ export function isLocalFirstRank(): boolean {
 export function patchTensorParallelGroup(tpGroup: GroupCoordinator): TensorParallelPatch;
 export function patchTensorParallelGroup<T>(tpGroup: GroupCoordinator, fn: () => T): T;
 export function patchTensorParallelGroup<T>(tpGroup: GroupCoordinator, fn?: () => T): T | TensorParallelPatch {
-  return fn === undefined ? startTensorParallelPatch('vllm', tpGroup) : withTensorParallelPatch('vllm', tpGroup, fn);
+  return patchTensorParallel('vllm', tpGroup, fn);
 }
 
 /** Destroys this rank's model-parallel groups (the world group stays). A no-op when there are none. */
@@ -183,8 +176,7 @@ export function destroyModelParallel(): void {
 
 /** Destroys the model-parallel groups and the distributed environment of this rank. */
 export function cleanupDistEnvAndMemory(): void {
-  destroyModelParallel();
-  destroyDistributedEnvironment();
+  cleanupPatchedDistEnv('vllm');
 }
 
 /**

@@ -24,7 +24,7 @@ export interface GroupCoordinatorInfo {
 }
 
 /** The per-rank accessors of a plan whose groups are `Record<kind, number[][]>`. */
-export interface CoordinatorIndex<K extends string> {
+interface CoordinatorIndex<K extends string> {
   groupsOf(rank: number): Partial<Record<K, number[]>>;
   rankInfo(rank: number): Record<K, GroupCoordinatorInfo>;
 }

@@ -15,8 +15,7 @@
  */
 import { makeCoordinatorIndex } from './coordinator-info.js';
 import type { GroupCoordinatorInfo } from './coordinator-info.js';
-import { checkOptionKeys, checkSize, conflict, sizeOr, stringOr } from './validate.js';
-import { invalidType } from '../errors.js';
+import { blocks, checkOptionKeys, checkSize, conflict, optionalString, sizeOr, stringOr } from './validate.js';
 
 /** Upstream arguments in camelCase. */
 export interface FastVideoOptions {
@@ -50,12 +49,9 @@ export interface NamedGroups {
   groups: number[][];
 }
 
-function consecutive(worldSize: number, size: number): number[][] {
-  return Array.from({ length: Math.floor(worldSize / size) }, (_, i) => Array.from({ length: size }, (_, j) => i * size + j));
-}
-
-function checkBackend(value: unknown): void {
-  if (value !== undefined && value !== null && typeof value !== 'string') throw invalidType('options.backend', 'a string', value);
+/** Ranks `0..worldSize-1`. */
+function worldRanks(worldSize: number): number[] {
+  return Array.from({ length: worldSize }, (_, r) => r);
 }
 
 function covered(W: number, size: number, name: string, kind: string): void {
@@ -76,7 +72,7 @@ function covered(W: number, size: number, name: string, kind: string): void {
 export function planFastVideoGroups(worldSize: number, options?: FastVideoOptions): FastVideoPlan {
   const W = checkSize('worldSize', worldSize);
   const o = checkOptionKeys('options', options, ['tensorModelParallelSize', 'sequenceModelParallelSize', 'dataParallelSize', 'backend']);
-  checkBackend(o.backend);
+  optionalString('options.backend', o.backend);
   const tp = sizeOr('options.tensorModelParallelSize', o.tensorModelParallelSize, 1);
   const sp = sizeOr('options.sequenceModelParallelSize', o.sequenceModelParallelSize, 1);
   sizeOr('options.dataParallelSize', o.dataParallelSize, 1);
@@ -86,10 +82,10 @@ export function planFastVideoGroups(worldSize: number, options?: FastVideoOption
   covered(W, tp, 'tensorModelParallelSize', 'tp');
   covered(W, sp, 'sequenceModelParallelSize', 'sp');
   const groups: Record<FastVideoKind, number[][]> = {
-    tp: consecutive(W, tp),
-    sp: consecutive(W, sp),
+    tp: blocks(worldRanks(W), tp),
+    sp: blocks(worldRanks(W), sp),
     dp: Array.from({ length: sp }, (_, i) => Array.from({ length: W / sp }, (_, j) => i + j * sp)),
-    world: [Array.from({ length: W }, (_, r) => r)],
+    world: [worldRanks(W)],
   };
   const index = makeCoordinatorIndex<FastVideoKind>('fastvideo', groups);
   return {
@@ -105,13 +101,13 @@ export function planFastVideoGroups(worldSize: number, options?: FastVideoOption
 function suffixHelper(kind: 'tp' | 'sp', sizeName: string, worldSize: number, options: Record<string, unknown> | undefined): NamedGroups {
   const W = checkSize('worldSize', worldSize);
   const o = checkOptionKeys('options', options, [sizeName, 'backend', 'groupNameSuffix']);
-  checkBackend(o.backend);
+  optionalString('options.backend', o.backend);
   const size = sizeOr(`options.${sizeName}`, o[sizeName], 1);
   const suffix = stringOr('options.groupNameSuffix', o.groupNameSuffix, '');
   if (W % size !== 0) {
     throw conflict(`worldSize (${W}) must be divisible by ${sizeName} (${size})`);
   }
-  return { groupName: suffix ? `${kind}_${suffix}` : kind, groups: consecutive(W, size) };
+  return { groupName: suffix ? `${kind}_${suffix}` : kind, groups: blocks(worldRanks(W), size) };
 }
 
 /**

@@ -4,13 +4,8 @@
  * hierarchical context parallelism and by the partial distributed optimizer), hybrid DPxCP groups, and
  * the default embedding / position-embedding stages.
  */
-import { checkIndex, checkSize, conflict, product, showList } from './validate.js';
+import { blocks, checkIndex, checkRankList, checkSize, conflict, product, showList } from './validate.js';
 import { invalidType } from '../errors.js';
-
-function checkRanks(name: string, ranks: unknown): number[] {
-  if (!Array.isArray(ranks)) throw invalidType(name, 'an array of ranks', ranks);
-  return ranks.map((r, i) => checkIndex(`${name}[${i}]`, r));
-}
 
 /**
  * Splits `ranks` into nested levels of sub-groups. For level `k`, with `u = prod(sizes[:k])`,
@@ -30,7 +25,7 @@ export function createHierarchicalGroups(
   hierarchicalGroupSizes: readonly number[],
 ): number[][][] {
   checkIndex('rank', rank);
-  const members = checkRanks('ranks', ranks);
+  const members = checkRankList('ranks', ranks);
   if (!Array.isArray(hierarchicalGroupSizes)) {
     throw invalidType('hierarchicalGroupSizes', 'an array of positive integers', hierarchicalGroupSizes);
   }
@@ -77,24 +72,20 @@ export function hybridDpCpGroupSizes(count: number): number[] {
  */
 export function createHybridDpCpGroups(rank: number, ranks: readonly number[]): number[][][] {
   checkIndex('rank', rank);
-  const members = checkRanks('ranks', ranks);
-  return hybridDpCpGroupSizes(members.length).map((size) => {
-    const groups: number[][] = [];
-    for (let i = 0; i < members.length; i += size) groups.push(members.slice(i, i + size));
-    return groups;
-  });
+  const members = checkRankList('ranks', ranks);
+  return hybridDpCpGroupSizes(members.length).map((size) => blocks(members, size));
 }
 
 /** The stages that hold the word embeddings: first and last of a pipeline group (`[first]` if one stage). */
 export function defaultEmbeddingRanks(ppRanks: readonly number[]): number[] {
-  const members = checkRanks('ppRanks', ppRanks);
+  const members = checkRankList('ppRanks', ppRanks);
   if (members.length === 0) throw conflict('defaultEmbeddingRanks: `ppRanks` is empty; a pipeline group has at least one rank');
   return members.length === 1 ? [members[0]!] : [members[0]!, members[members.length - 1]!];
 }
 
 /** The stages that hold the position embeddings: the first stage of a pipeline group. */
 export function defaultPositionEmbeddingRanks(ppRanks: readonly number[]): number[] {
-  const members = checkRanks('ppRanks', ppRanks);
+  const members = checkRankList('ppRanks', ppRanks);
   if (members.length === 0) {
     throw conflict('defaultPositionEmbeddingRanks: `ppRanks` is empty; a pipeline group has at least one rank');
   }

@@ -6,7 +6,7 @@
 import { RankGenerator, injectGtpRematAxis } from './rank-generator.js';
 import { defaultEmbeddingRanks, defaultPositionEmbeddingRanks } from './hierarchical.js';
 import {
-  boolOr, checkIndex, checkOptionKeys, checkSize, conflict, optionalSize, optionalSizeList, sizeOr, stringOr,
+  boolOr, checkIndex, checkOptionKeys, checkSize, conflict, optionalSize, optionalSizeList, optionalString, sizeOr, stringOr,
 } from './validate.js';
 import { invalidChoice, invalidType } from '../errors.js';
 
@@ -100,12 +100,6 @@ function optionalFn(name: string, value: unknown, fallback: EmbeddingRanksFn): E
   if (value === undefined || value === null) return fallback;
   if (typeof value !== 'function') throw invalidType(name, 'a function (ppRanks) => ranks', value);
   return value as EmbeddingRanksFn;
-}
-
-function optionalString(name: string, value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw invalidType(name, 'a string', value);
-  return value;
 }
 
 /** Options that do not shape groups but that upstream still checks. */

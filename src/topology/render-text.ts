@@ -6,7 +6,7 @@ import { describeGroups, toLayoutView } from './layout-view.js';
 import type { LayoutView, TopologyPlan } from './layout-view.js';
 
 /** Width the text is wrapped to. */
-export const TEXT_WIDTH_CHARS = 100;
+const TEXT_WIDTH_CHARS = 100;
 
 function wrap(items: readonly string[], indent: string, sep: string): string[] {
   const lines: string[] = [];

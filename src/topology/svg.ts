@@ -14,17 +14,17 @@ import { describeGroups, toLayoutView } from './layout-view.js';
 import type { LayoutPanel, TopologyPlan } from './layout-view.js';
 
 /** Width of one rank's box, in px: wide enough for a 4-digit rank at 13 px. */
-export const BOX_WIDTH_PX = 50;
+const BOX_WIDTH_PX = 50;
 /** Height of one rank's box: the rank and the `g<group>.<index>` line. */
-export const BOX_HEIGHT_PX = 36;
+const BOX_HEIGHT_PX = 36;
 /** Space between boxes. */
-export const BOX_GAP_PX = 4;
+const BOX_GAP_PX = 4;
 const PANEL_PAD_PX = 12;
 const PANEL_TITLE_PX = 28;
 const PANEL_GAP_PX = 16;
 const HEADER_PX = 40;
 /** Panels side by side before the next row. */
-export const PANELS_PER_ROW = 3;
+const PANELS_PER_ROW = 3;
 
 /** Escapes text for an XML text node or attribute. */
 export function escapeXml(text: string): string {

@@ -45,6 +45,13 @@ export function stringOr(name: string, value: unknown, fallback: string): string
   return value;
 }
 
+/** A string option that may be absent (`null`); `undefined` and `null` both give `null`. */
+export function optionalString(name: string, value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw invalidType(name, 'a string', value);
+  return value;
+}
+
 /** A list of positive integers (`hierarchicalContextParallelSizes`), or `null` when absent. */
 export function optionalSizeList(name: string, value: unknown): number[] | null {
   if (value === undefined || value === null) return null;
@@ -75,6 +82,13 @@ export function product(values: readonly number[]): number {
   let p = 1;
   for (const v of values) p *= v;
   return p;
+}
+
+/** `ranks` cut into consecutive blocks of `size` (the last block is shorter when `size` does not divide the count). */
+export function blocks(ranks: readonly number[], size: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < ranks.length; i += size) out.push(ranks.slice(i, i + size));
+  return out;
 }
 
 /** `[0, 1, 2]` -> `"[0, 1, 2]"`, for messages. */

@@ -19,8 +19,7 @@
  */
 import { makeCoordinatorIndex } from './coordinator-info.js';
 import type { GroupCoordinatorInfo } from './coordinator-info.js';
-import { boolOr, checkOptionKeys, checkSize, conflict, sizeOr } from './validate.js';
-import { invalidType } from '../errors.js';
+import { blocks, boolOr, checkOptionKeys, checkSize, conflict, optionalString, product, sizeOr } from './validate.js';
 
 /** Upstream arguments in camelCase; `dataParallelSize` and `isMoe` come from upstream's config. */
 export interface VllmOptions {
@@ -80,11 +79,11 @@ export interface VllmPlan {
 }
 
 /** Ranks of `arange(prod(shape)).reshape(shape).permute(perm)`, flattened in row-major order. */
-export function permutedRanks(shape: readonly number[], perm: readonly number[]): number[] {
-  const stride = shape.map((_, k) => shape.slice(k + 1).reduce((a, b) => a * b, 1));
+function permutedRanks(shape: readonly number[], perm: readonly number[]): number[] {
+  const stride = shape.map((_, k) => product(shape.slice(k + 1)));
   const pshape = perm.map((k) => shape[k]!);
   const pstride = perm.map((k) => stride[k]!);
-  const total = shape.reduce((a, b) => a * b, 1);
+  const total = product(shape);
   const idx = pshape.map(() => 0);
   const out: number[] = [];
   for (let i = 0; i < total; i++) {
@@ -96,12 +95,6 @@ export function permutedRanks(shape: readonly number[], perm: readonly number[])
       idx[k] = 0;
     }
   }
-  return out;
-}
-
-function blocks(ranks: readonly number[], size: number): number[][] {
-  const out: number[][] = [];
-  for (let i = 0; i < ranks.length; i += size) out.push(ranks.slice(i, i + size));
   return out;
 }
 
@@ -149,9 +142,7 @@ function checkVllmSizes(W: number, s: Omit<VllmSizes, 'externalDp'>): void {
 export function planVllmGroups(worldSize: number, options?: VllmOptions): VllmPlan {
   const W = checkSize('worldSize', worldSize);
   const o = checkOptionKeys('options', options, VLLM_OPTION_KEYS);
-  if (o.backend !== undefined && o.backend !== null && typeof o.backend !== 'string') {
-    throw invalidType('options.backend', 'a string', o.backend);
-  }
+  optionalString('options.backend', o.backend);
   const tp = sizeOr('options.tensorModelParallelSize', o.tensorModelParallelSize, 1);
   const pp = sizeOr('options.pipelineModelParallelSize', o.pipelineModelParallelSize, 1);
   const pcp = sizeOr('options.prefillContextModelParallelSize', o.prefillContextModelParallelSize, 1);
