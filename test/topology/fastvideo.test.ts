@@ -4,6 +4,7 @@
  * upstream, and upstream's assertions.
  */
 import test from 'ava';
+import { ErrorCodes } from '../../src/errors.js';
 import {
   initializeSequenceParallelGroup, initializeTensorParallelGroup, planFastVideoGroups,
 } from '../../src/topology/index.js';
@@ -33,7 +34,7 @@ test('golden vectors recorded from upstream', (t) => {
   for (const c of UPSTREAM_FASTVIDEO) {
     const at = `world ${c.worldSize} ${JSON.stringify(c.options)}`;
     if (c.error !== undefined) {
-      t.throws(() => planFastVideoGroups(c.worldSize, c.options as FastVideoOptions), { instanceOf: RangeError }, `${at}: ${c.error}`);
+      t.throws(() => planFastVideoGroups(c.worldSize, c.options as FastVideoOptions), { instanceOf: RangeError, code: ErrorCodes.OUT_OF_RANGE }, `${at}: ${c.error}`);
     } else {
       t.deepEqual(JSON.parse(JSON.stringify(planFastVideoGroups(c.worldSize, c.options as FastVideoOptions).groups)), c.groups, at);
     }

@@ -4,6 +4,7 @@
  * examples of `parallel_state.py`, and golden vectors recorded by running upstream itself.
  */
 import test from 'ava';
+import { ErrorCodes } from '../../src/errors.js';
 import { createHierarchicalGroups, hybridDpCpGroupSizes, planMegatronGroups } from '../../src/topology/index.js';
 import type { MegatronOptions } from '../../src/topology/index.js';
 import { UPSTREAM_MEGATRON } from './fixtures/upstream-groups.js';
@@ -141,7 +142,7 @@ test('golden vectors recorded from upstream: groups, kinds, order, per-rank gett
   for (const c of UPSTREAM_MEGATRON) {
     const at = `world ${c.worldSize} ${JSON.stringify(c.options)}`;
     if (c.error !== undefined) {
-      t.throws(() => planMegatronGroups(c.worldSize, c.options as MegatronOptions), { instanceOf: RangeError }, `${at}: ${c.error}`);
+      t.throws(() => planMegatronGroups(c.worldSize, c.options as MegatronOptions), { instanceOf: RangeError, code: ErrorCodes.OUT_OF_RANGE }, `${at}: ${c.error}`);
       continue;
     }
     const plan = planMegatronGroups(c.worldSize, c.options as MegatronOptions);

@@ -4,6 +4,7 @@
  * from upstream, and the size rules of `ParallelConfig`.
  */
 import test from 'ava';
+import { ErrorCodes } from '../../src/errors.js';
 import type { ExecutionContext } from 'ava';
 import { planVllmGroups } from '../../src/topology/index.js';
 import type { VllmOptions } from '../../src/topology/index.js';
@@ -44,7 +45,7 @@ test('golden vectors recorded from upstream: groups, kinds, order, errors', (t) 
   for (const c of UPSTREAM_VLLM) {
     const at = `world ${c.worldSize} ${JSON.stringify(c.options)}`;
     if (c.error !== undefined) {
-      t.throws(() => planVllmGroups(c.worldSize, c.options as VllmOptions), { instanceOf: RangeError }, `${at}: ${c.error}`);
+      t.throws(() => planVllmGroups(c.worldSize, c.options as VllmOptions), { instanceOf: RangeError, code: ErrorCodes.OUT_OF_RANGE }, `${at}: ${c.error}`);
       continue;
     }
     const plan = planVllmGroups(c.worldSize, c.options as VllmOptions);
