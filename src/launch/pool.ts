@@ -28,8 +28,8 @@ export class PoolManager {
     this.#data = data;
   }
 
-  acquire(size: number, env?: NodeJS.ProcessEnv): PoolLease {
-    const warm = env === undefined ? this.#idle.get(size)?.pop() : undefined;
+  acquire(size: number): PoolLease {
+    const warm = this.#idle.get(size)?.pop();
     let pool: Piscina;
     if (warm !== undefined) {
       clearTimeout(warm.timer);
@@ -44,12 +44,10 @@ export class PoolManager {
         atomics: 'disabled',
         idleTimeout: 2 ** 31 - 1,
         workerData: this.#data,
-        ...(env === undefined ? {} : { env: env as Record<string, string> }),
       });
       this.#live.add(pool);
     }
-    const reusable = env === undefined;
-    return { pool, size, release: (reuse) => this.#release(pool, size, reuse && reusable) };
+    return { pool, size, release: (reuse) => this.#release(pool, size, reuse) };
   }
 
   async #release(pool: Piscina, size: number, reuse: boolean): Promise<void> {

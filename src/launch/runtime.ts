@@ -1,15 +1,13 @@
 /**
  * The process-wide runtime of the driver: one shared arena (the `WebAssembly.Memory` every rank thread
- * imports), the compiled kernels, and the thread pools. Created on first use; `shutdown()` ends it.
+ * imports) and the thread pools, which hand each thread the memory and the compiled kernels. Created on first use; `shutdown()` ends it.
  */
 import { Arena, type ArenaOptions } from '../shm/arena.js';
-import { instantiateKernels, kernelModule, type Kernels } from '../shm/kernels.js';
+import { kernelModule } from '../shm/kernels.js';
 import { PoolManager } from './pool.js';
 
 export interface Runtime {
   readonly arena: Arena;
-  readonly kernels: Kernels;
-  readonly kernelModule: WebAssembly.Module;
   readonly pools: PoolManager;
 }
 
@@ -19,13 +17,7 @@ let current: Runtime | undefined;
 export function processRuntime(options: ArenaOptions = {}): Runtime {
   if (current === undefined) {
     const arena = Arena.create(options);
-    const module = kernelModule();
-    current = {
-      arena,
-      kernels: instantiateKernels(arena.memory, module),
-      kernelModule: module,
-      pools: new PoolManager({ memory: arena.memory, kernelModule: module }),
-    };
+    current = { arena, pools: new PoolManager({ memory: arena.memory, kernelModule: kernelModule() }) };
   }
   return current;
 }

@@ -67,10 +67,6 @@ export function setDefaultArena(arena: Arena | undefined): void {
   context.arena = arena;
 }
 
-export function defaultArena(): Arena | undefined {
-  return context.arena;
-}
-
 /** Plain allocations up to this size come from a shared slab (as Node's Buffer pool does). */
 export const SLAB_PIECE_MAX_BYTES = 512;
 const SLAB_BYTES = 64 * 1024;
