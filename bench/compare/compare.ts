@@ -15,7 +15,8 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseSize } from '../../src/bench/args.js';
+import { BENCH_DEFAULTS, BENCH_RANKS_MAX, integer, parseOps, parseSize } from '../../src/bench/args.js';
+import { invalidChoice } from '../../src/errors.js';
 import { machineInfo } from '../../src/bench/machine.js';
 import { aggregate, compareMarkdown, compareTable, ratio, type CompareRow } from './aggregate.js';
 import { buildMpiBench, IMPLS, probeTools, runImpl, type Impl, type ImplResult, type Sweep } from './impls.js';
@@ -75,7 +76,7 @@ export async function runComparison(options: CompareOptions, log: (line: string)
   return { rows: aggregate(results), impls: used, skipped, versions, options, date: new Date().toISOString() };
 }
 
-function parseOptions(argv: readonly string[]): CompareOptions & { json?: string; markdown?: string; svg?: string } {
+export function parseOptions(argv: readonly string[]): CompareOptions & { json?: string; markdown?: string; svg?: string } {
   const { values: v } = parseArgs({
     args: [...argv], strict: true,
     options: {
@@ -84,15 +85,15 @@ function parseOptions(argv: readonly string[]): CompareOptions & { json?: string
       impls: { type: 'string' }, json: { type: 'string' }, markdown: { type: 'string' }, svg: { type: 'string' }, 'build-dir': { type: 'string' },
     },
   });
-  const int = (text: string | undefined, fallback: number): number => (text === undefined ? fallback : Number.parseInt(text, 10));
   const impls = v.impls?.split(',').map((name) => {
-    if (!(IMPLS as readonly string[]).includes(name)) throw new RangeError(`--impls: unknown implementation ${JSON.stringify(name)} (known: ${IMPLS.join(', ')})`);
+    if (!(IMPLS as readonly string[]).includes(name)) throw invalidChoice('--impls', IMPLS, name);
     return name as Impl;
   });
   return {
-    ops: (v.ops ?? 'allReduce').split(','), ranks: (v.ranks ?? '2,4,8').split(',').map(Number), impls,
+    ops: parseOps(v.ops), ranks: (v.ranks ?? '2,4,8').split(',').map((n) => integer('--ranks', n, 0, 1, BENCH_RANKS_MAX)), impls,
     minBytes: v.minbytes === undefined ? 4 : parseSize('-b', v.minbytes), maxBytes: v.maxbytes === undefined ? 64 << 20 : parseSize('-e', v.maxbytes),
-    factor: int(v.stepfactor, 4), iters: int(v.iters, 20), warmup: int(v.warmup, 5), rounds: int(v.rounds, 3),
+    factor: integer('-f', v.stepfactor, 4, 2), iters: integer('--iters', v.iters, BENCH_DEFAULTS.iters, 1),
+    warmup: integer('-w', v.warmup, BENCH_DEFAULTS.warmup, 0), rounds: integer('--rounds', v.rounds, 3, 1),
     buildDir: v['build-dir'] ?? join(tmpdir(), 'multirank-compare'), json: v.json, markdown: v.markdown, svg: v.svg,
   };
 }

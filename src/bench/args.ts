@@ -68,7 +68,8 @@ export function parseSize(flag: string, text: string): number {
   return bytes;
 }
 
-function integer(flag: string, text: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+/** `text` as an integer in [min, max] (`fallback` when absent); the error names `flag`. */
+export function integer(flag: string, text: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (text === undefined) return fallback;
   const value = /^-?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
   if (!Number.isInteger(value)) throw outOfRange(`Expected \`${flag}\` to be an integer, got ${JSON.stringify(text)}`);

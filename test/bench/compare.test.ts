@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aggregate, compareTable, ratio } from '../../bench/compare/aggregate.js';
-import { comparisonTables, runComparison } from '../../bench/compare/compare.js';
+import { comparisonTables, parseOptions, runComparison } from '../../bench/compare/compare.js';
 import { probeTools, type ImplResult } from '../../bench/compare/impls.js';
 import { renderPlot } from '../../bench/compare/plot.js';
 
@@ -73,4 +73,13 @@ endToEnd(`multirank, Open MPI and gloo side by side on 2 and 3 ranks${reasons.le
   const text = comparisonTables(c).join('\n');
   t.regex(text, /allReduce, 3 ranks[\s\S]*\/mpi-yield/);
   t.regex(comparisonTables(c, true).join('\n'), /\| size \(B\) \| multirank µs \| mpi µs \| mpi-yield µs \| gloo µs/);
+});
+
+test('compare options are checked and normalised as multirank bench checks its own', (t) => {
+  const o = parseOptions(['--ops', 'all_reduce,allGather', '--ranks', '2,4', '--iters', '7']);
+  t.deepEqual([o.ops, o.ranks, o.iters, o.warmup], [['allReduce', 'allGather'], [2, 4], 7, 5]);
+  t.throws(() => parseOptions(['--iters', 'x']), { code: 'ERR_MULTIRANK_OUT_OF_RANGE', message: /`--iters` to be an integer, got "x"/ });
+  t.throws(() => parseOptions(['--ranks', '2,0']), { message: /--ranks/ });
+  t.throws(() => parseOptions(['--ops', 'allreduse']), { message: /allreduse/ });
+  t.throws(() => parseOptions(['--impls', 'nccl']), { message: /--impls.*nccl/s });
 });
