@@ -12,8 +12,9 @@ export {
   initDistributedEnvironment, destroyDistributedEnvironment, distributedEnvironmentIsInitialized, getWorldGroup, getParallelState,
 } from './state/environment.js';
 export type { InitDistributedOptions } from './state/environment.js';
-export { ParallelState, BACKENDS } from './state/parallel-state.js';
-export type { Backend } from './state/parallel-state.js';
+export { ParallelState } from './state/parallel-state.js';
+export { BACKENDS, AVAILABLE_BACKENDS, NOT_IN_THIS_BUILD } from './comm/backends.js';
+export type { Backend } from './comm/backends.js';
 export { GroupCoordinator } from './group/coordinator.js';
 export type { Work } from './group/work.js';
 export {

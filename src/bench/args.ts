@@ -4,8 +4,8 @@
  * of 1024). Every error is a TypeError/RangeError with a code whose message names the flag and the value.
  */
 import { parseArgs } from 'node:util';
-import { checkInteger, invalidChoice, outOfRange } from '../errors.js';
-import { BACKENDS, type Backend } from '../state/parallel-state.js';
+import { checkInteger, ErrorCodes, invalidChoice, MultirankError, outOfRange } from '../errors.js';
+import { BACKENDS, NOT_IN_THIS_BUILD, type Backend } from '../comm/backends.js';
 import { DTYPES, REDUCE_OPS, effectiveReduceOp, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { BENCH_OPS, opAccounting, type BenchOp } from './ops.js';
 
@@ -175,6 +175,8 @@ function buildConfig(v: Values, opText: string | undefined): BenchConfig {
   const root = integer('-r/--root', v.root, BENCH_DEFAULTS.root, 0, ranks - 1);
   const backend = v.backend ?? 'threads';
   if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('--backend', BACKENDS, backend);
+  const missing = NOT_IN_THIS_BUILD[backend as Backend];
+  if (missing !== undefined) throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `\`--backend ${backend}\` is ${missing}`);
   for (const op of ops) {
     if (ranks < opAccounting(op).minRanks) throw outOfRange(`${op} needs at least ${opAccounting(op).minRanks} ranks, got -n ${ranks}`);
   }

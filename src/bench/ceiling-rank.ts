@@ -9,7 +9,7 @@
  * end over ranks, on the process clock) is the time all ranks took together. The driver turns the
  * median span into bandwidth and the better of the two into the row's memory floor (ceiling.ts).
  */
-import { currentRank } from '../launch/rank-runtime.js';
+import { currentRank } from '../state/current-rank.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import { dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES } from '../tensor/dtype.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
@@ -59,7 +59,7 @@ export class CeilingProbe {
 
   /** Allocates and fills the buffers and exchanges the sources' offsets (a collective: every rank constructs one). */
   constructor(world: GroupCoordinator, row: BenchCase, block: ResultsBlock, clockBase: bigint) {
-    const kernels = currentRank()?.context.kernels;
+    const kernels = currentRank()?.threads.kernels;
     if (kernels === undefined) throw new TypeError('CeilingProbe must be made inside a rank of a multirank job');
     this.#world = world;
     this.#block = block;

@@ -38,7 +38,7 @@ Options (nccl-tests' letters, except -n):
                           int32, int64, all, or a comma list (default float32)
   -o, --op OP             sum, prod, min, max, avg, all, or a comma list (default sum)
   -r, --root R            root of broadcast and reduce (default 0)
-      --backend B         threads (default); tcp, nccl and hccl when this build has them
+      --backend B         threads (default); nccl, hccl and mpi are named but not in this build
       --ceiling           also measure copy and reduce bandwidth on the same bytes, and print each
                           row's busbw as a percentage of the floor that memory traffic sets
       --json FILE         write nccl-tests-style JSON records (- for stdout; the table then goes to stderr)

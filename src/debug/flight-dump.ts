@@ -7,8 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JobControl } from '../comm/job-control.js';
-import { readGroupWait } from '../comm/group-block.js';
+import type { JobView } from './job-view.js';
 import { dtypeFromCode } from '../tensor/dtype.js';
 import { describeRank } from './watchdog.js';
 
@@ -19,14 +18,14 @@ let dumps = 0;
 const dtypeName = (code: number): string => dtypeFromCode(code) ?? `code ${code}`;
 
 /** The dump as an object (see the file header for the field names). */
-export function flightRecorderDump(control: JobControl, worldSize: number, reason: string): Record<string, unknown> {
+export function flightRecorderDump(control: JobView, worldSize: number, reason: string): Record<string, unknown> {
   const pgIds = new Map<number, number>();
   const pgConfig: Record<string, { ranks: number[]; desc: string }> = {};
   const pgId = (offset: number): number => {
     if (!pgIds.has(offset)) {
       const id = pgIds.size;
       pgIds.set(offset, id);
-      pgConfig[String(id)] = { ranks: readGroupWait(control.arena.buffer(), offset, 0, 'arrive').ranks, desc: `group block @${offset}` };
+      pgConfig[String(id)] = { ranks: control.groupWait(offset, 0, 'arrive').ranks, desc: `group block @${offset}` };
     }
     return pgIds.get(offset)!;
   };
@@ -57,7 +56,7 @@ export function dumpSummary(dump: Record<string, unknown>): string {
 }
 
 /** Writes the dump; returns its path. */
-export function writeFlightRecorderDump(control: JobControl, worldSize: number, reason: string, env: NodeJS.ProcessEnv = process.env): { path: string; summary: string } {
+export function writeFlightRecorderDump(control: JobView, worldSize: number, reason: string, env: NodeJS.ProcessEnv = process.env): { path: string; summary: string } {
   const dump = flightRecorderDump(control, worldSize, reason);
   const path = join(env[DUMP_DIR_ENV] || tmpdir(), `multirank-flight-recorder-${process.pid}-${++dumps}.json`);
   writeFileSync(path, `${JSON.stringify(dump, null, 1)}\n`);

@@ -30,7 +30,14 @@ export const RECORD_BYTES = STATUS_WORDS * 4 + 2 * SITE_BYTES + RING_BYTES;
 export const STALL_MS = 50;
 
 export const RankState = { RUNNING: 0, BLOCKED: 1, RETURNED: 2, FAILED: 3 } as const;
-export const OPS = ['allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier', 'send', 'recv', 'createGroup'] as const;
+/**
+ * Every call the records and fingerprints name, by index: the collectives, point to point, group creation,
+ * then the object-plane calls whose members agree on the call before they use the group's queue.
+ */
+export const OPS = [
+  'allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier', 'send', 'recv', 'createGroup',
+  'broadcastObject', 'broadcastTensorDict',
+] as const;
 export type OpName = (typeof OPS)[number];
 export const PHASES = ['arrive', 'finish', 'send', 'recv', 'create'] as const;
 export type Phase = (typeof PHASES)[number];

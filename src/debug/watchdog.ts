@@ -4,15 +4,14 @@
  * not live) and no record changed for QUIET_POLLS polls, no rank can progress: the watchdog ends the
  * job with a report of each rank's pending call, what it waits for, and its call site.
  */
-import type { JobControl } from '../comm/job-control.js';
-import { readGroupWait } from '../comm/group-block.js';
+import type { JobView } from './job-view.js';
 import { RankState, type RankRecord, type RankSnapshot } from './rank-status.js';
 
 export const POLL_MS = 100;
 export const QUIET_POLLS = 3;
 
 /** One line per rank, e.g. `rank 1: blocked in allReduce (call #3) of group [0, 1], waiting for rank 0 to arrive; at f.js:3:9`. */
-export function describeRank(control: JobControl, s: RankSnapshot): string {
+export function describeRank(control: JobView, s: RankSnapshot): string {
   if (s.state === 'RETURNED') return `rank ${s.rank}: returned from its entry function (it will not join any further call)`;
   if (s.state === 'FAILED') return `rank ${s.rank}: failed`;
   if (s.state === 'RUNNING') return `rank ${s.rank}: running`;
@@ -22,21 +21,21 @@ export function describeRank(control: JobControl, s: RankSnapshot): string {
     return `rank ${s.rank}: blocked in ${what}${site}`;
   }
   const phase = s.phase === 'finish' ? 'finish' : 'arrive';
-  const { ranks, missing } = readGroupWait(control.arena.buffer(), s.groupOffset, s.seq, phase);
+  const { ranks, missing } = control.groupWait(s.groupOffset, s.seq, phase);
   const verb = phase === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
   return `rank ${s.rank}: blocked in ${s.op ?? 'a collective'} (call #${s.seq}) of group [${ranks.join(', ')}], ` +
     `waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${verb}${site}`;
 }
 
 export class Watchdog {
-  readonly #control: JobControl;
+  readonly #control: JobView;
   /** Every rank's record, made once (the poll reads two words of each). */
   readonly #records: RankRecord[];
   #timer: NodeJS.Timeout | undefined;
   #lastKey = '';
   #quiet = 0;
 
-  constructor(control: JobControl, worldSize: number) {
+  constructor(control: JobView, worldSize: number) {
     this.#control = control;
     this.#records = Array.from({ length: worldSize }, (_, r) => control.record(r));
   }

@@ -3,7 +3,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkInteger, invalidType } from '../errors.js';
-import { JobControl } from '../comm/job-control.js';
+import { JobControl } from '../comm/threads/job-control.js';
 import { timeoutFromEnv } from '../shm/wait.js';
 import { Job } from './job.js';
 import { chaosFromEnv, type ChaosOptions } from '../debug/chaos.js';

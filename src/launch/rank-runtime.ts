@@ -8,17 +8,17 @@ import { workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { invalidType } from '../errors.js';
-import { JobControl } from '../comm/job-control.js';
-import type { RankContext } from '../comm/threads.js';
+import { JobControl } from '../comm/threads/job-control.js';
 import { Arena } from '../shm/arena.js';
 import { instantiateKernels, type Kernels } from '../shm/kernels.js';
-import { spinIterationsFor } from '../shm/wait.js';
 import { setDefaultArena } from '../tensor/storage.js';
 import type { PoolWorkerData, RankTask } from './protocol.js';
 import { RankState, type RankRecord } from '../debug/rank-status.js';
 import { Chaos } from '../debug/chaos.js';
 import { TraceRecorder, type TraceEvent } from '../debug/trace.js';
 import { RpcServer } from './rpc-queue.js';
+import { buildRankContexts } from './rank-context.js';
+import { setCurrentRank } from '../state/current-rank.js';
 import { serializeError, type SerializedError } from './serialize-error.js';
 
 interface ThreadState {
@@ -27,21 +27,7 @@ interface ThreadState {
   typescriptHooks: boolean;
 }
 
-/** What the current rank of this thread knows (set while a task runs and until the next one). */
-export interface RankEnvironment {
-  readonly context: RankContext;
-  readonly worldSize: number;
-  readonly localRank: number;
-  readonly localWorldSize: number;
-}
-
 let thread: ThreadState | undefined;
-let current: RankEnvironment | undefined;
-
-/** The rank of this thread, or undefined outside a multirank worker. */
-export function currentRank(): RankEnvironment | undefined {
-  return current;
-}
 
 function attach(): ThreadState {
   const data = (workerData as { workerData?: PoolWorkerData } | PoolWorkerData | undefined);
@@ -64,13 +50,14 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
   const job = new JobControl(arena, task.controlOffset);
   const record = job.record(task.rank);
   const trace = task.trace ? new TraceRecorder(task.rank) : undefined;
-  const context: RankContext = {
-    arena, kernels, job, rank: task.rank, timeoutMs: task.timeoutMs, spinIterations: spinIterationsFor(task.worldSize), record,
-    chaos: task.chaos === undefined ? undefined : new Chaos(task.chaos, task.rank), trace, checkCalls: task.checkCalls,
-  };
+  const chaos = task.chaos === undefined ? undefined : new Chaos(task.chaos, task.rank);
+  const { threads, comm: context } = buildRankContexts({
+    arena, kernels, job, record, rank: task.rank, worldSize: task.worldSize, timeoutMs: task.timeoutMs,
+    checkCalls: task.checkCalls, chaos, trace,
+  });
   record.setTimeOrigin();
   record.setState(RankState.RUNNING);
-  current = { context, worldSize: task.worldSize, localRank: task.localRank, localWorldSize: task.localWorldSize };
+  setCurrentRank({ context, threads, worldSize: task.worldSize, localRank: task.localRank, localWorldSize: task.localWorldSize });
   setDefaultArena(arena);
   // This thread's own copy of the environment (worker threads do not share process.env).
   Object.assign(process.env, task.env, {
@@ -93,12 +80,12 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
     entryRunning = false;
     record.recordIdle();
     record.setState(RankState.RETURNED);
-    return { ok: true, value, trace: trace?.events, chaosSchedule: context.chaos?.schedule };
+    return { ok: true, value, trace: trace?.events, chaosSchedule: chaos?.schedule };
   } catch (error) {
     record.setState(RankState.FAILED);
     const serialized = serializeError(error);
     job.fail(task.rank, `${serialized.name}: ${serialized.message}\n${serialized.stack ?? ''}`);
-    return { ok: false, error: serialized, trace: trace?.events, chaosSchedule: context.chaos?.schedule };
+    return { ok: false, error: serialized, trace: trace?.events, chaosSchedule: chaos?.schedule };
   }
 }
 

@@ -31,7 +31,8 @@
  */
 import type { Arena, ArenaRegion } from './arena.js';
 import { ShmRingBuffer, type RingSizes, type ShmRegion } from './ring-buffer.js';
-import { createQueueFromGroup, type GroupQueueEnd, type QueueGroup } from './queue-group.js';
+import type { QueueGroup } from './queue-group.js';
+import { outOfRange } from '../errors.js';
 import { QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, type MessageQueueHandle, type QueueHandleOptions } from './queue-end.js';
 import { QueueReader } from './queue-reader.js';
 import { QueueWriter } from './queue-writer.js';
@@ -113,4 +114,52 @@ export class MessageQueue {
   get closed(): boolean {
     return this.ring.closed;
   }
+}
+
+/** This member's end of a group queue, with the means to close it and free its ring. */
+export interface GroupQueueEnd {
+  readonly queue: MessageQueue;
+  readonly end: QueueWriter | QueueReader;
+  /**
+   * The writer waits until every reader consumed every message, then closes the queue and returns the
+   * ring to the arena; a reader does nothing (the writer owns the ring's life). When the readers do not
+   * drain in time the ring is closed but not freed: a late reader must not read reused memory.
+   */
+  destroy(): void;
+}
+
+/**
+ * `MessageQueue.createFromGroup`: one writer and the other members of a group as readers, over a ring in
+ * the job's arena (vLLM's `MessageQueue.create_from_process_group`). Collective over the group: the writer
+ * allocates and formats the ring, tells the others its place, and every member attaches with its role.
+ */
+function createQueueFromGroup(group: QueueGroup, maxChunkBytes: number, maxChunks: number, writerRank: number): GroupQueueEnd {
+  if (!Number.isInteger(writerRank) || writerRank < 0 || writerRank >= group.worldSize) {
+    throw outOfRange(`\`writerRank\` (${writerRank}) must be a rank of this group (0..${group.worldSize - 1})`);
+  }
+  const { arena, owner, timeoutMs, spinIterations, abort } = group.queueContext;
+  const sizes = { nReaders: group.worldSize - 1, maxChunkBytes, maxChunks };
+  const isWriter = group.rankInGroup === writerRank;
+  const created = isWriter ? MessageQueue.createInArena(arena, sizes, owner) : undefined;
+  const region = created?.region;
+  // Every member knows the ring's size; only its place travels.
+  const place = group.broadcastOffset(region?.byteOffset ?? 0, writerRank);
+  const queue = created?.queue ?? MessageQueue.attachInArena(arena, { byteOffset: place, byteLength: MessageQueue.bytesNeeded(sizes) });
+  const options = { timeoutMs, spinIterations, abort };
+  const readerIndex = group.rankInGroup < writerRank ? group.rankInGroup : group.rankInGroup - 1;
+  const end = isWriter ? queue.writer(options) : queue.reader(readerIndex, options);
+  return {
+    queue, end,
+    destroy: () => {
+      if (region === undefined) return;
+      try {
+        (end as QueueWriter).drain();
+      } catch {
+        queue.close();
+        return;
+      }
+      queue.close();
+      arena.free(region);
+    },
+  };
 }

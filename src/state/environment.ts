@@ -4,9 +4,10 @@
  * runs one rank at a time and has its own module instance, so the holder below is that rank's.
  */
 import { checkInteger, ErrorCodes, invalidChoice, MultirankError, outOfRange } from '../errors.js';
-import { currentRank } from '../launch/rank-runtime.js';
+import { currentRank } from './current-rank.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
-import { BACKENDS, ParallelState, type Backend } from './parallel-state.js';
+import { BACKENDS, NOT_IN_THIS_BUILD, type Backend } from '../comm/backends.js';
+import { ParallelState } from './parallel-state.js';
 
 export interface InitDistributedOptions {
   /** Must equal the job's world size when given (-1 or omitted: the job's). */
@@ -29,9 +30,8 @@ export function initDistributedEnvironment(options: InitDistributedOptions = {})
   }
   const backend = options.backend ?? 'threads';
   if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('options.backend', BACKENDS, backend);
-  if (backend !== 'threads') {
-    throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "${backend}" backend is not available in this build; ranks in one process use "threads"`);
-  }
+  const missing = NOT_IN_THIS_BUILD[backend];
+  if (missing !== undefined) throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "${backend}" backend is ${missing}`);
   const worldSize = options.worldSize === undefined || options.worldSize === -1 ? env.worldSize : checkInteger('options.worldSize', options.worldSize, 1);
   const rank = options.rank === undefined || options.rank === -1 ? env.context.rank : checkInteger('options.rank', options.rank, 0);
   if (worldSize !== env.worldSize) throw outOfRange(`\`options.worldSize\` (${worldSize}) differs from the job's world size (${env.worldSize})`);

@@ -4,14 +4,14 @@
  * (vllm.ts, megatron.ts, fastvideo.ts) fill `groups` from the topology planners and read it back in
  * their getters; nothing computes groups twice.
  */
-import type { RankContext } from '../comm/threads.js';
+import type { CommContext } from '../comm/types.js';
+import type { Backend } from '../comm/backends.js';
 import { GroupCoordinator } from '../group/coordinator.js';
 
-export const BACKENDS = ['threads', 'nccl', 'hccl', 'tcp'] as const;
-export type Backend = (typeof BACKENDS)[number];
+export { BACKENDS, type Backend } from '../comm/backends.js';
 
 export class ParallelState {
-  readonly context: RankContext;
+  readonly context: CommContext;
   readonly rank: number;
   readonly worldSize: number;
   readonly localRank: number;
@@ -24,7 +24,7 @@ export class ParallelState {
   modelParallel: { flavour: string; plan: unknown; extra: Record<string, unknown> } | undefined;
   readonly #occurrences = new Map<string, number>();
 
-  constructor(context: RankContext, worldSize: number, localRank: number, localWorldSize: number, backend: Backend) {
+  constructor(context: CommContext, worldSize: number, localRank: number, localWorldSize: number, backend: Backend) {
     this.context = context;
     this.rank = context.rank;
     this.worldSize = worldSize;

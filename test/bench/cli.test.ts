@@ -93,8 +93,8 @@ test('bad arguments: exit code 2 with the message and the usage; --help: exit 0'
   t.regex(help.out.join('\n'), /--ceiling/);
 });
 
-test('a backend this build lacks fails the ranks: exit code 1 with the reason', async (t) => {
-  const { code, err } = await bench(['--backend', 'tcp', '-b', '8', '-e', '8', ...FAST]);
-  t.is(code, 1);
-  t.regex(err.join('\n'), /tcp.*not available/);
+test('a backend this build lacks is refused before any rank starts: exit code 2 with the reason', async (t) => {
+  const { code, err } = await bench(['--backend', 'nccl', '-b', '8', '-e', '8', ...FAST]);
+  t.is(code, 2);
+  t.regex(err.join('\n'), /--backend nccl` is not in this build: the native NCCL binding/);
 });

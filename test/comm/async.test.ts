@@ -4,7 +4,7 @@ import { withRanks } from '../../src/testing/index.js';
 
 const fixture = new URL('../fixtures/comm-async.js', import.meta.url);
 
-test('every ...Async form returns a completed Work with the collective result (3 ranks)', async (t) => {
+test('every ...Async form returns a Work whose wait() gives the collective result (3 ranks)', async (t) => {
   const n = 3;
   const reports = (await withRanks(n, fixture, { timeoutMs: 20_000 })) as Record<string, { completed: boolean; value: unknown }>[];
   const ranks = [0, 1, 2];
@@ -25,4 +25,35 @@ test('every ...Async form returns a completed Work with the collective result (3
       t.deepEqual(r[name]!.value, value, `${name} on rank ${rank}`);
     }
   });
+});
+
+for (const n of [2, 3, 8]) {
+  test(`irecv, then isend, then wait does not deadlock (${n} ranks)`, async (t) => {
+    const results = (await withRanks(n, { module: fixture, exportName: 'irecvThenIsend' }, { timeoutMs: 20_000 })) as number[][];
+    results.forEach((got, rank) => {
+      const prev = (rank - 1 + n) % n;
+      t.deepEqual(got, [prev, prev * 2, prev * 3], `rank ${rank}`);
+    });
+  });
+}
+
+test('many outstanding Works complete in the order upstream allows, waited on in any order (4 ranks)', async (t) => {
+  const n = 4;
+  const results = (await withRanks(n, { module: fixture, exportName: 'manyOutstanding' }, { timeoutMs: 20_000 })) as Record<string, unknown>[];
+  const sumOf = (f: (r: number) => number): number => Array.from({ length: n }, (_, r) => f(r)).reduce((a, b) => a + b, 0);
+  results.forEach((r, rank) => {
+    t.deepEqual(r.blocking, [sumOf((m) => 1000 + m)], `rank ${rank}: the blocking call after the queued ones`);
+    t.deepEqual(r.queuedAfter, [true, true, true, true, true, true], `rank ${rank}: queued collectives ran before the blocking one`);
+    t.deepEqual(r.reduced, [0, 1, 2, 3, 4, 5].map((i) => sumOf((m) => m + 10 * i)), `rank ${rank}: each queued collective's own sum`);
+    const received = r.received as Record<string, number[]>;
+    for (let peer = 0; peer < n; peer++) {
+      if (peer !== rank) t.deepEqual(received[peer], [peer * 100, peer * 100 + 1, peer * 100 + 2], `rank ${rank} from ${peer}`);
+    }
+    t.deepEqual(r.polledValue, [7], `rank ${rank}: isCompleted() polling completed the irecv`);
+  });
+});
+
+test('an ...Async call with a bad argument throws at the call', async (t) => {
+  const results = (await withRanks(2, { module: fixture, exportName: 'badArgumentAtIssue' }, { timeoutMs: 20_000 })) as string[];
+  for (const message of results) t.regex(message, /options\.op/);
 });

@@ -4,8 +4,8 @@
  * nothing. The end-to-end mismatch reports are in errors.test.ts.
  */
 import test from 'ava';
-import { callKey, fingerprintHash, HeaderHash } from '../../src/comm/fingerprint.js';
-import type { GroupBlock } from '../../src/comm/group-block.js';
+import { callKey, fingerprintHash, HeaderHash } from '../../src/comm/threads/fingerprint.js';
+import type { GroupBlock } from '../../src/comm/threads/group-block.js';
 
 test('callKey is exact: distinct fields give distinct keys, on both sides of the small/wide boundary', (t) => {
   const seen = new Map<number, string>();

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Arena } from '../../src/shm/arena.js';
-import { JobControl } from '../../src/comm/job-control.js';
+import { JobControl } from '../../src/comm/threads/job-control.js';
 
 test('group blocks past 2 GiB of the arena come back as unsigned offsets, for the creator and for later members', (t) => {
   const arena = Arena.create({ initialBytes: 1 << 20, maxBytes: 8 << 20 });

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { withRanks } from '../../src/testing/index.js';
 import type { CaseResult, CollectiveKind } from './data.js';
-import { INLINE_BYTES as RUNTIME_INLINE_BYTES } from '../../src/comm/group-block.js';
+import { INLINE_BYTES as RUNTIME_INLINE_BYTES } from '../../src/comm/threads/group-block.js';
 import { bigCases, boundaryCases, CaseList, INLINE_BYTES, movementCases, reductionCases } from './cases.js';
 import { checkCases, summarize } from './expect.js';
 

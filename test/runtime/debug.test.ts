@@ -43,6 +43,9 @@ test('a trace has one track per rank, a slice per collective with bytes and algo
     const mine = slices.filter((e: { tid: number }) => e.tid === rank);
     t.deepEqual(mine.map((e: { name: string }) => e.name), ['allReduce', 'allReduce', 'allReduce', 'allGather', 'allReduce', 'barrier']);
     t.is(mine[4].args.bytes, 40000);
+    // nccl-tests' size: the gathered output of an allGather (4 ranks x 4 bytes), not the input's 4 bytes.
+    t.is(mine[3].args.bytes, 16);
+    t.is(mine[3].args.group, 'world');
     t.is(mine[4].args.algorithm, 'direct, 2 phases');
     t.is(mine[0].args.algorithm, 'inline, 1 phase');
     for (const e of mine) t.true(Number.isFinite(e.ts) && e.dur >= 0);

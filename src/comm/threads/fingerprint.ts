@@ -12,25 +12,25 @@
  * - on the latency path of allReduce and reduce the wasm kernel compares the hashes (`reduceStrided`),
  *   a few loads from lines it reads anyway; other calls compare them in JS (`GroupBlock.sameHashes`).
  */
-import { MismatchError } from '../errors.js';
-import { REDUCE_OPS, REDUCE_OP_CODES, dtypeFromCode, type ReduceOp } from '../tensor/dtype.js';
-import { OPS } from '../debug/rank-status.js';
+import { MismatchError } from '../../errors.js';
+import { REDUCE_OPS, REDUCE_OP_CODES, dtypeFromCode, dtypeInfo, type DType, type ReduceOp } from '../../tensor/dtype.js';
+import { OPS, type OpName } from '../../debug/rank-status.js';
 import { SLOT, type GroupBlock } from './group-block.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import type { JobControl } from './job-control.js';
-
-export const COLLECTIVES = ['allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier'] as const;
-export type CollectiveName = (typeof COLLECTIVES)[number];
 
 /** What a member calls (absent fields are reported as -1). */
 export interface CallSpec {
-  op: CollectiveName;
-  /** The input: its dtype and shape are part of the fingerprint (absent for barrier). */
+  op: OpName;
+  /** The input: its dtype and shape are part of the fingerprint (absent for barrier and `agree`). */
   tensor?: Tensor;
-  root?: number;
-  reduceOp?: ReduceOp;
-  dim?: number;
-  dim2?: number;
+  /** Without a tensor: the dtype and shape that are part of the call (`agree`). */
+  dtype?: DType | undefined;
+  shape?: readonly number[] | undefined;
+  root?: number | undefined;
+  reduceOp?: ReduceOp | undefined;
+  dim?: number | undefined;
+  dim2?: number | undefined;
 }
 
 const NONE = -1;
@@ -38,7 +38,7 @@ const NONE = -1;
  * Op codes as the flight recorder numbers them (`OPS`, which also has send, recv and createGroup), so that
  * one code serves the fingerprint and the recorder. A lookup table: no string search on the hot path.
  */
-export const COLLECTIVE_INDEX = Object.fromEntries(COLLECTIVES.map((name) => [name, OPS.indexOf(name)])) as Record<CollectiveName, number>;
+export const COLLECTIVE_INDEX = Object.fromEntries(OPS.map((name, i) => [name, i])) as Record<OpName, number>;
 
 /** Keys at or above this are the wide form (callKey); below it, the small integer form. */
 const WIDE_KEY = 0x40000000;
@@ -114,12 +114,12 @@ function writeFingerprint(block: GroupBlock, seq: number, spec: CallSpec): void 
   const w = block.words;
   const base = block.callArea(block.rankInGroup, seq);
   w[base + SLOT.OP] = COLLECTIVE_INDEX[spec.op];
-  w[base + SLOT.DTYPE] = spec.tensor === undefined ? NONE : spec.tensor.info.code;
+  w[base + SLOT.DTYPE] = spec.tensor !== undefined ? spec.tensor.info.code : spec.dtype === undefined ? NONE : dtypeInfo(spec.dtype).code;
   w[base + SLOT.ROOT] = spec.root ?? NONE;
   w[base + SLOT.REDUCE_OP] = spec.reduceOp === undefined ? NONE : REDUCE_OP_CODES[spec.reduceOp];
   w[base + SLOT.DIM] = spec.dim ?? NONE;
   w[base + SLOT.DIM2] = spec.dim2 ?? NONE;
-  const shape = spec.tensor?.shape;
+  const shape = spec.tensor === undefined ? spec.shape : spec.tensor.shape;
   const ndim = shape === undefined ? NONE : shape.length;
   w[base + SLOT.NDIM] = ndim;
   let numel = 1;

@@ -12,43 +12,45 @@
  * reusable scratch (scratch.ts). Every member reduces in the same order (by member index), so results
  * are bit-identical on all members.
  */
-import type { Arena, ArenaRegion } from '../shm/arena.js';
-import type { Kernels } from '../shm/kernels.js';
-import { OPS, type RankRecord } from '../debug/rank-status.js';
-import { dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, type DType, type ReduceOp } from '../tensor/dtype.js';
-import { empty, emptyLike, Tensor } from '../tensor/tensor.js';
+import type { Arena, ArenaRegion } from '../../shm/arena.js';
+import type { Kernels } from '../../shm/kernels.js';
+import type { OpName, RankRecord } from '../../debug/rank-status.js';
+import type { TraceRecorder } from '../../debug/trace.js';
+import { DTYPES, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp } from '../../tensor/dtype.js';
+import { empty, emptyLike, Tensor } from '../../tensor/tensor.js';
 import { forEachRun } from './box.js';
-import { allReduceKey, callKey, COLLECTIVE_INDEX, HeaderHash, reportMismatch, type CallSpec, type CollectiveName } from './fingerprint.js';
-import { numelOf } from '../tensor/shape.js';
-import { nowUs, type TraceRecorder } from '../debug/trace.js';
-import type { Chaos } from '../debug/chaos.js';
+import { allReduceKey, callKey, COLLECTIVE_INDEX, HeaderHash, reportMismatch, type CallSpec } from './fingerprint.js';
 import { formatGroupBlock, GroupBlock, groupBlockLayout, INLINE_BYTES, INLINE_HEADER_BYTES, INLINE_MEMBER_STRIDE, SLOT } from './group-block.js';
 import { hashString, type JobControl } from './job-control.js';
-import { Mailboxes } from './mailbox.js';
+import { MAILBOX_DEPTH, Mailboxes } from './mailbox.js';
 import { ArenaCopier, Scratch } from './scratch.js';
-import type { DeviceCommunicator } from './types.js';
+import type { QueueContext } from '../../shm/queue-group.js';
+import type { CallDescriptor, CallOptions, CommCapabilities, CpuCommunicator, GroupSpec, OutOptions } from '../types.js';
 
-/** What a rank thread knows about its job; the same object serves every group of the rank. */
+/** What the threads backend of a rank knows about its job; the same object serves every group of the rank. */
 export interface RankContext {
   readonly arena: Arena;
   readonly kernels: Kernels;
   readonly job: JobControl;
   /** Rank in the job (world). */
   readonly rank: number;
-  readonly timeoutMs: number;
   readonly spinIterations: number;
-  /** This rank's status and flight recorder (shared with the driver). */
+  /** This rank's status and flight recorder (shared with the driver): its waits mark it blocked there. */
   readonly record: RankRecord;
-  /** Set when the job runs in chaos mode. */
-  readonly chaos?: Chaos | undefined;
-  /** Set when the job writes a trace. */
+  /** Set when the job writes a trace: long waits become slices of their own. */
   readonly trace?: TraceRecorder | undefined;
-  /** Fingerprint checks (default on; off only to measure what they cost: MULTIRANK_CHECK_CALLS=0). */
-  readonly checkCalls?: boolean | undefined;
 }
 
+/** What the threads communicator accepts: every dtype and reduce op, CPU tensors, checks in the arrival. */
+export const THREADS_CAPABILITIES: CommCapabilities = Object.freeze({
+  devices: Object.freeze(['cpu'] as const),
+  dtypes: DTYPES,
+  reduceOps: REDUCE_OPS,
+  checksCallsInBand: true,
+  eagerSendMessages: MAILBOX_DEPTH,
+});
+
 const NONE = -1;
-const OP_SEND = OPS.indexOf('send'), OP_RECV = OPS.indexOf('recv');
 const BARRIER_KEY = callKey(COLLECTIVE_INDEX.barrier, NONE, NONE, NONE, NONE, NONE);
 
 /** Slice [lo, hi) of `numel` elements owned by member `m` of `w`, cut at 64-byte boundaries. */
@@ -58,8 +60,9 @@ function sliceOf(numel: number, itemBytes: number, w: number, m: number): [numbe
   return [Math.min(numel, m * per), Math.min(numel, (m + 1) * per)];
 }
 
-export class ThreadsCommunicator implements DeviceCommunicator {
+export class ThreadsCommunicator implements CpuCommunicator {
   readonly name = 'threads';
+  readonly capabilities = THREADS_CAPABILITIES;
   readonly rankInGroup: number;
   readonly worldSize: number;
   readonly #ctx: RankContext;
@@ -71,7 +74,8 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   readonly #table: ArenaRegion;
   readonly #tableWords: Uint32Array;
   #seq = 0;
-  readonly #trace: TraceRecorder | undefined;
+  /** The group's deadline, and the one of the call running now (a per-call option sets it until the call ends). */
+  readonly #timeoutMs: number;
   readonly #checkCalls: boolean;
   /** What `reduceStrided` is told about the fingerprint tags: where they are, or 0 (not checked). */
   readonly #tagBack: number;
@@ -79,11 +83,11 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   #spec: CallSpec | undefined;
   readonly #headerHash = new HeaderHash();
 
-  /** `ranks`: the group's world ranks in group order; `occurrence`: how many groups with the same ranks this rank made before. */
-  constructor(ctx: RankContext, ranks: readonly number[], occurrence = 0) {
+  constructor(ctx: RankContext, group: GroupSpec) {
+    const { ranks, occurrence, timeoutMs } = group;
     this.#ctx = ctx;
-    this.#trace = ctx.trace;
-    this.#checkCalls = ctx.checkCalls !== false;
+    this.#timeoutMs = timeoutMs;
+    this.#checkCalls = group.checkCalls;
     this.#tagBack = this.#checkCalls ? INLINE_HEADER_BYTES : 0;
     this.worldSize = ranks.length;
     this.rankInGroup = ranks.indexOf(ctx.rank);
@@ -93,63 +97,115 @@ export class ThreadsCommunicator implements DeviceCommunicator {
       const region = ctx.arena.alloc(totalBytes, ctx.job.owner);
       formatGroupBlock(ctx.arena, region.byteOffset, ranks, membersHash);
       return region.byteOffset;
-    }, ctx.timeoutMs);
-    this.#block = new GroupBlock(ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, ctx.timeoutMs, ctx.spinIterations, ctx.record, ctx.trace);
+    }, timeoutMs);
+    this.#block = new GroupBlock(
+      ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, timeoutMs, ctx.spinIterations, ctx.record, ctx.trace,
+    );
     this.#io = new ArenaCopier(ctx.arena, ctx.kernels);
-    this.#mail = new Mailboxes(this.#block, ctx.arena, ctx.job.owner, this.#io, ctx.record, { timeoutMs: ctx.timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord });
+    const wait = { timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord };
+    this.#mail = new Mailboxes(this.#block, ctx.arena, ctx.job.owner, this.#io, ctx.record, wait);
     this.#scratchIn = new Scratch(ctx.arena, ctx.job.owner);
     this.#scratchOut = new Scratch(ctx.arena, ctx.job.owner);
     this.#table = ctx.arena.alloc(4 * ranks.length, ctx.job.owner);
-    this.#tableWords = new Uint32Array(ctx.arena.buffer(this.#table.byteOffset + this.#table.byteLength), this.#table.byteOffset, ranks.length);
+    const tableEnd = this.#table.byteOffset + this.#table.byteLength;
+    this.#tableWords = new Uint32Array(ctx.arena.buffer(tableEnd), this.#table.byteOffset, ranks.length);
+    this.queueContext = {
+      arena: ctx.arena, owner: ctx.job.owner, timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord,
+    };
   }
 
-  get timeoutMs(): number {
-    return this.#block.timeoutMs;
+  /** Where a MessageQueue over this group lives: the job's arena. */
+  readonly queueContext: QueueContext;
+
+  get recordKey(): number {
+    return this.#block.byteOffset;
   }
 
-  set timeoutMs(value: number) {
+  get calls(): number {
+    return this.#seq;
+  }
+
+  /** How a call of `bytes` bytes travels (for traces). */
+  algorithm(op: string, bytes: number): string {
+    if (op === 'send' || op === 'recv') return 'mailbox';
+    return bytes <= INLINE_BYTES ? 'inline, 1 phase' : 'direct, 2 phases';
+  }
+
+  /**
+   * Runs `call` under a per-call deadline. The deadline lives in the wait options of the block and the
+   * mailboxes (read by every wait of the call), so it is set for the call and always put back.
+   */
+  #timed<T>(timeoutMs: number, call: () => T): T {
+    this.#setDeadline(timeoutMs);
+    try {
+      return call();
+    } finally {
+      this.#setDeadline(this.#timeoutMs);
+    }
+  }
+
+  #setDeadline(value: number): void {
     this.#block.timeoutMs = value;
     this.#mail.timeoutMs = value;
   }
 
-  allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {
-    return this.#trace === undefined ? this.#allReduce(t, op, out) : this.#traced('allReduce', t.byteLength, () => this.#allReduce(t, op, out));
+  allReduce(t: Tensor, op: ReduceOp, o?: OutOptions): Tensor {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#allReduce(t, op, o.out));
+    return this.#allReduce(t, op, o?.out);
   }
 
-  allGather(t: Tensor, dim: number, out?: Tensor): Tensor {
-    return this.#trace === undefined ? this.#allGather(t, dim, out) : this.#traced('allGather', t.byteLength, () => this.#allGather(t, dim, out));
+  allGather(t: Tensor, dim: number, o?: OutOptions): Tensor {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#allGather(t, dim, o.out));
+    return this.#allGather(t, dim, o?.out);
   }
 
-  gather(t: Tensor, dst: number, dim: number, out?: Tensor): Tensor | null {
-    return this.#trace === undefined ? this.#gather(t, dst, dim, out) : this.#traced('gather', t.byteLength, () => this.#gather(t, dst, dim, out));
+  gather(t: Tensor, dst: number, dim: number, o?: OutOptions): Tensor | null {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#gather(t, dst, dim, o.out));
+    return this.#gather(t, dst, dim, o?.out);
   }
 
-  reduceScatter(t: Tensor, dim: number, op: ReduceOp, out?: Tensor): Tensor {
-    return this.#trace === undefined ? this.#reduceScatter(t, dim, op, out) : this.#traced('reduceScatter', t.byteLength, () => this.#reduceScatter(t, dim, op, out));
+  reduceScatter(t: Tensor, dim: number, op: ReduceOp, o?: OutOptions): Tensor {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#reduceScatter(t, dim, op, o.out));
+    return this.#reduceScatter(t, dim, op, o?.out);
   }
 
-  broadcast(t: Tensor, src: number): Tensor {
-    return this.#trace === undefined ? this.#broadcast(t, src) : this.#traced('broadcast', t.byteLength, () => this.#broadcast(t, src));
+  broadcast(t: Tensor, src: number, o?: CallOptions): Tensor {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#broadcast(t, src));
+    return this.#broadcast(t, src);
   }
 
-  reduce(t: Tensor, dst: number, op: ReduceOp, out?: Tensor): Tensor {
-    return this.#trace === undefined ? this.#reduce(t, dst, op, out) : this.#traced('reduce', t.byteLength, () => this.#reduce(t, dst, op, out));
+  reduce(t: Tensor, dst: number, op: ReduceOp, o?: OutOptions): Tensor {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#reduce(t, dst, op, o.out));
+    return this.#reduce(t, dst, op, o?.out);
   }
 
-  allToAll(t: Tensor, scatterDim: number, gatherDim: number, out?: Tensor): Tensor {
-    return this.#trace === undefined ? this.#allToAll(t, scatterDim, gatherDim, out) : this.#traced('allToAll', t.byteLength, () => this.#allToAll(t, scatterDim, gatherDim, out));
+  allToAll(t: Tensor, scatterDim: number, gatherDim: number, o?: OutOptions): Tensor {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#allToAll(t, scatterDim, gatherDim, o.out));
+    return this.#allToAll(t, scatterDim, gatherDim, o?.out);
   }
 
-  barrier(): void {
-    return this.#trace === undefined ? this.#barrier() : this.#traced('barrier', 0, () => this.#barrier());
+  barrier(o?: CallOptions): void {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#barrier());
+    return this.#barrier();
   }
 
-  send(t: Tensor, dst: number): void {
-    return this.#trace === undefined ? this.#send(t, dst) : this.#traced('send', t.byteLength, () => this.#send(t, dst));
+  agree(call: CallDescriptor, o?: CallOptions): void {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#agree(call));
+    return this.#agree(call);
   }
 
-  recv(shape: readonly number[], dtype: DType, src: number, out?: Tensor): Tensor {
-    return this.#trace === undefined ? this.#recv(shape, dtype, src, out) : this.#traced('recv', 0, () => this.#recv(shape, dtype, src, out));
+  send(t: Tensor, dst: number, o?: CallOptions): void {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#mail.send(t, dst));
+    return this.#mail.send(t, dst);
+  }
+
+  recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#mail.recv(shape, dtype, src, o.out));
+    return this.#mail.recv(shape, dtype, src, o?.out);
+  }
+
+  probe(src: number): boolean {
+    return this.#mail.probe(src);
   }
 
   #allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {
@@ -283,15 +339,16 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     this.#arrive(this.#begin({ op: 'barrier' }, BARRIER_KEY), 'barrier');
   }
 
-  #send(t: Tensor, dst: number): void {
-    this.#ctx.chaos?.beforeCollective('send');
-    this.#ctx.record.recordStart(0, OP_SEND, this.#block.byteOffset, t.info.code, t.numel);
-    this.#mail.send(t, dst);
-  }
-
-  #recv(shape: readonly number[], dtype: DType, src: number, out?: Tensor): Tensor {
-    this.#ctx.record.recordStart(0, OP_RECV, this.#block.byteOffset, dtypeInfo(dtype).code, numelOf(shape));
-    return this.#mail.recv(shape, dtype, src, out);
+  /** A barrier whose fingerprint is `call`: members that called something else fail at once. */
+  #agree(call: CallDescriptor): void {
+    const op = call.op as OpName;
+    const opIndex = COLLECTIVE_INDEX[op];
+    if (opIndex === undefined) throw new RangeError(`agree: unknown call ${JSON.stringify(call.op)}`);
+    const dtypeCode = call.dtype === undefined ? NONE : dtypeInfo(call.dtype).code;
+    const reduceCode = call.reduceOp === undefined ? NONE : REDUCE_OP_CODES[call.reduceOp];
+    const spec: CallSpec = { op, dtype: call.dtype, shape: call.shape, root: call.root, reduceOp: call.reduceOp, dim: call.dim, dim2: call.dim2 };
+    const key = this.#key(opIndex, dtypeCode, reduceCode, call.root ?? NONE, call.dim ?? NONE, call.dim2 ?? NONE);
+    this.#arrive(this.#begin(spec, key), op);
   }
 
   destroy(): void {
@@ -305,28 +362,14 @@ export class ThreadsCommunicator implements DeviceCommunicator {
     return this.#checkCalls ? callKey(opIndex, dtypeCode, reduceCode, root, dim, dim2) : 0;
   }
 
-  /** Starts call `spec` (`key`: its callKey): numbers it, stores its fingerprint hash, records it. */
+  /** Starts call `spec` (`key`: its callKey): numbers it and stores its fingerprint hash. */
   #begin(spec: CallSpec, key: number): number {
-    this.#ctx.chaos?.beforeCollective(spec.op);
     const seq = ++this.#seq;
-    const opIndex = COLLECTIVE_INDEX[spec.op];
     // The steady state (the same call again) is the `holds` test alone, kept here so that it inlines.
-    const t = spec.tensor;
-    const shape = t?.shape;
+    const shape = spec.tensor === undefined ? spec.shape : spec.tensor.shape;
     if (this.#checkCalls && !this.#headerHash.holds(key, shape)) this.#headerHash.write(this.#block, seq, key, shape);
     this.#spec = spec;
-    this.#ctx.record.recordStart(seq, opIndex, this.#block.byteOffset, t === undefined ? -1 : t.info.code, t === undefined ? 0 : t.numel);
     return seq;
-  }
-
-  /** Runs `call` and records it as a trace slice (only when this rank traces). */
-  #traced<T>(name: string, bytes: number, call: () => T): T {
-    const start = nowUs();
-    const value = call();
-    this.#trace!.add(name, 'collective', start, {
-      bytes, group: this.#block.ranks, algorithm: name === 'send' || name === 'recv' ? 'mailbox' : bytes <= INLINE_BYTES ? 'inline, 1 phase' : 'direct, 2 phases',
-    });
-    return value;
   }
 
   /**
@@ -363,20 +406,20 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   /** Arrives at call `seq`; then compares the fingerprint hashes, unless `#reduceInline` will (`kernelChecks`). */
-  #arrive(seq: number, what: CollectiveName, kernelChecks = false): void {
+  #arrive(seq: number, what: OpName, kernelChecks = false): void {
     const block = this.#block;
     block.arrive(seq, what);
     if (!kernelChecks && this.#checkCalls && !block.sameHashes(seq)) reportMismatch(block, seq, this.#ctx.job, this.#spec!);
   }
 
   /** Latency path: copy `t` into this member's inline buffer, arrive, check fingerprints. */
-  #arriveInline(t: Tensor, seq: number, what: CollectiveName, kernelChecks = false): void {
+  #arriveInline(t: Tensor, seq: number, what: OpName, kernelChecks = false): void {
     this.#io.fromTensor(this.#block.inlineOffset(this.rankInGroup, seq), t);
     this.#arrive(seq, what, kernelChecks);
   }
 
   /** Bandwidth path: publish the input (staged when not in the arena) and output offsets, arrive. */
-  #arriveShared(t: Tensor, seq: number, what: CollectiveName, outAt = 0): void {
+  #arriveShared(t: Tensor, seq: number, what: OpName, outAt = 0): void {
     const area = this.#block.callArea(this.rankInGroup, seq);
     this.#block.words[area + SLOT.IN_PTR] = this.#io.stage(t, this.#scratchIn) | 0;
     this.#block.words[area + SLOT.OUT_PTR] = outAt | 0;
@@ -384,7 +427,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   /** Either path by size; returns where member m's input can be read. */
-  #arriveAny(t: Tensor, seq: number, what: CollectiveName): (m: number) => number {
+  #arriveAny(t: Tensor, seq: number, what: OpName): (m: number) => number {
     if (t.byteLength <= INLINE_BYTES) {
       this.#arriveInline(t, seq, what);
       return (m) => this.#block.inlineOffset(m, seq);
@@ -394,7 +437,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
   }
 
   /** The bandwidth path's second phase: wait until no peer reads this member's buffers any more. */
-  #leave(t: Tensor, seq: number, what: CollectiveName): void {
+  #leave(t: Tensor, seq: number, what: OpName): void {
     if (t.byteLength > INLINE_BYTES) this.#block.finish(seq, what);
   }
 }

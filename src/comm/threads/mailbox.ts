@@ -12,15 +12,15 @@
  *   The sender writes the entry, then stores head (publishing it); the receiver reads it after seeing head,
  *   then stores tail, which frees the entry for the sender.
  */
-import { MismatchError } from '../errors.js';
-import type { Arena } from '../shm/arena.js';
-import { waitFor, type WaitOptions } from '../shm/wait.js';
-import { dtypeFromCode, type DType } from '../tensor/dtype.js';
-import { formatShape } from '../tensor/shape.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import { MismatchError } from '../../errors.js';
+import type { Arena } from '../../shm/arena.js';
+import { waitFor, type WaitOptions } from '../../shm/wait.js';
+import { dtypeFromCode, type DType } from '../../tensor/dtype.js';
+import { formatShape } from '../../tensor/shape.js';
+import { empty, type Tensor } from '../../tensor/tensor.js';
 import { MAILBOX_WORDS, type GroupBlock } from './group-block.js';
 import type { ArenaCopier } from './scratch.js';
-import { STALL_MS, type RankRecord } from '../debug/rank-status.js';
+import { STALL_MS, type RankRecord } from '../../debug/rank-status.js';
 
 const HEAD = 0, TAIL = 1, ENTRIES = 4, ENTRY_WORDS = 6;
 /** Messages a pair can have in flight before `send` waits. */
@@ -97,6 +97,12 @@ export class Mailboxes {
     w[e + 5] = t.ndim;
     Atomics.store(w, base + HEAD, head + 1);
     Atomics.notify(w, base + HEAD);
+  }
+
+  /** Whether a message from group member `src` waits to be received (never waits, takes nothing). */
+  probe(src: number): boolean {
+    const w = this.#block.words, base = this.#base(src, this.#block.rankInGroup);
+    return Atomics.load(w, base + HEAD) !== Atomics.load(w, base + TAIL);
   }
 
   /** Takes the oldest message from group member `src`; it must have `shape` and `dtype`. Writes it into `given` when there is one. */

@@ -15,10 +15,12 @@
  *          [key, key2, state, offset], state 0 empty, 1 being created, 2 ready. The first member to claim
  *          the slot allocates the group block; the others wait until it is ready.
  */
-import { ClosedError, ErrorCodes, MultirankError, RankFailedError, outOfRange } from '../errors.js';
-import { RankRecord, RECORD_BYTES } from '../debug/rank-status.js';
-import type { Arena, ArenaRegion } from '../shm/arena.js';
-import { raiseAbort, waitFor, type AbortWord } from '../shm/wait.js';
+import { ClosedError, ErrorCodes, MultirankError, RankFailedError, outOfRange } from '../../errors.js';
+import { RankRecord, RECORD_BYTES } from '../../debug/rank-status.js';
+import type { Arena, ArenaRegion } from '../../shm/arena.js';
+import { raiseAbort, waitFor, type AbortWord } from '../../shm/wait.js';
+import type { JobView } from '../../debug/job-view.js';
+import { readGroupWait } from './group-block.js';
 
 const MAGIC = 0x6a6f6231; // "job1"
 const W_MAGIC = 0, W_ABORT = 1, W_MSG_LEN = 2, W_WORLD = 3;
@@ -48,7 +50,7 @@ export function hashString(text: string, seed = 0x811c9dc5): number {
   return h | 0;
 }
 
-export class JobControl {
+export class JobControl implements JobView {
   readonly arena: Arena;
   readonly byteOffset: number;
   readonly words: Int32Array;
@@ -99,6 +101,11 @@ export class JobControl {
   }
 
   /** 0 while running; otherwise the abort value. */
+  /** The members of the group whose block is at `groupKey`, and who has not reached `phase` of call `seq`. */
+  groupWait(groupKey: number, seq: number, phase: 'arrive' | 'finish'): { ranks: number[]; missing: number[] } {
+    return readGroupWait(this.arena.buffer(), groupKey, seq, phase);
+  }
+
   get abortValue(): number {
     return Atomics.load(this.words, W_ABORT);
   }

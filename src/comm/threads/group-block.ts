@@ -24,12 +24,12 @@
  * Inline data of collective seq lives in parity seq & 1. A member writes parity p again at seq + 2, which it
  * reaches only after every member arrived at seq + 1, i.e. after every member finished reading seq.
  */
-import { MismatchError } from '../errors.js';
-import type { Arena } from '../shm/arena.js';
-import { AdaptiveSpin, SPIN_ITERATIONS_ADAPTIVE_MAX, waitFor, type WaitOptions } from '../shm/wait.js';
-import { STALL_MS, type OpName } from '../debug/rank-status.js';
-import { nowUs, type TraceRecorder } from '../debug/trace.js';
-import type { RankRecord } from '../debug/rank-status.js';
+import { MismatchError } from '../../errors.js';
+import type { Arena } from '../../shm/arena.js';
+import { AdaptiveSpin, SPIN_ITERATIONS_ADAPTIVE_MAX, waitFor, type WaitOptions } from '../../shm/wait.js';
+import { STALL_MS, type OpName } from '../../debug/rank-status.js';
+import { nowUs, type TraceRecorder } from '../../debug/trace.js';
+import type { RankRecord } from '../../debug/rank-status.js';
 import type { JobControl } from './job-control.js';
 
 const MAGIC = 0x67727031; // "grp1"

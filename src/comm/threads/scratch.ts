@@ -4,9 +4,9 @@
  * keeps and reuses for every call (grown to the largest call seen, never allocated per call), so that
  * peers can read it.
  */
-import type { Arena, ArenaRegion } from '../shm/arena.js';
-import type { Kernels } from '../shm/kernels.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { Arena, ArenaRegion } from '../../shm/arena.js';
+import type { Kernels } from '../../shm/kernels.js';
+import type { Tensor } from '../../tensor/tensor.js';
 
 /** Below this many bytes a plain loop beats a TypedArray.set call (which needs a subarray view). */
 const SMALL_COPY_BYTES = 64;

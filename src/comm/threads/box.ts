@@ -2,7 +2,7 @@
  * Contiguous runs of a box (a sub-block) moved between two row-major tensors: the data plane of
  * allGather, gather, reduceScatter and allToAll along any dim is "for each run, copy or reduce it".
  */
-import { contiguousStrides } from '../tensor/shape.js';
+import { contiguousStrides } from '../../tensor/shape.js';
 
 /** Called for each run: byte offsets relative to the source and destination tensors, and the run's bytes. */
 export type RunVisitor = (srcByte: number, dstByte: number, runBytes: number) => void;

@@ -1,0 +1,33 @@
+/**
+ * The backends a job can name, and the ones this build cannot run yet with the reason: every place that
+ * lists backends (the registry, `initDistributedEnvironment`, `multirank bench --backend`, the README)
+ * says the same.
+ */
+import type { CommunicatorRegistry } from './registry.js';
+
+/**
+ * `threads`: ranks of one process over shared memory (CPU tensors). `nccl` / `hccl`: device tensors on
+ * NVIDIA GPUs / Ascend NPUs through the vendor library. `mpi`: CPU tensors between processes.
+ */
+export const BACKENDS = ['threads', 'nccl', 'hccl', 'mpi'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+/** Backends this build names but cannot run, each with why (they are planned, not present). */
+export const NOT_IN_THIS_BUILD: Readonly<Partial<Record<Backend, string>>> = Object.freeze({
+  nccl: 'not in this build: the native NCCL binding (native/) is not part of it yet; CPU tensors use "threads"',
+  hccl: 'not in this build: the native HCCL binding (native/) is not part of it yet; CPU tensors use "threads"',
+  mpi: 'not in this build: the MPI binding for CPU tensors between processes is not part of it yet; ' +
+    'ranks in one process use "threads"',
+});
+
+/** The backends this build can run. */
+export const AVAILABLE_BACKENDS: readonly Backend[] = Object.freeze(BACKENDS.filter((b) => NOT_IN_THIS_BUILD[b] === undefined));
+
+/** Registers the backends this build lacks as unavailable, so that naming one says why. */
+export function registerMissingBackends(registry: CommunicatorRegistry): void {
+  for (const backend of BACKENDS) {
+    const reason = NOT_IN_THIS_BUILD[backend];
+    if (reason === undefined) continue;
+    registry.unavailable(backend, backend === 'hccl' ? 'npu' : backend === 'nccl' ? 'cuda' : 'cpu', reason);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The checks every communicator gets, in one place: a released communicator throws on every later use;
+ * each call is numbered into the rank's flight recorder (what the deadlock report and the dumps read);
+ * chaos mode delays it; tracing times it with nccl-tests' byte accounting; and when calls are checked,
+ * the members' call fingerprints are compared — by the communicator itself when it can do so inside its
+ * own synchronisation (`capabilities.checksCallsInBand`, threads), else here, by agreeing on the call
+ * over the group's CPU side before the call runs.
+ *
+ * What each costs (docs/BENCHMARKS.md): the record, the destroyed test and the chaos/trace tests are a
+ * few loads and stores per call, always on. The in-band fingerprint of threads measured 0-4 % of a 4-byte
+ * allReduce at 2 ranks, always on. The out-of-band agreement is a CPU barrier per call (a few µs on
+ * threads), which a device collective of the same group (its own launch and sync) dwarfs; it is on by
+ * default too and off with MULTIRANK_CHECK_CALLS=0.
+ */
+import { ClosedError } from '../errors.js';
+import { OPS, type OpName } from '../debug/rank-status.js';
+import { nowUs } from '../debug/trace.js';
+import { dtypeInfo, type DType, type ReduceOp } from '../tensor/dtype.js';
+import { numelOf } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { ncclTestsBytes } from './accounting.js';
+import type {
+  CallDescriptor, CallOptions, CommCapabilities, CommContext, DeviceCommunicator, GroupSpec, OutOptions,
+} from './types.js';
+
+const OP_INDEX = Object.fromEntries(OPS.map((name, i) => [name, i])) as Record<OpName, number>;
+
+/** What a communicator may add to a trace slice: how a call of `bytes` travelled. */
+interface Describes {
+  algorithm?(op: string, bytes: number): string;
+}
+
+export class CheckedCommunicator implements DeviceCommunicator {
+  readonly inner: DeviceCommunicator;
+  readonly #ctx: CommContext;
+  readonly #group: GroupSpec;
+  /** The group's CPU side, for the out-of-band agreement (undefined: the inner one checks in band). */
+  readonly #agreeOn: DeviceCommunicator | undefined;
+  #destroyed = false;
+
+  /** `cpu`: the group's CPU side, used to agree on calls when `inner` cannot check them itself. */
+  constructor(inner: DeviceCommunicator, ctx: CommContext, group: GroupSpec, cpu?: DeviceCommunicator) {
+    this.inner = inner;
+    this.#ctx = ctx;
+    this.#group = group;
+    const outOfBand = group.checkCalls && !inner.capabilities.checksCallsInBand;
+    this.#agreeOn = outOfBand ? cpu ?? inner : undefined;
+  }
+
+  get name(): string { return this.inner.name; }
+  get rankInGroup(): number { return this.inner.rankInGroup; }
+  get worldSize(): number { return this.inner.worldSize; }
+  get capabilities(): CommCapabilities { return this.inner.capabilities; }
+  get recordKey(): number { return this.inner.recordKey; }
+  get calls(): number { return this.inner.calls; }
+
+  allReduce(t: Tensor, op: ReduceOp, o?: OutOptions): Tensor {
+    this.#start('allReduce', t, o, { op: 'allReduce', dtype: t.dtype, shape: t.shape, reduceOp: op });
+    if (this.#ctx.trace === undefined) return this.inner.allReduce(t, op, o);
+    return this.#traced('allReduce', t.byteLength, () => this.inner.allReduce(t, op, o));
+  }
+
+  allGather(t: Tensor, dim: number, o?: OutOptions): Tensor {
+    this.#start('allGather', t, o, { op: 'allGather', dtype: t.dtype, shape: t.shape, dim });
+    if (this.#ctx.trace === undefined) return this.inner.allGather(t, dim, o);
+    return this.#traced('allGather', t.byteLength, () => this.inner.allGather(t, dim, o));
+  }
+
+  reduceScatter(t: Tensor, dim: number, op: ReduceOp, o?: OutOptions): Tensor {
+    this.#start('reduceScatter', t, o, { op: 'reduceScatter', dtype: t.dtype, shape: t.shape, dim, reduceOp: op });
+    if (this.#ctx.trace === undefined) return this.inner.reduceScatter(t, dim, op, o);
+    return this.#traced('reduceScatter', t.byteLength, () => this.inner.reduceScatter(t, dim, op, o));
+  }
+
+  gather(t: Tensor, dst: number, dim: number, o?: OutOptions): Tensor | null {
+    this.#start('gather', t, o, { op: 'gather', dtype: t.dtype, shape: t.shape, root: dst, dim });
+    if (this.#ctx.trace === undefined) return this.inner.gather(t, dst, dim, o);
+    return this.#traced('gather', t.byteLength, () => this.inner.gather(t, dst, dim, o));
+  }
+
+  broadcast(t: Tensor, src: number, o?: CallOptions): Tensor {
+    this.#start('broadcast', t, o, { op: 'broadcast', dtype: t.dtype, shape: t.shape, root: src });
+    if (this.#ctx.trace === undefined) return this.inner.broadcast(t, src, o);
+    return this.#traced('broadcast', t.byteLength, () => this.inner.broadcast(t, src, o));
+  }
+
+  reduce(t: Tensor, dst: number, op: ReduceOp, o?: OutOptions): Tensor {
+    this.#start('reduce', t, o, { op: 'reduce', dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op });
+    if (this.#ctx.trace === undefined) return this.inner.reduce(t, dst, op, o);
+    return this.#traced('reduce', t.byteLength, () => this.inner.reduce(t, dst, op, o));
+  }
+
+  allToAll(t: Tensor, scatterDim: number, gatherDim: number, o?: OutOptions): Tensor {
+    const call = { op: 'allToAll', dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim };
+    this.#start('allToAll', t, o, call);
+    if (this.#ctx.trace === undefined) return this.inner.allToAll(t, scatterDim, gatherDim, o);
+    return this.#traced('allToAll', t.byteLength, () => this.inner.allToAll(t, scatterDim, gatherDim, o));
+  }
+
+  barrier(o?: CallOptions): void {
+    this.#start('barrier', undefined, o, { op: 'barrier' });
+    if (this.#ctx.trace === undefined) return this.inner.barrier(o);
+    return this.#traced('barrier', 0, () => this.inner.barrier(o));
+  }
+
+  /** Agreement is itself the check: it is recorded, not agreed on again. */
+  agree(call: CallDescriptor, o?: CallOptions): void {
+    this.#live();
+    this.#record(OP_INDEX[call.op as OpName] ?? OP_INDEX.barrier, call.dtype, call.shape);
+    this.inner.agree(call, o);
+  }
+
+  /** Point to point is not fingerprinted (recv checks each message's dtype and shape against the sender's). */
+  send(t: Tensor, dst: number, o?: CallOptions): void {
+    this.#live();
+    this.#ctx.chaos?.beforeCollective('send');
+    this.#ctx.record.recordStart(0, OP_INDEX.send, this.inner.recordKey, t.info.code, t.numel);
+    if (this.#ctx.trace === undefined) return this.inner.send(t, dst, o);
+    return this.#traced('send', t.byteLength, () => this.inner.send(t, dst, o));
+  }
+
+  recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
+    this.#live();
+    this.#ctx.record.recordStart(0, OP_INDEX.recv, this.inner.recordKey, dtypeInfo(dtype).code, numelOf(shape));
+    if (this.#ctx.trace === undefined) return this.inner.recv(shape, dtype, src, o);
+    return this.#traced('recv', numelOf(shape) * dtypeInfo(dtype).itemBytes, () => this.inner.recv(shape, dtype, src, o));
+  }
+
+  probe(src: number): boolean {
+    this.#live();
+    return this.inner.probe(src);
+  }
+
+  /** Releases the communicator; every later call throws. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.inner.destroy();
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  #live(): void {
+    if (this.#destroyed) throw new ClosedError(`The ${this.#group.name} group's ${this.inner.name} communicator was destroyed; it cannot be used again`);
+  }
+
+  /** Before a collective: live, chaos, agreement when out of band, then the flight-recorder entry. */
+  #start(op: OpName, t: Tensor | undefined, o: CallOptions | undefined, call: CallDescriptor): void {
+    this.#live();
+    this.#ctx.chaos?.beforeCollective(op);
+    if (this.#agreeOn !== undefined) this.#agreeOn.agree(call, o);
+    this.#ctx.record.recordStart(this.inner.calls + 1, OP_INDEX[op], this.inner.recordKey, t === undefined ? -1 : t.info.code, t === undefined ? 0 : t.numel);
+  }
+
+  #record(opIndex: number, dtype: DType | undefined, shape: readonly number[] | undefined): void {
+    const code = dtype === undefined ? -1 : dtypeInfo(dtype).code;
+    this.#ctx.record.recordStart(this.inner.calls + 1, opIndex, this.inner.recordKey, code, shape === undefined ? 0 : numelOf(shape));
+  }
+
+  /** Runs `call` and adds it to the rank's trace, sized as nccl-tests sizes it. */
+  #traced<T>(op: OpName, inputBytes: number, call: () => T): T {
+    const start = nowUs();
+    const value = call();
+    const bytes = ncclTestsBytes(op, inputBytes, this.worldSize);
+    const algorithm = (this.inner as Describes).algorithm?.(op, inputBytes);
+    this.#ctx.trace!.add(op, 'collective', start, { bytes, group: this.#group.name, ranks: this.#group.ranks, algorithm });
+    return value;
+  }
+}

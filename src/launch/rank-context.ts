@@ -1,0 +1,44 @@
+/**
+ * A rank's contexts for one task: the threads backend's (its arena, kernels, job block and record) and
+ * the backend-neutral one its groups see, with a registry that knows threads and says why the other
+ * backends are missing from this build.
+ */
+import { registerMissingBackends } from '../comm/backends.js';
+import { CommunicatorRegistry } from '../comm/registry.js';
+import { ThreadsCommunicator, type RankContext } from '../comm/threads/communicator.js';
+import type { JobControl } from '../comm/threads/job-control.js';
+import type { CommContext } from '../comm/types.js';
+import type { Chaos } from '../debug/chaos.js';
+import type { RankRecord } from '../debug/rank-status.js';
+import type { TraceRecorder } from '../debug/trace.js';
+import type { Arena } from '../shm/arena.js';
+import type { Kernels } from '../shm/kernels.js';
+import { spinIterationsFor } from '../shm/wait.js';
+
+export interface RankContextInput {
+  readonly arena: Arena;
+  readonly kernels: Kernels;
+  readonly job: JobControl;
+  readonly record: RankRecord;
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly timeoutMs: number;
+  readonly checkCalls: boolean;
+  readonly chaos?: Chaos | undefined;
+  readonly trace?: TraceRecorder | undefined;
+}
+
+export function buildRankContexts(input: RankContextInput): { threads: RankContext; comm: CommContext } {
+  const threads: RankContext = {
+    arena: input.arena, kernels: input.kernels, job: input.job, rank: input.rank, record: input.record,
+    spinIterations: spinIterationsFor(input.worldSize), trace: input.trace,
+  };
+  const registry = new CommunicatorRegistry();
+  registry.register('threads', 'cpu', (group) => new ThreadsCommunicator(threads, group));
+  registerMissingBackends(registry);
+  const comm: CommContext = {
+    rank: input.rank, worldSize: input.worldSize, timeoutMs: input.timeoutMs, checkCalls: input.checkCalls,
+    record: input.record, chaos: input.chaos, trace: input.trace, registry,
+  };
+  return { threads, comm };
+}
