@@ -3,8 +3,6 @@
  * lists backends (the registry, `initDistributedEnvironment`, `multirank bench --backend`, the README)
  * says the same.
  */
-import type { CommunicatorRegistry } from './registry.js';
-
 /**
  * `threads`: ranks of one process over shared memory (CPU tensors). `nccl` / `hccl`: device tensors on
  * NVIDIA GPUs / Ascend NPUs through the vendor library. `mpi`: CPU tensors between processes.
@@ -22,12 +20,3 @@ export const NOT_IN_THIS_BUILD: Readonly<Partial<Record<Backend, string>>> = Obj
 
 /** The backends this build can run. */
 export const AVAILABLE_BACKENDS: readonly Backend[] = Object.freeze(BACKENDS.filter((b) => NOT_IN_THIS_BUILD[b] === undefined));
-
-/** Registers the backends this build lacks as unavailable, so that naming one says why. */
-export function registerMissingBackends(registry: CommunicatorRegistry): void {
-  for (const backend of BACKENDS) {
-    const reason = NOT_IN_THIS_BUILD[backend];
-    if (reason === undefined) continue;
-    registry.unavailable(backend, backend === 'hccl' ? 'npu' : backend === 'nccl' ? 'cuda' : 'cpu', reason);
-  }
-}

@@ -5,8 +5,8 @@
  * asks the registry and never names a communicator class.
  */
 import { ErrorCodes, MultirankError, invalidChoice } from '../errors.js';
-import { BACKENDS, type Backend } from './backends.js';
-import type { CpuCommunicator, DeviceCommunicator, DeviceKind, GroupSpec } from './types.js';
+import { BACKENDS, NOT_IN_THIS_BUILD, type Backend } from './backends.js';
+import type { CommunicatorSource, CpuCommunicator, DeviceCommunicator, DeviceKind, GroupSpec } from './types.js';
 
 export type CommunicatorFactory<C extends DeviceCommunicator = DeviceCommunicator> = (group: GroupSpec) => C;
 
@@ -19,7 +19,7 @@ export function deviceKind(device: string): DeviceKind {
   throw invalidChoice('tensor.device', ['cpu', 'cuda:N', 'npu:N'], device);
 }
 
-export class CommunicatorRegistry {
+export class CommunicatorRegistry implements CommunicatorSource {
   readonly #entries = new Map<string, Entry>();
 
   /** Registers the factory of `backend` for tensors on `device`. */
@@ -54,5 +54,14 @@ export class CommunicatorRegistry {
   /** The CPU side of a group: a communicator of `backend` for CPU tensors that can host queues. */
   createCpu(backend: Backend, group: GroupSpec): CpuCommunicator {
     return this.create(backend, 'cpu', group) as CpuCommunicator;
+  }
+}
+
+/** Registers the backends this build lacks as unavailable, so that naming one says why. */
+export function registerMissingBackends(registry: CommunicatorRegistry): void {
+  const devices: Record<Backend, DeviceKind> = { threads: 'cpu', nccl: 'cuda', hccl: 'npu', mpi: 'cpu' };
+  for (const backend of BACKENDS) {
+    const reason = NOT_IN_THIS_BUILD[backend];
+    if (reason !== undefined) registry.unavailable(backend, devices[backend], reason);
   }
 }

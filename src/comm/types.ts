@@ -26,7 +26,7 @@ import type { TraceRecorder } from '../debug/trace.js';
 import type { QueueContext } from '../shm/queue-group.js';
 import type { DType, ReduceOp } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { CommunicatorRegistry } from './registry.js';
+import type { Backend } from './backends.js';
 
 /** What a device string names before its index: `cpu`, `cuda:0` -> `cuda`, `npu:1` -> `npu`. */
 export type DeviceKind = 'cpu' | 'cuda' | 'npu';
@@ -151,5 +151,14 @@ export interface CommContext {
   readonly record: RankRecord;
   readonly chaos?: Chaos | undefined;
   readonly trace?: TraceRecorder | undefined;
-  readonly registry: CommunicatorRegistry;
+  /** Makes the group's communicators (a CommunicatorRegistry, registry.ts). */
+  readonly registry: CommunicatorSource;
+}
+
+/** What a group asks for its communicators. */
+export interface CommunicatorSource {
+  /** A communicator of `backend` for tensors on `device`; throws BACKEND_UNAVAILABLE with the reason. */
+  create(backend: Backend, device: DeviceKind, group: GroupSpec): DeviceCommunicator;
+  /** The CPU side of a group: a communicator of `backend` for CPU tensors that can host queues. */
+  createCpu(backend: Backend, group: GroupSpec): CpuCommunicator;
 }

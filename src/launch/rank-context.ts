@@ -3,8 +3,7 @@
  * the backend-neutral one its groups see, with a registry that knows threads and says why the other
  * backends are missing from this build.
  */
-import { registerMissingBackends } from '../comm/backends.js';
-import { CommunicatorRegistry } from '../comm/registry.js';
+import { CommunicatorRegistry, registerMissingBackends } from '../comm/registry.js';
 import { ThreadsCommunicator, type RankContext } from '../comm/threads/communicator.js';
 import type { JobControl } from '../comm/threads/job-control.js';
 import type { CommContext } from '../comm/types.js';

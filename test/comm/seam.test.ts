@@ -6,8 +6,8 @@
 import test from 'ava';
 import { CheckedCommunicator } from '../../src/comm/checked.js';
 import { ncclTestsBytes } from '../../src/comm/accounting.js';
-import { AVAILABLE_BACKENDS, BACKENDS, NOT_IN_THIS_BUILD, registerMissingBackends } from '../../src/comm/backends.js';
-import { CommunicatorRegistry, deviceKind } from '../../src/comm/registry.js';
+import { AVAILABLE_BACKENDS, BACKENDS, NOT_IN_THIS_BUILD } from '../../src/comm/backends.js';
+import { CommunicatorRegistry, deviceKind, registerMissingBackends } from '../../src/comm/registry.js';
 import type { CallDescriptor, CommContext, DeviceCommunicator, GroupSpec } from '../../src/comm/types.js';
 import { BENCH_OPS, opAccounting, rowSizeBytes } from '../../src/bench/ops.js';
 import { RankRecord, RECORD_BYTES } from '../../src/debug/rank-status.js';

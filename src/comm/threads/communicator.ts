@@ -99,7 +99,7 @@ export class ThreadsCommunicator implements CpuCommunicator {
       return region.byteOffset;
     }, timeoutMs);
     this.#block = new GroupBlock(
-      ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, timeoutMs, ctx.spinIterations, ctx.record, ctx.trace,
+      ctx.arena, ctx.job.abortWord, offset, ranks, this.rankInGroup, membersHash, timeoutMs, ctx.spinIterations, ctx.record, ctx.trace,
     );
     this.#io = new ArenaCopier(ctx.arena, ctx.kernels);
     const wait = { timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord };

@@ -26,11 +26,10 @@
  */
 import { MismatchError } from '../../errors.js';
 import type { Arena } from '../../shm/arena.js';
-import { AdaptiveSpin, SPIN_ITERATIONS_ADAPTIVE_MAX, waitFor, type WaitOptions } from '../../shm/wait.js';
+import { AdaptiveSpin, SPIN_ITERATIONS_ADAPTIVE_MAX, waitFor, type AbortWord, type WaitOptions } from '../../shm/wait.js';
 import { STALL_MS, type OpName } from '../../debug/rank-status.js';
 import { nowUs, type TraceRecorder } from '../../debug/trace.js';
 import type { RankRecord } from '../../debug/rank-status.js';
-import type { JobControl } from './job-control.js';
 
 const MAGIC = 0x67727031; // "grp1"
 const W_MAGIC = 0, W_SIZE = 1, W_ARRIVE_COUNT = 2, W_ARRIVE_GEN = 3, W_DONE_COUNT = 4, W_DONE_GEN = 5, W_MEMBERS = 6, W_CANARY = 7, W_MISMATCH = 8, W_SLEEPERS = 9;
@@ -107,7 +106,7 @@ export class GroupBlock {
   readonly #spin: AdaptiveSpin;
   readonly #hashWord0: number;
 
-  constructor(arena: Arena, job: JobControl, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number, timeoutMs: number, spinIterations: number, record: RankRecord, trace?: TraceRecorder) {
+  constructor(arena: Arena, abort: AbortWord, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number, timeoutMs: number, spinIterations: number, record: RankRecord, trace?: TraceRecorder) {
     this.#record = record;
     this.#trace = trace;
     // spinIterations > 0 means every rank has a core: spin adaptively up to the long budget.
@@ -126,7 +125,7 @@ export class GroupBlock {
       throw new MismatchError(`The ranks of group [${ranks.join(', ')}] do not match the ranks its other members gave; every member must create it with the same ranks in the same order`);
     }
     this.#wait = {
-      timeoutMs, adaptiveSpin: this.#spin, abort: job.abortWord, describe: () => this.#describeWait(), stallMs: STALL_MS, sleepersIndex: W_SLEEPERS,
+      timeoutMs, adaptiveSpin: this.#spin, abort, describe: () => this.#describeWait(), stallMs: STALL_MS, sleepersIndex: W_SLEEPERS,
       onStall: () => this.#markBlocked(),
     };
   }

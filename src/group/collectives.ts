@@ -1,0 +1,233 @@
+/**
+ * A group's tensor collectives and point to point, blocking and `...Async` (torch's `async_op=True`):
+ * arguments are checked here, so that every communicator receives only well-formed calls; the call then
+ * goes to the communicator of the tensor's device, after the group's queued collectives (work.ts).
+ */
+import { outOfRange, shapeError } from '../errors.js';
+import type { DeviceCommunicator } from '../comm/types.js';
+import { dtypeInfo, type DType, type ReduceOp } from '../tensor/dtype.js';
+import { checkShape, formatShape, normalizeDim } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { checkDivisible, checkOut, checkOutShape, reduceOpFor, scaledShape } from './args.js';
+import { GroupBase } from './group-base.js';
+import { CompletedWork, type Work } from './work.js';
+
+export class GroupCollectives extends GroupBase {
+  /** Sum (or `op`) of every member's tensor. With one member, returns `t` itself (as vLLM does). */
+  allReduce(t: Tensor, options: { op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
+    this.input(t);
+    const op = reduceOpFor(t, options.op);
+    const out = checkOut(options.out, t, t.shape, true);
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.comm(t).allReduce(t, op, this.opts(options));
+  }
+
+  /** Every member's tensor joined along `dim` (default -1, as vLLM). */
+  allGather(t: Tensor, options: { dim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor {
+    this.input(t);
+    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
+    const out = checkOut(options.out, t, scaledShape(t, dim, this.worldSize));
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.comm(t).allGather(t, dim, this.opts(options));
+  }
+
+  /** This member's slice (along `dim`, default -1) of the reduction; the dim must divide by worldSize. */
+  reduceScatter(t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
+    this.input(t);
+    const op = reduceOpFor(t, options.op);
+    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
+    checkDivisible('reduceScatter', t, dim, this.worldSize);
+    const out = checkOut(options.out, t, scaledShape(t, dim, 1 / this.worldSize));
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.comm(t).reduceScatter(t, dim, op, this.opts(options));
+  }
+
+  /** Every member's tensor joined along `dim` on member `dst`; null on the others (as vLLM's `gather`). */
+  gather(t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor | null {
+    this.input(t);
+    const dst = this.member('options.dst', options.dst ?? 0);
+    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
+    const out = this.rankInGroup === dst ? checkOut(options.out, t, scaledShape(t, dim, this.worldSize)) : undefined;
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.comm(t).gather(t, dst, dim, this.opts(options));
+  }
+
+  /** Member `src`'s tensor copied into every member's `t` in place; returns `t`. */
+  broadcast(t: Tensor, options: { src?: number; timeoutMs?: number } = {}): Tensor {
+    this.input(t);
+    const src = this.member('options.src', options.src ?? 0);
+    if (this.worldSize === 1) return t;
+    return this.comm(t).broadcast(t, src, this.opts(options));
+  }
+
+  /** The reduction, on member `dst` (a new tensor); the others get `t` back. */
+  reduce(t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
+    this.input(t);
+    const dst = this.member('options.dst', options.dst ?? 0);
+    const op = reduceOpFor(t, options.op);
+    const out = this.rankInGroup === dst ? checkOut(options.out, t, t.shape) : undefined;
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.comm(t).reduce(t, dst, op, this.opts(options));
+  }
+
+  /** Chunk j of `t` along `scatterDim` goes to member j; the chunks received are joined along `gatherDim`. */
+  allToAll(t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor {
+    this.input(t);
+    const scatterDim = normalizeDim(options.scatterDim ?? 0, t.ndim, 'options.scatterDim');
+    const gatherDim = normalizeDim(options.gatherDim ?? 0, t.ndim, 'options.gatherDim');
+    checkDivisible('allToAll', t, scatterDim, this.worldSize);
+    const shape = [...t.shape];
+    if (t.ndim > 0) {
+      shape[scatterDim] = shape[scatterDim]! / this.worldSize;
+      shape[gatherDim] = shape[gatherDim]! * this.worldSize;
+    }
+    const out = checkOut(options.out, t, shape);
+    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    return this.comm(t).allToAll(t, scatterDim, gatherDim, this.opts(options));
+  }
+
+  /**
+   * Sends `t` to member `dst` (default: the next member). Eager: returns once the data is posted, without
+   * waiting for the recv, unless that peer has `capabilities.eagerSendMessages` unread messages.
+   */
+  send(t: Tensor, options: { dst?: number; timeoutMs?: number } = {}): void {
+    const dst = this.#sendTarget(t, options);
+    this.p2p(t).send(t, dst, this.opts(options));
+  }
+
+  /** torch's isend: posts `t` at once (as `send`) and returns a completed Work. */
+  isend(t: Tensor, options: { dst?: number; timeoutMs?: number } = {}): Work<void> {
+    this.send(t, options);
+    return new CompletedWork(undefined);
+  }
+
+  /**
+   * Receives a tensor of `shape` and `dtype` from member `src` (default: the previous member): a new
+   * tensor, or `options.out` (which must have that shape and dtype), as torch's `recv(tensor, src)` fills.
+   * Receives queued by `irecv` from the same member complete first (messages match in order).
+   */
+  recv(shape: readonly number[], dtype: DType, options: { src?: number; timeoutMs?: number; out?: Tensor } = {}): Tensor {
+    const { checked, src } = this.#recvArgs(shape, dtype, options);
+    this.work.beforeRecv(src);
+    return this.cpuSide.recv(checked, dtype, src, this.opts(options));
+  }
+
+  /**
+   * torch's irecv: returns at once; the message is taken when the Work is waited on, when `isCompleted()`
+   * finds it arrived, or before a later blocking recv from the same member.
+   */
+  irecv(shape: readonly number[], dtype: DType, options: { src?: number; timeoutMs?: number; out?: Tensor } = {}): Work<Tensor> {
+    const { checked, src } = this.#recvArgs(shape, dtype, options);
+    this.opts(options);
+    return this.work.recv(src, () => this.recv(checked, dtype, options), () => this.cpuSide.probe(src));
+  }
+
+  barrier(options: { timeoutMs?: number } = {}): void {
+    this.live();
+    this.work.beforeCollective();
+    if (this.worldSize > 1) this.cpuSide.barrier(this.opts(options));
+  }
+
+  #sendTarget(t: Tensor, options: { dst?: number }): number {
+    this.input(t);
+    const dst = this.member('options.dst', options.dst ?? (this.rankInGroup + 1) % this.worldSize);
+    if (dst === this.rankInGroup) throw outOfRange(`\`options.dst\` (${dst}) is this rank's own group rank; send needs another member`);
+    return dst;
+  }
+
+  #recvArgs(shape: readonly number[], dtype: DType, options: { src?: number; out?: Tensor }): { checked: readonly number[]; src: number } {
+    this.live();
+    const checked = checkShape(shape);
+    dtypeInfo(dtype, 'dtype');
+    const src = this.member('options.src', options.src ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
+    if (src === this.rankInGroup) throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
+    if (options.out !== undefined) checkOutShape(options.out, dtype, checked, 'the tensor this recv takes');
+    return { checked, src };
+  }
+
+  /**
+   * FastVideo's sequence-parallel exchange on a 4-D tensor: [B, S/W, H, D] -> [B, S, H/W, D] with
+   * scatterDim 2, gatherDim 1 (the default), and back with scatterDim 1, gatherDim 2.
+   */
+  allToAll4D(t: Tensor, options: { scatterDim?: number; gatherDim?: number } = {}): Tensor {
+    this.input(t);
+    if (t.ndim !== 4) throw shapeError(`allToAll4D needs a 4-D tensor [B, S, H, D], got shape ${formatShape(t.shape)}`);
+    const scatterDim = options.scatterDim ?? 2, gatherDim = options.gatherDim ?? 1;
+    if (!((scatterDim === 2 && gatherDim === 1) || (scatterDim === 1 && gatherDim === 2))) {
+      throw outOfRange(`allToAll4D supports scatterDim 2 with gatherDim 1, or scatterDim 1 with gatherDim 2; got ${scatterDim} and ${gatherDim}`);
+    }
+    return this.allToAll(t, { scatterDim, gatherDim });
+  }
+
+  // The `...Async` forms check their arguments now (as torch raises at the call) and run when waited on,
+  // in issue order with the group's other collectives (see work.ts).
+  allReduceAsync(t: Tensor, options: { op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
+    this.#issue(t, options, () => reduceOpFor(t, options.op));
+    return this.work.collective(() => this.allReduce(t, options));
+  }
+
+  allGatherAsync(t: Tensor, options: { dim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
+    this.#issue(t, options, () => normalizeDim(options.dim ?? -1, t.ndim, 'options.dim'));
+    return this.work.collective(() => this.allGather(t, options));
+  }
+
+  reduceScatterAsync(t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
+    this.#issue(t, options, () => {
+      reduceOpFor(t, options.op);
+      checkDivisible('reduceScatter', t, normalizeDim(options.dim ?? -1, t.ndim, 'options.dim'), this.worldSize);
+    });
+    return this.work.collective(() => this.reduceScatter(t, options));
+  }
+
+  broadcastAsync(t: Tensor, options: { src?: number; timeoutMs?: number } = {}): Work<Tensor> {
+    this.#issue(t, options, () => this.member('options.src', options.src ?? 0));
+    return this.work.collective(() => this.broadcast(t, options));
+  }
+
+  allToAllAsync(t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
+    this.#issue(t, options, () => {
+      normalizeDim(options.gatherDim ?? 0, t.ndim, 'options.gatherDim');
+      checkDivisible('allToAll', t, normalizeDim(options.scatterDim ?? 0, t.ndim, 'options.scatterDim'), this.worldSize);
+    });
+    return this.work.collective(() => this.allToAll(t, options));
+  }
+
+  gatherAsync(t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor | null> {
+    this.#issue(t, options, () => {
+      this.member('options.dst', options.dst ?? 0);
+      normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
+    });
+    return this.work.collective(() => this.gather(t, options));
+  }
+
+  reduceAsync(t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
+    this.#issue(t, options, () => {
+      this.member('options.dst', options.dst ?? 0);
+      reduceOpFor(t, options.op);
+    });
+    return this.work.collective(() => this.reduce(t, options));
+  }
+
+  /** As `isend`. */
+  sendAsync(t: Tensor, options: { dst?: number; timeoutMs?: number } = {}): Work<void> {
+    return this.isend(t, options);
+  }
+
+  /** As `irecv`. */
+  recvAsync(shape: readonly number[], dtype: DType, options: { src?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
+    return this.irecv(shape, dtype, options);
+  }
+
+  barrierAsync(options: { timeoutMs?: number } = {}): Work<void> {
+    this.live();
+    this.opts(options);
+    return this.work.collective(() => this.barrier(options));
+  }
+
+  /** The issue-time checks of an `...Async` call (the rest run again when it runs). */
+  #issue(t: Tensor, options: { timeoutMs?: number | undefined }, check: () => unknown): void {
+    this.input(t);
+    this.opts(options);
+    check();
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * What every group has: its members and this rank's place among them, its CPU side and its device sides
+ * (made by the registry; the coordinator never names a communicator class), its pending Works, and the
+ * checks that a call's group is live and its ranks are members. The collectives (collectives.ts) and the
+ * object plane (coordinator.ts) build on it.
+ */
+import { checkInteger, invalidType, outOfRange } from '../errors.js';
+import { CheckedCommunicator } from '../comm/checked.js';
+import { deviceKind } from '../comm/registry.js';
+import type { Backend } from '../comm/backends.js';
+import type { CommContext, DeviceCommunicator, DeviceKind, GroupSpec } from '../comm/types.js';
+import { QUEUE_CHUNK_BYTES, QUEUE_CHUNKS } from '../shm/message-queue.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { checkTensor, checkTimeout } from './args.js';
+import { WorkQueue } from './work.js';
+
+export interface GroupCoordinatorOptions {
+  /** Every group of this kind as lists of world ranks (vLLM's `group_ranks`); the one holding this rank is used. */
+  groupRanks: readonly (readonly number[])[];
+  /** This rank's context in the job (backend-neutral: the registry makes the communicators). */
+  context: CommContext;
+  localRank: number;
+  groupName?: string;
+  /** How many groups with the same ranks this rank created before (set by the parallel state). */
+  occurrence?: number;
+  /** Deadline of this group's blocking waits in ms (default: the job's, MULTIRANK_TIMEOUT_MS). */
+  timeoutMs?: number;
+  /**
+   * The shared-memory broadcaster of broadcastObject / broadcastTensorDict (vLLM's mq_broadcaster):
+   * chunk size and count (default 4 MiB x 6), or false for the tensor-collective path.
+   */
+  messageQueue?: { maxChunkBytes?: number; maxChunks?: number } | false;
+  /** Collective fingerprint checks of this group (default: the job's, on unless MULTIRANK_CHECK_CALLS=0). */
+  checkCalls?: boolean;
+  /** The backend of the group's device side (default "threads": CPU tensors over shared memory). */
+  backend?: Backend;
+}
+
+/** Which backend serves tensors on a device kind when the group's backend does not. */
+/** Which backend serves tensors on a device kind when the group's backend does not. */
+const DEVICE_BACKENDS: Record<Exclude<DeviceKind, 'cpu'>, Backend> = { cuda: 'nccl', npu: 'hccl' };
+
+export class GroupBase {
+  /** World rank of this process. */
+  readonly rank: number;
+  /** World ranks of the group's members, in group order. */
+  readonly ranks: readonly number[];
+  readonly worldSize: number;
+  readonly rankInGroup: number;
+  readonly localRank: number;
+  readonly groupName: string;
+  /** The CPU side (vLLM's cpu_group): CPU tensors, objects, control; checked. */
+  readonly cpuCommunicator: DeviceCommunicator;
+  protected readonly cpuSide: CheckedCommunicator;
+  protected readonly context: CommContext;
+  protected readonly spec: GroupSpec;
+  protected readonly backend: Backend;
+  /** Device-side communicators by device kind, made on the first tensor of that kind. */
+  protected readonly devices = new Map<DeviceKind, CheckedCommunicator>();
+  protected readonly queueSizes: { maxChunkBytes: number; maxChunks: number } | undefined;
+  /** Issued, not yet completed `...Async` collectives and `irecv`s. */
+  protected readonly work = new WorkQueue();
+  protected destroyed = false;
+
+  constructor(options: GroupCoordinatorOptions) {
+    const { groupRanks, context } = options;
+    if (!Array.isArray(groupRanks)) throw invalidType('groupRanks', 'an array of arrays of ranks', groupRanks);
+    const mine = groupRanks.filter((ranks) => Array.isArray(ranks) && ranks.includes(context.rank));
+    if (mine.length !== 1) {
+      throw outOfRange(
+        `\`groupRanks\` must hold rank ${context.rank} in exactly one group, got ${mine.length} groups holding it ` +
+          `(${JSON.stringify(groupRanks)})`,
+      );
+    }
+    const ranks = mine[0]!;
+    ranks.forEach((r: number, i: number) => checkInteger(`groupRanks[..][${i}]`, r, 0, context.worldSize - 1));
+    if (new Set(ranks).size !== ranks.length) throw outOfRange(`A group lists a rank twice: [${ranks.join(', ')}]`);
+    this.rank = context.rank;
+    this.ranks = Object.freeze([...ranks]);
+    this.worldSize = ranks.length;
+    this.rankInGroup = ranks.indexOf(context.rank);
+    this.localRank = options.localRank;
+    this.groupName = options.groupName ?? 'anonymous';
+    this.context = context;
+    this.backend = options.backend ?? 'threads';
+    this.spec = Object.freeze({
+      ranks: this.ranks,
+      occurrence: options.occurrence ?? 0,
+      name: this.groupName,
+      timeoutMs: options.timeoutMs === undefined ? context.timeoutMs : checkTimeout('options.timeoutMs', options.timeoutMs),
+      checkCalls: options.checkCalls ?? context.checkCalls,
+    });
+    // The CPU side always runs on shared memory in one process (threads); mpi will take groups across processes.
+    const cpu = context.registry.createCpu('threads', this.spec);
+    this.cpuSide = new CheckedCommunicator(cpu, context, this.spec);
+    this.cpuCommunicator = this.cpuSide;
+    const mq = options.messageQueue;
+    this.queueSizes = mq === false ? undefined : { maxChunkBytes: mq?.maxChunkBytes ?? QUEUE_CHUNK_BYTES, maxChunks: mq?.maxChunks ?? QUEUE_CHUNKS };
+  }
+
+  /**
+   * The communicator of the group's backend for its device (vLLM's device_communicator): the CPU side
+   * itself on "threads"; on "nccl" / "hccl" the device one, made on first use.
+   */
+  get deviceCommunicator(): DeviceCommunicator {
+    if (this.backend === 'threads') return this.cpuSide;
+    return this.device(this.backend === 'hccl' ? 'npu' : this.backend === 'nccl' ? 'cuda' : 'cpu');
+  }
+
+  /** The group's default deadline, ms. */
+  get timeoutMs(): number {
+    return this.spec.timeoutMs;
+  }
+
+  /** Checks a call's options (the per-call deadline) and passes them on. */
+  protected opts<O extends { timeoutMs?: number | undefined }>(options: O): O {
+    if (options.timeoutMs !== undefined) checkTimeout('options.timeoutMs', options.timeoutMs);
+    return options;
+  }
+
+  get firstRank(): number { return this.ranks[0]!; }
+  get lastRank(): number { return this.ranks[this.worldSize - 1]!; }
+  get isFirstRank(): boolean { return this.rank === this.firstRank; }
+  get isLastRank(): boolean { return this.rank === this.lastRank; }
+  /** World rank of the next member (wrapping), as vLLM's `next_rank`. */
+  get nextRank(): number { return this.ranks[(this.rankInGroup + 1) % this.worldSize]!; }
+  /** World rank of the previous member (wrapping), as vLLM's `prev_rank`. */
+  get prevRank(): number { return this.ranks[(this.rankInGroup - 1 + this.worldSize) % this.worldSize]!; }
+
+  /** The communicator for `t`'s device (and the group live), after the queued collectives ran. */
+  protected comm(t: Tensor): DeviceCommunicator {
+    this.live();
+    this.work.beforeCollective();
+    return t.device === 'cpu' ? this.cpuSide : this.device(deviceKind(t.device));
+  }
+
+  protected device(kind: DeviceKind): CheckedCommunicator {
+    if (kind === 'cpu') return this.cpuSide;
+    let comm = this.devices.get(kind);
+    if (comm === undefined) {
+      const inner = this.context.registry.create(DEVICE_BACKENDS[kind], kind, this.spec);
+      comm = new CheckedCommunicator(inner, this.context, this.spec, this.cpuSide);
+      this.devices.set(kind, comm);
+    }
+    return comm;
+  }
+
+  protected live(): void {
+    if (this.destroyed) throw invalidType('group', 'a group that was not destroyed', `destroyed group ${this.groupName}`);
+  }
+
+  protected member(name: string, value: unknown): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= this.worldSize) {
+      throw outOfRange(`\`${name}\` (${String(value)}) must be a rank of this group (0..${this.worldSize - 1})`);
+    }
+    return value;
+  }
+
+  /** The communicator of a point-to-point call: by device, without running queued collectives first. */
+  protected p2p(t: Tensor): DeviceCommunicator {
+    this.live();
+    return t.device === 'cpu' ? this.cpuSide : this.device(deviceKind(t.device));
+  }
+
+  /** Checks the input tensor of a call, and that the group is live. */
+  protected input(t: Tensor): void {
+    checkTensor('tensor', t);
+    this.live();
+  }
+
+  /** Releases the communicators of both sides. */
+  protected destroySides(): void {
+    for (const comm of this.devices.values()) comm.destroy();
+    this.devices.clear();
+    this.cpuSide.destroy();
+  }
+}
