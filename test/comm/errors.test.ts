@@ -8,6 +8,9 @@ import test from 'ava';
 import { withRanks } from '../../src/testing/index.js';
 import { ErrorCodes } from '../../src/errors.js';
 import type { CaughtError } from '../fixtures/comm-errors.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
+
+quietFailures();
 
 const fixture = new URL('../fixtures/comm-errors.js', import.meta.url);
 const TIMEOUT_MS = 20_000;

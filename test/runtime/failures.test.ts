@@ -3,6 +3,9 @@ import { withRanks } from '../../src/testing/index.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { POLL_MS, QUIET_POLLS } from '../../src/debug/watchdog.js';
 import { STALL_MS } from '../../src/debug/rank-status.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
+
+quietFailures();
 
 const fixture = new URL('../fixtures/failures.js', import.meta.url);
 
