@@ -60,3 +60,9 @@ for (const kind of ['perCallTimeout', 'perGroupTimeout']) {
     t.true(ms < 10_000, `failed after ${ms} ms`);
   });
 }
+
+test('a per-call timeoutMs lasts one call: the next call waits the job\'s deadline again', async (t) => {
+  // Rank 0's second allReduce, without the option, waits 2 s for rank 1: past the first call's 500 ms.
+  const target = { module: fixture, exportName: 'perCallTimeoutRestored' };
+  t.deepEqual(await withRanks(2, target, { timeoutMs: 60_000 }), [[2], [2]]);
+});
