@@ -20,6 +20,8 @@ import { deserializeError, type SerializedError } from './serialize-error.js';
 
 /** How long the other ranks get to return after a rank failed, before their threads are terminated. */
 export const FAILURE_GRACE_MS = 2_000;
+/** `1`: no who-was-where summary on stderr when a job fails (the error and the dump are unchanged). */
+export const QUIET_ENV = 'MULTIRANK_QUIET';
 
 interface RankApi {
   call(name: string, args: unknown[]): Promise<unknown>;
@@ -139,7 +141,8 @@ export class Job {
     if (this.#tracePath !== undefined) writeTrace(this.#tracePath, outcomes.map((o) => o.trace ?? []));
     if (outcomes.every((o) => o.ok)) return outcomes.map((o) => (o as { value: unknown }).value);
     const dump = this.dumpFlightRecorder(this.#control.abortValue === DEADLOCK ? 'deadlock' : 'failure');
-    process.stderr.write(`multirank: the job failed; flight recorder: ${dump.path}\n${dump.summary}\n`);
+    const summary = `multirank: the job failed; flight recorder: ${dump.path}\n${dump.summary}\n`;
+    if (process.env[QUIET_ENV] !== '1') process.stderr.write(summary);
     const recorder = `\nFlight recorder dump: ${dump.path}`;
     if (this.#control.abortValue === DEADLOCK) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage + recorder);
     // The first failure recorded in the control block is the cause; the others were released by it.

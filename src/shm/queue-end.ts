@@ -52,6 +52,11 @@ export interface QueueHandleOptions {
   abort?: AbortWord;
   /** Object codec; default a new `DefaultCodec`. Writer and readers must use compatible codecs. */
   codec?: ObjectCodec;
+  /**
+   * For tests only: the lap this end starts at (1..LAP_MAX, default 1), to reach the wrap from LAP_MAX
+   * to 1 without 2^28 laps. Every end of a ring must pass the same value.
+   */
+  firstLap?: number;
 }
 
 /** Per-call options of `enqueue` / `dequeue`. */
@@ -133,6 +138,7 @@ export abstract class QueueEnd {
       throw invalidType('options.codec', 'an object with encode() and decode()', options.codec);
     }
     this.timeoutMs = checkTimeout('options.timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.lap = checkInteger('options.firstLap', options.firstLap ?? 1, 1, LAP_MAX);
     const stallMs = checkTimeout('options.stallMs', options.stallMs ?? STALL_REPORT_MS);
     const spinIterations = checkInteger('options.spinIterations', options.spinIterations ?? SPIN_ITERATIONS_MAX, 0, SPIN_ITERATIONS_MAX);
     if (options.onStall !== undefined && typeof options.onStall !== 'function') {

@@ -8,7 +8,8 @@ import test from 'ava';
 import { countWrong, dataPattern, fillInput, inputAt, mixSeed, reducedAt, type Stored } from '../../src/bench/data.js';
 import { corruptFirst } from '../../src/bench/rank-ops.js';
 import { DTYPES, REDUCE_OPS, storageView, type DType, type ReduceOp, type StorageArray } from '../../src/tensor/dtype.js';
-import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../../src/tensor/half.js';
+import { BFLOAT16, FLOAT16, halfBitsToNumber } from '../helpers/reference.js';
+import { nearestHalfBits } from '../helpers/half-table.js';
 
 const ITEM: Record<DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int8: 1, uint8: 1, int32: 4, int64: 8, bool: 1 };
 const N = 2000;
@@ -33,11 +34,12 @@ function independent(dtype: DType, op: ReduceOp, values: Stored[]): Stored {
     return (values as bigint[]).reduce(g);
   }
   if (dtype === 'float16' || dtype === 'bfloat16') {
-    const decode = dtype === 'float16' ? f16ToNumber : bf16ToNumber;
-    let acc = decode(values[0] as number);
-    for (const v of values.slice(1)) acc = Math.fround(f(acc, decode(v as number)));
+    // 16-bit floats through the test's own references, not src/tensor/half.ts (which data.ts uses).
+    const format = dtype === 'float16' ? FLOAT16 : BFLOAT16;
+    let acc = halfBitsToNumber(values[0] as number, format);
+    for (const v of values.slice(1)) acc = Math.fround(f(acc, halfBitsToNumber(v as number, format)));
     if (effective === 'avg') acc = Math.fround(acc / values.length);
-    return dtype === 'float16' ? numberToF16(acc) : numberToBf16(acc);
+    return nearestHalfBits(acc, format);
   }
   const cell = storageView(dtype, new ArrayBuffer(8), 0, 1) as Exclude<StorageArray, BigInt64Array>;
   cell[0] = values[0] as number;
@@ -65,7 +67,11 @@ for (const dtype of DTYPES) {
 }
 
 test('sums of the check data are exact: the expected value is the integer sum', (t) => {
-  const decoders: Array<[DType, (x: number) => number]> = [['float16', f16ToNumber], ['bfloat16', bf16ToNumber], ['float32', (x) => x]];
+  const decoders: Array<[DType, (x: number) => number]> = [
+    ['float16', (x) => halfBitsToNumber(x, FLOAT16)],
+    ['bfloat16', (x) => halfBitsToNumber(x, BFLOAT16)],
+    ['float32', (x) => x],
+  ];
   for (const [dtype, decode] of decoders) {
     for (const ranks of [2, 8, 64]) {
       const { arrays, seeds } = inputs(dtype, 'sum', ranks, 77);

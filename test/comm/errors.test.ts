@@ -8,6 +8,9 @@ import test from 'ava';
 import { withRanks } from '../../src/testing/index.js';
 import { ErrorCodes } from '../../src/errors.js';
 import type { CaughtError } from '../fixtures/comm-errors.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
+
+quietFailures();
 
 const fixture = new URL('../fixtures/comm-errors.js', import.meta.url);
 const TIMEOUT_MS = 20_000;
@@ -38,6 +41,12 @@ function asError(t: { fail(message: string): void }, value: unknown, what: strin
   return undefined;
 }
 
+/** The mismatch report's line for reduceScatter / allToAll of an [n, n] float32 tensor. */
+const scatter = (n: number, dim: number): RegExp =>
+  new RegExp(`reduceScatter\\(dtype=float32, shape=\\[${n}, ${n}\\], op=sum, dim=${dim}\\)`);
+const allToAll = (n: number, gatherDim: number): RegExp =>
+  new RegExp(`allToAll\\(dtype=float32, shape=\\[${n}, ${n}\\], dim=0, dim2=${gatherDim}\\)`);
+
 for (const n of [2, 3, 8]) {
   test.serial(`arguments that disagree across ranks give every rank the same MismatchError (${n} ranks)`, async (t) => {
     const { value, ms } = await timed(() => withRanks(n, { module: fixture, exportName: 'caughtMismatches' }, { timeoutMs: TIMEOUT_MS }));
@@ -56,6 +65,10 @@ for (const n of [2, 3, 8]) {
       steady: [/shape=\[6\]/, /shape=\[4\]/],
       steadyRoot: [/broadcast\(dtype=float32, shape=\[4\], root=0\)/, /broadcast\(dtype=float32, shape=\[4\], root=1\)/],
       steadyDim: [/allGather\(dtype=float32, shape=\[2, 2\], dim=1\)/, /allGather\(dtype=float32, shape=\[2, 2\], dim=0\)/],
+      scatterDim: [scatter(n, 1), scatter(n, 0)],
+      steadyScatterDim: [scatter(n, 1), scatter(n, 0)],
+      gatherDim: [allToAll(n, 1), allToAll(n, 0)],
+      steadyGatherDim: [allToAll(n, 1), allToAll(n, 0)],
     };
     const messages = new Map<string, Set<string>>();
     const siteOf = new Map<string, string>();

@@ -1,5 +1,8 @@
 import test from 'ava';
 import { main, usage } from '../../src/cli/main.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
+
+quietFailures();
 
 function capture(): { out: { log(s: string): void; error(s: string): void }; text: () => string; errors: () => string } {
   const logs: string[] = [], errors: string[] = [];

@@ -1,17 +1,20 @@
 import test from 'ava';
-import { readFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { launch } from '../../src/launch/launch.js';
 import { withRanks } from '../../src/testing/index.js';
 import { ErrorCodes } from '../../src/errors.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
 
 const fixture = new URL('../fixtures/debug.js', import.meta.url);
+/** Dumps (MULTIRANK_FR_DUMP_DIR) and the trace go here; removed after the file's tests. */
+const dir = quietFailures();
 
 test('a failure writes a flight-recorder dump with torch-style fields for every rank', async (t) => {
   const error = (await t.throwsAsync(withRanks(3, { module: fixture, exportName: 'failsAfterTwo' }))) as Error;
   const path = /Flight recorder dump: (\S+)/.exec(error.message)?.[1];
   t.truthy(path);
+  t.is(dirname(path!), dir, 'the dump went to MULTIRANK_FR_DUMP_DIR');
   const dump = JSON.parse(readFileSync(path!, 'utf8'));
   t.is(dump.version, '2.4');
   t.is(dump.reason, 'failure');
@@ -31,7 +34,7 @@ test('a failure writes a flight-recorder dump with torch-style fields for every 
 });
 
 test('a trace has one track per rank, a slice per collective with bytes and algorithm, and waits', async (t) => {
-  const path = join(mkdtempSync(join(tmpdir(), 'multirank-trace-')), 'trace.json');
+  const path = join(dir, 'trace.json');
   const results = await withRanks(4, { module: fixture, exportName: 'someCollectives' }, { tracePath: path });
   t.deepEqual(results, [0, 1, 2, 3]);
   const trace = JSON.parse(readFileSync(path, 'utf8'));

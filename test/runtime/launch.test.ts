@@ -1,6 +1,9 @@
 import test from 'ava';
 import { withRanks } from '../../src/testing/index.js';
 import { ErrorCodes } from '../../src/errors.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
+
+quietFailures();
 
 const fixture = new URL('../fixtures/world-basics.js', import.meta.url);
 

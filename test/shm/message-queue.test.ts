@@ -2,7 +2,7 @@ import v8 from 'node:v8';
 import test from 'ava';
 import { ErrorCodes } from '../../src/errors.js';
 import { MessageQueue, QUEUE_CHUNKS, QUEUE_CHUNK_BYTES, SEGMENT_ALIGN_BYTES, segmentStart, type StallReport } from '../../src/shm/message-queue.js';
-import { M_MESSAGE } from '../../src/shm/ring-buffer.js';
+import { LAP_MAX, M_MESSAGE, M_WRITTEN } from '../../src/shm/ring-buffer.js';
 import type { ObjectCodec } from '../../src/shm/serialize.js';
 import { fuzzValue, mulberry32, randomInt } from './fixtures/plan.js';
 import { guardedRegion, guardsIntact } from './helpers.js';
@@ -42,6 +42,31 @@ test('the writer runs ahead by a ring\'s worth of messages; readers drain them i
   for (let i = 0; i < 4; i++) writer.enqueue(i);
   t.deepEqual([0, 1, 2, 3].map(() => readers[0]!.dequeue()), [0, 1, 2, 3]);
   t.deepEqual([0, 1, 2, 3].map(() => readers[1]!.dequeue()), [0, 1, 2, 3]);
+});
+
+test('the lap wraps from LAP_MAX to 1, not 0 (never written): messages, drain, pending readers', (t) => {
+  // A chunk per message, two chunks, from lap LAP_MAX - 1 (the ends' test hook): then LAP_MAX, 1, 2.
+  const { queue } = makeQueue(2, 64, 2);
+  const { ring } = queue;
+  t.is(codeOf(t.throws(() => queue.writer({ firstLap: 0 }))), ErrorCodes.OUT_OF_RANGE);
+  const firstLap = LAP_MAX - 1;
+  const writer = queue.writer({ firstLap, timeoutMs: 50, spinIterations: 0, ...quiet });
+  const readers = [queue.reader(0, { firstLap }), queue.reader(1, { firstLap })];
+  const laps: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    writer.enqueue(i);
+    laps.push(ring.words[ring.metaIndex(i % 2, M_WRITTEN)]!);
+    t.is(readers[0]!.dequeue(), i);
+    if (i === 4) {
+      // The first message after the wrap, read by reader 0 only: reader 1 holds drain back.
+      t.deepEqual(ring.pendingReaders(0), [1]);
+      t.is(codeOf(t.throws(() => writer.drain())), ErrorCodes.TIMEOUT);
+    }
+    t.is(readers[1]!.dequeue(), i);
+    t.deepEqual(ring.pendingReaders(i % 2), [], `message ${i}`);
+  }
+  t.deepEqual(laps, [LAP_MAX - 1, LAP_MAX - 1, LAP_MAX, LAP_MAX, 1, 1, 2, 2]);
+  writer.drain();
 });
 
 test('broadcastObject returns the writer\'s object and delivers it to each reader', (t) => {
