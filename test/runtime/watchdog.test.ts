@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import { Arena } from '../../src/shm/arena.js';
-import { DEADLOCK, JobControl } from '../../src/comm/job-control.js';
+import { DEADLOCK, JobControl } from '../../src/comm/threads/job-control.js';
 import { RankState } from '../../src/debug/rank-status.js';
 import { QUIET_POLLS, Watchdog } from '../../src/debug/watchdog.js';
 
