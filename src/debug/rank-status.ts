@@ -36,7 +36,7 @@ export const RankState = { RUNNING: 0, BLOCKED: 1, RETURNED: 2, FAILED: 3 } as c
  */
 export const OPS = [
   'allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier', 'send', 'recv', 'createGroup',
-  'broadcastObject', 'broadcastTensorDict',
+  'broadcastObject', 'broadcastTensorDict', 'scatter', 'allReduceCoalesced', 'allGatherCoalesced', 'scatterObjectList',
 ] as const;
 export type OpName = (typeof OPS)[number];
 export const PHASES = ['arrive', 'finish', 'send', 'recv', 'create'] as const;

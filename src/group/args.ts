@@ -56,6 +56,24 @@ export function checkOut(out: Tensor | undefined, t: Tensor, shape: readonly num
   return out;
 }
 
+/**
+ * `out` of an allGather: as `checkOut`, but `t` may be this member's own slot inside `out` (torch's
+ * `all_gather_into_tensor(out, out[rank])`, vLLM's in-place gather), which needs every slot to be one
+ * contiguous run: the dims before `dim` must all be 1.
+ */
+export function checkGatherOut(out: Tensor | undefined, t: Tensor, shape: readonly number[], dim: number, member: number): Tensor | undefined {
+  if (out === undefined || out.storage !== t.storage) return checkOut(out, t, shape);
+  checkOutShape(out, t.dtype, shape, 'the result of this call');
+  const leading = shape.slice(0, dim).reduce((a, b) => a * b, 1);
+  if (leading !== 1 || t.byteOffset !== out.byteOffset + member * t.byteLength) {
+    throw shapeError(
+      '`options.out` shares storage with the input: that is allowed only when the input is this member\'s own slot of `out` ' +
+        `(bytes ${member * t.byteLength}..${(member + 1) * t.byteLength} of it, with every dim before \`dim\` of size 1)`,
+    );
+  }
+  return out;
+}
+
 /** Throws unless dim `dim` of `t` divides by the group size. */
 export function checkDivisible(op: string, t: Tensor, dim: number, worldSize: number): void {
   const size = t.ndim === 0 ? 1 : t.shape[dim]!;

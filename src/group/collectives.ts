@@ -8,7 +8,7 @@ import type { DeviceCommunicator } from '../comm/types.js';
 import { dtypeInfo, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { checkShape, formatShape, normalizeDim } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkDivisible, checkOut, checkOutShape, reduceOpFor, scaledShape } from './args.js';
+import { checkDivisible, checkGatherOut, checkOut, checkOutShape, reduceOpFor, scaledShape } from './args.js';
 import { GroupBase } from './group-base.js';
 import { CompletedWork, type Work } from './work.js';
 
@@ -26,8 +26,8 @@ export class GroupCollectives extends GroupBase {
   allGather(t: Tensor, options: { dim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor {
     this.input(t);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
-    const out = checkOut(options.out, t, scaledShape(t, dim, this.worldSize));
-    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
+    const out = checkGatherOut(options.out, t, scaledShape(t, dim, this.worldSize), dim, this.rankInGroup);
+    if (this.worldSize === 1) return out === undefined || out.storage === t.storage ? out ?? t : out.copyFrom(t);
     return this.comm(t).allGather(t, dim, this.opts(options));
   }
 

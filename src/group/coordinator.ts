@@ -9,12 +9,12 @@ import type { CpuCommunicator } from '../comm/types.js';
 import { MessageQueue, type GroupQueueEnd, type QueueReader, type QueueWriter } from '../shm/message-queue.js';
 import type { QueueContext } from '../shm/queue-group.js';
 import { tensor } from '../tensor/factory.js';
-import { GroupCollectives } from './collectives.js';
+import { GroupVariants } from './variants.js';
 import * as objects from './objects.js';
 
 export type { GroupCoordinatorOptions } from './group-base.js';
 
-export class GroupCoordinator extends GroupCollectives {
+export class GroupCoordinator extends GroupVariants {
   /** Broadcast queues by root (group rank), made on the first broadcast from that root. */
   readonly #queues = new Map<number, GroupQueueEnd>();
 
@@ -48,9 +48,8 @@ export class GroupCoordinator extends GroupCollectives {
    */
   #agreeOnQueueCall(op: 'broadcastObject' | 'broadcastTensorDict', src: number): GroupQueueEnd | undefined {
     this.live();
-    this.work.beforeCollective();
     if (this.queueSizes === undefined || this.worldSize === 1) return undefined;
-    if (this.spec.checkCalls) this.cpuSide.agree({ op, root: src });
+    this.agreeOn({ op, root: src });
     return this.#queue(src);
   }
 
@@ -87,12 +86,37 @@ export class GroupCoordinator extends GroupCollectives {
     return objects.allGatherObject(this, obj);
   }
 
+  /** torch's gather_object: every member's `obj` in group order on member `dst` (default 0); null elsewhere. */
+  gatherObject<T>(obj: T, options: { dst?: number } = {}): T[] | null {
+    this.live();
+    return objects.gatherObject(this, obj, this.member('options.dst', options.dst ?? 0));
+  }
+
+  /** torch's scatter_object_list: member j gets `list[j]` of member `src` (default 0); `list` is ignored elsewhere. */
+  scatterObjectList<T>(list: readonly T[] | undefined, options: { src?: number } = {}): T {
+    const src = this.member('options.src', options.src ?? 0);
+    if (this.rankInGroup === src && (!Array.isArray(list) || list.length !== this.worldSize)) {
+      throw invalidType('list', `an array of ${this.worldSize} objects (one per member) on the source member`, list);
+    }
+    this.agreeOn({ op: 'scatterObjectList', root: src });
+    if (this.rankInGroup !== src) return objects.recvObject(this, src) as T;
+    list!.forEach((obj, j) => {
+      if (j !== src) objects.sendObject(this, obj, j);
+    });
+    return list![src]!;
+  }
+
   /**
    * vLLM's broadcast_tensor_dict: `dict` from member `src` (default 0); other members pass undefined.
    * Tensors travel by value through the group's queue (their bytes out of band: one copy per side).
+   * With one member, returns `dict` itself at once, as vLLM does.
    */
   broadcastTensorDict(dict: Record<string, unknown> | undefined, options: { src?: number } = {}): Record<string, unknown> {
     const src = this.member('options.src', options.src ?? 0);
+    if (this.worldSize === 1) {
+      this.live();
+      return dict!;
+    }
     const queue = this.#agreeOnQueueCall('broadcastTensorDict', src);
     if (queue === undefined) return objects.broadcastTensorDict(this, dict, src);
     if (this.rankInGroup === src) {
@@ -102,16 +126,18 @@ export class GroupCoordinator extends GroupCollectives {
     return objects.unpackTensorDict((queue.end as QueueReader).broadcastObject() as objects.PackedTensorDict);
   }
 
-  /** vLLM's send_tensor_dict (default dst: the next member). */
+  /** vLLM's send_tensor_dict (default dst: the next member); with one member, nothing to send. */
   sendTensorDict(dict: Record<string, unknown>, options: { dst?: number; allGatherGroup?: GroupCoordinator } = {}): void {
     this.live();
+    if (this.worldSize === 1) return;
     const dst = this.member('options.dst', options.dst ?? (this.rankInGroup + 1) % this.worldSize);
     objects.sendTensorDict(this, dict, dst, options.allGatherGroup);
   }
 
-  /** vLLM's recv_tensor_dict (default src: the previous member). */
-  recvTensorDict(options: { src?: number; allGatherGroup?: GroupCoordinator } = {}): Record<string, unknown> {
+  /** vLLM's recv_tensor_dict (default src: the previous member); with one member, undefined (vLLM's None). */
+  recvTensorDict(options: { src?: number; allGatherGroup?: GroupCoordinator } = {}): Record<string, unknown> | undefined {
     this.live();
+    if (this.worldSize === 1) return undefined;
     const src = this.member('options.src', options.src ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
     return objects.recvTensorDict(this, src, options.allGatherGroup);
   }

@@ -8,7 +8,7 @@ import { checkInteger, invalidType, outOfRange } from '../errors.js';
 import { CheckedCommunicator } from '../comm/checked.js';
 import { deviceKind } from '../comm/registry.js';
 import type { Backend } from '../comm/backends.js';
-import type { CommContext, DeviceCommunicator, DeviceKind, GroupSpec } from '../comm/types.js';
+import type { CallDescriptor, CommContext, DeviceCommunicator, DeviceKind, GroupSpec } from '../comm/types.js';
 import { QUEUE_CHUNK_BYTES, QUEUE_CHUNKS } from '../shm/message-queue.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkTensor, checkTimeout } from './args.js';
@@ -160,6 +160,17 @@ export class GroupBase {
   protected p2p(t: Tensor): DeviceCommunicator {
     this.live();
     return t.device === 'cpu' ? this.cpuSide : this.device(deviceKind(t.device));
+  }
+
+  /**
+   * Before a call built from several collectives or point to point: the members agree on `call` (a
+   * member that called something else fails every member at once, each call listed), after the group's
+   * queued collectives.
+   */
+  protected agreeOn(call: CallDescriptor): void {
+    this.live();
+    this.work.beforeCollective();
+    if (this.spec.checkCalls && this.worldSize > 1) this.cpuSide.agree(call);
   }
 
   /** Checks the input tensor of a call, and that the group is live. */

@@ -9,7 +9,10 @@ import { invalidType } from '../errors.js';
 import { fromTypedArray, tensor } from '../tensor/factory.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import type { DType, StorageArray } from '../tensor/dtype.js';
-import type { GroupCoordinator } from './coordinator.js';
+import type { GroupCollectives } from './collectives.js';
+
+/** What the object plane needs of a group: its tensor collectives and point to point. */
+type GroupCoordinator = Pick<GroupCollectives, 'worldSize' | 'rankInGroup' | 'allGather' | 'gather' | 'broadcast' | 'send' | 'recv'>;
 
 function toBytes(obj: unknown): Tensor {
   const bytes = serialize(obj);
@@ -153,4 +156,17 @@ export function unpackTensorDict(packed: PackedTensorDict): TensorDict {
     out[key] = 'tensor' in entry ? fromTypedArray(entry.tensor.data, { dtype: entry.tensor.dtype, shape: entry.tensor.shape }) : entry.value;
   }
   return out;
+}
+
+/** Every member's `obj` in group order on member `dst`; null elsewhere (torch's gather_object). */
+export function gatherObject<T>(group: GroupCoordinator, obj: T, dst: number): T[] | null {
+  if (group.worldSize === 1) return [obj];
+  const mine = toBytes(obj);
+  const sizes = group.allGather(tensor([mine.numel], { dtype: 'int32' }), { dim: 0 }).toArray() as number[];
+  const longest = Math.max(...sizes);
+  const padded = empty([longest], { dtype: 'uint8' }).fill(0);
+  padded.bytes().set(mine.bytes());
+  const all = group.gather(padded, { dst, dim: 0 });
+  if (all === null) return null;
+  return sizes.map((size, m) => deserialize(all.bytes().subarray(m * longest, m * longest + size)) as T);
 }

@@ -255,7 +255,10 @@ export class ThreadsCommunicator implements CpuCommunicator {
     const source = this.#arriveAny(t, seq, op);
     if (out !== null) {
       const start = shape.map(() => 0);
+      // In place (the input is this member's slot of out, which the caller checked): its part is there.
+      const inPlace = out.storage === t.storage;
       for (let m = 0; m < this.worldSize; m++) {
+        if (inPlace && m === this.rankInGroup) continue;
         const at = [...start];
         at[dim] = m * shape[dim]!;
         const from = source(m);
