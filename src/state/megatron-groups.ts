@@ -53,7 +53,7 @@ export const getExpertTensorModelPipelineParallelGroup = groupGetter('expertTpEp
 export const getIntraDistributedOptimizerInstanceGroup = groupGetter('intraDistOptInstance', 'Intra distributed optimizer instance group');
 /** The group across distributed-optimizer instances (only with numDistributedOptimizerInstances > 1). */
 export const getInterDistributedOptimizerInstanceGroup = groupGetter('interPartialExpertDp',
-  'Attention and MLP/Expert share same inter distributed optimize instance group, which has not been initialized',
+  'The inter distributed optimizer instance group (shared by attention and MLP/expert)',
   'it exists only with numDistributedOptimizerInstances > 1');
 
 /** Options of the data-parallel getters. */

@@ -50,6 +50,9 @@ export class ParallelState {
 
   /** Destroys the model-parallel groups (the world group stays). */
   destroyModelParallel(): void {
+    // A live tp patch holds the caller's group in `groups`: put ours back first, so that ours is destroyed
+    // and the caller's is left alone (upstream leaves its patching group alone too).
+    (this.modelParallel?.extra as { tpPatch?: { restore(): void } | null } | undefined)?.tpPatch?.restore();
     for (const group of this.groups.values()) group.destroy();
     this.groups.clear();
     this.modelParallel = undefined;

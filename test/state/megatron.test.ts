@@ -32,7 +32,7 @@ const FALLBACK: Record<string, string> = { intraPartialDpCp: 'dpCp', intraPartia
 const ABSENT_WORDS: Record<string, string[]> = {
   embedding: ['embedding group', 'getEmbeddingRanks'],
   positionEmbedding: ['position embedding group'],
-  interPartialExpertDp: ['inter distributed optimize instance group', 'numDistributedOptimizerInstances > 1'],
+  interPartialExpertDp: ['inter distributed optimizer instance group (shared by attention and MLP/expert) is not initialized', 'numDistributedOptimizerInstances > 1'],
 };
 
 const sorted = (ranks: readonly number[]) => [...ranks].sort((a, b) => a - b);

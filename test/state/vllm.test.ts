@@ -112,3 +112,8 @@ test('vLLM patchTensorParallelGroup swaps the tp group in a scope, a handle or a
     assertNotInitialized(t, r.afterCleanup, 'initDistributedEnvironment');
   });
 });
+
+test('destroyDistributedEnvironment with a live tp patch destroys our tp group and leaves the patching group alone', async (t) => {
+  const reports = (await withRanks(4, { module: fixture, exportName: 'destroyWhilePatched' })) as Record<string, unknown>[];
+  for (const r of reports) t.deepEqual(r, { wideStillWorks: 6, originalDestroyed: true });
+});
