@@ -8,6 +8,7 @@ import { currentRank } from './current-rank.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import { BACKENDS, NOT_IN_THIS_BUILD, type Backend } from '../comm/backends.js';
 import { ParallelState } from './parallel-state.js';
+import { checkTimeout } from '../group/args.js';
 
 export interface InitDistributedOptions {
   /** Must equal the job's world size when given (-1 or omitted: the job's). */
@@ -16,6 +17,11 @@ export interface InitDistributedOptions {
   rank?: number;
   localRank?: number;
   backend?: Backend;
+  /**
+   * Default deadline of this rank's groups in ms (torch's `timeout`; default: the job's, MULTIRANK_TIMEOUT_MS).
+   * To change it, destroy the environment and initialize it again, as torch tests do.
+   */
+  timeoutMs?: number;
   /** Accepted for vLLM parity ('env://'); ranks of a job find each other through shared memory. */
   distributedInitMethod?: string;
 }
@@ -37,11 +43,17 @@ export function initDistributedEnvironment(options: InitDistributedOptions = {})
   if (worldSize !== env.worldSize) throw outOfRange(`\`options.worldSize\` (${worldSize}) differs from the job's world size (${env.worldSize})`);
   if (rank !== env.context.rank) throw outOfRange(`\`options.rank\` (${rank}) differs from this thread's rank (${env.context.rank})`);
   const localRank = options.localRank === undefined || options.localRank === -1 ? env.localRank : checkInteger('options.localRank', options.localRank, 0);
+  const timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeout('options.timeoutMs', options.timeoutMs);
   if (holder.state !== undefined && holder.state.context === env.context) {
     if (holder.state.worldSize !== worldSize) throw outOfRange(`The world group exists with ${holder.state.worldSize} ranks; got worldSize ${worldSize}`);
+    if (timeoutMs !== undefined && timeoutMs !== holder.state.timeoutMs) {
+      throw outOfRange(
+        `The environment exists with timeoutMs ${holder.state.timeoutMs}; got ${timeoutMs}: call destroyDistributedEnvironment() first`,
+      );
+    }
     return holder.state;
   }
-  holder.state = new ParallelState(env.context, worldSize, localRank, env.localWorldSize, backend);
+  holder.state = new ParallelState(env.context, worldSize, localRank, env.localWorldSize, backend, timeoutMs);
   return holder.state;
 }
 

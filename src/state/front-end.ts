@@ -128,7 +128,9 @@ export interface GroupSpec {
  * far are destroyed and the state is left uninitialized.
  * @throws RangeError ERR_MULTIRANK_OUT_OF_RANGE when model parallelism is already initialized.
  */
-export function installModelParallel<P, E>(state: ParallelState, flavour: Flavour, plan: P, specs: readonly GroupSpec[], extra: E): void {
+export function installModelParallel<P, E>(
+  state: ParallelState, flavour: Flavour, plan: P, specs: readonly GroupSpec[], extra: E, timeoutMs = state.timeoutMs,
+): void {
   const existing = state.modelParallel;
   if (existing !== undefined) {
     throw outOfRange(
@@ -137,7 +139,7 @@ export function installModelParallel<P, E>(state: ParallelState, flavour: Flavou
   }
   try {
     for (const { kind, groups } of specs) {
-      const group = state.newGroup(groups, kind);
+      const group = state.newGroup(groups, kind, timeoutMs);
       if (group !== undefined) state.groups.set(kind, group);
     }
   } catch (error) {

@@ -91,7 +91,9 @@ export function initializeModelParallel(options: MegatronOptions = {}): void {
     lists: plan.groupsOf(state.rank),
     globalMemoryBuffer: new GlobalMemoryBuffer(),
   };
-  installModelParallel(state, 'megatron', plan, groupSpecs(plan), extra);
+  // Upstream passes timedelta(minutes=distributed_timeout_minutes) to every new_group.
+  const minutes = options?.distributedTimeoutMinutes;
+  installModelParallel(state, 'megatron', plan, groupSpecs(plan), extra, minutes === undefined ? state.timeoutMs : minutes * 60_000);
 }
 
 /** True once the data-parallel group exists (Megatron's `is_initialized`). */

@@ -10,6 +10,14 @@ import { GroupCoordinator } from '../group/coordinator.js';
 
 export { BACKENDS, type Backend } from '../comm/backends.js';
 
+/**
+ * How many groups with the same members each rank has made in its job, kept across destroy and
+ * re-initialisation of the environment: a group made again after `destroyDistributedEnvironment()`
+ * must get a fresh shared block, never the old one's counters (every rank makes the same calls, so the
+ * counts agree).
+ */
+const occurrencesOf = new WeakMap<CommContext, Map<string, number>>();
+
 export class ParallelState {
   readonly context: CommContext;
   readonly rank: number;
@@ -22,10 +30,16 @@ export class ParallelState {
   readonly groups = new Map<string, GroupCoordinator>();
   /** Which front-end initialised model parallelism, and its plan (the planner's result). */
   modelParallel: { flavour: string; plan: unknown; extra: Record<string, unknown> } | undefined;
-  readonly #occurrences = new Map<string, number>();
 
-  constructor(context: CommContext, worldSize: number, localRank: number, localWorldSize: number, backend: Backend) {
+  readonly #occurrences: Map<string, number>;
+  /** Default deadline of this rank's groups, ms (`initDistributedEnvironment({ timeoutMs })`, else the job's). */
+  readonly timeoutMs: number;
+
+  constructor(context: CommContext, worldSize: number, localRank: number, localWorldSize: number, backend: Backend, timeoutMs?: number) {
     this.context = context;
+    this.timeoutMs = timeoutMs ?? context.timeoutMs;
+    if (!occurrencesOf.has(context)) occurrencesOf.set(context, new Map());
+    this.#occurrences = occurrencesOf.get(context)!;
     this.rank = context.rank;
     this.worldSize = worldSize;
     this.localRank = localRank;
@@ -39,13 +53,13 @@ export class ParallelState {
    * A GroupCoordinator for the group of `groupRanks` that holds this rank, or undefined when none does.
    * Every member must create its groups in the same order (as torch's new_group requires).
    */
-  newGroup(groupRanks: readonly (readonly number[])[], groupName: string): GroupCoordinator | undefined {
+  newGroup(groupRanks: readonly (readonly number[])[], groupName: string, timeoutMs = this.timeoutMs): GroupCoordinator | undefined {
     const mine = groupRanks.find((ranks) => ranks.includes(this.rank));
     if (mine === undefined) return undefined;
     const key = mine.join(',');
     const occurrence = this.#occurrences.get(key) ?? 0;
     this.#occurrences.set(key, occurrence + 1);
-    return new GroupCoordinator({ groupRanks: [mine], context: this.context, localRank: this.localRank, groupName, occurrence });
+    return new GroupCoordinator({ groupRanks: [mine], context: this.context, localRank: this.localRank, groupName, occurrence, timeoutMs });
   }
 
   /** Destroys the model-parallel groups (the world group stays). */

@@ -120,8 +120,9 @@ function checkCommOptions(o: Record<string, unknown>, n: number): string | null 
   }
   boolOr('options.createGlooProcessGroups', o.createGlooProcessGroups, true);
   optionalString('options.ncclCommunicatorConfigPath', o.ncclCommunicatorConfigPath);
-  if (o.distributedTimeoutMinutes !== undefined && typeof o.distributedTimeoutMinutes !== 'number') {
-    throw invalidType('options.distributedTimeoutMinutes', 'a number', o.distributedTimeoutMinutes);
+  const minutes = o.distributedTimeoutMinutes;
+  if (minutes !== undefined && (typeof minutes !== 'number' || !(minutes > 0) || !Number.isFinite(minutes))) {
+    throw invalidType('options.distributedTimeoutMinutes', 'a positive, finite number of minutes', minutes);
   }
   if (o.highPriorityStreamGroups !== undefined && o.highPriorityStreamGroups !== null && !Array.isArray(o.highPriorityStreamGroups)) {
     throw invalidType('options.highPriorityStreamGroups', 'an array of group names', o.highPriorityStreamGroups);
