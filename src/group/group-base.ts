@@ -32,6 +32,8 @@ export interface GroupCoordinatorOptions {
   messageQueue?: { maxChunkBytes?: number; maxChunks?: number } | false;
   /** Collective fingerprint checks of this group (default: the job's, on unless MULTIRANK_CHECK_CALLS=0). */
   checkCalls?: boolean;
+  /** vLLM's unique name (`tp:0`): the group's name and how many groups of that name this rank made before. */
+  uniqueName?: string;
   /** The backend of the group's device side (default "threads": CPU tensors over shared memory). */
   backend?: Backend;
 }
@@ -49,6 +51,8 @@ export class GroupBase {
   readonly rankInGroup: number;
   readonly localRank: number;
   readonly groupName: string;
+  /** vLLM's `unique_name` (`tp:0`), unique among this rank's groups. */
+  readonly uniqueName: string;
   /** The CPU side (vLLM's cpu_group): CPU tensors, objects, control; checked. */
   readonly cpuCommunicator: DeviceCommunicator;
   protected readonly cpuSide: CheckedCommunicator;
@@ -81,6 +85,7 @@ export class GroupBase {
     this.rankInGroup = ranks.indexOf(context.rank);
     this.localRank = options.localRank;
     this.groupName = options.groupName ?? 'anonymous';
+    this.uniqueName = options.uniqueName ?? `${this.groupName}:${options.occurrence ?? 0}`;
     this.context = context;
     this.backend = options.backend ?? 'threads';
     this.spec = Object.freeze({
@@ -104,7 +109,29 @@ export class GroupBase {
    */
   get deviceCommunicator(): DeviceCommunicator {
     if (this.backend === 'threads') return this.cpuSide;
-    return this.device(this.backend === 'hccl' ? 'npu' : this.backend === 'nccl' ? 'cuda' : 'cpu');
+    return this.deviceSide(this.backend === 'hccl' ? 'npu' : this.backend === 'nccl' ? 'cuda' : 'cpu');
+  }
+
+  /** vLLM's `cpu_group`: the CPU side (objects, control, CPU tensors). */
+  get cpuGroup(): DeviceCommunicator {
+    return this.cpuSide;
+  }
+
+  /** vLLM's `device_group`: the side that moves tensors of the group's device. */
+  get deviceGroup(): DeviceCommunicator {
+    return this.deviceCommunicator;
+  }
+
+  /** vLLM's `device`: where this rank's tensors of this group live (`cpu` on "threads"). */
+  get device(): string {
+    if (this.backend === 'nccl') return `cuda:${this.localRank}`;
+    if (this.backend === 'hccl') return `npu:${this.localRank}`;
+    return 'cpu';
+  }
+
+  /** True once `destroy()` ran: every later call throws. */
+  get isDestroyed(): boolean {
+    return this.destroyed;
   }
 
   /** The group's default deadline, ms. */
@@ -131,10 +158,10 @@ export class GroupBase {
   protected comm(t: Tensor): DeviceCommunicator {
     this.live();
     this.work.beforeCollective();
-    return t.device === 'cpu' ? this.cpuSide : this.device(deviceKind(t.device));
+    return t.device === 'cpu' ? this.cpuSide : this.deviceSide(deviceKind(t.device));
   }
 
-  protected device(kind: DeviceKind): CheckedCommunicator {
+  protected deviceSide(kind: DeviceKind): CheckedCommunicator {
     if (kind === 'cpu') return this.cpuSide;
     let comm = this.devices.get(kind);
     if (comm === undefined) {
@@ -159,7 +186,7 @@ export class GroupBase {
   /** The communicator of a point-to-point call: by device, without running queued collectives first. */
   protected p2p(t: Tensor): DeviceCommunicator {
     this.live();
-    return t.device === 'cpu' ? this.cpuSide : this.device(deviceKind(t.device));
+    return t.device === 'cpu' ? this.cpuSide : this.deviceSide(deviceKind(t.device));
   }
 
   /**

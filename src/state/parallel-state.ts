@@ -17,6 +17,8 @@ export { BACKENDS, type Backend } from '../comm/backends.js';
  * counts agree).
  */
 const occurrencesOf = new WeakMap<CommContext, Map<string, number>>();
+/** vLLM's `_group_name_counter`: groups made per name by each rank of a job (`tp:0`, `tp:1`, ...). */
+const nameCountsOf = new WeakMap<CommContext, Map<string, number>>();
 
 export class ParallelState {
   readonly context: CommContext;
@@ -32,6 +34,9 @@ export class ParallelState {
   modelParallel: { flavour: string; plan: unknown; extra: Record<string, unknown> } | undefined;
 
   readonly #occurrences: Map<string, number>;
+  readonly #nameCounts: Map<string, number>;
+  /** This rank's live groups by unique name (vLLM's `_groups`). */
+  readonly #byUniqueName = new Map<string, GroupCoordinator>();
   /** Default deadline of this rank's groups, ms (`initDistributedEnvironment({ timeoutMs })`, else the job's). */
   readonly timeoutMs: number;
 
@@ -39,7 +44,9 @@ export class ParallelState {
     this.context = context;
     this.timeoutMs = timeoutMs ?? context.timeoutMs;
     if (!occurrencesOf.has(context)) occurrencesOf.set(context, new Map());
+    if (!nameCountsOf.has(context)) nameCountsOf.set(context, new Map());
     this.#occurrences = occurrencesOf.get(context)!;
+    this.#nameCounts = nameCountsOf.get(context)!;
     this.rank = context.rank;
     this.worldSize = worldSize;
     this.localRank = localRank;
@@ -59,7 +66,22 @@ export class ParallelState {
     const key = mine.join(',');
     const occurrence = this.#occurrences.get(key) ?? 0;
     this.#occurrences.set(key, occurrence + 1);
-    return new GroupCoordinator({ groupRanks: [mine], context: this.context, localRank: this.localRank, groupName, occurrence, timeoutMs });
+    const count = this.#nameCounts.get(groupName) ?? 0;
+    this.#nameCounts.set(groupName, count + 1);
+    const uniqueName = `${groupName}:${count}`;
+    const group = new GroupCoordinator({ groupRanks: [mine], context: this.context, localRank: this.localRank, groupName, occurrence, timeoutMs, uniqueName });
+    this.#byUniqueName.set(uniqueName, group);
+    return group;
+  }
+
+  /** This rank's group of vLLM unique name `name` (`tp:0`), while it is not destroyed. */
+  groupByUniqueName(name: string): GroupCoordinator | undefined {
+    const group = this.#byUniqueName.get(name);
+    if (group?.isDestroyed) {
+      this.#byUniqueName.delete(name);
+      return undefined;
+    }
+    return group;
   }
 
   /** Destroys the model-parallel groups (the world group stays). */

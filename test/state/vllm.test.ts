@@ -117,3 +117,10 @@ test('destroyDistributedEnvironment with a live tp patch destroys our tp group a
   const reports = (await withRanks(4, { module: fixture, exportName: 'destroyWhilePatched' })) as Record<string, unknown>[];
   for (const r of reports) t.deepEqual(r, { wideStillWorks: 6, originalDestroyed: true });
 });
+
+test('GroupCoordinator handles as vLLM has them: unique names and their registry, cpuGroup, deviceGroup, device', async (t) => {
+  const reports = (await withRanks(4, { module: fixture, exportName: 'handles' })) as Record<string, unknown>[];
+  for (const r of reports) {
+    t.deepEqual(r, { names: ['world:0', 'tp:0', 'tp:1'], found: true, gone: true, device: 'cpu', sides: true, destroyed: true });
+  }
+});
