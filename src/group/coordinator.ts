@@ -11,6 +11,7 @@ import type { QueueContext } from '../shm/queue-group.js';
 import { tensor } from '../tensor/factory.js';
 import { GroupVariants } from './variants.js';
 import * as objects from './objects.js';
+import { boxTensors, unboxTensors } from './tensor-box.js';
 
 export type { GroupCoordinatorOptions } from './group-base.js';
 
@@ -58,7 +59,9 @@ export class GroupCoordinator extends GroupVariants {
     const src = this.member('options.src', options.src ?? 0);
     const queue = this.#agreeOnQueueCall('broadcastObject', src);
     if (queue === undefined) return objects.broadcastObject(this, obj, src);
-    return this.rankInGroup === src ? (queue.end as QueueWriter).broadcastObject(obj) : (queue.end as QueueReader).broadcastObject() as T;
+    if (this.rankInGroup !== src) return unboxTensors((queue.end as QueueReader).broadcastObject()) as T;
+    (queue.end as QueueWriter).broadcastObject(boxTensors(obj));
+    return obj;
   }
 
   /** vLLM's broadcast_object_list: the root's list, element by element, on every member. */
@@ -120,10 +123,10 @@ export class GroupCoordinator extends GroupVariants {
     const queue = this.#agreeOnQueueCall('broadcastTensorDict', src);
     if (queue === undefined) return objects.broadcastTensorDict(this, dict, src);
     if (this.rankInGroup === src) {
-      (queue.end as QueueWriter).broadcastObject(objects.packTensorDict(dict!));
+      (queue.end as QueueWriter).broadcastObject(boxTensors(objects.packTensorDict(dict!)));
       return dict!;
     }
-    return objects.unpackTensorDict((queue.end as QueueReader).broadcastObject() as objects.PackedTensorDict);
+    return objects.unpackTensorDict(unboxTensors((queue.end as QueueReader).broadcastObject()) as objects.PackedTensorDict);
   }
 
   /** vLLM's send_tensor_dict (default dst: the next member); with one member, nothing to send. */

@@ -6,6 +6,7 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import { invalidType } from '../errors.js';
+import { boxTensors, unboxTensors } from './tensor-box.js';
 import { fromTypedArray, tensor } from '../tensor/factory.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import type { DType, StorageArray } from '../tensor/dtype.js';
@@ -15,12 +16,12 @@ import type { GroupCollectives } from './collectives.js';
 type GroupCoordinator = Pick<GroupCollectives, 'worldSize' | 'rankInGroup' | 'allGather' | 'gather' | 'broadcast' | 'send' | 'recv'>;
 
 function toBytes(obj: unknown): Tensor {
-  const bytes = serialize(obj);
+  const bytes = serialize(boxTensors(obj));
   return fromTypedArray(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { dtype: 'uint8' });
 }
 
 function fromBytes(t: Tensor): unknown {
-  return deserialize(t.bytes());
+  return unboxTensors(deserialize(t.bytes()));
 }
 
 /** `obj` from member `src` on every member. */
@@ -42,7 +43,7 @@ export function allGatherObject<T>(group: GroupCoordinator, obj: T): T[] {
   const padded = empty([longest], { dtype: 'uint8' });
   padded.bytes().set(mine.bytes());
   const all = group.allGather(padded, { dim: 0 });
-  return sizes.map((size, m) => deserialize(all.bytes().subarray(m * longest, m * longest + size)) as T);
+  return sizes.map((size, m) => unboxTensors(deserialize(all.bytes().subarray(m * longest, m * longest + size))) as T);
 }
 
 /** Sends `obj` to member `dst`. */
@@ -168,5 +169,5 @@ export function gatherObject<T>(group: GroupCoordinator, obj: T, dst: number): T
   padded.bytes().set(mine.bytes());
   const all = group.gather(padded, { dst, dim: 0 });
   if (all === null) return null;
-  return sizes.map((size, m) => deserialize(all.bytes().subarray(m * longest, m * longest + size)) as T);
+  return sizes.map((size, m) => unboxTensors(deserialize(all.bytes().subarray(m * longest, m * longest + size))) as T);
 }
