@@ -18,6 +18,7 @@ import { sameNodeFlags, sameNodeRanks } from './same-node.js';
 import { cleanupPatchedDistEnv, destroyPatchedModelParallel, patchTensorParallel, type TensorParallelPatch } from './tp-patch.js';
 
 export { initDistributedEnvironment, destroyDistributedEnvironment, getWorldGroup } from './environment.js';
+export { DistributedAutograd, type Applied } from '../group/autograd.js';
 export type { InitDistributedOptions } from './environment.js';
 export type { TensorParallelPatch } from './tp-patch.js';
 export type { FastVideoOptions, FastVideoPlan } from '../topology/index.js';
