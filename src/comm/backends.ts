@@ -4,10 +4,11 @@
  * says the same.
  */
 /**
- * `threads`: ranks of one process over shared memory (CPU tensors). `nccl` / `hccl`: device tensors on
- * NVIDIA GPUs / Ascend NPUs through the vendor library. `mpi`: CPU tensors between processes.
+ * `threads`: ranks of one process over shared memory (CPU tensors). `gloo`: what torch users mean by it,
+ * CPU tensors (here: threads in one process). `nccl` / `hccl`: device tensors on NVIDIA GPUs / Ascend
+ * NPUs through the vendor library. `mpi`: CPU tensors between processes.
  */
-export const BACKENDS = ['threads', 'nccl', 'hccl', 'mpi'] as const;
+export const BACKENDS = ['threads', 'gloo', 'nccl', 'hccl', 'mpi'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 /** Backends this build names but cannot run, each with why (they are planned, not present). */
@@ -20,3 +21,8 @@ export const NOT_IN_THIS_BUILD: Readonly<Partial<Record<Backend, string>>> = Obj
 
 /** The backends this build can run. */
 export const AVAILABLE_BACKENDS: readonly Backend[] = Object.freeze(BACKENDS.filter((b) => NOT_IN_THIS_BUILD[b] === undefined));
+
+/** True for the backends whose groups move CPU tensors in this process (their device side is the CPU side). */
+export function isCpuBackend(backend: Backend): boolean {
+  return backend === 'threads' || backend === 'gloo';
+}

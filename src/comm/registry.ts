@@ -59,7 +59,7 @@ export class CommunicatorRegistry implements CommunicatorSource {
 
 /** Registers the backends this build lacks as unavailable, so that naming one says why. */
 export function registerMissingBackends(registry: CommunicatorRegistry): void {
-  const devices: Record<Backend, DeviceKind> = { threads: 'cpu', nccl: 'cuda', hccl: 'npu', mpi: 'cpu' };
+  const devices: Record<Backend, DeviceKind> = { threads: 'cpu', gloo: 'cpu', nccl: 'cuda', hccl: 'npu', mpi: 'cpu' };
   for (const backend of BACKENDS) {
     const reason = NOT_IN_THIS_BUILD[backend];
     if (reason !== undefined) registry.unavailable(backend, devices[backend], reason);

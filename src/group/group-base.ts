@@ -7,7 +7,7 @@
 import { checkInteger, invalidType, outOfRange } from '../errors.js';
 import { CheckedCommunicator } from '../comm/checked.js';
 import { deviceKind } from '../comm/registry.js';
-import type { Backend } from '../comm/backends.js';
+import { isCpuBackend, type Backend } from '../comm/backends.js';
 import type { CallDescriptor, CommContext, DeviceCommunicator, DeviceKind, GroupSpec } from '../comm/types.js';
 import { QUEUE_CHUNK_BYTES, QUEUE_CHUNKS } from '../shm/message-queue.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -108,7 +108,7 @@ export class GroupBase {
    * itself on "threads"; on "nccl" / "hccl" the device one, made on first use.
    */
   get deviceCommunicator(): DeviceCommunicator {
-    if (this.backend === 'threads') return this.cpuSide;
+    if (isCpuBackend(this.backend)) return this.cpuSide;
     return this.deviceSide(this.backend === 'hccl' ? 'npu' : this.backend === 'nccl' ? 'cuda' : 'cpu');
   }
 

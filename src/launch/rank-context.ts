@@ -6,7 +6,7 @@
 import { CommunicatorRegistry, registerMissingBackends } from '../comm/registry.js';
 import { ThreadsCommunicator, type RankContext } from '../comm/threads/communicator.js';
 import type { JobControl } from '../comm/threads/job-control.js';
-import type { CommContext } from '../comm/types.js';
+import type { CommContext, GroupSpec } from '../comm/types.js';
 import type { Chaos } from '../debug/chaos.js';
 import type { RankRecord } from '../debug/rank-status.js';
 import type { TraceRecorder } from '../debug/trace.js';
@@ -33,7 +33,10 @@ export function buildRankContexts(input: RankContextInput): { threads: RankConte
     spinIterations: spinIterationsFor(input.worldSize), trace: input.trace,
   };
   const registry = new CommunicatorRegistry();
-  registry.register('threads', 'cpu', (group) => new ThreadsCommunicator(threads, group));
+  const threadsFactory = (group: GroupSpec): ThreadsCommunicator => new ThreadsCommunicator(threads, group);
+  registry.register('threads', 'cpu', threadsFactory);
+  // torch's "gloo" means CPU tensors: in one process, the same shared-memory communicator.
+  registry.register('gloo', 'cpu', threadsFactory);
   registerMissingBackends(registry);
   const comm: CommContext = {
     rank: input.rank, worldSize: input.worldSize, timeoutMs: input.timeoutMs, checkCalls: input.checkCalls,

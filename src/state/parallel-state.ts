@@ -69,7 +69,9 @@ export class ParallelState {
     const count = this.#nameCounts.get(groupName) ?? 0;
     this.#nameCounts.set(groupName, count + 1);
     const uniqueName = `${groupName}:${count}`;
-    const group = new GroupCoordinator({ groupRanks: [mine], context: this.context, localRank: this.localRank, groupName, occurrence, timeoutMs, uniqueName });
+    const group = new GroupCoordinator({
+      groupRanks: [mine], context: this.context, localRank: this.localRank, groupName, occurrence, timeoutMs, uniqueName, backend: this.backend,
+    });
     this.#byUniqueName.set(uniqueName, group);
     return group;
   }

@@ -20,8 +20,8 @@ const group: GroupSpec = { ranks: [0, 1], occurrence: 0, name: 'tp', timeoutMs: 
 test('the registry makes what is registered and names why a missing backend is missing', (t) => {
   const registry = new CommunicatorRegistry();
   registerMissingBackends(registry);
-  t.deepEqual([...AVAILABLE_BACKENDS], ['threads']);
-  t.deepEqual([...BACKENDS], ['threads', 'nccl', 'hccl', 'mpi']);
+  t.deepEqual([...AVAILABLE_BACKENDS], ['threads', 'gloo']);
+  t.deepEqual([...BACKENDS], ['threads', 'gloo', 'nccl', 'hccl', 'mpi']);
   for (const [backend, device] of [['nccl', 'cuda'], ['hccl', 'npu'], ['mpi', 'cpu']] as const) {
     const error = t.throws(() => registry.create(backend, device, group));
     t.is((error as { code?: string }).code, ErrorCodes.BACKEND_UNAVAILABLE);
@@ -106,4 +106,10 @@ test('the threads communicator checks in band: the wrapper adds no agreement', (
   checked.allReduce(tensor([1]), 'sum');
   t.deepEqual(cpuLog, []);
   t.deepEqual(innerLog, ['allReduce']);
+});
+
+test('backend "gloo" runs CPU tensors as torch users mean it (threads in one process)', async (t) => {
+  const { withRanks } = await import('../../src/testing/index.js');
+  const results = await withRanks(3, { module: new URL('../fixtures/gloo.js', import.meta.url) });
+  t.deepEqual(results, [[3, 'cpu'], [3, 'cpu'], [3, 'cpu']]);
 });
