@@ -136,7 +136,7 @@ export async function layoutCommand(argv: string[], out: LayoutOutput): Promise<
     out.error(`multirank layout: ${(e as Error).message}`);
     return 1;
   }
-  out.log(values.json ? toJson(plan).trimEnd() : renderText(plan).trimEnd());
+  // The drawing first: a file that cannot be written fails the command before anything is printed.
   if (typeof values.svg === 'string') {
     try {
       await writeFile(values.svg, renderSvg(plan));
@@ -144,7 +144,8 @@ export async function layoutCommand(argv: string[], out: LayoutOutput): Promise<
       out.error(`multirank layout: cannot write ${values.svg}: ${(e as Error).message}`);
       return 1;
     }
-    if (!values.json) out.log(`wrote ${values.svg}`);
   }
+  out.log(values.json ? toJson(plan).trimEnd() : renderText(plan).trimEnd());
+  if (typeof values.svg === 'string' && !values.json) out.log(`wrote ${values.svg}`);
   return 0;
 }

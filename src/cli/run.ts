@@ -1,4 +1,6 @@
 /** `multirank run -n N rank.js [-- args]`: run a rank module on N ranks; exit non-zero when a rank fails. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { launch } from '../launch/launch.js';
 import type { CommandOutput } from './main.js';
@@ -13,7 +15,9 @@ Options:
   -n, --nproc RANKS       number of ranks (required)
       --export NAME       the export to run (default: default)
       --local-world-size  ranks per node for LOCAL_RANK (default: RANKS)
-      --timeout-ms MS     deadline of every blocking wait (default: MULTIRANK_TIMEOUT_MS or 300000)
+      --timeout-ms MS     deadline of every blocking wait (default: MULTIRANK_TIMEOUT_MS or 300000); it
+                          covers waits only: a rank that computes or spins forever is not ended by it
+      --job-timeout-ms MS end the whole job after MS (a rank that never waits included); exit code 1
       --quiet             do not print return values
   -h, --help              this text`;
 
@@ -27,7 +31,8 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
       args: own, allowPositionals: true,
       options: {
         nproc: { type: 'string', short: 'n' }, export: { type: 'string' }, 'local-world-size': { type: 'string' },
-        'timeout-ms': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        'timeout-ms': { type: 'string' }, 'job-timeout-ms': { type: 'string' }, quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
@@ -49,23 +54,48 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
     if (!Number.isInteger(value) || value <= 0) throw new RangeError(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
     return value;
   };
+  let options;
+  let jobTimeoutMs: number | undefined;
   try {
-    const options = {
-      worldSize: number('nproc', values.nproc)!, module: positionals[0]!, args: rankArgs, outputPrefix: true,
+    // Bad words are usage errors (exit 2), found before any rank starts.
+    const module = positionals[0]!;
+    if (!/^[a-z]+:/i.test(module) && !existsSync(resolve(module))) throw new RangeError(`the rank module ${resolve(module)} does not exist`);
+    options = {
+      worldSize: number('nproc', values.nproc)!, module, args: rankArgs, outputPrefix: true,
       ...(values.export === undefined ? {} : { exportName: values.export }),
       ...(values['local-world-size'] === undefined ? {} : { localWorldSize: number('local-world-size', values['local-world-size'])! }),
       ...(values['timeout-ms'] === undefined ? {} : { timeoutMs: number('timeout-ms', values['timeout-ms'])! }),
     };
+    jobTimeoutMs = number('job-timeout-ms', values['job-timeout-ms']);
+  } catch (error) {
+    out.error(`multirank run: ${(error as Error).message}\n\n${RUN_USAGE}`);
+    return 2;
+  }
+  try {
     const job = await launch(options);
+    let timedOut = false;
+    const timer = jobTimeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      void job.close();
+    }, jobTimeoutMs);
     try {
       const results = await job.results;
-      if (!values.quiet) results.forEach((value, rank) => value !== undefined && out.log(`[rank ${rank}] => ${JSON.stringify(value)}`));
+      if (!values.quiet) results.forEach((value, rank) => value !== undefined && out.log(`[rank ${rank}] => ${printable(value)}`));
       return 0;
+    } catch (error) {
+      if (timedOut) throw new Error(`the job ran past --job-timeout-ms ${jobTimeoutMs} and was closed`, { cause: error });
+      throw error;
     } finally {
+      clearTimeout(timer);
       await job.close();
     }
   } catch (error) {
     out.error(`multirank run: ${(error as Error).message}`);
     return 1;
   }
+}
+
+/** A rank's result as JSON, with bigints (int64 tensors' values) written as `123n`. */
+function printable(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 }

@@ -53,3 +53,27 @@ test('usage, version and unknown commands', async (t) => {
   t.is(await main(['run', 'x.js'], run.out), 2);
   t.regex(run.errors(), /-n RANKS is required/);
 });
+
+test('multirank run: usage errors exit 2 before any rank starts; int64 results print; a job deadline ends spinning ranks', async (t) => {
+  const fixture = new URL('../fixtures/cli-run.js', import.meta.url).pathname;
+  for (const argv of [['-n', 'eight', fixture], ['-n', '0', fixture], ['-n', '2', '/nonexistent/rank.js'], ['-n', '2', fixture, '--job-timeout-ms', 'x']]) {
+    const c = capture();
+    t.is(await main(['run', ...argv], c.out), 2, argv.join(' '));
+    t.regex(c.errors(), /nproc must be a positive integer|rank module \/nonexistent\/rank\.js does not exist|job-timeout-ms must be/);
+  }
+  const big = capture();
+  t.is(await main(['run', '-n', '2', fixture, '--export', 'int64'], big.out), 0);
+  t.regex(big.text(), /\[rank 1\] => \["1n","9007199254740993n"\]/);
+  const spin = capture();
+  const started = Date.now();
+  t.is(await main(['run', '-n', '2', fixture, '--export', 'spins', '--job-timeout-ms', '500'], spin.out), 1);
+  t.regex(spin.errors(), /ran past --job-timeout-ms 500 and was closed/);
+  t.true(Date.now() - started < 15_000);
+});
+
+test('multirank layout --svg to a folder that does not exist fails before printing the layout', async (t) => {
+  const c = capture();
+  t.is(await main(['layout', '--flavor', 'vllm', '--world-size', '4', '--tp', '2', '--svg', '/nonexistent/x.svg'], c.out), 1);
+  t.is(c.text(), '');
+  t.regex(c.errors(), /cannot write \/nonexistent\/x\.svg/);
+});
