@@ -62,6 +62,9 @@ export class PoolManager {
   acquire(size: number, keepModuleState: boolean): PoolLease {
     const idle = (keepModuleState ? this.#warm.get(size)?.pop() : undefined) ?? this.#takeStandby(size);
     if (idle !== undefined) clearTimeout(idle.timer);
+    // A standby about to start would boot beside this job's own threads and slow both; this job's end
+    // plans the next one.
+    else this.#cancelPlanned(size);
     const pool = idle?.pool ?? this.#create(size);
     return { pool, size, release: (healthy) => this.#release(pool, size, keepModuleState && healthy) };
   }
@@ -112,6 +115,11 @@ export class PoolManager {
     // Every task of the job has settled: its threads end in the background (shutdown() waits for them),
     // so that close() does not wait for thread teardown.
     this.#destroy(pool).catch(() => undefined);
+  }
+
+  #cancelPlanned(size: number): void {
+    clearTimeout(this.#planned.get(size));
+    this.#planned.delete(size);
   }
 
   #startStandby(size: number): void {
