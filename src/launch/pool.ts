@@ -5,19 +5,23 @@
  * By default a job runs on threads that never ran user code, and they are destroyed when it ends: a
  * fresh thread is the only way to give the rank module *and everything it imports* fresh module state
  * (a cache-busting query on the module's URL would renew the module itself, but not its imports, and
- * would keep every old copy alive). Starting a thread costs tens of milliseconds, so when a job ends a
- * **standby** pool of the same size is started in the background for the next job.
+ * would keep every old copy alive). Starting a thread costs tens of milliseconds, so when a job of a size
+ * that recurs (the second and later jobs of that size) ends, a **standby** pool of the same size starts
+ * in the background for the next one; a size launched once costs no standby.
  *
  * A `keepModuleState` job instead takes a **warm** pool that earlier `keepModuleState` jobs ran on, and
- * gives it back warm. Idle standby and warm pools are destroyed after POOL_IDLE_MS. Every thread holds
+ * gives it back warm. Idle pools are destroyed after STANDBY_IDLE_MS (standby: fresh threads, only
+ * memory) or POOL_IDLE_MS (warm: they hold a job's module state). Every thread holds
  * the process-wide arena and the compiled kernels from birth (workerData), and piscina unrefs idle
  * threads: an idle pool never keeps the process alive.
  */
 import { Piscina } from 'piscina';
 import type { PoolWorkerData } from './protocol.js';
 
-/** How long an idle standby or warm pool is kept. */
+/** How long an idle warm pool is kept. */
 export const POOL_IDLE_MS = 5_000;
+/** How long an idle standby pool is kept (booting one again costs more than keeping it). */
+export const STANDBY_IDLE_MS = 30_000;
 
 const WORKER_URL = new URL('../../workers/rank-worker.js', import.meta.url);
 
@@ -43,6 +47,8 @@ export class PoolManager {
   readonly #warm = new Map<number, Idle[]>();
   readonly #data: PoolWorkerData;
   readonly #live = new Set<Piscina>();
+  /** Default (fresh-thread) jobs launched, by size: a standby is worth starting for sizes that recur. */
+  readonly #jobs = new Map<number, number>();
   /** Standby pools about to start, by size. */
   readonly #planned = new Map<number, NodeJS.Timeout>();
   readonly #destroying = new Set<Promise<void>>();
@@ -66,6 +72,7 @@ export class PoolManager {
     // plans the next one.
     else this.#cancelPlanned(size);
     const pool = idle?.pool ?? this.#create(size);
+    if (!keepModuleState) this.#jobs.set(size, (this.#jobs.get(size) ?? 0) + 1);
     return { pool, size, release: (healthy) => this.#release(pool, size, keepModuleState && healthy) };
   }
 
@@ -90,26 +97,27 @@ export class PoolManager {
     return pool;
   }
 
-  /** An idle pool, destroyed after POOL_IDLE_MS unless taken; `untrack` removes it from its list first. */
-  #idle(pool: Piscina, untrack: (entry: Idle) => void): Idle {
+  /** An idle pool, destroyed after `idleMs` unless taken; `untrack` removes it from its list first. */
+  #idle(pool: Piscina, idleMs: number, untrack: (entry: Idle) => void): Idle {
     const expire = (): void => {
       untrack(entry);
       this.#destroy(pool).catch(() => undefined); // nobody waits for it: shutdown() waits for #destroying
     };
-    const entry: Idle = { pool, timer: setTimeout(expire, POOL_IDLE_MS).unref() };
+    const entry: Idle = { pool, timer: setTimeout(expire, idleMs).unref() };
     return entry;
   }
 
   async #release(pool: Piscina, size: number, keepWarm: boolean): Promise<void> {
     if (keepWarm) {
       const list = this.#warm.get(size) ?? [];
-      list.push(this.#idle(pool, (entry) => remove(list, entry)));
+      list.push(this.#idle(pool, POOL_IDLE_MS, (entry) => remove(list, entry)));
       this.#warm.set(size, list);
       return;
     }
     // The standby starts on the next turn of the event loop rather than now: a process that shuts down
     // (or ends) right after its last job does not boot threads for nothing.
-    if (!this.#standby.has(size) && !this.#planned.has(size)) {
+    const recurs = (this.#jobs.get(size) ?? 0) >= 2;
+    if (recurs && !this.#standby.has(size) && !this.#planned.has(size)) {
       this.#planned.set(size, setTimeout(() => this.#startStandby(size), 0).unref());
     }
     // Every task of the job has settled: its threads end in the background (shutdown() waits for them),
@@ -125,7 +133,7 @@ export class PoolManager {
   #startStandby(size: number): void {
     this.#planned.delete(size);
     if (this.#standby.has(size)) return;
-    this.#standby.set(size, this.#idle(this.#create(size), () => this.#standby.delete(size)));
+    this.#standby.set(size, this.#idle(this.#create(size), STANDBY_IDLE_MS, () => this.#standby.delete(size)));
   }
 
   #destroy(pool: Piscina): Promise<void> {
