@@ -7,7 +7,8 @@
  * - allReduce float32 sum at 2, 4 and 8 ranks, 4 B .. 64 MiB (x4), --ceiling, `rounds` times: the rank
  *   counts are interleaved within each round, and the goal figures are medians over rounds;
  * - every op at 2 and 8 ranks, 4 B .. 16 MiB (x16), once;
- * - launch: an 8-rank job whose ranks return at once, cold and then warm (median of LAUNCHES).
+ * - launch: an 8-rank job whose ranks return at once, cold and then warm (`keepModuleState`: the threads of
+ *   the previous job; median of LAUNCHES). What the default's fresh threads cost: bench/launch-isolation.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -47,11 +48,12 @@ async function sweep(config: BenchConfig, log: (line: string) => void): Promise<
   return runBench(config, { onRecord: (record) => log(tableRow(record, config.ceiling)) });
 }
 
-/** Milliseconds from launch() to every rank's result, for a cold start and then `count` warm ones. */
+/** Milliseconds from launch() to every rank's result, for a cold start, then `count` warm ones (same threads). */
 export async function launchTimes(ranks: number, count: number): Promise<{ coldMs: number; warmMs: number[] }> {
   const once = async (): Promise<number> => {
     const start = performance.now();
-    const job = await launch({ worldSize: ranks, module: new URL('../src/bench/rank.js', import.meta.url), exportName: 'noop' });
+    const module = new URL('../src/bench/rank.js', import.meta.url);
+    const job = await launch({ worldSize: ranks, module, exportName: 'noop', keepModuleState: true });
     await job.results;
     const ms = performance.now() - start;
     await job.close();

@@ -16,7 +16,8 @@ import type { RpcQueue, RpcRequest } from './rpc-queue.js';
 import type { JobControl } from '../comm/threads/job-control.js';
 import type { PoolLease } from './pool.js';
 import type { RankOutcome } from './rank-runtime.js';
-import { deserializeError, type SerializedError } from './serialize-error.js';
+import { deserializeError, serializeError, type SerializedError } from './serialize-error.js';
+import { decodeResult, type EncodedResult } from './result-codec.js';
 
 /** How long the other ranks get to return after a rank failed, before their threads are terminated. */
 export const FAILURE_GRACE_MS = 2_000;
@@ -74,7 +75,7 @@ export class Job {
   rank(index: number): RankHandle {
     checkInteger('index', index, 0, this.worldSize - 1);
     const api = this.#apis[index]!;
-    return { call: (name, ...args) => api.call(name, args) };
+    return { call: async (name, ...args) => decodeResult((await api.call(name, args)) as EncodedResult) };
   }
 
   /**
@@ -82,15 +83,18 @@ export class Job {
    * crosses shared memory once for all ranks (the job's RPC queue); replies come over each rank's port.
    * A rank that throws rejects the call with its error, its message prefixed with its rank.
    */
-  collectiveRpc(method: string, ...args: unknown[]): Promise<unknown[]> {
+  async collectiveRpc(method: string, ...args: unknown[]): Promise<unknown[]> {
     const id = ++this.#rpcId;
     // Ask the ranks first, so that they are reading while a call larger than the ring streams through it.
     const replies = Promise.all(this.#apis.map((api) => api.runQueued(id)));
     this.#rpc.writer.enqueue({ id, method, args } satisfies RpcRequest);
-    return replies;
+    return (await replies).map((reply) => decodeResult(reply as EncodedResult));
   }
 
-  /** Ends the job: releases waiting ranks, waits for them, returns the threads. Idempotent. */
+  /**
+   * Ends the job: releases waiting ranks, waits for them, and gives the threads back (a `keepModuleState`
+   * job's stay warm for the next such job; any other job's end, since they ran user code). Idempotent.
+   */
   close(): Promise<void> {
     return (this.#closed ??= this.#close());
   }
@@ -124,9 +128,9 @@ export class Job {
     try {
       outcome = await task;
     } catch (error) {
-      // The thread died (process.exit in the rank, an uncaught error outside the entry, or termination).
-      const e = error as Error;
-      outcome = { ok: false, error: { name: e.name, message: e.message, stack: e.stack, code: undefined, rank, cause: undefined } };
+      // The thread died (process.exit in the rank, an uncaught error outside the entry, or termination);
+      // what it died of may not even be an Error.
+      outcome = { ok: false, error: { ...serializeError(error), rank } };
     }
     if (!outcome.ok) {
       this.#failed = true;
@@ -139,7 +143,8 @@ export class Job {
   async #collect(): Promise<unknown[]> {
     const outcomes = await this.#settled;
     if (this.#tracePath !== undefined) writeTrace(this.#tracePath, outcomes.map((o) => o.trace ?? []));
-    if (outcomes.every((o) => o.ok)) return outcomes.map((o) => (o as { value: unknown }).value);
+    // Each value arrives as the rank's own copy; Tensors are rebuilt from theirs.
+    if (outcomes.every((o) => o.ok)) return outcomes.map((o) => decodeResult((o as { value: EncodedResult }).value));
     const dump = this.dumpFlightRecorder(this.#control.abortValue === DEADLOCK ? 'deadlock' : 'failure');
     const summary = `multirank: the job failed; flight recorder: ${dump.path}\n${dump.summary}\n`;
     if (process.env[QUIET_ENV] !== '1') process.stderr.write(summary);

@@ -12,7 +12,7 @@ export interface RankTask {
   localRank: number;
   localWorldSize: number;
   args: unknown;
-  /** Extra environment for the rank (its thread's own copy of process.env). */
+  /** The rank's whole environment but the rank variables: the driver's at launch plus `options.env`. */
   env: Record<string, string>;
   /** Arena offset of the job control block. */
   controlOffset: number;

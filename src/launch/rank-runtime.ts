@@ -5,21 +5,22 @@
  */
 import { register } from 'node:module';
 import { workerData } from 'node:worker_threads';
-import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { invalidType } from '../errors.js';
 import { JobControl } from '../comm/threads/job-control.js';
 import { Arena } from '../shm/arena.js';
 import { instantiateKernels, type Kernels } from '../shm/kernels.js';
 import { setDefaultArena } from '../tensor/storage.js';
 import type { PoolWorkerData, RankTask } from './protocol.js';
-import { RankState, type RankRecord } from '../debug/rank-status.js';
+import { RankState } from '../debug/rank-status.js';
 import { Chaos } from '../debug/chaos.js';
 import { TraceRecorder, type TraceEvent } from '../debug/trace.js';
-import { RpcServer } from './rpc-queue.js';
+import { serveRpc } from './rank-rpc.js';
 import { buildRankContexts } from './rank-context.js';
-import { setCurrentRank } from '../state/current-rank.js';
+import { setCurrentRank, type RankEnvironment } from '../state/current-rank.js';
 import { serializeError, type SerializedError } from './serialize-error.js';
+import { encodeResult, type EncodedResult } from './result-codec.js';
+import { environmentSnapshot, flushOutput, JobScope, prefixOutput, setEnvironment } from './rank-scope.js';
 
 interface ThreadState {
   arena: Arena;
@@ -30,41 +31,78 @@ interface ThreadState {
 let thread: ThreadState | undefined;
 
 function attach(): ThreadState {
-  const data = (workerData as { workerData?: PoolWorkerData } | PoolWorkerData | undefined);
-  const pool = data !== undefined && 'memory' in data ? data : (data as { workerData?: PoolWorkerData } | undefined)?.workerData;
-  if (pool === undefined) throw invalidType('workerData', 'the shared memory and kernels of a multirank pool', data);
+  const data = workerData as { workerData?: PoolWorkerData } | PoolWorkerData | undefined;
+  const pool = data !== undefined && 'memory' in data ? data : data?.workerData;
+  if (pool === undefined) throw invalidType('workerData', 'the shared memory and kernels of a pool', data);
   const arena = new Arena(pool.memory);
   return { arena, kernels: instantiateKernels(pool.memory, pool.kernelModule), typescriptHooks: false };
 }
 
+/**
+ * Everything a thread can do before its first task: attach the arena and kernels, and load the package's
+ * main entry point, which rank modules import (a standby thread does this while it waits for its job).
+ */
+export async function prepareThread(): Promise<void> {
+  thread ??= attach();
+  await import('../index.js');
+}
+
 /** A rank's outcome, with its trace events and chaos schedule when those were on. */
-export type RankOutcome = ({ ok: true; value: unknown } | { ok: false; error: SerializedError }) & {
+export type RankOutcome = ({ ok: true; value: EncodedResult } | { ok: false; error: SerializedError }) & {
   trace?: TraceEvent[] | undefined;
   chaosSchedule?: number[] | undefined;
 };
 
+/** The job this thread runs now: its changes to the thread's globals, undone when the job ends. */
+let scope: JobScope | undefined;
+
+/** Puts this thread back as it was before the current job (its environment, output, rank context). */
+function endJob(): void {
+  const ending = scope;
+  scope = undefined;
+  ending?.end();
+}
+
+/** Installs what a job sees in this thread: its rank, its arena, its environment, its output prefix. */
+function beginJob(task: RankTask, environment: RankEnvironment, arena: Arena): void {
+  const job = (scope = new JobScope());
+  job.change(() => setCurrentRank(environment), () => setCurrentRank(undefined));
+  job.change(() => setDefaultArena(arena), () => setDefaultArena(undefined));
+  const saved = environmentSnapshot();
+  const env = {
+    ...task.env, RANK: String(task.rank), LOCAL_RANK: String(task.localRank), WORLD_SIZE: String(task.worldSize),
+    LOCAL_WORLD_SIZE: String(task.localWorldSize),
+  };
+  job.change(() => setEnvironment(env), () => setEnvironment(saved));
+  let restoreOutput = (): void => undefined;
+  const prefix = `[rank ${task.rank}] `;
+  if (task.outputPrefix) job.change(() => (restoreOutput = prefixOutput(prefix)), () => restoreOutput());
+  // The driver closes the job's port when the job ends; the rank's module may still be called until then.
+  task.port.once('close', () => {
+    if (scope === job) endJob();
+    else job.end();
+  });
+}
+
 /** Runs one rank of a job in this thread. */
-export async function runRankTask(task: RankTask): Promise<RankOutcome> {
+export async function runRankTask(task: RankTask): Promise<unknown> {
+  // The previous job's port may close after this task arrived (the two travel apart): end it first.
+  endJob();
   thread ??= attach();
   const { arena, kernels } = thread;
   const job = new JobControl(arena, task.controlOffset);
   const record = job.record(task.rank);
   const trace = task.trace ? new TraceRecorder(task.rank) : undefined;
-  const chaos = task.chaos === undefined ? undefined : new Chaos(task.chaos, task.rank);
+  const { rank, worldSize, localRank, localWorldSize } = task;
+  const chaos = task.chaos === undefined ? undefined : new Chaos(task.chaos, rank);
   const { threads, comm: context } = buildRankContexts({
-    arena, kernels, job, record, rank: task.rank, worldSize: task.worldSize, timeoutMs: task.timeoutMs,
-    checkCalls: task.checkCalls, chaos, trace,
+    arena, kernels, job, record, rank, worldSize, timeoutMs: task.timeoutMs, checkCalls: task.checkCalls, chaos, trace,
   });
   record.setTimeOrigin();
   record.setState(RankState.RUNNING);
-  setCurrentRank({ context, threads, worldSize: task.worldSize, localRank: task.localRank, localWorldSize: task.localWorldSize });
-  setDefaultArena(arena);
-  // This thread's own copy of the environment (worker threads do not share process.env).
-  Object.assign(process.env, task.env, {
-    RANK: String(task.rank), LOCAL_RANK: String(task.localRank), WORLD_SIZE: String(task.worldSize),
-    LOCAL_WORLD_SIZE: String(task.localWorldSize),
-  });
-  if (task.outputPrefix) prefixOutput(`[rank ${task.rank}] `);
+  beginJob(task, { context, threads, worldSize, localRank, localWorldSize }, arena);
+  let outcome: RankOutcome | undefined;
+  let transfer: ArrayBuffer[] = [];
   try {
     if (/\.(ts|mts|cts)$/.test(task.moduleUrl) && !thread.typescriptHooks) {
       register(new URL('./ts-hooks.js', import.meta.url));
@@ -75,63 +113,28 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
     serveRpc(task, module, record, arena, () => entryRunning);
     const name = task.exportName ?? 'default';
     const entry = module[name];
-    if (typeof entry !== 'function') throw invalidType(`the export \`${name}\` of ${task.moduleUrl}`, 'a function (the rank entry)', entry);
-    const value = await (entry as (info: unknown) => unknown)({ rank: task.rank, worldSize: task.worldSize, localRank: task.localRank, args: task.args });
+    if (typeof entry !== 'function') {
+      throw invalidType(`the export \`${name}\` of ${task.moduleUrl}`, 'a function (the rank entry)', entry);
+    }
+    const value = await (entry as (info: unknown) => unknown)({ rank, worldSize, localRank, args: task.args });
     entryRunning = false;
+    const result = encodeResult(value, `the value rank ${rank}'s entry returned`);
+    transfer = result.transfer;
     record.recordIdle();
     record.setState(RankState.RETURNED);
-    return { ok: true, value, trace: trace?.events, chaosSchedule: chaos?.schedule };
+    outcome = { ok: true, value: result.encoded, trace: trace?.events, chaosSchedule: chaos?.schedule };
   } catch (error) {
     record.setState(RankState.FAILED);
     const serialized = serializeError(error);
-    job.fail(task.rank, `${serialized.name}: ${serialized.message}\n${serialized.stack ?? ''}`);
-    return { ok: false, error: serialized, trace: trace?.events, chaosSchedule: chaos?.schedule };
+    job.fail(rank, `${serialized.name}: ${serialized.message}\n${serialized.stack ?? ''}`);
+    outcome = { ok: false, error: serialized, trace: trace?.events, chaosSchedule: chaos?.schedule };
+  } finally {
+    // A failed rank is done with its job: nothing of it may reach the next job on this thread.
+    if (outcome?.ok !== true) endJob();
   }
-}
-
-/** Exposes the rank module's exports to the driver (`job.rank(i).call(name, ...args)`). */
-function serveRpc(task: RankTask, module: Record<string, unknown>, record: RankRecord, arena: Arena, entryRunning: () => boolean): void {
-  let server: RpcServer | undefined;
-  let active = 0;
-  const api = {
-    /** `job.collectiveRpc`: runs queued call `id` (and any before it) from the driver's queue. */
-    runQueued(id: number): Promise<unknown> {
-      server ??= new RpcServer(arena, task.rpcQueue, task.rank, { timeoutMs: task.timeoutMs, spinIterations: 0 }, (name, args) => api.call(name, args));
-      return server.run(id);
-    },
-    async call(name: string, args: unknown[]): Promise<unknown> {
-      const fn = module[name];
-      if (typeof fn !== 'function') throw invalidType(`the export \`${name}\` of rank ${task.rank}'s module`, 'a function', fn);
-      record.setState(RankState.RUNNING);
-      active++;
-      try {
-        return await (fn as (...a: unknown[]) => unknown)(...args);
-      } catch (error) {
-        if (error instanceof Error) error.message = `Rank ${task.rank}: ${error.message}`;
-        throw error;
-      } finally {
-        // The rank is idle again only when no other call runs and its entry function has returned.
-        if (--active === 0 && !entryRunning()) record.setState(RankState.RETURNED);
-      }
-    },
-  };
-  Comlink.expose(api, nodeEndpoint(task.port as never));
-}
-
-const originalWrites = new Map<NodeJS.WriteStream, NodeJS.WriteStream['write']>();
-
-/** Prefixes every line this thread writes to stdout/stderr (the CLI tells ranks apart this way). */
-function prefixOutput(prefix: string): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    if (!originalWrites.has(stream)) originalWrites.set(stream, stream.write.bind(stream));
-    const write = originalWrites.get(stream)!;
-    let atLineStart = true;
-    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-      const lines = text.split('\n');
-      const prefixed = lines.map((line, i) => ((i === 0 ? atLineStart : true) && (line !== '' || i < lines.length - 1) ? prefix + line : line)).join('\n');
-      atLineStart = text.endsWith('\n');
-      return (write as (...a: unknown[]) => boolean)(prefixed, ...rest);
-    }) as NodeJS.WriteStream['write'];
-  }
+  // The thread may be terminated as soon as the job closes: its output must have reached the driver.
+  await flushOutput();
+  // The result's copies are this thread's own: transfer them rather than copy them once more.
+  if (transfer.length === 0) return outcome;
+  return move({ [transferableSymbol]: transfer, [valueSymbol]: outcome } as never);
 }

@@ -1,6 +1,7 @@
 /**
  * The process-wide runtime of the driver: one shared arena (the `WebAssembly.Memory` every rank thread
- * imports) and the thread pools, which hand each thread the memory and the compiled kernels. Created on first use; `shutdown()` ends it.
+ * imports) and the thread pools, which hand each thread the memory and the compiled kernels. Created on
+ * first use; `shutdown()` ends its threads.
  */
 import { Arena, type ArenaOptions } from '../shm/arena.js';
 import { kernelModule } from '../shm/kernels.js';
@@ -22,7 +23,10 @@ export function processRuntime(options: ArenaOptions = {}): Runtime {
   return current;
 }
 
-/** Destroys every thread pool of the process (warm ones too). Jobs still running are terminated. */
+/**
+ * Destroys every thread pool of the process (standby and warm ones too) and waits for the threads of
+ * finished jobs that are still ending. Jobs still running are terminated.
+ */
 export async function shutdown(): Promise<void> {
   const runtime = current;
   if (runtime === undefined) return;

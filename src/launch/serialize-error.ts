@@ -1,4 +1,6 @@
 /** Errors as plain data, so that name, message, stack, code and cause survive a trip between threads. */
+import { describe } from '../errors.js';
+
 export interface SerializedError {
   name: string;
   message: string;
@@ -10,7 +12,8 @@ export interface SerializedError {
 
 export function serializeError(error: unknown, depth = 0): SerializedError {
   if (!(error instanceof Error)) {
-    return { name: 'Error', message: `A non-Error value was thrown: ${String(error)}`, stack: undefined, code: undefined, rank: undefined, cause: undefined };
+    const message = `A non-Error value was thrown: ${describe(error)}`;
+    return { name: 'Error', message, stack: undefined, code: undefined, rank: undefined, cause: undefined };
   }
   const extra = error as Error & { code?: unknown; rank?: unknown };
   return {

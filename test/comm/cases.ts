@@ -6,7 +6,7 @@
 import type { DType } from '../../src/tensor/dtype.js';
 import { ALL_DTYPES, FLOAT_DTYPES, ITEM_BYTES, opsFor, type CaseSpec, type ValueKind } from './data.js';
 
-/** The latency path's limit in bytes, restated from src/comm/group-block.ts (matrix.test.ts checks that they agree). */
+/** The latency path's limit in bytes, restated from src/comm/threads/group-block.ts (matrix.test.ts checks that they agree). */
 export const INLINE_BYTES = 16384;
 
 /** Appends cases, giving each a distinct seed. */
