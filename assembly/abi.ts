@@ -15,12 +15,19 @@ export const DTYPE_U8: i32 = 5;
 export const DTYPE_I32: i32 = 6;
 export const DTYPE_I64: i32 = 7;
 export const DTYPE_BOOL: i32 = 8;
+/** Interleaved (re, im) f32 pairs: sum and avg run the f32 loops over 2n parts. */
+export const DTYPE_C64: i32 = 9;
+/** Interleaved (re, im) f64 pairs: sum and avg run the f64 loops over 2n parts. */
+export const DTYPE_C128: i32 = 10;
 
 export const OP_SUM: i32 = 0;
 export const OP_PROD: i32 = 1;
 export const OP_MIN: i32 = 2;
 export const OP_MAX: i32 = 3;
 export const OP_AVG: i32 = 4;
+export const OP_BAND: i32 = 5;
+export const OP_BOR: i32 = 6;
+export const OP_BXOR: i32 = 7;
 
 /** The reduction ran. */
 export const STATUS_OK: i32 = 0;
@@ -28,7 +35,10 @@ export const STATUS_OK: i32 = 0;
 export const STATUS_BAD_DTYPE: i32 = 1;
 /** `op` is not one of the codes above. */
 export const STATUS_BAD_OP: i32 = 2;
-/** The op is not defined on the dtype (avg on an integer or bool dtype). */
+/**
+ * The op is not defined on the dtype: avg on an integer or bool dtype, band/bor/bxor on a float or
+ * complex dtype, prod/min/max on a complex dtype.
+ */
 export const STATUS_OP_NOT_ALLOWED: i32 = 3;
 /** `k` (the number of inputs) is below 1. */
 export const STATUS_BAD_K: i32 = 4;

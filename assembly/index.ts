@@ -14,7 +14,7 @@ export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half';
  * `dst[i] = fold_op(src_0[i], ..., src_{k-1}[i])` for i < n, left fold in input order, one pass; `src_j`
  * is the u32 byte offset at `table + 4*j`. dst may be exactly equal to any src (never a part of one) and
  * must not overlap the table, which is read for every block. Returns 0, or a status
- * of `abi.ts` (bad dtype/op, avg on an integer or bool dtype, k < 1, n < 0) without touching memory.
+ * of `abi.ts` (bad dtype/op, an op the dtype refuses, k < 1, n < 0) without touching memory.
  */
 export function reduce(dtype: i32, op: i32, dst: usize, table: usize, k: i32, n: i32): i32 {
   if (n < 0) return STATUS_BAD_N;

@@ -6,7 +6,25 @@
  * signed for int8/int32/int64 and unsigned for uint8 and bool. wasm has no `i8x16.mul` and no
  * `i64x2.min/max`: `I8Prod` multiplies the even and odd bytes in 16-bit lanes, the i64 min/max select with
  * `i64x2.gt_s`.
+ *
+ * The bitwise ops do not depend on the lane width: one class each serves every integer dtype and bool
+ * (where and, or and xor of 0/1 bytes are the logical ones).
  */
+
+@unmanaged export class BAnd {
+  @inline vec(a: v128, b: v128): v128 { return v128.and(a, b); }
+  @inline fin(a: v128, k: i32): v128 { return a; }
+}
+
+@unmanaged export class BOr {
+  @inline vec(a: v128, b: v128): v128 { return v128.or(a, b); }
+  @inline fin(a: v128, k: i32): v128 { return a; }
+}
+
+@unmanaged export class BXor {
+  @inline vec(a: v128, b: v128): v128 { return v128.xor(a, b); }
+  @inline fin(a: v128, k: i32): v128 { return a; }
+}
 
 @unmanaged export class I8Sum {
   @inline vec(a: v128, b: v128): v128 { return i8x16.add(a, b); }

@@ -19,9 +19,9 @@ export { GroupCoordinator } from './group/coordinator.js';
 export type { Work } from './group/work.js';
 export {
   Tensor, tensor, zeros, empty, full, arange, fromTypedArray, split, chunk, cat, movedim, divide, ensureDivisibility,
-  splitTensorAlongLastDim, DTYPES, REDUCE_OPS,
+  splitTensorAlongLastDim, DTYPES, REDUCE_OPS, reduceOpsFor,
 } from './tensor/index.js';
-export type { DType, ReduceOp, Scalar } from './tensor/index.js';
+export type { DType, ReduceOp, Scalar, ComplexPair } from './tensor/index.js';
 export {
   MultirankError, TimeoutError, MismatchError, RankFailedError, ArenaFullError, ClosedError, ErrorCodes,
 } from './errors.js';

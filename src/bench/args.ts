@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { checkInteger, ErrorCodes, invalidChoice, MultirankError, outOfRange } from '../errors.js';
 import { BACKENDS, NOT_IN_THIS_BUILD, type Backend } from '../comm/backends.js';
-import { DTYPES, REDUCE_OPS, effectiveReduceOp, type DType, type ReduceOp } from '../tensor/dtype.js';
+import { DTYPES, REDUCE_OPS, reduceOpRefusal, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { BENCH_OPS, opAccounting, type BenchOp } from './ops.js';
 
 /** Everything one benchmark run needs; `parseBenchArgs` fills the defaults. */
@@ -105,7 +105,7 @@ export function parseDtypes(text: string | undefined): DType[] {
   return dtypes;
 }
 
-/** `-o`: sum, prod, min, max, avg, `all`, or a comma list. */
+/** `-o`: sum, prod, min, max, avg, band, bor, bxor, `all`, or a comma list. */
 export function parseRedops(text: string | undefined): ReduceOp[] {
   if (text === undefined) return ['sum'];
   const ops: ReduceOp[] = [];
@@ -118,14 +118,9 @@ export function parseRedops(text: string | undefined): ReduceOp[] {
   return ops;
 }
 
-/** True when the kernels define `op` on `dtype` (avg needs a float dtype). */
+/** True when the kernels define `op` on `dtype` (`reduceOpRefusal`: avg, bitwise and complex rules). */
 export function redopAllowed(dtype: DType, op: ReduceOp): boolean {
-  try {
-    effectiveReduceOp(dtype, op);
-    return true;
-  } catch {
-    return false;
-  }
+  return reduceOpRefusal(dtype, op) === undefined;
 }
 
 const OPTIONS = {

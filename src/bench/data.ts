@@ -5,6 +5,9 @@
  * powers of two, integer dtypes wrap the same way in the reference). Any rank can therefore compute
  * every peer's input, and the expected result, in plain JS without communication; checks are exact
  * (bit-for-bit on the stored representation).
+ *
+ * Indices count storage entries: a complex element is two (re, im), each filled and checked as a
+ * float32 / float64 value (sum and avg of complex numbers act on each part alone).
  */
 import { dtypeInfo, effectiveReduceOp, type DType, type ReduceOp, type StorageArray } from '../tensor/dtype.js';
 import { numberToBf16, numberToF16 } from '../tensor/half.js';
@@ -28,6 +31,7 @@ export interface DataPattern {
 const EXACT_LIMIT: Record<DType, number> = {
   float32: 2 ** 24, float64: 2 ** 53, float16: 2 ** 11, bfloat16: 2 ** 8,
   int8: Infinity, uint8: Infinity, int32: Infinity, int64: Infinity, bool: 1,
+  complex64: 2 ** 24, complex128: 2 ** 53, // per part
 };
 
 const range = (lo: number, count: number): number[] => Array.from({ length: count }, (_, i) => lo + i);
@@ -41,7 +45,7 @@ function levelsFor(dtype: DType, redop: ReduceOp | undefined, ranks: number): nu
     while (half > 1 && half * ranks > EXACT_LIMIT[dtype]) half /= 2; // |sum| <= half * ranks stays exact
     return unsigned ? range(0, 2 * half) : range(-half, 2 * half);
   }
-  return unsigned ? range(0, 256) : range(-128, 256); // min, max and data movement
+  return unsigned ? range(0, 256) : range(-128, 256); // min, max, the bitwise ops and data movement
 }
 
 /** Converts a JS value to the dtype's stored representation. */
@@ -103,12 +107,13 @@ export function reducedAt(pattern: DataPattern, rankSeeds: readonly number[], i:
     if (redop === 'sum' || redop === 'avg') acc += v;
     else if (redop === 'prod') acc = dtypeInfo(dtype).isFloat ? acc * v : Math.imul(acc, v);
     else if (redop === 'min') acc = v < acc ? v : acc;
-    else acc = v > acc ? v : acc;
+    else if (redop === 'max') acc = v > acc ? v : acc;
+    else acc = redop === 'band' ? acc & v : redop === 'bor' ? acc | v : acc ^ v;
   }
   const wrap = WRAP[dtype];
   if (wrap !== undefined) return wrap(acc);
   if (redop === 'avg') acc /= ranks;
-  return dtype === 'float64' ? acc : toStored(dtype, Math.fround(acc));
+  return dtype === 'float64' || dtype === 'complex128' ? acc : toStored(dtype, Math.fround(acc));
 }
 
 function reducedBigInt(pattern: DataPattern, rankSeeds: readonly number[], i: number): bigint {
@@ -119,7 +124,8 @@ function reducedBigInt(pattern: DataPattern, rankSeeds: readonly number[], i: nu
     if (pattern.redop === 'sum') acc += v;
     else if (pattern.redop === 'prod') acc *= v;
     else if (pattern.redop === 'min') acc = v < acc ? v : acc;
-    else acc = v > acc ? v : acc;
+    else if (pattern.redop === 'max') acc = v > acc ? v : acc;
+    else acc = pattern.redop === 'band' ? acc & v : pattern.redop === 'bor' ? acc | v : acc ^ v;
   }
   return BigInt.asIntN(64, acc);
 }

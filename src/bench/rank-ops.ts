@@ -8,7 +8,7 @@
  * elements of this rank's result that differ from the plain-JS reference (data.ts).
  */
 import type { GroupCoordinator } from '../group/coordinator.js';
-import type { DType, ReduceOp, StorageArray } from '../tensor/dtype.js';
+import { dtypeInfo, type DType, type ReduceOp, type StorageArray } from '../tensor/dtype.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { countWrong, fillInput, inputAt, reducedAt, type DataPattern, type Stored } from './data.js';
 import type { BenchCase } from './plan.js';
@@ -113,7 +113,8 @@ function sendRecvRunner({ world, row, pattern, seeds, rank }: RunnerContext): Op
 /** allGather, reduceScatter, reduce, allToAll: the result goes to an arena tensor given as `out`. */
 function returningRunner(ctx: RunnerContext): OpRunner {
   const { world, row, pattern, seeds, rank } = ctx;
-  const c = row.counts.paramCount;
+  // The checks index storage entries (data.ts): a complex element is two of them.
+  const c = row.counts.paramCount * (dtypeInfo(row.dtype).isComplex ? 2 : 1);
   const op = row.redop as ReduceOp;
   const input = arenaTensor(row.counts.sendCount, row.dtype);
   const output = arenaTensor(row.counts.recvCount, row.dtype);

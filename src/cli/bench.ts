@@ -35,8 +35,11 @@ Options (nccl-tests' letters, except -n):
   -w, --warmup N          untimed iterations first (default 5)
   -c, --check N           checked runs per row, 0 to skip the data check (default 1)
   -d, --dtype T           float32 (float), float64 (double), float16 (half), bfloat16, int8, uint8,
-                          int32, int64, all, or a comma list (default float32)
-  -o, --op OP             sum, prod, min, max, avg, all, or a comma list (default sum)
+                          int32, int64, bool, complex64, complex128, all (every one but bool), or a
+                          comma list (default float32)
+  -o, --op OP             sum, prod, min, max, avg, band, bor, bxor, all, or a comma list (default sum);
+                          rows skip the ops a dtype refuses (avg on integers, bitwise ops on floats,
+                          all but sum and avg on complex)
   -r, --root R            root of broadcast and reduce (default 0)
       --backend B         threads (default); nccl, hccl and mpi are named but not in this build
       --ceiling           also measure copy and reduce bandwidth on the same bytes, and print each

@@ -13,8 +13,9 @@ export function checkTimeout(name: string, value: unknown): number {
 }
 
 /**
- * Checks `options.op` and that the tensor's dtype allows it, before any shortcut: avg on an integer or
- * bool tensor is refused on a group of one member too, not only where the kernels run.
+ * Checks `options.op` and that the tensor's dtype allows it (`reduceOpRefusal`), before any shortcut: avg
+ * on an integer tensor, a bitwise op on a float one or max on a complex one is refused on a group of one
+ * member too, not only where the kernels run.
  */
 export function reduceOpFor(t: Tensor, op: unknown): ReduceOp {
   const checked = checkReduceOp(op ?? 'sum', 'options.op');

@@ -8,11 +8,12 @@
  * `memory.buffer` then returns a longer buffer); the kernel's own status code is checked after the call.
  *
  * ABI: dtype codes are `dtypeInfo(d).code`, op codes `REDUCE_OP_CODES` (src/tensor/dtype.ts). Offsets are
- * byte offsets into the memory, counts are element counts.
+ * byte offsets into the memory, counts are element counts (a complex element is one (re, im) pair; its
+ * offsets need only the alignment of a part: 4 bytes for complex64, 8 for complex128).
  */
 import { readFileSync } from 'node:fs';
 import { checkInteger, dtypeError, ErrorCodes, invalidType, MultirankError, outOfRange } from '../errors.js';
-import { DTYPES, dtypeFromCode, dtypeInfo, REDUCE_OP_CODES, REDUCE_OPS } from '../tensor/dtype.js';
+import { DTYPES, dtypeFromCode, dtypeInfo, REDUCE_OP_CODES, REDUCE_OPS, reduceOpRefusal } from '../tensor/dtype.js';
 
 /** Status codes returned by the `reduce`/`reduce2` exports (same numbers as `assembly/abi.ts`). */
 export const KERNEL_STATUS = { OK: 0, BAD_DTYPE: 1, BAD_OP: 2, OP_NOT_ALLOWED: 3, BAD_K: 4, BAD_N: 5, TAG_MISMATCH: 6 } as const;
@@ -26,7 +27,7 @@ export interface Kernels {
   /**
    * `dst[i] = fold(src_0[i], ..., src_{k-1}[i])` (left fold, one pass); `src_j` is the u32 at `tableOffset + 4*j`.
    * dst may be exactly equal to a src; it must not overlap the table or part of a src.
-   * @throws TypeError `ERR_MULTIRANK_DTYPE` for avg on an integer or bool dtype; RangeError
+   * @throws TypeError `ERR_MULTIRANK_DTYPE` for an op the dtype refuses (`reduceOpRefusal`); RangeError
    * `ERR_MULTIRANK_OUT_OF_RANGE` for an unknown code, k < 1, or a range outside the memory, misaligned or overlapping.
    */
   reduce(dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, k: number, count: number): void;
@@ -68,14 +69,17 @@ interface RawKernels {
 }
 
 /** Element size in bytes by dtype code; built from the dtype table so the codes are written once. */
-const ITEM_BYTES: readonly number[] = (() => {
-  const sizes: number[] = [];
-  for (const name of DTYPES) sizes[dtypeInfo(name).code] = dtypeInfo(name).itemBytes;
+const ITEM_BYTES: readonly number[] = DTYPES.reduce<number[]>((sizes, name) => {
+  sizes[dtypeInfo(name).code] = dtypeInfo(name).itemBytes;
   return sizes;
-})();
+}, []);
+/** The alignment an offset needs by dtype code: the item size, or a part's size for complex dtypes. */
+const ALIGN_BYTES: readonly number[] = DTYPES.reduce<number[]>((aligns, name) => {
+  const info = dtypeInfo(name);
+  aligns[info.code] = info.isComplex ? info.itemBytes / 2 : info.itemBytes;
+  return aligns;
+}, []);
 
-const dtypeName = (code: number): string => dtypeFromCode(code) ?? String(code);
-const opName = (code: number): string => REDUCE_OPS.find((o) => REDUCE_OP_CODES[o] === code) ?? String(code);
 const codeList = (names: readonly string[], codeOf: (name: string) => number): string =>
   names.map((n) => `${n}=${codeOf(n)}`).join(', ');
 
@@ -132,19 +136,19 @@ class WasmKernels implements Kernels {
   }
 
   reduceStrided(dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, src0Offset: number, strideBytes: number, k: number, count: number, tagBackBytes: number): boolean {
-    const item = itemBytes(dtypeCode);
+    const item = itemBytes(dtypeCode), align = ALIGN_BYTES[dtypeCode]!;
     const size = sizeOf(count, item);
     if (!(k >= 1 && (k | 0) === k)) checkInteger('k', k, 1, KERNEL_COUNT_MAX);
     if (!(strideBytes >= size && strideBytes % item === 0)) {
       throw outOfRange(`\`strideBytes\` (${strideBytes}) must be a multiple of the item size (${item}) and at least the input size (${size} bytes)`);
     }
     if (!(tagBackBytes >= 0 && (tagBackBytes | 0) === tagBackBytes)) checkInteger('tagBackBytes', tagBackBytes, 0, KERNEL_COUNT_MAX);
-    this.#span('dstOffset', dstOffset, size, item);
+    this.#span('dstOffset', dstOffset, size, align);
     this.#span('tableOffset', tableOffset, k * 4, 4);
     // Every input and its tag lie in [inputs, inputsEnd).
     const inputs = src0Offset - tagBackBytes, inputsEnd = src0Offset + (k - 1) * strideBytes + size;
     this.#span('src0Offset - tagBackBytes', inputs, inputsEnd - inputs, 1);
-    if (src0Offset % item !== 0) this.#span('src0Offset', src0Offset, size, item); // throws: misaligned
+    if (src0Offset % align !== 0) this.#span('src0Offset', src0Offset, size, align); // throws: misaligned
     if (!disjoint(dstOffset, size, inputs, inputsEnd - inputs) || !disjoint(tableOffset, 4 * k, inputs, inputsEnd - inputs) || !disjoint(tableOffset, 4 * k, dstOffset, size)) {
       throw outOfRange(`The inputs (${inputs}..${inputsEnd}), \`tableOffset\` (${tableOffset}, ${4 * k} bytes) and \`dstOffset\` (${dstOffset}, ${size} bytes) must not overlap`);
     }
@@ -156,10 +160,10 @@ class WasmKernels implements Kernels {
 
   /** The arguments of a table reduce: dst and the table in bounds and apart, every input fits. */
   #checkTable(dtypeCode: number, dstOffset: number, tableOffset: number, k: number, count: number): void {
-    const item = itemBytes(dtypeCode);
+    const item = itemBytes(dtypeCode), align = ALIGN_BYTES[dtypeCode]!;
     const size = sizeOf(count, item);
     if (!(k >= 1 && (k | 0) === k)) checkInteger('k', k, 1, KERNEL_COUNT_MAX);
-    this.#span('dstOffset', dstOffset, size, item);
+    this.#span('dstOffset', dstOffset, size, align);
     this.#span('tableOffset', tableOffset, k * 4, 4);
     if (tableOffset < dstOffset + size && dstOffset < tableOffset + k * 4) {
       throw outOfRange(`\`tableOffset\` (${tableOffset}, ${k * 4} bytes) overlaps \`dstOffset\` (${dstOffset}, ${size} bytes): the kernel reads the table while it writes dst`);
@@ -168,17 +172,17 @@ class WasmKernels implements Kernels {
     const limit = this.#limitBytes;
     for (let j = 0, at = tableOffset >>> 2; j < k; j++, at++) {
       const src = words[at]!; // a u32: never negative or fractional
-      const fits = src % item === 0 && src + size <= limit && (src === dstOffset || src >= dstOffset + size || dstOffset >= src + size);
-      if (!fits) this.#input(`table[${j}]`, src, dstOffset, size, item); // throws with the reason
+      const fits = src % align === 0 && src + size <= limit && (src === dstOffset || src >= dstOffset + size || dstOffset >= src + size);
+      if (!fits) this.#input(`table[${j}]`, src, dstOffset, size, align); // throws with the reason
     }
   }
 
   reduce2(dtypeCode: number, opCode: number, dstOffset: number, aOffset: number, bOffset: number, count: number): void {
-    const item = itemBytes(dtypeCode);
+    const item = itemBytes(dtypeCode), align = ALIGN_BYTES[dtypeCode]!;
     const size = sizeOf(count, item);
-    this.#span('dstOffset', dstOffset, size, item);
-    this.#input('aOffset', aOffset, dstOffset, size, item);
-    this.#input('bOffset', bOffset, dstOffset, size, item);
+    this.#span('dstOffset', dstOffset, size, align);
+    this.#input('aOffset', aOffset, dstOffset, size, align);
+    this.#input('bOffset', bOffset, dstOffset, size, align);
     const status = this.#raw.reduce2(dtypeCode, opCode, dstOffset, aOffset, bOffset, count);
     if (status !== 0) throw statusError(status, dtypeCode, opCode, 2, count);
   }
@@ -225,8 +229,8 @@ class WasmKernels implements Kernels {
   }
 
   /** An input range: in bounds, aligned, and either exactly dst or disjoint from it. */
-  #input(name: string, offset: number, dst: number, size: number, item: number): void {
-    this.#span(name, offset, size, item);
+  #input(name: string, offset: number, dst: number, size: number, align: number): void {
+    this.#span(name, offset, size, align);
     if (offset !== dst && offset < dst + size && dst < offset + size) {
       throw outOfRange(`\`${name}\` (${offset}) overlaps \`dstOffset\` (${dst}) by part of ${size} bytes: an input must be exactly dst or disjoint from it`);
     }
@@ -276,8 +280,11 @@ function disjoint(a: number, aBytes: number, b: number, bBytes: number): boolean
 
 function statusError(status: number, dtypeCode: number, opCode: number, k: number, count: number): Error {
   switch (status) {
-    case KERNEL_STATUS.OP_NOT_ALLOWED:
-      return dtypeError(`Reduce op "${opName(opCode)}" (code ${opCode}) is not allowed on dtype "${dtypeName(dtypeCode)}" (code ${dtypeCode}): avg needs a floating dtype`);
+    case KERNEL_STATUS.OP_NOT_ALLOWED: {
+      const dtype = dtypeFromCode(dtypeCode)!, op = REDUCE_OPS.find((o) => REDUCE_OP_CODES[o] === opCode)!;
+      const what = `Reduce op "${op}" (code ${opCode}) is not allowed on dtype "${dtype}" (code ${dtypeCode})`;
+      return dtypeError(`${what}: ${reduceOpRefusal(dtype, op)}`);
+    }
     case KERNEL_STATUS.BAD_OP:
       return outOfRange(`Expected \`opCode\` to be a reduce op code (${codeList(REDUCE_OPS, (o) => REDUCE_OP_CODES[o as keyof typeof REDUCE_OP_CODES])}), got ${opCode}`);
     case KERNEL_STATUS.BAD_DTYPE:

@@ -4,10 +4,14 @@
  */
 import { dtypeError, invalidChoice } from '../errors.js';
 
-export const DTYPES = ['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int32', 'int64', 'bool'] as const;
+export const DTYPES = [
+  'float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int32', 'int64', 'bool',
+  'complex64', 'complex128',
+] as const;
 export type DType = (typeof DTYPES)[number];
 
-export const REDUCE_OPS = ['sum', 'prod', 'min', 'max', 'avg'] as const;
+/** torch's ReduceOp.SUM, PRODUCT, MIN, MAX, AVG, BAND, BOR, BXOR. */
+export const REDUCE_OPS = ['sum', 'prod', 'min', 'max', 'avg', 'band', 'bor', 'bxor'] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 
 export interface DTypeInfo {
@@ -15,24 +19,37 @@ export interface DTypeInfo {
   /** Kernel ABI code. */
   readonly code: number;
   readonly itemBytes: number;
+  /** A real floating dtype (torch's `is_floating_point`: false for complex). */
   readonly isFloat: boolean;
   /** 16-bit floats: stored as u16 bit patterns, read and written as JS numbers. */
   readonly isHalf: boolean;
+  /** complex64 / complex128: an element is a (re, im) pair of float32 / float64, stored interleaved. */
+  readonly isComplex: boolean;
 }
 
+type Kind = 'float' | 'half' | 'int' | 'complex';
+const row = (name: DType, code: number, itemBytes: number, kind: Kind): DTypeInfo => ({
+  name, code, itemBytes,
+  isFloat: kind === 'float' || kind === 'half', isHalf: kind === 'half', isComplex: kind === 'complex',
+});
+
 const table: Record<DType, DTypeInfo> = {
-  float32: { name: 'float32', code: 0, itemBytes: 4, isFloat: true, isHalf: false },
-  float64: { name: 'float64', code: 1, itemBytes: 8, isFloat: true, isHalf: false },
-  float16: { name: 'float16', code: 2, itemBytes: 2, isFloat: true, isHalf: true },
-  bfloat16: { name: 'bfloat16', code: 3, itemBytes: 2, isFloat: true, isHalf: true },
-  int8: { name: 'int8', code: 4, itemBytes: 1, isFloat: false, isHalf: false },
-  uint8: { name: 'uint8', code: 5, itemBytes: 1, isFloat: false, isHalf: false },
-  int32: { name: 'int32', code: 6, itemBytes: 4, isFloat: false, isHalf: false },
-  int64: { name: 'int64', code: 7, itemBytes: 8, isFloat: false, isHalf: false },
-  bool: { name: 'bool', code: 8, itemBytes: 1, isFloat: false, isHalf: false },
+  float32: row('float32', 0, 4, 'float'),
+  float64: row('float64', 1, 8, 'float'),
+  float16: row('float16', 2, 2, 'half'),
+  bfloat16: row('bfloat16', 3, 2, 'half'),
+  int8: row('int8', 4, 1, 'int'),
+  uint8: row('uint8', 5, 1, 'int'),
+  int32: row('int32', 6, 4, 'int'),
+  int64: row('int64', 7, 8, 'int'),
+  bool: row('bool', 8, 1, 'int'),
+  complex64: row('complex64', 9, 8, 'complex'),
+  complex128: row('complex128', 10, 16, 'complex'),
 };
 
-export const REDUCE_OP_CODES: Record<ReduceOp, number> = { sum: 0, prod: 1, min: 2, max: 3, avg: 4 };
+export const REDUCE_OP_CODES: Record<ReduceOp, number> = {
+  sum: 0, prod: 1, min: 2, max: 3, avg: 4, band: 5, bor: 6, bxor: 7,
+};
 
 export function isDType(value: unknown): value is DType {
   return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
@@ -60,26 +77,64 @@ export function checkReduceOp(value: unknown, name = 'op'): ReduceOp {
   return value as ReduceOp;
 }
 
+const listed = (keep: (info: DTypeInfo) => boolean): string =>
+  DTYPES.filter((d) => keep(table[d])).join(', ');
+const AVG_DTYPES = listed((i) => i.isFloat || i.isComplex);
+const BITWISE_DTYPES = listed((i) => !i.isFloat && !i.isComplex);
+
+/**
+ * Why `op` is refused on `dtype`, as torch refuses it, or undefined when it is allowed: avg needs a
+ * floating or complex dtype; band/bor/bxor need an integer or bool dtype; complex dtypes take only sum
+ * and avg (torch refuses prod, min, max and the bitwise ops on complex tensors).
+ */
+export function reduceOpRefusal(dtype: DType, op: ReduceOp): string | undefined {
+  const info = table[dtype];
+  if (info.isComplex) {
+    if (op === 'sum' || op === 'avg') return undefined;
+    return 'complex dtypes (complex64, complex128) take only sum and avg, as in torch';
+  }
+  if (op === 'avg' && !info.isFloat) {
+    return `avg needs a floating or complex dtype (${AVG_DTYPES}), as in torch`;
+  }
+  if ((op === 'band' || op === 'bor' || op === 'bxor') && info.isFloat) {
+    return `bitwise ops (band, bor, bxor) need an integer or bool dtype (${BITWISE_DTYPES}), as in torch`;
+  }
+  return undefined;
+}
+
+/** The reduce ops `dtype` allows, in REDUCE_OPS order. */
+export function reduceOpsFor(dtype: DType): ReduceOp[] {
+  return REDUCE_OPS.filter((op) => reduceOpRefusal(dtype, op) === undefined);
+}
+
 /**
  * The op the kernels run for (dtype, op), following torch's ProcessGroupNCCL: on bool, sum is a logical
- * or (max) and prod a logical and (min); avg is refused on bool and on integer dtypes.
+ * or (max) and prod a logical and (min); band, bor and bxor on bool are and, or and xor of 0/1 bytes.
+ * @throws TypeError `ERR_MULTIRANK_DTYPE` naming the op and the dtype where `reduceOpRefusal` refuses it.
  */
 export function effectiveReduceOp(dtype: DType, op: ReduceOp): ReduceOp {
-  const info = table[dtype];
-  if (op === 'avg' && !info.isFloat) {
-    throw dtypeError(`Reduce op "avg" is not allowed on dtype ${JSON.stringify(dtype)}: avg needs a floating dtype (float32, float64, float16, bfloat16), as in torch`);
+  const refusal = reduceOpRefusal(dtype, op);
+  if (refusal !== undefined) {
+    const what = `Reduce op ${JSON.stringify(op)} is not allowed on dtype ${JSON.stringify(dtype)}`;
+    throw dtypeError(`${what}: ${refusal}`);
   }
   if (dtype === 'bool') return op === 'sum' ? 'max' : op === 'prod' ? 'min' : op;
   return op;
 }
 
-/** The TypedArray a dtype is stored in (16-bit floats as their u16 bit patterns). */
+/**
+ * The TypedArray a dtype is stored in (16-bit floats as their u16 bit patterns; complex64 / complex128 as
+ * a Float32Array / Float64Array of 2 entries per element, real part first).
+ */
 export type StorageArray = Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
 
+/** The storage array of `length` elements of `dtype` at `byteOffset` (complex: 2 * length entries). */
 export function storageView(dtype: DType, buffer: ArrayBufferLike, byteOffset: number, length: number): StorageArray {
   switch (dtype) {
     case 'float32': return new Float32Array(buffer, byteOffset, length);
     case 'float64': return new Float64Array(buffer, byteOffset, length);
+    case 'complex64': return new Float32Array(buffer, byteOffset, 2 * length);
+    case 'complex128': return new Float64Array(buffer, byteOffset, 2 * length);
     case 'float16':
     case 'bfloat16': return new Uint16Array(buffer, byteOffset, length);
     case 'int8': return new Int8Array(buffer, byteOffset, length);

@@ -37,16 +37,29 @@ function inferDType(values: readonly Scalar[]): DType {
 
 /**
  * A tensor from nested arrays (or a flat array with `shape`). dtype defaults to bool for booleans,
- * int64 for bigints and float32 otherwise.
+ * int64 for bigints and float32 otherwise. With a complex dtype the innermost arrays are the elements'
+ * `[re, im]` pairs (as `toNestedArray` returns them): `tensor([[1, 2], [3, -4]], { dtype: 'complex64' })`
+ * has shape [2] and holds 1+2i and 3-4i; with `shape`, the numbers are read as re, im, re, im, ...
  */
 export function tensor(data: unknown, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
   const { values, shape: nested } = flatten(data);
-  const shape = options.shape === undefined ? nested : checkShape(options.shape);
-  if (numelOf(shape) !== values.length) {
-    throw shapeError(`\`shape\` ${formatShape(shape)} holds ${numelOf(shape)} elements but \`data\` has ${values.length}`);
+  const dtype = options.dtype ?? inferDType(values);
+  const parts = dtypeInfo(dtype).isComplex ? 2 : 1; // values per element
+  if (parts === 2 && options.shape === undefined && nested[nested.length - 1] !== 2) {
+    const got = `got nested arrays of shape ${formatShape(nested)}`;
+    throw shapeError(`A ${dtype} tensor needs \`data\` whose innermost arrays are [re, im] pairs, ${got}`);
   }
-  const out = empty(shape, { dtype: options.dtype ?? inferDType(values), arena: options.arena, shared: options.shared === true });
-  values.forEach((v, i) => out.setFlat(i, v));
+  const shape = options.shape === undefined ? nested.slice(0, nested.length + 1 - parts) // complex: less the pairs
+    : checkShape(options.shape);
+  if (numelOf(shape) * parts !== values.length) {
+    const has = parts === 2 ? `${values.length} numbers (2 per element)` : String(values.length);
+    throw shapeError(`\`shape\` ${formatShape(shape)} holds ${numelOf(shape)} elements but \`data\` has ${has}`);
+  }
+  const out = empty(shape, { dtype, arena: options.arena, shared: options.shared === true });
+  if (parts === 2) {
+    const data = out.data as Float32Array | Float64Array;
+    values.forEach((v, i) => (data[i] = Number(v)));
+  } else values.forEach((v, i) => out.setFlat(i, v));
   return out;
 }
 
@@ -74,15 +87,24 @@ const ARRAY_DTYPES: ReadonlyArray<[new (...args: never[]) => StorageArray, DType
 
 /**
  * A tensor viewing a typed array's memory (no copy). The dtype follows the array type; a Uint16Array is
- * read as bfloat16 unless `dtype: 'float16'` is given, and a Uint8Array may be `bool`.
+ * read as bfloat16 unless `dtype: 'float16'` is given, and a Uint8Array may be `bool`. `complex64` and
+ * `complex128` view a Float32Array / Float64Array of interleaved re, im parts (default shape [length / 2]).
  */
 export function fromTypedArray(array: StorageArray, options: { dtype?: DType; shape?: readonly number[] } = {}): Tensor {
   const match = ARRAY_DTYPES.find(([ctor]) => array instanceof ctor);
   if (match === undefined) throw invalidType('array', 'a Float32Array, Float64Array, Int8Array, Uint8Array, Int32Array, BigInt64Array or Uint16Array', array);
   const dtype = options.dtype ?? match[1];
-  if (dtypeInfo(dtype).itemBytes !== array.BYTES_PER_ELEMENT) {
+  const info = dtypeInfo(dtype);
+  const parts = info.isComplex ? 2 : 1; // array entries per element
+  if (parts === 2) {
+    const part = info.itemBytes === 8 ? Float32Array : Float64Array;
+    if (!(array instanceof part)) throw invalidType('array', `a ${part.name} of (re, im) parts for ${dtype}`, array);
+    if (array.length % 2 !== 0) {
+      throw shapeError(`A ${dtype} tensor views (re, im) pairs: needs an even length, got ${array.length}`);
+    }
+  } else if (info.itemBytes !== array.BYTES_PER_ELEMENT) {
     throw invalidType('options.dtype', `a dtype stored in ${array.BYTES_PER_ELEMENT}-byte elements like ${array.constructor.name}`, dtype);
   }
-  const shape = options.shape ?? [array.length];
+  const shape = options.shape ?? [array.length / parts];
   return new Tensor(dtype, shape, wrapStorage(array.buffer, array.byteOffset, array.byteLength));
 }

@@ -119,8 +119,13 @@ export function permute(t: Tensor, perm: readonly number[], options: { arena?: A
   const dst = out.data as unknown as Record<number, unknown>;
   const srcStrides = perm.map((p) => t.strides[p]!);
   const index = new Array<number>(shape.length).fill(0);
+  const parts = t.info.isComplex ? 2 : 1; // storage entries per element
   for (let flat = 0, from = 0; flat < out.numel; flat++) {
-    dst[flat] = src[from];
+    if (parts === 1) dst[flat] = src[from];
+    else {
+      dst[2 * flat] = src[2 * from];
+      dst[2 * flat + 1] = src[2 * from + 1];
+    }
     for (let d = shape.length - 1; d >= 0; d--) {
       index[d]! += 1;
       from += srcStrides[d]!;

@@ -12,8 +12,14 @@ import { allocateStorage, type Storage } from './storage.js';
 export const DEVICES = ['cpu'] as const;
 export type Device = (typeof DEVICES)[number];
 
-/** One element as JS sees it: number for floats and 8/32-bit ints, bigint for int64, boolean for bool. */
-export type Scalar = number | bigint | boolean;
+/**
+ * One element as JS sees it: number for floats and 8/32-bit ints, bigint for int64, boolean for bool, and
+ * a `[re, im]` pair of numbers for complex64 / complex128.
+ */
+export type Scalar = number | bigint | boolean | ComplexPair;
+
+/** A complex element: `[re, im]` (what `getFlat` returns for complex dtypes; `setFlat` takes it too). */
+export type ComplexPair = readonly [re: number, im: number];
 
 export class Tensor {
   readonly dtype: DType;
@@ -74,13 +80,17 @@ export class Tensor {
     return this.shape.length;
   }
 
-  /** The raw elements as a typed array (16-bit floats as u16 bit patterns). */
+  /** The raw elements as a typed array (16-bit floats as u16 bits; complex: 2 entries per element, re first). */
   get data(): StorageArray {
     return (this.#data ??= storageView(this.dtype, this.storage.buffer, this.byteOffset, this.numel));
   }
 
-  /** Reads element `flatIndex` as a JS value. */
+  /** Reads element `flatIndex` as a JS value (a new `[re, im]` array for complex dtypes). */
   getFlat(flatIndex: number): Scalar {
+    if (this.info.isComplex) {
+      const data = this.data as Float32Array | Float64Array;
+      return [data[2 * flatIndex]!, data[2 * flatIndex + 1]!];
+    }
     const raw = this.data[flatIndex]!;
     switch (this.dtype) {
       case 'float16': return f16ToNumber(raw as number);
@@ -90,8 +100,18 @@ export class Tensor {
     }
   }
 
-  /** Writes element `flatIndex` from a JS value (converted as torch converts a Python scalar). */
+  /**
+   * Writes element `flatIndex` from a JS value (converted as torch converts a Python scalar; a complex
+   * element takes `[re, im]` or a real value, whose imaginary part is 0).
+   */
   setFlat(flatIndex: number, value: Scalar): void {
+    if (this.info.isComplex) {
+      const [re, im] = encodeComplex(value);
+      const data = this.data as Float32Array | Float64Array;
+      data[2 * flatIndex] = re;
+      data[2 * flatIndex + 1] = im;
+      return;
+    }
     this.data[flatIndex] = encodeScalar(this.dtype, value) as never;
   }
 
@@ -173,6 +193,10 @@ export class Tensor {
 
   /** Sets every element to `value`. Returns this. */
   fill(value: Scalar): this {
+    if (this.info.isComplex) {
+      for (let i = 0; i < this.numel; i++) this.setFlat(i, value);
+      return this;
+    }
     const encoded = encodeScalar(this.dtype, value);
     (this.data as { fill(v: unknown): unknown }).fill(encoded);
     return this;
@@ -205,9 +229,12 @@ export class Tensor {
   }
 }
 
-/** Converts a JS value to the stored representation of `dtype`. */
+/** Converts a JS value to the stored representation of a real `dtype` (complex values: `encodeComplex`). */
 export function encodeScalar(dtype: DType, value: Scalar): number | bigint {
   if (typeof value === 'boolean') value = value ? 1 : 0;
+  if (typeof value === 'object') {
+    throw invalidType('value', `a number, bigint or boolean for ${dtype} (a pair needs a complex dtype)`, value);
+  }
   switch (dtype) {
     case 'int64':
       if (typeof value === 'bigint') return BigInt.asIntN(64, value);
@@ -218,6 +245,16 @@ export function encodeScalar(dtype: DType, value: Scalar): number | bigint {
     case 'bool': return value !== 0 && value !== 0n ? 1 : 0;
     default: return Number(value);
   }
+}
+
+/** A complex element's `[re, im]` from a pair of numbers, or from a real value (imaginary part 0). */
+export function encodeComplex(value: Scalar): ComplexPair {
+  if (Array.isArray(value)) {
+    const [re, im] = value as unknown[];
+    if (value.length === 2 && typeof re === 'number' && typeof im === 'number') return [re, im];
+    throw invalidType('value', 'a [re, im] pair of numbers, or a real number', value);
+  }
+  return [Number(value), 0];
 }
 
 /**

@@ -20,8 +20,11 @@ test('nccl-tests letters, long options, and op spellings', (t) => {
   t.like(config, { ranks: 4, minBytes: 1024, maxBytes: 64 * 1024 * 1024, stepFactor: 4, warmup: 2, check: 0, root: 3, iters: 7, ceiling: true, seed: 9 });
   t.deepEqual([config.dtypes, config.redops], [['float16', 'float32'], ['max']]);
   t.deepEqual(parseBenchArgs(['all']).config.ops.length, 8);
-  t.deepEqual(parseBenchArgs(['-o', 'all']).config.redops, ['sum', 'prod', 'min', 'max', 'avg']);
+  t.deepEqual(parseBenchArgs(['-o', 'all']).config.redops, ['sum', 'prod', 'min', 'max', 'avg', 'band', 'bor', 'bxor']);
+  t.deepEqual(parseBenchArgs(['-o', 'BXOR,band']).config.redops, ['bxor', 'band']);
   t.false(parseBenchArgs(['-d', 'all']).config.dtypes.includes('bool'));
+  t.true(parseBenchArgs(['-d', 'all']).config.dtypes.includes('complex128'));
+  t.deepEqual(parseBenchArgs(['-d', 'complex64,bool']).config.dtypes, ['complex64', 'bool']);
   t.like(parseBenchArgs(['-i', '4K', '-b', '0', '-e', '16K']).config, { stepBytes: 4096, stepFactor: 0, minBytes: 0 });
   t.like(parseBenchArgs(['--json', 'out.json', '--csv', '-', '--no-progress']), { json: 'out.json', csv: '-', progress: 'never' });
 });

@@ -48,6 +48,20 @@ test('every op on 3 ranks, two dtypes and two reduce ops: all results check out'
   t.true(out.includes('# Collective: sendRecv, 3 ranks (busbw factor 1)'));
 });
 
+test('bitwise ops and complex dtypes: rows only for the ops each dtype takes, all results check out', async (t) => {
+  const args = ['allReduce,reduceScatter,reduce,allGather', '-n', '3', '-b', '48', '-e', '3K', '-f', '64'];
+  const { code, out, err } = await bench([...args, '-d', 'int8,bool,float32,complex64,complex128', '-o', 'band,bxor,avg', ...FAST]);
+  t.is(code, 0, err.join('\n'));
+  const rows = rowsOf(out);
+  const reduced = (op: string): string[] => rows.filter((r) => r[3] !== 'none' && r[3] !== undefined && op === r[3]).map((r) => r[2]!);
+  // Per reducing op and size: int8 and bool take band and bxor, float32 and the complex dtypes avg.
+  t.deepEqual(new Set(reduced('band')), new Set(['int8', 'bool']));
+  t.deepEqual(new Set(reduced('bxor')), new Set(['int8', 'bool']));
+  t.deepEqual(new Set(reduced('avg')), new Set(['float32', 'complex64', 'complex128']));
+  t.is(rows.length, 3 * 2 * 7 + 2 * 5, '3 reducing ops x 2 sizes x 7 (dtype, op) pairs, allGather 2 sizes x 5 dtypes');
+  t.deepEqual(rows.flatMap((r) => [r[8], r[12]]).filter((w) => w !== '0' && w !== 'N/A'), []);
+});
+
 test('a corrupted result counts as #wrong > 0 and makes the exit code 1', async (t) => {
   const { code, out, err } = await bench(['allReduce,allGather', '-b', '64', '-e', '64', '-d', 'bfloat16', '--inject-error', '1', ...FAST]);
   t.is(code, 1);

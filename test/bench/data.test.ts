@@ -11,7 +11,16 @@ import { DTYPES, REDUCE_OPS, storageView, type DType, type ReduceOp, type Storag
 import { BFLOAT16, FLOAT16, halfBitsToNumber } from '../helpers/reference.js';
 import { nearestHalfBits } from '../helpers/half-table.js';
 
-const ITEM: Record<DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int8: 1, uint8: 1, int32: 4, int64: 8, bool: 1 };
+const ITEM: Record<DType, number> = {
+  float32: 4, float64: 8, float16: 2, bfloat16: 2, int8: 1, uint8: 1, int32: 4, int64: 8, bool: 1, complex64: 8, complex128: 16,
+};
+const FLOATS = ['float32', 'float64', 'float16', 'bfloat16'];
+/** torch's rules, restated: avg on floats and complex, bitwise ops on integers and bool, complex only sum and avg. */
+function allowed(dtype: DType, op: ReduceOp): boolean {
+  if (dtype === 'complex64' || dtype === 'complex128') return op === 'sum' || op === 'avg';
+  if (op === 'avg') return FLOATS.includes(dtype);
+  return !(FLOATS.includes(dtype) && (op === 'band' || op === 'bor' || op === 'bxor'));
+}
 const N = 2000;
 
 function inputs(dtype: DType, redop: ReduceOp | undefined, ranks: number, seed: number): { arrays: StorageArray[]; seeds: number[] } {
@@ -28,9 +37,13 @@ function inputs(dtype: DType, redop: ReduceOp | undefined, ranks: number, seed: 
 /** The second reference: decode, fold step by step in the kernels' arithmetic, encode. */
 function independent(dtype: DType, op: ReduceOp, values: Stored[]): Stored {
   const effective = dtype === 'bool' ? (op === 'sum' ? 'max' : op === 'prod' ? 'min' : op) : op;
-  const f = (a: number, b: number): number => (effective === 'sum' || effective === 'avg' ? a + b : effective === 'prod' ? a * b : effective === 'min' ? Math.min(a, b) : Math.max(a, b));
+  const bits = (a: number, b: number): number => (effective === 'band' ? a & b : effective === 'bor' ? a | b : a ^ b);
+  const f = (a: number, b: number): number => (effective === 'sum' || effective === 'avg' ? a + b : effective === 'prod' ? a * b
+    : effective === 'min' ? Math.min(a, b) : effective === 'max' ? Math.max(a, b) : bits(a, b));
   if (dtype === 'int64') {
-    const g = (a: bigint, b: bigint): bigint => BigInt.asIntN(64, effective === 'sum' ? a + b : effective === 'prod' ? a * b : effective === 'min' ? (a < b ? a : b) : a > b ? a : b);
+    const bigBits = (a: bigint, b: bigint): bigint => (effective === 'band' ? a & b : effective === 'bor' ? a | b : a ^ b);
+    const g = (a: bigint, b: bigint): bigint => BigInt.asIntN(64, effective === 'sum' ? a + b : effective === 'prod' ? a * b
+      : effective === 'min' ? (a < b ? a : b) : effective === 'max' ? (a > b ? a : b) : bigBits(a, b));
     return (values as bigint[]).reduce(g);
   }
   if (dtype === 'float16' || dtype === 'bfloat16') {
@@ -41,7 +54,9 @@ function independent(dtype: DType, op: ReduceOp, values: Stored[]): Stored {
     if (effective === 'avg') acc = Math.fround(acc / values.length);
     return nearestHalfBits(acc, format);
   }
-  const cell = storageView(dtype, new ArrayBuffer(8), 0, 1) as Exclude<StorageArray, BigInt64Array>;
+  // A complex element's parts are checked one at a time, each as a float of the parts' format.
+  const part = dtype === 'complex64' ? 'float32' : dtype === 'complex128' ? 'float64' : dtype;
+  const cell = storageView(part, new ArrayBuffer(8), 0, 1) as Exclude<StorageArray, BigInt64Array>;
   cell[0] = values[0] as number;
   for (const v of values.slice(1)) cell[0] = dtype === 'int32' && effective === 'prod' ? Math.imul(cell[0]!, v as number) : f(cell[0]!, v as number);
   if (effective === 'avg') cell[0] = cell[0]! / values.length;
@@ -51,7 +66,7 @@ function independent(dtype: DType, op: ReduceOp, values: Stored[]): Stored {
 for (const dtype of DTYPES) {
   test(`reference reduction of ${dtype} agrees with an independent fold at 1, 2, 3, 8 and 16 ranks`, (t) => {
     for (const op of REDUCE_OPS) {
-      if (op === 'avg' && !['float32', 'float64', 'float16', 'bfloat16'].includes(dtype)) continue;
+      if (!allowed(dtype, op)) continue;
       for (const ranks of [1, 2, 3, 8, 16]) {
         const { arrays, seeds } = inputs(dtype, op, ranks, 1234 + ranks);
         const pattern = dataPattern(dtype, op, ranks);

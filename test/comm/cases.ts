@@ -4,7 +4,7 @@
  * takes the group size `w` (cases must divide the scattered dim by it) and the group name.
  */
 import type { DType } from '../../src/tensor/dtype.js';
-import { ALL_DTYPES, FLOAT_DTYPES, ITEM_BYTES, opsFor, type CaseSpec, type ValueKind } from './data.js';
+import { ALL_DTYPES, COMPLEX_DTYPES, FLOAT_DTYPES, ITEM_BYTES, opsFor, type CaseSpec, type ValueKind } from './data.js';
 
 /** The latency path's limit in bytes, restated from src/comm/threads/group-block.ts (matrix.test.ts checks that they agree). */
 export const INLINE_BYTES = 16384;
@@ -32,9 +32,11 @@ export class CaseList {
 /** Value kinds worth crossing with (dtype, op): exact integers, random values, raw bits or specials. */
 function kindsFor(dtype: DType, op: string): ValueKind[] {
   if (dtype === 'bool') return ['bits'];
+  if (COMPLEX_DTYPES.includes(dtype)) return ['int', 'rand', 'bits']; // sum and avg
   const minMax = op === 'min' || op === 'max';
   if (FLOAT_DTYPES.includes(dtype)) return minMax ? ['rand', 'special'] : ['int', 'rand', 'bits'];
-  return minMax ? ['bits', 'special'] : ['int', 'bits'];
+  const bitwise = op === 'band' || op === 'bor' || op === 'bxor';
+  return minMax || bitwise ? ['bits', 'special'] : ['int', 'bits'];
 }
 
 /** `base` with dim `dim` multiplied by `w`. */
@@ -59,9 +61,12 @@ export function reductionCases(list: CaseList, w: number, group = 'world'): void
       list.add({ coll: 'reduceScatter', group, dtype, op, shape: scaled([3, 5, 7], dim, w), dim, kind: kinds[i % kinds.length]! });
       i++;
     }
-    list.add({ coll: 'reduceScatter', group, dtype, op: 'max', shape: [w, 0], dim: 0, kind: 'int' });
+    const complex = COMPLEX_DTYPES.includes(dtype); // complex takes only sum and avg
+    list.add({ coll: 'reduceScatter', group, dtype, op: complex ? 'avg' : 'max', shape: [w, 0], dim: 0, kind: 'int' });
     list.add({ coll: 'reduceScatter', group, dtype, op: 'sum', shape: [w], dim: 0, kind: 'int' });
-    list.add({ coll: 'reduceScatter', group, dtype, op: 'min', shape: [2, 3 * w], dim: -1, kind: 'special' });
+    list.add({
+      coll: 'reduceScatter', group, dtype, op: complex ? 'avg' : 'min', shape: [2, 3 * w], dim: -1, kind: complex ? 'bits' : 'special',
+    });
   }
 }
 
@@ -142,5 +147,8 @@ export function bigCases(list: CaseList, w: number, group = 'world'): void {
   list.add({ coll: 'gather', group, dtype: 'uint8', shape: [MiB + 1], dim: 0, root: w - 1, kind: 'bits' });
   list.add({ coll: 'broadcast', group, dtype: 'float64', shape: [MiB / 4 + 3], root: w - 1, kind: 'bits' });
   list.add({ coll: 'allToAll', group, dtype: 'bfloat16', shape: [w * 32, 4097], scatterDim: 0, gatherDim: 1, kind: 'bits' });
+  list.add({ coll: 'allReduce', group, dtype: 'complex64', op: 'sum', shape: [MiB / 8 + 3], kind: 'rand' });
+  list.add({ coll: 'reduceScatter', group, dtype: 'complex128', op: 'avg', shape: [4, w * 4097], dim: 1, kind: 'int' });
+  list.add({ coll: 'reduce', group, dtype: 'complex128', op: 'sum', shape: [MiB / 16 + 5], root: w - 1, kind: 'bits' });
   if (w > 1) list.add({ coll: 'ring', group, dtype: 'float32', shape: [MiB / 2 + 1], kind: 'bits', plain: true });
 }

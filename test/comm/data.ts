@@ -12,16 +12,33 @@ import type { DType, ReduceOp, StorageArray } from '../../src/tensor/dtype.js';
 import { BFLOAT16, FLOAT16, numberToHalfBits, type HalfFormat } from '../helpers/reference.js';
 
 /** Every dtype, in the table's order. */
-export const ALL_DTYPES: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int32', 'int64', 'bool'];
-/** The dtypes that allow avg. */
+export const ALL_DTYPES: readonly DType[] = [
+  'float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int32', 'int64', 'bool', 'complex64', 'complex128',
+];
+/** The real floating dtypes. */
 export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16'];
+/** The complex dtypes: (re, im) pairs of float32 / float64, stored interleaved. */
+export const COMPLEX_DTYPES: readonly DType[] = ['complex64', 'complex128'];
 /** Bytes per element (restated here: the reference does not read src's dtype table). */
-export const ITEM_BYTES: Record<DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int8: 1, uint8: 1, int32: 4, int64: 8, bool: 1 };
+export const ITEM_BYTES: Record<DType, number> = {
+  float32: 4, float64: 8, float16: 2, bfloat16: 2, int8: 1, uint8: 1, int32: 4, int64: 8, bool: 1,
+  complex64: 8, complex128: 16,
+};
 
-/** The ops a dtype allows: avg only on floats. */
+/**
+ * The ops a dtype allows, as torch: avg on floats and complex, band/bor/bxor on integers and bool,
+ * only sum and avg on complex.
+ */
 export function opsFor(dtype: DType): ReduceOp[] {
+  if (COMPLEX_DTYPES.includes(dtype)) return ['sum', 'avg'];
   const ops: ReduceOp[] = ['sum', 'prod', 'min', 'max'];
-  return FLOAT_DTYPES.includes(dtype) ? [...ops, 'avg'] : ops;
+  return FLOAT_DTYPES.includes(dtype) ? [...ops, 'avg'] : [...ops, 'band', 'bor', 'bxor'];
+}
+
+/** The shape of a tensor's storage entries: a complex tensor of shape S is a real one of [...S, 2]. */
+export function entryShape(dtype: DType, shape: readonly number[]): number[] {
+  if (!COMPLEX_DTYPES.includes(dtype)) return [...shape];
+  return [...(shape.length === 0 ? [1] : shape), 2];
 }
 
 /**
@@ -159,6 +176,8 @@ export function makeInput(dtype: DType, numel: number, seed: number, kind: Value
   switch (dtype) {
     case 'float32': fillFloat32(new Uint32Array(buffer, 0, numel), next, kind); break;
     case 'float64': fillFloat64(new Uint32Array(buffer, 0, numel * 2), next, kind); break;
+    case 'complex64': fillFloat32(new Uint32Array(buffer, 0, numel * 2), next, kind); break; // re, im, re, ...
+    case 'complex128': fillFloat64(new Uint32Array(buffer, 0, numel * 4), next, kind); break;
     case 'float16': fillHalf(new Uint16Array(buffer, 0, numel), next, kind, FLOAT16); break;
     case 'bfloat16': fillHalf(new Uint16Array(buffer, 0, numel), next, kind, BFLOAT16); break;
     case 'int8': fillInt(new Int8Array(buffer, 0, numel), next, kind, -128, 127); break;
@@ -190,6 +209,8 @@ function view(dtype: DType, buffer: ArrayBuffer, numel: number): StorageArray {
     case 'bool': return new Uint8Array(buffer, 0, numel);
     case 'int32': return new Int32Array(buffer, 0, numel);
     case 'int64': return new BigInt64Array(buffer, 0, numel);
+    case 'complex64': return new Float32Array(buffer, 0, 2 * numel);
+    case 'complex128': return new Float64Array(buffer, 0, 2 * numel);
   }
 }
 
@@ -204,6 +225,8 @@ function wordsOf(bytes: Uint8Array): Uint32Array {
 /** Maps NaN words to one pattern per dtype, in a copy (quiet NaNs only for 16-bit floats). */
 function canonicalWords(dtype: DType, words: Uint32Array): Uint32Array {
   const out = words.slice();
+  if (dtype === 'complex64') dtype = 'float32'; // complex: each part as a float
+  if (dtype === 'complex128') dtype = 'float64';
   if (dtype === 'float32') {
     for (let i = 0; i < out.length; i++) if ((out[i]! & 0x7fffffff) > 0x7f800000) out[i] = 0x7fc00000;
   } else if (dtype === 'float64') {

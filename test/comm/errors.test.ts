@@ -1,7 +1,8 @@
 /**
  * Bad input gives a clear error on every rank involved, fast, never a hang: arguments that disagree
  * across ranks (shape, dtype, path, collective, root, op, dim), out-of-range ranks, recv into the wrong
- * size or dtype, a dim that does not divide, avg on integer dtypes. Jobs run with a 20 s timeout and
+ * size or dtype, a dim that does not divide, reduce ops a dtype refuses (avg on integers, bitwise ops on
+ * floats, all but sum and avg on complex). Jobs run with a 20 s timeout and
  * must fail (or finish) in a small part of it.
  */
 import test from 'ava';
@@ -60,6 +61,8 @@ for (const n of [2, 3, 8]) {
       collective: [/broadcast\(dtype=float32, shape=\[4\], root=0\)/, /allReduce\(dtype=float32, shape=\[4\], op=sum\)/],
       root: [/root=0/, /root=1/],
       op: [/op=max/, /op=sum/],
+      bitwiseOp: [/reduceScatter\(dtype=int32, shape=\[\d+\], op=band, dim=0\)/, /reduceScatter\(dtype=int32, shape=\[\d+\], op=bxor, dim=0\)/],
+      complexDtype: [/allGather\(dtype=complex64, shape=\[3\], dim=0\)/, /allGather\(dtype=float64, shape=\[3\], dim=0\)/],
       dim: [/dim=0/, /dim=1/],
       reduce: [/reduce\(dtype=float32, shape=\[5\], op=sum, root=0\)/, /reduce\(dtype=float32, shape=\[4\], op=sum, root=0\)/],
       steady: [/shape=\[6\]/, /shape=\[4\]/],
@@ -111,7 +114,12 @@ for (const n of [1, 4]) {
       avgInt: [ErrorCodes.DTYPE, /"avg" is not allowed on dtype "int32"/, 'TypeError'],
       avgBool: [ErrorCodes.DTYPE, /"avg" is not allowed on dtype "bool"/, 'TypeError'],
       avgScatter: [ErrorCodes.DTYPE, /"avg" is not allowed on dtype "int64"/, 'TypeError'],
-      unknownOp: [ErrorCodes.INVALID_ARG_VALUE, /`options.op` to be one of "sum", "prod", "min", "max", "avg", got "mean"/, 'TypeError'],
+      bandFloat: [ErrorCodes.DTYPE, /"band" is not allowed on dtype "float32": bitwise ops \(band, bor, bxor\) need an integer or bool dtype/, 'TypeError'],
+      bxorHalf: [ErrorCodes.DTYPE, /"bxor" is not allowed on dtype "bfloat16"/, 'TypeError'],
+      complexMax: [ErrorCodes.DTYPE, /"max" is not allowed on dtype "complex64": complex dtypes .* take only sum and avg/, 'TypeError'],
+      complexProd: [ErrorCodes.DTYPE, /"prod" is not allowed on dtype "complex128"/, 'TypeError'],
+      complexBor: [ErrorCodes.DTYPE, /"bor" is not allowed on dtype "complex64"/, 'TypeError'],
+      unknownOp: [ErrorCodes.INVALID_ARG_VALUE, /`options.op` to be one of "sum", "prod", "min", "max", "avg", "band", "bor", "bxor", got "mean"/, 'TypeError'],
       badDim: [ErrorCodes.OUT_OF_RANGE, /`options.dim` \(2\) is out of range/, 'RangeError'],
     };
     if (n > 1) {

@@ -6,7 +6,7 @@ import type { StorageArray } from '../../src/tensor/dtype.js';
 import {
   gatheredShape, normDim, numelOf, refAllGather, refAllReduce, refAllToAll, refBroadcast, refReduce, refReduceScatter, refRing,
 } from '../helpers/collective-reference.js';
-import { bytesOf, canonicalDigest, inputSeed, makeInput, rawDigest, type CaseResult, type CaseSpec } from './data.js';
+import { bytesOf, canonicalDigest, entryShape, inputSeed, makeInput, rawDigest, type CaseResult, type CaseSpec } from './data.js';
 
 /** What one rank must report (`raw` only where it is known: ring's second message). */
 export interface Expected {
@@ -25,9 +25,15 @@ interface MemberOutcome {
   same: boolean;
 }
 
+/**
+ * The reference outcome of every member. Data movement runs on the storage entries: a complex tensor of
+ * shape S moves as a real one of shape [...S, 2] (`entryShape`), with dims counted in S.
+ */
 function outcomes(spec: CaseSpec, inputs: StorageArray[]): MemberOutcome[] {
   const w = inputs.length;
   const { dtype, shape } = spec;
+  const entries = entryShape(dtype, shape);
+  const dimOf = (dim: number): number => normDim(dim, shape);
   const plain = (outs: StorageArray[], outShape: number[], same: boolean): MemberOutcome[] =>
     outs.map((out, m) => ({ out, after: inputs[m]!, shape: outShape, same }));
   switch (spec.coll) {
@@ -41,14 +47,14 @@ function outcomes(spec: CaseSpec, inputs: StorageArray[]): MemberOutcome[] {
     case 'reduceScatter': {
       const outShape = [...shape];
       outShape[normDim(spec.dim!, shape)]! /= w;
-      return plain(refReduceScatter(dtype, spec.op!, inputs, shape, spec.dim!), outShape, w === 1);
+      return plain(refReduceScatter(dtype, spec.op!, inputs, entries, dimOf(spec.dim!)), outShape, w === 1);
     }
     case 'allGather': {
-      const out = refAllGather(inputs, shape, spec.dim!);
+      const out = refAllGather(inputs, entries, dimOf(spec.dim!));
       return plain(inputs.map(() => out), gatheredShape(shape, w, spec.dim!), w === 1);
     }
     case 'gather': {
-      const out = refAllGather(inputs, shape, spec.dim!);
+      const out = refAllGather(inputs, entries, dimOf(spec.dim!));
       const outShape = gatheredShape(shape, w, spec.dim!);
       return inputs.map((input, m) => (m === spec.root ? { out, after: input, shape: outShape, same: w === 1 } : { out: null, after: input, shape: null, same: false }));
     }
@@ -60,7 +66,7 @@ function outcomes(spec: CaseSpec, inputs: StorageArray[]): MemberOutcome[] {
         outShape[normDim(spec.scatterDim!, shape)]! /= w;
         outShape[normDim(spec.gatherDim!, shape)]! *= w;
       }
-      return plain(refAllToAll(inputs, shape, spec.scatterDim!, spec.gatherDim!), outShape, w === 1);
+      return plain(refAllToAll(inputs, entries, dimOf(spec.scatterDim!), dimOf(spec.gatherDim!)), outShape, w === 1);
     }
     case 'ring':
       return plain(refRing(inputs), shape, false);

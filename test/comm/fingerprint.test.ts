@@ -9,11 +9,11 @@ import type { GroupBlock } from '../../src/comm/threads/group-block.js';
 
 test('callKey is exact: distinct fields give distinct keys, on both sides of the small/wide boundary', (t) => {
   const seen = new Map<number, string>();
-  const roots = [-1, 0, 1, 2045, 2046, 2047, 65533];
+  const roots = [-1, 0, 1, 1021, 1022, 1023, 2046, 65533];
   const dims = [-1, 0, 1, 12, 13, 14, 15, 126];
   for (let op = 0; op < 8; op++) {
-    for (let dtype = -1; dtype < 9; dtype++) {
-      for (let reduce = -1; reduce < 5; reduce++) {
+    for (let dtype = -1; dtype < 11; dtype++) {
+      for (let reduce = -1; reduce < 8; reduce++) {
         for (const root of roots) {
           for (const dim of dims) {
             for (const dim2 of dims) {
@@ -30,8 +30,8 @@ test('callKey is exact: distinct fields give distinct keys, on both sides of the
     }
   }
   // Common calls get a small integer (V8 keeps it unboxed); large roots or dims the wide form.
-  t.true(callKey(7, 8, 4, 2045, 13, 13) < 2 ** 30);
-  t.true(callKey(0, 0, 0, 2046, -1, -1) >= 2 ** 30);
+  t.true(callKey(7, 10, 7, 1021, 13, 13) < 2 ** 30);
+  t.true(callKey(0, 0, 0, 1022, -1, -1) >= 2 ** 30);
   t.true(callKey(0, 0, 0, -1, 14, -1) >= 2 ** 30);
 });
 

@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { withRanks } from '../../src/testing/index.js';
 import type { DType, ReduceOp } from '../../src/index.js';
-import { ALL_DTYPES, opsFor } from './data.js';
+import { ALL_DTYPES, entryShape, opsFor } from './data.js';
 import { compareOutputs, referenceReduce } from '../helpers/reference.js';
 import { catFlat, narrowFlat } from '../helpers/collective-reference.js';
 import { inputOf, sizesV, splitsOf, type VariantArgs } from '../fixtures/comm-variants.js';
@@ -26,6 +26,8 @@ function asArray(dtype: DType, b: number[]): StorageArray {
     case 'uint8': case 'bool': return new Uint8Array(buf);
     case 'int32': return new Int32Array(buf);
     case 'int64': return new BigInt64Array(buf);
+    case 'complex64': return new Float32Array(buf);
+    case 'complex128': return new Float64Array(buf);
   }
 }
 
@@ -58,20 +60,23 @@ async function check(t: ExecutionContext, n: number, a: VariantArgs, groups: num
 
 function checkGroup(t: ExecutionContext, a: VariantArgs, results: (Record<string, unknown> | null)[], members: number[]): void {
   const w = members.length, sizes = sizesV(w), total = sizes.reduce((x, y) => x + y, 0), d = a.dtype;
+  // The reference moves storage entries: shapes with a trailing 2 for a complex dtype (`entryShape`).
+  const at = (shape: number[], dtype: DType = d): number[] => entryShape(dtype, shape);
   members.forEach((rank, me) => {
     const r = results[rank]!;
     const tag = `${d} ${a.op} w=${w} member ${me}`;
     const rows = sizes.map((s) => [s, 3]), cols = sizes.map((s) => [2, s]);
-    same(t, d, catUneven(members.map((m, i) => flat(a, 0, m, rows[i]!)), rows, 0), r.allGatherV0 as number[], `allGatherV dim 0 ${tag}`);
-    same(t, d, catUneven(members.map((m, i) => flat(a, 1, m, cols[i]!)), cols, 1), r.allGatherV1 as number[], `allGatherV dim 1 ${tag}`);
+    const rowsAt = rows.map((s) => at(s)), colsAt = cols.map((s) => at(s));
+    same(t, d, catUneven(members.map((m, i) => flat(a, 0, m, rows[i]!)), rowsAt, 0), r.allGatherV0 as number[], `allGatherV dim 0 ${tag}`);
+    same(t, d, catUneven(members.map((m, i) => flat(a, 1, m, cols[i]!)), colsAt, 1), r.allGatherV1 as number[], `allGatherV dim 1 ${tag}`);
     const reduced = referenceReduce(d, a.op, members.map((m) => flat(a, 2, m, [2, total])), 2 * total);
     const start = sizes.slice(0, me).reduce((x, y) => x + y, 0);
-    same(t, d, narrowFlat(reduced, [2, total], 1, start, sizes[me]!), r.reduceScatterV as number[], `reduceScatterV ${tag}`);
+    same(t, d, narrowFlat(reduced, at([2, total]), 1, start, sizes[me]!), r.reduceScatterV as number[], `reduceScatterV ${tag}`);
     const parts = members.map((m, i) => {
       const splits = splitsOf(i, w), rows = splits.reduce((x, y) => x + y, 0);
-      return narrowFlat(flat(a, 3, m, [rows, 2]), [rows, 2], 0, splits.slice(0, me).reduce((x, y) => x + y, 0), splits[me]!);
+      return narrowFlat(flat(a, 3, m, [rows, 2]), at([rows, 2]), 0, splits.slice(0, me).reduce((x, y) => x + y, 0), splits[me]!);
     });
-    const partShapes = members.map((_, i) => [splitsOf(i, w)[me]!, 2]);
+    const partShapes = members.map((_, i) => at([splitsOf(i, w)[me]!, 2]));
     same(t, d, catUneven(parts, partShapes, 0), r.allToAllSingle as number[], `allToAllSingle ${tag}`);
     (r.allToAllList as number[][]).forEach((got, i) => same(t, d, flat(a, 10 + me, members[i]!, [(i + me) % 3 + 1]), got, `allToAllList from ${i} ${tag}`));
     same(t, d, flat(a, 20 + me, members[w - 1]!, [3]), r.scatter as number[], `scatter ${tag}`);
@@ -80,7 +85,7 @@ function checkGroup(t: ExecutionContext, a: VariantArgs, results: (Record<string
       const numel = shape.reduce((x, y) => x * y, 1);
       same(t, dtype, referenceReduce(dtype, a.op, members.map((m) => flat(a, k, m, shape, dtype)), numel),
         (r.allReduceCoalesced as number[][])[i]!, `allReduceCoalesced[${i}] ${tag}`);
-      same(t, dtype, catFlat(members.map((m) => flat(a, k, m, shape, dtype)), shape, 0),
+      same(t, dtype, catFlat(members.map((m) => flat(a, k, m, shape, dtype)), at(shape, dtype), 0),
         (r.allGatherCoalesced as number[][])[i]!, `allGatherCoalesced[${i}] ${tag}`);
     });
     if (w > 1) same(t, d, flat(a, 9, members[(me - 1 + w) % w]!, [4]), r.batch as number[], `batchIsendIrecv ${tag}`);

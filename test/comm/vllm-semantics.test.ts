@@ -35,6 +35,8 @@ const expectedDict = {
   f: { dtype: 'float32', shape: [0], data: [] },
   g: { dtype: 'float64', shape: [2, 3, 4], data: range(24, 0.5) },
   h: { dtype: 'int32', shape: [7], data: range(7, 1).map((x) => x - 3) },
+  i: { dtype: 'complex64', shape: [8], data: range(8, 1).map((x) => [x, -0.5 * x]) },
+  j: { dtype: 'complex128', shape: [3], data: range(3, 1).map((x) => [x / 4, 2 ** 40 + x]) },
 };
 
 for (const [tp, pp] of [[2, 2], [4, 1], [1, 4], [2, 4]] as const) {

@@ -12,6 +12,9 @@
  *   input to member j, which joins the parts it receives along `gatherDim` in sender order;
  * - broadcast copies the root's input; reduce gives the root the reduction (others keep their input);
  * - ring send/recv: member m receives what member m-1 sent.
+ *
+ * Shapes and dims count the arrays' entries: for a complex dtype (two entries per element) the caller
+ * passes the element shape with a trailing 2.
  */
 import type { DType, ReduceOp, StorageArray } from '../../src/tensor/dtype.js';
 import { referenceReduce } from './reference.js';
@@ -70,7 +73,8 @@ function copyOf(input: StorageArray): StorageArray {
 /** allReduce: the fold of every member's input (a group of one returns the input). */
 export function refAllReduce(dtype: DType, op: ReduceOp, inputs: readonly StorageArray[]): StorageArray {
   if (inputs.length === 1) return copyOf(inputs[0]!);
-  return referenceReduce(dtype, op, inputs, inputs[0]!.length);
+  const perElement = dtype === 'complex64' || dtype === 'complex128' ? 2 : 1; // entries: (re, im)
+  return referenceReduce(dtype, op, inputs, inputs[0]!.length / perElement);
 }
 
 /** reduce: the root gets the fold; every other member keeps its input. */

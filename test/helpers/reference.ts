@@ -6,8 +6,14 @@
  * Semantics mirrored: left fold in input order; min/max propagate NaN and order -0 < +0 (`Math.min`,
  * `Math.max` do exactly that); avg = sum, then one true division by k; float16/bfloat16 fold in f32 and
  * round once to 16 bits (nearest even, overflow to inf); integers wrap; bool sum = or, prod = and.
+ * band/bor/bxor (integers and bool only): the bitwise and/or/xor of the two's complement values (JS's
+ * `&`, `|`, `^` on the values, BigInt's for int64), on bool the logical and/or/xor.
+ * complex64/complex128 (sum and avg only): complex addition and division by k (`reference-complex.ts`).
  */
 import type { DType, ReduceOp, StorageArray } from '../../src/tensor/dtype.js';
+import { complexReduce, partDtype } from './reference-complex.js';
+
+export { partDtype };
 
 /** A binary floating-point format with an implicit leading bit. */
 export interface HalfFormat {
@@ -107,6 +113,7 @@ function floatFold(op: ReduceOp, round: (x: number) => number): Fold<number> {
     case 'prod': return (a, b) => round(a * b);
     case 'min': return (a, b) => Math.min(a, b);
     case 'max': return (a, b) => Math.max(a, b);
+    default: throw new Error(`${op} is not defined on floats`);
   }
 }
 
@@ -116,16 +123,23 @@ function intFold(op: ReduceOp, wrap: (x: number) => number): Fold<number> {
     case 'prod': return (a, b) => wrap(Math.imul(a, b));
     case 'min': return (a, b) => Math.min(a, b);
     case 'max': return (a, b) => Math.max(a, b);
+    case 'band': return (a, b) => wrap(a & b);
+    case 'bor': return (a, b) => wrap(a | b);
+    case 'bxor': return (a, b) => wrap(a ^ b);
     case 'avg': throw new Error('avg is not defined on integers');
   }
 }
 
 function boolFold(op: ReduceOp): Fold<number> {
+  const truth = (x: number): boolean => x !== 0;
   switch (op) {
     case 'sum':
-    case 'max': return (a, b) => (a !== 0 || b !== 0 ? 1 : 0);
+    case 'max':
+    case 'bor': return (a, b) => (truth(a) || truth(b) ? 1 : 0);
     case 'prod':
-    case 'min': return (a, b) => (a !== 0 && b !== 0 ? 1 : 0);
+    case 'min':
+    case 'band': return (a, b) => (truth(a) && truth(b) ? 1 : 0);
+    case 'bxor': return (a, b) => (truth(a) !== truth(b) ? 1 : 0);
     case 'avg': throw new Error('avg is not defined on bool');
   }
 }
@@ -136,6 +150,9 @@ function bigFold(op: ReduceOp): Fold<bigint> {
     case 'prod': return (a, b) => BigInt.asIntN(64, a * b);
     case 'min': return (a, b) => (b < a ? b : a);
     case 'max': return (a, b) => (b > a ? b : a);
+    case 'band': return (a, b) => BigInt.asIntN(64, a & b);
+    case 'bor': return (a, b) => BigInt.asIntN(64, a | b);
+    case 'bxor': return (a, b) => BigInt.asIntN(64, a ^ b);
     case 'avg': throw new Error('avg is not defined on int64');
   }
 }
@@ -149,7 +166,10 @@ function foldAll<T>(inputs: readonly ArrayLike<unknown>[], out: { [i: number]: u
   }
 }
 
-/** The expected output of reducing `inputs` (all of length `count`) with (dtype, op). */
+/**
+ * The expected output of reducing `inputs` (all of `count` elements) with (dtype, op); a complex input
+ * and the output hold 2 * count entries.
+ */
 export function referenceReduce(dtype: DType, op: ReduceOp, inputs: readonly StorageArray[], count: number): StorageArray {
   const k = inputs.length;
   const num = (x: unknown): number => x as number;
@@ -183,6 +203,8 @@ export function referenceReduce(dtype: DType, op: ReduceOp, inputs: readonly Sto
       foldAll(inputs, out, (x) => x as bigint, bigFold(op), (acc) => acc);
       return out;
     }
+    case 'complex64': return complexReduce(op, inputs, count, Math.fround, new Float32Array(2 * count));
+    case 'complex128': return complexReduce(op, inputs, count, (x) => x, new Float64Array(2 * count));
   }
 }
 
@@ -204,6 +226,7 @@ export interface Mismatch {
  * their payloads; a NaN output of float16/bfloat16 must be quiet. Returns the first mismatch and how many.
  */
 export function compareOutputs(dtype: DType, expected: StorageArray, actual: StorageArray): Mismatch | undefined {
+  dtype = partDtype(dtype); // complex: entry by entry, each part as a float
   const same = sameElement(dtype);
   let first = -1;
   let count = 0;

@@ -18,6 +18,9 @@ const several: [DType, ReduceOp, number, number][] = [
   ['int64', 'sum', 2, (2 * MIB) / 8 + 3],
   ['int8', 'prod', 3, 2 * MIB + 1],
   ['float64', 'max', 2, (4 * MIB) / 8 + 1],
+  ['int32', 'bxor', 3, MIB + 7],
+  ['complex64', 'sum', 3, (2 * MIB) / 8 + 3],
+  ['complex128', 'avg', 2, (4 * MIB) / 16 + 1],
 ];
 
 for (const [dtype, op, k, count] of several) {
@@ -37,6 +40,10 @@ const many: [DType, ReduceOp, number][] = [
   ['uint8', 'sum', 33],
   ['bool', 'prod', 33],
   ['float64', 'min', 40],
+  ['int64', 'band', 33],
+  ['uint8', 'bor', 33],
+  ['bool', 'bxor', 33],
+  ['complex64', 'avg', 33],
 ];
 
 for (const [dtype, op, k] of many) {

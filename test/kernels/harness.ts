@@ -4,7 +4,7 @@
  * `reduce` (table form) or `reduce2` (pair form), optionally in place, and compares bit for bit.
  */
 import { instantiateKernels, type Kernels } from '../../src/shm/kernels.js';
-import { dtypeInfo, REDUCE_OP_CODES, REDUCE_OPS, storageView, type DType, type ReduceOp, type StorageArray } from '../../src/tensor/dtype.js';
+import { dtypeInfo, REDUCE_OP_CODES, storageView, type DType, type ReduceOp, type StorageArray } from '../../src/tensor/dtype.js';
 import type { Rng } from '../helpers/mulberry32.js';
 import { compareOutputs, referenceReduce } from '../helpers/reference.js';
 
@@ -23,9 +23,19 @@ export function createEnv(pages = 256): Env {
   return { memory, kernels: instantiateKernels(memory) };
 }
 
-/** The ops a dtype allows (avg only on floats). */
+/**
+ * The ops a dtype allows, restated from torch's rules (not read from src): floats take sum, prod, min,
+ * max and avg; integers and bool sum, prod, min, max, band, bor and bxor; complex only sum and avg.
+ */
 export function opsFor(dtype: DType): ReduceOp[] {
-  return REDUCE_OPS.filter((op) => op !== 'avg' || dtypeInfo(dtype).isFloat);
+  if (dtype === 'complex64' || dtype === 'complex128') return ['sum', 'avg'];
+  if (['float32', 'float64', 'float16', 'bfloat16'].includes(dtype)) return ['sum', 'prod', 'min', 'max', 'avg'];
+  return ['sum', 'prod', 'min', 'max', 'band', 'bor', 'bxor'];
+}
+
+/** Bytes of one storage entry: the element, or one part (re or im) of a complex element. */
+export function entryBytes(dtype: DType): number {
+  return dtype === 'complex64' ? 4 : dtype === 'complex128' ? 8 : dtypeInfo(dtype).itemBytes;
 }
 
 /** A bump allocator over the memory: 64-byte aligned blocks shifted by `misalignBytes`, guards between. */
@@ -54,7 +64,7 @@ export interface ReduceCase {
   readonly form: 'table' | 'pair';
   /** Write the output over input 0 or input k-1 instead of a separate buffer. */
   readonly inPlace?: 'first' | 'last';
-  /** Shift each buffer by a random whole number of elements (0..15) off 64-byte alignment. */
+  /** Shift each buffer by a random whole number of entries (0..15; a complex part) off 64-byte alignment. */
   readonly misalign: boolean;
 }
 
@@ -74,9 +84,9 @@ function guardsIntact(memory: WebAssembly.Memory, offset: number, sizeBytes: num
 export function runCase(env: Env, c: ReduceCase, rng: Rng): { actual: StorageArray; damage?: string } {
   const { memory, kernels } = env;
   const info = dtypeInfo(c.dtype);
-  const count = c.inputs[0]!.length;
+  const count = elementsOf(c);
   const sizeBytes = count * info.itemBytes;
-  const shift = (): number => (c.misalign ? rng.int(0, 15) * info.itemBytes : 0);
+  const shift = (): number => (c.misalign ? rng.int(0, 15) * entryBytes(c.dtype) : 0);
   const placer = new Placer(memory.buffer.byteLength);
   const table = placer.place(c.inputs.length * 4, c.misalign ? rng.int(0, 15) * 4 : 0);
   const srcs = c.inputs.map(() => placer.place(sizeBytes, shift()));
@@ -102,13 +112,18 @@ export function runCase(env: Env, c: ReduceCase, rng: Rng): { actual: StorageArr
 /** Runs the case and returns undefined when it matches the reference, else a message saying what differs. */
 export function checkCase(env: Env, c: ReduceCase, rng: Rng): string | undefined {
   const { actual, damage } = runCase(env, c, rng);
-  const where = `${c.dtype} ${c.op} k=${c.inputs.length} n=${c.inputs[0]!.length} form=${c.form}${c.inPlace ? ` inPlace=${c.inPlace}` : ''}`;
+  const where = `${c.dtype} ${c.op} k=${c.inputs.length} n=${elementsOf(c)} form=${c.form}${c.inPlace ? ` inPlace=${c.inPlace}` : ''}`;
   if (damage !== undefined) return `${where}: ${damage}`;
-  const expected = referenceReduce(c.dtype, c.op, c.inputs, c.inputs[0]!.length);
+  const expected = referenceReduce(c.dtype, c.op, c.inputs, elementsOf(c));
   const bad = compareOutputs(c.dtype, expected, actual);
   if (bad === undefined) return undefined;
   const inputsAt = c.inputs.map((x) => String(x[bad.index])).join(', ');
   return `${where}: ${bad.count} wrong; first at ${bad.index}: expected ${bad.expected}, got ${bad.actual}; inputs there [${inputsAt}]`;
+}
+
+/** The element count of a case's inputs (a complex input has two entries per element). */
+function elementsOf(c: ReduceCase): number {
+  return c.inputs[0]!.byteLength / dtypeInfo(c.dtype).itemBytes;
 }
 
 /** A small stable hash of a string, to seed each test differently but repeatably. */

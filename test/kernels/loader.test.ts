@@ -43,7 +43,7 @@ test('instantiateKernels refuses a memory that is not shared', (t) => {
   t.throws(() => instantiateKernels({} as WebAssembly.Memory), { code: 'ERR_MULTIRANK_INVALID_ARG_TYPE' });
 });
 
-test('raw exports return a status and leave memory untouched on avg over integers, bad codes, k < 1, n < 0', (t) => {
+test('raw exports return a status and leave memory untouched on refused ops, bad codes, k < 1, n < 0', (t) => {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
   const raw = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as {
     reduce(d: number, o: number, dst: number, table: number, k: number, n: number): number;
@@ -57,9 +57,16 @@ test('raw exports return a status and leave memory untouched on avg over integer
     t.is(raw.reduce(code(d), avg, 1024, 0, 2, 16), KERNEL_STATUS.OP_NOT_ALLOWED, d);
     t.is(raw.reduce2(code(d), avg, 1024, 256, 512, 16), KERNEL_STATUS.OP_NOT_ALLOWED, d);
   }
-  t.is(raw.reduce(9, 0, 1024, 0, 2, 16), KERNEL_STATUS.BAD_DTYPE);
+  for (const d of ['float32', 'float64', 'float16', 'bfloat16'] as const) {
+    for (const op of ['band', 'bor', 'bxor'] as const) {
+      t.is(raw.reduce(code(d), REDUCE_OP_CODES[op], 1024, 0, 2, 16), KERNEL_STATUS.OP_NOT_ALLOWED, `${d} ${op}`);
+      t.is(raw.reduce2(code(d), REDUCE_OP_CODES[op], 1024, 256, 512, 16), KERNEL_STATUS.OP_NOT_ALLOWED, `${d} ${op}`);
+    }
+  }
+  t.is(raw.reduce(11, 0, 1024, 0, 2, 16), KERNEL_STATUS.BAD_DTYPE);
   t.is(raw.reduce2(-1, 0, 1024, 256, 512, 16), KERNEL_STATUS.BAD_DTYPE);
-  t.is(raw.reduce(0, 5, 1024, 0, 2, 16), KERNEL_STATUS.BAD_OP);
+  t.is(raw.reduce(0, 8, 1024, 0, 2, 16), KERNEL_STATUS.BAD_OP);
+  t.is(raw.reduce(code('complex64'), -1, 1024, 0, 2, 16), KERNEL_STATUS.BAD_OP);
   t.is(raw.reduce2(code('int32'), 9, 1024, 256, 512, 16), KERNEL_STATUS.BAD_OP);
   t.is(raw.reduce(0, 0, 1024, 0, 0, 16), KERNEL_STATUS.BAD_K);
   t.is(raw.reduce(0, 0, 1024, 0, 2, -1), KERNEL_STATUS.BAD_N);
@@ -69,14 +76,17 @@ test('raw exports return a status and leave memory untouched on avg over integer
   t.true(bytes.subarray(1024 + 64).every((b) => b === 7), 'wrote past dst');
 });
 
-test('the wrapper throws coded errors for avg on integers and bad codes', (t) => {
+test('the wrapper throws coded errors for refused ops (naming the op, the dtype and the rule) and bad codes', (t) => {
   const { kernels } = createEnv(1);
   t.throws(() => kernels.reduce2(code('int32'), REDUCE_OP_CODES.avg, 256, 512, 768, 4), {
     instanceOf: TypeError, code: 'ERR_MULTIRANK_DTYPE', message: /"avg".*"int32"/,
   });
-  t.throws(() => kernels.reduce(code('bool'), REDUCE_OP_CODES.avg, 256, 0, 1, 4), { code: 'ERR_MULTIRANK_DTYPE', message: /"bool"/ });
-  t.throws(() => kernels.reduce2(9, 0, 256, 512, 768, 4), { instanceOf: RangeError, code: 'ERR_MULTIRANK_OUT_OF_RANGE', message: /dtypeCode.*float32=0.*bool=8.*got 9/ });
-  t.throws(() => kernels.reduce2(0, 7, 256, 512, 768, 4), { instanceOf: RangeError, message: /opCode.*sum=0.*avg=4.*got 7/ });
+  t.throws(() => kernels.reduce(code('bool'), REDUCE_OP_CODES.avg, 256, 0, 1, 4), { code: 'ERR_MULTIRANK_DTYPE', message: /"bool".*floating or complex dtype/ });
+  t.throws(() => kernels.reduce2(code('bfloat16'), REDUCE_OP_CODES.bxor, 256, 512, 768, 4), {
+    instanceOf: TypeError, code: 'ERR_MULTIRANK_DTYPE', message: /"bxor" \(code 7\) is not allowed on dtype "bfloat16" \(code 3\): bitwise ops .* need an integer or bool dtype/,
+  });
+  t.throws(() => kernels.reduce2(11, 0, 256, 512, 768, 4), { instanceOf: RangeError, code: 'ERR_MULTIRANK_OUT_OF_RANGE', message: /dtypeCode.*float32=0.*bool=8, complex64=9, complex128=10\), got 11/ });
+  t.throws(() => kernels.reduce2(0, 8, 256, 512, 768, 4), { instanceOf: RangeError, message: /opCode.*sum=0.*avg=4, band=5, bor=6, bxor=7\), got 8/ });
   t.throws(() => kernels.reduce(0, 0, 256, 0, 0, 4), { instanceOf: RangeError, code: 'ERR_MULTIRANK_OUT_OF_RANGE', message: /`k`.*got 0/ });
   t.throws(() => kernels.reduce(0, 0, 256, 0, 1.5, 4), { instanceOf: TypeError, message: /`k`/ });
   t.throws(() => kernels.reduce2(0, 0, 256, 512, 768, -1), { instanceOf: RangeError, message: /`count`.*got -1/ });

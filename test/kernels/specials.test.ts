@@ -5,7 +5,7 @@ import { checkCase, createEnv, opsFor } from './harness.js';
 import { allTuples, specialValues } from './values.js';
 
 const env = createEnv();
-const DTYPES: DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int32', 'int64', 'bool'];
+const DTYPES: DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int32', 'int64', 'bool', 'complex64', 'complex128'];
 
 for (const dtype of DTYPES) {
   test(`${dtype}: every pair and triple of special values, every op, both forms`, (t) => {
@@ -81,6 +81,21 @@ const known: [DType, ReduceOp, (number | bigint)[], number | bigint, string][] =
   ['bool', 'sum', [0, 1, 0], 1, 'bool sum is or'],
   ['bool', 'prod', [1, 1, 0], 0, 'bool prod is and'],
   ['bool', 'max', [0, 0], 0, 'bool max'],
+  ['int8', 'band', [-1, 0x5a, 0x0f], 0x0a, 'int8 and: -1 is all ones'],
+  ['int8', 'bor', [-128, 1], -127, 'int8 or keeps the sign bit'],
+  ['int8', 'bxor', [-1, 0x0f], -16, 'int8 xor with all ones is not'],
+  ['uint8', 'band', [0xf0, 0x3c], 0x30, 'uint8 and'],
+  ['uint8', 'bxor', [0xff, 0x0f, 0x30], 0xc0, 'uint8 xor folds left'],
+  ['int32', 'band', [-1, 0x12345678], 0x12345678, 'int32 and'],
+  ['int32', 'bor', [-(2 ** 31), 1], -(2 ** 31) + 1, 'int32 or'],
+  ['int32', 'bxor', [0x7fffffff, -1], -(2 ** 31), 'int32 xor'],
+  ['int64', 'band', [-1n, 2n ** 62n + 5n, 2n ** 62n + 3n], 2n ** 62n + 1n, 'int64 and reaches the high word'],
+  ['int64', 'bor', [-(2n ** 63n), 1n], -(2n ** 63n) + 1n, 'int64 or'],
+  ['int64', 'bxor', [2n ** 63n - 1n, -1n], -(2n ** 63n), 'int64 xor'],
+  ['bool', 'band', [1, 1, 0], 0, 'bool band is and'],
+  ['bool', 'bor', [0, 0, 1], 1, 'bool bor is or'],
+  ['bool', 'bxor', [1, 1, 1], 1, 'bool bxor: an odd number of trues'],
+  ['bool', 'bxor', [1, 0, 1], 0, 'bool bxor: an even number of trues'],
 ];
 
 for (const [dtype, op, inputs, expected, why] of known) {

@@ -11,7 +11,7 @@ import { createEnv, opsFor } from './harness.js';
 import { randomArray } from './values.js';
 
 const env = createEnv();
-const DTYPES: DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int32', 'int64', 'bool'];
+const DTYPES: DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int32', 'int64', 'bool', 'complex64', 'complex128'];
 const TABLE = 64, DST = 1024, SRC0 = 65536 + 16, STRIDE = 16448 * 2, TAG_BACK = 16;
 
 /** Writes `inputs` at SRC0 + j * STRIDE with tag `tags[j]` TAG_BACK bytes before each; fills dst with 0xa5. */
@@ -82,5 +82,7 @@ test('reduceStrided refuses bad arguments with a message naming them', (t) => {
   t.throws(() => k.reduceStrided(0, 0, DST, TABLE, SRC0, STRIDE, 0, 4, TAG_BACK), { message: /`k`/ });
   t.throws(() => k.reduceStrided(0, 0, DST, TABLE, SRC0, STRIDE, 2, 4, -1), { message: /`tagBackBytes`/ });
   t.throws(() => k.reduceStrided(6, 4, DST, TABLE, SRC0, STRIDE, 2, 4, TAG_BACK), { code: 'ERR_MULTIRANK_DTYPE', message: /avg/ });
+  t.throws(() => k.reduceStrided(0, 5, DST, TABLE, SRC0, STRIDE, 2, 4, TAG_BACK), { code: 'ERR_MULTIRANK_DTYPE', message: /"band".*"float32"/ });
+  t.throws(() => k.reduceStrided(9, 3, DST, TABLE, SRC0, STRIDE, 2, 2, TAG_BACK), { code: 'ERR_MULTIRANK_DTYPE', message: /"max".*"complex64"/ });
   t.throws(() => k.reduceStrided(0, 9, DST, TABLE, SRC0, STRIDE, 2, 4, TAG_BACK), { message: /`opCode`/ });
 });

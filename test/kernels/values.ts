@@ -5,7 +5,7 @@
  */
 import { storageView, type DType, type StorageArray } from '../../src/tensor/dtype.js';
 import type { Rng } from '../helpers/mulberry32.js';
-import { BFLOAT16, f32FromBits, FLOAT16, type HalfFormat } from '../helpers/reference.js';
+import { BFLOAT16, f32FromBits, FLOAT16, partDtype, type HalfFormat } from '../helpers/reference.js';
 
 const f64View = new DataView(new ArrayBuffer(8));
 
@@ -80,11 +80,15 @@ function randomInt(rng: Rng, dtype: 'int8' | 'uint8' | 'int32'): number {
   return dtype === 'int8' ? (u << 24) >> 24 : dtype === 'uint8' ? u & 0xff : u | 0;
 }
 
-/** A new array of `count` random elements of `dtype` (16-bit floats as bit patterns). */
+/**
+ * A new array of `count` random elements of `dtype` (16-bit floats as bit patterns; a complex element is
+ * two entries, re and im, each a random float32 / float64).
+ */
 export function randomArray(dtype: DType, count: number, rng: Rng): StorageArray {
-  const bytes = new ArrayBuffer(Math.max(count, 1) * 8);
+  const bytes = new ArrayBuffer(Math.max(count, 1) * 16);
   const out = storageView(dtype, bytes, 0, count);
-  for (let i = 0; i < count; i++) out[i] = randomElement(dtype, rng) as never;
+  const part = partDtype(dtype);
+  for (let i = 0; i < out.length; i++) out[i] = randomElement(part, rng) as never;
   return out;
 }
 
@@ -99,6 +103,7 @@ function randomElement(dtype: DType, rng: Rng): number | bigint {
     case 'int32': return randomInt(rng, dtype);
     case 'int64': return rng.chance(0.2) ? rng.pick(INT64_EXTREMES) : rng.i64();
     case 'bool': return rng.u32() & 1;
+    default: throw new Error(`no random ${dtype} element: draw its parts`);
   }
 }
 
@@ -117,17 +122,28 @@ export function specialValues(dtype: DType): (number | bigint)[] {
     case 'int32': return INT_EXTREMES[dtype];
     case 'int64': return INT64_EXTREMES;
     case 'bool': return [0, 1];
+    case 'complex64':
+    case 'complex128': return specialValues(partDtype(dtype)); // the parts' values
   }
 }
 
-/** Every k-tuple of `values`, as k arrays (tuple t is element t of each array). */
+/**
+ * Every k-tuple of `values`, as k arrays (tuple t is element t of each array). For a complex dtype the
+ * values are parts: element t takes the tuple's value as its real part and the value at the mirrored
+ * index as its imaginary part, so both parts meet every special value.
+ */
 export function allTuples(dtype: DType, values: readonly (number | bigint)[], k: number): StorageArray[] {
   const count = values.length ** k;
-  const arrays = Array.from({ length: k }, () => storageView(dtype, new ArrayBuffer(Math.max(count, 1) * 8), 0, count));
+  const arrays = Array.from({ length: k }, () => storageView(dtype, new ArrayBuffer(Math.max(count, 1) * 16), 0, count));
+  const complex = arrays[0]!.length === 2 * count;
   for (let t = 0; t < count; t++) {
     let rest = t;
     for (let j = 0; j < k; j++) {
-      arrays[j]![t] = values[rest % values.length] as never;
+      const v = rest % values.length;
+      if (complex) {
+        arrays[j]![2 * t] = values[v] as never;
+        arrays[j]![2 * t + 1] = values[values.length - 1 - v] as never;
+      } else arrays[j]![t] = values[v] as never;
       rest = Math.floor(rest / values.length);
     }
   }

@@ -377,11 +377,14 @@ export class ThreadsCommunicator implements CpuCommunicator {
 
   /**
    * Codes of (dtype, op), packed without allocating as requested op << 8 | dtype << 4 | the op the kernel
-   * runs (bool sums are max): the fingerprint takes the op asked for, the kernel `codes & 255`.
+   * runs (bool sums are max): the fingerprint takes the op asked for, the kernel `codes & 255`. An op the
+   * dtype refuses (avg on integers, bitwise ops on floats, all but sum and avg on complex) throws here,
+   * before the call arrives.
    */
   #reduceCodes(t: Tensor, op: ReduceOp): number {
     const requested = REDUCE_OP_CODES[op];
-    const runs = op === 'avg' || t.dtype === 'bool' ? REDUCE_OP_CODES[effectiveReduceOp(t.dtype, op)] : requested;
+    const plain = op === 'sum' && t.dtype !== 'bool';
+    const runs = plain ? requested : REDUCE_OP_CODES[effectiveReduceOp(t.dtype, op)];
     return (requested << 8) | (t.info.code << 4) | runs;
   }
 

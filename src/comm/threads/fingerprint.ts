@@ -45,12 +45,12 @@ const WIDE_KEY = 0x40000000;
 
 /**
  * Packs the scalar fields of a call into one exact number (the memo key below); unused fields are -1.
- * Common calls (root < 2046, dims < 14) get a small integer below 2^30, which V8 keeps unboxed; others get
- * a wide form at or above 2^30 (op < 16, dtype < 15, reduce op < 7, root < 65535, dims < 127).
+ * Common calls (root < 1022, dims < 14) get a small integer below 2^30, which V8 keeps unboxed; others get
+ * a wide form at or above 2^30 (op < 16, dtype < 15, reduce op < 15, root < 65535, dims < 127).
  */
 export function callKey(opIndex: number, dtypeCode: number, reduceCode: number, root: number, dim: number, dim2: number): number {
-  if (root < 2046 && dim < 14 && dim2 < 14) return ((((((opIndex << 4) | (dtypeCode + 1)) << 3) | (reduceCode + 1)) << 11 | (root + 1)) << 4 | (dim + 1)) << 4 | (dim2 + 1);
-  return WIDE_KEY + ((((opIndex * 16 + dtypeCode + 1) * 8 + reduceCode + 1) * 65536 + root + 1) * 128 + dim + 1) * 128 + dim2 + 1;
+  if (root < 1022 && dim < 14 && dim2 < 14) return ((((((opIndex << 4) | (dtypeCode + 1)) << 4) | (reduceCode + 1)) << 10 | (root + 1)) << 4 | (dim + 1)) << 4 | (dim2 + 1);
+  return WIDE_KEY + ((((opIndex * 16 + dtypeCode + 1) * 16 + reduceCode + 1) * 65536 + root + 1) * 128 + dim + 1) * 128 + dim2 + 1;
 }
 
 /**
