@@ -20,6 +20,7 @@ export const ErrorCodes = {
   CLOSED: 'ERR_MULTIRANK_CLOSED',
   NOT_INITIALIZED: 'ERR_MULTIRANK_NOT_INITIALIZED',
   BACKEND_UNAVAILABLE: 'ERR_MULTIRANK_BACKEND_UNAVAILABLE',
+  NOT_SERIALIZABLE: 'ERR_MULTIRANK_NOT_SERIALIZABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -89,9 +90,87 @@ export function checkInteger(name: string, value: unknown, min = Number.MIN_SAFE
   }
   if (value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
-    throw outOfRange(`Expected \`${name}\` to be an integer ${range}, got ${value}`);
+    throw outOfRange(`Expected \`${name}\` to be an integer ${range}, got ${describe(value)}`);
   }
   return value;
+}
+
+/**
+ * Throws unless `value` is a positive, finite number of milliseconds (a deadline). A value of another
+ * type (the string "5000") is a TypeError that shows the type, never coerced.
+ */
+export function checkTimeoutMs(name: string, value: unknown): number {
+  const expected = 'a positive, finite number of milliseconds';
+  if (typeof value !== 'number') throw invalidType(name, expected, value);
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw outOfRange(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a rank of a group of `size` members (0..size-1); the message shows its type. */
+export function checkGroupRank(name: string, value: unknown, size: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw invalidType(name, `a rank of this group (an integer in 0..${size - 1})`, value);
+  }
+  if (value < 0 || value >= size) {
+    throw outOfRange(`\`${name}\` (${value}) must be a rank of this group (0..${size - 1})`);
+  }
+  return value;
+}
+
+/**
+ * A value that must cross between threads (an object sent to other ranks, launch arguments) but cannot
+ * be serialized: names the part that cannot (`obj.hooks.onStep` is a function) and says why.
+ */
+export function notSerializable(name: string, value: unknown, cause?: unknown): MultirankError {
+  const refused = (cause as Error | undefined)?.message ?? 'the structured-clone algorithm refuses';
+  const why = findUnserializable(value, name, new Set()) ?? `it holds a value that ${refused}`;
+  return new MultirankError(
+    ErrorCodes.NOT_SERIALIZABLE,
+    `\`${name}\` cannot be serialized: ${why}. Values cross between threads by the structured-clone ` +
+      'algorithm, which copies data (objects, arrays, Maps, Sets, typed arrays, Dates, bigints...) but not ' +
+      'functions, symbols, promises or weak collections',
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+const UNCLONEABLE = [WeakMap, WeakSet, WeakRef, Promise] as const;
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** Where in `value` (as a path from `path`) the first part that structured clone refuses is, and what. */
+function findUnserializable(value: unknown, path: string, seen: Set<object>): string | undefined {
+  if (typeof value === 'function') return `\`${path}\` is a function (${value.name || 'anonymous'})`;
+  if (typeof value === 'symbol') return `\`${path}\` is a symbol (${value.description ?? ''})`;
+  if (typeof value !== 'object' || value === null || seen.has(value)) return undefined;
+  if (ArrayBuffer.isView(value)) return undefined;
+  seen.add(value);
+  const kind = UNCLONEABLE.find((type) => value instanceof type);
+  if (kind !== undefined) return `\`${path}\` is a ${kind.name}`;
+  for (const [at, child] of childrenOf(value, path)) {
+    const found = findUnserializable(child, at, seen);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** The parts of a container, each with its path: Map keys and values, Set values, array items, own keys. */
+function childrenOf(value: object, path: string): [string, unknown][] {
+  if (value instanceof Map) {
+    return [...value].flatMap(([k, v], i): [string, unknown][] => [
+      [`${path}.keys()[${i}]`, k],
+      [`${path}.get(${keyText(k)})`, v],
+    ]);
+  }
+  if (value instanceof Set) return [...value].map((v, i) => [`${path}.values()[${i}]`, v]);
+  if (Array.isArray(value)) return value.map((v, i) => [`${path}[${i}]`, v]);
+  const member = (k: string): string => (IDENTIFIER.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`);
+  return Object.entries(value).map(([k, v]) => [member(k), v]);
+}
+
+function keyText(key: unknown): string {
+  if (typeof key === 'string') return JSON.stringify(key);
+  return typeof key === 'object' && key !== null ? '<object>' : String(key);
 }
 
 /** Base of every failure at run time. Keeps `code`, and `cause` when given. */

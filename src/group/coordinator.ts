@@ -4,7 +4,7 @@
  * collectives to the communicator chosen for the tensor's device. Object and tensor-dict operations are
  * built from the tensor collectives in ./objects.ts.
  */
-import { checkInteger, invalidType, outOfRange, shapeError } from '../errors.js';
+import { checkGroupRank, checkInteger, checkTimeoutMs, invalidType, outOfRange, shapeError } from '../errors.js';
 import type { DeviceCommunicator } from '../comm/types.js';
 import { ThreadsCommunicator, type RankContext } from '../comm/threads.js';
 import { checkReduceOp, dtypeInfo, effectiveReduceOp, type DType, type ReduceOp } from '../tensor/dtype.js';
@@ -33,11 +33,6 @@ export interface GroupCoordinatorOptions {
   messageQueue?: { maxChunkBytes?: number; maxChunks?: number } | false;
   /** Collective fingerprint checks of this group (default: the job's, on unless MULTIRANK_CHECK_CALLS=0). */
   checkCalls?: boolean;
-}
-
-function checkTimeout(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw invalidType(name, 'a positive, finite number of milliseconds', value);
-  return value;
 }
 
 /**
@@ -100,7 +95,7 @@ export class GroupCoordinator {
     this.#context = context;
     const mq = options.messageQueue;
     this.#queueSizes = mq === false ? undefined : { maxChunkBytes: mq?.maxChunkBytes ?? QUEUE_CHUNK_BYTES, maxChunks: mq?.maxChunks ?? QUEUE_CHUNKS };
-    if (options.timeoutMs !== undefined) this.deviceCommunicator.timeoutMs = checkTimeout('options.timeoutMs', options.timeoutMs);
+    if (options.timeoutMs !== undefined) this.deviceCommunicator.timeoutMs = checkTimeoutMs('options.timeoutMs', options.timeoutMs);
   }
 
   /** Runs `call` with a per-call deadline when one is given. */
@@ -108,7 +103,7 @@ export class GroupCoordinator {
     if (timeoutMs === undefined) return call();
     const comm = this.deviceCommunicator;
     const previous = comm.timeoutMs;
-    comm.timeoutMs = checkTimeout('options.timeoutMs', timeoutMs);
+    comm.timeoutMs = checkTimeoutMs('options.timeoutMs', timeoutMs);
     try {
       return call();
     } finally {
@@ -132,10 +127,7 @@ export class GroupCoordinator {
   }
 
   #member(name: string, value: unknown): number {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= this.worldSize) {
-      throw outOfRange(`\`${name}\` (${String(value)}) must be a rank of this group (0..${this.worldSize - 1})`);
-    }
-    return value;
+    return checkGroupRank(name, value, this.worldSize);
   }
 
   /** Sum (or `op`) of every member's tensor. With one member, returns `t` itself (as vLLM does). */
@@ -282,7 +274,7 @@ export class GroupCoordinator {
   broadcastObjectList<T>(list: T[], options: { src?: number } = {}): T[] {
     if (!Array.isArray(list)) throw invalidType('list', 'an array', list);
     const src = this.#member('options.src', options.src ?? 0);
-    const received = objects.broadcastObject(this, this.rankInGroup === src ? list : undefined, src) as T[];
+    const received = objects.broadcastObject(this, this.rankInGroup === src ? list : undefined, src, 'list') as T[];
     if (this.rankInGroup !== src) list.splice(0, list.length, ...received);
     return list;
   }

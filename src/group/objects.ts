@@ -5,14 +5,20 @@
  * Tensor dicts send their metadata as an object and each tensor with the tensor collectives.
  */
 import { deserialize, serialize } from 'node:v8';
-import { invalidType } from '../errors.js';
+import { invalidType, notSerializable } from '../errors.js';
 import { fromTypedArray, tensor } from '../tensor/factory.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import type { DType, StorageArray } from '../tensor/dtype.js';
 import type { GroupCoordinator } from './coordinator.js';
 
-function toBytes(obj: unknown): Tensor {
-  const bytes = serialize(obj);
+/** `obj` as v8 bytes; `name` is the caller's argument, for the error when it cannot be serialized. */
+function toBytes(obj: unknown, name = 'obj'): Tensor {
+  let bytes: Buffer;
+  try {
+    bytes = serialize(obj);
+  } catch (error) {
+    throw notSerializable(name, obj, error);
+  }
   return fromTypedArray(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { dtype: 'uint8' });
 }
 
@@ -21,9 +27,9 @@ function fromBytes(t: Tensor): unknown {
 }
 
 /** `obj` from member `src` on every member. */
-export function broadcastObject<T>(group: GroupCoordinator, obj: T, src: number): T {
+export function broadcastObject<T>(group: GroupCoordinator, obj: T, src: number, name = 'obj'): T {
   if (group.worldSize === 1) return obj;
-  const mine = group.rankInGroup === src ? toBytes(obj) : undefined;
+  const mine = group.rankInGroup === src ? toBytes(obj, name) : undefined;
   const size = group.broadcast(tensor([mine?.numel ?? 0], { dtype: 'int32' }), { src });
   const length = size.getFlat(0) as number;
   const bytes = group.broadcast(mine ?? empty([length], { dtype: 'uint8' }), { src });

@@ -7,8 +7,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { checkInteger, ErrorCodes, MultirankError, RankFailedError } from '../errors.js';
-import { DEADLOCK } from '../comm/job-control.js';
+import { checkInteger, ClosedError, ErrorCodes, MultirankError, RankFailedError } from '../errors.js';
+import { CLOSED_BY_DRIVER, DEADLOCK } from '../comm/job-control.js';
 import { Watchdog } from '../debug/watchdog.js';
 import { writeFlightRecorderDump } from '../debug/flight-dump.js';
 import { writeTrace } from '../debug/trace.js';
@@ -138,6 +138,7 @@ export class Job {
     const outcomes = await this.#settled;
     if (this.#tracePath !== undefined) writeTrace(this.#tracePath, outcomes.map((o) => o.trace ?? []));
     if (outcomes.every((o) => o.ok)) return outcomes.map((o) => (o as { value: unknown }).value);
+    if (this.#control.abortValue === CLOSED_BY_DRIVER) throw closedByDriver(outcomes);
     const dump = this.dumpFlightRecorder(this.#control.abortValue === DEADLOCK ? 'deadlock' : 'failure');
     process.stderr.write(`multirank: the job failed; flight recorder: ${dump.path}\n${dump.summary}\n`);
     const recorder = `\nFlight recorder dump: ${dump.path}`;
@@ -158,3 +159,12 @@ export class Job {
   }
 }
 
+/**
+ * The driver's close() ended ranks that had not returned (a hung or busy job): the driver asked for it,
+ * so no rank is blamed and no failure dump is written.
+ */
+function closedByDriver(outcomes: readonly RankOutcome[]): ClosedError {
+  const running = outcomes.flatMap((o, rank) => (o.ok ? [] : [rank]));
+  const ranks = `${running.length === 1 ? 'rank' : 'ranks'} ${running.join(', ')}`;
+  return new ClosedError(`The job was closed by the driver (job.close()) before ${ranks} returned; no rank failed`);
+}

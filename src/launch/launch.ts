@@ -2,7 +2,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { checkInteger, invalidType } from '../errors.js';
+import { checkInteger, checkTimeoutMs, invalidType, notSerializable } from '../errors.js';
 import { JobControl } from '../comm/job-control.js';
 import { timeoutFromEnv } from '../shm/wait.js';
 import { Job } from './job.js';
@@ -56,18 +56,28 @@ function checkEnv(env: unknown): Record<string, string> {
   return env as Record<string, string>;
 }
 
+/** `args` travel to every rank by structured clone: refuse what cannot before any rank starts. */
+function checkCloneable(args: unknown): void {
+  try {
+    structuredClone(args);
+  } catch (error) {
+    throw notSerializable('options.args', args, error);
+  }
+}
+
 /**
  * Starts the job and returns it once every rank's task was posted.
- * @throws TypeError/RangeError (ERR_MULTIRANK_INVALID_ARG_TYPE / _OUT_OF_RANGE) on bad options.
+ * @throws TypeError/RangeError (ERR_MULTIRANK_INVALID_ARG_TYPE / _OUT_OF_RANGE) on bad options, MultirankError
+ *   (ERR_MULTIRANK_NOT_SERIALIZABLE) for `args` that cannot be cloned.
  */
 export async function launch(options: LaunchOptions): Promise<Job> {
   if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
   const worldSize = checkInteger('options.worldSize', options.worldSize, 1, 4096);
   const url = moduleUrl(options.module);
   const localWorldSize = checkInteger('options.localWorldSize', options.localWorldSize ?? worldSize, 1, worldSize);
-  const timeoutMs = options.timeoutMs ?? timeoutFromEnv();
-  if (!(timeoutMs > 0)) throw invalidType('options.timeoutMs', 'a positive number of milliseconds', timeoutMs);
+  const timeoutMs = checkTimeoutMs('options.timeoutMs', options.timeoutMs ?? timeoutFromEnv());
   const env = checkEnv(options.env);
+  checkCloneable(options.args);
   const chaos = options.chaos ?? chaosFromEnv();
   const tracePath = options.tracePath ?? (process.env[TRACE_ENV] || undefined);
   const checkCalls = options.checkCalls ?? process.env[CHECK_CALLS_ENV] !== '0';

@@ -2,7 +2,7 @@
  * What the two ends of a MessageQueue share (message-queue.ts describes the protocol): the defaults and
  * options, the segment layout rule, and `QueueEnd`, the cursor over chunks and laps with its waiting.
  */
-import { ClosedError, ErrorCodes, MultirankError, checkInteger, invalidType, outOfRange } from '../errors.js';
+import { ClosedError, ErrorCodes, MultirankError, checkInteger, checkTimeoutMs, invalidType, outOfRange } from '../errors.js';
 import { DefaultCodec, type ObjectCodec } from './serialize.js';
 import { H_CLOSED, LAP_MAX, ShmRingBuffer, type ShmRegion } from './ring-buffer.js';
 import {
@@ -61,13 +61,6 @@ export interface QueueCallOptions {
 
 /** What another thread needs to attach: the region (SharedArrayBuffer and offsets). */
 export type MessageQueueHandle = ShmRegion;
-
-export function checkTimeout(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw outOfRange(`Expected \`${name}\` to be a finite number of ms > 0, got ${String(value)}`);
-  }
-  return value;
-}
 
 /** Segment lengths travel as u32. */
 export function checkSegment(byteLength: number): number {
@@ -132,8 +125,8 @@ export abstract class QueueEnd {
     if (typeof this.codec?.encode !== 'function' || typeof this.codec.decode !== 'function') {
       throw invalidType('options.codec', 'an object with encode() and decode()', options.codec);
     }
-    this.timeoutMs = checkTimeout('options.timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    const stallMs = checkTimeout('options.stallMs', options.stallMs ?? STALL_REPORT_MS);
+    this.timeoutMs = checkTimeoutMs('options.timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const stallMs = checkTimeoutMs('options.stallMs', options.stallMs ?? STALL_REPORT_MS);
     const spinIterations = checkInteger('options.spinIterations', options.spinIterations ?? SPIN_ITERATIONS_MAX, 0, SPIN_ITERATIONS_MAX);
     if (options.onStall !== undefined && typeof options.onStall !== 'function') {
       throw invalidType('options.onStall', 'a function', options.onStall);
@@ -156,7 +149,7 @@ export abstract class QueueEnd {
 
   protected checkOpen(call: QueueCallOptions | undefined): void {
     if (this.ring.closed) throw new ClosedError(`${this.describe()}: queue closed`);
-    this.wait.timeoutMs = call?.timeoutMs === undefined ? this.timeoutMs : checkTimeout('options.timeoutMs', call.timeoutMs);
+    this.wait.timeoutMs = call?.timeoutMs === undefined ? this.timeoutMs : checkTimeoutMs('options.timeoutMs', call.timeoutMs);
   }
 
   protected index(field: number): number {

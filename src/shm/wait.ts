@@ -22,7 +22,7 @@
  * waiters sleep on (as `ShmRingBuffer.close` does) releases them at once.
  */
 import { availableParallelism } from 'node:os';
-import { TimeoutError, checkInteger, invalidType, outOfRange } from '../errors.js';
+import { TimeoutError, checkInteger, checkTimeoutMs, invalidType, outOfRange } from '../errors.js';
 
 /** Most `Atomics.load`s spent before sleeping (about 2-3 µs): enough to catch a peer that is running. */
 export const SPIN_ITERATIONS_MAX = 256;
@@ -105,10 +105,7 @@ function checkWaitArgs(flags: Int32Array, index: number, condition: WaitConditio
   if (typeof condition !== 'number' && typeof condition !== 'function') {
     throw invalidType('condition', 'a number or a predicate function', condition);
   }
-  const { timeoutMs } = options;
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-    throw outOfRange(`Expected \`options.timeoutMs\` to be a finite number > 0, got ${String(timeoutMs)}`);
-  }
+  checkTimeoutMs('options.timeoutMs', options.timeoutMs);
 }
 
 /**
