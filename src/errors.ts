@@ -69,6 +69,19 @@ export function shapeError(message: string): RangeError & { code: ErrorCode } {
   return withCode(new RangeError(message), ErrorCodes.SHAPE);
 }
 
+/**
+ * A tensor whose memory is gone: `release()` returned it, or (a shared tensor) its job ended and the
+ * arena took it back. Its bytes may belong to another tensor by now, so every use throws.
+ */
+export function unusableTensor(name: string, jobEnded: boolean): TypeError & { code: ErrorCode } {
+  const why = jobEnded
+    ? 'is a shared tensor of a job that has ended: shared tensors belong to the job that made them, and the ' +
+      'arena took its memory back when the job closed (clone() what you keep before the job ends)'
+    : 'was released: release() returned its memory, which another tensor may hold now';
+  const message = `\`${name}\` ${why}; it cannot be used any more`;
+  return withCode(new TypeError(message), ErrorCodes.INVALID_ARG_VALUE);
+}
+
 /** A dtype that is not allowed here; the message must name the argument. */
 export function dtypeError(message: string): TypeError & { code: ErrorCode } {
   return withCode(new TypeError(message), ErrorCodes.DTYPE);

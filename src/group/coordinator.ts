@@ -47,6 +47,7 @@ function reduceOpFor(t: Tensor, op: unknown): ReduceOp {
 
 function checkTensor(name: string, value: unknown): Tensor {
   if (!(value instanceof Tensor)) throw invalidType(name, 'a Tensor', value);
+  value.storage.assertLive(name); // before the call starts: a failure mid-call would put the group out of step
   return value;
 }
 

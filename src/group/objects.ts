@@ -74,6 +74,7 @@ function splitDict(dict: TensorDict): { meta: Record<string, unknown>; tensors: 
   const tensors: [string, Tensor][] = [];
   for (const [key, value] of Object.entries(dict)) {
     if (value instanceof Tensor) {
+      value.storage.assertLive(`tensorDict.${key}`); // before the metadata goes out, not between its parts
       meta[key] = { tensor: { dtype: value.dtype, shape: [...value.shape] } } satisfies TensorMeta;
       tensors.push([key, value]);
     } else {

@@ -9,7 +9,7 @@
  * (A WeakRef sweep cannot help there: `new WeakRef(x)` keeps x alive until the synchronous job ends.)
  */
 import type { Arena, ArenaRegion } from '../shm/arena.js';
-import { invalidType } from '../errors.js';
+import { invalidType, unusableTensor } from '../errors.js';
 
 const registry = new FinalizationRegistry<{ arena: Arena; region: ArenaRegion }>(({ arena, region }) => arena.free(region));
 
@@ -30,12 +30,18 @@ export class Storage {
   }
 
   get buffer(): ArrayBufferLike {
-    if (this.#buffer === undefined) throw invalidType('tensor', 'a tensor whose storage was not released', 'released storage');
+    if (this.#buffer === undefined) throw unusableTensor('tensor', false);
     return this.#buffer;
   }
 
   get byteOffset(): number {
+    if (this.#buffer === undefined) throw unusableTensor('tensor', false);
     return this.#byteOffset;
+  }
+
+  /** Throws (naming the argument `name`) unless these bytes can still be used: see `unusableTensor`. */
+  assertLive(name = 'tensor'): void {
+    if (this.#buffer === undefined) throw unusableTensor(name, false);
   }
 
   /** True when the bytes are in the shared arena, where every rank of the job can read them. */
