@@ -121,12 +121,10 @@ export function checkTimeoutMs(name: string, value: unknown): number {
   return value;
 }
 
-/** Throws unless `value` is a rank of a group of `size` members (0..size-1); the message shows its type. */
+/** Throws unless `value` is a rank of a group of `size` members (0..size-1); a non-number shows its type. */
 export function checkGroupRank(name: string, value: unknown, size: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw invalidType(name, `a rank of this group (an integer in 0..${size - 1})`, value);
-  }
-  if (value < 0 || value >= size) {
+  if (typeof value !== 'number') throw invalidType(name, `a rank of this group (an integer in 0..${size - 1})`, value);
+  if (!Number.isInteger(value) || value < 0 || value >= size) {
     throw outOfRange(`\`${name}\` (${value}) must be a rank of this group (0..${size - 1})`);
   }
   return value;

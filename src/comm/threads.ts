@@ -45,6 +45,8 @@ export interface RankContext {
   readonly trace?: TraceRecorder | undefined;
   /** Fingerprint checks (default on; off only to measure what they cost: MULTIRANK_CHECK_CALLS=0). */
   readonly checkCalls?: boolean | undefined;
+  /** The name of the group a communicator serves (tp, dp, ...), for messages and reports. */
+  readonly groupName?: string | undefined;
 }
 
 const NONE = -1;
@@ -94,7 +96,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
       formatGroupBlock(ctx.arena, region.byteOffset, ranks, membersHash);
       return region.byteOffset;
     }, ctx.timeoutMs);
-    this.#block = new GroupBlock(ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, ctx.timeoutMs, ctx.spinIterations, ctx.record, ctx.trace);
+    this.#block = new GroupBlock(ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, ctx.timeoutMs, ctx.spinIterations, ctx.record, ctx.trace, ctx.groupName);
     this.#io = new ArenaCopier(ctx.arena, ctx.kernels);
     this.#mail = new Mailboxes(this.#block, ctx.arena, ctx.job.owner, this.#io, ctx.record, { timeoutMs: ctx.timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord });
     this.#scratchIn = new Scratch(ctx.arena, ctx.job.owner);

@@ -192,6 +192,12 @@ export class RankRecord {
   }
 }
 
+/** How reports name a group: `tp [0, 1]`, or `[0, 1]` for a group without a name. */
+export function groupLabel(name: string | undefined, ranks: readonly number[]): string {
+  const members = `[${ranks.join(', ')}]`;
+  return name === undefined || name === '' || name === 'anonymous' ? members : `${name} ${members}`;
+}
+
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** multirank's own code, compiled or (with source maps) as the TypeScript it came from. */
 const OWN_DIRS = ['dist/src/', 'dist/workers/', 'src/', 'workers/'].flatMap((dir) => [ROOT + dir, pathToFileURL(ROOT + dir).href]);

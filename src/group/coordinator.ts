@@ -91,7 +91,8 @@ export class GroupCoordinator {
     this.rankInGroup = ranks.indexOf(context.rank);
     this.localRank = options.localRank;
     this.groupName = options.groupName ?? 'anonymous';
-    const communicatorContext = options.checkCalls === undefined ? context : { ...context, checkCalls: options.checkCalls };
+    const checks = options.checkCalls === undefined ? {} : { checkCalls: options.checkCalls };
+    const communicatorContext = { ...context, groupName: this.groupName, ...checks };
     this.deviceCommunicator = new ThreadsCommunicator(communicatorContext, this.ranks, options.occurrence ?? 0);
     this.#context = context;
     const mq = options.messageQueue;

@@ -137,7 +137,10 @@ export class Job {
   async #collect(): Promise<unknown[]> {
     const outcomes = await this.#settled;
     if (this.#tracePath !== undefined) writeTrace(this.#tracePath, outcomes.map((o) => o.trace ?? []));
-    if (outcomes.every((o) => o.ok)) return outcomes.map((o) => (o as { value: unknown }).value);
+    // A job the watchdog ended failed, even when its ranks caught the error and returned.
+    const deadlocked = this.#control.abortValue === DEADLOCK;
+    const values = outcomes.map((o) => (o.ok ? o.value : undefined));
+    if (!deadlocked && outcomes.every((o) => o.ok)) return values;
     if (this.#control.abortValue === CLOSED_BY_DRIVER) throw closedByDriver(outcomes);
     const dump = this.dumpFlightRecorder(this.#control.abortValue === DEADLOCK ? 'deadlock' : 'failure');
     process.stderr.write(`multirank: the job failed; flight recorder: ${dump.path}\n${dump.summary}\n`);

@@ -85,7 +85,7 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
     }
     const module = (await import(task.moduleUrl)) as Record<string, unknown>;
     let entryRunning = true;
-    serveRpc(task, module, record, arena, () => entryRunning);
+    serveRpc(task, module, record, arena, job, () => entryRunning);
     const name = task.exportName ?? 'default';
     const entry = module[name];
     if (typeof entry !== 'function') throw invalidType(`the export \`${name}\` of ${task.moduleUrl}`, 'a function (the rank entry)', entry);
@@ -103,13 +103,17 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
 }
 
 /** Exposes the rank module's exports to the driver (`job.rank(i).call(name, ...args)`). */
-function serveRpc(task: RankTask, module: Record<string, unknown>, record: RankRecord, arena: Arena, entryRunning: () => boolean): void {
+function serveRpc(
+  task: RankTask, module: Record<string, unknown>, record: RankRecord, arena: Arena, job: JobControl, entryRunning: () => boolean,
+): void {
   let server: RpcServer | undefined;
   let active = 0;
   const api = {
     /** `job.collectiveRpc`: runs queued call `id` (and any before it) from the driver's queue. */
     runQueued(id: number): Promise<unknown> {
-      server ??= new RpcServer(arena, task.rpcQueue, task.rank, { timeoutMs: task.timeoutMs, spinIterations: 0 }, (name, args) => api.call(name, args));
+      // A failed job fails its later calls too (the abort word), as every other wait of the rank does.
+      const options = { timeoutMs: task.timeoutMs, spinIterations: 0, abort: job.abortWord };
+      server ??= new RpcServer(arena, task.rpcQueue, task.rank, options, (name, args) => api.call(name, args));
       return server.run(id);
     },
     async call(name: string, args: unknown[]): Promise<unknown> {

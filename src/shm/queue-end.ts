@@ -2,11 +2,14 @@
  * What the two ends of a MessageQueue share (message-queue.ts describes the protocol): the defaults and
  * options, the segment layout rule, and `QueueEnd`, the cursor over chunks and laps with its waiting.
  */
-import { ClosedError, ErrorCodes, MultirankError, checkInteger, checkTimeoutMs, invalidType, outOfRange } from '../errors.js';
+import {
+  ClosedError, ErrorCodes, MultirankError, TimeoutError, checkInteger, checkTimeoutMs, invalidType, outOfRange,
+} from '../errors.js';
 import { DefaultCodec, type ObjectCodec } from './serialize.js';
 import { H_CLOSED, LAP_MAX, ShmRingBuffer, type ShmRegion } from './ring-buffer.js';
 import {
-  AdaptiveSpin, DEFAULT_TIMEOUT_MS, SPIN_ITERATIONS_ADAPTIVE_MAX, SPIN_ITERATIONS_MAX, type AbortWord, type WaitOptions,
+  AdaptiveSpin, DEFAULT_TIMEOUT_MS, SPIN_ITERATIONS_ADAPTIVE_MAX, SPIN_ITERATIONS_MAX, throwIfAborted, waitFor, type AbortWord,
+  type WaitCondition, type WaitOptions,
 } from './wait.js';
 
 
@@ -52,6 +55,12 @@ export interface QueueHandleOptions {
   abort?: AbortWord;
   /** Object codec; default a new `DefaultCodec`. Writer and readers must use compatible codecs. */
   codec?: ObjectCodec;
+  /**
+   * A wait that times out closes the queue for every end (default false: the caller may retry). For a
+   * queue whose calls pair up across threads, as a group's broadcasts do: once one end gave up on a call,
+   * the next call would get the message meant for the last one. This end then rethrows its timeout.
+   */
+  closeOnTimeout?: boolean;
 }
 
 /** Per-call options of `enqueue` / `dequeue`. */
@@ -105,6 +114,9 @@ export abstract class QueueEnd {
   protected readonly wait: WaitOptions;
   protected readonly timeoutMs: number;
   protected readonly onStall: (report: StallReport) => void;
+  readonly #closeOnTimeout: boolean;
+  /** The timeout that closed the queue (`closeOnTimeout`), thrown again by every later call of this end. */
+  #failure: Error | undefined;
   protected chunk = 0;
   protected lap = 1;
   protected wrapped = false;
@@ -132,6 +144,7 @@ export abstract class QueueEnd {
       throw invalidType('options.onStall', 'a function', options.onStall);
     }
     this.onStall = options.onStall ?? ((report) => console.warn(report.text));
+    this.#closeOnTimeout = options.closeOnTimeout === true;
     const closedWord: AbortWord = { flags: ring.words, index: H_CLOSED, error: () => new ClosedError(`${this.describe()}: queue closed`) };
     this.wait = {
       timeoutMs: this.timeoutMs, spinIterations, stallMs,
@@ -148,8 +161,23 @@ export abstract class QueueEnd {
   protected abstract report(waitedMs: number): StallReport;
 
   protected checkOpen(call: QueueCallOptions | undefined): void {
+    if (this.#failure !== undefined) throw this.#failure;
     if (this.ring.closed) throw new ClosedError(`${this.describe()}: queue closed`);
+    throwIfAborted(this.wait.abort); // a call that would not wait still fails once the job has
     this.wait.timeoutMs = call?.timeoutMs === undefined ? this.timeoutMs : checkTimeoutMs('options.timeoutMs', call.timeoutMs);
+  }
+
+  /** `waitFor` on a word of the ring with this end's options (see `closeOnTimeout`). */
+  protected waitOn(index: number, condition: WaitCondition): void {
+    try {
+      waitFor(this.words, index, condition, this.wait);
+    } catch (error) {
+      if (this.#closeOnTimeout && error instanceof TimeoutError) {
+        this.#failure = error;
+        this.ring.close();
+      }
+      throw error;
+    }
   }
 
   protected index(field: number): number {

@@ -46,7 +46,7 @@ export function createQueueFromGroup(group: QueueGroup, maxChunkBytes: number, m
   // Every member knows the ring's size; only its place travels.
   const place = group.broadcast(tensor([region?.byteOffset ?? 0], { dtype: 'int64' }), { src: writerRank });
   const queue = created?.queue ?? MessageQueue.attachInArena(arena, { byteOffset: Number(place.getFlat(0)), byteLength: MessageQueue.bytesNeeded(sizes) });
-  const options = { timeoutMs, spinIterations, abort };
+  const options = { timeoutMs, spinIterations, abort, closeOnTimeout: true };
   const readerIndex = group.rankInGroup < writerRank ? group.rankInGroup : group.rankInGroup - 1;
   const end = isWriter ? queue.writer(options) : queue.reader(readerIndex, options);
   return {

@@ -4,7 +4,7 @@ import {
   FIRST_CHUNK, H_PUBLISHED, LAST_CHUNK, MESSAGE_MASK, M_FLAGS, M_MESSAGE, M_READER_SLEEPERS, M_READ_COUNT, M_SIZE,
   M_WRITER_SLEEPERS, M_WRITTEN, ShmRingBuffer,
 } from './ring-buffer.js';
-import { storeAndWake, waitFor } from './wait.js';
+import { storeAndWake } from './wait.js';
 import {
   FRAME_FIXED_WORDS, FRAME_MAGIC, MESSAGE_BUFFERS_MAX, QueueEnd, SMALL_COPY_BYTES, checkSegment, type QueueCallOptions,
   type QueueHandleOptions, type StallReport,
@@ -97,7 +97,7 @@ export class QueueWriter extends QueueEnd {
       const written = Atomics.load(this.words, this.ring.metaIndex(chunk, M_WRITTEN));
       if (written === 0) continue;
       this.wait.sleepersIndex = this.ring.metaIndex(chunk, M_WRITER_SLEEPERS);
-      waitFor(this.words, this.ring.metaIndex(chunk, M_READ_COUNT), this.ring.nReaders, this.wait); // checkOpen set its deadline
+      this.waitOn(this.ring.metaIndex(chunk, M_READ_COUNT), this.ring.nReaders); // checkOpen set its deadline
     }
   }
 
@@ -105,7 +105,7 @@ export class QueueWriter extends QueueEnd {
     if (!this.wrapped) return;
     const count = this.index(M_READ_COUNT);
     this.wait.sleepersIndex = this.index(M_WRITER_SLEEPERS);
-    waitFor(this.words, count, this.ring.nReaders, this.wait);
+    this.waitOn(count, this.ring.nReaders);
   }
 
   #publish(last: number): void {

@@ -19,7 +19,9 @@
  *
  * Abort words (a closed queue, a failed job) are checked before every slice, so a raised word releases
  * every waiter within one `WAIT_SLICE_MS`; a raiser that also changes and notifies the words that the
- * waiters sleep on (as `ShmRingBuffer.close` does) releases them at once.
+ * waiters sleep on (as `ShmRingBuffer.close` does) releases them at once. They are also checked before a
+ * wait returns, even one whose condition held at once: after a failure, a peer's abandoned arrival can
+ * satisfy a condition that no live call did, and the caller must get the failure, not stale data.
  */
 import { availableParallelism } from 'node:os';
 import { TimeoutError, checkInteger, checkTimeoutMs, invalidType, outOfRange } from '../errors.js';
@@ -116,20 +118,25 @@ function checkWaitArgs(flags: Int32Array, index: number, condition: WaitConditio
 export function waitFor(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions): number {
   checkWaitArgs(flags, index, condition, options);
   let value = Atomics.load(flags, index);
-  if (holds(condition, value)) return value;
+  if (holds(condition, value)) {
+    throwIfAborted(options.abort);
+    return value;
+  }
   const adaptive = options.adaptiveSpin;
   const spins = adaptive !== undefined ? adaptive.budget : options.spinIterations ?? SPIN_ITERATIONS_MAX;
   for (let i = 0; i < spins; i++) {
     value = Atomics.load(flags, index);
     if (holds(condition, value)) {
       adaptive?.update(0);
+      throwIfAborted(options.abort);
       return value;
     }
   }
   return sleepUntil(flags, index, condition, options, value);
 }
 
-function checkAbort(abort: AbortWord | readonly AbortWord[] | undefined): void {
+/** Throws the error of the first raised word of `abort` (what a wait does before it returns). */
+export function throwIfAborted(abort: AbortWord | readonly AbortWord[] | undefined): void {
   if (abort === undefined) return;
   if (!Array.isArray(abort)) {
     const word = abort as AbortWord;
@@ -137,7 +144,7 @@ function checkAbort(abort: AbortWord | readonly AbortWord[] | undefined): void {
     if (value !== 0) throw word.error(value);
     return;
   }
-  for (const word of abort as readonly AbortWord[]) checkAbort(word);
+  for (const word of abort as readonly AbortWord[]) throwIfAborted(word);
 }
 
 /** A sleep this short means the peer was about to arrive: spinning a little longer would have caught it. */
@@ -177,7 +184,7 @@ function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, 
   let nextStallMs = stallMs !== undefined && onStall !== undefined ? startMs + stallMs : Infinity;
   let value = seen;
   for (;;) {
-    checkAbort(options.abort);
+    throwIfAborted(options.abort);
     let nowMs = performance.now();
     if (nowMs >= nextStallMs) {
       onStall!(nowMs - startMs);
@@ -202,6 +209,7 @@ function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, 
     value = Atomics.load(flags, index);
     if (holds(condition, value)) {
       options.adaptiveSpin?.update(performance.now() - startMs);
+      throwIfAborted(options.abort);
       return value;
     }
   }
