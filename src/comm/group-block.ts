@@ -102,6 +102,7 @@ export class GroupBlock {
   readonly ranks: readonly number[];
   /** How messages and reports name the group (`tp [0, 1]`). */
   readonly label: string;
+  readonly #name: string;
   readonly #latch: FailureLatch;
   readonly #jobAbort: AbortWord;
   #target = 0;
@@ -118,6 +119,7 @@ export class GroupBlock {
 
   constructor(arena: Arena, job: JobControl, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number, timeoutMs: number, spinIterations: number, record: RankRecord, trace?: TraceRecorder, name?: string) {
     this.#record = record;
+    this.#name = name ?? '';
     this.label = groupLabel(name, ranks);
     this.#trace = trace;
     // spinIterations > 0 means every rank has a core: spin adaptively up to the long budget.
@@ -201,7 +203,8 @@ export class GroupBlock {
   #markBlocked(): void {
     if (this.#marked) return;
     this.#marked = true;
-    this.#record.markBlocked((this.#what || 'barrier') as OpName, this.#phase === 'arrive' ? 'arrive' : 'finish', this.byteOffset, this.#target, -1);
+    const phase = this.#phase === 'arrive' ? 'arrive' : 'finish';
+    this.#record.markBlocked((this.#what || 'barrier') as OpName, phase, this.byteOffset, this.#target, -1, this.#name);
   }
 
   /** Word index of field `field` (SEQ or DONE_SEQ) in member `member`'s slot. */

@@ -16,7 +16,7 @@
  *          the slot allocates the group block; the others wait until it is ready.
  */
 import { ClosedError, ErrorCodes, MultirankError, RankFailedError, outOfRange } from '../errors.js';
-import { RankRecord, RECORD_BYTES } from '../debug/rank-status.js';
+import { RankRecord, RECORD_BYTES, STALL_MS } from '../debug/rank-status.js';
 import type { Arena, ArenaRegion } from '../shm/arena.js';
 import { raiseAbort, waitFor, type AbortWord } from '../shm/wait.js';
 
@@ -147,7 +147,11 @@ export class JobControl {
    * The group block of the group `key` (a string the members agree on), allocating it with `create` when
    * this caller is the first member to arrive. Returns the block's byte offset.
    */
-  groupBlock(key: string, create: () => number, timeoutMs: number): number {
+  groupBlock(key: string, create: () => number, timeoutMs: number, record?: RankRecord): number {
+    const marker = record === undefined ? undefined : {
+      afterMs: STALL_MS, clear: () => record.clearBlocked(),
+      mark: () => record.markBlockedOn(`creating the group ${key}: a member claimed it and has not formatted its block`),
+    };
     const k1 = hashString(key), k2 = hashString(key, 0x2545f491) || 1;
     for (let probe = 0; probe < GROUP_SLOTS; probe++) {
       const slot = TABLE_WORD + (((k1 >>> 0) + probe) % GROUP_SLOTS) * SLOT_WORDS;
@@ -161,7 +165,8 @@ export class JobControl {
         return w[slot + 3]! >>> 0; // an Int32 word holds arena offsets up to 4 GiB
       }
       // Claimed by someone: wait until its key is visible, then compare.
-      waitFor(w, slot + 2, 2, { timeoutMs, abort: this.abortWord, describe: () => `creating the group ${key}: a member claimed its slot and did not finish` });
+      const describe = (): string => `creating the group ${key}: a member claimed its slot and did not finish`;
+      waitFor(w, slot + 2, 2, { timeoutMs, abort: this.abortWord, describe, ...(marker === undefined ? {} : { marker }) });
       if (w[slot] === k1 && Atomics.load(w, slot + 1) === k2) return w[slot + 3]! >>> 0;
     }
     throw outOfRange(`The job has more than ${GROUP_SLOTS} groups; destroy groups you no longer use`);

@@ -95,7 +95,7 @@ export class ThreadsCommunicator implements DeviceCommunicator {
       const region = ctx.arena.alloc(totalBytes, ctx.job.owner);
       formatGroupBlock(ctx.arena, region.byteOffset, ranks, membersHash);
       return region.byteOffset;
-    }, ctx.timeoutMs);
+    }, ctx.timeoutMs, ctx.record);
     this.#block = new GroupBlock(ctx.arena, ctx.job, offset, ranks, this.rankInGroup, membersHash, ctx.timeoutMs, ctx.spinIterations, ctx.record, ctx.trace, ctx.groupName);
     this.#io = new ArenaCopier(ctx.arena, ctx.kernels);
     this.#mail = new Mailboxes(this.#block, ctx.arena, ctx.job.owner, this.#io, ctx.record, { timeoutMs: ctx.timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord });

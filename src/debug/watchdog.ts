@@ -6,17 +6,21 @@
  */
 import type { JobControl } from '../comm/job-control.js';
 import { readGroupWait } from '../comm/group-block.js';
-import { RankState, type RankRecord, type RankSnapshot } from './rank-status.js';
+import { groupLabel, RankState, type RankRecord, type RankSnapshot } from './rank-status.js';
 
 export const POLL_MS = 100;
 export const QUIET_POLLS = 3;
 
-/** One line per rank, e.g. `rank 1: blocked in allReduce (call #3) of group [0, 1], waiting for rank 0 to arrive; at f.js:3:9`. */
+/**
+ * One line per rank, e.g. `rank 1: blocked in allReduce (call #3) of group tp [0, 1], waiting for rank 0 to
+ * arrive; at f.js:3:9`, or for a wait told by its text (a queue), `rank 1: blocked in <its text>; at ...`.
+ */
 export function describeRank(control: JobControl, s: RankSnapshot): string {
   if (s.state === 'RETURNED') return `rank ${s.rank}: returned from its entry function (it will not join any further call)`;
   if (s.state === 'FAILED') return `rank ${s.rank}: failed`;
   if (s.state === 'RUNNING') return `rank ${s.rank}: running`;
   const site = s.callSite === '' ? '' : `; at ${s.callSite}`;
+  if (s.op === undefined && s.waitText !== '') return `rank ${s.rank}: blocked in ${s.waitText}${site}`;
   if (s.op === 'send' || s.op === 'recv') {
     const what = s.op === 'send' ? `send to rank ${s.peer} (its mailbox is full)` : `recv from rank ${s.peer}`;
     return `rank ${s.rank}: blocked in ${what}${site}`;
@@ -24,7 +28,7 @@ export function describeRank(control: JobControl, s: RankSnapshot): string {
   const phase = s.phase === 'finish' ? 'finish' : 'arrive';
   const { ranks, missing } = readGroupWait(control.arena.buffer(), s.groupOffset, s.seq, phase);
   const verb = phase === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
-  return `rank ${s.rank}: blocked in ${s.op ?? 'a collective'} (call #${s.seq}) of group [${ranks.join(', ')}], ` +
+  return `rank ${s.rank}: blocked in ${s.op ?? 'a collective'} (call #${s.seq}) of group ${groupLabel(s.groupName, ranks)}, ` +
     `waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${verb}${site}`;
 }
 

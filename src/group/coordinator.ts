@@ -247,10 +247,13 @@ export class GroupCoordinator {
     return this.allToAll(t, { scatterDim, gatherDim });
   }
 
-  /** What MessageQueue.createFromGroup needs: the arena, the deadlines and the job's abort word. */
+  /** What MessageQueue.createFromGroup needs: the arena, the deadlines, the job's abort word and the rank record. */
   get queueContext(): QueueGroup['queueContext'] {
     const c = this.#context;
-    return { arena: c.arena, owner: c.job.owner, timeoutMs: this.deviceCommunicator.timeoutMs, spinIterations: c.spinIterations, abort: c.job.abortWord };
+    return {
+      arena: c.arena, owner: c.job.owner, timeoutMs: this.deviceCommunicator.timeoutMs, spinIterations: c.spinIterations,
+      abort: c.job.abortWord, record: c.record,
+    };
   }
 
   /** This member's end of the broadcast queue rooted at `src`, made (collectively) on first use. */

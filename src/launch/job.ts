@@ -62,6 +62,7 @@ export class Job {
     this.#apis = ports.map((port) => Comlink.wrap<RankApi>(nodeEndpoint(port as never)));
     this.#watchdog = new Watchdog(control, worldSize);
     this.#watchdog.start();
+    rpc.whileWaiting = () => void this.#watchdog.poll(); // the driver blocked in a large call cannot run the timer
     process.on('SIGUSR2', this.#onSignal);
     this.#settled = Promise.all(tasks.map((task, rank) => this.#watch(task, rank)));
     this.results = this.#collect();
@@ -84,7 +85,13 @@ export class Job {
     const id = ++this.#rpcId;
     // Ask the ranks first, so that they are reading while a call larger than the ring streams through it.
     const replies = Promise.all(this.#apis.map((api) => api.runQueued(id)));
-    this.#rpc.writer.enqueue({ id, method, args } satisfies RpcRequest);
+    try {
+      this.#rpc.writer.enqueue({ id, method, args } satisfies RpcRequest);
+    } catch (error) {
+      // The job failed while the call streamed (a deadlock the watchdog found meanwhile, a closed job).
+      replies.catch(() => undefined);
+      return Promise.reject(error);
+    }
     return replies;
   }
 

@@ -38,7 +38,30 @@ export interface StallReport {
   readonly waitedMs: number;
   /** Readers that have not released the chunk the writer waits for (or that the writer's next chunk waits for). */
   readonly pendingReaders: readonly number[];
+  /** Writer only: the message (low 30 bits) in the chunk it waits to reuse, unread by those readers. */
+  readonly unreadMessage?: number;
   readonly text: string;
+}
+
+/** What a queue's long waits tell a status record (debug/rank-status.ts's RankRecord has both). */
+export interface BlockedRecord {
+  markBlockedOn(text: string): void;
+  clearBlocked(): void;
+}
+
+/** `rank 3` or `ranks 1, 2`. */
+export function ranksText(ranks: readonly number[]): string {
+  return `${ranks.length === 1 ? 'rank' : 'ranks'} ${ranks.join(', ')}`;
+}
+
+/**
+ * Shows a long wait of a queue end in a status record (`WaitMarker`, given the end's stall report): the
+ * deadlock watchdog reads the rank records, and a rank waiting in a queue is as blocked as one in a barrier.
+ */
+export interface QueueWaitMarker {
+  readonly afterMs: number;
+  mark(report: StallReport): void;
+  clear(): void;
 }
 
 /** Per-handle options (each thread chooses its own; nothing here is shared). */
@@ -61,6 +84,8 @@ export interface QueueHandleOptions {
    * the next call would get the message meant for the last one. This end then rethrows its timeout.
    */
   closeOnTimeout?: boolean;
+  /** Marks this end's long waits in a status record (see `QueueWaitMarker`). */
+  marker?: QueueWaitMarker;
 }
 
 /** Per-call options of `enqueue` / `dequeue`. */
@@ -145,6 +170,7 @@ export abstract class QueueEnd {
     }
     this.onStall = options.onStall ?? ((report) => console.warn(report.text));
     this.#closeOnTimeout = options.closeOnTimeout === true;
+    const marker = options.marker;
     const closedWord: AbortWord = { flags: ring.words, index: H_CLOSED, error: () => new ClosedError(`${this.describe()}: queue closed`) };
     this.wait = {
       timeoutMs: this.timeoutMs, spinIterations, stallMs,
@@ -152,7 +178,11 @@ export abstract class QueueEnd {
       ...(options.spinIterations !== undefined && options.spinIterations > 0 ? { adaptiveSpin: new AdaptiveSpin(SPIN_ITERATIONS_ADAPTIVE_MAX) } : {}),
       describe: () => this.describe(),
       onStall: (waitedMs) => this.onStall(this.report(waitedMs)),
-      abort: options.abort === undefined ? closedWord : [closedWord, options.abort],
+      // The job's word first: when a job failure made an end close the queue, the failure is the cause.
+      abort: options.abort === undefined ? closedWord : [options.abort, closedWord],
+      ...(marker === undefined ? {} : {
+        marker: { afterMs: marker.afterMs, mark: (ms: number) => marker.mark(this.report(ms)), clear: () => marker.clear() },
+      } satisfies Pick<WaitOptions, 'marker'>),
     };
   }
 
@@ -162,8 +192,7 @@ export abstract class QueueEnd {
 
   protected checkOpen(call: QueueCallOptions | undefined): void {
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.ring.closed) throw new ClosedError(`${this.describe()}: queue closed`);
-    throwIfAborted(this.wait.abort); // a call that would not wait still fails once the job has
+    throwIfAborted(this.wait.abort); // a closed queue or a failed job, also for a call that would not wait
     this.wait.timeoutMs = call?.timeoutMs === undefined ? this.timeoutMs : checkTimeoutMs('options.timeoutMs', call.timeoutMs);
   }
 

@@ -129,8 +129,9 @@ export class QueueWriter extends QueueEnd {
 
   protected report(waitedMs: number): StallReport {
     const pendingReaders = this.ring.pendingReaders(this.chunk);
+    const unreadMessage = this.words[this.index(M_MESSAGE)]!;
     const text = `MessageQueue writer has waited ${Math.round(waitedMs)} ms to reuse chunk ${this.chunk} for message ` +
       `${this.message}: readers ${this.ring.describeReaders(pendingReaders)} have not read it`;
-    return { role: 'writer', chunk: this.chunk, message: this.message, waitedMs, pendingReaders, text };
+    return { role: 'writer', chunk: this.chunk, message: this.message, waitedMs, pendingReaders, unreadMessage, text };
   }
 }

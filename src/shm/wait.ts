@@ -53,6 +53,16 @@ export interface AbortWord {
   readonly error: (value: number) => Error;
 }
 
+/**
+ * Shows a long wait in a status record that another thread reads (the deadlock watchdog reads the rank
+ * records): `mark` once the wait has lasted `afterMs`, `clear` when that wait ends, however it ends.
+ */
+export interface WaitMarker {
+  readonly afterMs: number;
+  mark(waitedMs: number): void;
+  clear(): void;
+}
+
 /** Options of `waitFor`. Keep one object per call site and change its fields: the hot path allocates nothing. */
 export interface WaitOptions {
   /** Deadline of this wait in ms (finite, > 0); see `timeoutFromEnv`. */
@@ -72,6 +82,8 @@ export interface WaitOptions {
   adaptiveSpin?: AdaptiveSpin;
   /** Words checked before every sleep; the first non-zero one ends the wait with its error. */
   abort?: AbortWord | readonly AbortWord[];
+  /** Marks a long wait in a status record (only waits that sleep can last that long: no cost when fast). */
+  marker?: WaitMarker;
 }
 
 /** Either the value the word must hold, or a predicate of the word's value. */
@@ -182,36 +194,46 @@ function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, 
   const startMs = performance.now();
   const deadlineMs = startMs + timeoutMs;
   let nextStallMs = stallMs !== undefined && onStall !== undefined ? startMs + stallMs : Infinity;
+  const marker = options.marker;
+  let markAtMs = marker === undefined ? Infinity : startMs + marker.afterMs;
   let value = seen;
-  for (;;) {
-    throwIfAborted(options.abort);
-    let nowMs = performance.now();
-    if (nowMs >= nextStallMs) {
-      onStall!(nowMs - startMs);
-      nextStallMs += stallMs!;
-      nowMs = performance.now();
-    }
-    if (nowMs >= deadlineMs) {
-      throw new TimeoutError(`${options.describe()} (waited ${Math.round(nowMs - startMs)} ms, timeout ${timeoutMs} ms; ` +
-        `${TIMEOUT_ENV} sets the default)`);
-    }
-    const sleepMs = Math.min(sliceMs, deadlineMs - nowMs, nextStallMs - nowMs);
-    if (sleepersIndex === undefined) {
-      Atomics.wait(flags, index, value, sleepMs);
-    } else {
-      Atomics.add(flags, sleepersIndex, 1);
-      try {
+  try {
+    for (;;) {
+      throwIfAborted(options.abort);
+      let nowMs = performance.now();
+      if (nowMs >= markAtMs) {
+        markAtMs = Infinity;
+        marker!.mark(nowMs - startMs);
+      }
+      if (nowMs >= nextStallMs) {
+        onStall!(nowMs - startMs);
+        nextStallMs += stallMs!;
+        nowMs = performance.now();
+      }
+      if (nowMs >= deadlineMs) {
+        throw new TimeoutError(`${options.describe()} (waited ${Math.round(nowMs - startMs)} ms, timeout ${timeoutMs} ms; ` +
+          `${TIMEOUT_ENV} sets the default)`);
+      }
+      const sleepMs = Math.min(sliceMs, deadlineMs - nowMs, nextStallMs - nowMs, markAtMs - nowMs);
+      if (sleepersIndex === undefined) {
         Atomics.wait(flags, index, value, sleepMs);
-      } finally {
-        Atomics.sub(flags, sleepersIndex, 1);
+      } else {
+        Atomics.add(flags, sleepersIndex, 1);
+        try {
+          Atomics.wait(flags, index, value, sleepMs);
+        } finally {
+          Atomics.sub(flags, sleepersIndex, 1);
+        }
+      }
+      value = Atomics.load(flags, index);
+      if (holds(condition, value)) {
+        options.adaptiveSpin?.update(performance.now() - startMs);
+        throwIfAborted(options.abort);
+        return value;
       }
     }
-    value = Atomics.load(flags, index);
-    if (holds(condition, value)) {
-      options.adaptiveSpin?.update(performance.now() - startMs);
-      throwIfAborted(options.abort);
-      return value;
-    }
+  } finally {
+    if (marker !== undefined && markAtMs === Infinity) marker.clear();
   }
 }
 

@@ -31,7 +31,7 @@ test('a rank that returns early while the others wait is reported as a deadlock'
   const { error, ms } = await failure(t, 4, 'returnsEarly');
   t.is(error.code, ErrorCodes.DEADLOCK);
   t.regex(error.message, /rank 2: returned from its entry function/);
-  t.regex(error.message, /rank 0: blocked in allReduce \(call #2\) of group \[0, 1, 2, 3\], waiting for rank 2 to arrive/);
+  t.regex(error.message, /rank 0: blocked in allReduce \(call #2\) of group world \[0, 1, 2, 3\], waiting for rank 2 to arrive/);
   t.true(ms < 8000, `reported after ${ms} ms (job start included; the watchdog itself needs < 1 s, see below)`);
 });
 
