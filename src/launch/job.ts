@@ -10,7 +10,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { checkInteger, ClosedError, ErrorCodes, MultirankError, RankFailedError } from '../errors.js';
 import { CLOSED_BY_DRIVER, DEADLOCK } from '../comm/job-control.js';
 import { Watchdog } from '../debug/watchdog.js';
-import { writeFlightRecorderDump } from '../debug/flight-dump.js';
+import { dumpNote, writeFlightRecorderDump, type DumpResult } from '../debug/flight-dump.js';
 import { writeTrace } from '../debug/trace.js';
 import type { RpcQueue, RpcRequest } from './rpc-queue.js';
 import type { JobControl } from '../comm/job-control.js';
@@ -100,8 +100,11 @@ export class Job {
     return (this.#closed ??= this.#close());
   }
 
-  /** Writes the flight recorder of every rank to a JSON file; returns its path and a summary of who was where. */
-  dumpFlightRecorder(reason: string): { path: string; summary: string } {
+  /**
+   * Writes the flight recorder of every rank to a JSON file; returns its path (none when it could not be
+   * written: a warning says why, and nothing throws) and a summary of who was where.
+   */
+  dumpFlightRecorder(reason: string): DumpResult {
     return writeFlightRecorderDump(this.#control, this.worldSize, reason);
   }
 
@@ -150,8 +153,9 @@ export class Job {
     if (!deadlocked && outcomes.every((o) => o.ok)) return values;
     if (this.#control.abortValue === CLOSED_BY_DRIVER) throw closedByDriver(outcomes);
     const dump = this.dumpFlightRecorder(this.#control.abortValue === DEADLOCK ? 'deadlock' : 'failure');
-    process.stderr.write(`multirank: the job failed; flight recorder: ${dump.path}\n${dump.summary}\n`);
-    const recorder = `\nFlight recorder dump: ${dump.path}`;
+    const where = dump.path ?? 'not written';
+    process.stderr.write(`multirank: the job failed; flight recorder: ${where}\n${dump.summary}\n`);
+    const recorder = `\n${dumpNote(dump)}`;
     if (this.#control.abortValue === DEADLOCK) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage + recorder);
     // The first failure recorded in the control block is the cause; the others were released by it.
     const first = this.#control.abortValue - 1;
