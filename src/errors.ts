@@ -21,6 +21,7 @@ export const ErrorCodes = {
   NOT_INITIALIZED: 'ERR_MULTIRANK_NOT_INITIALIZED',
   BACKEND_UNAVAILABLE: 'ERR_MULTIRANK_BACKEND_UNAVAILABLE',
   NOT_SERIALIZABLE: 'ERR_MULTIRANK_NOT_SERIALIZABLE',
+  ARENA_CORRUPT: 'ERR_MULTIRANK_ARENA_CORRUPT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -226,6 +227,11 @@ export class ArenaFullError extends MultirankError {
     super(ErrorCodes.ARENA_FULL, message);
     this.name = 'ArenaFullError';
   }
+}
+
+/** The arena's allocator state is not what it must be (a bug: it is never expected). */
+export function arenaCorrupt(message: string): MultirankError {
+  return new MultirankError(ErrorCodes.ARENA_CORRUPT, message);
 }
 
 /** A queue, group or job was closed while a call waited on it. */

@@ -17,6 +17,7 @@ import type { JobControl } from '../comm/job-control.js';
 import type { PoolLease } from './pool.js';
 import type { RankOutcome } from './rank-runtime.js';
 import { deserializeError, type SerializedError } from './serialize-error.js';
+import { arenaLockSettled } from '../shm/arena-recovery.js';
 
 /** How long the other ranks get to return after a rank failed, before their threads are terminated. */
 export const FAILURE_GRACE_MS = 2_000;
@@ -120,6 +121,7 @@ export class Job {
     const timer = setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
     await this.#settled;
     clearTimeout(timer);
+    await arenaLockSettled(this.#control.arena); // a rank terminated inside an allocation (arena-recovery.ts)
     for (const api of this.#apis) api[Comlink.releaseProxy]();
     for (const port of this.#ports) port.close();
     this.#rpc.destroy();

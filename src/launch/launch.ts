@@ -11,6 +11,7 @@ import { TRACE_ENV } from '../debug/trace.js';
 import type { RankOutcome } from './rank-runtime.js';
 import type { RankTask } from './protocol.js';
 import { processRuntime } from './runtime.js';
+import { arenaLockSettled } from '../shm/arena-recovery.js';
 import { createRpcQueue } from './rpc-queue.js';
 
 /** `0` turns the collective fingerprint checks off, to measure their cost (bench/fingerprint-cost). */
@@ -82,6 +83,7 @@ export async function launch(options: LaunchOptions): Promise<Job> {
   const tracePath = options.tracePath ?? (process.env[TRACE_ENV] || undefined);
   const checkCalls = options.checkCalls ?? process.env[CHECK_CALLS_ENV] !== '0';
   const runtime = processRuntime(options.arenaMaxBytes === undefined ? {} : { maxBytes: options.arenaMaxBytes });
+  await arenaLockSettled(runtime.arena); // see arena-recovery.ts: a terminated rank's exit must be seen first
   const control = JobControl.create(runtime.arena, worldSize);
   const lease = runtime.pools.acquire(worldSize);
   const rpc = createRpcQueue(runtime.arena, worldSize, { timeoutMs, spinIterations: 0, abort: control.abortWord });

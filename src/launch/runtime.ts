@@ -3,6 +3,7 @@
  * imports) and the thread pools, which hand each thread the memory and the compiled kernels. Created on first use; `shutdown()` ends it.
  */
 import { Arena, type ArenaOptions } from '../shm/arena.js';
+import { recoverOnThreadExit } from '../shm/arena-recovery.js';
 import { kernelModule } from '../shm/kernels.js';
 import { PoolManager } from './pool.js';
 
@@ -17,6 +18,7 @@ let current: Runtime | undefined;
 export function processRuntime(options: ArenaOptions = {}): Runtime {
   if (current === undefined) {
     const arena = Arena.create(options);
+    recoverOnThreadExit(arena); // a rank thread terminated inside an allocation must not keep the lock
     current = { arena, pools: new PoolManager({ memory: arena.memory, kernelModule: kernelModule() }) };
   }
   return current;
