@@ -3,8 +3,8 @@
  *
  *   Int32 words at `byteOffset`:
  *   +-------+-------+---------+----------+-----------+-------------------------+------------------------+
- *   | MAGIC | abort | msgLen  | world    | reserved  | group table             | failure message (utf8) |
- *   | [0]   | [1]   | [2]     | [3]      | [4..16)   | [16 .. 16+4*GROUP_SLOTS) | MESSAGE_BYTES          |
+ *   | MAGIC | abort | msgLen  | world    | owner | reserved | group table             | failure message (utf8) |
+ *   | [0]   | [1]   | [2]     | [3]      | [4]   | [5..16)  | [16 .. 16+4*GROUP_SLOTS) | MESSAGE_BYTES          |
  *   +-------+-------+---------+----------+-----------+-------------------------+------------------------+
  *   then one RankRecord per rank (debug/rank-status.ts: status, call site, flight recorder).
  *
@@ -21,7 +21,7 @@ import type { Arena, ArenaRegion } from '../shm/arena.js';
 import { raiseAbort, waitFor, type AbortWord } from '../shm/wait.js';
 
 const MAGIC = 0x6a6f6231; // "job1"
-const W_MAGIC = 0, W_ABORT = 1, W_MSG_LEN = 2, W_WORLD = 3;
+const W_MAGIC = 0, W_ABORT = 1, W_MSG_LEN = 2, W_WORLD = 3, W_OWNER = 4;
 const TABLE_WORD = 16;
 /** Group blocks a job can hold (distinct groups created by its ranks). */
 export const GROUP_SLOTS = 16384;
@@ -61,6 +61,7 @@ export class JobControl {
     new Uint8Array(arena.buffer(region.byteOffset + bytes), region.byteOffset, bytes).fill(0);
     const control = new JobControl(arena, region.byteOffset, false);
     control.words[W_WORLD] = worldSize;
+    control.words[W_OWNER] = arena.newOwner();
     Atomics.store(control.words, W_MAGIC, MAGIC);
     return control;
   }
@@ -78,12 +79,14 @@ export class JobControl {
   }
 
   /**
-   * The tag of the arena regions the job's ranks allocate for the runtime (group blocks, scratch buffers,
-   * mailbox messages, broadcast rings): `free` returns every one of them, including what a rank never
-   * freed itself (a group it did not destroy, a message nobody received).
+   * The tag of the arena regions the job's ranks allocate (group blocks, scratch buffers, mailbox
+   * messages, broadcast rings, shared tensors): `free` returns every one of them, including what a rank
+   * never freed itself (a group it did not destroy, a message nobody received, a tensor it kept). Unique
+   * in the process (`Arena.newOwner`), so that a late release of a tensor of this job frees nothing of a
+   * later one.
    */
   get owner(): number {
-    return this.byteOffset;
+    return this.words[W_OWNER]! >>> 0;
   }
 
   /** Releases the block and every region the job owns (driver side, once every rank is gone). */

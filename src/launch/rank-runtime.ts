@@ -71,7 +71,11 @@ export async function runRankTask(task: RankTask): Promise<RankOutcome> {
   record.setTimeOrigin();
   record.setState(RankState.RUNNING);
   current = { context, worldSize: task.worldSize, localRank: task.localRank, localWorldSize: task.localWorldSize };
-  setDefaultArena(arena);
+  // Shared tensors belong to this job: freed with it, unusable after it (tensor/storage.ts). The port
+  // closes when the driver closes the job; the next job in this thread ends it at the latest.
+  const scope = { owner: job.owner, ended: false };
+  setDefaultArena(arena, scope);
+  task.port.once('close', () => void (scope.ended = true));
   // This thread's own copy of the environment (worker threads do not share process.env).
   Object.assign(process.env, task.env, {
     RANK: String(task.rank), LOCAL_RANK: String(task.localRank), WORLD_SIZE: String(task.worldSize),

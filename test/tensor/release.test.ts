@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { Arena } from '../../src/shm/arena.js';
-import { tensor, zeros } from '../../src/tensor/index.js';
+import { setDefaultArena, tensor, zeros } from '../../src/tensor/index.js';
 import { ErrorCodes } from '../../src/errors.js';
 
 const uses: [string, (a: ReturnType<typeof tensor>) => unknown][] = [
@@ -46,3 +46,28 @@ for (const where of ['arena', 'plain memory'] as const) {
     a.release(); // idempotent
   });
 }
+
+test('a shared tensor belongs to its job: tagged with the job, unusable once the job ended, its late release frees nothing', (t) => {
+  const arena = Arena.create({ initialBytes: 1 << 20, maxBytes: 1 << 22 });
+  const job = { owner: arena.newOwner(), ended: false };
+  setDefaultArena(arena, job);
+  try {
+    const kept = zeros([256], { shared: true }).fill(7);
+    const view = kept.view(16, 16);
+    t.is(arena.freeOwnedBy(job.owner), 1, 'the job\'s end returns the tensor it never released');
+    setDefaultArena(arena, { owner: arena.newOwner(), ended: false }); // the thread's next job: the first one ended
+    t.true(job.ended);
+    const next = zeros([256], { shared: true }).fill(9); // takes the kept tensor's memory
+    t.is(next.byteOffset, kept.storage.region!.byteOffset);
+    for (const use of [() => kept.toArray(), () => view.getFlat(0), () => kept.data, () => kept.byteOffset]) {
+      t.throws(use, { code: ErrorCodes.INVALID_ARG_VALUE, message: /shared tensor of a job that has ended/ });
+    }
+    kept.release(); // must not free `next`, which holds that memory now
+    t.is(arena.liveRegions, 1);
+    t.deepEqual(next.toArray().slice(0, 2), [9, 9]);
+    next.release();
+    t.is(arena.liveRegions, 0);
+  } finally {
+    setDefaultArena(undefined);
+  }
+});
