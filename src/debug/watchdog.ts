@@ -1,8 +1,9 @@
 /**
  * The driver's deadlock watchdog. Every POLL_MS it reads each rank's status record (shared memory, so
  * stuck ranks need not answer). When every live rank is BLOCKED (a rank that returned from its entry is
- * not live) and no record changed for QUIET_POLLS polls, no rank can progress: the watchdog ends the
- * job with a report of each rank's pending call, what it waits for, and its call site.
+ * not live, unless the driver has a call on its way to it) and no record changed for QUIET_POLLS polls,
+ * no rank can progress: the watchdog ends the job with a report of each rank's pending call, what it
+ * waits for, and its call site.
  */
 import type { JobControl } from '../comm/job-control.js';
 import { readGroupWait } from '../comm/group-block.js';
@@ -40,9 +41,18 @@ export class Watchdog {
   #lastKey = '';
   #quiet = 0;
 
-  constructor(control: JobControl, worldSize: number) {
+  /** Whether the driver has a call on its way to a rank (its record may not show it yet). */
+  readonly #called: (rank: number) => boolean;
+
+  /**
+   * `called(rank)`: whether the driver has an RPC on its way to `rank`, which makes a rank that returned
+   * from its entry live again: it will read the call (a rank waiting for the driver to stream a large
+   * call is blocked only as long as the ranks the driver waits for are).
+   */
+  constructor(control: JobControl, worldSize: number, called: (rank: number) => boolean = () => false) {
     this.#control = control;
     this.#records = Array.from({ length: worldSize }, (_, r) => control.record(r));
+    this.#called = called;
   }
 
   start(): void {
@@ -65,7 +75,8 @@ export class Watchdog {
     // Two words per rank while nothing is wrong; full snapshots only for a report.
     let live = 0, blocked = 0, key = '';
     for (const record of this.#records) {
-      const state = record.state;
+      let state = record.state;
+      if (state === RankState.RETURNED && this.#called(record.rank)) state = RankState.RUNNING;
       if (state === RankState.RUNNING || state === RankState.BLOCKED) live++;
       if (state === RankState.BLOCKED) blocked++;
       key += `${state}:${record.progress},`;

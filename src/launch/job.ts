@@ -40,6 +40,9 @@ export class Job {
   readonly #lease: PoolLease;
   readonly #ports: MessagePort[];
   readonly #apis: Comlink.Remote<RankApi>[];
+  /** Driver -> rank calls not yet settled, per rank (for the watchdog: such a rank is live), and all. */
+  readonly #calls: number[];
+  readonly #inFlight = new Set<Promise<unknown>>();
   readonly #abort: AbortController;
   readonly #settled: Promise<RankOutcome[]>;
   readonly #watchdog: Watchdog;
@@ -61,7 +64,8 @@ export class Job {
     this.#ports = ports;
     this.#abort = abort;
     this.#apis = ports.map((port) => Comlink.wrap<RankApi>(nodeEndpoint(port as never)));
-    this.#watchdog = new Watchdog(control, worldSize);
+    this.#calls = ports.map(() => 0);
+    this.#watchdog = new Watchdog(control, worldSize, (rank) => this.#calls[rank]! > 0);
     this.#watchdog.start();
     rpc.whileWaiting = () => void this.#watchdog.poll(); // the driver blocked in a large call cannot run the timer
     process.on('SIGUSR2', this.#onSignal);
@@ -74,7 +78,7 @@ export class Job {
   rank(index: number): RankHandle {
     checkInteger('index', index, 0, this.worldSize - 1);
     const api = this.#apis[index]!;
-    return { call: (name, ...args) => api.call(name, args) };
+    return { call: (name, ...args) => this.#counted(index, api.call(name, args)) };
   }
 
   /**
@@ -85,7 +89,7 @@ export class Job {
   collectiveRpc(method: string, ...args: unknown[]): Promise<unknown[]> {
     const id = ++this.#rpcId;
     // Ask the ranks first, so that they are reading while a call larger than the ring streams through it.
-    const replies = Promise.all(this.#apis.map((api) => api.runQueued(id)));
+    const replies = Promise.all(this.#apis.map((api, rank) => this.#counted(rank, api.runQueued(id))));
     try {
       this.#rpc.writer.enqueue({ id, method, args } satisfies RpcRequest);
     } catch (error) {
@@ -94,6 +98,17 @@ export class Job {
       return Promise.reject(error);
     }
     return replies;
+  }
+
+  /** Counts `call` as on its way to `rank` until it settles. */
+  #counted<T>(rank: number, call: Promise<T>): Promise<T> {
+    this.#calls[rank]!++;
+    const counted = call.finally(() => {
+      this.#calls[rank]!--;
+      this.#inFlight.delete(counted);
+    });
+    this.#inFlight.add(counted);
+    return counted;
   }
 
   /** Ends the job: releases waiting ranks, waits for them, returns the threads. Idempotent. */
@@ -120,12 +135,16 @@ export class Job {
     this.#control.close();
     const timer = setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
     await this.#settled;
+    // Calls still running in ranks (`rank(i).call`, `collectiveRpc`) use the job's memory: let them end
+    // (the abort word released their waits) before it is freed; threads whose call does not end within
+    // the grace period are terminated with their pool rather than reused.
+    const callsEnded = await settledWithin([...this.#inFlight], FAILURE_GRACE_MS);
     clearTimeout(timer);
-    await arenaLockSettled(this.#control.arena); // a rank terminated inside an allocation (arena-recovery.ts)
     for (const api of this.#apis) api[Comlink.releaseProxy]();
     for (const port of this.#ports) port.close();
+    await this.#lease.release(!this.#failed && !this.#abort.signal.aborted && callsEnded);
+    await arenaLockSettled(this.#control.arena); // a rank terminated inside an allocation (arena-recovery.ts)
     this.#rpc.destroy();
-    await this.#lease.release(!this.#failed && !this.#abort.signal.aborted);
     this.#control.free();
   }
 
@@ -183,4 +202,14 @@ function closedByDriver(outcomes: readonly RankOutcome[]): ClosedError {
   const running = outcomes.flatMap((o, rank) => (o.ok ? [] : [rank]));
   const ranks = `${running.length === 1 ? 'rank' : 'ranks'} ${running.join(', ')}`;
   return new ClosedError(`The job was closed by the driver (job.close()) before ${ranks} returned; no rank failed`);
+}
+
+/** Whether every one of `calls` settled within `ms`. */
+async function settledWithin(calls: readonly Promise<unknown>[], ms: number): Promise<boolean> {
+  if (calls.length === 0) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const ended = await Promise.race([Promise.allSettled(calls).then(() => true), late]);
+  clearTimeout(timer);
+  return ended;
 }
