@@ -20,6 +20,8 @@ export const ErrorCodes = {
   CLOSED: 'ERR_MULTIRANK_CLOSED',
   NOT_INITIALIZED: 'ERR_MULTIRANK_NOT_INITIALIZED',
   BACKEND_UNAVAILABLE: 'ERR_MULTIRANK_BACKEND_UNAVAILABLE',
+  NOT_SERIALIZABLE: 'ERR_MULTIRANK_NOT_SERIALIZABLE',
+  ARENA_CORRUPT: 'ERR_MULTIRANK_ARENA_CORRUPT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -68,6 +70,19 @@ export function shapeError(message: string): RangeError & { code: ErrorCode } {
   return withCode(new RangeError(message), ErrorCodes.SHAPE);
 }
 
+/**
+ * A tensor whose memory is gone: `release()` returned it, or (a shared tensor) its job ended and the
+ * arena took it back. Its bytes may belong to another tensor by now, so every use throws.
+ */
+export function unusableTensor(name: string, jobEnded: boolean): TypeError & { code: ErrorCode } {
+  const why = jobEnded
+    ? 'is a shared tensor of a job that has ended: shared tensors belong to the job that made them, and the ' +
+      'arena took its memory back when the job closed (clone() what you keep before the job ends)'
+    : 'was released: release() returned its memory, which another tensor may hold now';
+  const message = `\`${name}\` ${why}; it cannot be used any more`;
+  return withCode(new TypeError(message), ErrorCodes.INVALID_ARG_VALUE);
+}
+
 /** A dtype that is not allowed here; the message must name the argument. */
 export function dtypeError(message: string): TypeError & { code: ErrorCode } {
   return withCode(new TypeError(message), ErrorCodes.DTYPE);
@@ -89,9 +104,85 @@ export function checkInteger(name: string, value: unknown, min = Number.MIN_SAFE
   }
   if (value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
-    throw outOfRange(`Expected \`${name}\` to be an integer ${range}, got ${value}`);
+    throw outOfRange(`Expected \`${name}\` to be an integer ${range}, got ${describe(value)}`);
   }
   return value;
+}
+
+/**
+ * Throws unless `value` is a positive, finite number of milliseconds (a deadline). A value of another
+ * type (the string "5000") is a TypeError that shows the type, never coerced.
+ */
+export function checkTimeoutMs(name: string, value: unknown): number {
+  const expected = 'a positive, finite number of milliseconds';
+  if (typeof value !== 'number') throw invalidType(name, expected, value);
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw outOfRange(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a rank of a group of `size` members (0..size-1); a non-number shows its type. */
+export function checkGroupRank(name: string, value: unknown, size: number): number {
+  if (typeof value !== 'number') throw invalidType(name, `a rank of this group (an integer in 0..${size - 1})`, value);
+  if (!Number.isInteger(value) || value < 0 || value >= size) {
+    throw outOfRange(`\`${name}\` (${value}) must be a rank of this group (0..${size - 1})`);
+  }
+  return value;
+}
+
+/**
+ * A value that must cross between threads (an object sent to other ranks, launch arguments) but cannot
+ * be serialized: names the part that cannot (`obj.hooks.onStep` is a function) and says why.
+ */
+export function notSerializable(name: string, value: unknown, cause?: unknown): MultirankError {
+  const refused = (cause as Error | undefined)?.message ?? 'the structured-clone algorithm refuses';
+  const why = findUnserializable(value, name, new Set()) ?? `it holds a value that ${refused}`;
+  return new MultirankError(
+    ErrorCodes.NOT_SERIALIZABLE,
+    `\`${name}\` cannot be serialized: ${why}. Values cross between threads by the structured-clone ` +
+      'algorithm, which copies data (objects, arrays, Maps, Sets, typed arrays, Dates, bigints...) but not ' +
+      'functions, symbols, promises or weak collections',
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+const UNCLONEABLE = [WeakMap, WeakSet, WeakRef, Promise] as const;
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** Where in `value` (as a path from `path`) the first part that structured clone refuses is, and what. */
+function findUnserializable(value: unknown, path: string, seen: Set<object>): string | undefined {
+  if (typeof value === 'function') return `\`${path}\` is a function (${value.name || 'anonymous'})`;
+  if (typeof value === 'symbol') return `\`${path}\` is a symbol (${value.description ?? ''})`;
+  if (typeof value !== 'object' || value === null || seen.has(value)) return undefined;
+  if (ArrayBuffer.isView(value)) return undefined;
+  seen.add(value);
+  const kind = UNCLONEABLE.find((type) => value instanceof type);
+  if (kind !== undefined) return `\`${path}\` is a ${kind.name}`;
+  for (const [at, child] of childrenOf(value, path)) {
+    const found = findUnserializable(child, at, seen);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** The parts of a container, each with its path: Map keys and values, Set values, array items, own keys. */
+function childrenOf(value: object, path: string): [string, unknown][] {
+  if (value instanceof Map) {
+    return [...value].flatMap(([k, v], i): [string, unknown][] => [
+      [`${path}.keys()[${i}]`, k],
+      [`${path}.get(${keyText(k)})`, v],
+    ]);
+  }
+  if (value instanceof Set) return [...value].map((v, i) => [`${path}.values()[${i}]`, v]);
+  if (Array.isArray(value)) return value.map((v, i) => [`${path}[${i}]`, v]);
+  const member = (k: string): string => (IDENTIFIER.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`);
+  return Object.entries(value).map(([k, v]) => [member(k), v]);
+}
+
+function keyText(key: unknown): string {
+  if (typeof key === 'string') return JSON.stringify(key);
+  return typeof key === 'object' && key !== null ? '<object>' : String(key);
 }
 
 /** Base of every failure at run time. Keeps `code`, and `cause` when given. */
@@ -136,6 +227,11 @@ export class ArenaFullError extends MultirankError {
     super(ErrorCodes.ARENA_FULL, message);
     this.name = 'ArenaFullError';
   }
+}
+
+/** The arena's allocator state is not what it must be (a bug: it is never expected). */
+export function arenaCorrupt(message: string): MultirankError {
+  return new MultirankError(ErrorCodes.ARENA_CORRUPT, message);
 }
 
 /** A queue, group or job was closed while a call waited on it. */

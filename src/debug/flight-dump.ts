@@ -3,17 +3,27 @@
  * ring (shared memory, so stuck ranks need not answer) and writes one JSON file. Field names follow
  * torch's flight recorder where they mean the same (record_id, pg_id, collective_seq_id,
  * profiling_name, time_created_ns, state, input_sizes, input_dtypes, pg_config).
+ *
+ * Dumps go to MULTIRANK_FR_DUMP_DIR (default: the OS temp folder), and a process keeps only its newest
+ * MULTIRANK_FR_DUMP_KEEP (default 20): each one is named in the error it belongs to, and a test suite
+ * that fails many jobs must not fill the folder. A dump that cannot be written is a warning.
  */
-import { writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobView } from './job-view.js';
 import { dtypeFromCode } from '../tensor/dtype.js';
 import { describeRank } from './watchdog.js';
+import { warnSideOutput } from './side-output.js';
 
 /** Directory of the dumps (default: the OS temp dir). */
 export const DUMP_DIR_ENV = 'MULTIRANK_FR_DUMP_DIR';
+/** How many dumps a process keeps (its newest; older ones it wrote are deleted). */
+export const DUMP_KEEP_ENV = 'MULTIRANK_FR_DUMP_KEEP';
+export const DUMP_KEEP_DEFAULT = 20;
 let dumps = 0;
+/** The dumps this process wrote and still keeps, oldest first. */
+const kept: string[] = [];
 
 const dtypeName = (code: number): string => dtypeFromCode(code) ?? `code ${code}`;
 
@@ -55,10 +65,48 @@ export function dumpSummary(dump: Record<string, unknown>): string {
   }).join('\n');
 }
 
-/** Writes the dump; returns its path. */
-export function writeFlightRecorderDump(control: JobView, worldSize: number, reason: string, env: NodeJS.ProcessEnv = process.env): { path: string; summary: string } {
+/** A written dump (`path`), or one that could not be written (no `path`: a warning said why). */
+export interface DumpResult {
+  path: string | undefined;
+  summary: string;
+}
+
+/** Writes the dump and returns its path; never throws (see the file header). */
+export function writeFlightRecorderDump(
+  control: JobView, worldSize: number, reason: string, env: NodeJS.ProcessEnv = process.env,
+): DumpResult {
   const dump = flightRecorderDump(control, worldSize, reason);
+  const summary = dumpSummary(dump);
   const path = join(env[DUMP_DIR_ENV] || tmpdir(), `multirank-flight-recorder-${process.pid}-${++dumps}.json`);
-  writeFileSync(path, `${JSON.stringify(dump, null, 1)}\n`);
-  return { path, summary: dumpSummary(dump) };
+  try {
+    writeFileSync(path, `${JSON.stringify(dump, null, 1)}\n`);
+  } catch (error) {
+    warnSideOutput('flight-recorder dump', path, error);
+    return { path: undefined, summary };
+  }
+  kept.push(path);
+  for (const keep = dumpsToKeep(env); kept.length > keep;) removeDump(kept.shift()!);
+  return { path, summary };
+}
+
+/** How an error names its dump: its path, or that it could not be written. */
+export function dumpNote(result: DumpResult): string {
+  if (result.path === undefined) return 'Flight recorder dump was not written (see the warning)';
+  return `Flight recorder dump: ${result.path}`;
+}
+
+function dumpsToKeep(env: NodeJS.ProcessEnv): number {
+  const raw = env[DUMP_KEEP_ENV];
+  const value = raw === undefined || raw === '' ? DUMP_KEEP_DEFAULT : Number(raw);
+  return Number.isInteger(value) && value >= 1 ? value : DUMP_KEEP_DEFAULT;
+}
+
+function removeDump(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    // Removed already (by the user, or the folder's cleaner) is what we wanted; anything else is worth a word.
+    if ((error as { code?: string }).code === 'ENOENT') return;
+    warnSideOutput('flight-recorder dump (removing an old one)', path, error);
+  }
 }

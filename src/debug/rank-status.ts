@@ -3,13 +3,15 @@
  * stuck (a watchdog cannot ask a blocked thread anything).
  *
  *   One record per rank, RECORD_BYTES apart, starting at the region's offset:
- *   +--------------------------------------+------------------------------+----------------------------+
- *   | status words (Int32, STATUS_WORDS)   | call site (utf8, SITE_BYTES) | mismatch call site (SITE_BYTES) | flight ring (RING_ENTRIES) |
- *   +--------------------------------------+------------------------------+----------------------------+
- *   status: [0] state (RankState)  [1] progress (bumped when a marked wait ends)  [2] op (OPS index)
- *           [3] group block offset (0: none)  [4] call seq  [5] phase (PHASES index)  [6] peer (world rank
- *           or -1)  [7] call-site length  [8] ring head (entries written)
+ *   | status words (Int32, STATUS_WORDS) | call site (utf8, SITE_BYTES) | mismatch call site (SITE_BYTES) |
+ *   | flight ring (RING_ENTRIES) | wait text (utf8, TEXT_BYTES) | group name (utf8, NAME_BYTES) |
+ *   status: [0] state (RankState)  [1] progress (bumped when a marked wait ends)  [2] op (OPS index, -1 for
+ *           a wait told by its text)  [3] group block offset (0: none)  [4] call seq  [5] phase (PHASES
+ *           index)  [6] peer (world rank or -1)  [7] call-site length  [8] ring head (entries written)
+ *           [9] the state before the mark (restored when the wait ends: a rank that returned from its
+ *           entry and waits in an RPC is RETURNED again afterwards)
  *           [10..11] the rank thread's performance.timeOrigin (Float64; entries store performance.now())
+ *           [12] wait-text length  [13] group-name length
  *   ring entry e (ENTRY_WORDS Int32 + a Float64 start time): [0] seq  [1] op  [2] group block offset
  *           [3] dtype code  [4] numel  [5] state (ENTRY_STATES index)  [6..7] start, ms since the origin (Float64)
  *
@@ -25,7 +27,9 @@ const ENTRY_WORDS = 8;
 /** Collectives each rank's flight recorder keeps. */
 export const RING_ENTRIES = 128;
 const RING_BYTES = RING_ENTRIES * ENTRY_WORDS * 4;
-export const RECORD_BYTES = STATUS_WORDS * 4 + 2 * SITE_BYTES + RING_BYTES;
+/** A wait told by its text (a queue wait: the call, the group, what it waits for) and a group's name. */
+const TEXT_BYTES = 512, NAME_BYTES = 64;
+export const RECORD_BYTES = STATUS_WORDS * 4 + 2 * SITE_BYTES + RING_BYTES + TEXT_BYTES + NAME_BYTES;
 /** How long a wait runs before it marks its rank BLOCKED (and records its call site). */
 export const STALL_MS = 50;
 
@@ -44,6 +48,7 @@ export type Phase = (typeof PHASES)[number];
 export const ENTRY_STATES = ['started', 'completed', 'failed'] as const;
 
 const S_STATE = 0, S_PROGRESS = 1, S_OP = 2, S_GROUP = 3, S_SEQ = 4, S_PHASE = 5, S_PEER = 6, S_SITE_LEN = 7, S_HEAD = 8;
+const S_BEFORE = 9, S_TEXT_LEN = 12, S_NAME_LEN = 13;
 
 /** What the watchdog and the dumps read about one rank. */
 export interface RankSnapshot {
@@ -56,6 +61,10 @@ export interface RankSnapshot {
   phase: Phase | undefined;
   peer: number;
   callSite: string;
+  /** What a wait told by its text waits for ('' for a collective or point-to-point wait). */
+  waitText: string;
+  /** The name of the group of a blocked collective ('' when it has none). */
+  groupName: string;
 }
 
 export interface FlightEntry {
@@ -77,6 +86,8 @@ export class RankRecord {
   readonly #mismatchSite: Uint8Array;
   readonly #ring: Int32Array;
   readonly #times: Float64Array;
+  readonly #text: Uint8Array;
+  readonly #name: Uint8Array;
 
   constructor(buffer: ArrayBufferLike, regionOffset: number, rank: number) {
     const base = regionOffset + rank * RECORD_BYTES;
@@ -87,6 +98,8 @@ export class RankRecord {
     const ringOffset = base + STATUS_WORDS * 4 + 2 * SITE_BYTES;
     this.#ring = new Int32Array(buffer, ringOffset, RING_ENTRIES * ENTRY_WORDS);
     this.#times = new Float64Array(buffer, ringOffset, (RING_ENTRIES * ENTRY_WORDS) / 2);
+    this.#text = new Uint8Array(buffer, ringOffset + RING_BYTES, TEXT_BYTES);
+    this.#name = new Uint8Array(buffer, ringOffset + RING_BYTES + TEXT_BYTES, NAME_BYTES);
   }
 
   /** Stores this thread's time origin (entries hold times relative to it: performance.now() only). */
@@ -119,21 +132,46 @@ export class RankRecord {
     return Buffer.from(this.#mismatchSite.subarray(0, end === -1 ? SITE_BYTES : end)).toString('utf8');
   }
 
-  /** Marks this rank blocked in `op` (called from a wait's stall hook) and records the user's call site. */
-  markBlocked(op: OpName, phase: Phase, groupOffset: number, seq: number, peer: number): void {
+  /**
+   * Marks this rank blocked in `op` (called from a wait's stall hook) and records the user's call site;
+   * `groupName` tells apart groups with the same members in the watchdog's report.
+   */
+  markBlocked(op: OpName, phase: Phase, groupOffset: number, seq: number, peer: number, groupName = ''): void {
     const w = this.#words;
     w[S_OP] = OPS.indexOf(op);
     w[S_GROUP] = groupOffset | 0;
     w[S_SEQ] = seq;
     w[S_PHASE] = PHASES.indexOf(phase);
     w[S_PEER] = peer;
+    w[S_TEXT_LEN] = 0;
+    w[S_NAME_LEN] = writeText(this.#name, groupName);
+    this.#block();
+  }
+
+  /**
+   * Marks this rank blocked in a wait that `text` tells whole: the call, its group and what it waits for
+   * (`broadcastObject from root 0 of group tp [0, 1]: reading message #3, waiting for rank 0 to write it`).
+   */
+  markBlockedOn(text: string): void {
+    const w = this.#words;
+    w[S_OP] = -1;
+    w[S_GROUP] = 0;
+    w[S_TEXT_LEN] = writeText(this.#text, text);
+    this.#block();
+  }
+
+  #block(): void {
     this.writeCallSite();
+    const w = this.#words;
+    // Remember the state to restore, unless this rank is already marked (a wait inside a marked wait).
+    const state = Atomics.load(w, S_STATE);
+    if (state !== RankState.BLOCKED) w[S_BEFORE] = state;
     Atomics.store(w, S_STATE, RankState.BLOCKED);
   }
 
-  /** The end of a wait that was marked blocked. */
+  /** The end of a wait that was marked blocked: the rank is again what it was before (running or returned). */
   clearBlocked(): void {
-    Atomics.store(this.#words, S_STATE, RankState.RUNNING);
+    Atomics.store(this.#words, S_STATE, this.#words[S_BEFORE]!);
     Atomics.add(this.#words, S_PROGRESS, 1);
   }
 
@@ -170,6 +208,7 @@ export class RankRecord {
       rank: this.rank, state, progress: Atomics.load(w, S_PROGRESS), op: OPS[w[S_OP]!], groupOffset: w[S_GROUP]! >>> 0,
       seq: w[S_SEQ]!, phase: PHASES[w[S_PHASE]!], peer: w[S_PEER]!,
       callSite: Buffer.from(this.#site.subarray(0, siteLength)).toString('utf8'),
+      waitText: readText(this.#text, w[S_TEXT_LEN]!), groupName: readText(this.#name, w[S_NAME_LEN]!),
     };
   }
 
@@ -197,6 +236,25 @@ export class RankRecord {
   get progress(): number {
     return Atomics.load(this.#words, S_PROGRESS);
   }
+}
+
+/** Writes `text` (utf8, cut to the area) into `area`; returns the bytes written. */
+function writeText(area: Uint8Array, text: string): number {
+  if (text === '') return 0;
+  const bytes = Buffer.from(text, 'utf8').subarray(0, area.byteLength);
+  area.set(bytes);
+  return bytes.length;
+}
+
+/** A torn read (the rank re-marked meanwhile) only garbles a report, as for the call site. */
+function readText(area: Uint8Array, length: number): string {
+  return Buffer.from(area.subarray(0, Math.min(area.byteLength, Math.max(0, length)))).toString('utf8');
+}
+
+/** How reports name a group: `tp [0, 1]`, or `[0, 1]` for a group without a name. */
+export function groupLabel(name: string | undefined, ranks: readonly number[]): string {
+  const members = `[${ranks.join(', ')}]`;
+  return name === undefined || name === '' || name === 'anonymous' ? members : `${name} ${members}`;
 }
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));

@@ -5,6 +5,7 @@
  * (`{"traceEvents": [...]}`) with thread names, which Perfetto and chrome://tracing load.
  */
 import { writeFileSync } from 'node:fs';
+import { warnSideOutput } from './side-output.js';
 
 export const TRACE_ENV = 'MULTIRANK_TRACE';
 
@@ -46,6 +47,13 @@ export function traceDocument(perRank: readonly (readonly TraceEvent[])[]): { tr
   return { traceEvents: [process, ...names, ...perRank.flat()], displayTimeUnit: 'ns' };
 }
 
-export function writeTrace(path: string, perRank: readonly (readonly TraceEvent[])[]): void {
-  writeFileSync(path, JSON.stringify(traceDocument(perRank)));
+/** Writes the trace file; one that cannot be written is a warning, never the job's failure. */
+export function writeTrace(path: string, perRank: readonly (readonly TraceEvent[])[]): boolean {
+  try {
+    writeFileSync(path, JSON.stringify(traceDocument(perRank)));
+    return true;
+  } catch (error) {
+    warnSideOutput('trace', path, error);
+    return false;
+  }
 }

@@ -1,21 +1,26 @@
 /**
  * The driver's deadlock watchdog. Every POLL_MS it reads each rank's status record (shared memory, so
  * stuck ranks need not answer). When every live rank is BLOCKED (a rank that returned from its entry is
- * not live) and no record changed for QUIET_POLLS polls, no rank can progress: the watchdog ends the
- * job with a report of each rank's pending call, what it waits for, and its call site.
+ * not live, unless the driver has a call on its way to it) and no record changed for QUIET_POLLS polls,
+ * no rank can progress: the watchdog ends the job with a report of each rank's pending call, what it
+ * waits for, and its call site.
  */
 import type { JobView } from './job-view.js';
-import { RankState, type RankRecord, type RankSnapshot } from './rank-status.js';
+import { groupLabel, RankState, type RankRecord, type RankSnapshot } from './rank-status.js';
 
 export const POLL_MS = 100;
 export const QUIET_POLLS = 3;
 
-/** One line per rank, e.g. `rank 1: blocked in allReduce (call #3) of group [0, 1], waiting for rank 0 to arrive; at f.js:3:9`. */
+/**
+ * One line per rank, e.g. `rank 1: blocked in allReduce (call #3) of group tp [0, 1], waiting for rank 0 to
+ * arrive; at f.js:3:9`, or for a wait told by its text (a queue), `rank 1: blocked in <its text>; at ...`.
+ */
 export function describeRank(control: JobView, s: RankSnapshot): string {
   if (s.state === 'RETURNED') return `rank ${s.rank}: returned from its entry function (it will not join any further call)`;
   if (s.state === 'FAILED') return `rank ${s.rank}: failed`;
   if (s.state === 'RUNNING') return `rank ${s.rank}: running`;
   const site = s.callSite === '' ? '' : `; at ${s.callSite}`;
+  if (s.op === undefined && s.waitText !== '') return `rank ${s.rank}: blocked in ${s.waitText}${site}`;
   if (s.op === 'send' || s.op === 'recv') {
     const what = s.op === 'send' ? `send to rank ${s.peer} (its mailbox is full)` : `recv from rank ${s.peer}`;
     return `rank ${s.rank}: blocked in ${what}${site}`;
@@ -23,7 +28,7 @@ export function describeRank(control: JobView, s: RankSnapshot): string {
   const phase = s.phase === 'finish' ? 'finish' : 'arrive';
   const { ranks, missing } = control.groupWait(s.groupOffset, s.seq, phase);
   const verb = phase === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
-  return `rank ${s.rank}: blocked in ${s.op ?? 'a collective'} (call #${s.seq}) of group [${ranks.join(', ')}], ` +
+  return `rank ${s.rank}: blocked in ${s.op ?? 'a collective'} (call #${s.seq}) of group ${groupLabel(s.groupName, ranks)}, ` +
     `waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${verb}${site}`;
 }
 
@@ -35,9 +40,18 @@ export class Watchdog {
   #lastKey = '';
   #quiet = 0;
 
-  constructor(control: JobView, worldSize: number) {
+  /** Whether the driver has a call on its way to a rank (its record may not show it yet). */
+  readonly #called: (rank: number) => boolean;
+
+  /**
+   * `called(rank)`: whether the driver has an RPC on its way to `rank`, which makes a rank that returned
+   * from its entry live again: it will read the call (a rank waiting for the driver to stream a large
+   * call is blocked only as long as the ranks the driver waits for are).
+   */
+  constructor(control: JobView, worldSize: number, called: (rank: number) => boolean = () => false) {
     this.#control = control;
     this.#records = Array.from({ length: worldSize }, (_, r) => control.record(r));
+    this.#called = called;
   }
 
   start(): void {
@@ -60,7 +74,8 @@ export class Watchdog {
     // Two words per rank while nothing is wrong; full snapshots only for a report.
     let live = 0, blocked = 0, key = '';
     for (const record of this.#records) {
-      const state = record.state;
+      let state = record.state;
+      if (state === RankState.RETURNED && this.#called(record.rank)) state = RankState.RUNNING;
       if (state === RankState.RUNNING || state === RankState.BLOCKED) live++;
       if (state === RankState.BLOCKED) blocked++;
       key += `${state}:${record.progress},`;

@@ -2,15 +2,13 @@
  * The argument checks of a group's calls, shared by the blocking and the `...Async` forms: each names the
  * argument, the value and what is allowed.
  */
-import { invalidType, shapeError } from '../errors.js';
+import { checkTimeoutMs, invalidType, shapeError } from '../errors.js';
 import { checkReduceOp, effectiveReduceOp, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
-export function checkTimeout(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw invalidType(name, 'a positive, finite number of milliseconds', value);
-  return value;
-}
+/** A deadline in ms: a positive, finite number (the error shows a wrong value's type). */
+export const checkTimeout = checkTimeoutMs;
 
 /**
  * Checks `options.op` and that the tensor's dtype allows it (`reduceOpRefusal`), before any shortcut: avg
@@ -25,6 +23,7 @@ export function reduceOpFor(t: Tensor, op: unknown): ReduceOp {
 
 export function checkTensor(name: string, value: unknown): Tensor {
   if (!(value instanceof Tensor)) throw invalidType(name, 'a Tensor', value);
+  value.storage.assertLive(name); // before the call starts: a failure mid-call would put the group out of step
   return value;
 }
 

@@ -68,7 +68,7 @@ export class GroupCoordinator extends GroupVariants {
   broadcastObjectList<T>(list: T[], options: { src?: number } = {}): T[] {
     if (!Array.isArray(list)) throw invalidType('list', 'an array', list);
     const src = this.member('options.src', options.src ?? 0);
-    const received = objects.broadcastObject(this, this.rankInGroup === src ? list : undefined, src) as T[];
+    const received = objects.broadcastObject(this, this.rankInGroup === src ? list : undefined, src, 'list') as T[];
     if (this.rankInGroup !== src) list.splice(0, list.length, ...received);
     return list;
   }

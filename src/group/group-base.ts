@@ -4,7 +4,7 @@
  * checks that a call's group is live and its ranks are members. The collectives (collectives.ts) and the
  * object plane (coordinator.ts) build on it.
  */
-import { checkInteger, invalidType, outOfRange } from '../errors.js';
+import { checkGroupRank, checkInteger, invalidType, outOfRange } from '../errors.js';
 import { CheckedCommunicator } from '../comm/checked.js';
 import { deviceKind } from '../comm/registry.js';
 import { isCpuBackend, type Backend } from '../comm/backends.js';
@@ -177,11 +177,9 @@ export class GroupBase {
   }
 
   protected member(name: string, value: unknown): number {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= this.worldSize) {
-      throw outOfRange(`\`${name}\` (${String(value)}) must be a rank of this group (0..${this.worldSize - 1})`);
-    }
-    return value;
+    return checkGroupRank(name, value, this.worldSize);
   }
+
 
   /** The communicator of a point-to-point call: by device, without running queued collectives first. */
   protected p2p(t: Tensor): DeviceCommunicator {

@@ -5,7 +5,7 @@
  * Tensor dicts send their metadata as an object and each tensor with the tensor collectives.
  */
 import { deserialize, serialize } from 'node:v8';
-import { invalidType } from '../errors.js';
+import { invalidType, notSerializable } from '../errors.js';
 import { boxTensors, unboxTensors } from './tensor-box.js';
 import { fromTypedArray, tensor } from '../tensor/factory.js';
 import { empty, Tensor } from '../tensor/tensor.js';
@@ -15,8 +15,14 @@ import type { GroupCollectives } from './collectives.js';
 /** What the object plane needs of a group: its tensor collectives and point to point. */
 type GroupCoordinator = Pick<GroupCollectives, 'worldSize' | 'rankInGroup' | 'allGather' | 'gather' | 'broadcast' | 'send' | 'recv'>;
 
-function toBytes(obj: unknown): Tensor {
-  const bytes = serialize(boxTensors(obj));
+/** `obj` as v8 bytes; `name` is the caller's argument, for the error when it cannot be serialized. */
+function toBytes(obj: unknown, name = 'obj'): Tensor {
+  let bytes: Buffer;
+  try {
+    bytes = serialize(boxTensors(obj));
+  } catch (error) {
+    throw notSerializable(name, obj, error);
+  }
   return fromTypedArray(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { dtype: 'uint8' });
 }
 
@@ -25,9 +31,9 @@ function fromBytes(t: Tensor): unknown {
 }
 
 /** `obj` from member `src` on every member. */
-export function broadcastObject<T>(group: GroupCoordinator, obj: T, src: number): T {
+export function broadcastObject<T>(group: GroupCoordinator, obj: T, src: number, name = 'obj'): T {
   if (group.worldSize === 1) return obj;
-  const mine = group.rankInGroup === src ? toBytes(obj) : undefined;
+  const mine = group.rankInGroup === src ? toBytes(obj, name) : undefined;
   const size = group.broadcast(tensor([mine?.numel ?? 0], { dtype: 'int32' }), { src });
   const length = size.getFlat(0) as number;
   const bytes = group.broadcast(mine ?? empty([length], { dtype: 'uint8' }), { src });
@@ -72,6 +78,7 @@ function splitDict(dict: TensorDict): { meta: Record<string, unknown>; tensors: 
   const tensors: [string, Tensor][] = [];
   for (const [key, value] of Object.entries(dict)) {
     if (value instanceof Tensor) {
+      value.storage.assertLive(`tensorDict.${key}`); // before the metadata goes out, not between its parts
       meta[key] = { tensor: { dtype: value.dtype, shape: [...value.shape] } } satisfies TensorMeta;
       tensors.push([key, value]);
     } else {

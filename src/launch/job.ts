@@ -7,10 +7,10 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { checkInteger, ErrorCodes, MultirankError, RankFailedError } from '../errors.js';
-import { DEADLOCK } from '../comm/threads/job-control.js';
+import { checkInteger, ClosedError, ErrorCodes, MultirankError, RankFailedError } from '../errors.js';
+import { CLOSED_BY_DRIVER, DEADLOCK } from '../comm/threads/job-control.js';
 import { Watchdog } from '../debug/watchdog.js';
-import { writeFlightRecorderDump } from '../debug/flight-dump.js';
+import { dumpNote, writeFlightRecorderDump, type DumpResult } from '../debug/flight-dump.js';
 import { writeTrace } from '../debug/trace.js';
 import type { RpcQueue, RpcRequest } from './rpc-queue.js';
 import type { JobControl } from '../comm/threads/job-control.js';
@@ -18,6 +18,7 @@ import type { PoolLease } from './pool.js';
 import type { RankOutcome } from './rank-runtime.js';
 import { deserializeError, serializeError, type SerializedError } from './serialize-error.js';
 import { decodeResult, type EncodedResult } from './result-codec.js';
+import { arenaLockSettled } from '../shm/arena-recovery.js';
 
 /** How long the other ranks get to return after a rank failed, before their threads are terminated. */
 export const FAILURE_GRACE_MS = 2_000;
@@ -42,6 +43,9 @@ export class Job {
   readonly #lease: PoolLease;
   readonly #ports: MessagePort[];
   readonly #apis: Comlink.Remote<RankApi>[];
+  /** Driver -> rank calls not yet settled, per rank (for the watchdog: such a rank is live), and all. */
+  readonly #calls: number[];
+  readonly #inFlight = new Set<Promise<unknown>>();
   readonly #abort: AbortController;
   readonly #settled: Promise<RankOutcome[]>;
   readonly #watchdog: Watchdog;
@@ -63,8 +67,10 @@ export class Job {
     this.#ports = ports;
     this.#abort = abort;
     this.#apis = ports.map((port) => Comlink.wrap<RankApi>(nodeEndpoint(port as never)));
-    this.#watchdog = new Watchdog(control, worldSize);
+    this.#calls = ports.map(() => 0);
+    this.#watchdog = new Watchdog(control, worldSize, (rank) => this.#calls[rank]! > 0);
     this.#watchdog.start();
+    rpc.whileWaiting = () => void this.#watchdog.poll(); // the driver blocked in a large call cannot run the timer
     process.on('SIGUSR2', this.#onSignal);
     this.#settled = Promise.all(tasks.map((task, rank) => this.#watch(task, rank)));
     this.results = this.#collect();
@@ -75,7 +81,7 @@ export class Job {
   rank(index: number): RankHandle {
     checkInteger('index', index, 0, this.worldSize - 1);
     const api = this.#apis[index]!;
-    return { call: async (name, ...args) => decodeResult((await api.call(name, args)) as EncodedResult) };
+    return { call: async (name, ...args) => decodeResult((await this.#counted(index, api.call(name, args))) as EncodedResult) };
   }
 
   /**
@@ -86,9 +92,26 @@ export class Job {
   async collectiveRpc(method: string, ...args: unknown[]): Promise<unknown[]> {
     const id = ++this.#rpcId;
     // Ask the ranks first, so that they are reading while a call larger than the ring streams through it.
-    const replies = Promise.all(this.#apis.map((api) => api.runQueued(id)));
-    this.#rpc.writer.enqueue({ id, method, args } satisfies RpcRequest);
+    const replies = Promise.all(this.#apis.map((api, rank) => this.#counted(rank, api.runQueued(id))));
+    try {
+      this.#rpc.writer.enqueue({ id, method, args } satisfies RpcRequest);
+    } catch (error) {
+      // The job failed while the call streamed (a deadlock the watchdog found meanwhile, a closed job).
+      replies.catch(() => undefined);
+      return Promise.reject(error);
+    }
     return (await replies).map((reply) => decodeResult(reply as EncodedResult));
+  }
+
+  /** Counts `call` as on its way to `rank` until it settles. */
+  #counted<T>(rank: number, call: Promise<T>): Promise<T> {
+    this.#calls[rank]!++;
+    const counted = call.finally(() => {
+      this.#calls[rank]!--;
+      this.#inFlight.delete(counted);
+    });
+    this.#inFlight.add(counted);
+    return counted;
   }
 
   /**
@@ -99,8 +122,11 @@ export class Job {
     return (this.#closed ??= this.#close());
   }
 
-  /** Writes the flight recorder of every rank to a JSON file; returns its path and a summary of who was where. */
-  dumpFlightRecorder(reason: string): { path: string; summary: string } {
+  /**
+   * Writes the flight recorder of every rank to a JSON file; returns its path (none when it could not be
+   * written: a warning says why, and nothing throws) and a summary of who was where.
+   */
+  dumpFlightRecorder(reason: string): DumpResult {
     return writeFlightRecorderDump(this.#control, this.worldSize, reason);
   }
 
@@ -115,11 +141,16 @@ export class Job {
     this.#control.close();
     const timer = setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
     await this.#settled;
+    // Calls still running in ranks (`rank(i).call`, `collectiveRpc`) use the job's memory: let them end
+    // (the abort word released their waits) before it is freed; threads whose call does not end within
+    // the grace period are terminated with their pool rather than reused.
+    const callsEnded = await settledWithin([...this.#inFlight], FAILURE_GRACE_MS);
     clearTimeout(timer);
     for (const api of this.#apis) api[Comlink.releaseProxy]();
     for (const port of this.#ports) port.close();
+    await this.#lease.release(!this.#failed && !this.#abort.signal.aborted && callsEnded);
+    await arenaLockSettled(this.#control.arena); // a rank terminated inside an allocation (arena-recovery.ts)
     this.#rpc.destroy();
-    await this.#lease.release(!this.#failed && !this.#abort.signal.aborted);
     this.#control.free();
   }
 
@@ -143,12 +174,15 @@ export class Job {
   async #collect(): Promise<unknown[]> {
     const outcomes = await this.#settled;
     if (this.#tracePath !== undefined) writeTrace(this.#tracePath, outcomes.map((o) => o.trace ?? []));
+    // A job the watchdog ended failed, even when its ranks caught the error and returned.
+    const deadlocked = this.#control.abortValue === DEADLOCK;
     // Each value arrives as the rank's own copy; Tensors are rebuilt from theirs.
-    if (outcomes.every((o) => o.ok)) return outcomes.map((o) => decodeResult((o as { value: EncodedResult }).value));
-    const dump = this.dumpFlightRecorder(this.#control.abortValue === DEADLOCK ? 'deadlock' : 'failure');
-    const summary = `multirank: the job failed; flight recorder: ${dump.path}\n${dump.summary}\n`;
-    if (process.env[QUIET_ENV] !== '1') process.stderr.write(summary);
-    const recorder = `\nFlight recorder dump: ${dump.path}`;
+    if (!deadlocked && outcomes.every((o) => o.ok)) return outcomes.map((o) => decodeResult((o as { value: EncodedResult }).value));
+    if (this.#control.abortValue === CLOSED_BY_DRIVER) throw closedByDriver(outcomes);
+    const dump = this.dumpFlightRecorder(deadlocked ? 'deadlock' : 'failure');
+    const where = dump.path ?? 'not written';
+    if (process.env[QUIET_ENV] !== '1') process.stderr.write(`multirank: the job failed; flight recorder: ${where}\n${dump.summary}\n`);
+    const recorder = `\n${dumpNote(dump)}`;
     if (this.#control.abortValue === DEADLOCK) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage + recorder);
     // The first failure recorded in the control block is the cause; the others were released by it.
     const first = this.#control.abortValue - 1;
@@ -166,3 +200,22 @@ export class Job {
   }
 }
 
+/**
+ * The driver's close() ended ranks that had not returned (a hung or busy job): the driver asked for it,
+ * so no rank is blamed and no failure dump is written.
+ */
+function closedByDriver(outcomes: readonly RankOutcome[]): ClosedError {
+  const running = outcomes.flatMap((o, rank) => (o.ok ? [] : [rank]));
+  const ranks = `${running.length === 1 ? 'rank' : 'ranks'} ${running.join(', ')}`;
+  return new ClosedError(`The job was closed by the driver (job.close()) before ${ranks} returned; no rank failed`);
+}
+
+/** Whether every one of `calls` settled within `ms`. */
+async function settledWithin(calls: readonly Promise<unknown>[], ms: number): Promise<boolean> {
+  if (calls.length === 0) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const ended = await Promise.race([Promise.allSettled(calls).then(() => true), late]);
+  clearTimeout(timer);
+  return ended;
+}

@@ -7,6 +7,7 @@ import type { RankOutcome } from './rank-runtime.js';
 import type { RankTask } from './protocol.js';
 import { checkLaunchOptions, type LaunchOptions } from './options.js';
 import { processRuntime } from './runtime.js';
+import { arenaLockSettled } from '../shm/arena-recovery.js';
 import { createRpcQueue, type RpcQueue } from './rpc-queue.js';
 
 export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
@@ -21,6 +22,7 @@ export async function launch(options: LaunchOptions): Promise<Job> {
   const o = checkLaunchOptions(options);
   const { worldSize, timeoutMs } = o;
   const runtime = processRuntime(o.arenaMaxBytes === undefined ? {} : { maxBytes: o.arenaMaxBytes });
+  await arenaLockSettled(runtime.arena); // see arena-recovery.ts: a terminated rank's exit must be seen first
   const control = JobControl.create(runtime.arena, worldSize);
   let rpc: RpcQueue;
   try {

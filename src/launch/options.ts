@@ -4,7 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { checkInteger, describe, invalidType, outOfRange } from '../errors.js';
+import { checkInteger, checkTimeoutMs, describe, invalidType, outOfRange } from '../errors.js';
 import { DEFAULT_MAX_BYTES, HEADER_BYTES, PAGE_BYTES } from '../shm/arena.js';
 import { timeoutFromEnv } from '../shm/wait.js';
 import { chaosFromEnv, type ChaosOptions } from '../debug/chaos.js';
@@ -94,7 +94,7 @@ export function checkLaunchOptions(options: unknown): CheckedLaunch {
     args: o.args,
     env: { ...stringsOf(process.env), ...checkEnv(o.env) },
     localWorldSize: checkInteger('options.localWorldSize', o.localWorldSize ?? worldSize, 1, worldSize),
-    timeoutMs: o.timeoutMs === undefined ? timeoutFromEnv() : checkTimeout(o.timeoutMs),
+    timeoutMs: o.timeoutMs === undefined ? timeoutFromEnv() : checkTimeoutMs('options.timeoutMs', o.timeoutMs),
     arenaMaxBytes: o.arenaMaxBytes === undefined ? undefined : checkArenaMax(o.arenaMaxBytes),
     outputPrefix: boolOr('options.outputPrefix', o.outputPrefix, false),
     chaos: o.chaos === undefined ? chaosFromEnv() : checkChaos(o.chaos, worldSize),
@@ -133,15 +133,6 @@ function stringsOf(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
   return out;
-}
-
-function checkTimeout(value: unknown): number {
-  const expected = 'a finite number of milliseconds > 0';
-  if (typeof value !== 'number') throw invalidType('options.timeoutMs', expected, value);
-  if (!Number.isFinite(value) || value <= 0) {
-    throw outOfRange(`Expected \`options.timeoutMs\` to be ${expected}, got ${describe(value)}`);
-  }
-  return value;
 }
 
 function checkArenaMax(value: unknown): number {

@@ -6,6 +6,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { invalidType } from '../errors.js';
 import type { Arena } from '../shm/arena.js';
+import type { JobControl } from '../comm/threads/job-control.js';
 import { RankState, type RankRecord } from '../debug/rank-status.js';
 import type { RankTask } from './protocol.js';
 import { flushOutput } from './rank-scope.js';
@@ -14,15 +15,16 @@ import { RpcServer } from './rpc-queue.js';
 
 /** Exposes the rank module's exports to the driver until the job's port closes. */
 export function serveRpc(
-  task: RankTask, module: Record<string, unknown>, record: RankRecord, arena: Arena, entryRunning: () => boolean,
+  task: RankTask, module: Record<string, unknown>, record: RankRecord, arena: Arena, job: JobControl, entryRunning: () => boolean,
 ): void {
   let server: RpcServer | undefined;
   let active = 0;
   const api = {
     /** `job.collectiveRpc`: runs queued call `id` (and any before it) from the driver's queue. */
     runQueued(id: number): Promise<unknown> {
-      const options = { timeoutMs: task.timeoutMs, spinIterations: 0 };
-      server ??= new RpcServer(arena, task.rpcQueue, task.rank, options, (name, args) => api.call(name, args));
+      // A failed job fails its later calls too (the abort word), as every other wait of the rank does.
+      const options = { timeoutMs: task.timeoutMs, spinIterations: 0, abort: job.abortWord };
+      server ??= new RpcServer(arena, task.rpcQueue, task.rank, options, (name, args) => api.call(name, args), record);
       return server.run(id);
     },
     async call(name: string, args: unknown[]): Promise<unknown> {

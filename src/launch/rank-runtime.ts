@@ -64,10 +64,15 @@ function endJob(): void {
 }
 
 /** Installs what a job sees in this thread: its rank, its arena, its environment, its output prefix. */
-function beginJob(task: RankTask, environment: RankEnvironment, arena: Arena): void {
+function beginJob(task: RankTask, environment: RankEnvironment, arena: Arena, owner: number): void {
   const job = (scope = new JobScope());
   job.change(() => setCurrentRank(environment), () => setCurrentRank(undefined));
-  job.change(() => setDefaultArena(arena), () => setDefaultArena(undefined));
+  // Shared tensors belong to this job: tagged with its owner, freed with it, unusable after it (tensor/storage.ts).
+  const tensors = { owner, ended: false };
+  job.change(() => setDefaultArena(arena, tensors), () => {
+    tensors.ended = true;
+    setDefaultArena(undefined);
+  });
   const saved = environmentSnapshot();
   const env = {
     ...task.env, RANK: String(task.rank), LOCAL_RANK: String(task.localRank), WORLD_SIZE: String(task.worldSize),
@@ -100,7 +105,7 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
   });
   record.setTimeOrigin();
   record.setState(RankState.RUNNING);
-  beginJob(task, { context, threads, worldSize, localRank, localWorldSize }, arena);
+  beginJob(task, { context, threads, worldSize, localRank, localWorldSize }, arena, job.owner);
   let outcome: RankOutcome | undefined;
   let transfer: ArrayBuffer[] = [];
   try {
@@ -110,7 +115,7 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
     }
     const module = (await import(task.moduleUrl)) as Record<string, unknown>;
     let entryRunning = true;
-    serveRpc(task, module, record, arena, () => entryRunning);
+    serveRpc(task, module, record, arena, job, () => entryRunning);
     const name = task.exportName ?? 'default';
     const entry = module[name];
     if (typeof entry !== 'function') {

@@ -4,6 +4,7 @@
  * first use; `shutdown()` ends its threads.
  */
 import { Arena, type ArenaOptions } from '../shm/arena.js';
+import { recoverOnThreadExit } from '../shm/arena-recovery.js';
 import { kernelModule } from '../shm/kernels.js';
 import { PoolManager } from './pool.js';
 
@@ -18,6 +19,7 @@ let current: Runtime | undefined;
 export function processRuntime(options: ArenaOptions = {}): Runtime {
   if (current === undefined) {
     const arena = Arena.create(options);
+    recoverOnThreadExit(arena); // a rank thread terminated inside an allocation must not keep the lock
     current = { arena, pools: new PoolManager({ memory: arena.memory, kernelModule: kernelModule() }) };
   }
   return current;

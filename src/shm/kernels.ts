@@ -12,7 +12,7 @@
  * offsets need only the alignment of a part: 4 bytes for complex64, 8 for complex128).
  */
 import { readFileSync } from 'node:fs';
-import { checkInteger, dtypeError, ErrorCodes, invalidType, MultirankError, outOfRange } from '../errors.js';
+import { checkInteger, describe, dtypeError, ErrorCodes, invalidType, MultirankError, outOfRange } from '../errors.js';
 import { DTYPES, dtypeFromCode, dtypeInfo, REDUCE_OP_CODES, REDUCE_OPS, reduceOpRefusal } from '../tensor/dtype.js';
 
 /** Status codes returned by the `reduce`/`reduce2` exports (same numbers as `assembly/abi.ts`). */
@@ -257,7 +257,7 @@ class WasmKernels implements Kernels {
 function itemBytes(dtypeCode: number): number {
   const item = ITEM_BYTES[dtypeCode];
   if (item === undefined) {
-    throw outOfRange(`Expected \`dtypeCode\` to be a dtype code (${codeList(DTYPES, (d) => dtypeInfo(d).code)}), got ${String(dtypeCode)}`);
+    throw outOfRange(`Expected \`dtypeCode\` to be a dtype code (${codeList(DTYPES, (d) => dtypeInfo(d).code)}), got ${describe(dtypeCode)}`);
   }
   return item;
 }

@@ -31,7 +31,7 @@
  */
 import type { Arena, ArenaRegion } from './arena.js';
 import { ShmRingBuffer, type RingSizes, type ShmRegion } from './ring-buffer.js';
-import type { QueueGroup } from './queue-group.js';
+import { broadcastMarker, type QueueGroup } from './queue-group.js';
 import { outOfRange } from '../errors.js';
 import { QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, type MessageQueueHandle, type QueueHandleOptions } from './queue-end.js';
 import { QueueReader } from './queue-reader.js';
@@ -137,7 +137,7 @@ function createQueueFromGroup(group: QueueGroup, maxChunkBytes: number, maxChunk
   if (!Number.isInteger(writerRank) || writerRank < 0 || writerRank >= group.worldSize) {
     throw outOfRange(`\`writerRank\` (${writerRank}) must be a rank of this group (0..${group.worldSize - 1})`);
   }
-  const { arena, owner, timeoutMs, spinIterations, abort } = group.queueContext;
+  const { arena, owner, timeoutMs, spinIterations, abort, record } = group.queueContext;
   const sizes = { nReaders: group.worldSize - 1, maxChunkBytes, maxChunks };
   const isWriter = group.rankInGroup === writerRank;
   const created = isWriter ? MessageQueue.createInArena(arena, sizes, owner) : undefined;
@@ -145,7 +145,10 @@ function createQueueFromGroup(group: QueueGroup, maxChunkBytes: number, maxChunk
   // Every member knows the ring's size; only its place travels.
   const place = group.broadcastOffset(region?.byteOffset ?? 0, writerRank);
   const queue = created?.queue ?? MessageQueue.attachInArena(arena, { byteOffset: place, byteLength: MessageQueue.bytesNeeded(sizes) });
-  const options = { timeoutMs, spinIterations, abort };
+  // A broadcast that times out closes the queue for every end: the next call must not get the message meant
+  // for the one given up on.
+  const marker = record === undefined ? {} : { marker: broadcastMarker(group, writerRank, record) };
+  const options = { timeoutMs, spinIterations, abort, closeOnTimeout: true, ...marker };
   const readerIndex = group.rankInGroup < writerRank ? group.rankInGroup : group.rankInGroup - 1;
   const end = isWriter ? queue.writer(options) : queue.reader(readerIndex, options);
   return {

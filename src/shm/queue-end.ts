@@ -2,11 +2,14 @@
  * What the two ends of a MessageQueue share (message-queue.ts describes the protocol): the defaults and
  * options, the segment layout rule, and `QueueEnd`, the cursor over chunks and laps with its waiting.
  */
-import { ClosedError, ErrorCodes, MultirankError, checkInteger, invalidType, outOfRange } from '../errors.js';
+import {
+  ClosedError, ErrorCodes, MultirankError, TimeoutError, checkInteger, checkTimeoutMs, invalidType, outOfRange,
+} from '../errors.js';
 import { DefaultCodec, type ObjectCodec } from './serialize.js';
 import { H_CLOSED, LAP_MAX, ShmRingBuffer, type ShmRegion } from './ring-buffer.js';
 import {
-  AdaptiveSpin, DEFAULT_TIMEOUT_MS, SPIN_ITERATIONS_ADAPTIVE_MAX, SPIN_ITERATIONS_MAX, type AbortWord, type WaitOptions,
+  AdaptiveSpin, DEFAULT_TIMEOUT_MS, SPIN_ITERATIONS_ADAPTIVE_MAX, SPIN_ITERATIONS_MAX, throwIfAborted, waitFor, type AbortWord,
+  type WaitCondition, type WaitOptions,
 } from './wait.js';
 
 
@@ -35,7 +38,30 @@ export interface StallReport {
   readonly waitedMs: number;
   /** Readers that have not released the chunk the writer waits for (or that the writer's next chunk waits for). */
   readonly pendingReaders: readonly number[];
+  /** Writer only: the message (low 30 bits) in the chunk it waits to reuse, unread by those readers. */
+  readonly unreadMessage?: number;
   readonly text: string;
+}
+
+/** What a queue's long waits tell a status record (debug/rank-status.ts's RankRecord has both). */
+export interface BlockedRecord {
+  markBlockedOn(text: string): void;
+  clearBlocked(): void;
+}
+
+/** `rank 3` or `ranks 1, 2`. */
+export function ranksText(ranks: readonly number[]): string {
+  return `${ranks.length === 1 ? 'rank' : 'ranks'} ${ranks.join(', ')}`;
+}
+
+/**
+ * Shows a long wait of a queue end in a status record (`WaitMarker`, given the end's stall report): the
+ * deadlock watchdog reads the rank records, and a rank waiting in a queue is as blocked as one in a barrier.
+ */
+export interface QueueWaitMarker {
+  readonly afterMs: number;
+  mark(report: StallReport): void;
+  clear(): void;
 }
 
 /** Per-handle options (each thread chooses its own; nothing here is shared). */
@@ -57,6 +83,14 @@ export interface QueueHandleOptions {
    * to 1 without 2^28 laps. Every end of a ring must pass the same value.
    */
   firstLap?: number;
+  /**
+   * A wait that times out closes the queue for every end (default false: the caller may retry). For a
+   * queue whose calls pair up across threads, as a group's broadcasts do: once one end gave up on a call,
+   * the next call would get the message meant for the last one. This end then rethrows its timeout.
+   */
+  closeOnTimeout?: boolean;
+  /** Marks this end's long waits in a status record (see `QueueWaitMarker`). */
+  marker?: QueueWaitMarker;
 }
 
 /** Per-call options of `enqueue` / `dequeue`. */
@@ -66,13 +100,6 @@ export interface QueueCallOptions {
 
 /** What another thread needs to attach: the region (SharedArrayBuffer and offsets). */
 export type MessageQueueHandle = ShmRegion;
-
-export function checkTimeout(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw outOfRange(`Expected \`${name}\` to be a finite number of ms > 0, got ${String(value)}`);
-  }
-  return value;
-}
 
 /** Segment lengths travel as u32. */
 export function checkSegment(byteLength: number): number {
@@ -117,6 +144,9 @@ export abstract class QueueEnd {
   protected readonly wait: WaitOptions;
   protected readonly timeoutMs: number;
   protected readonly onStall: (report: StallReport) => void;
+  readonly #closeOnTimeout: boolean;
+  /** The timeout that closed the queue (`closeOnTimeout`), thrown again by every later call of this end. */
+  #failure: Error | undefined;
   protected chunk = 0;
   protected lap = 1;
   protected wrapped = false;
@@ -137,14 +167,16 @@ export abstract class QueueEnd {
     if (typeof this.codec?.encode !== 'function' || typeof this.codec.decode !== 'function') {
       throw invalidType('options.codec', 'an object with encode() and decode()', options.codec);
     }
-    this.timeoutMs = checkTimeout('options.timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.timeoutMs = checkTimeoutMs('options.timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.lap = checkInteger('options.firstLap', options.firstLap ?? 1, 1, LAP_MAX);
-    const stallMs = checkTimeout('options.stallMs', options.stallMs ?? STALL_REPORT_MS);
+    const stallMs = checkTimeoutMs('options.stallMs', options.stallMs ?? STALL_REPORT_MS);
     const spinIterations = checkInteger('options.spinIterations', options.spinIterations ?? SPIN_ITERATIONS_MAX, 0, SPIN_ITERATIONS_MAX);
     if (options.onStall !== undefined && typeof options.onStall !== 'function') {
       throw invalidType('options.onStall', 'a function', options.onStall);
     }
     this.onStall = options.onStall ?? ((report) => console.warn(report.text));
+    this.#closeOnTimeout = options.closeOnTimeout === true;
+    const marker = options.marker;
     const closedWord: AbortWord = { flags: ring.words, index: H_CLOSED, error: () => new ClosedError(`${this.describe()}: queue closed`) };
     this.wait = {
       timeoutMs: this.timeoutMs, spinIterations, stallMs,
@@ -152,7 +184,11 @@ export abstract class QueueEnd {
       ...(options.spinIterations !== undefined && options.spinIterations > 0 ? { adaptiveSpin: new AdaptiveSpin(SPIN_ITERATIONS_ADAPTIVE_MAX) } : {}),
       describe: () => this.describe(),
       onStall: (waitedMs) => this.onStall(this.report(waitedMs)),
-      abort: options.abort === undefined ? closedWord : [closedWord, options.abort],
+      // The job's word first: when a job failure made an end close the queue, the failure is the cause.
+      abort: options.abort === undefined ? closedWord : [options.abort, closedWord],
+      ...(marker === undefined ? {} : {
+        marker: { afterMs: marker.afterMs, mark: (ms: number) => marker.mark(this.report(ms)), clear: () => marker.clear() },
+      } satisfies Pick<WaitOptions, 'marker'>),
     };
   }
 
@@ -161,8 +197,22 @@ export abstract class QueueEnd {
   protected abstract report(waitedMs: number): StallReport;
 
   protected checkOpen(call: QueueCallOptions | undefined): void {
-    if (this.ring.closed) throw new ClosedError(`${this.describe()}: queue closed`);
-    this.wait.timeoutMs = call?.timeoutMs === undefined ? this.timeoutMs : checkTimeout('options.timeoutMs', call.timeoutMs);
+    if (this.#failure !== undefined) throw this.#failure;
+    throwIfAborted(this.wait.abort); // a closed queue or a failed job, also for a call that would not wait
+    this.wait.timeoutMs = call?.timeoutMs === undefined ? this.timeoutMs : checkTimeoutMs('options.timeoutMs', call.timeoutMs);
+  }
+
+  /** `waitFor` on a word of the ring with this end's options (see `closeOnTimeout`). */
+  protected waitOn(index: number, condition: WaitCondition): void {
+    try {
+      waitFor(this.words, index, condition, this.wait);
+    } catch (error) {
+      if (this.#closeOnTimeout && error instanceof TimeoutError) {
+        this.#failure = error;
+        this.ring.close();
+      }
+      throw error;
+    }
   }
 
   protected index(field: number): number {

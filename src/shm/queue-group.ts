@@ -1,17 +1,24 @@
 /**
  * What `MessageQueue.createFromGroup` needs of a group (GroupCoordinator provides it): its members, where
- * its shared memory is, and a way to tell the readers where the writer put the ring.
+ * its shared memory is, and a way to tell the readers where the writer put the ring; and how a member
+ * waiting in a broadcast through the queue is described to the deadlock report.
  */
+import { groupLabel, STALL_MS } from '../debug/rank-status.js';
 import type { Arena } from './arena.js';
+import { ranksText, type BlockedRecord, type QueueWaitMarker } from './queue-end.js';
 import type { AbortWord } from './wait.js';
 
-/** Where a group's queue lives: `owner` is the arena tag of the ring (the job's; see `Arena.alloc`). */
+/**
+ * Where a group's queue lives: `owner` is the arena tag of the ring (the job's; see `Arena.alloc`);
+ * `record`, this rank's status record, where a long wait marks the rank blocked for the watchdog.
+ */
 export interface QueueContext {
   readonly arena: Arena;
   readonly owner: number;
   readonly timeoutMs: number;
   readonly spinIterations: number;
   readonly abort: AbortWord;
+  readonly record?: BlockedRecord | undefined;
 }
 
 /** What a group gives the queue (GroupCoordinator has it). */
@@ -19,10 +26,27 @@ export interface QueueGroup {
   readonly rankInGroup: number;
   readonly worldSize: number;
   readonly ranks: readonly number[];
+  /** The group's name (tp, dp, ...), for the deadlock report. */
+  readonly groupName?: string;
   readonly queueContext: QueueContext;
   /**
    * Collective: `offset` from member `src` on every member. Tensor collectives do it (not the object
    * plane, which may itself run on a queue).
    */
   broadcastOffset(offset: number, src: number): number;
+}
+
+/** Tells the deadlock report what a member waiting in a broadcast through this queue waits for. */
+export function broadcastMarker(group: QueueGroup, writerRank: number, record: BlockedRecord): QueueWaitMarker {
+  const call = `broadcastObject from root ${writerRank} of group ${groupLabel(group.groupName, group.ranks)}`;
+  const writer = group.ranks[writerRank]!;
+  const readerRank = (k: number): number => group.ranks[k < writerRank ? k : k + 1]!;
+  return {
+    afterMs: STALL_MS,
+    mark: (r) => record.markBlockedOn(r.role === 'reader'
+      ? `${call}: reading message #${r.message}, waiting for rank ${writer} to write it`
+      : `${call}: writing message #${r.message}, waiting for ${ranksText(r.pendingReaders.map(readerRank))} ` +
+        `to read message #${r.unreadMessage ?? '?'}`),
+    clear: () => record.clearBlocked(),
+  };
 }

@@ -5,7 +5,7 @@ import {
   FIRST_CHUNK, H_PUBLISHED, LAST_CHUNK, MESSAGE_MASK, M_FLAGS, M_MESSAGE, M_READER_SLEEPERS, M_READ_COUNT, M_SIZE,
   M_WRITER_SLEEPERS, M_WRITTEN, ShmRingBuffer,
 } from './ring-buffer.js';
-import { waitFor, wake } from './wait.js';
+import { wake } from './wait.js';
 import {
   FRAME_FIXED_WORDS, FRAME_MAGIC, QueueEnd, SMALL_COPY_BYTES, chunksNeeded, corrupt, type QueueCallOptions,
   type QueueHandleOptions, type StallReport,
@@ -137,7 +137,7 @@ export class QueueReader extends QueueEnd {
     const { words } = this;
     const meta = this.index(0);
     this.wait.sleepersIndex = meta + M_READER_SLEEPERS;
-    waitFor(words, meta + M_WRITTEN, this.lap, this.wait);
+    this.waitOn(meta + M_WRITTEN, this.lap);
     this.#size = words[meta + M_SIZE]!;
     const flags = words[meta + M_FLAGS]!, message = words[meta + M_MESSAGE]!;
     if (first !== ((flags & FIRST_CHUNK) !== 0) || message !== (this.message & MESSAGE_MASK) || this.#size > this.capacity) {

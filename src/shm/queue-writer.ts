@@ -1,10 +1,10 @@
 /** The writing end of a MessageQueue (message-queue.ts describes the protocol). */
-import { ClosedError, outOfRange } from '../errors.js';
+import { ClosedError, ErrorCodes, notSerializable, outOfRange } from '../errors.js';
 import {
   FIRST_CHUNK, H_PUBLISHED, LAST_CHUNK, MESSAGE_MASK, M_FLAGS, M_MESSAGE, M_READER_SLEEPERS, M_READ_COUNT, M_SIZE,
   M_WRITER_SLEEPERS, M_WRITTEN, ShmRingBuffer,
 } from './ring-buffer.js';
-import { storeAndWake, waitFor } from './wait.js';
+import { storeAndWake } from './wait.js';
 import {
   FRAME_FIXED_WORDS, FRAME_MAGIC, MESSAGE_BUFFERS_MAX, QueueEnd, SMALL_COPY_BYTES, checkSegment, type QueueCallOptions,
   type QueueHandleOptions, type StallReport,
@@ -24,9 +24,9 @@ export class QueueWriter extends QueueEnd {
    * Sends `value` to every reader; returns once it is in the ring (waiting for free chunks as needed).
    * @throws ClosedError (ERR_MULTIRANK_CLOSED), TimeoutError (ERR_MULTIRANK_TIMEOUT), TypeError for values the codec rejects.
    */
-  enqueue(value: unknown, options?: QueueCallOptions): void {
+  enqueue(value: unknown, options?: QueueCallOptions, name = 'value'): void {
     this.checkOpen(options);
-    const { main, buffers } = this.codec.encode(value);
+    const { main, buffers } = this.#encode(value, name);
     const count = buffers.length;
     if (count > MESSAGE_BUFFERS_MAX) throw outOfRange(`A message may carry at most ${MESSAGE_BUFFERS_MAX} large arrays, got ${count}`);
     if (this.#header.length < FRAME_FIXED_WORDS + count) this.#header = new Uint32Array(FRAME_FIXED_WORDS + count);
@@ -54,8 +54,19 @@ export class QueueWriter extends QueueEnd {
 
   /** Writer side of a broadcast: enqueues `value` and returns it. */
   broadcastObject<T>(value: T, options?: QueueCallOptions): T {
-    this.enqueue(value, options);
+    this.enqueue(value, options, 'obj');
     return value;
+  }
+
+  /** The codec's bytes for `value`; a value it refuses is reported under the caller's argument `name`. */
+  #encode(value: unknown, name: string): { main: Uint8Array; buffers: readonly Uint8Array[] } {
+    try {
+      return this.codec.encode(value);
+    } catch (error) {
+      const e = error as { code?: unknown; cause?: unknown };
+      if (e.code === ErrorCodes.NOT_SERIALIZABLE && name !== 'value') throw notSerializable(name, value, e.cause);
+      throw error;
+    }
   }
 
   #write(source: Uint8Array): void {
@@ -86,7 +97,7 @@ export class QueueWriter extends QueueEnd {
       const written = Atomics.load(this.words, this.ring.metaIndex(chunk, M_WRITTEN));
       if (written === 0) continue;
       this.wait.sleepersIndex = this.ring.metaIndex(chunk, M_WRITER_SLEEPERS);
-      waitFor(this.words, this.ring.metaIndex(chunk, M_READ_COUNT), this.ring.nReaders, this.wait); // checkOpen set its deadline
+      this.waitOn(this.ring.metaIndex(chunk, M_READ_COUNT), this.ring.nReaders); // checkOpen set its deadline
     }
   }
 
@@ -94,7 +105,7 @@ export class QueueWriter extends QueueEnd {
     if (!this.wrapped) return;
     const count = this.index(M_READ_COUNT);
     this.wait.sleepersIndex = this.index(M_WRITER_SLEEPERS);
-    waitFor(this.words, count, this.ring.nReaders, this.wait);
+    this.waitOn(count, this.ring.nReaders);
   }
 
   #publish(last: number): void {
@@ -118,8 +129,9 @@ export class QueueWriter extends QueueEnd {
 
   protected report(waitedMs: number): StallReport {
     const pendingReaders = this.ring.pendingReaders(this.chunk);
+    const unreadMessage = this.words[this.index(M_MESSAGE)]!;
     const text = `MessageQueue writer has waited ${Math.round(waitedMs)} ms to reuse chunk ${this.chunk} for message ` +
       `${this.message}: readers ${this.ring.describeReaders(pendingReaders)} have not read it`;
-    return { role: 'writer', chunk: this.chunk, message: this.message, waitedMs, pendingReaders, text };
+    return { role: 'writer', chunk: this.chunk, message: this.message, waitedMs, pendingReaders, unreadMessage, text };
   }
 }

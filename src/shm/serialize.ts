@@ -19,7 +19,7 @@
  *   Array: u32 count + values | Object: u32 count + (string key, value)* |
  *   ViewInline: u8 type + u32 byteLength + bytes | ViewOutOfBand: u8 type + u32 buffer index
  */
-import { invalidType } from '../errors.js';
+import { ErrorCodes, invalidType, notSerializable } from '../errors.js';
 import {
   DEPTH_MAX, encoder, FALLBACK, FORMAT_FAST, FORMAT_V8, OUT_OF_BAND_MIN_BYTES, SHORT_STRING_CHARS, T_ARRAY, T_BIGINT64,
   T_BIGINT_TEXT, T_FALSE, T_FLOAT64, T_INT32, T_NULL, T_OBJECT, T_STRING, T_TRUE, T_UNDEFINED, T_VIEW_INLINE, T_VIEW_OOB, viewType,
@@ -54,7 +54,7 @@ export class DefaultCodec implements ObjectCodec {
   #buffers: Uint8Array[] = [];
   readonly #keys = new KeyCache();
 
-  /** @throws TypeError (ERR_MULTIRANK_INVALID_ARG_TYPE) when the value cannot be cloned (a function, a symbol...). */
+  /** @throws MultirankError (ERR_MULTIRANK_NOT_SERIALIZABLE) when the value cannot be cloned (a function, a symbol...). */
   encode(value: unknown): EncodedMessage {
     this.#pos = 0;
     this.#buffers = [];
@@ -71,8 +71,9 @@ export class DefaultCodec implements ObjectCodec {
     try {
       serializer.writeValue(value);
     } catch (error) {
-      if ((error as { code?: unknown }).code !== undefined) throw error;
-      throw invalidType('value', `a value the structured-clone algorithm accepts (${(error as Error).message})`, value);
+      const code = (error as { code?: unknown }).code;
+      if (code !== undefined && code !== ErrorCodes.INVALID_ARG_TYPE) throw error;
+      throw notSerializable('value', value, error);
     }
     return { main: serializer.releaseBuffer(), buffers: serializer.buffers };
   }

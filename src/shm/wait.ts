@@ -19,10 +19,12 @@
  *
  * Abort words (a closed queue, a failed job) are checked before every slice, so a raised word releases
  * every waiter within one `WAIT_SLICE_MS`; a raiser that also changes and notifies the words that the
- * waiters sleep on (as `ShmRingBuffer.close` does) releases them at once.
+ * waiters sleep on (as `ShmRingBuffer.close` does) releases them at once. They are also checked before a
+ * wait returns, even one whose condition held at once: after a failure, a peer's abandoned arrival can
+ * satisfy a condition that no live call did, and the caller must get the failure, not stale data.
  */
 import { availableParallelism } from 'node:os';
-import { TimeoutError, checkInteger, invalidType, outOfRange } from '../errors.js';
+import { TimeoutError, checkInteger, checkTimeoutMs, invalidType, outOfRange } from '../errors.js';
 
 /** Most `Atomics.load`s spent before sleeping (about 2-3 µs): enough to catch a peer that is running. */
 export const SPIN_ITERATIONS_MAX = 256;
@@ -51,6 +53,16 @@ export interface AbortWord {
   readonly error: (value: number) => Error;
 }
 
+/**
+ * Shows a long wait in a status record that another thread reads (the deadlock watchdog reads the rank
+ * records): `mark` once the wait has lasted `afterMs`, `clear` when that wait ends, however it ends.
+ */
+export interface WaitMarker {
+  readonly afterMs: number;
+  mark(waitedMs: number): void;
+  clear(): void;
+}
+
 /** Options of `waitFor`. Keep one object per call site and change its fields: the hot path allocates nothing. */
 export interface WaitOptions {
   /** Deadline of this wait in ms (finite, > 0); see `timeoutFromEnv`. */
@@ -70,6 +82,8 @@ export interface WaitOptions {
   adaptiveSpin?: AdaptiveSpin;
   /** Words checked before every sleep; the first non-zero one ends the wait with its error. */
   abort?: AbortWord | readonly AbortWord[];
+  /** Marks a long wait in a status record (only waits that sleep can last that long: no cost when fast). */
+  marker?: WaitMarker;
 }
 
 /** Either the value the word must hold, or a predicate of the word's value. */
@@ -105,10 +119,7 @@ function checkWaitArgs(flags: Int32Array, index: number, condition: WaitConditio
   if (typeof condition !== 'number' && typeof condition !== 'function') {
     throw invalidType('condition', 'a number or a predicate function', condition);
   }
-  const { timeoutMs } = options;
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-    throw outOfRange(`Expected \`options.timeoutMs\` to be a finite number > 0, got ${String(timeoutMs)}`);
-  }
+  checkTimeoutMs('options.timeoutMs', options.timeoutMs);
 }
 
 /**
@@ -119,20 +130,25 @@ function checkWaitArgs(flags: Int32Array, index: number, condition: WaitConditio
 export function waitFor(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions): number {
   checkWaitArgs(flags, index, condition, options);
   let value = Atomics.load(flags, index);
-  if (holds(condition, value)) return value;
+  if (holds(condition, value)) {
+    throwIfAborted(options.abort);
+    return value;
+  }
   const adaptive = options.adaptiveSpin;
   const spins = adaptive !== undefined ? adaptive.budget : options.spinIterations ?? SPIN_ITERATIONS_MAX;
   for (let i = 0; i < spins; i++) {
     value = Atomics.load(flags, index);
     if (holds(condition, value)) {
       adaptive?.update(0);
+      throwIfAborted(options.abort);
       return value;
     }
   }
   return sleepUntil(flags, index, condition, options, value);
 }
 
-function checkAbort(abort: AbortWord | readonly AbortWord[] | undefined): void {
+/** Throws the error of the first raised word of `abort` (what a wait does before it returns). */
+export function throwIfAborted(abort: AbortWord | readonly AbortWord[] | undefined): void {
   if (abort === undefined) return;
   if (!Array.isArray(abort)) {
     const word = abort as AbortWord;
@@ -140,7 +156,7 @@ function checkAbort(abort: AbortWord | readonly AbortWord[] | undefined): void {
     if (value !== 0) throw word.error(value);
     return;
   }
-  for (const word of abort as readonly AbortWord[]) checkAbort(word);
+  for (const word of abort as readonly AbortWord[]) throwIfAborted(word);
 }
 
 /** A sleep this short means the peer was about to arrive: spinning a little longer would have caught it. */
@@ -178,35 +194,46 @@ function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, 
   const startMs = performance.now();
   const deadlineMs = startMs + timeoutMs;
   let nextStallMs = stallMs !== undefined && onStall !== undefined ? startMs + stallMs : Infinity;
+  const marker = options.marker;
+  let markAtMs = marker === undefined ? Infinity : startMs + marker.afterMs;
   let value = seen;
-  for (;;) {
-    checkAbort(options.abort);
-    let nowMs = performance.now();
-    if (nowMs >= nextStallMs) {
-      onStall!(nowMs - startMs);
-      nextStallMs += stallMs!;
-      nowMs = performance.now();
-    }
-    if (nowMs >= deadlineMs) {
-      throw new TimeoutError(`${options.describe()} (waited ${Math.round(nowMs - startMs)} ms, timeout ${timeoutMs} ms; ` +
-        `${TIMEOUT_ENV} sets the default)`);
-    }
-    const sleepMs = Math.min(sliceMs, deadlineMs - nowMs, nextStallMs - nowMs);
-    if (sleepersIndex === undefined) {
-      Atomics.wait(flags, index, value, sleepMs);
-    } else {
-      Atomics.add(flags, sleepersIndex, 1);
-      try {
+  try {
+    for (;;) {
+      throwIfAborted(options.abort);
+      let nowMs = performance.now();
+      if (nowMs >= markAtMs) {
+        markAtMs = Infinity;
+        marker!.mark(nowMs - startMs);
+      }
+      if (nowMs >= nextStallMs) {
+        onStall!(nowMs - startMs);
+        nextStallMs += stallMs!;
+        nowMs = performance.now();
+      }
+      if (nowMs >= deadlineMs) {
+        throw new TimeoutError(`${options.describe()} (waited ${Math.round(nowMs - startMs)} ms, timeout ${timeoutMs} ms; ` +
+          `${TIMEOUT_ENV} sets the default)`);
+      }
+      const sleepMs = Math.min(sliceMs, deadlineMs - nowMs, nextStallMs - nowMs, markAtMs - nowMs);
+      if (sleepersIndex === undefined) {
         Atomics.wait(flags, index, value, sleepMs);
-      } finally {
-        Atomics.sub(flags, sleepersIndex, 1);
+      } else {
+        Atomics.add(flags, sleepersIndex, 1);
+        try {
+          Atomics.wait(flags, index, value, sleepMs);
+        } finally {
+          Atomics.sub(flags, sleepersIndex, 1);
+        }
+      }
+      value = Atomics.load(flags, index);
+      if (holds(condition, value)) {
+        options.adaptiveSpin?.update(performance.now() - startMs);
+        throwIfAborted(options.abort);
+        return value;
       }
     }
-    value = Atomics.load(flags, index);
-    if (holds(condition, value)) {
-      options.adaptiveSpin?.update(performance.now() - startMs);
-      return value;
-    }
+  } finally {
+    if (marker !== undefined && markAtMs === Infinity) marker.clear();
   }
 }
 

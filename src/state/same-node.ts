@@ -6,14 +6,12 @@
  * ranks of one multirank job are threads of one process, so they are always on one node.
  */
 import { hostname } from 'node:os';
-import { invalidType, outOfRange } from '../errors.js';
+import { checkGroupRank, invalidType } from '../errors.js';
 import { GroupCoordinator } from '../group/coordinator.js';
 
 function checkArgs(group: unknown, sourceRank: unknown): GroupCoordinator {
   if (!(group instanceof GroupCoordinator)) throw invalidType('group', 'a GroupCoordinator', group);
-  if (typeof sourceRank !== 'number' || !Number.isInteger(sourceRank) || sourceRank < 0 || sourceRank >= group.worldSize) {
-    throw outOfRange(`\`sourceRank\` (${String(sourceRank)}) must be a rank of this group (0..${group.worldSize - 1})`);
-  }
+  checkGroupRank('sourceRank', sourceRank, group.worldSize);
   return group;
 }
 
@@ -21,7 +19,7 @@ function checkArgs(group: unknown, sourceRank: unknown): GroupCoordinator {
  * For each member of `group` (in group order), whether it is on the same node as member `sourceRank`
  * (a rank within the group). Every member must call it.
  * @throws TypeError ERR_MULTIRANK_INVALID_ARG_TYPE when `group` is not a GroupCoordinator.
- * @throws RangeError ERR_MULTIRANK_OUT_OF_RANGE when `sourceRank` is not a rank of the group.
+ * @throws RangeError ERR_MULTIRANK_OUT_OF_RANGE when `sourceRank` is not a rank of the group (TypeError when not an integer).
  */
 export function sameNodeFlags(group: GroupCoordinator, sourceRank = 0): boolean[] {
   const g = checkArgs(group, sourceRank);

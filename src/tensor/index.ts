@@ -8,4 +8,5 @@ export type { Device, Scalar, ComplexPair, TensorOptions } from './tensor.js';
 export { tensor, zeros, full, arange, fromTypedArray } from './factory.js';
 export { split, chunk, cat, movedim, permute, divide, ensureDivisibility, splitTensorAlongLastDim } from './ops.js';
 export { Storage, allocateStorage, setDefaultArena } from './storage.js';
+export type { JobScope } from './storage.js';
 export { bf16ToNumber, numberToBf16, f16ToNumber, numberToF16 } from './half.js';

@@ -7,11 +7,35 @@
  * finalizers need the event loop, so rank code that keeps creating shared tensors in a synchronous loop
  * should release them (collectives never allocate arena memory per call: they reuse per-group scratch).
  * (A WeakRef sweep cannot help there: `new WeakRef(x)` keeps x alive until the synchronous job ends.)
+ *
+ * A shared tensor belongs to the job whose rank made it: its region carries the job's owner tag, and
+ * the job's end returns it (`Arena.freeOwnedBy`), released or not, collected or not (warm threads may
+ * never collect, and a destroyed thread never runs its finalizers). From then on the tensor throws on
+ * use (its job scope is ended: at the next job of the thread, or when the driver closes the job's port),
+ * and a late release or finalizer frees only a region still tagged with that job (`Arena.freeIfOwned`).
  */
 import type { Arena, ArenaRegion } from '../shm/arena.js';
-import { invalidType } from '../errors.js';
+import { invalidType, unusableTensor } from '../errors.js';
 
-const registry = new FinalizationRegistry<{ arena: Arena; region: ArenaRegion }>(({ arena, region }) => arena.free(region));
+/** The job a rank thread runs (see the file header): its owner tag, and whether it has ended. */
+export interface JobScope {
+  readonly owner: number;
+  ended: boolean;
+}
+
+interface Held {
+  arena: Arena;
+  region: ArenaRegion;
+  scope: JobScope | undefined;
+}
+
+/** Returns a region: a job's only while it is still that job's (its end may have freed it already). */
+function returnRegion({ arena, region, scope }: Held): void {
+  if (scope === undefined) arena.free(region);
+  else if (!scope.ended) arena.freeIfOwned(region, scope.owner);
+}
+
+const registry = new FinalizationRegistry<Held>(returnRegion);
 
 /** Bytes owned by one or more tensors (views share one Storage). */
 export class Storage {
@@ -20,22 +44,34 @@ export class Storage {
   readonly region: ArenaRegion | undefined;
   #buffer: ArrayBufferLike | undefined;
   readonly #byteOffset: number;
+  /** The job that owns the region (shared tensors of a rank); undefined for other storage. */
+  readonly #scope: JobScope | undefined;
 
-  constructor(byteLength: number, buffer: ArrayBufferLike, byteOffset: number, arena?: Arena, region?: ArenaRegion) {
+  constructor(
+    byteLength: number, buffer: ArrayBufferLike, byteOffset: number, arena?: Arena, region?: ArenaRegion, scope?: JobScope,
+  ) {
     this.byteLength = byteLength;
     this.#buffer = buffer;
     this.#byteOffset = byteOffset;
     this.arena = arena;
     this.region = region;
+    this.#scope = scope;
   }
 
   get buffer(): ArrayBufferLike {
-    if (this.#buffer === undefined) throw invalidType('tensor', 'a tensor whose storage was not released', 'released storage');
-    return this.#buffer;
+    this.assertLive();
+    return this.#buffer!;
   }
 
   get byteOffset(): number {
+    this.assertLive();
     return this.#byteOffset;
+  }
+
+  /** Throws (naming the argument `name`) unless these bytes can still be used: see `unusableTensor`. */
+  assertLive(name = 'tensor'): void {
+    if (this.#buffer === undefined) throw unusableTensor(name, false);
+    if (this.#scope !== undefined && this.#scope.ended) throw unusableTensor(name, true);
   }
 
   /** True when the bytes are in the shared arena, where every rank of the job can read them. */
@@ -49,22 +85,27 @@ export class Storage {
     this.#buffer = undefined;
     if (this.arena !== undefined && this.region !== undefined) {
       registry.unregister(this);
-      this.arena.free(this.region);
+      returnRegion({ arena: this.arena, region: this.region, scope: this.#scope });
     }
   }
 }
 
-function track(storage: Storage, arena: Arena, region: ArenaRegion): Storage {
-  registry.register(storage, { arena, region }, storage);
+function track(storage: Storage, held: Held): Storage {
+  registry.register(storage, held, storage);
   return storage;
 }
 
-/** The arena `shared: true` allocates in: the rank's (set by its worker at boot). */
-const context: { arena: Arena | undefined } = { arena: undefined };
+/** The arena `shared: true` allocates in (the rank's) and the job its tensors belong to. */
+const context: { arena: Arena | undefined; job: JobScope | undefined } = { arena: undefined, job: undefined };
 
-/** Sets the arena of `shared: true` tensors in this thread (a rank's worker sets it at boot). */
-export function setDefaultArena(arena: Arena | undefined): void {
+/**
+ * Sets the arena of `shared: true` tensors in this thread (a rank's worker sets it for each job) and the
+ * job that owns what is allocated in it from now on; the thread's previous job, if any, has ended.
+ */
+export function setDefaultArena(arena: Arena | undefined, job?: JobScope): void {
+  if (context.job !== undefined && context.job !== job) context.job.ended = true;
   context.arena = arena;
+  context.job = job;
 }
 
 /** Plain allocations up to this size come from a shared slab (as Node's Buffer pool does). */
@@ -99,8 +140,12 @@ export function allocateStorage(byteLength: number, arena?: Arena, shared = fals
     if (shared) throw invalidType('options.shared', 'used inside a rank of a job (this thread has no shared arena)', shared);
     return byteLength <= SLAB_PIECE_MAX_BYTES ? slabStorage(byteLength) : new Storage(byteLength, new ArrayBuffer(byteLength), 0);
   }
-  const region = target.alloc(byteLength);
-  return track(new Storage(byteLength, target.buffer(region.byteOffset + byteLength), region.byteOffset, target, region), target, region);
+  // Everything a rank allocates in its arena belongs to its job (also `{ arena }` given explicitly).
+  const scope = target === context.arena ? context.job : undefined;
+  const region = target.alloc(byteLength, scope?.owner ?? 0);
+  const buffer = target.buffer(region.byteOffset + byteLength);
+  const storage = new Storage(byteLength, buffer, region.byteOffset, target, region, scope);
+  return track(storage, { arena: target, region, scope });
 }
 
 /** Storage over caller-owned memory (no ownership taken). */

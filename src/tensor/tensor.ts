@@ -52,6 +52,7 @@ export class Tensor {
       this.strides = Object.freeze(contiguousStrides(this.shape));
       this.numel = numelOf(this.shape);
     }
+    storage.assertLive(); // a view of released memory would read whatever took it
     if (storageOffsetBytes + this.numel * info.itemBytes > storage.byteLength) {
       throw shapeError(`A tensor of shape ${formatShape(this.shape)} (${dtype}) needs ${this.numel * info.itemBytes} bytes at offset ${storageOffsetBytes}, but its storage has ${storage.byteLength}`);
     }
@@ -82,6 +83,8 @@ export class Tensor {
 
   /** The raw elements as a typed array (16-bit floats as u16 bits; complex: 2 entries per element, re first). */
   get data(): StorageArray {
+    // The cached view outlives a release(): check the storage on every access, not only the first.
+    this.storage.assertLive();
     return (this.#data ??= storageView(this.dtype, this.storage.buffer, this.byteOffset, this.numel));
   }
 
@@ -204,6 +207,7 @@ export class Tensor {
 
   /** The raw bytes (one view per tensor, made on first use). */
   bytes(): Uint8Array {
+    this.storage.assertLive();
     return (this.#bytes ??= new Uint8Array(this.buffer, this.byteOffset, this.byteLength));
   }
 

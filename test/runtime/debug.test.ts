@@ -26,11 +26,12 @@ test('a failure writes a flight-recorder dump with torch-style fields for every 
   t.deepEqual(rank1[1].input_sizes, [[2]]);
   t.deepEqual(rank1[1].input_dtypes, ['int32']);
   t.is(rank1[0].state, 'completed');
-  // Ranks 0 and 2 were inside their third allReduce when rank 1 failed.
+  // Rank 0 was inside an allReduce when rank 1 failed: its third, or its second when the failure came
+  // before it saw the second one end (a wait checks the abort word before it returns).
   const rank0 = dump.ranks['0'].entries;
-  t.is(rank0.length, 3);
-  t.is(rank0[2].state, 'started');
-  t.true(rank0[0].time_created_ns <= rank0[2].time_created_ns);
+  t.true(rank0.length === 2 || rank0.length === 3, `${rank0.length} entries`);
+  t.is(rank0[rank0.length - 1].state, 'started');
+  t.true(rank0[0].time_created_ns <= rank0[rank0.length - 1].time_created_ns);
 });
 
 test('a trace has one track per rank, a slice per collective with bytes and algorithm, and waits', async (t) => {

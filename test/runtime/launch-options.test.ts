@@ -10,8 +10,8 @@ import { ErrorCodes } from '../../src/errors.js';
 const module = new URL('../fixtures/world-basics.js', import.meta.url);
 
 const bad: [Record<string, unknown>, RegExp][] = [
-  [{ timeoutMs: Infinity }, /`options\.timeoutMs` to be a finite number of milliseconds > 0, got Infinity \(number\)/],
-  [{ timeoutMs: '5000' }, /`options\.timeoutMs` to be a finite number of milliseconds > 0, got "5000" \(string\)/],
+  [{ timeoutMs: Infinity }, /`options\.timeoutMs` to be a positive, finite number of milliseconds, got Infinity \(number\)/],
+  [{ timeoutMs: '5000' }, /`options\.timeoutMs` to be a positive, finite number of milliseconds, got "5000" \(string\)/],
   [{ timeoutMs: 0 }, /`options\.timeoutMs`.*got 0 \(number\)/],
   [{ keepModuleState: 'yes' }, /`options\.keepModuleState` to be a boolean, got "yes" \(string\)/],
   [{ outputPrefix: 1 }, /`options\.outputPrefix` to be a boolean, got 1 \(number\)/],

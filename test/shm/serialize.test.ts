@@ -1,6 +1,6 @@
 import v8 from 'node:v8';
 import test from 'ava';
-import { ErrorCodes } from '../../src/errors.js';
+import { ErrorCodes, MultirankError } from '../../src/errors.js';
 import { DEPTH_MAX, DefaultCodec, FORMAT_FAST, FORMAT_V8, OUT_OF_BAND_MIN_BYTES, allocateBuffer } from '../../src/shm/serialize.js';
 import { fuzzValue, mulberry32, randomInt } from './fixtures/plan.js';
 
@@ -95,12 +95,17 @@ test('class instances take the v8 path (plain objects, as v8 gives)', (t) => {
   t.deepEqual(out, reference(new Point()));
 });
 
-test('values that cannot be cloned throw a TypeError with a code', (t) => {
-  for (const value of [() => 1, Symbol('s'), { f() {} }, new WeakMap()]) {
+test('values that cannot be cloned throw one MultirankError with a code, naming the part that cannot', (t) => {
+  const cases: [unknown, RegExp][] = [
+    [() => 1, /`value` is a function/], [Symbol('s'), /`value` is a symbol \(s\)/], [{ f() {} }, /`value\.f` is a function \(f\)/],
+    [new WeakMap(), /`value` is a WeakMap/], [new Map([['k', [1, Symbol('t')]]]), /`value\.get\("k"\)\[1\]` is a symbol/],
+  ];
+  for (const [value, where] of cases) {
     const error = t.throws(() => new DefaultCodec().encode(value));
-    t.true(error instanceof TypeError);
-    t.is((error as { code?: string }).code, ErrorCodes.INVALID_ARG_TYPE);
+    t.true(error instanceof MultirankError);
+    t.is((error as { code?: string }).code, ErrorCodes.NOT_SERIALIZABLE);
     t.regex(error!.message, /structured-clone/);
+    t.regex(error!.message, where);
   }
 });
 

@@ -97,9 +97,10 @@ export class ThreadsCommunicator implements CpuCommunicator {
       const region = ctx.arena.alloc(totalBytes, ctx.job.owner);
       formatGroupBlock(ctx.arena, region.byteOffset, ranks, membersHash);
       return region.byteOffset;
-    }, timeoutMs);
+    }, timeoutMs, ctx.record);
     this.#block = new GroupBlock(
-      ctx.arena, ctx.job.abortWord, offset, ranks, this.rankInGroup, membersHash, timeoutMs, ctx.spinIterations, ctx.record, ctx.trace,
+      ctx.arena, ctx.job.abortWord, offset, ranks, this.rankInGroup, membersHash, timeoutMs, ctx.spinIterations, ctx.record,
+      ctx.trace, group.name,
     );
     this.#io = new ArenaCopier(ctx.arena, ctx.kernels);
     const wait = { timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord };
@@ -111,6 +112,7 @@ export class ThreadsCommunicator implements CpuCommunicator {
     this.#tableWords = new Uint32Array(ctx.arena.buffer(tableEnd), this.#table.byteOffset, ranks.length);
     this.queueContext = {
       arena: ctx.arena, owner: ctx.job.owner, timeoutMs, spinIterations: ctx.spinIterations, abort: ctx.job.abortWord,
+      record: ctx.record,
     };
   }
 

@@ -7,6 +7,8 @@
  *   [8] mismatch call-site posts, ever growing: every member posts once per mismatch (all members see
  *       each one), so the k-th mismatch of the group is fully posted at k * W (a caught one leaves the
  *       group usable: every member arrived at the failed call and none started its second phase)
+ *   [10..13) the group's failure latch (shm/failure-latch.ts): raised by the first member whose wait
+ *       timed out, which leaves the counters out of step; every later call of every member throws
  *   [HEADER_WORDS .. +W)               the members' world ranks, in group order (read by the watchdog)
  *   [HEADER_WORDS + r*SLOT_WORDS ...]  member r's slot: [0] last call it arrived at, [1] last call it finished,
  *                                      [2..32) and [32..62): call areas for even and odd calls (fingerprint,
@@ -24,15 +26,18 @@
  * Inline data of collective seq lives in parity seq & 1. A member writes parity p again at seq + 2, which it
  * reaches only after every member arrived at seq + 1, i.e. after every member finished reading seq.
  */
-import { MismatchError } from '../../errors.js';
+import { MismatchError, TimeoutError } from '../../errors.js';
 import type { Arena } from '../../shm/arena.js';
-import { AdaptiveSpin, SPIN_ITERATIONS_ADAPTIVE_MAX, waitFor, type AbortWord, type WaitOptions } from '../../shm/wait.js';
-import { STALL_MS, type OpName } from '../../debug/rank-status.js';
+import {
+  AdaptiveSpin, SPIN_ITERATIONS_ADAPTIVE_MAX, throwIfAborted, waitFor, type AbortWord, type WaitOptions,
+} from '../../shm/wait.js';
+import { FailureLatch, type LatchedFailure } from '../../shm/failure-latch.js';
+import { groupLabel, OPS, STALL_MS, type OpName } from '../../debug/rank-status.js';
 import { nowUs, type TraceRecorder } from '../../debug/trace.js';
 import type { RankRecord } from '../../debug/rank-status.js';
 
 const MAGIC = 0x67727031; // "grp1"
-const W_MAGIC = 0, W_SIZE = 1, W_ARRIVE_COUNT = 2, W_ARRIVE_GEN = 3, W_DONE_COUNT = 4, W_DONE_GEN = 5, W_MEMBERS = 6, W_CANARY = 7, W_MISMATCH = 8, W_SLEEPERS = 9;
+const W_MAGIC = 0, W_SIZE = 1, W_ARRIVE_COUNT = 2, W_ARRIVE_GEN = 3, W_DONE_COUNT = 4, W_DONE_GEN = 5, W_MEMBERS = 6, W_CANARY = 7, W_MISMATCH = 8, W_SLEEPERS = 9, W_FAILED = 10;
 /** How long members that found a mismatch wait for each other's call sites before reporting without them. */
 const MISMATCH_GATHER_MS = 2000;
 const HEADER_WORDS = 16;
@@ -94,6 +99,11 @@ export class GroupBlock {
   readonly rankInGroup: number;
   /** Global ranks of the members, for messages. */
   readonly ranks: readonly number[];
+  /** How messages and reports name the group (`tp [0, 1]`). */
+  readonly label: string;
+  readonly #name: string;
+  readonly #latch: FailureLatch;
+  readonly #jobAbort: AbortWord;
   #target = 0;
   #phase = 'arrive';
   #what = '';
@@ -106,8 +116,13 @@ export class GroupBlock {
   readonly #spin: AdaptiveSpin;
   readonly #hashWord0: number;
 
-  constructor(arena: Arena, abort: AbortWord, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number, timeoutMs: number, spinIterations: number, record: RankRecord, trace?: TraceRecorder) {
+  constructor(
+    arena: Arena, abort: AbortWord, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number,
+    timeoutMs: number, spinIterations: number, record: RankRecord, trace?: TraceRecorder, name?: string,
+  ) {
     this.#record = record;
+    this.#name = name ?? '';
+    this.label = groupLabel(name, ranks);
     this.#trace = trace;
     // spinIterations > 0 means every rank has a core: spin adaptively up to the long budget.
     this.#spin = new AdaptiveSpin(spinIterations > 0 ? SPIN_ITERATIONS_ADAPTIVE_MAX : 0);
@@ -124,10 +139,36 @@ export class GroupBlock {
     if (this.words[W_MEMBERS] !== membersHash || ranks.some((r, i) => this.words[HEADER_WORDS + i] !== r)) {
       throw new MismatchError(`The ranks of group [${ranks.join(', ')}] do not match the ranks its other members gave; every member must create it with the same ranks in the same order`);
     }
+    this.#latch = new FailureLatch(this.words, W_FAILED, (f) => this.#failedError(f));
+    this.#jobAbort = abort;
     this.#wait = {
-      timeoutMs, adaptiveSpin: this.#spin, abort, describe: () => this.#describeWait(), stallMs: STALL_MS, sleepersIndex: W_SLEEPERS,
+      timeoutMs, adaptiveSpin: this.#spin, abort: this.abortWords, describe: () => this.#describeWait(), stallMs: STALL_MS, sleepersIndex: W_SLEEPERS,
       onStall: () => this.#markBlocked(),
     };
+  }
+
+  /** What ends every wait on this group: the job's abort word and the group's failure latch. */
+  get abortWords(): readonly AbortWord[] {
+    return [this.#jobAbort, this.#latch.word];
+  }
+
+  /** Throws the failure that ended the job or this group: a later call must not mix new and abandoned data. */
+  check(): void {
+    this.#latch.check();
+    throwIfAborted(this.#jobAbort);
+  }
+
+  /** A wait of this member timed out in call `seq` of `op`: the group is out of step for every member. */
+  fail(error: unknown, op: string, seq: number): void {
+    if (!(error instanceof TimeoutError)) return;
+    const me = this.ranks[this.rankInGroup]!;
+    this.#latch.raise(me, seq, OPS.indexOf(op as OpName), error, [W_ARRIVE_GEN, W_DONE_GEN]);
+  }
+
+  #failedError(f: LatchedFailure): TimeoutError {
+    const call = `${OPS[f.op] ?? 'a call'} (call #${f.seq})`;
+    return new TimeoutError(`Group ${this.label} failed: rank ${f.rank} timed out in ${call} and left it, ` +
+      'so the members are out of step: every later call on the group fails');
   }
 
   /** The spin budget of this member's waits (shared with its mailboxes: same peers, same machine). */
@@ -164,7 +205,8 @@ export class GroupBlock {
   #markBlocked(): void {
     if (this.#marked) return;
     this.#marked = true;
-    this.#record.markBlocked((this.#what || 'barrier') as OpName, this.#phase === 'arrive' ? 'arrive' : 'finish', this.byteOffset, this.#target, -1);
+    const phase = this.#phase === 'arrive' ? 'arrive' : 'finish';
+    this.#record.markBlocked((this.#what || 'barrier') as OpName, phase, this.byteOffset, this.#target, -1, this.#name);
   }
 
   /** Word index of field `field` (SEQ or DONE_SEQ) in member `member`'s slot. */
@@ -212,6 +254,7 @@ export class GroupBlock {
   }
 
   #phaseBarrier(countWord: number, genWord: number, seq: number, phase: string, what: string): void {
+    this.check(); // also when this member would arrive last: a peer's abandoned arrival must not complete it
     const w = this.words;
     if (Atomics.add(w, countWord, 1) + 1 === this.size) {
       Atomics.store(w, countWord, 0);
@@ -223,7 +266,12 @@ export class GroupBlock {
     this.#phase = phase;
     this.#what = what;
     const start = this.#trace === undefined ? 0 : nowUs();
-    waitFor(w, genWord, this.#reached, this.#wait);
+    try {
+      waitFor(w, genWord, this.#reached, this.#wait);
+    } catch (error) {
+      this.fail(error, what, seq);
+      throw error;
+    }
     this.#trace?.add(`wait (${phase})`, 'wait', start, { call: what, seq });
     if (this.#marked) {
       this.#marked = false;
@@ -235,7 +283,7 @@ export class GroupBlock {
     const missing = waitingFor(this.words, this.layout.slotsWord, this.size, this.#target, this.#phase === 'arrive' ? 'arrive' : 'finish');
     const names = missing.map(([m, at]) => `rank ${this.ranks[m]} (at call #${at})`);
     const verb = this.#phase === 'arrive' ? 'to arrive at' : 'to finish';
-    return `Rank ${this.ranks[this.rankInGroup]} timed out in ${this.#what} (call #${this.#target} of group [${this.ranks.join(', ')}]) waiting for ${names.join(', ') || 'no rank (all arrived just now)'} ${verb} it`;
+    return `Rank ${this.ranks[this.rankInGroup]} timed out in ${this.#what} (call #${this.#target} of group ${this.label}) waiting for ${names.join(', ') || 'no rank (all arrived just now)'} ${verb} it`;
   }
 }
 

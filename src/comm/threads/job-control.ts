@@ -3,8 +3,8 @@
  *
  *   Int32 words at `byteOffset`:
  *   +-------+-------+---------+----------+-----------+-------------------------+------------------------+
- *   | MAGIC | abort | msgLen  | world    | reserved  | group table             | failure message (utf8) |
- *   | [0]   | [1]   | [2]     | [3]      | [4..16)   | [16 .. 16+4*GROUP_SLOTS) | MESSAGE_BYTES          |
+ *   | MAGIC | abort | msgLen  | world    | owner | reserved | group table             | failure message (utf8) |
+ *   | [0]   | [1]   | [2]     | [3]      | [4]   | [5..16)  | [16 .. 16+4*GROUP_SLOTS) | MESSAGE_BYTES          |
  *   +-------+-------+---------+----------+-----------+-------------------------+------------------------+
  *   then one RankRecord per rank (debug/rank-status.ts: status, call site, flight recorder).
  *
@@ -16,14 +16,14 @@
  *          the slot allocates the group block; the others wait until it is ready.
  */
 import { ClosedError, ErrorCodes, MultirankError, RankFailedError, outOfRange } from '../../errors.js';
-import { RankRecord, RECORD_BYTES } from '../../debug/rank-status.js';
+import { RankRecord, RECORD_BYTES, STALL_MS } from '../../debug/rank-status.js';
 import type { Arena, ArenaRegion } from '../../shm/arena.js';
 import { raiseAbort, waitFor, type AbortWord } from '../../shm/wait.js';
 import type { JobView } from '../../debug/job-view.js';
 import { readGroupWait } from './group-block.js';
 
 const MAGIC = 0x6a6f6231; // "job1"
-const W_MAGIC = 0, W_ABORT = 1, W_MSG_LEN = 2, W_WORLD = 3;
+const W_MAGIC = 0, W_ABORT = 1, W_MSG_LEN = 2, W_WORLD = 3, W_OWNER = 4;
 const TABLE_WORD = 16;
 /** Group blocks a job can hold (distinct groups created by its ranks). */
 export const GROUP_SLOTS = 16384;
@@ -63,6 +63,7 @@ export class JobControl implements JobView {
     new Uint8Array(arena.buffer(region.byteOffset + bytes), region.byteOffset, bytes).fill(0);
     const control = new JobControl(arena, region.byteOffset, false);
     control.words[W_WORLD] = worldSize;
+    control.words[W_OWNER] = arena.newOwner();
     Atomics.store(control.words, W_MAGIC, MAGIC);
     return control;
   }
@@ -80,12 +81,14 @@ export class JobControl implements JobView {
   }
 
   /**
-   * The tag of the arena regions the job's ranks allocate for the runtime (group blocks, scratch buffers,
-   * mailbox messages, broadcast rings): `free` returns every one of them, including what a rank never
-   * freed itself (a group it did not destroy, a message nobody received).
+   * The tag of the arena regions the job's ranks allocate (group blocks, scratch buffers, mailbox
+   * messages, broadcast rings, shared tensors): `free` returns every one of them, including what a rank
+   * never freed itself (a group it did not destroy, a message nobody received, a tensor it kept). Unique
+   * in the process (`Arena.newOwner`), so that a late release of a tensor of this job frees nothing of a
+   * later one.
    */
   get owner(): number {
-    return this.byteOffset;
+    return this.words[W_OWNER]! >>> 0;
   }
 
   /** Releases the block and every region the job owns (driver side, once every rank is gone). */
@@ -154,7 +157,11 @@ export class JobControl implements JobView {
    * The group block of the group `key` (a string the members agree on), allocating it with `create` when
    * this caller is the first member to arrive. Returns the block's byte offset.
    */
-  groupBlock(key: string, create: () => number, timeoutMs: number): number {
+  groupBlock(key: string, create: () => number, timeoutMs: number, record?: RankRecord): number {
+    const marker = record === undefined ? undefined : {
+      afterMs: STALL_MS, clear: () => record.clearBlocked(),
+      mark: () => record.markBlockedOn(`creating the group ${key}: a member claimed it and has not formatted its block`),
+    };
     const k1 = hashString(key), k2 = hashString(key, 0x2545f491) || 1;
     for (let probe = 0; probe < GROUP_SLOTS; probe++) {
       const slot = TABLE_WORD + (((k1 >>> 0) + probe) % GROUP_SLOTS) * SLOT_WORDS;
@@ -168,7 +175,8 @@ export class JobControl implements JobView {
         return w[slot + 3]! >>> 0; // an Int32 word holds arena offsets up to 4 GiB
       }
       // Claimed by someone: wait until its key is visible, then compare.
-      waitFor(w, slot + 2, 2, { timeoutMs, abort: this.abortWord, describe: () => `creating the group ${key}: a member claimed its slot and did not finish` });
+      const describe = (): string => `creating the group ${key}: a member claimed its slot and did not finish`;
+      waitFor(w, slot + 2, 2, { timeoutMs, abort: this.abortWord, describe, ...(marker === undefined ? {} : { marker }) });
       if (w[slot] === k1 && Atomics.load(w, slot + 1) === k2) return w[slot + 3]! >>> 0;
     }
     throw outOfRange(`The job has more than ${GROUP_SLOTS} groups; destroy groups you no longer use`);

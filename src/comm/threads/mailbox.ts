@@ -51,7 +51,10 @@ export class Mailboxes {
     this.#owner = owner;
     this.#io = io;
     this.#record = record;
-    this.#wait = { ...wait, adaptiveSpin: block.adaptiveSpin, describe: () => this.#what, stallMs: STALL_MS, onStall: () => this.#markBlocked() };
+    this.#wait = {
+      ...wait, abort: block.abortWords, adaptiveSpin: block.adaptiveSpin, describe: () => this.#what,
+      stallMs: STALL_MS, onStall: () => this.#markBlocked(),
+    };
   }
 
   set timeoutMs(value: number) {
@@ -68,7 +71,13 @@ export class Mailboxes {
   #waitOn(index: number, ready: (value: number) => boolean, op: 'send' | 'recv', peer: number): void {
     this.#op = op;
     this.#peer = peer;
-    waitFor(this.#block.words, index, ready, this.#wait);
+    this.#block.check();
+    try {
+      waitFor(this.#block.words, index, ready, this.#wait);
+    } catch (error) {
+      this.#block.fail(error, op, 0);
+      throw error;
+    }
     if (this.#marked) {
       this.#marked = false;
       this.#record.clearBlocked();
