@@ -20,6 +20,8 @@ export const ErrorCodes = {
   CLOSED: 'ERR_MULTIRANK_CLOSED',
   NOT_INITIALIZED: 'ERR_MULTIRANK_NOT_INITIALIZED',
   BACKEND_UNAVAILABLE: 'ERR_MULTIRANK_BACKEND_UNAVAILABLE',
+  /** A device library (NCCL, HCCL, their runtimes) reported an error. */
+  DEVICE: 'ERR_MULTIRANK_DEVICE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -81,8 +81,8 @@ static __thread int current_device;
 
 int shim_device_count(void) {
   const char *text = getenv("MULTIRANK_SHIM_DEVICES");
-  int n = text != NULL ? atoi(text) : 8;
-  return n > 0 ? n : 8;
+  int n = text != NULL ? atoi(text) : 64;
+  return n > 0 ? n : 64;
 }
 
 int shim_set_device(int device) {

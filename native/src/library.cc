@@ -152,7 +152,12 @@ LoadReport load(Vendor vendor, const std::vector<std::string> &ccl, const std::v
     }
     report.tried.push_back(path + ": " + why);
   }
-  if (rt == nullptr) return report;
+  if (rt == nullptr) {
+    std::string skipped;
+    for (const std::string &path : ccl) skipped += (skipped.empty() ? "" : ", ") + path;
+    report.tried.push_back("(no runtime loaded, so the collective library was not tried: " + skipped + ")");
+    return report;
+  }
   for (const std::string &path : ccl) {
     void *handle = open(path, vendor == kNccl ? ncclSymbols(L.nccl) : hcclSymbols(L.hccl), why);
     if (handle != nullptr) {

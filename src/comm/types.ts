@@ -138,6 +138,15 @@ export interface GroupSpec {
   readonly checkCalls: boolean;
 }
 
+/**
+ * What a device side's factory gets besides the group: the group's CPU side (checked), over which it
+ * exchanges its unique id and agrees on calls, and the device of the tensor that asked for it (`cuda:1`).
+ */
+export interface DeviceSideContext {
+  readonly cpu: DeviceCommunicator;
+  readonly device: string;
+}
+
 /** What a rank knows of its job, whatever the backend: the registry builds its communicators. */
 export interface CommContext {
   /** Rank in the job (world). */
@@ -157,8 +166,11 @@ export interface CommContext {
 
 /** What a group asks for its communicators. */
 export interface CommunicatorSource {
-  /** A communicator of `backend` for tensors on `device`; throws BACKEND_UNAVAILABLE with the reason. */
-  create(backend: Backend, device: DeviceKind, group: GroupSpec): DeviceCommunicator;
+  /**
+   * A communicator of `backend` for tensors on `device`; throws BACKEND_UNAVAILABLE with the reason. A
+   * device side (`device` not `cpu`) also gets the group's CPU side and the tensor's device in `side`.
+   */
+  create(backend: Backend, device: DeviceKind, group: GroupSpec, side?: DeviceSideContext): DeviceCommunicator;
   /** The CPU side of a group: a communicator of `backend` for CPU tensors that can host queues. */
   createCpu(backend: Backend, group: GroupSpec): CpuCommunicator;
 }

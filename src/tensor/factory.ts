@@ -3,6 +3,7 @@ import { invalidType, shapeError } from '../errors.js';
 import { dtypeInfo, type DType, type StorageArray } from './dtype.js';
 import { checkShape, formatShape, numelOf } from './shape.js';
 import { wrapStorage } from './storage.js';
+import { zeroBytes } from './device.js';
 import { empty, Tensor, type Scalar, type TensorOptions } from './tensor.js';
 
 export { empty };
@@ -40,6 +41,7 @@ function inferDType(values: readonly Scalar[]): DType {
  * int64 for bigints and float32 otherwise.
  */
 export function tensor(data: unknown, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
+  // Built on the CPU (`empty` below takes no device), then moved.
   const { values, shape: nested } = flatten(data);
   const shape = options.shape === undefined ? nested : checkShape(options.shape);
   if (numelOf(shape) !== values.length) {
@@ -47,24 +49,38 @@ export function tensor(data: unknown, options: TensorOptions & { shape?: readonl
   }
   const out = empty(shape, { dtype: options.dtype ?? inferDType(values), arena: options.arena, shared: options.shared === true });
   values.forEach((v, i) => out.setFlat(i, v));
-  return out;
+  return onDevice(out, options);
+}
+
+/** A tensor made on the CPU, moved to `options.device` when that is a device. */
+function onDevice(t: Tensor, options: TensorOptions): Tensor {
+  if (options.device === undefined || options.device === 'cpu') return t;
+  const moved = t.to(options.device);
+  if (moved !== t) t.release();
+  return moved;
+}
+
+/** The options of a CPU tensor that `onDevice` then moves. */
+function onHost(options: TensorOptions): TensorOptions {
+  return { ...options, device: 'cpu' };
 }
 
 export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
   const out = empty(shape, options);
-  out.bytes().fill(0);
+  if (out.device === 'cpu') out.bytes().fill(0);
+  else zeroBytes(out);
   return out;
 }
 
 export function full(shape: readonly number[], value: Scalar, options: TensorOptions = {}): Tensor {
-  return empty(shape, options).fill(value);
+  return onDevice(empty(shape, onHost(options)).fill(value), options);
 }
 
 /** 0, 1, ..., n-1 (handy in tests and examples). */
 export function arange(n: number, options: TensorOptions = {}): Tensor {
-  const out = empty([n], options);
+  const out = empty([n], onHost(options));
   for (let i = 0; i < n; i++) out.setFlat(i, out.dtype === 'int64' ? BigInt(i) : i);
-  return out;
+  return onDevice(out, options);
 }
 
 const ARRAY_DTYPES: ReadonlyArray<[new (...args: never[]) => StorageArray, DType]> = [

@@ -10,6 +10,7 @@
  */
 import type { Arena, ArenaRegion } from '../shm/arena.js';
 import { invalidType } from '../errors.js';
+import type { Device } from './device.js';
 
 const registry = new FinalizationRegistry<{ arena: Arena; region: ArenaRegion }>(({ arena, region }) => arena.free(region));
 
@@ -36,6 +37,11 @@ export class Storage {
 
   get byteOffset(): number {
     return this.#byteOffset;
+  }
+
+  /** Where the bytes are: host memory here; device memory in DeviceStorage (device.ts). */
+  get device(): Device {
+    return 'cpu';
   }
 
   /** True when the bytes are in the shared arena, where every rank of the job can read them. */
