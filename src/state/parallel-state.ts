@@ -45,7 +45,9 @@ export class ParallelState {
     const key = mine.join(',');
     const occurrence = this.#occurrences.get(key) ?? 0;
     this.#occurrences.set(key, occurrence + 1);
-    return new GroupCoordinator({ groupRanks: [mine], context: this.context, localRank: this.localRank, groupName, occurrence });
+    return new GroupCoordinator({
+      groupRanks: [mine], context: this.context, localRank: this.localRank, groupName, occurrence, backend: this.backend,
+    });
   }
 
   /** Destroys the model-parallel groups (the world group stays). */
