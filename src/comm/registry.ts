@@ -15,10 +15,11 @@ export type CommunicatorFactory<C extends DeviceCommunicator = DeviceCommunicato
 
 type Entry = { readonly factory: CommunicatorFactory } | { readonly unavailable: string };
 
-/** The device kind of a device string (`cpu`, `cuda:1` -> `cuda`). */
+/** The device kind of a device string (`cpu`, `cuda:1` -> `cuda`). On every device collective: no allocation. */
 export function deviceKind(device: string): DeviceKind {
-  const kind = device.split(':', 1)[0];
-  if (kind === 'cpu' || kind === 'cuda' || kind === 'npu') return kind;
+  if (device === 'cpu') return 'cpu';
+  if (device.startsWith('cuda') && (device.length === 4 || device.charCodeAt(4) === 58)) return 'cuda';
+  if (device.startsWith('npu') && (device.length === 3 || device.charCodeAt(3) === 58)) return 'npu';
   throw invalidChoice('tensor.device', ['cpu', 'cuda:N', 'npu:N'], device);
 }
 

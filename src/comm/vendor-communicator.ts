@@ -283,6 +283,18 @@ export class VendorCommunicator implements DeviceCommunicator {
     return out;
   }
 
+  /**
+   * Sends and receives in one group (vLLM's batch_isend_irecv), so that they progress together: an
+   * exchange in both directions, or with this member itself, cannot deadlock. Returns once all are done.
+   */
+  exchange(sends: readonly { send: Tensor; peer: number }[], recvs: readonly { recv: Tensor; peer: number }[], o?: CallOptions): void {
+    if (this.#closed) throw new ClosedError(`The ${this.#where()} was destroyed`);
+    const ops: number[] = [];
+    for (const { send, peer } of sends) ops.push(0, this.ptr(send), send.numel, this.dtype(send), peer);
+    for (const { recv, peer } of recvs) ops.push(1, this.ptr(recv), recv.numel, this.dtype(recv), peer);
+    this.check(this.addon.batch(this.#handle, Float64Array.from(ops), this.timeout(o)), 'send/recv batch');
+  }
+
   /** No probe in NCCL or HCCL: a device irecv completes when it is waited on. */
   probe(_src: number): boolean {
     return false;

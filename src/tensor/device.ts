@@ -44,13 +44,19 @@ function memoryOf(kind: AcceleratorKind): DeviceMemory {
   return memory;
 }
 
+/** One flat string per device (what tensors on it carry), so that comparing and reading them stays cheap. */
+const names = new Map<string, Device>();
+
 /** `cpu`, `cuda`, `cuda:N`, `npu`, `npu:N` as a Device (a bare kind is this thread's current device of it). */
 export function parseDevice(value: unknown, name = 'device'): Device {
   if (value === 'cpu') return 'cpu';
   const match = typeof value === 'string' ? /^(cuda|npu)(?::(\d+))?$/.exec(value) : null;
   if (match === null) throw invalidChoice(name, ['cpu', 'cuda', 'cuda:N', 'npu', 'npu:N'], value);
   const kind = match[1] as AcceleratorKind;
-  return `${kind}:${match[2] === undefined ? current[kind] : Number(match[2])}`;
+  const device = `${kind}:${match[2] === undefined ? current[kind] : Number(match[2])}`;
+  let canonical = names.get(device);
+  if (canonical === undefined) names.set(device, (canonical = device.slice() as Device));
+  return canonical;
 }
 
 /** Sets this thread's current device of its kind (what a bare `cuda` means), as torch.cuda.set_device. */
