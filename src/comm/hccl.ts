@@ -14,12 +14,17 @@ import { empty, type Tensor } from '../tensor/tensor.js';
 import type { DeviceCommunicator, DeviceSideContext, GroupSpec, OutOptions } from './types.js';
 import { VendorCommunicator, type VendorTables } from './vendor-communicator.js';
 
-/** HCCL_DATA_TYPE_*: INT8 0, INT16 1, INT32 2, FP16 3, FP32 4, INT64 5, UINT64 6, UINT8 7, UINT16 8, UINT32 9, FP64 10, BFP16 11. */
+/**
+ * HCCL_DATA_TYPE_*: INT8 0, INT16 1, INT32 2, FP16 3, FP32 4, INT64 5, UINT64 6, UINT8 7, UINT16 8, UINT32 9,
+ * FP64 10, BFP16 11; HCCL_REDUCE_*: SUM 0, PROD 1, MAX 2, MIN 3 (no average).
+ */
 export const HCCL_TABLES: VendorTables = Object.freeze({
   name: 'hccl',
   title: 'HCCL',
   deviceKind: 'npu',
-  dtypes: Object.freeze({ int8: 0, int32: 2, float16: 3, float32: 4, int64: 5, uint8: 7, bool: 7, float64: 10, bfloat16: 11 }),
+  dtypes: Object.freeze({
+    int8: 0, int32: 2, float16: 3, float32: 4, int64: 5, uint8: 7, bool: 7, float64: 10, bfloat16: 11,
+  }),
   ops: Object.freeze({ sum: 0, prod: 1, max: 2, min: 3 }),
 });
 
@@ -63,7 +68,9 @@ export class HcclCommunicator extends VendorCommunicator {
 }
 
 /** The hccl device side of a group: loads HCCL and ACL (BACKEND_UNAVAILABLE naming every path tried). */
-export function createHcclCommunicator(group: GroupSpec, side: DeviceSideContext | undefined, abort?: AbortWord): DeviceCommunicator {
+export function createHcclCommunicator(
+  group: GroupSpec, side: DeviceSideContext | undefined, abort?: AbortWord,
+): DeviceCommunicator {
   if (side === undefined) throw new TypeError('the hccl communicator needs the group\'s CPU side and device');
   return new HcclCommunicator(HCCL_TABLES, loadVendor('hccl'), group, side, abort);
 }

@@ -1,177 +1,27 @@
 /**
- * The device side of a group on a vendor's collective library (NCCL or HCCL, through native/), as vLLM's
- * PyNcclCommunicator and FastVideo's PyHcclCommunicator: member 0 makes the unique id (root info) and
- * broadcasts it over the group's CPU side; every member joins, gets one stream of its own, and runs a
- * warm-up all-reduce. Each call is enqueued on that stream and waited for on the calling rank's thread by
- * the addon's watchdog (stream, asynchronous error, the job's abort word, the call's deadline), which
- * aborts the communicator on any failure: every member then fails with an error naming the group and the
- * call, and none hangs. nccl.ts and hccl.ts give the vendor's numbering; the checks wrapper agrees on
- * each call over the CPU side (`checksCallsInBand: false`).
+ * The collectives of a vendor's device side (the setup, errors, buffers and point to point are in
+ * vendor-base.ts). NCCL and HCCL gather and scatter along dim 0 of flat buffers: along another dim the
+ * parts go through a staging buffer with 2-D copies (device-layout.ts); gather and all-to-all are
+ * grouped sends and receives, as torch does them. Every call waits for its stream before it returns.
  */
-import { ClosedError, ErrorCodes, MultirankError, TimeoutError, invalidType } from '../errors.js';
-import type { AbortWord } from '../shm/wait.js';
-import { DTYPES, effectiveReduceOp, REDUCE_OPS, type DType, type ReduceOp } from '../tensor/dtype.js';
-import { DeviceStorage, devicePointer, parseDevice, type Device } from '../tensor/device.js';
-import { empty, Tensor } from '../tensor/tensor.js';
-import { NCCL, Status, type NativeAddon } from '../native/addon.js';
-import type { VendorLibrary } from '../native/vendors.js';
+import type { ReduceOp } from '../tensor/dtype.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { packParts, partsOf, unpackParts, type Copy2d } from './device-layout.js';
-import type {
-  CallDescriptor, CallOptions, CommCapabilities, DeviceCommunicator, DeviceKind, DeviceSideContext, GroupSpec, OutOptions,
-} from './types.js';
+import type { CallOptions, DeviceCommunicator, OutOptions } from './types.js';
+import { VendorBase } from './vendor-base.js';
 
-/** What differs between vendors. */
-export interface VendorTables {
-  /** The backend's name (`nccl`, `hccl`) and the library's (`NCCL`, `HCCL`). */
-  readonly name: string;
-  readonly title: string;
-  readonly deviceKind: Exclude<DeviceKind, 'cpu'>;
-  /** The library's number for a dtype (bool travels as uint8). */
-  readonly dtypes: Readonly<Record<DType, number>>;
-  /** The library's number for a reduce op, or undefined when it has none (HCCL's avg). */
-  readonly ops: Readonly<Partial<Record<ReduceOp, number>>>;
-}
+export type { VendorTables } from './vendor-base.js';
 
-type DevicePart = Exclude<Device, 'cpu'>;
+/** Send (0) or receive (1) of `count` elements at `ptr` with `peer`, as the addon's batch takes them. */
+const op = (recv: 0 | 1, ptr: number, count: number, dtype: number, peer: number): number[] => [recv, ptr, count, dtype, peer];
 
-export class VendorCommunicator implements DeviceCommunicator {
-  readonly name: string;
-  readonly rankInGroup: number;
-  readonly worldSize: number;
-  readonly capabilities: CommCapabilities;
-  readonly recordKey: number;
-  readonly device: DevicePart;
-  protected readonly tables: VendorTables;
-  protected readonly addon: NativeAddon;
-  readonly #handle: number;
-  readonly #group: GroupSpec;
-  readonly #cpu: DeviceCommunicator;
-  readonly #abort: AbortWord | undefined;
-  readonly #warm: Tensor;
-  #scratch: DeviceStorage | undefined;
-  #calls = 0;
-  #closed = false;
-
-  constructor(tables: VendorTables, lib: VendorLibrary, group: GroupSpec, side: DeviceSideContext, abort?: AbortWord) {
-    const device = parseDevice(side.device, 'tensor.device');
-    if (device === 'cpu' || !device.startsWith(tables.deviceKind)) throw invalidType('tensor.device', `a ${tables.deviceKind} device`, device);
-    this.tables = tables;
-    this.addon = lib.addon;
-    this.name = tables.name;
-    this.device = device;
-    this.#group = group;
-    this.#cpu = side.cpu;
-    this.#abort = abort;
-    this.rankInGroup = side.cpu.rankInGroup;
-    this.worldSize = side.cpu.worldSize;
-    this.recordKey = side.cpu.recordKey;
-    this.capabilities = Object.freeze({
-      devices: Object.freeze([tables.deviceKind]), dtypes: DTYPES, reduceOps: REDUCE_OPS, checksCallsInBand: false, eagerSendMessages: 0,
-    });
-    const id = this.#exchangeId(lib);
-    try {
-      this.#handle = this.addon.commInit(lib.code, this.worldSize, id, this.rankInGroup, Number(device.split(':')[1]));
-    } catch (error) {
-      throw new MultirankError(ErrorCodes.DEVICE, `Making the ${this.#where()} failed: ${(error as Error).message}`, { cause: error });
-    }
-    if (abort !== undefined) this.addon.commWatch(this.#handle, abort.flags, abort.index);
-    this.#warm = empty([1], { dtype: 'float32', device });
-    this.#warmUp(); // as vLLM's: a one-element all-reduce before the first real call
-  }
-
-  get calls(): number {
-    return this.#calls;
-  }
-
-  /** Member 0 makes the id; the CPU side broadcasts it (vLLM broadcasts it as a ByteTensor). */
-  #exchangeId(lib: VendorLibrary): Uint8Array {
-    const bytes = lib.code === NCCL ? 128 : 4108; // ncclUniqueId, HcclRootInfo
-    const id = this.rankInGroup === 0 ? this.addon.uniqueId(lib.code) : new Uint8Array(bytes);
-    const carrier = empty([bytes], { dtype: 'uint8' });
-    carrier.bytes().set(id);
-    this.#cpu.broadcast(carrier, 0, { timeoutMs: this.#group.timeoutMs });
-    return carrier.bytes().slice();
-  }
-
-  #where(): string {
-    return `${this.tables.name} communicator of group "${this.#group.name}" (ranks [${this.#group.ranks.join(', ')}], ${this.device})`;
-  }
-
-  /** Throws the error of a call's status, naming the group and the call. */
-  protected check(status: number, call: string): void {
-    if (status === Status.OK) return;
-    const e = this.addon.lastError(this.#handle);
-    const what = `${this.tables.title} ${call} on the ${this.#where()}`;
-    switch (status) {
-      case Status.TIMEOUT:
-        throw new TimeoutError(`${what} ${e.text}: a member did not join or is stuck; the communicator was aborted`);
-      case Status.JOB_ABORTED:
-        if (this.#abort !== undefined) throw this.#abort.error(e.abortValue);
-        throw new ClosedError(`${what} ended: the job was aborted`);
-      case Status.DEAD:
-        throw new ClosedError(`${what} cannot run: the communicator was aborted after an earlier failure (${e.text})`);
-      case Status.ENQUEUE:
-        throw new MultirankError(ErrorCodes.DEVICE, `${what} was refused: ${e.text} (code ${e.code})`);
-      default:
-        throw new MultirankError(ErrorCodes.DEVICE, `${what} failed: ${e.text} (code ${e.code}); the communicator was aborted`);
-    }
-  }
-
-  protected timeout(o: CallOptions | undefined): number {
-    return o?.timeoutMs ?? this.#group.timeoutMs;
-  }
-
-  protected ptr(t: Tensor): number {
-    if (t.device !== this.device) {
-      throw invalidType('tensor', `a tensor on ${this.device} (the device of the ${this.#where()})`, `a tensor on ${t.device}`);
-    }
-    return devicePointer(t);
-  }
-
-  protected dtype(t: Tensor | DType): number {
-    return this.tables.dtypes[typeof t === 'string' ? t : t.dtype];
-  }
-
-  /** The library's op for (dtype, op) after torch's bool mapping; undefined when it lacks the op. */
-  protected op(dtype: DType, op: ReduceOp): number | undefined {
-    return this.tables.ops[effectiveReduceOp(dtype, op)];
-  }
-
-  protected started(): void {
-    if (this.#closed) throw new ClosedError(`The ${this.#where()} was destroyed`);
-    this.#calls++;
-  }
-
-  protected outFor(t: Tensor, shape: readonly number[], o: OutOptions | undefined): Tensor {
-    if (o?.out !== undefined) {
-      this.ptr(o.out);
-      return o.out;
-    }
-    return empty(shape, { dtype: t.dtype, device: this.device });
-  }
-
-  /** A device buffer of at least `bytes` bytes, kept for the communicator's life. */
-  protected scratch(bytes: number): number {
-    if (this.#scratch === undefined || this.#scratch.byteLength < bytes) {
-      this.#scratch?.release();
-      this.#scratch = new DeviceStorage(Math.max(bytes, 2 * (this.#scratch?.byteLength ?? 0)), this.device);
-    }
-    return this.#scratch.ptr;
-  }
-
-  /** Enqueues 2-D copies between device buffers on the stream (no wait; a later call waits). */
-  protected copies(dst: number, src: number, plan: readonly Copy2d[], call: string): void {
-    for (const c of plan) {
-      this.check(this.addon.copy2d(this.#handle, dst + c.dstOffset, c.dpitch, src + c.srcOffset, c.spitch, c.width, c.height, -1), call);
-    }
-  }
-
-  allReduce(t: Tensor, op: ReduceOp, o?: OutOptions): Tensor {
+export class VendorCommunicator extends VendorBase implements DeviceCommunicator {
+  allReduce(t: Tensor, reduceOp: ReduceOp, o?: OutOptions): Tensor {
     this.started();
     const out = this.outFor(t, t.shape, o);
-    const code = this.op(t.dtype, op);
-    if (code === undefined) throw new MultirankError(ErrorCodes.DEVICE, `${this.tables.title} has no reduce op "${op}"`);
-    this.check(this.addon.allReduce(this.#handle, this.ptr(t), this.ptr(out), t.numel, this.dtype(t), code, this.timeout(o)), 'all-reduce');
+    const code = this.op(t.dtype, reduceOp);
+    const status = this.addon.allReduce(this.handle, this.ptr(t), this.ptr(out), t.numel, this.dtype(t), code, this.timeout(o));
+    this.check(status, 'all-reduce');
     return out;
   }
 
@@ -182,33 +32,33 @@ export class VendorCommunicator implements DeviceCommunicator {
     const parts = partsOf(shape, dim, this.worldSize, t.itemBytes);
     const direct = parts.outer <= 1;
     const target = direct ? this.ptr(out) : this.scratch(out.byteLength);
-    const gathered = this.addon.allGather(this.#handle, this.ptr(t), target, t.numel, this.dtype(t), direct ? this.timeout(o) : -1);
-    this.check(gathered, 'all-gather');
+    const timeout = direct ? this.timeout(o) : -1;
+    this.check(this.addon.allGather(this.handle, this.ptr(t), target, t.numel, this.dtype(t), timeout), 'all-gather');
     if (!direct) this.#placeAndWait(this.ptr(out), target, unpackParts(parts, this.worldSize), o, 'all-gather');
     return out;
   }
 
-  reduceScatter(t: Tensor, dim: number, op: ReduceOp, o?: OutOptions): Tensor {
+  reduceScatter(t: Tensor, dim: number, reduceOp: ReduceOp, o?: OutOptions): Tensor {
     this.started();
     const parts = partsOf(t.shape, dim, this.worldSize, t.itemBytes);
     const out = this.outFor(t, scaled(t.shape, dim, 1 / this.worldSize), o);
-    const code = this.op(t.dtype, op);
-    if (code === undefined) throw new MultirankError(ErrorCodes.DEVICE, `${this.tables.title} has no reduce op "${op}"`);
+    const code = this.op(t.dtype, reduceOp);
     let source = this.ptr(t);
     if (parts.outer > 1) {
       source = this.scratch(t.byteLength);
       this.copies(source, this.ptr(t), packParts(parts, this.worldSize), 'reduce-scatter');
     }
     const count = t.numel / this.worldSize;
-    this.check(this.addon.reduceScatter(this.#handle, source, this.ptr(out), count, this.dtype(t), code, this.timeout(o)), 'reduce-scatter');
+    const status = this.addon.reduceScatter(this.handle, source, this.ptr(out), count, this.dtype(t), code, this.timeout(o));
+    this.check(status, 'reduce-scatter');
     return out;
   }
 
   gather(t: Tensor, dst: number, dim: number, o?: OutOptions): Tensor | null {
     this.started();
-    const mine = this.ptr(t);
+    const mine = this.ptr(t), dtype = this.dtype(t);
     if (this.rankInGroup !== dst) {
-      this.check(this.addon.batch(this.#handle, Float64Array.of(0, mine, t.numel, this.dtype(t), dst), this.timeout(o)), 'gather');
+      this.check(this.addon.batch(this.handle, Float64Array.from(op(0, mine, t.numel, dtype, dst)), this.timeout(o)), 'gather');
       return null;
     }
     const shape = scaled(t.shape, dim, this.worldSize);
@@ -216,9 +66,9 @@ export class VendorCommunicator implements DeviceCommunicator {
     const parts = partsOf(shape, dim, this.worldSize, t.itemBytes);
     const direct = parts.outer <= 1;
     const target = direct ? this.ptr(out) : this.scratch(out.byteLength);
-    const ops = [0, mine, t.numel, this.dtype(t), dst];
-    for (let j = 0; j < this.worldSize; j++) ops.push(1, target + j * parts.partBytes, t.numel, this.dtype(t), j);
-    this.check(this.addon.batch(this.#handle, Float64Array.from(ops), direct ? this.timeout(o) : -1), 'gather');
+    const ops = op(0, mine, t.numel, dtype, dst);
+    for (let j = 0; j < this.worldSize; j++) ops.push(...op(1, target + j * parts.partBytes, t.numel, dtype, j));
+    this.check(this.addon.batch(this.handle, Float64Array.from(ops), direct ? this.timeout(o) : -1), 'gather');
     if (!direct) this.#placeAndWait(this.ptr(out), target, unpackParts(parts, this.worldSize), o, 'gather');
     return out;
   }
@@ -226,18 +76,18 @@ export class VendorCommunicator implements DeviceCommunicator {
   broadcast(t: Tensor, src: number, o?: CallOptions): Tensor {
     this.started();
     const p = this.ptr(t);
-    this.check(this.addon.broadcast(this.#handle, p, p, t.numel, this.dtype(t), src, this.timeout(o)), 'broadcast');
+    this.check(this.addon.broadcast(this.handle, p, p, t.numel, this.dtype(t), src, this.timeout(o)), 'broadcast');
     return t;
   }
 
-  reduce(t: Tensor, dst: number, op: ReduceOp, o?: OutOptions): Tensor {
+  reduce(t: Tensor, dst: number, reduceOp: ReduceOp, o?: OutOptions): Tensor {
     this.started();
     const root = this.rankInGroup === dst;
     const out = root ? this.outFor(t, t.shape, o) : t;
-    const code = this.op(t.dtype, op);
-    if (code === undefined) throw new MultirankError(ErrorCodes.DEVICE, `${this.tables.title} has no reduce op "${op}"`);
+    const code = this.op(t.dtype, reduceOp);
     const recv = root ? this.ptr(out) : 0;
-    this.check(this.addon.reduce(this.#handle, this.ptr(t), recv, t.numel, this.dtype(t), code, dst, this.timeout(o)), 'reduce');
+    const status = this.addon.reduce(this.handle, this.ptr(t), recv, t.numel, this.dtype(t), code, dst, this.timeout(o));
+    this.check(status, 'reduce');
     return out;
   }
 
@@ -254,11 +104,13 @@ export class VendorCommunicator implements DeviceCommunicator {
       source = this.scratch(2 * t.byteLength);
       this.copies(source, this.ptr(t), packParts(inParts, w), 'all-to-all');
     }
-    const target = direct ? this.ptr(out) : (packed ? source + t.byteLength : this.scratch(t.byteLength));
-    const ops: number[] = [];
+    const target = direct ? this.ptr(out) : packed ? source + t.byteLength : this.scratch(t.byteLength);
     const count = t.numel / w, dtype = this.dtype(t);
-    for (let j = 0; j < w; j++) ops.push(0, source + j * inParts.partBytes, count, dtype, j, 1, target + j * outParts.partBytes, count, dtype, j);
-    this.check(this.addon.batch(this.#handle, Float64Array.from(ops), direct ? this.timeout(o) : -1), 'all-to-all');
+    const ops: number[] = [];
+    for (let j = 0; j < w; j++) {
+      ops.push(...op(0, source + j * inParts.partBytes, count, dtype, j), ...op(1, target + j * outParts.partBytes, count, dtype, j));
+    }
+    this.check(this.addon.batch(this.handle, Float64Array.from(ops), direct ? this.timeout(o) : -1), 'all-to-all');
     if (!direct) this.#placeAndWait(this.ptr(out), target, unpackParts(outParts, w), o, 'all-to-all');
     return out;
   }
@@ -266,67 +118,7 @@ export class VendorCommunicator implements DeviceCommunicator {
   /** Enqueues the copies that place a staged result, then waits for the stream. */
   #placeAndWait(dst: number, src: number, plan: readonly Copy2d[], o: CallOptions | undefined, call: string): void {
     this.copies(dst, src, plan, call);
-    this.check(this.addon.sync(this.#handle, this.timeout(o)), call);
-  }
-
-  /** Blocks until `dst` received the message (a rendezvous send: no eager bound). */
-  send(t: Tensor, dst: number, o?: CallOptions): void {
-    if (this.#closed) throw new ClosedError(`The ${this.#where()} was destroyed`);
-    this.check(this.addon.send(this.#handle, this.ptr(t), t.numel, this.dtype(t), dst, this.timeout(o)), 'send');
-  }
-
-  /** The library checks the message's size and type against the send (the shim fails both on a mismatch). */
-  recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
-    if (this.#closed) throw new ClosedError(`The ${this.#where()} was destroyed`);
-    const out = o?.out ?? empty(shape, { dtype, device: this.device });
-    this.check(this.addon.recv(this.#handle, this.ptr(out), out.numel, this.dtype(dtype), src, this.timeout(o)), 'recv');
-    return out;
-  }
-
-  /**
-   * Sends and receives in one group (vLLM's batch_isend_irecv), so that they progress together: an
-   * exchange in both directions, or with this member itself, cannot deadlock. Returns once all are done.
-   */
-  exchange(sends: readonly { send: Tensor; peer: number }[], recvs: readonly { recv: Tensor; peer: number }[], o?: CallOptions): void {
-    if (this.#closed) throw new ClosedError(`The ${this.#where()} was destroyed`);
-    const ops: number[] = [];
-    for (const { send, peer } of sends) ops.push(0, this.ptr(send), send.numel, this.dtype(send), peer);
-    for (const { recv, peer } of recvs) ops.push(1, this.ptr(recv), recv.numel, this.dtype(recv), peer);
-    this.check(this.addon.batch(this.#handle, Float64Array.from(ops), this.timeout(o)), 'send/recv batch');
-  }
-
-  /** No probe in NCCL or HCCL: a device irecv completes when it is waited on. */
-  probe(_src: number): boolean {
-    return false;
-  }
-
-  /** A one-element all-reduce, as vLLM's device barrier. */
-  barrier(o?: CallOptions): void {
-    this.started();
-    this.#warmUp(o);
-  }
-
-  #warmUp(o?: CallOptions): void {
-    const p = this.ptr(this.#warm);
-    this.check(this.addon.allReduce(this.#handle, p, p, 1, this.dtype('float32'), this.tables.ops.sum!, this.timeout(o)), 'barrier');
-  }
-
-  agree(call: CallDescriptor, o?: CallOptions): void {
-    this.#cpu.agree(call, o);
-  }
-
-  /** Ends the communicator and frees its device buffers. Idempotent. */
-  destroy(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.addon.commDestroy(this.#handle, false);
-    this.#warm.release();
-    this.#scratch?.release();
-  }
-
-  /** Test seam (CPU shims only): this member's collectives after `after` more hang (1) or fail (2). */
-  injectFault(mode: 1 | 2, after = 0): boolean {
-    return this.addon.commFault(this.#handle, mode, after);
+    this.check(this.addon.sync(this.handle, this.timeout(o)), call);
   }
 }
 

@@ -14,16 +14,16 @@ const fixture = new URL('../fixtures/native-faults.js', import.meta.url);
 
 for (const backend of ['nccl', 'hccl'] as const) {
   test(`${backend}: a stuck member: every member fails within its deadline, naming the group and the call`, async (t) => {
-    const timeoutMs = 800;
+    const timeoutMs = 1000;
     const reports = (await withRanks(4, fixture, { args: { scenario: 'hang', culprit: 2, timeoutMs, backend } })) as FaultReport[];
     const title = backend.toUpperCase();
     for (const [rank, r] of reports.entries()) {
       t.truthy(r, `rank ${rank} got no error`);
       t.regex(r.message, new RegExp(`${title} all-reduce on the ${backend} communicator of group "tp" \\(ranks \\[0, 1, 2, 3\\]`), `rank ${rank}`);
-      t.true(r.ms < timeoutMs + 1500, `rank ${rank} took ${r.ms.toFixed(0)} ms`);
+      t.true(r.ms < timeoutMs + 4000, `rank ${rank} took ${r.ms.toFixed(0)} ms (deadline ${timeoutMs} ms)`);
       t.regex(r.after!, /cannot run: the communicator was aborted after an earlier failure/);
     }
-    t.true(reports.some((r) => r.name === 'TimeoutError' && /timed out after 800 ms/.test(r.message)), 'someone timed out');
+    t.true(reports.some((r) => r.name === 'TimeoutError' && /timed out after 1000 ms/.test(r.message)), 'someone timed out');
     t.true(reports.every((r) => r.name === 'TimeoutError' || r.code === 'ERR_MULTIRANK_DEVICE'), JSON.stringify(reports.map((r) => r.name)));
   });
 }
