@@ -9,7 +9,7 @@
  * MULTIRANK_SKIP_NATIVE=1 skips the build (the status says so).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,10 +42,11 @@ function nodeGyp() {
   }
 }
 
-/** Configures again when there is no Makefile, or it was made for another Node. */
+/** Configures again when there is no Makefile, binding.gyp is newer, or it was made for another Node. */
 function needsConfigure(dir) {
-  const config = join(buildDir, 'config.gypi');
-  if (!existsSync(join(buildDir, 'Makefile')) || !existsSync(config)) return true;
+  const config = join(buildDir, 'config.gypi'), makefile = join(buildDir, 'Makefile');
+  if (!existsSync(makefile) || !existsSync(config)) return true;
+  if (statSync(join(nativeDir, 'binding.gyp')).mtimeMs > statSync(makefile).mtimeMs) return true;
   return !readFileSync(config, 'utf8').includes(JSON.stringify(dir).slice(1, -1));
 }
 

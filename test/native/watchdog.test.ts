@@ -39,8 +39,8 @@ test('a member whose collective fails: its peers fail at once with a remote erro
 });
 
 test('a member that throws releases its peers\' device waits through the job\'s abort word', async (t) => {
-  const started = performance.now();
   const error = await t.throwsAsync(withRanks(3, fixture, { args: { scenario: 'throw', culprit: 0, timeoutMs: 60_000 } }));
-  t.regex(error!.message, /rank 0 gives up/);
-  t.true(performance.now() - started < 20_000, 'the peers did not wait for their 60 s deadline');
+  const thrownAt = Number(/rank 0 gives up at (\d+)/.exec(error!.message)![1]);
+  const ms = Date.now() - thrownAt;
+  t.true(ms < 15_000, `the job ended ${ms} ms after rank 0 threw: its peers did not wait for their 60 s deadline`);
 });
