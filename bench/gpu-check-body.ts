@@ -14,7 +14,13 @@ import { refAllReduce } from '../test/helpers/collective-reference.js';
 import { compareOutputs } from '../test/helpers/reference.js';
 
 export interface GpuCheckArgs { device: string; smallIters: number; largeIters: number; largeBytes: number }
-export interface GpuCheckReport { cases: number; failures: string[]; timings: { bytes: number; medianUs: number; minUs: number; iters: number }[]; library: unknown }
+export interface GpuCheckReport {
+  cases: number;
+  failures: string[];
+  /** Host time of each waited-for call (median, best), and the device's time of all of them (events). */
+  timings: { bytes: number; medianUs: number; minUs: number; deviceUsPerCall: number; iters: number }[];
+  library: unknown;
+}
 
 const FLOATS = new Set<DType>(['float32', 'float64', 'float16', 'bfloat16']);
 const opsFor = (d: DType): ReduceOp[] => REDUCE_OPS.filter((op) => op !== 'avg' || FLOATS.has(d));
@@ -67,13 +73,15 @@ function time(comm: VendorCommunicator, device: string, bytes: number, iters: nu
   const x = empty([bytes / 4], { device }), out = empty([bytes / 4], { device });
   for (let i = 0; i < Math.min(20, iters); i++) comm.allReduce(x, 'sum', { out });
   const us: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const start = performance.now();
-    comm.allReduce(x, 'sum', { out });
-    us.push((performance.now() - start) * 1000);
-  }
+  const deviceMs = comm.deviceTime(() => {
+    for (let i = 0; i < iters; i++) {
+      const start = performance.now();
+      comm.allReduce(x, 'sum', { out });
+      us.push((performance.now() - start) * 1000);
+    }
+  });
   x.release();
   out.release();
   us.sort((a, b) => a - b);
-  return { bytes, medianUs: us[Math.floor(us.length / 2)]!, minUs: us[0]!, iters };
+  return { bytes, medianUs: us[Math.floor(us.length / 2)]!, minUs: us[0]!, deviceUsPerCall: (deviceMs * 1000) / iters, iters };
 }

@@ -29,6 +29,7 @@ struct CommSlot {
   Napi::Reference<Napi::Value> abortKeep;           // keeps that memory alive
   int status = kOk, code = 0, abortValue = 0;
   std::string detail;
+  Ptr timerStart = nullptr, timerEnd = nullptr;  // events of timerStart / timerStop, made on first use
 };
 
 struct Instance {

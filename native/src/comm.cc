@@ -116,6 +116,10 @@ Napi::Value CommDestroy(const Napi::CallbackInfo &info) {
     else destroyComm(*c.lib, c.comm);
     c.dead = true;
   }
+  if (c.timerStart != nullptr) {
+    eventDestroy(*c.lib, c.timerStart);
+    eventDestroy(*c.lib, c.timerEnd);
+  }
   streamDestroy(*c.lib, c.stream);
   c.closed = true;
   c.abortKeep.Reset();
@@ -221,6 +225,32 @@ Napi::Value Sync(const Napi::CallbackInfo &info) {
   return run(info, 1, [](CommSlot &) { return 0; });
 }
 
+// timerStart(handle): records an event on the communicator's stream; timerStop(handle) records another,
+// waits for it and returns the milliseconds between them on the device's clock (the time of the work
+// enqueued in between, as cudaEventElapsedTime measures it).
+Napi::Value TimerStart(const Napi::CallbackInfo &info) {
+  CommSlot &c = slotOf(info);
+  const Library &L = *c.lib;
+  useDevice(instance(info), *c.lib, c.device, info.Env());
+  if (c.timerStart == nullptr && (eventCreate(L, &c.timerStart) != 0 || eventCreate(L, &c.timerEnd) != 0)) {
+    throw Napi::Error::New(info.Env(), "event create failed");
+  }
+  int rc = eventRecord(L, c.timerStart, c.stream);
+  if (rc != 0) throw Napi::Error::New(info.Env(), "event record failed: " + runtimeErrorText(L, rc));
+  return info.Env().Undefined();
+}
+
+Napi::Value TimerStop(const Napi::CallbackInfo &info) {
+  CommSlot &c = slotOf(info);
+  const Library &L = *c.lib;
+  if (c.timerStart == nullptr) throw Napi::Error::New(info.Env(), "timerStop without timerStart");
+  float ms = 0;
+  int rc = eventRecord(L, c.timerEnd, c.stream);
+  if (rc == 0) rc = eventElapsed(L, c.timerStart, c.timerEnd, &ms);
+  if (rc != 0) throw Napi::Error::New(info.Env(), "event timing failed: " + runtimeErrorText(L, rc));
+  return Napi::Number::New(info.Env(), ms);
+}
+
 // benchLoop(handle, send, recv, count, iters) -> mean ns per float32 sum all-reduce, driven from C on this
 // thread and this communicator: enqueue, then poll the stream (no watchdog). The baseline of the overhead
 // measurement, alternated with the JavaScript loops on the same threads.
@@ -295,6 +325,8 @@ void initComm(Napi::Env env, Napi::Object exports) {
   exports.Set("copy2d", Napi::Function::New(env, Copy2d, "copy2d"));
   exports.Set("sync", Napi::Function::New(env, Sync, "sync"));
   exports.Set("benchLoop", Napi::Function::New(env, BenchLoop, "benchLoop"));
+  exports.Set("timerStart", Napi::Function::New(env, TimerStart, "timerStart"));
+  exports.Set("timerStop", Napi::Function::New(env, TimerStop, "timerStop"));
 }
 
 }  // namespace mr

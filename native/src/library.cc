@@ -50,7 +50,10 @@ std::vector<Symbol> cudaSymbols(CudaFns &f) {
           sym("cudaMemcpyAsync", &f.memcpyAsync), sym("cudaMemcpy2DAsync", &f.memcpy2DAsync),
           sym("cudaMemset", &f.memset), sym("cudaStreamCreateWithFlags", &f.streamCreateWithFlags),
           sym("cudaStreamDestroy", &f.streamDestroy), sym("cudaStreamSynchronize", &f.streamSynchronize),
-          sym("cudaStreamQuery", &f.streamQuery), sym("cudaGetErrorString", &f.getErrorString)};
+          sym("cudaStreamQuery", &f.streamQuery), sym("cudaGetErrorString", &f.getErrorString),
+          sym("cudaEventCreate", &f.eventCreate), sym("cudaEventRecord", &f.eventRecord),
+          sym("cudaEventSynchronize", &f.eventSynchronize), sym("cudaEventElapsedTime", &f.eventElapsedTime),
+          sym("cudaEventDestroy", &f.eventDestroy)};
 }
 
 std::vector<Symbol> hcclSymbols(HcclFns &f) {
@@ -70,7 +73,9 @@ std::vector<Symbol> aclSymbols(AclFns &f) {
           sym("aclrtMemcpy2dAsync", &f.memcpy2dAsync), sym("aclrtMemset", &f.memset),
           sym("aclrtCreateStream", &f.createStream), sym("aclrtDestroyStream", &f.destroyStream),
           sym("aclrtSynchronizeStream", &f.synchronizeStream), sym("aclrtStreamQuery", &f.streamQuery),
-          sym("aclGetRecentErrMsg", &f.getRecentErrMsg, false)};
+          sym("aclGetRecentErrMsg", &f.getRecentErrMsg, false), sym("aclrtCreateEvent", &f.createEvent),
+          sym("aclrtRecordEvent", &f.recordEvent), sym("aclrtSynchronizeEvent", &f.synchronizeEvent),
+          sym("aclrtEventElapsedTime", &f.eventElapsedTime), sym("aclrtDestroyEvent", &f.destroyEvent)};
 }
 
 std::string dlerrorText() {

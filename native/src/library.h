@@ -56,6 +56,11 @@ struct CudaFns {
   int (*streamSynchronize)(Ptr);
   int (*streamQuery)(Ptr);
   const char *(*getErrorString)(int);
+  int (*eventCreate)(Ptr *);
+  int (*eventRecord)(Ptr, Ptr);
+  int (*eventSynchronize)(Ptr);
+  int (*eventElapsedTime)(float *, Ptr, Ptr);
+  int (*eventDestroy)(Ptr);
 };
 
 struct HcclFns {
@@ -90,6 +95,11 @@ struct AclFns {
   int (*synchronizeStream)(Ptr);
   int (*streamQuery)(Ptr, int *);
   const char *(*getRecentErrMsg)();  // optional
+  int (*createEvent)(Ptr *);
+  int (*recordEvent)(Ptr, Ptr);
+  int (*synchronizeEvent)(Ptr);
+  int (*eventElapsedTime)(float *, Ptr, Ptr);
+  int (*destroyEvent)(Ptr);
 };
 
 // Test seams a CPU shim exports (absent from the vendors' libraries).
@@ -155,5 +165,10 @@ int streamDestroy(const Library &L, Ptr stream);
 // 0: every operation of the stream finished; 1: not yet; anything else: the runtime's error code, negated.
 int streamQuery(const Library &L, Ptr stream);
 std::string runtimeErrorText(const Library &L, int code);
+int eventCreate(const Library &L, Ptr *event);
+int eventRecord(const Library &L, Ptr event, Ptr stream);
+// Waits for `end`, then the milliseconds between the two events on the device's clock.
+int eventElapsed(const Library &L, Ptr start, Ptr end, float *ms);
+int eventDestroy(const Library &L, Ptr event);
 
 }  // namespace mr

@@ -164,4 +164,22 @@ std::string runtimeErrorText(const Library &L, int code) {
   return "ACL error " + std::to_string(code) + (detail != nullptr && detail[0] ? std::string(": ") + detail : "");
 }
 
+int eventCreate(const Library &L, Ptr *event) {
+  return L.vendor == kNccl ? L.cuda.eventCreate(event) : L.acl.createEvent(event);
+}
+
+int eventRecord(const Library &L, Ptr event, Ptr stream) {
+  return L.vendor == kNccl ? L.cuda.eventRecord(event, stream) : L.acl.recordEvent(event, stream);
+}
+
+int eventElapsed(const Library &L, Ptr start, Ptr end, float *ms) {
+  int rc = L.vendor == kNccl ? L.cuda.eventSynchronize(end) : L.acl.synchronizeEvent(end);
+  if (rc != 0) return rc;
+  return L.vendor == kNccl ? L.cuda.eventElapsedTime(ms, start, end) : L.acl.eventElapsedTime(ms, start, end);
+}
+
+int eventDestroy(const Library &L, Ptr event) {
+  return L.vendor == kNccl ? L.cuda.eventDestroy(event) : L.acl.destroyEvent(event);
+}
+
 }  // namespace mr

@@ -237,6 +237,17 @@ export class VendorBase {
     this.#scratch?.release();
   }
 
+  /**
+   * The time `run`'s work took on the device's clock (ms), between two events recorded on this
+   * communicator's stream (cudaEventElapsedTime / aclrtEventElapsedTime).
+   */
+  deviceTime(run: () => void): number {
+    this.live();
+    this.addon.timerStart(this.handle);
+    run();
+    return this.addon.timerStop(this.handle);
+  }
+
   /** Test seam (CPU shims only): this member's collectives after `after` more hang (1) or fail (2). */
   injectFault(mode: 1 | 2, after = 0): boolean {
     return this.addon.commFault(this.handle, mode, after);

@@ -73,6 +73,10 @@ export interface NativeAddon {
   batch(h: number, ops: Float64Array, timeoutMs: number): number;
   copy2d(h: number, dst: number, dpitch: number, src: number, spitch: number, width: number, height: number, timeoutMs: number): number;
   sync(h: number, timeoutMs: number): number;
+  /** Records an event on the communicator's stream (the start of a device-side timing). */
+  timerStart(h: number): void;
+  /** Records another, waits for it, returns the ms between the two on the device's clock. */
+  timerStop(h: number): number;
   /** `iters` float32 sum all-reduces driven from C on this thread's communicator; mean ns per call. */
   benchLoop(h: number, send: number, recv: number, count: number, iters: number): number;
   /** The library driven from C: every rank's mean ns per float32 sum all-reduce of `count` elements. */

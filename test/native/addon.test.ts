@@ -51,6 +51,11 @@ test('bad arguments come back as NCCL\'s codes with its text; a bad id or handle
     t.is(addon.lastError(h).code, 4, 'ncclInvalidArgument');
   }
   t.is(addon.allGather(h, buf, buf, 4, 10, 1000), Status.OK, 'fp8 moves without arithmetic');
+  t.throws(() => addon.timerStop(h), { message: /timerStop without timerStart/ });
+  addon.timerStart(h);
+  for (let i = 0; i < 100; i++) addon.allReduce(h, buf, buf, 16, 7, 0, 1000);
+  const ms = addon.timerStop(h);
+  t.true(ms >= 0 && ms < 10_000, `${ms} ms between the events`);
   t.is(addon.allReduce(h, buf, buf, 4, 7, 0, 1000), Status.OK, 'a refused call leaves the communicator usable');
   addon.commDestroy(h, false);
   t.throws(() => addon.sync(h, 1000), { message: /not a live communicator handle/ });
