@@ -22,6 +22,8 @@ export const ErrorCodes = {
   BACKEND_UNAVAILABLE: 'ERR_MULTIRANK_BACKEND_UNAVAILABLE',
   NOT_SERIALIZABLE: 'ERR_MULTIRANK_NOT_SERIALIZABLE',
   ARENA_CORRUPT: 'ERR_MULTIRANK_ARENA_CORRUPT',
+  /** A device library (NCCL, HCCL, their runtimes) reported an error. */
+  DEVICE: 'ERR_MULTIRANK_DEVICE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

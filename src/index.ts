@@ -13,15 +13,18 @@ export {
 } from './state/environment.js';
 export type { InitDistributedOptions } from './state/environment.js';
 export { ParallelState } from './state/parallel-state.js';
-export { BACKENDS, AVAILABLE_BACKENDS, NOT_IN_THIS_BUILD } from './comm/backends.js';
+export { BACKENDS, AVAILABLE_BACKENDS, NOT_IN_THIS_BUILD, NATIVE_BACKENDS } from './comm/backends.js';
+export { vendorStatus } from './native/vendors.js';
+export type { VendorName } from './native/vendors.js';
+import './native/device-memory.js';
 export type { Backend } from './comm/backends.js';
 export { GroupCoordinator } from './group/coordinator.js';
 export type { Work } from './group/work.js';
 export {
   Tensor, tensor, zeros, empty, full, arange, fromTypedArray, split, chunk, cat, movedim, divide, ensureDivisibility,
-  splitTensorAlongLastDim, DTYPES, REDUCE_OPS, reduceOpsFor,
+  splitTensorAlongLastDim, DTYPES, REDUCE_OPS, reduceOpsFor, DEVICES, setCurrentDevice,
 } from './tensor/index.js';
-export type { DType, ReduceOp, Scalar, ComplexPair } from './tensor/index.js';
+export type { DType, ReduceOp, Scalar, ComplexPair, Device } from './tensor/index.js';
 export {
   MultirankError, TimeoutError, MismatchError, RankFailedError, ArenaFullError, ClosedError, ErrorCodes,
 } from './errors.js';

@@ -1,8 +1,8 @@
 /**
  * Inside a rank: one benchmarked collective per row, called through the GroupCoordinator exactly as a
- * user calls it. Inputs and outputs are tensors in the shared arena, allocated once per row and reused
- * by every iteration (passed as `out`), as nccl-tests reuses its buffers; recv, whose API has no `out`,
- * gets a new tensor back, as users do.
+ * user calls it. Inputs and outputs are tensors in the shared arena (or, with `--backend nccl|hccl`, on
+ * the rank's device), allocated once per row and reused by every iteration (passed as `out`), as
+ * nccl-tests reuses its buffers.
  *
  * Each runner can also check itself: refill the inputs from the row's seeds, run once, and count the
  * elements of this rank's result that differ from the plain-JS reference (data.ts).
@@ -31,6 +31,8 @@ export interface RunnerContext {
   /** Every rank's input seed for this row. */
   readonly seeds: readonly number[];
   readonly rank: number;
+  /** Where the row's tensors live: `cpu` (the shared arena) or the rank's device (`cuda:N`, `npu:N`). */
+  readonly device: string;
 }
 
 /** Makes one element of `data` wrong whatever it held (the `--inject-error` seam). */
@@ -42,11 +44,22 @@ export function corruptFirst(data: StorageArray): void {
   else data[0] = v ^ 1;
 }
 
-const arenaTensor = (count: number, dtype: DType): Tensor => empty([count], { dtype, shared: true });
+/** A row's buffer: in the shared arena, or on the device. */
+const rowTensor = (count: number, dtype: DType, device: string): Tensor =>
+  device === 'cpu' ? empty([count], { dtype, shared: true }) : empty([count], { dtype, device });
+
+/** Fills a row's input with the rank's pattern (through a host copy for a device tensor). */
+function fill(t: Tensor, pattern: DataPattern, seed: number): void {
+  if (t.device === 'cpu') return fillInput(t.data, pattern, seed);
+  const host = empty(t.shape, { dtype: t.dtype });
+  fillInput(host.data, pattern, seed);
+  t.copyFrom(host);
+}
 
 function verify(result: Tensor, corrupt: boolean, expected: (i: number) => Stored): number {
-  if (corrupt) corruptFirst(result.data);
-  return countWrong(result.data, expected);
+  const data = result.device === 'cpu' ? result.data : result.to('cpu').data;
+  if (corrupt) corruptFirst(data);
+  return countWrong(data, expected);
 }
 
 /** A runner for the row's op. */
@@ -60,15 +73,15 @@ export function makeRunner(ctx: RunnerContext): OpRunner {
   }
 }
 
-function allReduceRunner({ world, row, pattern, seeds, rank }: RunnerContext): OpRunner {
+function allReduceRunner({ world, row, pattern, seeds, rank, device }: RunnerContext): OpRunner {
   const op = row.redop as ReduceOp;
-  const input = arenaTensor(row.counts.sendCount, row.dtype);
-  const output = arenaTensor(row.counts.recvCount, row.dtype);
-  fillInput(input.data, pattern, seeds[rank]!);
+  const input = rowTensor(row.counts.sendCount, row.dtype, device);
+  const output = rowTensor(row.counts.recvCount, row.dtype, device);
+  fill(input, pattern, seeds[rank]!);
   return {
     run: (inPlace) => void world.allReduce(input, { op, out: inPlace ? input : output }),
     check: (inPlace, corrupt) => {
-      fillInput(input.data, pattern, seeds[rank]!);
+      fill(input, pattern, seeds[rank]!);
       const out = world.allReduce(input, { op, out: inPlace ? input : output });
       return verify(out, corrupt, (i) => reducedAt(pattern, seeds, i));
     },
@@ -76,34 +89,39 @@ function allReduceRunner({ world, row, pattern, seeds, rank }: RunnerContext): O
   };
 }
 
-function broadcastRunner({ world, row, pattern, seeds, rank }: RunnerContext): OpRunner {
-  const buffer = arenaTensor(row.counts.sendCount, row.dtype);
-  fillInput(buffer.data, pattern, seeds[rank]!);
+function broadcastRunner({ world, row, pattern, seeds, rank, device }: RunnerContext): OpRunner {
+  const buffer = rowTensor(row.counts.sendCount, row.dtype, device);
+  fill(buffer, pattern, seeds[rank]!);
   return {
     run: () => void world.broadcast(buffer, { src: row.root }),
     check: (_inPlace, corrupt) => {
-      fillInput(buffer.data, pattern, seeds[rank]!);
+      fill(buffer, pattern, seeds[rank]!);
       return verify(world.broadcast(buffer, { src: row.root }), corrupt, (i) => inputAt(pattern, seeds[row.root]!, i));
     },
     release: () => buffer.release(),
   };
 }
 
-function sendRecvRunner({ world, row, pattern, seeds, rank }: RunnerContext): OpRunner {
+function sendRecvRunner({ world, row, pattern, seeds, rank, device }: RunnerContext): OpRunner {
   const n = row.counts.sendCount;
-  const input = arenaTensor(n, row.dtype);
-  // Received into a reused arena tensor, as nccl-tests receives into its one recv buffer.
-  const output = arenaTensor(n, row.dtype);
-  fillInput(input.data, pattern, seeds[rank]!);
+  const input = rowTensor(n, row.dtype, device);
+  // Received into a reused tensor, as nccl-tests receives into its one recv buffer.
+  const output = rowTensor(n, row.dtype, device);
+  fill(input, pattern, seeds[rank]!);
   const next = (rank + 1) % world.worldSize, prev = (rank - 1 + world.worldSize) % world.worldSize;
+  // A device send waits for its recv: around the ring, odd ranks receive first (no cycle of waiting sends).
+  const recvFirst = device !== 'cpu' && rank % 2 === 1;
   const exchange = (): Tensor => {
-    world.send(input, { dst: next });
-    return world.recv([n], row.dtype, { src: prev, out: output });
+    if (!recvFirst) world.send(input, { dst: next });
+    const received = world.recv([n], row.dtype, { src: prev, out: output });
+    if (recvFirst) world.send(input, { dst: next });
+    return received;
   };
+  const blank = empty([n], { dtype: row.dtype });
   return {
     run: () => void exchange(),
     check: (_inPlace, corrupt) => {
-      output.fill(0); // so that a recv that wrote nothing cannot pass on the previous call's data
+      output.copyFrom(blank); // so that a recv that wrote nothing cannot pass on the previous call's data
       return verify(exchange(), corrupt, (i) => inputAt(pattern, seeds[prev]!, i));
     },
     release: () => { input.release(); output.release(); },
@@ -112,13 +130,13 @@ function sendRecvRunner({ world, row, pattern, seeds, rank }: RunnerContext): Op
 
 /** allGather, reduceScatter, reduce, allToAll: the result goes to an arena tensor given as `out`. */
 function returningRunner(ctx: RunnerContext): OpRunner {
-  const { world, row, pattern, seeds, rank } = ctx;
+  const { world, row, pattern, seeds, rank, device } = ctx;
   // The checks index storage entries (data.ts): a complex element is two of them.
   const c = row.counts.paramCount * (dtypeInfo(row.dtype).isComplex ? 2 : 1);
   const op = row.redop as ReduceOp;
-  const input = arenaTensor(row.counts.sendCount, row.dtype);
-  const output = arenaTensor(row.counts.recvCount, row.dtype);
-  fillInput(input.data, pattern, seeds[rank]!);
+  const input = rowTensor(row.counts.sendCount, row.dtype, device);
+  const output = rowTensor(row.counts.recvCount, row.dtype, device);
+  fill(input, pattern, seeds[rank]!);
   const isRoot = rank === row.root;
   const call: Record<string, () => Tensor | null> = {
     allGather: () => world.allGather(input, { dim: 0, out: output }),
@@ -136,7 +154,7 @@ function returningRunner(ctx: RunnerContext): OpRunner {
   return {
     run: () => void fn(),
     check: (_inPlace, corrupt) => {
-      fillInput(input.data, pattern, seeds[rank]!);
+      fill(input, pattern, seeds[rank]!);
       const result = fn();
       return result === null ? 0 : verify(result, corrupt, expected[row.op]!);
     },

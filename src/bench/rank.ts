@@ -93,7 +93,8 @@ function runRow(world: GroupCoordinator, plan: RankPlan, row: BenchCase, block: 
   world.barrier(); // see results-block.ts: nobody rewrites the scratch before rank 0 has folded it
   const rowSeed = mixSeed(plan.seed, row.index);
   const seeds = Array.from({ length: world.worldSize }, (_, r) => mixSeed(rowSeed, r));
-  const runner = makeRunner({ world, row, pattern: dataPattern(row.dtype, row.redop, world.worldSize), seeds, rank });
+  const device = plan.backend === 'nccl' ? `cuda:${rank}` : plan.backend === 'hccl' ? `npu:${rank}` : 'cpu';
+  const runner = makeRunner({ world, row, pattern: dataPattern(row.dtype, row.redop, world.worldSize), seeds, rank, device });
   const probe = plan.ceiling && row.sizeBytes > 0 ? new CeilingProbe(world, row, block, plan.clockBase) : undefined;
   const modes = [row.outOfPlace, row.inPlace];
   try {

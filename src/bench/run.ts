@@ -3,7 +3,10 @@
  * (rank.ts), and turns each row into a record as soon as rank 0 publishes it in the shared results
  * block, so that callers can print rows while the run goes on.
  */
+import { NATIVE_BACKENDS } from '../comm/backends.js';
+import { ErrorCodes, MultirankError } from '../errors.js';
 import { launch } from '../launch/launch.js';
+import { vendorStatus, type VendorName } from '../native/vendors.js';
 import type { BenchConfig } from './args.js';
 import { planCases, type BenchCase } from './plan.js';
 import type { RankPlan } from './rank.js';
@@ -23,6 +26,13 @@ export interface BenchHooks {
   onRecord?(record: BenchRecord, row: BenchCase, done: number, total: number): void;
 }
 
+/** Why `--backend B` cannot run here (nccl / hccl whose libraries do not load), or undefined. */
+export function backendProblem(backend: BenchConfig['backend']): string | undefined {
+  if (!NATIVE_BACKENDS.includes(backend)) return undefined;
+  const status = vendorStatus(backend as VendorName);
+  return status.available ? undefined : `\`--backend ${backend}\` cannot run here: ${status.reason}`;
+}
+
 /** Ceiling repetitions for `iters` timed iterations. */
 export function ceilingReps(iters: number): number {
   return Math.min(CEILING_REPS_MAX, Math.max(CEILING_REPS_MIN, iters));
@@ -34,6 +44,8 @@ export function ceilingReps(iters: number): number {
  * @throws RankFailedError when a rank fails (its error is the cause), RangeError for a run too large.
  */
 export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Promise<BenchRecord[]> {
+  const missing = backendProblem(config.backend);
+  if (missing !== undefined) throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, missing);
   const rows = planCases(config);
   const shape = { rows: rows.length, ranks: config.ranks, iters: config.iters, reps: ceilingReps(config.iters) };
   const block = ResultsBlock.create(shape);

@@ -12,7 +12,7 @@ import { opAccounting, BENCH_OPS } from '../bench/ops.js';
 import { planCases } from '../bench/plan.js';
 import { ProgressBar } from '../bench/progress.js';
 import { totalWrong, type BenchRecord } from '../bench/report.js';
-import { runBench } from '../bench/run.js';
+import { backendProblem, runBench } from '../bench/run.js';
 import { tableFooter, tableHeader, tableRow, toCsv } from '../bench/table.js';
 
 /** The text of `multirank bench --help`. */
@@ -41,7 +41,9 @@ Options (nccl-tests' letters, except -n):
                           rows skip the ops a dtype refuses (avg on integers, bitwise ops on floats,
                           all but sum and avg on complex)
   -r, --root R            root of broadcast and reduce (default 0)
-      --backend B         threads (default); nccl, hccl and mpi are named but not in this build
+      --backend B         threads (default); nccl (cuda:RANK tensors) or hccl (npu:RANK tensors) where
+                          their libraries load (MULTIRANK_NCCL_LIBRARY ...: see README); mpi is named
+                          but not in this build
       --ceiling           also measure copy and reduce bandwidth on the same bytes, and print each
                           row's busbw as a percentage of the floor that memory traffic sets
       --json FILE         write nccl-tests-style JSON records (- for stdout; the table then goes to stderr)
@@ -112,6 +114,11 @@ export async function benchCommand(argv: string[], out: BenchOutput): Promise<nu
   if (options.help) {
     out.log(BENCH_USAGE);
     return 0;
+  }
+  const missing = backendProblem(options.config.backend);
+  if (missing !== undefined) {
+    out.error(`multirank bench: ${missing}`);
+    return 2;
   }
   const print = options.json === '-' || options.csv === '-' ? (s: string) => out.error(s) : (s: string) => out.log(s);
   const machine = machineInfo();

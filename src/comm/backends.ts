@@ -13,13 +13,18 @@ export type Backend = (typeof BACKENDS)[number];
 
 /** Backends this build names but cannot run, each with why (they are planned, not present). */
 export const NOT_IN_THIS_BUILD: Readonly<Partial<Record<Backend, string>>> = Object.freeze({
-  nccl: 'not in this build: the native NCCL binding (native/) is not part of it yet; CPU tensors use "threads"',
-  hccl: 'not in this build: the native HCCL binding (native/) is not part of it yet; CPU tensors use "threads"',
   mpi: 'not in this build: the MPI binding for CPU tensors between processes is not part of it yet; ' +
     'ranks in one process use "threads"',
 });
 
-/** The backends this build can run. */
+/**
+ * The backends on device tensors through a vendor library that native/ loads at run time: present in
+ * this build, usable where the addon was built and the library loads (`vendorStatus` in
+ * native/vendors.ts says why not; a job finds out on its first device tensor).
+ */
+export const NATIVE_BACKENDS: readonly Backend[] = Object.freeze(['nccl', 'hccl'] as const);
+
+/** The backends this build can run (nccl and hccl where their libraries load). */
 export const AVAILABLE_BACKENDS: readonly Backend[] = Object.freeze(BACKENDS.filter((b) => NOT_IN_THIS_BUILD[b] === undefined));
 
 /** True for the backends whose groups move CPU tensors in this process (their device side is the CPU side). */

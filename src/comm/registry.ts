@@ -6,16 +6,20 @@
  */
 import { ErrorCodes, MultirankError, invalidChoice } from '../errors.js';
 import { BACKENDS, NOT_IN_THIS_BUILD, type Backend } from './backends.js';
-import type { CommunicatorSource, CpuCommunicator, DeviceCommunicator, DeviceKind, GroupSpec } from './types.js';
+import type {
+  CommunicatorSource, CpuCommunicator, DeviceCommunicator, DeviceKind, DeviceSideContext, GroupSpec,
+} from './types.js';
 
-export type CommunicatorFactory<C extends DeviceCommunicator = DeviceCommunicator> = (group: GroupSpec) => C;
+/** Makes a communicator for a group; a device side's factory also gets the group's CPU side and device. */
+export type CommunicatorFactory<C extends DeviceCommunicator = DeviceCommunicator> = (group: GroupSpec, side?: DeviceSideContext) => C;
 
 type Entry = { readonly factory: CommunicatorFactory } | { readonly unavailable: string };
 
-/** The device kind of a device string (`cpu`, `cuda:1` -> `cuda`). */
+/** The device kind of a device string (`cpu`, `cuda:1` -> `cuda`). On every device collective: no allocation. */
 export function deviceKind(device: string): DeviceKind {
-  const kind = device.split(':', 1)[0];
-  if (kind === 'cpu' || kind === 'cuda' || kind === 'npu') return kind;
+  if (device === 'cpu') return 'cpu';
+  if (device.startsWith('cuda') && (device.length === 4 || device.charCodeAt(4) === 58)) return 'cuda';
+  if (device.startsWith('npu') && (device.length === 3 || device.charCodeAt(3) === 58)) return 'npu';
   throw invalidChoice('tensor.device', ['cpu', 'cuda:N', 'npu:N'], device);
 }
 
@@ -39,7 +43,7 @@ export class CommunicatorRegistry implements CommunicatorSource {
   }
 
   /** A communicator of `backend` for `device` over `group`; throws BACKEND_UNAVAILABLE with the reason. */
-  create(backend: Backend, device: DeviceKind, group: GroupSpec): DeviceCommunicator {
+  create(backend: Backend, device: DeviceKind, group: GroupSpec, side?: DeviceSideContext): DeviceCommunicator {
     if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('backend', BACKENDS, backend);
     const entry = this.#entries.get(`${backend}/${device}`);
     if (entry === undefined) {
@@ -48,7 +52,7 @@ export class CommunicatorRegistry implements CommunicatorSource {
     if ('unavailable' in entry) {
       throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "${backend}" backend is unavailable for ${device} tensors: ${entry.unavailable}`);
     }
-    return entry.factory(group);
+    return entry.factory(group, side);
   }
 
   /** The CPU side of a group: a communicator of `backend` for CPU tensors that can host queues. */

@@ -11,10 +11,12 @@
  *   (the reduction order is fixed by group rank). A collective returns a new tensor, or fills `out`.
  * - `send` is eager: it returns once the bytes are copied out of the input, without waiting for the
  *   matching `recv`, while fewer than `capabilities.eagerSendMessages` messages to that peer are unread;
- *   past that bound it waits (with the call's deadline) for the peer to read one.
+ *   past that bound it waits (with the call's deadline) for the peer to read one. A bound of 0 (the nccl
+ *   and hccl device sides) means every send waits for its recv.
  * - `recv` takes the oldest unread message from `src` and checks it against what the caller expects: the
  *   dtype and the shape must be exactly the sender's (a MismatchError names both sides otherwise), so a
- *   message is never reinterpreted.
+ *   message is never reinterpreted. (On the device sides the library compares the element count and the
+ *   dtype; a shape of the same size is not told apart.)
  * - Every blocking wait has a deadline: `CallOptions.timeoutMs` for that call, else the group's (given at
  *   creation). When it expires the error names the call and the ranks that did not come. A failed job
  *   (a rank threw, the driver closed it, the watchdog found a deadlock) ends every wait at once.
@@ -138,6 +140,15 @@ export interface GroupSpec {
   readonly checkCalls: boolean;
 }
 
+/**
+ * What a device side's factory gets besides the group: the group's CPU side (checked), over which it
+ * exchanges its unique id and agrees on calls, and the device of the tensor that asked for it (`cuda:1`).
+ */
+export interface DeviceSideContext {
+  readonly cpu: DeviceCommunicator;
+  readonly device: string;
+}
+
 /** What a rank knows of its job, whatever the backend: the registry builds its communicators. */
 export interface CommContext {
   /** Rank in the job (world). */
@@ -157,8 +168,11 @@ export interface CommContext {
 
 /** What a group asks for its communicators. */
 export interface CommunicatorSource {
-  /** A communicator of `backend` for tensors on `device`; throws BACKEND_UNAVAILABLE with the reason. */
-  create(backend: Backend, device: DeviceKind, group: GroupSpec): DeviceCommunicator;
+  /**
+   * A communicator of `backend` for tensors on `device`; throws BACKEND_UNAVAILABLE with the reason. A
+   * device side (`device` not `cpu`) also gets the group's CPU side and the tensor's device in `side`.
+   */
+  create(backend: Backend, device: DeviceKind, group: GroupSpec, side?: DeviceSideContext): DeviceCommunicator;
   /** The CPU side of a group: a communicator of `backend` for CPU tensors that can host queues. */
   createCpu(backend: Backend, group: GroupSpec): CpuCommunicator;
 }

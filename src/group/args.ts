@@ -50,6 +50,7 @@ export function scaledShape(t: Tensor, dim: number, factor: number): number[] {
 export function checkOut(out: Tensor | undefined, t: Tensor, shape: readonly number[], inPlace = false): Tensor | undefined {
   if (out === undefined) return undefined;
   checkOutShape(out, t.dtype, shape, 'the result of this call');
+  if (out.device !== t.device) throw invalidType('options.out', `a tensor on ${t.device} (the input's device)`, `a tensor on ${out.device}`);
   if (out.storage === t.storage && !(inPlace && out.byteOffset === t.byteOffset)) {
     throw shapeError('`options.out` must not share storage with the input (peers may still read the input while the result is written)');
   }

@@ -3,14 +3,25 @@
  * arguments are checked here, so that every communicator receives only well-formed calls; the call then
  * goes to the communicator of the tensor's device, after the group's queued collectives (work.ts).
  */
-import { outOfRange, shapeError } from '../errors.js';
+import { invalidType, outOfRange, shapeError } from '../errors.js';
+import { deviceKind } from '../comm/registry.js';
 import type { DeviceCommunicator } from '../comm/types.js';
+import { parseDevice } from '../tensor/device.js';
 import { dtypeInfo, type DType, type ReduceOp } from '../tensor/dtype.js';
 import { checkShape, formatShape, normalizeDim } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkDivisible, checkGatherOut, checkOut, checkOutShape, reduceOpFor, scaledShape } from './args.js';
 import { GroupBase } from './group-base.js';
 import { CompletedWork, type Work } from './work.js';
+
+/** Options of recv / irecv. */
+export interface RecvOptions {
+  src?: number;
+  timeoutMs?: number;
+  out?: Tensor;
+  /** Receive on this device (`cuda:N`, `npu:N`) when no `out` says where; default the CPU. */
+  device?: string;
+}
 
 export class GroupCollectives extends GroupBase {
   /** Sum (or `op`) of every member's tensor. With one member, returns `t` itself (as vLLM does). */
@@ -104,22 +115,33 @@ export class GroupCollectives extends GroupBase {
   /**
    * Receives a tensor of `shape` and `dtype` from member `src` (default: the previous member): a new
    * tensor, or `options.out` (which must have that shape and dtype), as torch's `recv(tensor, src)` fills.
-   * Receives queued by `irecv` from the same member complete first (messages match in order).
+   * On a device when `options.out` is on one, or `options.device` names one (the device side's send waits
+   * for this recv). Receives queued by `irecv` from the same member complete first (messages match in order).
    */
-  recv(shape: readonly number[], dtype: DType, options: { src?: number; timeoutMs?: number; out?: Tensor } = {}): Tensor {
+  recv(shape: readonly number[], dtype: DType, options: RecvOptions = {}): Tensor {
     const { checked, src } = this.#recvArgs(shape, dtype, options);
     this.work.beforeRecv(src);
-    return this.cpuSide.recv(checked, dtype, src, this.opts(options));
+    return this.#recvSide(options).recv(checked, dtype, src, this.opts(options));
   }
 
   /**
    * torch's irecv: returns at once; the message is taken when the Work is waited on, when `isCompleted()`
    * finds it arrived, or before a later blocking recv from the same member.
    */
-  irecv(shape: readonly number[], dtype: DType, options: { src?: number; timeoutMs?: number; out?: Tensor } = {}): Work<Tensor> {
+  irecv(shape: readonly number[], dtype: DType, options: RecvOptions = {}): Work<Tensor> {
     const { checked, src } = this.#recvArgs(shape, dtype, options);
     this.opts(options);
-    return this.work.recv(src, () => this.recv(checked, dtype, options), () => this.cpuSide.probe(src));
+    const side = this.#recvSide(options);
+    return this.work.recv(src, () => this.recv(checked, dtype, options), () => side.probe(src));
+  }
+
+  /** The side a recv runs on: the device of `out`, or of `options.device`; else the CPU side. */
+  #recvSide(options: RecvOptions): DeviceCommunicator {
+    const device = options.out?.device ?? (options.device === undefined ? 'cpu' : parseDevice(options.device, 'options.device'));
+    if (options.out !== undefined && options.device !== undefined && parseDevice(options.device, 'options.device') !== device) {
+      throw invalidType('options.device', `the device of \`options.out\` (${device})`, options.device);
+    }
+    return device === 'cpu' ? this.cpuSide : this.deviceSide(deviceKind(device), device);
   }
 
   barrier(options: { timeoutMs?: number } = {}): void {
@@ -135,7 +157,7 @@ export class GroupCollectives extends GroupBase {
     return dst;
   }
 
-  #recvArgs(shape: readonly number[], dtype: DType, options: { src?: number; out?: Tensor }): { checked: readonly number[]; src: number } {
+  #recvArgs(shape: readonly number[], dtype: DType, options: RecvOptions): { checked: readonly number[]; src: number } {
     this.live();
     const checked = checkShape(shape);
     dtypeInfo(dtype, 'dtype');
@@ -214,7 +236,7 @@ export class GroupCollectives extends GroupBase {
   }
 
   /** As `irecv`. */
-  recvAsync(shape: readonly number[], dtype: DType, options: { src?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
+  recvAsync(shape: readonly number[], dtype: DType, options: RecvOptions = {}): Work<Tensor> {
     return this.irecv(shape, dtype, options);
   }
 

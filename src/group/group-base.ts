@@ -10,6 +10,7 @@ import { deviceKind } from '../comm/registry.js';
 import { isCpuBackend, type Backend } from '../comm/backends.js';
 import type { CallDescriptor, CommContext, DeviceCommunicator, DeviceKind, GroupSpec } from '../comm/types.js';
 import { QUEUE_CHUNK_BYTES, QUEUE_CHUNKS } from '../shm/message-queue.js';
+import { parseDevice } from '../tensor/device.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkTensor, checkTimeout } from './args.js';
 import { WorkQueue } from './work.js';
@@ -38,7 +39,6 @@ export interface GroupCoordinatorOptions {
   backend?: Backend;
 }
 
-/** Which backend serves tensors on a device kind when the group's backend does not. */
 /** Which backend serves tensors on a device kind when the group's backend does not. */
 const DEVICE_BACKENDS: Record<Exclude<DeviceKind, 'cpu'>, Backend> = { cuda: 'nccl', npu: 'hccl' };
 
@@ -158,14 +158,18 @@ export class GroupBase {
   protected comm(t: Tensor): DeviceCommunicator {
     this.live();
     this.work.beforeCollective();
-    return t.device === 'cpu' ? this.cpuSide : this.deviceSide(deviceKind(t.device));
+    return t.device === 'cpu' ? this.cpuSide : this.deviceSide(deviceKind(t.device), t.device);
   }
 
-  protected deviceSide(kind: DeviceKind): CheckedCommunicator {
+  /**
+   * The side of a device kind, made on first use over `device` (default: this thread's current device of
+   * that kind): its factory gets the CPU side, to exchange the unique id.
+   */
+  protected deviceSide(kind: DeviceKind, device: string = parseDevice(kind)): CheckedCommunicator {
     if (kind === 'cpu') return this.cpuSide;
     let comm = this.devices.get(kind);
     if (comm === undefined) {
-      const inner = this.context.registry.create(DEVICE_BACKENDS[kind], kind, this.spec);
+      const inner = this.context.registry.create(DEVICE_BACKENDS[kind], kind, this.spec, { cpu: this.cpuSide, device });
       comm = new CheckedCommunicator(inner, this.context, this.spec, this.cpuSide);
       this.devices.set(kind, comm);
     }
@@ -184,7 +188,7 @@ export class GroupBase {
   /** The communicator of a point-to-point call: by device, without running queued collectives first. */
   protected p2p(t: Tensor): DeviceCommunicator {
     this.live();
-    return t.device === 'cpu' ? this.cpuSide : this.deviceSide(deviceKind(t.device));
+    return t.device === 'cpu' ? this.cpuSide : this.deviceSide(deviceKind(t.device), t.device);
   }
 
   /**

@@ -1,9 +1,14 @@
 /**
  * A rank's contexts for one task: the threads backend's (its arena, kernels, job block and record) and
- * the backend-neutral one its groups see, with a registry that knows threads and says why the other
- * backends are missing from this build.
+ * the backend-neutral one its groups see, with a registry that knows threads (CPU tensors), nccl (`cuda`
+ * tensors) and hccl (`npu` tensors), and says why the backends missing from this build are missing. The
+ * device sides load their libraries when a group first needs one; their waits also end on the job's
+ * abort word.
  */
+import { createHcclCommunicator } from '../comm/hccl.js';
+import { createNcclCommunicator } from '../comm/nccl.js';
 import { CommunicatorRegistry, registerMissingBackends } from '../comm/registry.js';
+import '../native/device-memory.js';
 import { ThreadsCommunicator, type RankContext } from '../comm/threads/communicator.js';
 import type { JobControl } from '../comm/threads/job-control.js';
 import type { CommContext, GroupSpec } from '../comm/types.js';
@@ -37,6 +42,8 @@ export function buildRankContexts(input: RankContextInput): { threads: RankConte
   registry.register('threads', 'cpu', threadsFactory);
   // torch's "gloo" means CPU tensors: in one process, the same shared-memory communicator.
   registry.register('gloo', 'cpu', threadsFactory);
+  registry.register('nccl', 'cuda', (group, side) => createNcclCommunicator(group, side, input.job.abortWord));
+  registry.register('hccl', 'npu', (group, side) => createHcclCommunicator(group, side, input.job.abortWord));
   registerMissingBackends(registry);
   const comm: CommContext = {
     rank: input.rank, worldSize: input.worldSize, timeoutMs: input.timeoutMs, checkCalls: input.checkCalls,

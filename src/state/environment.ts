@@ -9,6 +9,7 @@ import type { GroupCoordinator } from '../group/coordinator.js';
 import { BACKENDS, NOT_IN_THIS_BUILD, type Backend } from '../comm/backends.js';
 import { ParallelState } from './parallel-state.js';
 import { checkTimeout } from '../group/args.js';
+import { setCurrentDevice } from '../tensor/device.js';
 
 export interface InitDistributedOptions {
   /** Must equal the job's world size when given (-1 or omitted: the job's). */
@@ -54,6 +55,8 @@ export function initDistributedEnvironment(options: InitDistributedOptions = {})
     return holder.state;
   }
   holder.state = new ParallelState(env.context, worldSize, localRank, env.localWorldSize, backend, timeoutMs);
+  // As vLLM's and Megatron's workers do (torch.cuda.set_device(local_rank)): a bare "cuda" / "npu" is this rank's.
+  if (backend === 'nccl' || backend === 'hccl') setCurrentDevice(`${backend === 'nccl' ? 'cuda' : 'npu'}:${localRank}`);
   return holder.state;
 }
 

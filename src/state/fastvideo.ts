@@ -101,9 +101,14 @@ export const getDataParallelWorldSize = getDpWorldSize;
 /** Long name of {@link getDpRank}. */
 export const getDataParallelRank = getDpRank;
 
-/** The device of this rank's tensors: `"cpu"` (the threads backend). @throws ERR_MULTIRANK_NOT_INITIALIZED */
+/**
+ * The device of this rank's tensors, as FastVideo's: `cuda:<localRank>` on nccl, `npu:<localRank>` on hccl,
+ * `"cpu"` on threads. @throws ERR_MULTIRANK_NOT_INITIALIZED
+ */
 export function getLocalTorchDevice(): Device {
-  requireEnvironment('the distributed environment');
+  const state = requireEnvironment('the distributed environment');
+  if (state.backend === 'nccl') return `cuda:${state.localRank}`;
+  if (state.backend === 'hccl') return `npu:${state.localRank}`;
   return 'cpu';
 }
 

@@ -3,6 +3,7 @@ import { invalidType, shapeError } from '../errors.js';
 import { dtypeInfo, type DType, type StorageArray } from './dtype.js';
 import { checkShape, formatShape, numelOf } from './shape.js';
 import { wrapStorage } from './storage.js';
+import { zeroBytes } from './device.js';
 import { empty, Tensor, type Scalar, type TensorOptions } from './tensor.js';
 
 export { empty };
@@ -42,6 +43,7 @@ function inferDType(values: readonly Scalar[]): DType {
  * has shape [2] and holds 1+2i and 3-4i; with `shape`, the numbers are read as re, im, re, im, ...
  */
 export function tensor(data: unknown, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
+  // Built on the CPU (`empty` below takes no device), then moved.
   const { values, shape: nested } = flatten(data);
   const dtype = options.dtype ?? inferDType(values);
   const parts = dtypeInfo(dtype).isComplex ? 2 : 1; // values per element
@@ -60,24 +62,38 @@ export function tensor(data: unknown, options: TensorOptions & { shape?: readonl
     const data = out.data as Float32Array | Float64Array;
     values.forEach((v, i) => (data[i] = Number(v)));
   } else values.forEach((v, i) => out.setFlat(i, v));
-  return out;
+  return onDevice(out, options);
+}
+
+/** A tensor made on the CPU, moved to `options.device` when that is a device. */
+function onDevice(t: Tensor, options: TensorOptions): Tensor {
+  if (options.device === undefined || options.device === 'cpu') return t;
+  const moved = t.to(options.device);
+  if (moved !== t) t.release();
+  return moved;
+}
+
+/** The options of a CPU tensor that `onDevice` then moves. */
+function onHost(options: TensorOptions): TensorOptions {
+  return { ...options, device: 'cpu' };
 }
 
 export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
   const out = empty(shape, options);
-  out.bytes().fill(0);
+  if (out.device === 'cpu') out.bytes().fill(0);
+  else zeroBytes(out);
   return out;
 }
 
 export function full(shape: readonly number[], value: Scalar, options: TensorOptions = {}): Tensor {
-  return empty(shape, options).fill(value);
+  return onDevice(empty(shape, onHost(options)).fill(value), options);
 }
 
 /** 0, 1, ..., n-1 (handy in tests and examples). */
 export function arange(n: number, options: TensorOptions = {}): Tensor {
-  const out = empty([n], options);
+  const out = empty([n], onHost(options));
   for (let i = 0; i < n; i++) out.setFlat(i, out.dtype === 'int64' ? BigInt(i) : i);
-  return out;
+  return onDevice(out, options);
 }
 
 const ARRAY_DTYPES: ReadonlyArray<[new (...args: never[]) => StorageArray, DType]> = [

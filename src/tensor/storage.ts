@@ -16,6 +16,7 @@
  */
 import type { Arena, ArenaRegion } from '../shm/arena.js';
 import { invalidType, unusableTensor } from '../errors.js';
+import type { Device } from './device.js';
 
 /** The job a rank thread runs (see the file header): its owner tag, and whether it has ended. */
 export interface JobScope {
@@ -72,6 +73,11 @@ export class Storage {
   assertLive(name = 'tensor'): void {
     if (this.#buffer === undefined) throw unusableTensor(name, false);
     if (this.#scope !== undefined && this.#scope.ended) throw unusableTensor(name, true);
+  }
+
+  /** Where the bytes are: host memory here; device memory in DeviceStorage (device.ts). */
+  get device(): Device {
+    return 'cpu';
   }
 
   /** True when the bytes are in the shared arena, where every rank of the job can read them. */

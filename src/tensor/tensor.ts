@@ -8,9 +8,11 @@ import { dtypeInfo, storageView, type DType, type DTypeInfo, type StorageArray }
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.js';
 import { checkShape, contiguousStrides, formatShape, inferShape, normalizeDim, numelOf, type Shape } from './shape.js';
 import { allocateStorage, type Storage } from './storage.js';
+import { copyBytes, deviceStorage, parseDevice, type Device } from './device.js';
 
-export const DEVICES = ['cpu'] as const;
-export type Device = (typeof DEVICES)[number];
+/** The device kinds a tensor can live on (`cuda:N` and `npu:N` through the nccl / hccl native layer). */
+export const DEVICES = ['cpu', 'cuda', 'npu'] as const;
+export type { Device };
 
 /**
  * One element as JS sees it: number for floats and 8/32-bit ints, bigint for int64, boolean for bool, and
@@ -25,7 +27,6 @@ export class Tensor {
   readonly dtype: DType;
   readonly shape: Shape;
   readonly strides: readonly number[];
-  readonly device: Device = 'cpu';
   readonly storage: Storage;
   /** Offset of element 0 from the start of the storage, in bytes. */
   readonly storageOffsetBytes: number;
@@ -62,6 +63,18 @@ export class Tensor {
 
   get itemBytes(): number {
     return this.info.itemBytes;
+  }
+
+  /** Where the elements live: `cpu`, `cuda:N` or `npu:N` (the storage's). */
+  get device(): Device {
+    return this.storage.device;
+  }
+
+  /** This tensor on `device` (`cpu`, `cuda:N`, `npu:N`): itself when already there, else a copy there. */
+  to(device: string): Tensor {
+    const target = parseDevice(device);
+    if (target === this.device) return this;
+    return new Tensor(this.dtype, this.shape, deviceStorage(this.byteLength, target), 0, this).copyFrom(this);
   }
 
   get byteLength(): number {
@@ -179,18 +192,17 @@ export class Tensor {
     return out;
   }
 
-  /** A copy in new storage (plain memory unless `shared` or `arena` say otherwise). */
+  /** A copy in new storage on the same device (on the CPU: plain memory unless `shared` or `arena` say otherwise). */
   clone(options: { arena?: Arena; shared?: boolean } = {}): Tensor {
-    const out = empty(this.shape, { dtype: this.dtype, ...options });
-    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(this.bytes());
-    return out;
+    const onHost = options.arena !== undefined || options.shared === true;
+    return empty(this.shape, { dtype: this.dtype, device: onHost ? 'cpu' : this.device, ...options }).copyFrom(this);
   }
 
   /** Copies `src` (same dtype and numel) into this tensor. Returns this. */
   copyFrom(src: Tensor): this {
     if (src.dtype !== this.dtype) throw invalidType('src.dtype', `"${this.dtype}" (the destination's dtype)`, src.dtype);
     if (src.numel !== this.numel) throw shapeError(`copyFrom: \`src\` has ${src.numel} elements (shape ${formatShape(src.shape)}), the destination ${this.numel} (shape ${formatShape(this.shape)})`);
-    new Uint8Array(this.buffer, this.byteOffset, this.byteLength).set(src.bytes());
+    copyBytes(this, src);
     return this;
   }
 
@@ -282,6 +294,8 @@ export interface TensorOptions {
   shared?: boolean;
   /** An explicit arena for the storage (takes precedence over `shared`). */
   arena?: Arena | undefined;
+  /** `cpu` (default), `cuda:N` or `npu:N`: device memory owned by the tensor (not with `shared` / `arena`). */
+  device?: string | undefined;
 }
 
 /** A new tensor with `t`'s shape (and dtype unless given), in plain memory, zeroed. */
@@ -293,6 +307,11 @@ export function emptyLike(t: Tensor, dtype: DType = t.dtype): Tensor {
 export function empty(shape: readonly number[], options: TensorOptions = {}): Tensor {
   const dtype = options.dtype ?? 'float32';
   const checked = checkShape(shape);
-  const storage = allocateStorage(numelOf(checked) * dtypeInfo(dtype).itemBytes, options.arena, options.shared === true);
-  return new Tensor(dtype, checked, storage);
+  const bytes = numelOf(checked) * dtypeInfo(dtype).itemBytes;
+  const device = options.device === undefined ? 'cpu' : parseDevice(options.device, 'options.device');
+  if (device !== 'cpu') {
+    if (options.arena !== undefined || options.shared === true) throw invalidType('options.device', '"cpu" with `shared` or `arena`', device);
+    return new Tensor(dtype, checked, deviceStorage(bytes, device));
+  }
+  return new Tensor(dtype, checked, allocateStorage(bytes, options.arena, options.shared === true));
 }

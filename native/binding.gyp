@@ -1,0 +1,44 @@
+# The native addon and the CPU shims. `npm run build` runs node-gyp here through scripts/build.mjs, against
+# the Node headers of the Node that runs it; everything lands in build/Release/:
+#   multirank_native.node  the addon (loads NCCL/CUDA or HCCL/ACL at run time with dlopen)
+#   libnccl_shim.so        NCCL + CUDA runtime ABI on the CPU (point MULTIRANK_NCCL_LIBRARY and
+#                          MULTIRANK_CUDART_LIBRARY at it)
+#   libhccl_shim.so        HCCL + ACL ABI on the CPU (MULTIRANK_HCCL_LIBRARY, MULTIRANK_ACL_LIBRARY)
+{
+  'target_defaults': {
+    'cflags': ['-O2', '-Wall', '-Wextra', '-fvisibility=hidden', '-ffp-contract=off'],
+    'ldflags': ['-pthread'],
+  },
+  'targets': [
+    {
+      'target_name': 'multirank_native',
+      'sources': ['src/addon.cc', 'src/library.cc', 'src/ops.cc', 'src/memory.cc', 'src/comm.cc', 'src/bench.cc'],
+      'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS'],
+      'cflags!': ['-fno-exceptions'],
+      'cflags_cc!': ['-fno-exceptions'],
+      'cflags_cc': ['-std=c++17', '-fexceptions'],
+      'libraries': ['-ldl'],
+    },
+    {
+      'target_name': 'nccl_shim',
+      'type': 'shared_library',
+      'product_dir': '<(PRODUCT_DIR)',
+      'product_prefix': 'lib',
+      'product_extension': 'so',
+      'sources': ['shim/nccl.c', 'shim/comm.c', 'shim/collective.c', 'shim/stream.c', 'shim/reduce.c'],
+      'cflags_c': ['-std=c11', '-D_GNU_SOURCE'],
+      'libraries': ['-lm'],
+    },
+    {
+      'target_name': 'hccl_shim',
+      'type': 'shared_library',
+      'product_dir': '<(PRODUCT_DIR)',
+      'product_prefix': 'lib',
+      'product_extension': 'so',
+      'sources': ['shim/hccl.c', 'shim/comm.c', 'shim/collective.c', 'shim/stream.c', 'shim/reduce.c'],
+      'cflags_c': ['-std=c11', '-D_GNU_SOURCE'],
+      'libraries': ['-lm'],
+    },
+  ],
+}

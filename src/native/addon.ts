@@ -1,0 +1,115 @@
+/**
+ * The native addon (native/, built by node-gyp at install): its JavaScript surface, and loading it. The
+ * addon is context-aware, so every rank's worker thread loads its own instance; the vendor libraries it
+ * opens are shared by the process. When it was not built, `nativeAddon()` throws with the build's reason
+ * (native/build/status.json), which the nccl and hccl backends pass on to their users.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { ErrorCodes, MultirankError } from '../errors.js';
+
+/** Vendor numbers of the addon: NCCL + CUDA runtime, HCCL + ACL. */
+export const NCCL = 0;
+export const HCCL = 1;
+export type VendorCode = typeof NCCL | typeof HCCL;
+
+/** What `load` and `info` report about a vendor's libraries. */
+export interface LibraryInfo {
+  readonly loaded: boolean;
+  readonly ccl?: string;
+  readonly runtime?: string;
+  readonly version?: string;
+  /** True for multirank's CPU shims (they export the fault seam). */
+  readonly shim?: boolean;
+  /** `path: why it was not used`, for every candidate that failed (load only). */
+  readonly tried?: readonly string[];
+}
+
+/** Results of the collective calls: 0 done; otherwise `lastError(handle)` has the details. */
+export const Status = { OK: 0, ENQUEUE: 1, TIMEOUT: 2, ASYNC: 3, JOB_ABORTED: 4, RUNTIME: 5, DEAD: 6 } as const;
+
+export interface CallError {
+  readonly status: number;
+  /** The vendor's (or the runtime's) error code. */
+  readonly code: number;
+  readonly text: string;
+  /** The job's abort word when the job was aborted. */
+  readonly abortValue: number;
+}
+
+/**
+ * The addon's functions. Pointers are Numbers; a timeout below 0 enqueues without waiting. Device memory
+ * calls take the device index and make it current on the calling thread.
+ */
+export interface NativeAddon {
+  readonly abi: number;
+  load(vendor: VendorCode, ccl: readonly string[], runtime: readonly string[]): LibraryInfo;
+  info(vendor: VendorCode): LibraryInfo;
+  malloc(vendor: VendorCode, device: number, bytes: number): number;
+  free(vendor: VendorCode, device: number, ptr: number): void;
+  upload(vendor: VendorCode, device: number, dst: number, src: ArrayBufferView): void;
+  download(vendor: VendorCode, device: number, dst: ArrayBufferView, src: number): void;
+  copyDevice(vendor: VendorCode, device: number, dst: number, src: number, bytes: number): void;
+  fill(vendor: VendorCode, device: number, ptr: number, byte: number, bytes: number): void;
+  deviceCount(vendor: VendorCode): number;
+  /** The shim's count of live device allocations; -1 with a vendor's library. */
+  liveAllocations(vendor: VendorCode): number;
+  uniqueId(vendor: VendorCode): Uint8Array;
+  /** Blocks until every rank of `id` joined. Returns a handle (valid in this thread only). */
+  commInit(vendor: VendorCode, nranks: number, id: Uint8Array, rank: number, device: number): number;
+  commWatch(handle: number, words: Int32Array, index: number): void;
+  commDestroy(handle: number, abort: boolean): void;
+  commFault(handle: number, mode: number, after: number): boolean;
+  lastError(handle: number): CallError;
+  allReduce(h: number, send: number, recv: number, count: number, dtype: number, op: number, timeoutMs: number): number;
+  allGather(h: number, send: number, recv: number, count: number, dtype: number, timeoutMs: number): number;
+  reduceScatter(h: number, send: number, recv: number, count: number, dtype: number, op: number, timeoutMs: number): number;
+  broadcast(h: number, send: number, recv: number, count: number, dtype: number, root: number, timeoutMs: number): number;
+  reduce(h: number, send: number, recv: number, count: number, dtype: number, op: number, root: number, timeoutMs: number): number;
+  send(h: number, ptr: number, count: number, dtype: number, peer: number, timeoutMs: number): number;
+  recv(h: number, ptr: number, count: number, dtype: number, peer: number, timeoutMs: number): number;
+  /** Sends and receives in one group: [isRecv, pointer, count, dtype, peer] per operation. */
+  batch(h: number, ops: Float64Array, timeoutMs: number): number;
+  copy2d(h: number, dst: number, dpitch: number, src: number, spitch: number, width: number, height: number, timeoutMs: number): number;
+  sync(h: number, timeoutMs: number): number;
+  /** Records an event on the communicator's stream (the start of a device-side timing). */
+  timerStart(h: number): void;
+  /** Records another, waits for it, returns the ms between the two on the device's clock. */
+  timerStop(h: number): number;
+  /** `iters` float32 sum all-reduces driven from C on this thread's communicator; mean ns per call. */
+  benchLoop(h: number, send: number, recv: number, count: number, iters: number): number;
+  /** The library driven from C: every rank's mean ns per float32 sum all-reduce of `count` elements. */
+  benchC(vendor: VendorCode, ranks: number, iters: number, count: number): number[];
+}
+
+const ADDON = new URL('../../../native/build/Release/multirank_native.node', import.meta.url);
+const STATUS = new URL('../../../native/build/status.json', import.meta.url);
+const state: { addon?: NativeAddon; error?: string } = {};
+
+/** Why the addon is missing: the build's own record when there is one. */
+function missingReason(error: unknown): string {
+  if (existsSync(STATUS)) {
+    try {
+      const status = JSON.parse(readFileSync(STATUS, 'utf8')) as { ok: boolean; reason: string };
+      if (!status.ok) return `the native addon was not built: ${status.reason}`;
+    } catch {
+      // fall through to the load error
+    }
+  }
+  return `the native addon (${fileURLToPath(ADDON)}) could not be loaded: ${(error as Error).message}`;
+}
+
+/** The addon of this thread; throws BACKEND_UNAVAILABLE with the reason when it is missing. */
+export function nativeAddon(): NativeAddon {
+  if (state.addon !== undefined) return state.addon;
+  if (state.error === undefined) {
+    try {
+      state.addon = createRequire(import.meta.url)(fileURLToPath(ADDON)) as NativeAddon;
+      return state.addon;
+    } catch (error) {
+      state.error = missingReason(error);
+    }
+  }
+  throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, state.error);
+}
