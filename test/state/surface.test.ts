@@ -71,18 +71,21 @@ const SURFACES: Record<string, Surface> = {
       'get_expert_data_parallel_group', 'get_data_modulo_expert_parallel_group', 'get_expert_data_parallel_group_gloo',
       'get_expert_data_parallel_rank', 'get_expert_data_parallel_world_size', 'get_intra_distributed_optimizer_instance_group',
       'get_inter_distributed_optimizer_instance_group', 'get_global_memory_buffer', 'destroy_global_memory_buffer',
-      'get_all_ranks', 'destroy_model_parallel',
+      'get_all_ranks', 'destroy_model_parallel', 'get_nccl_options', 'update_pg_timeout', 'overwrite_nccl_comm_cfgs',
+      'create_all_gather_groups',
+      // process_groups_config.py
+      'ProcessGroupCollection',
     ],
     skipped: {
-      get_nccl_options: 'NCCL process-group options',
-      update_pg_timeout: 'torch process-group timeouts (multirank: MULTIRANK_TIMEOUT_MS / launch timeoutMs)',
-      overwrite_nccl_comm_cfgs: 'NCCL communicator configuration',
       _set_global_memory_buffer: 'private; initializeModelParallel creates the buffer',
       _set_global_symmetric_memory_buffer: 'private, torch symmetric memory',
       get_global_symmetric_memory_buffer: 'torch symmetric memory (NVSHMEM) has no CPU-threads counterpart',
       destroy_global_symmetric_memory_buffer: 'torch symmetric memory',
     },
-    additions: ['RankGenerator', 'GlobalMemoryBuffer', 'initDistributedEnvironment', 'destroyDistributedEnvironment', 'getWorldGroup'],
+    additions: [
+      'RankGenerator', 'GlobalMemoryBuffer', 'initDistributedEnvironment', 'destroyDistributedEnvironment', 'getWorldGroup',
+      'PROCESS_GROUP_COLLECTION_FIELDS',
+    ],
   },
   fastvideo: {
     module: fastvideo,
