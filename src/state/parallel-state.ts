@@ -86,9 +86,12 @@ export class ParallelState {
 
   /** Destroys the model-parallel groups (the world group stays). */
   destroyModelParallel(): void {
-    // A live tp patch holds the caller's group in `groups`: put ours back first, so that ours is destroyed
-    // and the caller's is left alone (upstream leaves its patching group alone too).
-    (this.modelParallel?.extra as { tpPatch?: { restore(): void } | null } | undefined)?.tpPatch?.restore();
+    // A live tp / sp patch holds the caller's group in `groups`: put ours back first, so that ours is
+    // destroyed and the caller's is left alone (upstream leaves its patching group alone too).
+    type Patches = { tpPatch?: { restore(): void } | null; spPatch?: { restore(): void } | null } | undefined;
+    const patches = this.modelParallel?.extra as Patches;
+    patches?.tpPatch?.restore();
+    patches?.spPatch?.restore();
     for (const group of this.groups.values()) group.destroy();
     this.groups.clear();
     this.modelParallel = undefined;

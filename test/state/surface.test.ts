@@ -96,6 +96,8 @@ const SURFACES: Record<string, Surface> = {
       'patch_tensor_parallel_group', 'get_tp_world_size', 'get_tp_rank', 'destroy_model_parallel', 'destroy_distributed_environment',
       'cleanup_dist_env_and_memory', 'get_same_node_ranks', 'is_the_same_node_as', 'initialize_tensor_parallel_group',
       'initialize_sequence_parallel_group',
+      // named in upstream's docs (ensure_model_parallel_initialized was defined until 46e7a15e)
+      'ensure_model_parallel_initialized', 'patch_sequence_parallel_group',
     ],
     skipped: {
       init_world_group: 'initDistributedEnvironment creates the world group',
