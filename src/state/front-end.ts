@@ -161,8 +161,10 @@ export function installPlan<K extends string, P extends { readonly groups: Parti
 }
 
 /** This rank's group among `groups`, created under `name` (every rank makes the same call), or a RangeError `absent()`. */
-export function newGroupOrThrow(state: ParallelState, groups: readonly (readonly number[])[], name: string, absent: () => string): GroupCoordinator {
-  const group = state.newGroup(groups, name);
+export function newGroupOrThrow(
+  state: ParallelState, groups: readonly (readonly number[])[], name: string, absent: () => string, localRank = state.localRank,
+): GroupCoordinator {
+  const group = state.newGroup(groups, name, state.timeoutMs, localRank);
   if (group === undefined) throw outOfRange(absent());
   return group;
 }

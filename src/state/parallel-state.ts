@@ -60,7 +60,9 @@ export class ParallelState {
    * A GroupCoordinator for the group of `groupRanks` that holds this rank, or undefined when none does.
    * Every member must create its groups in the same order (as torch's new_group requires).
    */
-  newGroup(groupRanks: readonly (readonly number[])[], groupName: string, timeoutMs = this.timeoutMs): GroupCoordinator | undefined {
+  newGroup(
+    groupRanks: readonly (readonly number[])[], groupName: string, timeoutMs = this.timeoutMs, localRank = this.localRank,
+  ): GroupCoordinator | undefined {
     const mine = groupRanks.find((ranks) => ranks.includes(this.rank));
     if (mine === undefined) return undefined;
     const key = mine.join(',');
@@ -69,7 +71,9 @@ export class ParallelState {
     const count = this.#nameCounts.get(groupName) ?? 0;
     this.#nameCounts.set(groupName, count + 1);
     const uniqueName = `${groupName}:${count}`;
-    const group = new GroupCoordinator({ groupRanks: [mine], context: this.context, localRank: this.localRank, groupName, occurrence, timeoutMs, uniqueName });
+    const group = new GroupCoordinator({
+      groupRanks: [mine], context: this.context, localRank, groupName, occurrence, timeoutMs, uniqueName,
+    });
     this.#byUniqueName.set(uniqueName, group);
     return group;
   }

@@ -33,10 +33,11 @@ const SURFACES: Record<string, Surface> = {
       'cleanup_dist_env_and_memory', 'in_the_same_node_as', 'is_global_first_rank', 'is_local_first_rank',
       // communication_op.py
       'tensor_model_parallel_all_reduce', 'tensor_model_parallel_all_gather', 'tensor_model_parallel_reduce_scatter',
-      'tensor_model_parallel_gather', 'broadcast_tensor_dict',
+      'tensor_model_parallel_gather', 'broadcast_tensor_dict', 'init_world_group',
+      // the named tuple
+      'TensorMetadata',
     ],
     skipped: {
-      init_world_group: 'initDistributedEnvironment creates the world group',
       graph_capture: 'CUDA graph capture has no CPU-threads counterpart',
       set_custom_all_reduce: 'the CUDA custom all-reduce is not part of the threads backend',
       prepare_communication_buffer_for_model: 'torch.nn.Module specific',
