@@ -65,6 +65,8 @@ export class GroupBase {
   /** Issued, not yet completed `...Async` collectives and `irecv`s. */
   protected readonly work = new WorkQueue();
   protected destroyed = false;
+  /** The default deadline set by `setTimeoutMs` (undefined: the one given at creation, in `spec`). */
+  #timeoutMs: number | undefined;
 
   constructor(options: GroupCoordinatorOptions) {
     const { groupRanks, context } = options;
@@ -136,12 +138,23 @@ export class GroupBase {
 
   /** The group's default deadline, ms. */
   get timeoutMs(): number {
-    return this.spec.timeoutMs;
+    return this.#timeoutMs ?? this.spec.timeoutMs;
   }
 
-  /** Checks a call's options (the per-call deadline) and passes them on. */
+  /**
+   * Changes the group's default deadline (torch's `_set_pg_timeout`, behind Megatron's
+   * `update_pg_timeout`): every later call without a `timeoutMs` of its own waits up to `timeoutMs`, as
+   * if it had passed it. The waits inside a shared-memory broadcast queue (broadcastObject /
+   * broadcastTensorDict once the queue exists) keep the deadline the group was created with.
+   */
+  setTimeoutMs(timeoutMs: number): void {
+    this.#timeoutMs = checkTimeout('timeoutMs', timeoutMs);
+  }
+
+  /** Checks a call's options (the per-call deadline) and passes them on (with the deadline of setTimeoutMs). */
   protected opts<O extends { timeoutMs?: number | undefined }>(options: O): O {
     if (options.timeoutMs !== undefined) checkTimeout('options.timeoutMs', options.timeoutMs);
+    else if (this.#timeoutMs !== undefined) return { ...options, timeoutMs: this.#timeoutMs };
     return options;
   }
 
@@ -199,7 +212,7 @@ export class GroupBase {
   protected agreeOn(call: CallDescriptor): void {
     this.live();
     this.work.beforeCollective();
-    if (this.spec.checkCalls && this.worldSize > 1) this.cpuSide.agree(call);
+    if (this.spec.checkCalls && this.worldSize > 1) this.cpuSide.agree(call, this.opts({}));
   }
 
   /** Checks the input tensor of a call, and that the group is live. */

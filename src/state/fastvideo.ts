@@ -5,7 +5,7 @@
  * environment's. Besides upstream's short getters (`getTpRank`, `getSpParallelRank`, `getDpWorldSize`,
  * ...) the long names (`getTensorModelParallelRank`, `getSequenceModelParallelRank`, ...) are offered.
  */
-import { outOfRange } from '../errors.js';
+import { checkInteger, invalidType, outOfRange } from '../errors.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import type { Device } from '../tensor/tensor.js';
 import {
@@ -15,12 +15,14 @@ import {
 import { getWorldGroup, initDistributedEnvironment } from './environment.js';
 import { checkBackend, hasGroups, installPlan, newGroupOrThrow, requireEnvironment, requireGroup } from './front-end.js';
 import { sameNodeFlags, sameNodeRanks } from './same-node.js';
-import { cleanupPatchedDistEnv, destroyPatchedModelParallel, patchTensorParallel, type TensorParallelPatch } from './tp-patch.js';
+import {
+  cleanupPatchedDistEnv, destroyPatchedModelParallel, patchGroup, type SequenceParallelPatch, type TensorParallelPatch,
+} from './tp-patch.js';
 
 export { initDistributedEnvironment, destroyDistributedEnvironment, getWorldGroup } from './environment.js';
 export { DistributedAutograd, type Applied } from '../group/autograd.js';
 export type { InitDistributedOptions } from './environment.js';
-export type { TensorParallelPatch } from './tp-patch.js';
+export type { TensorParallelPatch, SequenceParallelPatch } from './tp-patch.js';
 export type { FastVideoOptions, FastVideoPlan } from '../topology/index.js';
 
 /**
@@ -33,6 +35,37 @@ export function initializeModelParallel(options: FastVideoOptions = {}): void {
   const state = requireEnvironment('the world group');
   checkBackend(state, options?.backend);
   installPlan(state, 'fastvideo', FASTVIDEO_KINDS, planFastVideoGroups(state.worldSize, options));
+}
+
+/** `ensureModelParallelInitialized` options: tp and sp sizes are required, as upstream. */
+export type FastVideoEnsureOptions = FastVideoOptions & {
+  tensorModelParallelSize: number;
+  sequenceModelParallelSize: number;
+};
+
+/**
+ * Initializes model parallelism when it is not, else checks the sizes of the groups that exist: the tp
+ * size always, the sp size only when `sequenceModelParallelSize > 1` (FastVideo's
+ * `ensure_model_parallel_initialized`, as it was defined until hao-ai-lab/FastVideo 46e7a15e; its module
+ * docs still name it).
+ * @throws RangeError ERR_MULTIRANK_OUT_OF_RANGE when the existing groups have other sizes.
+ * @throws MultirankError ERR_MULTIRANK_NOT_INITIALIZED without a distributed environment.
+ */
+export function ensureModelParallelInitialized(options: FastVideoEnsureOptions): void {
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an options object', options);
+  checkBackend(requireEnvironment('the distributed environment'), options.backend);
+  if (!modelParallelIsInitialized()) {
+    initializeModelParallel(options);
+    return;
+  }
+  const tp = checkInteger('options.tensorModelParallelSize', options.tensorModelParallelSize, 1);
+  const sp = checkInteger('options.sequenceModelParallelSize', options.sequenceModelParallelSize, 1);
+  const expect = (what: string, got: number, wanted: number) => {
+    if (got === wanted) return;
+    throw outOfRange(`${what} parallel group already initialized, but of unexpected size: got ${got}, wanted ${wanted}`);
+  };
+  expect('tensor', getTpWorldSize(), tp);
+  if (sp > 1) expect('sequence', getSpWorldSize(), sp);
 }
 
 /**
@@ -62,7 +95,7 @@ export function modelParallelIsInitialized(): boolean {
 export function getTpGroup(): GroupCoordinator {
   return requireGroup('fastvideo', 'tp', 'tensor model parallel group');
 }
-/** This rank's sequence-parallel group. @throws ERR_MULTIRANK_NOT_INITIALIZED */
+/** This rank's sequence-parallel group (the patched one while an sp patch is live). @throws NOT_INITIALIZED */
 export function getSpGroup(): GroupCoordinator {
   return requireGroup('fastvideo', 'sp', 'sequence model parallel group');
 }
@@ -150,7 +183,22 @@ export function initializeSequenceParallelGroup(
 export function patchTensorParallelGroup(tpGroup: GroupCoordinator): TensorParallelPatch;
 export function patchTensorParallelGroup<T>(tpGroup: GroupCoordinator, fn: () => T): T;
 export function patchTensorParallelGroup<T>(tpGroup: GroupCoordinator, fn?: () => T): T | TensorParallelPatch {
-  return patchTensorParallel('fastvideo', tpGroup, fn);
+  return patchGroup('fastvideo', 'tp', tpGroup, fn);
+}
+
+/**
+ * Swaps this rank's sp group for `spGroup` (for example one from initializeSequenceParallelGroup, for a
+ * model with another sequence-parallel degree); with `fn`, only while it runs: restored when it returns,
+ * throws or its promise settles. Without `fn`, returns the patch (`restore()`, `[Symbol.dispose]()`).
+ * FastVideo's docs name this context manager beside `patch_tensor_parallel_group`.
+ * @throws TypeError ERR_MULTIRANK_INVALID_ARG_TYPE when `spGroup` is not a GroupCoordinator.
+ * @throws RangeError ERR_MULTIRANK_OUT_OF_RANGE when an sp patch is already live.
+ * @throws MultirankError ERR_MULTIRANK_NOT_INITIALIZED before initializeModelParallel().
+ */
+export function patchSequenceParallelGroup(spGroup: GroupCoordinator): SequenceParallelPatch;
+export function patchSequenceParallelGroup<T>(spGroup: GroupCoordinator, fn: () => T): T;
+export function patchSequenceParallelGroup<T>(spGroup: GroupCoordinator, fn?: () => T): T | SequenceParallelPatch {
+  return patchGroup('fastvideo', 'sp', spGroup, fn);
 }
 
 /** Destroys this rank's tp, sp and dp groups (the world group stays). A no-op when there are none. */

@@ -151,18 +151,20 @@ export function installModelParallel<P, E>(
 
 /**
  * {@link installModelParallel} for a vLLM / FastVideo plan: the plan's groups of each of `kinds` in that
- * order (`world` is the environment's; kinds the plan lacks are skipped), with no tp patch live.
+ * order (`world` is the environment's; kinds the plan lacks are skipped), with no tp / sp patch live.
  */
 export function installPlan<K extends string, P extends { readonly groups: Partial<Record<K, readonly (readonly number[])[]>> }>(
   state: ParallelState, flavour: Flavour, kinds: readonly K[], plan: P,
 ): void {
   const specs = kinds.filter((kind) => kind !== 'world' && plan.groups[kind] !== undefined).map((kind) => ({ kind, groups: plan.groups[kind]! }));
-  installModelParallel<P, PatchFlag>(state, flavour, plan, specs, { tpPatch: null });
+  installModelParallel<P, PatchFlag>(state, flavour, plan, specs, { tpPatch: null, spPatch: null });
 }
 
 /** This rank's group among `groups`, created under `name` (every rank makes the same call), or a RangeError `absent()`. */
-export function newGroupOrThrow(state: ParallelState, groups: readonly (readonly number[])[], name: string, absent: () => string): GroupCoordinator {
-  const group = state.newGroup(groups, name);
+export function newGroupOrThrow(
+  state: ParallelState, groups: readonly (readonly number[])[], name: string, absent: () => string, localRank = state.localRank,
+): GroupCoordinator {
+  const group = state.newGroup(groups, name, state.timeoutMs, localRank);
   if (group === undefined) throw outOfRange(absent());
   return group;
 }

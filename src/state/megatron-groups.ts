@@ -2,14 +2,14 @@
  * Megatron group getters (`get_*_group`). Each returns this rank's GroupCoordinator of one kind of the
  * plan; a group that upstream does not create for the configuration raises NOT_INITIALIZED with
  * upstream's message (`"embedding group is not initialized"`, ...) unless `checkInitialized: false`,
- * which returns undefined. On the threads backend every group is a CPU group: the gloo getters return
- * the same coordinators (when `createGlooProcessGroups` was not false).
+ * which returns undefined. The gloo getters return the gloo twins: separate groups with the same
+ * members, which initializeModelParallel creates as upstream does (`<kind>-gloo`).
  */
 import { outOfRange } from '../errors.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import { hybridDpCpGroupSizes, type MegatronSizes } from '../topology/index.js';
 import { checkFlag, lookupGroup, megatron, megatronOrUndefined, type KindOf } from './megatron-runtime.js';
-import { missingHint, notInitialized } from './front-end.js';
+import { notInitialized } from './front-end.js';
 
 /** A getter with upstream's `check_initialized` argument. */
 export interface GroupGetter {
@@ -22,7 +22,6 @@ function groupGetter(kind: KindOf, what: string, absentHint?: string): GroupGett
     lookupGroup(kind, what, absentHint, checkFlag(options, 'checkInitialized', true))) as GroupGetter;
 }
 
-const gtp = (s: MegatronSizes, plain: string, remat: string) => (s.gtpRemat > 1 ? remat : plain);
 const egtp = (s: MegatronSizes, plain: string, remat: string) => (s.expertGtpRemat > 1 ? remat : plain);
 
 /** Tensor + pipeline model-parallel group. */
@@ -47,8 +46,31 @@ export const getExpertModelParallelGroup = groupGetter('ep', 'expert model paral
 export const getExpertTensorParallelGroup = groupGetter('expertTp', 'Expert tensor parallel group');
 /** Expert tensor- and model-parallel group. */
 export const getExpertTensorAndModelParallelGroup = groupGetter('expertTpEp', 'Expert tensor and model parallel group');
+/** Options of {@link getExpertTensorModelPipelineParallelGroup}. */
+export interface ExpertTpEpPpOptions {
+  checkInitialized?: boolean;
+  /**
+   * The group merged across expert GTP peers (default false); with expertGtpRematSize 1 it has the
+   * members of the plain group, which it is here (upstream makes a second group with those members).
+   */
+  withEgtpRemat?: boolean;
+}
+
 /** Expert tensor-, model- and pipeline-parallel group. */
-export const getExpertTensorModelPipelineParallelGroup = groupGetter('expertTpEpPp', 'Expert tensor-model-pipeline parallel group');
+export function getExpertTensorModelPipelineParallelGroup(
+  options?: ExpertTpEpPpOptions & { checkInitialized?: true },
+): GroupCoordinator;
+export function getExpertTensorModelPipelineParallelGroup(options: ExpertTpEpPpOptions): GroupCoordinator | undefined;
+export function getExpertTensorModelPipelineParallelGroup(
+  options?: ExpertTpEpPpOptions,
+): GroupCoordinator | undefined {
+  const check = checkFlag(options, 'checkInitialized', true);
+  if (!checkFlag(options, 'withEgtpRemat', false)) {
+    return lookupGroup('expertTpEpPp', 'Expert tensor-model-pipeline parallel group', undefined, check);
+  }
+  return lookupGroup((z) => egtp(z, 'expertTpEpPp', 'expertTpEpGtpPp'),
+    'Expert tensor-model-pipeline parallel group with EGTP', undefined, check);
+}
 /** All ranks of one distributed-optimizer instance. */
 export const getIntraDistributedOptimizerInstanceGroup = groupGetter('intraDistOptInstance', 'Intra distributed optimizer instance group');
 /** The group across distributed-optimizer instances (only with numDistributedOptimizerInstances > 1). */
@@ -60,23 +82,34 @@ export const getInterDistributedOptimizerInstanceGroup = groupGetter('interParti
 export interface DataParallelOptions {
   /** The data x context parallel group (default false). */
   withContextParallel?: boolean;
+  /**
+   * The full data-distribution group, which spans the gtpRemat axis (default true); false: the replicate
+   * group. The same group when gtpRematSize is 1.
+   */
+  withGtpRemat?: boolean;
   /** The group of one distributed-optimizer instance; needs withContextParallel (default false). */
   partialDataParallel?: boolean;
 }
 
 /** Kind and upstream name of the data-parallel group that `options` selects. */
-function dataParallelKind(options: DataParallelOptions | undefined): { kind: KindOf; what: string } {
+function dataParallelKind(options: DataParallelOptions | undefined, gloo = false): { kind: KindOf; what: string } {
   const withCp = checkFlag(options, 'withContextParallel', false);
+  const remat = !gloo && checkFlag(options, 'withGtpRemat', true);
   const partial = checkFlag(options, 'partialDataParallel', false);
   if (!withCp && partial) throw outOfRange('Partial DP for Optimizer needs to include CP: pass withContextParallel: true with partialDataParallel: true');
+  const g = gloo ? '-gloo' : '';
+  const full = (s: MegatronSizes, plain: string, merged: string) => (remat && s.gtpRemat > 1 ? merged : plain);
   if (partial) {
     return {
-      kind: (s) => (s.gtpRemat > 1 ? 'dpCpGtpRemat' : s.numDistributedOptimizerInstances > 1 ? 'intraPartialDpCp' : 'dpCp'),
+      kind: (s) => full(s, s.numDistributedOptimizerInstances > 1 ? `intraPartialDpCp${g}` : `dpCp${g}`, 'dpCpGtpRemat'),
       what: 'Intra partial data parallel group',
     };
   }
-  if (withCp) return { kind: (s) => gtp(s, 'dpCp', 'dpCpGtpRemat'), what: 'data parallel group with context parallel combined' };
-  return { kind: (s) => gtp(s, 'dp', 'dpGtpRemat'), what: 'data parallel group' };
+  if (withCp) {
+    const what = `data parallel group${g} with context parallel combined`;
+    return { kind: (s) => full(s, `dpCp${g}`, 'dpCpGtpRemat'), what };
+  }
+  return { kind: (s) => full(s, `dp${g}`, 'dpGtpRemat'), what: `data parallel group${g}` };
 }
 
 /** Data-parallel group (with context parallel, or one optimizer instance's part, as options say). */
@@ -85,34 +118,48 @@ export function getDataParallelGroup(options?: DataParallelOptions): GroupCoordi
   return lookupGroup(kind, what, undefined)!;
 }
 
-/** The gloo flavour of {@link getDataParallelGroup} (the same group here). */
-export function getDataParallelGroupGloo(options?: DataParallelOptions): GroupCoordinator {
-  const { kind, what } = dataParallelKind(options);
-  requireGloo(what.replace('data parallel group', 'data parallel group-gloo'));
-  return lookupGroup(kind, what, undefined)!;
+/** Why a rank has no gloo group, once Megatron is initialized. */
+function glooHint(expert: boolean): string {
+  const current = megatronOrUndefined();
+  if (current === undefined) return '';
+  const s = current.mp.plan.sizes;
+  if (!current.mp.extra.glooGroups) return 'initializeModelParallel was called with createGlooProcessGroups: false';
+  if (s.gtpRemat > 1) return `gloo groups are not created with gtpRematSize > 1 (here ${s.gtpRemat}), as upstream`;
+  if (expert && s.expertGtpRemat > 1) {
+    return `expert gloo groups are not created with expertGtpRematSize > 1 (here ${s.expertGtpRemat}), as upstream`;
+  }
+  return `rank ${current.state.rank} is in no such group`;
 }
 
-function requireGloo(what: string): void {
-  const current = megatronOrUndefined();
-  if (current === undefined) throw notInitialized(what, missingHint('megatron'));
-  if (!current.mp.extra.glooGroups) throw notInitialized(what, 'initializeModelParallel was called with createGlooProcessGroups: false');
+/**
+ * The gloo twin of {@link getDataParallelGroup} (without `withGtpRemat`: upstream makes no gloo group
+ * across gtpRemat): a separate group with the same members, for CPU-side traffic.
+ */
+export function getDataParallelGroupGloo(options?: Omit<DataParallelOptions, 'withGtpRemat'>): GroupCoordinator {
+  const { kind, what } = dataParallelKind(options, true);
+  return lookupGroup(kind, what, glooHint(false))!;
 }
 
 /** Options of the expert data-parallel getters. */
 export interface ExpertDataParallelOptions {
   checkInitialized?: boolean;
+  /** The full group across expert gtpRemat peers (default true); false: the replicate group. */
+  withGtpRemat?: boolean;
   /** The part of one distributed-optimizer instance (default false). */
   partialExpertDataParallel?: boolean;
 }
 
-function expertDataKind(options: ExpertDataParallelOptions | undefined): { kind: KindOf; what: string } {
+function expertDataKind(options: ExpertDataParallelOptions | undefined, gloo = false): { kind: KindOf; what: string } {
+  const remat = !gloo && checkFlag(options, 'withGtpRemat', true);
+  const g = gloo ? '-gloo' : '';
+  const full = (s: MegatronSizes, plain: string) => (remat && s.expertGtpRemat > 1 ? 'expertDpGtpRemat' : plain);
   if (checkFlag(options, 'partialExpertDataParallel', false)) {
     return {
-      kind: (s) => (s.expertGtpRemat > 1 ? 'expertDpGtpRemat' : s.numDistributedOptimizerInstances > 1 ? 'intraPartialExpertDp' : 'expertDp'),
-      what: 'Intra partial expert data parallel group',
+      kind: (s) => full(s, s.numDistributedOptimizerInstances > 1 ? `intraPartialExpertDp${g}` : `expertDp${g}`),
+      what: `Intra partial expert data parallel group${g}`,
     };
   }
-  return { kind: (s) => egtp(s, 'expertDp', 'expertDpGtpRemat'), what: 'Expert data parallel group' };
+  return { kind: (s) => full(s, `expertDp${g}`), what: `Expert data parallel group${g}` };
 }
 
 /** Expert data-parallel group (one optimizer instance's part with partialExpertDataParallel). */
@@ -128,11 +175,10 @@ export function getDataModuloExpertParallelGroup(options?: { partialExpertDataPa
   return getExpertDataParallelGroup({ partialExpertDataParallel: checkFlag(options, 'partialExpertDataParallel', false) });
 }
 
-/** The gloo flavour of {@link getExpertDataParallelGroup} (the same group here). */
+/** The gloo twin of {@link getExpertDataParallelGroup}: a separate group with the same members. */
 export function getExpertDataParallelGroupGloo(options?: { partialExpertDataParallel?: boolean }): GroupCoordinator {
-  const { kind, what } = expertDataKind(options);
-  requireGloo(`${what}-gloo`);
-  return lookupGroup(kind, what, undefined)!;
+  const { kind, what } = expertDataKind(options, true);
+  return lookupGroup(kind, what, glooHint(true))!;
 }
 
 /** FP8 amax reduction group: tp x dp (x cp), or tp (x cp) with tpOnlyAmaxRed. */
@@ -155,6 +201,7 @@ export function getTensorAndDataParallelGroup(options?: { checkInitialized?: boo
 export function getHierarchicalContextParallelGroups(options?: { checkInitialized?: boolean }): GroupCoordinator[] | undefined {
   const check = checkFlag(options, 'checkInitialized', true);
   const what = 'hierarchical context parallel groups';
+  if (!check && megatronOrUndefined() === undefined) return undefined;
   const levels = megatron(what).mp.plan.sizes.hierarchicalContextParallelSizes?.length ?? 0;
   if (levels === 0) {
     if (!check) return undefined;

@@ -2,26 +2,28 @@
  * Megatron rank and size getters (`get_*_rank`, `get_*_world_size`, src/first/last/next/prev ranks,
  * pipeline stage tests) and the setters that override them (`set_*`). A rank is its index in the
  * group's sorted members (a torch ProcessGroup's rank); an override set by a setter wins over the group,
- * as upstream's `_MPU_*` values do, until destroyModelParallel().
+ * as upstream's `_MPU_*` values do. Setters work before initializeModelParallel() (and before the
+ * distributed environment), and the getters answer with the override without any group, as upstream's
+ * tests rely on; destroyModelParallel() unsets them (the data-parallel rank excepted, as upstream).
  */
 import { invalidType } from '../errors.js';
-import { notInitialized, requireEnvironment } from './front-end.js';
+import { missingHint, notInitialized, requireEnvironment } from './front-end.js';
 import {
   getContextParallelGroup, getDataParallelGroup, getExpertDataParallelGroup, getExpertModelParallelGroup,
   getExpertTensorAndModelParallelGroup, getPipelineModelParallelGroup, getTensorAndContextParallelGroup,
   getTensorModelParallelGroup, type DataParallelOptions,
 } from './megatron-groups.js';
-import {
-  checkSetting, lookupGroup, megatron, megatronOrUndefined, memberAt, type MegatronOverrides,
-} from './megatron-runtime.js';
+import { megatronGlobals, megatronGlobalsOrUndefined, type MegatronOverrides } from './megatron-globals.js';
+import { checkSetting, lookupGroup, megatron, megatronOrUndefined, memberAt } from './megatron-runtime.js';
 
-function override(key: keyof MegatronOverrides, what: string): number | null {
-  return megatron(what).mp.extra.overrides[key];
+function override(key: keyof MegatronOverrides): number | null {
+  return megatronGlobalsOrUndefined()?.overrides[key] ?? null;
 }
 
 function setter(key: keyof MegatronOverrides, min: 0 | 1): (value: number | null) => void {
+  const name = `set${key[0]!.toUpperCase()}${key.slice(1)}`;
   return (value) => {
-    megatron('model parallel state').mp.extra.overrides[key] = checkSetting(key, value, min);
+    megatronGlobals(name).overrides[key] = checkSetting(key, value, min);
   };
 }
 
@@ -53,19 +55,19 @@ export const setExpertTensorParallelRank = setter('expertTensorParallelRank', 0)
 
 /** World size of the tp group (or its override). @throws ERR_MULTIRANK_NOT_INITIALIZED */
 export function getTensorModelParallelWorldSize(): number {
-  return override('tensorModelParallelWorldSize', 'tensor model parallel group') ?? getTensorModelParallelGroup().worldSize;
+  return override('tensorModelParallelWorldSize') ?? getTensorModelParallelGroup().worldSize;
 }
 /** World size of the pp group (or its override). @throws ERR_MULTIRANK_NOT_INITIALIZED */
 export function getPipelineModelParallelWorldSize(): number {
-  return override('pipelineModelParallelWorldSize', 'pipeline_model parallel group') ?? getPipelineModelParallelGroup().worldSize;
+  return override('pipelineModelParallelWorldSize') ?? getPipelineModelParallelGroup().worldSize;
 }
 /** This rank's tp rank (or its override). @throws ERR_MULTIRANK_NOT_INITIALIZED */
 export function getTensorModelParallelRank(): number {
-  return override('tensorModelParallelRank', 'tensor model parallel group') ?? getTensorModelParallelGroup().rankInGroup;
+  return override('tensorModelParallelRank') ?? getTensorModelParallelGroup().rankInGroup;
 }
 /** This rank's pp rank (or its override). @throws ERR_MULTIRANK_NOT_INITIALIZED */
 export function getPipelineModelParallelRank(): number {
-  return override('pipelineModelParallelRank', 'pipeline_model parallel group') ?? getPipelineModelParallelGroup().rankInGroup;
+  return override('pipelineModelParallelRank') ?? getPipelineModelParallelGroup().rankInGroup;
 }
 
 /** Options of the pipeline stage tests. */
@@ -120,21 +122,23 @@ export function isRankInPositionEmbeddingGroup(): boolean {
   return megatronOrUndefined()?.mp.extra.lists.positionEmbedding?.includes(rank) ?? false;
 }
 
-/** The virtual pipeline rank (0 after initialization with a virtual pipeline), or null. */
+/** The virtual pipeline rank (0 after initialization with a virtual pipeline, or as set), or null. */
 export function getVirtualPipelineModelParallelRank(): number | null {
-  return megatronOrUndefined()?.mp.extra.virtualPipelineModelParallelRank ?? null;
+  return megatronGlobalsOrUndefined()?.virtualPipelineModelParallelRank ?? null;
 }
 /** @deprecated upstream: pass `vpStage` to the stage tests instead. Sets the virtual pipeline rank. */
 export function setVirtualPipelineModelParallelRank(rank: number | null): void {
-  megatron('model parallel state').mp.extra.virtualPipelineModelParallelRank = checkSetting('rank', rank, 0);
+  const globals = megatronGlobals('setVirtualPipelineModelParallelRank');
+  globals.virtualPipelineModelParallelRank = checkSetting('rank', rank, 0);
 }
-/** The virtual pipeline world size (virtualPipelineModelParallelSize), or null. */
+/** The virtual pipeline world size (virtualPipelineModelParallelSize, or as set), or null. */
 export function getVirtualPipelineModelParallelWorldSize(): number | null {
-  return megatronOrUndefined()?.mp.extra.virtualPipelineModelParallelWorldSize ?? null;
+  return megatronGlobalsOrUndefined()?.virtualPipelineModelParallelWorldSize ?? null;
 }
 /** Sets the virtual pipeline world size (null: no virtual pipeline). */
 export function setVirtualPipelineModelParallelWorldSize(worldSize: number | null): void {
-  megatron('model parallel state').mp.extra.virtualPipelineModelParallelWorldSize = checkSetting('worldSize', worldSize, 1);
+  megatronGlobals('setVirtualPipelineModelParallelWorldSize').virtualPipelineModelParallelWorldSize =
+    checkSetting('worldSize', worldSize, 1);
 }
 
 /** Global rank of the first member of this rank's tp group. @throws ERR_MULTIRANK_NOT_INITIALIZED */
@@ -172,7 +176,7 @@ export function getDataParallelWorldSize(options?: DataParallelOptions): number 
 }
 /** This rank's rank in the data-parallel group that `options` selects (or the override). */
 export function getDataParallelRank(options?: DataParallelOptions): number {
-  return override('dataParallelRank', 'data parallel group') ?? getDataParallelGroup(options).rankInGroup;
+  return override('dataParallelRank') ?? getDataParallelGroup(options).rankInGroup;
 }
 /** World size of the context-parallel group. @throws ERR_MULTIRANK_NOT_INITIALIZED */
 export function getContextParallelWorldSize(): number { return getContextParallelGroup().worldSize; }
@@ -192,41 +196,46 @@ export function getTensorAndContextParallelRank(): number { return getTensorAndC
 export function getExpertModelParallelSrcRank(): number { return list('ep', 'Expert model parallel group')[0]!; }
 /** World size of the expert-model-parallel group (or its override). */
 export function getExpertModelParallelWorldSize(): number {
-  return override('expertModelParallelWorldSize', 'expert model parallel group') ?? getExpertModelParallelGroup().worldSize;
+  return override('expertModelParallelWorldSize') ?? getExpertModelParallelGroup().worldSize;
 }
 /** This rank's expert-model-parallel rank (or its override). */
 export function getExpertModelParallelRank(): number {
-  return override('expertModelParallelRank', 'expert model parallel group') ?? getExpertModelParallelGroup().rankInGroup;
+  return override('expertModelParallelRank') ?? getExpertModelParallelGroup().rankInGroup;
 }
 
 function expertTp() {
   return lookupGroup('expertTp', 'Expert tensor parallel group', undefined, false);
 }
+function expertTpValue(value: number | null): number {
+  if (value !== null) return value;
+  const hint = megatronOrUndefined() === undefined ? missingHint('megatron') : 'this rank is in no such group';
+  throw notInitialized('Expert tensor parallel group', hint);
+}
 /** World size of the expert tensor-parallel group (its override; without the group, the tp override). */
 export function getExpertTensorParallelWorldSize(): number {
-  const o = megatron('Expert tensor parallel group').mp.extra.overrides;
-  const value = o.expertTensorParallelWorldSize ?? expertTp()?.worldSize ?? o.tensorModelParallelWorldSize;
-  if (value === null) throw notInitialized('Expert tensor parallel group', 'this rank is in no such group');
-  return value;
+  const o = megatronGlobalsOrUndefined()?.overrides;
+  const value = o?.expertTensorParallelWorldSize ?? expertTp()?.worldSize ?? o?.tensorModelParallelWorldSize;
+  return expertTpValue(value ?? null);
 }
 /** This rank's expert tensor-parallel rank (its override; without the group, the tp override). */
 export function getExpertTensorParallelRank(): number {
-  const o = megatron('Expert tensor parallel group').mp.extra.overrides;
-  const value = o.expertTensorParallelRank ?? expertTp()?.rankInGroup ?? o.tensorModelParallelRank;
-  if (value === null) throw notInitialized('Expert tensor parallel group', 'this rank is in no such group');
-  return value;
+  const o = megatronGlobalsOrUndefined()?.overrides;
+  const value = o?.expertTensorParallelRank ?? expertTp()?.rankInGroup ?? o?.tensorModelParallelRank;
+  return expertTpValue(value ?? null);
 }
 /** World size of the expert tensor x model parallel group. */
 export function getExpertTensorAndModelParallelWorldSize(): number { return getExpertTensorAndModelParallelGroup().worldSize; }
 /** This rank's rank in the expert tensor x model parallel group. */
 export function getExpertTensorAndModelParallelRank(): number { return getExpertTensorAndModelParallelGroup().rankInGroup; }
+/** The options of the expert data-parallel rank and size getters. */
+type ExpertDataOptions = { withGtpRemat?: boolean; partialExpertDataParallel?: boolean };
 /** This rank's expert data-parallel rank (in one optimizer instance's part with partialExpertDataParallel). */
-export function getExpertDataParallelRank(options?: { partialExpertDataParallel?: boolean }): number {
-  return getExpertDataParallelGroup({ partialExpertDataParallel: options?.partialExpertDataParallel ?? false }).rankInGroup;
+export function getExpertDataParallelRank(options?: ExpertDataOptions): number {
+  return getExpertDataParallelGroup({ ...options, checkInitialized: true }).rankInGroup;
 }
 /** World size of the expert data-parallel group (or of one optimizer instance's part). */
-export function getExpertDataParallelWorldSize(options?: { partialExpertDataParallel?: boolean }): number {
-  return getExpertDataParallelGroup({ partialExpertDataParallel: options?.partialExpertDataParallel ?? false }).worldSize;
+export function getExpertDataParallelWorldSize(options?: ExpertDataOptions): number {
+  return getExpertDataParallelGroup({ ...options, checkInitialized: true }).worldSize;
 }
 
 /** `"tp_gtp_dp_cp_pp_ep"`: this rank's rank in each of those groups (0 where there is no gtp group). */

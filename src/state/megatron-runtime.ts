@@ -1,9 +1,9 @@
 /**
- * What the Megatron front-end keeps on a rank besides its groups (`state.modelParallel.extra`): the
- * values upstream lets callers override on the fly (`_MPU_*`), the virtual pipeline rank and size, and
- * this rank's member lists of each kind as the plan gives them (upstream's `_*_GLOBAL_RANKS`, in
- * upstream order; the GroupCoordinators hold the same members sorted, as a torch ProcessGroup does).
- * Plus the group lookup that every Megatron getter goes through.
+ * What the Megatron front-end keeps on a rank besides its groups (`state.modelParallel.extra`): this
+ * rank's member lists of each kind as the plan gives them (upstream's `_*_GLOBAL_RANKS`, in upstream
+ * order; the GroupCoordinators hold the same members sorted, as a torch ProcessGroup does), whether gloo
+ * groups were made, and the global memory buffer. Plus the group lookup that every Megatron getter goes
+ * through. The overrides and the virtual pipeline values live in megatron-globals.ts (they outlive the groups).
  */
 import { checkInteger, invalidType, outOfRange } from '../errors.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
@@ -11,25 +11,9 @@ import type { MegatronPlan, MegatronRankGroups, MegatronSizes } from '../topolog
 import type { GlobalMemoryBuffer } from './megatron-buffer.js';
 import { currentOf, groupMissing, requireCurrent, type Current } from './front-end.js';
 
-/** Values set by `set*` and read before the groups (upstream's `_MPU_*` globals); null: not set. */
-export interface MegatronOverrides {
-  tensorModelParallelWorldSize: number | null;
-  pipelineModelParallelWorldSize: number | null;
-  tensorModelParallelRank: number | null;
-  pipelineModelParallelRank: number | null;
-  dataParallelRank: number | null;
-  expertModelParallelWorldSize: number | null;
-  expertModelParallelRank: number | null;
-  expertTensorParallelWorldSize: number | null;
-  expertTensorParallelRank: number | null;
-}
-
 /** `state.modelParallel.extra` of the Megatron front-end. */
 export interface MegatronExtra {
-  overrides: MegatronOverrides;
-  virtualPipelineModelParallelRank: number | null;
-  virtualPipelineModelParallelWorldSize: number | null;
-  /** Whether the gloo data-parallel getters answer (`createGlooProcessGroups`). */
+  /** `createGlooProcessGroups` as given (the gloo groups themselves are in `state.groups`, `<kind>-gloo`). */
   glooGroups: boolean;
   /** This rank's member list of each kind, in upstream order (absent where the rank is in none). */
   lists: MegatronRankGroups;
@@ -38,15 +22,6 @@ export interface MegatronExtra {
 }
 
 type MegatronCurrent = Current<MegatronPlan, MegatronExtra>;
-
-/** A fresh set of overrides (none set). */
-export function noOverrides(): MegatronOverrides {
-  return {
-    tensorModelParallelWorldSize: null, pipelineModelParallelWorldSize: null, tensorModelParallelRank: null,
-    pipelineModelParallelRank: null, dataParallelRank: null, expertModelParallelWorldSize: null, expertModelParallelRank: null,
-    expertTensorParallelWorldSize: null, expertTensorParallelRank: null,
-  };
-}
 
 /** The Megatron record of this rank, or NOT_INITIALIZED naming `what`. */
 export function megatron(what: string): MegatronCurrent {

@@ -14,7 +14,8 @@ import type { GroupCoordinator } from '../group/coordinator.js';
 import { planMegatronGroups, type MegatronOptions, type MegatronPlan } from '../topology/index.js';
 import { hasGroups, installModelParallel, requireEnvironment, type GroupSpec } from './front-end.js';
 import { GlobalMemoryBuffer } from './megatron-buffer.js';
-import { lookupGroup, megatronOrUndefined, noOverrides, type MegatronExtra } from './megatron-runtime.js';
+import { addProcessGroups, megatronGlobals, resetMegatronGlobals } from './megatron-globals.js';
+import { lookupGroup, megatronOrUndefined, type MegatronExtra } from './megatron-runtime.js';
 
 export { initDistributedEnvironment, destroyDistributedEnvironment, getWorldGroup } from './environment.js';
 export type { InitDistributedOptions } from './environment.js';
@@ -31,7 +32,7 @@ export {
   getExpertDataParallelGroupGloo, getAmaxReductionGroup, getTensorAndDataParallelGroup,
   getHierarchicalContextParallelGroups, getHybridDataContextParallelGroups
 } from './megatron-groups.js';
-export type { GroupGetter, DataParallelOptions, ExpertDataParallelOptions } from './megatron-groups.js';
+export type { GroupGetter, DataParallelOptions, ExpertDataParallelOptions, ExpertTpEpPpOptions } from './megatron-groups.js';
 export {
   setTensorModelParallelWorldSize, setPipelineModelParallelWorldSize, setTensorModelParallelRank,
   setPipelineModelParallelRank, setDataParallelRank, setExpertModelParallelWorldSize, setExpertModelParallelRank,
@@ -50,6 +51,10 @@ export {
 } from './megatron-ranks.js';
 export type { StageOptions } from './megatron-ranks.js';
 export { GlobalMemoryBuffer, getGlobalMemoryBuffer, destroyGlobalMemoryBuffer } from './megatron-buffer.js';
+export { ProcessGroupCollection, PROCESS_GROUP_COLLECTION_FIELDS } from './megatron-collection.js';
+export type { ProcessGroupField, ProcessGroupFields } from './megatron-collection.js';
+export { createAllGatherGroups, updatePgTimeout, getNcclOptions, overwriteNcclCommCfgs } from './megatron-comm.js';
+export type { AllGatherGroupsOptions, NcclCommCfgs, NcclOptions } from './megatron-comm.js';
 
 const LEVEL_KINDS = new Set(['hierarchicalCp', 'hybridDpCp']);
 
@@ -57,14 +62,20 @@ function sorted(ranks: readonly number[]): number[] {
   return [...ranks].sort((a, b) => a - b);
 }
 
-/** Every group list of the plan in creation order; level kinds become `<kind>#<level>`. */
+/**
+ * Every group list of the plan in creation order; level kinds become `<kind>#<level>`, and each kind of
+ * `plan.glooKinds` is followed by its gloo twins, `<kind>-gloo` (upstream makes each twin right after its
+ * group; only groups with the same members must keep their relative order, and they do).
+ */
 function groupSpecs(plan: MegatronPlan): GroupSpec[] {
   const specs: GroupSpec[] = [];
+  const gloo = new Set<string>(plan.glooKinds);
   for (const [kind, value] of Object.entries(plan.groups) as [string, number[][] | number[][][]][]) {
     if (LEVEL_KINDS.has(kind)) {
       (value as number[][][]).forEach((level, i) => specs.push({ kind: `${kind}#${i}`, groups: level.map(sorted) }));
     } else {
       specs.push({ kind, groups: (value as number[][]).map(sorted) });
+      if (gloo.has(kind)) specs.push({ kind: `${kind}-gloo`, groups: (value as number[][]).map(sorted) });
     }
   }
   return specs;
@@ -82,11 +93,7 @@ function groupSpecs(plan: MegatronPlan): GroupSpec[] {
 export function initializeModelParallel(options: MegatronOptions = {}): void {
   const state = requireEnvironment('the distributed environment');
   const plan = planMegatronGroups(state.worldSize, options);
-  const vpp = plan.sizes.vpp;
   const extra: MegatronExtra = {
-    overrides: noOverrides(),
-    virtualPipelineModelParallelRank: vpp === null ? null : 0,
-    virtualPipelineModelParallelWorldSize: vpp,
     glooGroups: options?.createGlooProcessGroups ?? true,
     lists: plan.groupsOf(state.rank),
     globalMemoryBuffer: new GlobalMemoryBuffer(),
@@ -94,6 +101,13 @@ export function initializeModelParallel(options: MegatronOptions = {}): void {
   // Upstream passes timedelta(minutes=distributed_timeout_minutes) to every new_group.
   const minutes = options?.distributedTimeoutMinutes;
   installModelParallel(state, 'megatron', plan, groupSpecs(plan), extra, minutes === undefined ? state.timeoutMs : minutes * 60_000);
+  const globals = megatronGlobals('initializeModelParallel');
+  // Upstream sets the virtual pipeline values only with a virtual pipeline (earlier set* values stay otherwise).
+  if (plan.sizes.vpp !== null) {
+    globals.virtualPipelineModelParallelRank = 0;
+    globals.virtualPipelineModelParallelWorldSize = plan.sizes.vpp;
+  }
+  addProcessGroups(state.groups.values());
 }
 
 /** True once the data-parallel group exists (Megatron's `is_initialized`). */
@@ -120,10 +134,17 @@ export function createGroup(ranks?: readonly number[] | null, options: { groupDe
   const state = requireEnvironment('the distributed environment');
   const members = ranks ?? Array.from({ length: state.worldSize }, (_, r) => r);
   if (!Array.isArray(members)) throw invalidType('ranks', 'an array of ranks', ranks);
-  return state.newGroup([sorted(members)], options.groupDesc ?? 'group');
+  const group = state.newGroup([sorted(members)], options.groupDesc ?? 'group');
+  addProcessGroups([group]);
+  return group;
 }
 
-/** Destroys this rank's Megatron groups and forgets every override (the world group stays). */
+/**
+ * Destroys this rank's Megatron groups (their gloo twins included; the world group stays) and unsets
+ * what upstream's `destroy_model_parallel` unsets: the tp / pp / expert overrides, the virtual pipeline
+ * rank and size, the process-group list (the data-parallel rank override stays, as upstream).
+ */
 export function destroyModelParallel(): void {
   megatronOrUndefined()?.state.destroyModelParallel();
+  resetMegatronGlobals();
 }

@@ -60,7 +60,9 @@ export class ParallelState {
    * A GroupCoordinator for the group of `groupRanks` that holds this rank, or undefined when none does.
    * Every member must create its groups in the same order (as torch's new_group requires).
    */
-  newGroup(groupRanks: readonly (readonly number[])[], groupName: string, timeoutMs = this.timeoutMs): GroupCoordinator | undefined {
+  newGroup(
+    groupRanks: readonly (readonly number[])[], groupName: string, timeoutMs = this.timeoutMs, localRank = this.localRank,
+  ): GroupCoordinator | undefined {
     const mine = groupRanks.find((ranks) => ranks.includes(this.rank));
     if (mine === undefined) return undefined;
     const key = mine.join(',');
@@ -70,7 +72,7 @@ export class ParallelState {
     this.#nameCounts.set(groupName, count + 1);
     const uniqueName = `${groupName}:${count}`;
     const group = new GroupCoordinator({
-      groupRanks: [mine], context: this.context, localRank: this.localRank, groupName, occurrence, timeoutMs, uniqueName, backend: this.backend,
+      groupRanks: [mine], context: this.context, localRank, groupName, occurrence, timeoutMs, uniqueName, backend: this.backend,
     });
     this.#byUniqueName.set(uniqueName, group);
     return group;
@@ -88,9 +90,12 @@ export class ParallelState {
 
   /** Destroys the model-parallel groups (the world group stays). */
   destroyModelParallel(): void {
-    // A live tp patch holds the caller's group in `groups`: put ours back first, so that ours is destroyed
-    // and the caller's is left alone (upstream leaves its patching group alone too).
-    (this.modelParallel?.extra as { tpPatch?: { restore(): void } | null } | undefined)?.tpPatch?.restore();
+    // A live tp / sp patch holds the caller's group in `groups`: put ours back first, so that ours is
+    // destroyed and the caller's is left alone (upstream leaves its patching group alone too).
+    type Patches = { tpPatch?: { restore(): void } | null; spPatch?: { restore(): void } | null } | undefined;
+    const patches = this.modelParallel?.extra as Patches;
+    patches?.tpPatch?.restore();
+    patches?.spPatch?.restore();
     for (const group of this.groups.values()) group.destroy();
     this.groups.clear();
     this.modelParallel = undefined;

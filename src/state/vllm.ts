@@ -9,7 +9,7 @@
  *   getTpGroup().allReduce(t); getPpGroup().isFirstRank; ...
  *   destroyModelParallel(); destroyDistributedEnvironment()
  */
-import { invalidType, outOfRange } from '../errors.js';
+import { checkInteger, invalidType, outOfRange } from '../errors.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import { planVllmGroups, VLLM_KINDS, type VllmOptions } from '../topology/index.js';
 import { distributedEnvironmentIsInitialized, getWorldGroup } from './environment.js';
@@ -21,6 +21,7 @@ export { initDistributedEnvironment, destroyDistributedEnvironment, getWorldGrou
 export type { InitDistributedOptions } from './environment.js';
 export type { TensorParallelPatch } from './tp-patch.js';
 export type { VllmOptions, VllmPlan } from '../topology/index.js';
+export { TensorMetadata } from './vllm-metadata.js';
 export {
   tensorModelParallelAllReduce, tensorModelParallelAllGather, tensorModelParallelReduceScatter, tensorModelParallelGather,
   broadcastTensorDict,
@@ -75,6 +76,24 @@ export function initModelParallelGroup(
   if (!Array.isArray(groupRanks)) throw invalidType('groupRanks', 'an array of arrays of ranks', groupRanks);
   return newGroupOrThrow(state, groupRanks, options.groupName ?? 'anonymous',
     () => `\`groupRanks\` (${JSON.stringify(groupRanks)}) holds no group with rank ${state.rank}`);
+}
+
+/**
+ * vLLM's `init_world_group(ranks, local_rank, backend)`: a group named "world" (unique name `world:<n>`)
+ * of `ranks`, which must hold this rank; the caller owns it (initDistributedEnvironment makes the
+ * environment's own world group). Every rank in `ranks` must call it.
+ * @throws RangeError ERR_MULTIRANK_OUT_OF_RANGE when `ranks` does not hold this rank.
+ * @throws TypeError for bad ranks or a bad localRank; MultirankError ERR_MULTIRANK_BACKEND_UNAVAILABLE
+ *   for another backend than the environment's.
+ * @throws MultirankError ERR_MULTIRANK_NOT_INITIALIZED without a distributed environment.
+ */
+export function initWorldGroup(ranks: readonly number[], localRank: number, backend?: string | null): GroupCoordinator {
+  const state = requireEnvironment('the distributed environment');
+  checkBackend(state, backend);
+  if (!Array.isArray(ranks)) throw invalidType('ranks', 'an array of ranks', ranks);
+  const local = checkInteger('localRank', localRank, 0);
+  const absent = () => `\`ranks\` (${JSON.stringify(ranks)}) does not hold rank ${state.rank}`;
+  return newGroupOrThrow(state, [ranks], 'world', absent, local);
 }
 
 /** True when this rank's tp and pp groups exist (vLLM's check). */

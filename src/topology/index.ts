@@ -15,6 +15,8 @@ export {
 export { planMegatronGroups, MEGATRON_KINDS } from './megatron.js';
 export type { MegatronPlan, MegatronGroups, MegatronFlatKind, MegatronLevelKind } from './megatron.js';
 export { MEGATRON_OPTION_KEYS } from './megatron-options.js';
+export { planMegatronAllGatherGroups } from './megatron-extra-groups.js';
+export type { MegatronAllGatherGroups, MegatronAllGatherSizes } from './megatron-extra-groups.js';
 export type { MegatronOptions, MegatronSizes, EmbeddingRanksFn } from './megatron-options.js';
 export type { MegatronRankGroups, MegatronRankInfo, MegatronVirtualStage } from './megatron-rank-info.js';
 export { planVllmGroups, VLLM_KINDS, VLLM_OPTION_KEYS } from './vllm.js';

@@ -6,7 +6,7 @@
  *
  * A rank's index in a group is its index in the *sorted* member list, as `torch.distributed.new_group`
  * sorts the ranks it is given (Megatron's groups are ascending anyway, except the distributed-optimizer
- * instance groups, which no getter ranks).
+ * instance groups: their members are an unsorted concatenation, and the rank is still the sorted index).
  */
 import type { MegatronFlatKind, MegatronGroups, MegatronLevelKind } from './megatron.js';
 import type { MegatronSizes } from './megatron-options.js';
@@ -59,6 +59,11 @@ export interface MegatronRankInfo {
   partialExpertDataParallelWorldSize: number;
   expertGtpWeightRematRank: number;
   expertGtpWeightRematWorldSize: number;
+  /** `get_intra_distributed_optimizer_instance_group().rank()` (the index in the sorted members). */
+  intraDistributedOptimizerInstanceRank: number;
+  intraDistributedOptimizerInstanceWorldSize: number;
+  /** The members of this rank's distributed-optimizer instance, in upstream order (not sorted). */
+  intraDistributedOptimizerInstanceGlobalRanks: number[];
   virtualPipelineModelParallelRank: number | null;
   virtualPipelineModelParallelWorldSize: number | null;
   isPipelineFirstStage: boolean;
@@ -167,6 +172,7 @@ function describeRank(
   const edp = s.expertGtpRemat > 1 ? need('expertDpGtpRemat') : edpPlain;
   const partialEdp = s.expertGtpRemat > 1 ? edp : n > 1 ? need('intraPartialExpertDp') : edpPlain;
   const egtp = s.expertGtpRemat > 1 ? need('expertGtpRemat') : [rank];
+  const distOpt = need('intraDistOptInstance');
   const ppRank = at(pp);
   const first = ppRank === 0;
   const last = ppRank === pp.length - 1;
@@ -196,6 +202,8 @@ function describeRank(
     expertDataParallelRank: at(edp), expertDataParallelWorldSize: edp.length,
     partialExpertDataParallelRank: at(partialEdp), partialExpertDataParallelWorldSize: partialEdp.length,
     expertGtpWeightRematRank: at(egtp), expertGtpWeightRematWorldSize: egtp.length,
+    intraDistributedOptimizerInstanceRank: at(distOpt), intraDistributedOptimizerInstanceWorldSize: distOpt.length,
+    intraDistributedOptimizerInstanceGlobalRanks: [...distOpt],
     virtualPipelineModelParallelRank: s.vpp === null ? null : 0,
     virtualPipelineModelParallelWorldSize: s.vpp,
     isPipelineFirstStage: first, isPipelineLastStage: last, virtualStages,

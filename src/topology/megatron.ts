@@ -16,6 +16,7 @@
  * `[]` kinds are lists of levels (hierarchical CP: one level per size; hybrid DPxCP: sizes 2, 4, ...).
  */
 import { createHierarchicalGroups, createHybridDpCpGroups } from './hierarchical.js';
+import { megatronGlooKinds } from './megatron-extra-groups.js';
 import { checkPipelineBackend, setupMegatron } from './megatron-options.js';
 import type { MegatronOptions, MegatronSetup, MegatronSizes } from './megatron-options.js';
 import { makeMegatronIndex } from './megatron-rank-info.js';
@@ -66,6 +67,11 @@ export interface MegatronPlan {
   readonly worldSize: number;
   readonly sizes: MegatronSizes;
   readonly groups: MegatronGroups;
+  /**
+   * The kinds whose groups get a gloo twin (same members, created right after each group of the kind),
+   * in creation order; empty with `createGlooProcessGroups: false` or `gtpRematSize > 1`.
+   */
+  readonly glooKinds: readonly MegatronFlatKind[];
   /** For each kind, the group that holds `rank` (absent where no group does). */
   groupsOf(rank: number): MegatronRankGroups;
   /** What upstream's per-rank getters return on `rank`. */
@@ -217,6 +223,7 @@ export function planMegatronGroups(worldSize: number, options?: MegatronOptions)
     worldSize,
     sizes: setup.sizes,
     groups: frozen,
+    glooKinds: megatronGlooKinds(setup.sizes, options?.createGlooProcessGroups ?? true),
     groupsOf: (rank) => index.groupsOf(rank),
     rankInfo: (rank) => index.rankInfo(rank),
   };

@@ -33,10 +33,11 @@ const SURFACES: Record<string, Surface> = {
       'cleanup_dist_env_and_memory', 'in_the_same_node_as', 'is_global_first_rank', 'is_local_first_rank',
       // communication_op.py
       'tensor_model_parallel_all_reduce', 'tensor_model_parallel_all_gather', 'tensor_model_parallel_reduce_scatter',
-      'tensor_model_parallel_gather', 'broadcast_tensor_dict',
+      'tensor_model_parallel_gather', 'broadcast_tensor_dict', 'init_world_group',
+      // the named tuple
+      'TensorMetadata',
     ],
     skipped: {
-      init_world_group: 'initDistributedEnvironment creates the world group',
       graph_capture: 'CUDA graph capture has no CPU-threads counterpart',
       set_custom_all_reduce: 'the CUDA custom all-reduce is not part of the threads backend',
       prepare_communication_buffer_for_model: 'torch.nn.Module specific',
@@ -71,18 +72,21 @@ const SURFACES: Record<string, Surface> = {
       'get_expert_data_parallel_group', 'get_data_modulo_expert_parallel_group', 'get_expert_data_parallel_group_gloo',
       'get_expert_data_parallel_rank', 'get_expert_data_parallel_world_size', 'get_intra_distributed_optimizer_instance_group',
       'get_inter_distributed_optimizer_instance_group', 'get_global_memory_buffer', 'destroy_global_memory_buffer',
-      'get_all_ranks', 'destroy_model_parallel',
+      'get_all_ranks', 'destroy_model_parallel', 'get_nccl_options', 'update_pg_timeout', 'overwrite_nccl_comm_cfgs',
+      'create_all_gather_groups',
+      // process_groups_config.py
+      'ProcessGroupCollection',
     ],
     skipped: {
-      get_nccl_options: 'NCCL process-group options',
-      update_pg_timeout: 'torch process-group timeouts (multirank: MULTIRANK_TIMEOUT_MS / launch timeoutMs)',
-      overwrite_nccl_comm_cfgs: 'NCCL communicator configuration',
       _set_global_memory_buffer: 'private; initializeModelParallel creates the buffer',
       _set_global_symmetric_memory_buffer: 'private, torch symmetric memory',
       get_global_symmetric_memory_buffer: 'torch symmetric memory (NVSHMEM) has no CPU-threads counterpart',
       destroy_global_symmetric_memory_buffer: 'torch symmetric memory',
     },
-    additions: ['RankGenerator', 'GlobalMemoryBuffer', 'initDistributedEnvironment', 'destroyDistributedEnvironment', 'getWorldGroup'],
+    additions: [
+      'RankGenerator', 'GlobalMemoryBuffer', 'initDistributedEnvironment', 'destroyDistributedEnvironment', 'getWorldGroup',
+      'PROCESS_GROUP_COLLECTION_FIELDS',
+    ],
   },
   fastvideo: {
     module: fastvideo,
@@ -93,6 +97,8 @@ const SURFACES: Record<string, Surface> = {
       'patch_tensor_parallel_group', 'get_tp_world_size', 'get_tp_rank', 'destroy_model_parallel', 'destroy_distributed_environment',
       'cleanup_dist_env_and_memory', 'get_same_node_ranks', 'is_the_same_node_as', 'initialize_tensor_parallel_group',
       'initialize_sequence_parallel_group',
+      // named in upstream's docs (ensure_model_parallel_initialized was defined until 46e7a15e)
+      'ensure_model_parallel_initialized', 'patch_sequence_parallel_group',
     ],
     skipped: {
       init_world_group: 'initDistributedEnvironment creates the world group',

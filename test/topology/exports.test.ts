@@ -10,7 +10,7 @@ test('multirank/topology exports exactly these names', (t) => {
     'VLLM_OPTION_KEYS', 'createHierarchicalGroups', 'createHybridDpCpGroups', 'defaultEmbeddingRanks',
     'defaultPositionEmbeddingRanks', 'describeGroups', 'escapeXml', 'generateMaskedOrthogonalRankGroups', 'gridColumns',
     'groupColour', 'hybridDpCpGroupSizes', 'initializeSequenceParallelGroup', 'initializeTensorParallelGroup',
-    'injectGtpRematAxis', 'planFastVideoGroups', 'planMegatronGroups', 'planVllmGroups', 'renderCoordinateGrid',
+    'injectGtpRematAxis', 'planFastVideoGroups', 'planMegatronAllGatherGroups', 'planMegatronGroups', 'planVllmGroups', 'renderCoordinateGrid',
     'renderSvg', 'renderText', 'toJson', 'toLayoutView',
   ]);
 });
