@@ -20,6 +20,7 @@ export const ErrorCodes = {
   CLOSED: 'ERR_MULTIRANK_CLOSED',
   NOT_INITIALIZED: 'ERR_MULTIRANK_NOT_INITIALIZED',
   BACKEND_UNAVAILABLE: 'ERR_MULTIRANK_BACKEND_UNAVAILABLE',
+  STORE: 'ERR_MULTIRANK_STORE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -143,5 +144,17 @@ export class ClosedError extends MultirankError {
   constructor(message: string) {
     super(ErrorCodes.CLOSED, message);
     this.name = 'ClosedError';
+  }
+}
+
+/**
+ * A key-value store (`TCPStore`) could not do what was asked: no server within the deadline, the
+ * connection lost during a request, a reply that breaks the protocol. The message names the store's
+ * address and the operation.
+ */
+export class StoreError extends MultirankError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.STORE, message, options);
+    this.name = 'StoreError';
   }
 }

@@ -23,5 +23,7 @@ export {
 } from './tensor/index.js';
 export type { DType, ReduceOp, Scalar } from './tensor/index.js';
 export {
-  MultirankError, TimeoutError, MismatchError, RankFailedError, ArenaFullError, ClosedError, ErrorCodes,
+  MultirankError, TimeoutError, MismatchError, RankFailedError, ArenaFullError, ClosedError, StoreError, ErrorCodes,
 } from './errors.js';
+export { TCPStore, HashStore, PrefixStore, StatelessProcessGroup } from './store/index.js';
+export type { Store, StoreValue, TCPStoreOptions, StatelessProcessGroupOptions } from './store/index.js';
