@@ -173,7 +173,7 @@ export class ClientConnection {
 
   /**
    * Writes bytes (CANCEL_WAIT: its reply is read by the WAIT's reader). Writes of one tick go out in one
-   * system call (cork until the next tick, which comes before any awaiting caller resumes).
+   * system call (corked until the next tick; a graceful `destroy` flushes them first).
    */
   write(frame: Buffer): void {
     if (this.#failure) return;
@@ -181,6 +181,7 @@ export class ClientConnection {
       this.#corked = true;
       this.#socket.cork();
       process.nextTick(() => {
+        if (!this.#corked) return;
         this.#corked = false;
         this.#socket.uncork();
       });
@@ -193,9 +194,16 @@ export class ClientConnection {
     if (this.#pending[0]) this.#pending[0].read = read;
   }
 
-  destroy(): void {
+  /** Closes the connection; `graceful`: what was written still reaches the server first (FIN after it). */
+  destroy(graceful = false): void {
     this.#fail(new Error('the client closed the connection'));
-    this.#socket.destroy();
+    if (!graceful) return void this.#socket.destroy();
+    if (this.#corked) {
+      this.#corked = false;
+      this.#socket.uncork();
+    }
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), 1000).unref();
   }
 
   #onData(chunk: Buffer): void {

@@ -33,6 +33,8 @@ export interface StatelessProcessGroupOptions {
   readonly storeTimeout?: number;
   /** A sender deletes its keys older than this, in seconds (default 3600). */
   readonly dataExpirationSeconds?: number;
+  /** Rank 0: called with the store's port once it listens, before the ranks join (for port 0). */
+  readonly onListen?: (port: number) => void;
 }
 
 const encode = (obj: unknown): Uint8Array => v8.serialize(boxTensors(obj));
@@ -76,7 +78,7 @@ export class StatelessProcessGroup {
     if (typeof storeTimeout !== 'number' || !(storeTimeout >= 0)) throw invalidType('storeTimeout', 'a number of seconds >= 0', storeTimeout);
     const store = await TCPStore.create({
       host: options.host, port, isMaster: rank === 0, worldSize, timeoutMs: Math.round(storeTimeout * 1000),
-      listenHost: rank === 0 ? options.host : undefined,
+      listenHost: rank === 0 ? options.host : undefined, onListen: options.onListen,
     });
     return new StatelessProcessGroup(rank, worldSize, store, options.dataExpirationSeconds ?? 3600);
   }

@@ -35,6 +35,7 @@ export function startServerThread(options: ListenOptions): Promise<ServerHandle>
       resolve({
         port: message.port!,
         close: () => (closed ??= new Promise<void>((done) => {
+          worker.ref(); // keep the process up until the server is down
           worker.once('exit', () => done());
           worker.postMessage('close');
           setTimeout(() => void worker.terminate(), 2000).unref();

@@ -38,6 +38,8 @@ export interface TCPStoreOptions {
   readonly protocol?: Dialect | 'auto';
   /** The master's server runs on a worker thread of its own (default), or in this thread when false. */
   readonly serverThread?: boolean;
+  /** Called with the port once the master listens, before it waits for workers (port 0: tell them the port). */
+  readonly onListen?: (port: number) => void;
 }
 
 const readU8: Reader<number> = (cur) => cur.u8();
@@ -95,6 +97,7 @@ export class TCPStore implements Store {
     if (isMaster) {
       server = await startServer({ host: options.listenHost ?? listenHostFor(host), port }, options.serverThread ?? true);
       port = server.port;
+      options.onListen?.(port);
     }
     const deadline = performance.now() + (timeoutMs || DEFAULT_STORE_TIMEOUT_MS);
     let main: ClientConnection;
@@ -233,7 +236,7 @@ export class TCPStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#main.destroy();
+    this.#main.destroy(true);
     this.#waits.close();
     await this.server?.close();
   }
