@@ -1,10 +1,11 @@
 /**
  * The TCPStore server: torch's daemon in Node. One event loop serves every connection; each connection
  * speaks the dialect its first bytes show (VALIDATE: current torch; anything else: torch 1.13) and is
- * parsed incrementally (a request runs only once it has fully arrived). A malformed or foreign request,
- * a request over the limits, or a WAIT while that connection already waits closes that connection and
- * nothing else; a client that disconnects loses its pending wait. Replies to one batch of requests go
- * out in one write; a client that does not read its replies is paused past 64 MiB of them.
+ * parsed incrementally (a request runs only once it has fully arrived). A malformed or foreign request
+ * or one over the limits closes that connection and nothing else; a client that disconnects loses its
+ * pending wait, and a WAIT replaces one still pending (torch 1.13's client gives up on a wait without
+ * cancelling it). Replies to one batch of requests go out in one write; a client that does not read
+ * its replies is paused past 64 MiB of them.
  */
 import net from 'node:net';
 import { StoreError } from '../errors.js';
@@ -188,7 +189,8 @@ class Connection {
   }
 
   #wait(ks: string[], out: FrameBuilder): void {
-    if (this.#waiter?.active) throw new ProtocolError('WAIT while this connection already waits');
+    // a client whose wait timed out without CANCEL_WAIT (torch 1.13) waits anew: the old wait is dropped
+    if (this.#waiter) this.server.core.cancel(this.#waiter);
     this.#waiter = this.server.core.wait(ks, () => {
       this.#waiter = undefined;
       this.#write(Buffer.of(STOP_WAITING));
