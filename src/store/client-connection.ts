@@ -30,7 +30,8 @@ export interface Address {
 }
 
 /** host:port, with brackets around an IPv6 address. */
-export const formatAddress = (a: Address): string => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
+export const formatAddress = (a: Address): string =>
+  (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -82,7 +83,9 @@ export class ClientConnection {
    * given, else what the server answers to VALIDATE + PING. `ping` false: a known current server gets
    * VALIDATE alone (no round trip).
    */
-  static async open(address: Address, dialect: Dialect | 'auto', deadline: number, ping = true): Promise<ClientConnection> {
+  static async open(
+    address: Address, dialect: Dialect | 'auto', deadline: number, ping = true,
+  ): Promise<ClientConnection> {
     const label = `TCPStore at ${formatAddress(address)}`;
     let backoff = 10, lastError: unknown;
     let speak = dialect;
@@ -111,12 +114,14 @@ export class ClientConnection {
         connection.destroy();
         if (!(error instanceof DroppedHandshake)) throw error;
         if (speak === 'current') {
-          throw new StoreError(`${label} closed the connection at the handshake (VALIDATE + PING): not a torch 2.x TCPStore`);
+          throw new StoreError(
+            `${label} closed the connection at the handshake (VALIDATE + PING): not a torch 2.x TCPStore`);
         }
         speak = 'legacy';
       }
     }
-    const reason = lastError instanceof Error ? ` (last error: ${(lastError as NodeJS.ErrnoException).code ?? lastError.message})` : '';
+    const code = (lastError as NodeJS.ErrnoException | undefined)?.code ?? (lastError as Error | undefined)?.message;
+    const reason = code ? ` (last error: ${code})` : '';
     throw new StoreError(`${label}: could not connect before the deadline${reason}`, { cause: lastError });
   }
 
@@ -166,7 +171,8 @@ export class ClientConnection {
       return Promise.resolve(undefined as T);
     }
     return new Promise<T>((resolve, reject) => {
-      if (this.#pending.push({ read, resolve: resolve as (value: unknown) => void, reject, what }) === 1) this.#socket.ref();
+      const entry = { read, resolve: resolve as (value: unknown) => void, reject, what };
+      if (this.#pending.push(entry) === 1) this.#socket.ref();
       this.write(frame);
     });
   }

@@ -50,7 +50,8 @@ export class StoreCore {
       const current = parseCounter(old);
       if (current === undefined) {
         const shown = Buffer.from(old.subarray(0, 40)).toString('latin1');
-        throw new StoreError(`add: the value at key ${JSON.stringify(key)} is not an integer counter (${JSON.stringify(shown)})`);
+        throw new StoreError(
+          `add: the value at key ${JSON.stringify(key)} is not an integer counter (${JSON.stringify(shown)})`);
       }
       value = BigInt.asIntN(64, current + amount);
     }

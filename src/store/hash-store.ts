@@ -8,7 +8,9 @@ import {
   DEFAULT_STORE_TIMEOUT_MS, checkKey, checkKeys, checkTimeout, listKeys, toBytes, type Store, type StoreValue,
 } from './types.js';
 
-/** Resolves when every key exists in `core`; rejects after `timeoutMs` (0: never) with `describeTimeout`'s text. */
+/**
+ * Resolves when every key exists in `core`; rejects after `timeoutMs` (0: never) 
+ * with `describeTimeout`'s text. */
 export function waitInCore(
   core: StoreCore, keys: readonly string[], timeoutMs: number, describeTimeout: () => string,
 ): Promise<void> {
@@ -90,7 +92,8 @@ export class HashStore implements Store {
   async wait(keys: readonly string[], timeoutMs?: number): Promise<void> {
     this.#open();
     checkKeys('keys', keys);
-    await this.#wait(keys, timeoutMs === undefined ? this.#timeoutMs : checkTimeout('timeoutMs', timeoutMs), 'wait');
+    const ms = timeoutMs === undefined ? this.#timeoutMs : checkTimeout('timeoutMs', timeoutMs);
+    await this.#wait(keys, ms, 'wait');
   }
 
   async append(key: string, value: StoreValue): Promise<void> {
@@ -109,7 +112,8 @@ export class HashStore implements Store {
     this.#open();
     checkKeys('keys', keys);
     if (!Array.isArray(values) || values.length !== keys.length) {
-      throw outOfRange(`Expected \`values\` to be an array as long as \`keys\` (${keys.length}), got ${Array.isArray(values) ? values.length : typeof values}`);
+      const got = Array.isArray(values) ? values.length : typeof values;
+      throw outOfRange(`Expected \`values\` to be an array as long as \`keys\` (${keys.length}), got ${got}`);
     }
     const bytes = values.map((value, i) => copy(toBytes(`values[${i}]`, value)));
     keys.forEach((key, i) => this.#core.set(key, bytes[i]!));
@@ -124,6 +128,7 @@ export class HashStore implements Store {
   }
 
   #wait(keys: readonly string[], timeoutMs: number, what: string): Promise<void> {
-    return waitInCore(this.#core, keys, timeoutMs, () => `HashStore: ${what} timed out after ${timeoutMs} ms waiting for keys: ${listKeys(keys)}`);
+    return waitInCore(this.#core, keys, timeoutMs,
+      () => `HashStore: ${what} timed out after ${timeoutMs} ms waiting for keys: ${listKeys(keys)}`);
   }
 }

@@ -213,7 +213,9 @@ class Connection {
 
 const EMPTY = new Uint8Array(0);
 
-/** Where to listen: a host name or address (default: every interface, IPv6 and IPv4) and a port (0: any free one). */
+/**
+ * Where to listen: a host name or address (default: every interface, IPv6 and
+ * IPv4) and a port (0: any free one). */
 export interface ListenOptions {
   readonly host?: string;
   readonly port?: number;
@@ -250,7 +252,8 @@ export class TCPStoreServer {
       else await attempt('::').catch(() => attempt('0.0.0.0'));
     } catch (error) {
       const where = `${options.host ?? 'every interface'}, port ${port}`;
-      throw new StoreError(`TCPStore server could not listen on ${where}: ${(error as Error).message}`, { cause: error });
+      const reason = (error as Error).message;
+      throw new StoreError(`TCPStore server could not listen on ${where}: ${reason}`, { cause: error });
     }
     server.on('error', () => {});
     return store;

@@ -73,9 +73,13 @@ export class StatelessProcessGroup {
     const worldSize = checkInteger('worldSize', options.worldSize, 1);
     const rank = checkInteger('rank', options.rank, 0, worldSize - 1);
     const port = checkInteger('port', options.port, 0, 65535);
-    if (rank !== 0 && port === 0) throw outOfRange(`Expected \`port\` to be rank 0's store port (1..65535) on rank ${rank}, got 0`);
+    if (rank !== 0 && port === 0) {
+      throw outOfRange(`Expected \`port\` to be rank 0's store port (1..65535) on rank ${rank}, got 0`);
+    }
     const storeTimeout = options.storeTimeout ?? 300;
-    if (typeof storeTimeout !== 'number' || !(storeTimeout >= 0)) throw invalidType('storeTimeout', 'a number of seconds >= 0', storeTimeout);
+    if (typeof storeTimeout !== 'number' || !(storeTimeout >= 0)) {
+      throw invalidType('storeTimeout', 'a number of seconds >= 0', storeTimeout);
+    }
     const store = await TCPStore.create({
       host: options.host, port, isMaster: rank === 0, worldSize, timeoutMs: Math.round(storeTimeout * 1000),
       listenHost: rank === 0 ? options.host : undefined, onListen: options.onListen,
@@ -166,7 +170,7 @@ export class StatelessProcessGroup {
     }
   }
 
-  /** Closes the store (on rank 0 its server too: call it after the other ranks are done, e.g. after a barrier). */
+  /** Closes the store (rank 0: its server too, so call it once the others are done, e.g. after a barrier). */
   close(): Promise<void> {
     return this.store.close();
   }

@@ -27,7 +27,9 @@ export function listenHostFor(host: string): string | undefined {
 export function startServerThread(options: ListenOptions): Promise<ServerHandle> {
   const worker = new Worker(new URL('./server-thread.js', import.meta.url), { workerData: options });
   return new Promise((resolve, reject) => {
-    worker.once('error', (error) => reject(new StoreError(`TCPStore server thread failed: ${error.message}`, { cause: error })));
+    worker.once('error', (error) => {
+      reject(new StoreError(`TCPStore server thread failed: ${error.message}`, { cause: error }));
+    });
     worker.once('message', (message: { port?: number; error?: string }) => {
       if (message.error !== undefined) return reject(new StoreError(message.error));
       worker.unref();

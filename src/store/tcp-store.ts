@@ -68,7 +68,9 @@ export class TCPStore implements Store {
   #timeoutMs: number;
   #closed = false;
 
-  private constructor(main: ClientConnection, options: TCPStoreOptions & { host: string; port: number }, server?: ServerHandle) {
+  private constructor(
+    main: ClientConnection, options: TCPStoreOptions & { host: string; port: number }, server?: ServerHandle,
+  ) {
     this.#main = main;
     this.host = options.host;
     this.port = options.port;
@@ -88,14 +90,19 @@ export class TCPStore implements Store {
     const isMaster = options.isMaster ?? false;
     if (typeof isMaster !== 'boolean') throw invalidType('isMaster', 'a boolean', isMaster);
     let port = checkInteger('port', options.port ?? 0, 0, 65535);
-    if (!isMaster && port === 0) throw outOfRange('Expected `port` to be the server\'s port (1..65535) for a store with isMaster false, got 0');
+    if (!isMaster && port === 0) {
+      throw outOfRange('Expected `port` to be the server\'s port (1..65535) for a store with isMaster false, got 0');
+    }
     if (options.worldSize !== undefined) checkInteger('worldSize', options.worldSize, 1);
     const timeoutMs = checkTimeout('timeoutMs', options.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS);
     const protocol = options.protocol ?? 'auto';
-    if (!['auto', 'current', 'legacy'].includes(protocol)) throw invalidType('protocol', '"auto", "current" or "legacy"', protocol);
+    if (!['auto', 'current', 'legacy'].includes(protocol)) {
+      throw invalidType('protocol', '"auto", "current" or "legacy"', protocol);
+    }
     let server: ServerHandle | undefined;
     if (isMaster) {
-      server = await startServer({ host: options.listenHost ?? listenHostFor(host), port }, options.serverThread ?? true);
+      const listen = { host: options.listenHost ?? listenHostFor(host), port };
+      server = await startServer(listen, options.serverThread ?? true);
       port = server.port;
       options.onListen?.(port);
     }
@@ -134,14 +141,16 @@ export class TCPStore implements Store {
 
   async set(key: string, value: StoreValue): Promise<void> {
     const c = this.#conn();
-    await c.request(this.#frame(Q.SET).blob(this.#key(key)).blob(this.#value('value', value)).finish(), null, 'set');
+    const frame = this.#frame(Q.SET).blob(this.#key(key)).blob(this.#value('value', value)).finish();
+    await c.request(frame, null, 'set');
   }
 
   async get(key: string): Promise<Uint8Array> {
     const c = this.#conn(), k = this.#key(key), what = `get(${JSON.stringify(key)})`;
     if (c.dialect === 'current') {
       const frame = this.#frame(Q.CHECK).u64(1).blob(k).u8(Q.GET).blob(k).finish();
-      const value = await c.request(frame, (cur) => (cur.u8() === READY ? readBlob(cur) : (readBlob(cur), null)), what);
+      const read: Reader<Uint8Array | null> = (cur) => (cur.u8() === READY ? readBlob(cur) : (readBlob(cur), null));
+      const value = await c.request(frame, read, what);
       if (value) return value;
     }
     await this.#waitKeys([k], [key], this.#timeoutMs, what);
@@ -169,7 +178,8 @@ export class TCPStore implements Store {
 
   async deleteKey(key: string): Promise<boolean> {
     const c = this.#conn();
-    return (await c.request(this.#frame(Q.DELETE_KEY).blob(this.#key(key)).finish(), readI64, 'deleteKey')) === 1;
+    const frame = this.#frame(Q.DELETE_KEY).blob(this.#key(key)).finish();
+    return (await c.request(frame, readI64, 'deleteKey')) === 1;
   }
 
   async numKeys(): Promise<number> {
@@ -194,9 +204,11 @@ export class TCPStore implements Store {
     for (;;) {
       // torch 1.13 has no APPEND: compare-and-set until no other writer came between
       const exists = (await c.request(this.#frame(Q.CHECK).list([k]).finish(), readU8, 'append')) === READY;
-      const old = exists ? await c.request(this.#frame(Q.GET).blob(k).finish(), readBlob, 'append') : new Uint8Array(0);
+      const get = this.#frame(Q.GET).blob(k).finish();
+      const old = exists ? await c.request(get, readBlob, 'append') : new Uint8Array(0);
       const next = Buffer.concat([old, v]);
-      const now = await c.request(this.#frame(Q.COMPARE_SET).blob(k).blob(old).blob(next).finish(), readBlob, 'append');
+      const cas = this.#frame(Q.COMPARE_SET).blob(k).blob(old).blob(next).finish();
+      const now = await c.request(cas, readBlob, 'append');
       if (Buffer.compare(now, next) === 0) return;
     }
   }
@@ -206,7 +218,8 @@ export class TCPStore implements Store {
     if (ks.length === 0) return [];
     if (c.dialect === 'current') {
       const frame = this.#frame(Q.CHECK).list(ks).u8(Q.MULTI_GET).list(ks).finish();
-      const read: Reader<Uint8Array[] | null> = (cur) => (cur.u8() === READY ? readBlobs(ks.length)(cur) : (readBlobs(ks.length)(cur), null));
+      const all = readBlobs(ks.length);
+      const read: Reader<Uint8Array[] | null> = (cur) => (cur.u8() === READY ? all(cur) : (all(cur), null));
       const values = await c.request(frame, read, 'multiGet');
       if (values) return values;
     }
@@ -218,7 +231,8 @@ export class TCPStore implements Store {
   async multiSet(keys: readonly string[], values: readonly StoreValue[]): Promise<void> {
     const c = this.#conn(), ks = this.#keys(keys);
     if (!Array.isArray(values) || values.length !== ks.length) {
-      throw outOfRange(`Expected \`values\` to be an array as long as \`keys\` (${ks.length}), got ${Array.isArray(values) ? values.length : typeof values}`);
+      const got = Array.isArray(values) ? values.length : typeof values;
+      throw outOfRange(`Expected \`values\` to be an array as long as \`keys\` (${ks.length}), got ${got}`);
     }
     const vs = values.map((v, i) => this.#value(`values[${i}]`, v));
     let frame: FrameBuilder;
@@ -263,21 +277,25 @@ export class TCPStore implements Store {
   #key(key: string, name = 'key'): Buffer {
     const bytes = utf8(checkKey(name, key));
     if (bytes.length > MAX_KEY_BYTES) {
-      throw outOfRange(`Expected \`${name}\` to be at most ${MAX_KEY_BYTES - 1} bytes in UTF-8 (torch's TCPStore limit, with its "/" prefix), got ${bytes.length - 1} bytes`);
+      throw outOfRange(`Expected \`${name}\` to be at most ${MAX_KEY_BYTES - 1} bytes in UTF-8 (torch's TCPStore limit, `
+        + `with its "/" prefix), got ${bytes.length - 1} bytes`);
     }
     return bytes;
   }
 
   #keys(keys: readonly string[]): Buffer[] {
     checkKeys('keys', keys);
-    if (keys.length > MAX_KEYS) throw outOfRange(`Expected \`keys\` to hold at most ${MAX_KEYS} keys (torch's TCPStore limit), got ${keys.length}`);
+    if (keys.length > MAX_KEYS) {
+      throw outOfRange(`Expected \`keys\` to hold at most ${MAX_KEYS} keys (torch's TCPStore limit), got ${keys.length}`);
+    }
     return keys.map((key, i) => this.#key(key, `keys[${i}]`));
   }
 
   #value(name: string, value: StoreValue): Uint8Array {
     const bytes = toBytes(name, value);
     if (bytes.length > MAX_VALUE_BYTES) {
-      throw outOfRange(`Expected \`${name}\` to be at most ${MAX_VALUE_BYTES} bytes (torch's TCPStore limit), got ${bytes.length} bytes`);
+      throw outOfRange(
+        `Expected \`${name}\` to be at most ${MAX_VALUE_BYTES} bytes (torch's TCPStore limit), got ${bytes.length} bytes`);
     }
     return bytes;
   }

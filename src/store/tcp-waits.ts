@@ -35,11 +35,14 @@ export class WaitPool {
     else c.destroy();
   }
 
-  /** Resolves once every key exists; `ms` 0 waits without a deadline. Rejects with a TimeoutError naming the keys. */
-  async wait(keys: readonly Buffer[], names: readonly string[], ms: number, what: string, connectMs: number): Promise<void> {
+  /** Resolves once every key exists (`ms` 0: no deadline); else rejects with a TimeoutError naming the keys. */
+  async wait(
+    keys: readonly Buffer[], names: readonly string[], ms: number, what: string, connectMs: number,
+  ): Promise<void> {
     const c = await this.#take(connectMs);
     let settled = false;
-    const reply = c.request<unknown>(new FrameBuilder().u8(c.code(Q.WAIT)).list(keys).finish(), (cur) => cur.u8(), what);
+    const frame = new FrameBuilder().u8(c.code(Q.WAIT)).list(keys).finish();
+    const reply = c.request<unknown>(frame, (cur) => cur.u8(), what);
     reply.then(() => (settled = true), () => (settled = true));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = ms > 0 && await new Promise<boolean>((resolve, reject) => {

@@ -80,7 +80,8 @@ export function listKeys(keys: readonly string[]): string {
 
 /** Parses a counter as torch's `std::stoll` does (leading blanks, sign, digits); undefined when it is none. */
 export function parseCounter(bytes: Uint8Array): bigint | undefined {
-  const match = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+  const textOf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  const match = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(textOf);
   if (!match) return undefined;
   const value = BigInt(match[1]!);
   return value === BigInt.asIntN(64, value) ? value : undefined;
