@@ -24,6 +24,7 @@ export const ErrorCodes = {
   ARENA_CORRUPT: 'ERR_MULTIRANK_ARENA_CORRUPT',
   /** A device library (NCCL, HCCL, their runtimes) reported an error. */
   DEVICE: 'ERR_MULTIRANK_DEVICE',
+  STORE: 'ERR_MULTIRANK_STORE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -241,5 +242,17 @@ export class ClosedError extends MultirankError {
   constructor(message: string) {
     super(ErrorCodes.CLOSED, message);
     this.name = 'ClosedError';
+  }
+}
+
+/**
+ * A key-value store (`TCPStore`) could not do what was asked: no server within the deadline, the
+ * connection lost during a request, a reply that breaks the protocol. The message names the store's
+ * address and the operation.
+ */
+export class StoreError extends MultirankError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.STORE, message, options);
+    this.name = 'StoreError';
   }
 }

@@ -26,5 +26,7 @@ export {
 } from './tensor/index.js';
 export type { DType, ReduceOp, Scalar, ComplexPair, Device } from './tensor/index.js';
 export {
-  MultirankError, TimeoutError, MismatchError, RankFailedError, ArenaFullError, ClosedError, ErrorCodes,
+  MultirankError, TimeoutError, MismatchError, RankFailedError, ArenaFullError, ClosedError, StoreError, ErrorCodes,
 } from './errors.js';
+export { TCPStore, HashStore, PrefixStore, StatelessProcessGroup } from './store/index.js';
+export type { Store, StoreValue, TCPStoreOptions, StatelessProcessGroupOptions } from './store/index.js';

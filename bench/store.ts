@@ -1,0 +1,135 @@
+/**
+ * `npm run bench:store`: multirank's TCPStore against torch's, in the same run, on localhost.
+ *
+ * - Round trip: `set` then `get` of a 1-byte value, N times per round, every client against every
+ *   server (multirank's server runs in a process of its own, as torch's does); the mean per round,
+ *   then the median over rounds.
+ * - Throughput: 8 clients each `add`ing in a loop for S seconds against each server; multirank's
+ *   clients are 8 stores in one Node process, torch's 8 Python processes.
+ *
+ * Options: --iters N (2000), --rounds R (5), --seconds S (2), --json FILE. Needs /usr/bin/python3 with
+ * torch (bench/store-torch.py); without it only multirank's rows are measured.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { TCPStore } from '../src/index.js';
+import { TCPStoreServer } from '../src/store/server.js';
+
+const PY = '/usr/bin/python3';
+const SCRIPT = fileURLToPath(new URL('../../bench/store-torch.py', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const CLIENTS = 8;
+
+interface Row { readonly client: string; readonly server: string; readonly value: number }
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Starts a child and resolves with its first stdout line, parsed. */
+async function start(command: string, args: string[]): Promise<{ child: ChildProcess; first: unknown; next: () => Promise<unknown> }> {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<unknown> => JSON.parse((await lines.next()).value as string);
+  return { child, first: await next(), next };
+}
+
+async function ourRtt(port: number, iters: number, rounds: number): Promise<number[]> {
+  const store = await TCPStore.create({ port, timeoutMs: 60_000 });
+  for (let i = 0; i < iters / 10; i++) {
+    await store.set('rtt', 'v');
+    await store.get('rtt');
+  }
+  const out: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) {
+      await store.set('rtt', 'v');
+      await store.get('rtt');
+    }
+    out.push(((performance.now() - t0) / iters) * 1000);
+  }
+  await store.close();
+  return out;
+}
+
+async function ourLoad(port: number, seconds: number): Promise<number> {
+  const stores = await Promise.all(Array.from({ length: CLIENTS }, () => TCPStore.create({ port, timeoutMs: 60_000 })));
+  const end = performance.now() + seconds * 1000;
+  const counts = await Promise.all(stores.map(async (store) => {
+    let n = 0;
+    while (performance.now() < end) {
+      await store.add('load', 1);
+      n++;
+    }
+    return n;
+  }));
+  await Promise.all(stores.map((s) => s.close()));
+  return counts.reduce((a, b) => a + b, 0) / seconds;
+}
+
+async function torchLoad(port: number, seconds: number): Promise<number> {
+  const procs = await Promise.all(Array.from({ length: CLIENTS }, () => {
+    const child = spawn(PY, [SCRIPT, 'load', String(port), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    return { child, result: lines.next().then((l) => JSON.parse(l.value as string) as number) };
+  }));
+  const go = await TCPStore.create({ port, timeoutMs: 60_000 });
+  // the Python processes take seconds to import torch: give them time to connect and wait for "go"
+  await new Promise((resolve) => setTimeout(resolve, 8000));
+  await go.set('go', '1');
+  const counts = await Promise.all(procs.map((p) => p.result));
+  await go.close();
+  return counts.reduce((a, b) => a + b, 0) / seconds;
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--serve') {
+    const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
+    process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
+    process.stdin.resume().on('end', () => void server.close().then(() => process.exit(0)));
+    return;
+  }
+  const iters = option('iters', 2000), rounds = option('rounds', 5), seconds = option('seconds', 2);
+  const torch = spawnSync(PY, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  const hasTorch = torch.status === 0;
+  const ours = await start(process.execPath, [SELF, '--serve']);
+  const servers: [string, number, ChildProcess][] = [['multirank', (ours.first as { port: number }).port, ours.child]];
+  if (hasTorch) {
+    const theirs = await start(PY, [SCRIPT, 'server']);
+    servers.push([`torch ${torch.stdout.trim()}`, (theirs.first as { port: number }).port, theirs.child]);
+  } else {
+    process.stderr.write(`note: ${PY} cannot import torch: torch's rows are skipped\n`);
+  }
+  const rtt: Row[] = [], load: Row[] = [];
+  for (const [server, port] of servers) {
+    rtt.push({ client: 'multirank', server, value: median(await ourRtt(port, iters, rounds)) });
+    if (hasTorch) {
+      const py = await start(PY, [SCRIPT, 'rtt', String(port), String(iters), String(rounds)]);
+      rtt.push({ client: 'torch', server, value: median(py.first as number[]) });
+    }
+  }
+  for (const [server, port] of servers) {
+    load.push({ client: `multirank x${CLIENTS}`, server, value: await ourLoad(port, seconds) });
+    if (hasTorch) load.push({ client: `torch x${CLIENTS}`, server, value: await torchLoad(port, seconds) });
+  }
+  for (const [, , child] of servers) child.stdin!.end();
+  const table = [
+    `# set + get round trip, 1-byte value (median over ${rounds} rounds of ${iters})`,
+    '# client       server              us per set+get',
+    ...rtt.map((r) => `  ${r.client.padEnd(12)} ${r.server.padEnd(18)} ${r.value.toFixed(1).padStart(10)}`),
+    `# ${CLIENTS} clients adding for ${seconds} s`,
+    '# clients      server              ops/s',
+    ...load.map((r) => `  ${r.client.padEnd(12)} ${r.server.padEnd(18)} ${Math.round(r.value).toString().padStart(10)}`),
+  ];
+  process.stdout.write(`${table.join('\n')}\n`);
+  const json = process.argv.indexOf('--json');
+  if (json > 0) writeFileSync(process.argv[json + 1]!, JSON.stringify({ rtt, load, iters, rounds, seconds }, null, 2));
+}
+
+await main();
