@@ -30,3 +30,5 @@ export {
 } from './errors.js';
 export { TCPStore, HashStore, PrefixStore, StatelessProcessGroup } from './store/index.js';
 export type { Store, StoreValue, TCPStoreOptions, StatelessProcessGroupOptions } from './store/index.js';
+export { MessageQueue } from './shm/message-queue.js';
+export type { GroupQueueEnd } from './shm/message-queue.js';

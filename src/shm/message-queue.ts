@@ -32,7 +32,7 @@
 import type { Arena, ArenaRegion } from './arena.js';
 import { ShmRingBuffer, type RingSizes, type ShmRegion } from './ring-buffer.js';
 import { broadcastMarker, type QueueGroup } from './queue-group.js';
-import { outOfRange } from '../errors.js';
+import { invalidType, outOfRange } from '../errors.js';
 import { QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, type MessageQueueHandle, type QueueHandleOptions } from './queue-end.js';
 import { QueueReader } from './queue-reader.js';
 import { QueueWriter } from './queue-writer.js';
@@ -120,6 +120,14 @@ export class MessageQueue {
 export interface GroupQueueEnd {
   readonly queue: MessageQueue;
   readonly end: QueueWriter | QueueReader;
+  /** True on the member that writes (vLLM's `writer_rank`). */
+  readonly isWriter: boolean;
+  /** vLLM's `enqueue`: the writer sends `obj` to every reader (a reader calling it gets an error). */
+  enqueue(obj: unknown): void;
+  /** vLLM's `dequeue`: a reader takes the next object (the writer calling it gets an error). */
+  dequeue(): unknown;
+  /** vLLM's `broadcast_object`: the writer sends `obj` and returns it; a reader returns what was sent. */
+  broadcastObject(obj?: unknown): unknown;
   /**
    * The writer waits until every reader consumed every message, then closes the queue and returns the
    * ring to the arena; a reader does nothing (the writer owns the ring's life). When the readers do not
@@ -151,8 +159,23 @@ function createQueueFromGroup(group: QueueGroup, maxChunkBytes: number, maxChunk
   const options = { timeoutMs, spinIterations, abort, closeOnTimeout: true, ...marker };
   const readerIndex = group.rankInGroup < writerRank ? group.rankInGroup : group.rankInGroup - 1;
   const end = isWriter ? queue.writer(options) : queue.reader(readerIndex, options);
+  const role = (want: 'writer' | 'reader', call: string): void => {
+    if (isWriter !== (want === 'writer')) {
+      throw invalidType(`${call}()`, `a call on the queue's ${want} (group rank ${want === 'writer' ? writerRank : 'other than ' + writerRank})`,
+        `a call on group rank ${group.rankInGroup}`);
+    }
+  };
   return {
-    queue, end,
+    queue, end, isWriter,
+    enqueue: (obj) => {
+      role('writer', 'enqueue');
+      (end as QueueWriter).enqueue(obj);
+    },
+    dequeue: () => {
+      role('reader', 'dequeue');
+      return (end as QueueReader).dequeue();
+    },
+    broadcastObject: (obj) => (isWriter ? (end as QueueWriter).broadcastObject(obj) : (end as QueueReader).broadcastObject()),
     destroy: () => {
       if (region === undefined) return;
       try {

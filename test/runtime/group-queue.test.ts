@@ -18,3 +18,10 @@ test('destroying a group right after its root broadcast waits for the readers (n
   const results = await withRanks(3, { module: new URL('../fixtures/group-queue.js', import.meta.url), exportName: 'destroyAfterBroadcast' });
   t.deepEqual(results, Array(3).fill([{ i: 0 }, { i: 1 }, { i: 2 }]));
 });
+
+test('MessageQueue.createFromGroup, exported from multirank, gives vLLM\'s enqueue, dequeue and broadcastObject on its end', async (t) => {
+  const { withRanks } = await import('../../src/testing/index.js');
+  const results = (await withRanks(3, { module: new URL('../fixtures/mq-public.js', import.meta.url) })) as unknown[];
+  t.deepEqual(results[0], { isWriter: true, sent: { n: 1 }, wrongRole: 'dequeue' });
+  for (const r of results.slice(1)) t.deepEqual(r, { isWriter: false, first: { n: 1 }, second: [2, 'two'], wrongRole: 'enqueue' });
+});

@@ -106,6 +106,7 @@ const SURFACES: Record<string, Surface> = {
       set_custom_all_reduce: 'the CUDA custom all-reduce is not part of the threads backend',
     },
     additions: [
+      'DistributedAutograd',
       'getTensorModelParallelWorldSize', 'getTensorModelParallelRank', 'getSequenceModelParallelWorldSize',
       'getSequenceModelParallelRank', 'getDataParallelWorldSize', 'getDataParallelRank',
     ],
