@@ -121,7 +121,9 @@ function checkWaitArgs(flags: Int32Array, index: number, condition: WaitConditio
   }
   const { timeoutMs } = options;
   // The test inline (every wait makes it); the factory only builds the error.
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) checkTimeoutMs('options.timeoutMs', timeoutMs);
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+    checkTimeoutMs('options.timeoutMs', timeoutMs);
+  }
 }
 
 /**
@@ -218,8 +220,8 @@ function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, 
         nowMs = performance.now();
       }
       if (nowMs >= deadlineMs) {
-        throw new TimeoutError(`${options.describe()} (waited ${Math.round(nowMs - startMs)} ms, timeout ${timeoutMs} ms; ` +
-          `${TIMEOUT_ENV} sets the default)`);
+        const waited = Math.round(nowMs - startMs);
+        throw new TimeoutError(`${options.describe()} (waited ${waited} ms, timeout ${timeoutMs} ms; ${TIMEOUT_ENV} sets the default)`);
       }
       const sleepMs = Math.min(sliceMs, deadlineMs - nowMs, nextStallMs - nowMs, markAtMs - nowMs);
       if (sleepersIndex === undefined) {
