@@ -119,7 +119,11 @@ function checkWaitArgs(flags: Int32Array, index: number, condition: WaitConditio
   if (typeof condition !== 'number' && typeof condition !== 'function') {
     throw invalidType('condition', 'a number or a predicate function', condition);
   }
-  checkTimeoutMs('options.timeoutMs', options.timeoutMs);
+  const { timeoutMs } = options;
+  // The test inline (every wait makes it); the factory only builds the error.
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+    checkTimeoutMs('options.timeoutMs', timeoutMs);
+  }
 }
 
 /**
@@ -156,7 +160,12 @@ export function throwIfAborted(abort: AbortWord | readonly AbortWord[] | undefin
     if (value !== 0) throw word.error(value);
     return;
   }
-  for (const word of abort as readonly AbortWord[]) throwIfAborted(word);
+  const words = abort as readonly AbortWord[];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    const value = Atomics.load(word.flags, word.index);
+    if (value !== 0) throw word.error(value);
+  }
 }
 
 /** A sleep this short means the peer was about to arrive: spinning a little longer would have caught it. */
@@ -211,8 +220,8 @@ function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, 
         nowMs = performance.now();
       }
       if (nowMs >= deadlineMs) {
-        throw new TimeoutError(`${options.describe()} (waited ${Math.round(nowMs - startMs)} ms, timeout ${timeoutMs} ms; ` +
-          `${TIMEOUT_ENV} sets the default)`);
+        const waited = Math.round(nowMs - startMs);
+        throw new TimeoutError(`${options.describe()} (waited ${waited} ms, timeout ${timeoutMs} ms; ${TIMEOUT_ENV} sets the default)`);
       }
       const sleepMs = Math.min(sliceMs, deadlineMs - nowMs, nextStallMs - nowMs, markAtMs - nowMs);
       if (sleepersIndex === undefined) {
