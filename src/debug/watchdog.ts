@@ -58,7 +58,7 @@ export class Watchdog {
   #released(s: RankSnapshot): boolean {
     if (s.state !== 'BLOCKED' || s.op === undefined || s.op === 'send' || s.op === 'recv') return false;
     const phase = s.phase === 'finish' ? 'finish' : 'arrive';
-    const { ranks, missing } = readGroupWait(this.#control.arena.buffer(), s.groupOffset, s.seq, phase);
+    const { ranks, missing } = this.#control.groupWait(s.groupOffset, s.seq, phase);
     return ranks.length > 0 && missing.length === 0;
   }
 

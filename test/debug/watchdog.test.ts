@@ -5,8 +5,8 @@
  */
 import test from 'ava';
 import { Arena } from '../../src/shm/arena.js';
-import { JobControl } from '../../src/comm/job-control.js';
-import { formatGroupBlock, groupBlockLayout, SLOT_WORDS } from '../../src/comm/group-block.js';
+import { JobControl } from '../../src/comm/threads/job-control.js';
+import { formatGroupBlock, groupBlockLayout, SLOT_WORDS } from '../../src/comm/threads/group-block.js';
 import { RankState } from '../../src/debug/rank-status.js';
 import { QUIET_POLLS, Watchdog } from '../../src/debug/watchdog.js';
 
