@@ -57,6 +57,7 @@ export class GroupCoordinator extends GroupVariants {
   /** `obj` from member `src` (default 0) on every member, through the group's shared-memory queue. */
   broadcastObject<T>(obj: T, options: { src?: number } = {}): T {
     const src = this.member('options.src', options.src ?? 0);
+    if (this.rankInGroup === src && this.worldSize > 1) objects.checkSerializable(obj);
     const queue = this.#agreeOnQueueCall('broadcastObject', src);
     if (queue === undefined) return objects.broadcastObject(this, obj, src);
     if (this.rankInGroup !== src) return unboxTensors((queue.end as QueueReader).broadcastObject()) as T;

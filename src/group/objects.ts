@@ -15,6 +15,18 @@ import type { GroupCollectives } from './collectives.js';
 /** What the object plane needs of a group: its tensor collectives and point to point. */
 type GroupCoordinator = Pick<GroupCollectives, 'worldSize' | 'rankInGroup' | 'allGather' | 'gather' | 'broadcast' | 'send' | 'recv'>;
 
+/**
+ * Throws NOT_SERIALIZABLE (naming `name`) unless `obj` can travel: the root of a queue broadcast checks
+ * before its members agree on the call, so that a value it cannot send fails on it alone, as before.
+ */
+export function checkSerializable(obj: unknown, name = 'obj'): void {
+  try {
+    serialize(boxTensors(obj));
+  } catch (error) {
+    throw notSerializable(name, obj, error);
+  }
+}
+
 /** `obj` as v8 bytes; `name` is the caller's argument, for the error when it cannot be serialized. */
 function toBytes(obj: unknown, name = 'obj'): Tensor {
   let bytes: Buffer;
