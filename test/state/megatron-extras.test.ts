@@ -81,7 +81,7 @@ test('ProcessGroupCollection: subsets, names and values checked, toString, and c
     assertError(t, r.badFields, ErrorCodes.INVALID_ARG_TYPE, 'fields');
     t.is(r.empty, 'ProcessGroupCollection(empty)');
     t.is(r.mine, 'ProcessGroupCollection(tp(2))');
-    assertError(t, r.agBadTimeout, ErrorCodes.INVALID_ARG_TYPE, 'options.timeoutMs');
+    assertError(t, r.agBadTimeout, ErrorCodes.OUT_OF_RANGE, 'options.timeoutMs', '-1');
     assertError(t, r.agBadOptions, ErrorCodes.INVALID_ARG_TYPE, 'options');
     assertError(t, r.agBadCfg, ErrorCodes.OUT_OF_RANGE, 'net_name', '"ethernet"', 'IB');
     t.deepEqual(r.withOverride, [[rank], 5000]);

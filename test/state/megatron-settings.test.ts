@@ -63,7 +63,7 @@ for (const n of [2, 4]) {
       t.deepEqual(r.all, [30_000, mine(30_000), 30_000, 30_000, 30_000]);
       t.deepEqual(r.one, [30_000, 20_000, 25_000, 30_000]);
       t.is(r.perCall, 'ok');
-      assertError(t, r.errors.timeout, ErrorCodes.INVALID_ARG_TYPE, 'timeoutMs', '-5');
+      assertError(t, r.errors.timeout, ErrorCodes.OUT_OF_RANGE, 'timeoutMs', '-5');
       assertError(t, r.errors.group, ErrorCodes.INVALID_ARG_TYPE, 'group', 'GroupCoordinator');
       t.deepEqual(r.last, [1500, 1500, 1500, mine(1500), 30_000], 'a destroyed group of the list is left alone');
       t.is(r.expired, rank === 0 ? 'TimeoutError after 1500 ms' : rank === 1 ? 'late' : 'not a member');
