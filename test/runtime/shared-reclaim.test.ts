@@ -25,10 +25,10 @@ test.serial('200 jobs of 4 ranks, each with 8 MiB shared and no release(), fit a
 });
 
 test.serial('a shared tensor kept past its job throws on use, and its release() frees nothing of the next job', async (t) => {
-  t.deepEqual(await withRanks(2, { module: fixture, exportName: 'keep' }), [1, 2]);
+  t.deepEqual(await withRanks(2, { module: fixture, exportName: 'keep' }, { keepModuleState: true }), [1, 2]);
   const arena = processRuntime().arena;
   const before = [arena.liveRegions, arena.usedBytes];
-  const later = (await withRanks(2, { module: fixture, exportName: 'useKept' })) as string[];
+  const later = (await withRanks(2, { module: fixture, exportName: 'useKept' }, { keepModuleState: true })) as string[];
   for (const outcome of later) {
     t.false(outcome.startsWith('read'), outcome);
     if (outcome !== 'nothing kept') t.regex(outcome, new RegExp(`^threw ${ErrorCodes.INVALID_ARG_VALUE}: .*job .*ended`));
