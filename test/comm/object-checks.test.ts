@@ -27,9 +27,11 @@ for (const n of [2, 3, 8]) {
 for (const n of [2, 3]) {
   test(`barrier against broadcastObject fails at once, naming both calls (${n} ranks)`, async (t) => {
     const error = await t.throwsAsync(withRanks(n, { module: fixture, exportName: 'barrierAgainstBroadcastObject' }, { timeoutMs: 60_000 }));
-    t.regex(error!.message, /barrier\(/);
-    t.regex(error!.message, /broadcastObject\(root=0\)/);
-    t.true(error instanceof MismatchError || /Collective mismatch/.test(error!.message));
+    // Normally a MismatchError listing both calls. On a starved machine the watchdog can see both members
+    // waiting (in the mismatch report's gathering) and report a deadlock naming both calls first.
+    t.regex(error!.message, /barrier[( ]/);
+    t.regex(error!.message, /broadcastObject(\(root=0\)| \(call #\d+\))/);
+    t.true(error instanceof MismatchError || /Collective mismatch|Deadlock/.test(error!.message));
   });
 }
 
