@@ -26,63 +26,113 @@ export interface RecvOptions {
 export class GroupCollectives extends GroupBase {
   /** Sum (or `op`) of every member's tensor. With one member, returns `t` itself (as vLLM does). */
   allReduce(t: Tensor, options: { op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
-    this.input(t);
-    const op = reduceOpFor(t, options.op);
-    const out = checkOut(options.out, t, t.shape, true);
-    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
-    return this.comm(t).allReduce(t, op, this.opts(options));
+    const op = this.#allReduceArgs(t, options);
+    if (this.worldSize === 1) return options.out === undefined ? t : options.out.copyFrom(t);
+    return this.comm(t).allReduce(t, op, options);
   }
 
   /** Every member's tensor joined along `dim` (default -1, as vLLM). */
   allGather(t: Tensor, options: { dim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor {
-    this.input(t);
-    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
-    const out = checkGatherOut(options.out, t, scaledShape(t, dim, this.worldSize), dim, this.rankInGroup);
+    const dim = this.#allGatherArgs(t, options);
+    const out = options.out;
     if (this.worldSize === 1) return out === undefined || out.storage === t.storage ? out ?? t : out.copyFrom(t);
-    return this.comm(t).allGather(t, dim, this.opts(options));
+    return this.comm(t).allGather(t, dim, options);
   }
 
   /** This member's slice (along `dim`, default -1) of the reduction; the dim must divide by worldSize. */
   reduceScatter(t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
-    this.input(t);
-    const op = reduceOpFor(t, options.op);
-    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
-    checkDivisible('reduceScatter', t, dim, this.worldSize);
-    const out = checkOut(options.out, t, scaledShape(t, dim, 1 / this.worldSize));
-    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
-    return this.comm(t).reduceScatter(t, dim, op, this.opts(options));
+    const { dim, op } = this.#reduceScatterArgs(t, options);
+    if (this.worldSize === 1) return options.out === undefined ? t : options.out.copyFrom(t);
+    return this.comm(t).reduceScatter(t, dim, op, options);
   }
 
   /** Every member's tensor joined along `dim` on member `dst`; null on the others (as vLLM's `gather`). */
   gather(t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor | null {
-    this.input(t);
-    const dst = this.member('options.dst', options.dst ?? 0);
-    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
-    const out = this.rankInGroup === dst ? checkOut(options.out, t, scaledShape(t, dim, this.worldSize)) : undefined;
+    const { dst, dim } = this.#gatherArgs(t, options);
+    const out = this.rankInGroup === dst ? options.out : undefined;
     if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
-    return this.comm(t).gather(t, dst, dim, this.opts(options));
+    return this.comm(t).gather(t, dst, dim, options);
   }
 
   /** Member `src`'s tensor copied into every member's `t` in place; returns `t`. */
   broadcast(t: Tensor, options: { src?: number; timeoutMs?: number } = {}): Tensor {
-    this.input(t);
-    const src = this.member('options.src', options.src ?? 0);
+    const src = this.#broadcastArgs(t, options);
     if (this.worldSize === 1) return t;
-    return this.comm(t).broadcast(t, src, this.opts(options));
+    return this.comm(t).broadcast(t, src, options);
   }
 
   /** The reduction, on member `dst` (a new tensor); the others get `t` back. */
   reduce(t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
-    this.input(t);
-    const dst = this.member('options.dst', options.dst ?? 0);
-    const op = reduceOpFor(t, options.op);
-    const out = this.rankInGroup === dst ? checkOut(options.out, t, t.shape) : undefined;
+    const { dst, op } = this.#reduceArgs(t, options);
+    const out = this.rankInGroup === dst ? options.out : undefined;
     if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
-    return this.comm(t).reduce(t, dst, op, this.opts(options));
+    return this.comm(t).reduce(t, dst, op, options);
   }
 
   /** Chunk j of `t` along `scatterDim` goes to member j; the chunks received are joined along `gatherDim`. */
   allToAll(t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor {
+    const { scatterDim, gatherDim } = this.#allToAllArgs(t, options);
+    if (this.worldSize === 1) return options.out === undefined ? t : options.out.copyFrom(t);
+    return this.comm(t).allToAll(t, scatterDim, gatherDim, options);
+  }
+
+  // Each collective's argument checks, in one place: the blocking form and its `...Async` form (which
+  // checks at the call, as torch raises there) both run them. Each also checks the call's options.
+
+  #allReduceArgs(t: Tensor, options: { op?: ReduceOp; out?: Tensor; timeoutMs?: number }): ReduceOp {
+    this.input(t);
+    const op = reduceOpFor(t, options.op);
+    checkOut(options.out, t, t.shape, true);
+    this.opts(options);
+    return op;
+  }
+
+  #allGatherArgs(t: Tensor, options: { dim?: number; out?: Tensor; timeoutMs?: number }): number {
+    this.input(t);
+    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
+    checkGatherOut(options.out, t, scaledShape(t, dim, this.worldSize), dim, this.rankInGroup);
+    this.opts(options);
+    return dim;
+  }
+
+  #reduceScatterArgs(t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number }): { dim: number; op: ReduceOp } {
+    this.input(t);
+    const op = reduceOpFor(t, options.op);
+    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
+    checkDivisible('reduceScatter', t, dim, this.worldSize);
+    checkOut(options.out, t, scaledShape(t, dim, 1 / this.worldSize));
+    this.opts(options);
+    return { dim, op };
+  }
+
+  #gatherArgs(t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number }): { dst: number; dim: number } {
+    this.input(t);
+    const dst = this.member('options.dst', options.dst ?? 0);
+    const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
+    if (this.rankInGroup === dst) checkOut(options.out, t, scaledShape(t, dim, this.worldSize));
+    this.opts(options);
+    return { dst, dim };
+  }
+
+  #broadcastArgs(t: Tensor, options: { src?: number; timeoutMs?: number }): number {
+    this.input(t);
+    const src = this.member('options.src', options.src ?? 0);
+    this.opts(options);
+    return src;
+  }
+
+  #reduceArgs(t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number }): { dst: number; op: ReduceOp } {
+    this.input(t);
+    const dst = this.member('options.dst', options.dst ?? 0);
+    const op = reduceOpFor(t, options.op);
+    if (this.rankInGroup === dst) checkOut(options.out, t, t.shape);
+    this.opts(options);
+    return { dst, op };
+  }
+
+  #allToAllArgs(
+    t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number },
+  ): { scatterDim: number; gatherDim: number } {
     this.input(t);
     const scatterDim = normalizeDim(options.scatterDim ?? 0, t.ndim, 'options.scatterDim');
     const gatherDim = normalizeDim(options.gatherDim ?? 0, t.ndim, 'options.gatherDim');
@@ -92,9 +142,9 @@ export class GroupCollectives extends GroupBase {
       shape[scatterDim] = shape[scatterDim]! / this.worldSize;
       shape[gatherDim] = shape[gatherDim]! * this.worldSize;
     }
-    const out = checkOut(options.out, t, shape);
-    if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
-    return this.comm(t).allToAll(t, scatterDim, gatherDim, this.opts(options));
+    checkOut(options.out, t, shape);
+    this.opts(options);
+    return { scatterDim, gatherDim };
   }
 
   /**
@@ -184,49 +234,37 @@ export class GroupCollectives extends GroupBase {
   // The `...Async` forms check their arguments now (as torch raises at the call) and run when waited on,
   // in issue order with the group's other collectives (see work.ts).
   allReduceAsync(t: Tensor, options: { op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
-    this.#issue(t, options, () => reduceOpFor(t, options.op));
+    this.#allReduceArgs(t, options);
     return this.work.collective(() => this.allReduce(t, options));
   }
 
   allGatherAsync(t: Tensor, options: { dim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
-    this.#issue(t, options, () => normalizeDim(options.dim ?? -1, t.ndim, 'options.dim'));
+    this.#allGatherArgs(t, options);
     return this.work.collective(() => this.allGather(t, options));
   }
 
   reduceScatterAsync(t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
-    this.#issue(t, options, () => {
-      reduceOpFor(t, options.op);
-      checkDivisible('reduceScatter', t, normalizeDim(options.dim ?? -1, t.ndim, 'options.dim'), this.worldSize);
-    });
+    this.#reduceScatterArgs(t, options);
     return this.work.collective(() => this.reduceScatter(t, options));
   }
 
   broadcastAsync(t: Tensor, options: { src?: number; timeoutMs?: number } = {}): Work<Tensor> {
-    this.#issue(t, options, () => this.member('options.src', options.src ?? 0));
+    this.#broadcastArgs(t, options);
     return this.work.collective(() => this.broadcast(t, options));
   }
 
   allToAllAsync(t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
-    this.#issue(t, options, () => {
-      normalizeDim(options.gatherDim ?? 0, t.ndim, 'options.gatherDim');
-      checkDivisible('allToAll', t, normalizeDim(options.scatterDim ?? 0, t.ndim, 'options.scatterDim'), this.worldSize);
-    });
+    this.#allToAllArgs(t, options);
     return this.work.collective(() => this.allToAll(t, options));
   }
 
   gatherAsync(t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor | null> {
-    this.#issue(t, options, () => {
-      this.member('options.dst', options.dst ?? 0);
-      normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
-    });
+    this.#gatherArgs(t, options);
     return this.work.collective(() => this.gather(t, options));
   }
 
   reduceAsync(t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
-    this.#issue(t, options, () => {
-      this.member('options.dst', options.dst ?? 0);
-      reduceOpFor(t, options.op);
-    });
+    this.#reduceArgs(t, options);
     return this.work.collective(() => this.reduce(t, options));
   }
 
@@ -244,12 +282,5 @@ export class GroupCollectives extends GroupBase {
     this.live();
     this.opts(options);
     return this.work.collective(() => this.barrier(options));
-  }
-
-  /** The issue-time checks of an `...Async` call (the rest run again when it runs). */
-  #issue(t: Tensor, options: { timeoutMs?: number | undefined }, check: () => unknown): void {
-    this.input(t);
-    this.opts(options);
-    check();
   }
 }

@@ -54,6 +54,9 @@ test('many outstanding Works complete in the order upstream allows, waited on in
 });
 
 test('an ...Async call with a bad argument throws at the call', async (t) => {
-  const results = (await withRanks(2, { module: fixture, exportName: 'badArgumentAtIssue' }, { timeoutMs: 20_000 })) as string[];
-  for (const message of results) t.regex(message, /options\.op/);
+  const results = (await withRanks(2, { module: fixture, exportName: 'badArgumentAtIssue' }, { timeoutMs: 20_000 })) as string[][];
+  for (const [op, out] of results) {
+    t.regex(op!, /options\.op/);
+    t.regex(out!, /options\.out.*must be float32 \[2\]/);
+  }
 });
