@@ -128,3 +128,14 @@ for (const n of [2, 3]) {
     });
   });
 }
+
+for (const n of [1, 2, 3]) {
+  test(`in-place allGather: each member's input is its own slot of out (${n} ranks)`, async (t) => {
+    const results = (await withRanks(n, { module: fixture, exportName: 'inPlaceGather' }, { timeoutMs: 60_000 })) as Record<string, any>[];
+    const all = Array.from({ length: n }, (_, r) => r + 1);
+    for (const r of results) {
+      for (const name of ['small', 'plain', 'large']) t.deepEqual(r[name], { same: true, values: all }, name);
+      if (n > 1) t.regex(r.wrongSlot, /allowed only when the input is this member's own slot/);
+    }
+  });
+}
