@@ -28,7 +28,7 @@ export class GroupCollectives extends GroupBase {
   allReduce(t: Tensor, options: { op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
     const op = this.#allReduceArgs(t, options);
     if (this.worldSize === 1) return options.out === undefined ? t : options.out.copyFrom(t);
-    return this.comm(t).allReduce(t, op, options);
+    return this.comm(t).allReduce(t, op, this.opts(options));
   }
 
   /** Every member's tensor joined along `dim` (default -1, as vLLM). */
@@ -36,14 +36,14 @@ export class GroupCollectives extends GroupBase {
     const dim = this.#allGatherArgs(t, options);
     const out = options.out;
     if (this.worldSize === 1) return out === undefined || out.storage === t.storage ? out ?? t : out.copyFrom(t);
-    return this.comm(t).allGather(t, dim, options);
+    return this.comm(t).allGather(t, dim, this.opts(options));
   }
 
   /** This member's slice (along `dim`, default -1) of the reduction; the dim must divide by worldSize. */
   reduceScatter(t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Tensor {
     const { dim, op } = this.#reduceScatterArgs(t, options);
     if (this.worldSize === 1) return options.out === undefined ? t : options.out.copyFrom(t);
-    return this.comm(t).reduceScatter(t, dim, op, options);
+    return this.comm(t).reduceScatter(t, dim, op, this.opts(options));
   }
 
   /** Every member's tensor joined along `dim` on member `dst`; null on the others (as vLLM's `gather`). */
@@ -51,14 +51,14 @@ export class GroupCollectives extends GroupBase {
     const { dst, dim } = this.#gatherArgs(t, options);
     const out = this.rankInGroup === dst ? options.out : undefined;
     if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
-    return this.comm(t).gather(t, dst, dim, options);
+    return this.comm(t).gather(t, dst, dim, this.opts(options));
   }
 
   /** Member `src`'s tensor copied into every member's `t` in place; returns `t`. */
   broadcast(t: Tensor, options: { src?: number; timeoutMs?: number } = {}): Tensor {
     const src = this.#broadcastArgs(t, options);
     if (this.worldSize === 1) return t;
-    return this.comm(t).broadcast(t, src, options);
+    return this.comm(t).broadcast(t, src, this.opts(options));
   }
 
   /** The reduction, on member `dst` (a new tensor); the others get `t` back. */
@@ -66,24 +66,24 @@ export class GroupCollectives extends GroupBase {
     const { dst, op } = this.#reduceArgs(t, options);
     const out = this.rankInGroup === dst ? options.out : undefined;
     if (this.worldSize === 1) return out === undefined ? t : out.copyFrom(t);
-    return this.comm(t).reduce(t, dst, op, options);
+    return this.comm(t).reduce(t, dst, op, this.opts(options));
   }
 
   /** Chunk j of `t` along `scatterDim` goes to member j; the chunks received are joined along `gatherDim`. */
   allToAll(t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor {
     const { scatterDim, gatherDim } = this.#allToAllArgs(t, options);
     if (this.worldSize === 1) return options.out === undefined ? t : options.out.copyFrom(t);
-    return this.comm(t).allToAll(t, scatterDim, gatherDim, options);
+    return this.comm(t).allToAll(t, scatterDim, gatherDim, this.opts(options));
   }
 
   // Each collective's argument checks, in one place: the blocking form and its `...Async` form (which
-  // checks at the call, as torch raises there) both run them. Each also checks the call's options.
+  // checks at the call, as torch raises there) both run them; `opts` then checks the call's deadline and
+  // supplies the group's default (`setTimeoutMs`).
 
   #allReduceArgs(t: Tensor, options: { op?: ReduceOp; out?: Tensor; timeoutMs?: number }): ReduceOp {
     this.input(t);
     const op = reduceOpFor(t, options.op);
     checkOut(options.out, t, t.shape, true);
-    this.opts(options);
     return op;
   }
 
@@ -91,7 +91,6 @@ export class GroupCollectives extends GroupBase {
     this.input(t);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
     checkGatherOut(options.out, t, scaledShape(t, dim, this.worldSize), dim, this.rankInGroup);
-    this.opts(options);
     return dim;
   }
 
@@ -101,7 +100,6 @@ export class GroupCollectives extends GroupBase {
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
     checkDivisible('reduceScatter', t, dim, this.worldSize);
     checkOut(options.out, t, scaledShape(t, dim, 1 / this.worldSize));
-    this.opts(options);
     return { dim, op };
   }
 
@@ -110,14 +108,12 @@ export class GroupCollectives extends GroupBase {
     const dst = this.member('options.dst', options.dst ?? 0);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
     if (this.rankInGroup === dst) checkOut(options.out, t, scaledShape(t, dim, this.worldSize));
-    this.opts(options);
     return { dst, dim };
   }
 
   #broadcastArgs(t: Tensor, options: { src?: number; timeoutMs?: number }): number {
     this.input(t);
     const src = this.member('options.src', options.src ?? 0);
-    this.opts(options);
     return src;
   }
 
@@ -126,7 +122,6 @@ export class GroupCollectives extends GroupBase {
     const dst = this.member('options.dst', options.dst ?? 0);
     const op = reduceOpFor(t, options.op);
     if (this.rankInGroup === dst) checkOut(options.out, t, t.shape);
-    this.opts(options);
     return { dst, op };
   }
 
@@ -143,7 +138,6 @@ export class GroupCollectives extends GroupBase {
       shape[gatherDim] = shape[gatherDim]! * this.worldSize;
     }
     checkOut(options.out, t, shape);
-    this.opts(options);
     return { scatterDim, gatherDim };
   }
 
@@ -235,36 +229,43 @@ export class GroupCollectives extends GroupBase {
   // in issue order with the group's other collectives (see work.ts).
   allReduceAsync(t: Tensor, options: { op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
     this.#allReduceArgs(t, options);
+    this.opts(options);
     return this.work.collective(() => this.allReduce(t, options));
   }
 
   allGatherAsync(t: Tensor, options: { dim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
     this.#allGatherArgs(t, options);
+    this.opts(options);
     return this.work.collective(() => this.allGather(t, options));
   }
 
   reduceScatterAsync(t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
     this.#reduceScatterArgs(t, options);
+    this.opts(options);
     return this.work.collective(() => this.reduceScatter(t, options));
   }
 
   broadcastAsync(t: Tensor, options: { src?: number; timeoutMs?: number } = {}): Work<Tensor> {
     this.#broadcastArgs(t, options);
+    this.opts(options);
     return this.work.collective(() => this.broadcast(t, options));
   }
 
   allToAllAsync(t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
     this.#allToAllArgs(t, options);
+    this.opts(options);
     return this.work.collective(() => this.allToAll(t, options));
   }
 
   gatherAsync(t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor | null> {
     this.#gatherArgs(t, options);
+    this.opts(options);
     return this.work.collective(() => this.gather(t, options));
   }
 
   reduceAsync(t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
     this.#reduceArgs(t, options);
+    this.opts(options);
     return this.work.collective(() => this.reduce(t, options));
   }
 

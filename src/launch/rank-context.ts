@@ -12,24 +12,15 @@ import '../native/device-memory.js';
 import { ThreadsCommunicator, type RankContext } from '../comm/threads/communicator.js';
 import type { JobControl } from '../comm/threads/job-control.js';
 import type { CommContext, GroupSpec } from '../comm/types.js';
-import type { Chaos } from '../debug/chaos.js';
-import type { RankRecord } from '../debug/rank-status.js';
-import type { TraceRecorder } from '../debug/trace.js';
 import type { Arena } from '../shm/arena.js';
 import type { Kernels } from '../shm/kernels.js';
 import { spinIterationsFor } from '../shm/wait.js';
 
-export interface RankContextInput {
+/** The backend-neutral context less its registry (built here), plus what the threads backend needs. */
+export interface RankContextInput extends Omit<CommContext, 'registry'> {
   readonly arena: Arena;
   readonly kernels: Kernels;
   readonly job: JobControl;
-  readonly record: RankRecord;
-  readonly rank: number;
-  readonly worldSize: number;
-  readonly timeoutMs: number;
-  readonly checkCalls: boolean;
-  readonly chaos?: Chaos | undefined;
-  readonly trace?: TraceRecorder | undefined;
 }
 
 export function buildRankContexts(input: RankContextInput): { threads: RankContext; comm: CommContext } {
