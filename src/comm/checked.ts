@@ -6,11 +6,12 @@
  * own synchronisation (`capabilities.checksCallsInBand`, threads), else here, by agreeing on the call
  * over the group's CPU side before the call runs.
  *
- * What each costs (docs/BENCHMARKS.md): the record, the destroyed test and the chaos/trace tests are a
- * few loads and stores per call, always on. The in-band fingerprint of threads measured 0-4 % of a 4-byte
- * allReduce at 2 ranks, always on. The out-of-band agreement is a CPU barrier per call (a few µs on
- * threads), which a device collective of the same group (its own launch and sync) dwarfs; it is on by
- * default too and off with MULTIRANK_CHECK_CALLS=0.
+ * What each costs: the record, the destroyed test and the chaos/trace tests are a few loads and stores
+ * per call, always on (no allocation: a call's descriptor is built only for an out-of-band agreement).
+ * The in-band fingerprint of threads measured 0-4 % of a 4-byte allReduce at 2 ranks before it moved
+ * behind this wrapper (docs/BENCHMARKS.md; not re-measured since). The out-of-band agreement is one CPU
+ * barrier per device call, on by default and off with MULTIRANK_CHECK_CALLS=0; on a loaded 2-core machine
+ * it measured hundreds of µs per call (the shim's section of docs/BENCHMARKS.md).
  */
 import { ClosedError } from '../errors.js';
 import { OPS, type OpName } from '../debug/rank-status.js';
@@ -55,50 +56,66 @@ export class CheckedCommunicator implements DeviceCommunicator {
   get calls(): number { return this.inner.calls; }
 
   allReduce(t: Tensor, op: ReduceOp, o?: OutOptions): Tensor {
-    this.#start('allReduce', t, o, { op: 'allReduce', dtype: t.dtype, shape: t.shape, reduceOp: op });
+    this.#enter('allReduce');
+    // The descriptor is built only where it is needed: an in-band checker never allocates it.
+    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'allReduce', dtype: t.dtype, shape: t.shape, reduceOp: op }, o);
+    this.#entered('allReduce', t);
     if (this.#ctx.trace === undefined) return this.inner.allReduce(t, op, o);
     return this.#traced('allReduce', t.byteLength, () => this.inner.allReduce(t, op, o));
   }
 
   allGather(t: Tensor, dim: number, o?: OutOptions): Tensor {
-    this.#start('allGather', t, o, { op: 'allGather', dtype: t.dtype, shape: t.shape, dim });
+    this.#enter('allGather');
+    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'allGather', dtype: t.dtype, shape: t.shape, dim }, o);
+    this.#entered('allGather', t);
     if (this.#ctx.trace === undefined) return this.inner.allGather(t, dim, o);
     return this.#traced('allGather', t.byteLength, () => this.inner.allGather(t, dim, o));
   }
 
   reduceScatter(t: Tensor, dim: number, op: ReduceOp, o?: OutOptions): Tensor {
-    this.#start('reduceScatter', t, o, { op: 'reduceScatter', dtype: t.dtype, shape: t.shape, dim, reduceOp: op });
+    this.#enter('reduceScatter');
+    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'reduceScatter', dtype: t.dtype, shape: t.shape, dim, reduceOp: op }, o);
+    this.#entered('reduceScatter', t);
     if (this.#ctx.trace === undefined) return this.inner.reduceScatter(t, dim, op, o);
     return this.#traced('reduceScatter', t.byteLength, () => this.inner.reduceScatter(t, dim, op, o));
   }
 
   gather(t: Tensor, dst: number, dim: number, o?: OutOptions): Tensor | null {
-    this.#start('gather', t, o, { op: 'gather', dtype: t.dtype, shape: t.shape, root: dst, dim });
+    this.#enter('gather');
+    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'gather', dtype: t.dtype, shape: t.shape, root: dst, dim }, o);
+    this.#entered('gather', t);
     if (this.#ctx.trace === undefined) return this.inner.gather(t, dst, dim, o);
     return this.#traced('gather', t.byteLength, () => this.inner.gather(t, dst, dim, o));
   }
 
   broadcast(t: Tensor, src: number, o?: CallOptions): Tensor {
-    this.#start('broadcast', t, o, { op: 'broadcast', dtype: t.dtype, shape: t.shape, root: src });
+    this.#enter('broadcast');
+    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'broadcast', dtype: t.dtype, shape: t.shape, root: src }, o);
+    this.#entered('broadcast', t);
     if (this.#ctx.trace === undefined) return this.inner.broadcast(t, src, o);
     return this.#traced('broadcast', t.byteLength, () => this.inner.broadcast(t, src, o));
   }
 
   reduce(t: Tensor, dst: number, op: ReduceOp, o?: OutOptions): Tensor {
-    this.#start('reduce', t, o, { op: 'reduce', dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op });
+    this.#enter('reduce');
+    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'reduce', dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op }, o);
+    this.#entered('reduce', t);
     if (this.#ctx.trace === undefined) return this.inner.reduce(t, dst, op, o);
     return this.#traced('reduce', t.byteLength, () => this.inner.reduce(t, dst, op, o));
   }
 
   allToAll(t: Tensor, scatterDim: number, gatherDim: number, o?: OutOptions): Tensor {
-    const call = { op: 'allToAll', dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim };
-    this.#start('allToAll', t, o, call);
+    this.#enter('allToAll');
+    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'allToAll', dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim }, o);
+    this.#entered('allToAll', t);
     if (this.#ctx.trace === undefined) return this.inner.allToAll(t, scatterDim, gatherDim, o);
     return this.#traced('allToAll', t.byteLength, () => this.inner.allToAll(t, scatterDim, gatherDim, o));
   }
 
   barrier(o?: CallOptions): void {
-    this.#start('barrier', undefined, o, { op: 'barrier' });
+    this.#enter('barrier');
+    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'barrier' }, o);
+    this.#entered('barrier', undefined);
     if (this.#ctx.trace === undefined) return this.inner.barrier(o);
     return this.#traced('barrier', 0, () => this.inner.barrier(o));
   }
@@ -146,12 +163,16 @@ export class CheckedCommunicator implements DeviceCommunicator {
     if (this.#destroyed) throw new ClosedError(`The ${this.#group.name} group's ${this.inner.name} communicator was destroyed; it cannot be used again`);
   }
 
-  /** Before a collective: live, chaos, agreement when out of band, then the flight-recorder entry. */
-  #start(op: OpName, t: Tensor | undefined, o: CallOptions | undefined, call: CallDescriptor): void {
+  /** Before a collective: the communicator is live; chaos may delay the call. */
+  #enter(op: OpName): void {
     this.#live();
     this.#ctx.chaos?.beforeCollective(op);
-    if (this.#agreeOn !== undefined) this.#agreeOn.agree(call, o);
-    this.#ctx.record.recordStart(this.inner.calls + 1, OP_INDEX[op], this.inner.recordKey, t === undefined ? -1 : t.info.code, t === undefined ? 0 : t.numel);
+  }
+
+  /** The flight-recorder entry of a collective (after the out-of-band agreement, when there is one). */
+  #entered(op: OpName, t: Tensor | undefined): void {
+    const code = t === undefined ? -1 : t.info.code;
+    this.#ctx.record.recordStart(this.inner.calls + 1, OP_INDEX[op], this.inner.recordKey, code, t === undefined ? 0 : t.numel);
   }
 
   #record(opIndex: number, dtype: DType | undefined, shape: readonly number[] | undefined): void {

@@ -47,9 +47,12 @@ export class GroupCoordinator extends GroupVariants {
    * names another root, or calls another collective, fails every member at once). A queue write needs no
    * reader to be there, so without this two members that each think they are the root would both return.
    */
-  #agreeOnQueueCall(op: 'broadcastObject' | 'broadcastTensorDict', src: number): GroupQueueEnd | undefined {
+  #agreeOnQueueCall(op: 'broadcastObject' | 'broadcastTensorDict', src: number, rootCheck?: () => void): GroupQueueEnd | undefined {
     this.live();
     if (this.queueSizes === undefined || this.worldSize === 1) return undefined;
+    // The root checks what it will send before the agreement (a value it cannot send fails on it alone):
+    // only when there is an agreement, since without one the queue write fails on the root alone anyway.
+    if (this.spec.checkCalls && this.rankInGroup === src) rootCheck?.();
     this.agreeOn({ op, root: src });
     return this.#queue(src);
   }
@@ -57,8 +60,7 @@ export class GroupCoordinator extends GroupVariants {
   /** `obj` from member `src` (default 0) on every member, through the group's shared-memory queue. */
   broadcastObject<T>(obj: T, options: { src?: number } = {}): T {
     const src = this.member('options.src', options.src ?? 0);
-    if (this.rankInGroup === src && this.worldSize > 1) objects.checkSerializable(obj);
-    const queue = this.#agreeOnQueueCall('broadcastObject', src);
+    const queue = this.#agreeOnQueueCall('broadcastObject', src, () => objects.checkSerializable(obj));
     if (queue === undefined) return objects.broadcastObject(this, obj, src);
     if (this.rankInGroup !== src) return unboxTensors((queue.end as QueueReader).broadcastObject()) as T;
     (queue.end as QueueWriter).broadcastObject(boxTensors(obj));
