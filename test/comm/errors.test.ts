@@ -56,6 +56,14 @@ for (const n of [2, 3, 8]) {
       steady: [/shape=\[6\]/, /shape=\[4\]/],
       steadyRoot: [/broadcast\(dtype=float32, shape=\[4\], root=0\)/, /broadcast\(dtype=float32, shape=\[4\], root=1\)/],
       steadyDim: [/allGather\(dtype=float32, shape=\[2, 2\], dim=1\)/, /allGather\(dtype=float32, shape=\[2, 2\], dim=0\)/],
+      crafted: [
+        /rank 0 \(group rank 0\): allReduce\(dtype=float32, shape=\[1, 1, 61, 64\], op=sum\)/,
+        /rank 1 \(group rank 1\): allReduce\(dtype=float32, shape=\[1, 2, 34, 3, 14\], op=sum\)/,
+      ],
+      craftedBroadcast: [
+        /rank 0 \(group rank 0\): broadcast\(dtype=float32, shape=\[2, 1, 5, 1, 1, 388\], root=0\)/,
+        /rank 1 \(group rank 1\): broadcast\(dtype=float32, shape=\[1, 1, 1, 1, 98, 40\], root=0\)/,
+      ],
     };
     const messages = new Map<string, Set<string>>();
     const siteOf = new Map<string, string>();

@@ -11,8 +11,9 @@
  *   [HEADER_WORDS + r*SLOT_WORDS ...]  member r's slot: [0] last call it arrived at, [1] last call it finished,
  *                                      [2..32) and [32..62): call areas for even and odd calls (fingerprint,
  *                                      input/output offsets, shape; fields in SLOT)
- *   then, 64-aligned: inline area, W x 2 parities x INLINE_STRIDE: a 16-byte header ([0] the call's
- *                     fingerprint hash, on the line a reader fetches anyway) then INLINE_BYTES of data
+ *   then, 64-aligned: inline area, W x 2 parities x INLINE_STRIDE: a 16-byte header (the call's
+ *                     fingerprint, 4 words: fingerprint.ts; on the line a reader fetches anyway) then
+ *                     INLINE_BYTES of data
  *   then: mailboxes, W x W of MAILBOX_WORDS (see mailbox.ts)
  *
  * A collective numbered `seq` (each member counts its own calls on this group) has one or two phases:
@@ -50,7 +51,7 @@ export const SLOT = {
 } as const;
 /** Inputs up to this many bytes take the latency path (copied into the inline area: one phase). */
 export const INLINE_BYTES = 16384;
-/** Bytes of an inline buffer's header (the fingerprint hash), before its data. */
+/** Bytes of an inline buffer's header (the call's fingerprint, compared whole), before its data. */
 export const INLINE_HEADER_BYTES = 16;
 // A stride of a whole number of cache lines keeps each buffer's header on the line of its first data.
 const INLINE_STRIDE = Math.ceil((INLINE_HEADER_BYTES + INLINE_BYTES) / 64) * 64;
@@ -182,16 +183,20 @@ export class GroupBlock {
     return this.byteOffset + this.layout.inlineOffset + (member * 2 + (seq & 1)) * INLINE_STRIDE + INLINE_HEADER_BYTES;
   }
 
-  /** Word index (in `words`) of the fingerprint hash in member `member`'s inline header for call `seq`. */
-  inlineHashWord(member: number, seq: number): number {
+  /** Word index (in `words`) of member `member`'s inline header for call `seq` (its first of 4 words). */
+  inlineHeaderWord(member: number, seq: number): number {
     return this.#hashWord0 + (member * 2 + (seq & 1)) * (INLINE_STRIDE >> 2);
   }
 
-  /** After arrival: whether every member stored the same fingerprint hash for call `seq` (see fingerprint.ts). */
-  sameHashes(seq: number): boolean {
+  /** After arrival: whether every member stored the same fingerprint (4 words) for call `seq`. */
+  sameHeaders(seq: number): boolean {
     const w = this.words;
-    const mine = w[this.inlineHashWord(this.rankInGroup, seq)];
-    for (let m = 0; m < this.size; m++) if (w[this.inlineHashWord(m, seq)] !== mine) return false;
+    const at = this.inlineHeaderWord(this.rankInGroup, seq);
+    const w0 = w[at], w1 = w[at + 1], w2 = w[at + 2], w3 = w[at + 3];
+    for (let m = 0; m < this.size; m++) {
+      const t = this.inlineHeaderWord(m, seq);
+      if (w[t] !== w0 || w[t + 1] !== w1 || w[t + 2] !== w2 || w[t + 3] !== w3) return false;
+    }
     return true;
   }
 
