@@ -24,16 +24,19 @@ export function reduce(dtype: i32, op: i32, dst: usize, table: usize, k: i32, n:
 
 /**
  * `reduce` of k inputs spaced `stride` bytes apart from `src0` (the inline buffers of a group), building
- * the input table at `table` itself. With `tagBack` > 0 every input carries an i32 tag `tagBack` bytes
- * before its data (the communicator's fingerprint hash, in the inline buffer's header): when any differs
- * from the first input's, returns STATUS_TAG_MISMATCH without writing dst. The tags sit on lines the
- * reduction reads anyway, so the check costs a few loads.
+ * the input table at `table` itself. With `tagBack` > 0 every input carries a 16-byte tag
+ * `tagBack` bytes before its data (the communicator's call fingerprint, in the inline buffer's header):
+ * when any byte of any tag differs from the first input's, returns STATUS_TAG_MISMATCH without writing
+ * dst. The tags sit on lines the reduction reads anyway, so the check costs one v128 load per input.
  */
 export function reduceStrided(dtype: i32, op: i32, dst: usize, table: usize, src0: usize, stride: usize, k: i32, n: i32, tagBack: usize): i32 {
   if (k < 1) return STATUS_BAD_K;
   if (tagBack > 0) {
-    const tag = load<i32>(src0 - tagBack);
-    for (let j = 1; j < k; j++) if (load<i32>(src0 + <usize>j * stride - tagBack) != tag) return STATUS_TAG_MISMATCH;
+    const tag = v128.load(src0 - tagBack);
+    for (let j = 1; j < k; j++) {
+      const theirs = v128.load(src0 + <usize>j * stride - tagBack);
+      if (v128.any_true(v128.xor(theirs, tag))) return STATUS_TAG_MISMATCH;
+    }
   }
   for (let j = 0; j < k; j++) store<u32>(table + (<usize>j << 2), <u32>(src0 + <usize>j * stride));
   return reduce(dtype, op, dst, table, k, n);

@@ -21,6 +21,9 @@ export const KERNEL_STATUS = { OK: 0, BAD_DTYPE: 1, BAD_OP: 2, OP_NOT_ALLOWED: 3
 /** Largest element count a kernel takes (its `n` is an i32). */
 export const KERNEL_COUNT_MAX = 0x7fffffff;
 
+/** Bytes of the tag `reduceStrided` compares before each input (an inline buffer's header). */
+export const KERNEL_TAG_BYTES = 16;
+
 /** The kernels over one shared memory. Every method throws on a bad argument and returns nothing. */
 export interface Kernels {
   readonly memory: WebAssembly.Memory;
@@ -33,9 +36,10 @@ export interface Kernels {
   reduce(dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, k: number, count: number): void;
   /**
    * `reduce` of k inputs `strideBytes` apart from `src0Offset`; the kernel writes their table at
-   * `tableOffset` (k u32s) itself. With `tagBackBytes` > 0 each input carries an i32 tag that many bytes
-   * before its data (the fingerprint hash in an inline buffer's header): when any tag differs from the
-   * first input's it returns false and writes nothing, else it writes the table, reduces and returns true.
+   * `tableOffset` (k u32s) itself. With `tagBackBytes` > 0 (then at least KERNEL_TAG_BYTES) each input
+   * carries a 16-byte tag that many bytes before its data (the call fingerprint in an inline buffer's
+   * header): when any tag differs from the first input's in any byte it returns false and writes nothing,
+   * else it writes the table, reduces and returns true.
    * The inputs (with their tags), the table and dst must be pairwise disjoint, and the inputs must not
    * overlap each other (strideBytes >= count * item size). Throws as `reduce`.
    */
@@ -142,7 +146,8 @@ class WasmKernels implements Kernels {
     if (!(strideBytes >= size && strideBytes % item === 0)) {
       throw outOfRange(`\`strideBytes\` (${strideBytes}) must be a multiple of the item size (${item}) and at least the input size (${size} bytes)`);
     }
-    if (!(tagBackBytes >= 0 && (tagBackBytes | 0) === tagBackBytes)) checkInteger('tagBackBytes', tagBackBytes, 0, KERNEL_COUNT_MAX);
+    const tagOk = tagBackBytes === 0 || (tagBackBytes >= KERNEL_TAG_BYTES && (tagBackBytes | 0) === tagBackBytes);
+    if (!tagOk) badTagBack(tagBackBytes);
     this.#span('dstOffset', dstOffset, size, align);
     this.#span('tableOffset', tableOffset, k * 4, 4);
     // Every input and its tag lie in [inputs, inputsEnd).
@@ -266,6 +271,13 @@ function itemBytes(dtypeCode: number): number {
 function sizeOf(count: number, item: number): number {
   if (!(count >= 0 && count <= KERNEL_COUNT_MAX && (count | 0) === count)) checkInteger('count', count, 0, KERNEL_COUNT_MAX);
   return count * item;
+}
+
+/** Throws for a `tagBackBytes` that is not 0 or an integer from KERNEL_TAG_BYTES up. */
+function badTagBack(tagBackBytes: number): never {
+  checkInteger('tagBackBytes', tagBackBytes, 0, KERNEL_COUNT_MAX);
+  const what = `\`tagBackBytes\` (${tagBackBytes})`;
+  throw outOfRange(`${what} must be 0 or at least the tag size (${KERNEL_TAG_BYTES} bytes)`);
 }
 
 /** A byte count for copy/fill: an integer that fits the kernels' u32. */

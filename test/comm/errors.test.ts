@@ -72,6 +72,14 @@ for (const n of [2, 3, 8]) {
       steadyScatterDim: [scatter(n, 1), scatter(n, 0)],
       gatherDim: [allToAll(n, 1), allToAll(n, 0)],
       steadyGatherDim: [allToAll(n, 1), allToAll(n, 0)],
+      crafted: [
+        /rank 0 \(group rank 0\): allReduce\(dtype=float32, shape=\[1, 1, 61, 64\], op=sum\)/,
+        /rank 1 \(group rank 1\): allReduce\(dtype=float32, shape=\[1, 2, 34, 3, 14\], op=sum\)/,
+      ],
+      craftedBroadcast: [
+        /rank 0 \(group rank 0\): broadcast\(dtype=float32, shape=\[2, 1, 5, 1, 1, 388\], root=0\)/,
+        /rank 1 \(group rank 1\): broadcast\(dtype=float32, shape=\[1, 1, 1, 1, 98, 40\], root=0\)/,
+      ],
     };
     const messages = new Map<string, Set<string>>();
     const siteOf = new Map<string, string>();

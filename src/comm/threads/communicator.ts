@@ -77,11 +77,11 @@ export class ThreadsCommunicator implements CpuCommunicator {
   /** The group's deadline, and the one of the call running now (a per-call option sets it until the call ends). */
   readonly #timeoutMs: number;
   readonly #checkCalls: boolean;
-  /** What `reduceStrided` is told about the fingerprint tags: where they are, or 0 (not checked). */
+  /** What `reduceStrided` is told about the fingerprint headers: where they are, or 0 (not checked). */
   readonly #tagBack: number;
   /** The current call (kept for a mismatch report). */
   #spec: CallSpec | undefined;
-  readonly #headerHash = new HeaderHash();
+  readonly #headerHash: HeaderHash;
 
   constructor(ctx: RankContext, group: GroupSpec) {
     const { ranks, occurrence, timeoutMs } = group;
@@ -89,6 +89,7 @@ export class ThreadsCommunicator implements CpuCommunicator {
     this.#timeoutMs = timeoutMs;
     this.#checkCalls = group.checkCalls;
     this.#tagBack = this.#checkCalls ? INLINE_HEADER_BYTES : 0;
+    this.#headerHash = new HeaderHash(ctx.job.hashPoints);
     this.worldSize = ranks.length;
     this.rankInGroup = ranks.indexOf(ctx.rank);
     const membersHash = hashString(ranks.join(','));
@@ -367,7 +368,7 @@ export class ThreadsCommunicator implements CpuCommunicator {
     return this.#checkCalls ? callKey(opIndex, dtypeCode, reduceCode, root, dim, dim2) : 0;
   }
 
-  /** Starts call `spec` (`key`: its callKey): numbers it and stores its fingerprint hash. */
+  /** Starts call `spec` (`key`: its callKey): numbers it and stores its fingerprint in its inline header. */
   #begin(spec: CallSpec, key: number): number {
     const seq = ++this.#seq;
     // The steady state (the same call again) is the `holds` test alone, kept here so that it inlines.
@@ -398,8 +399,8 @@ export class ThreadsCommunicator implements CpuCommunicator {
 
   /**
    * k-input reduce of every member's inline buffer of call `seq` (the latency path). With checks on, the
-   * kernel first compares the fingerprint hashes in the buffers' headers (on lines it reads anyway): the
-   * check then costs a few wasm loads instead of a JS pass over the members.
+   * kernel first compares the fingerprints in the buffers' 16-byte headers (on lines it reads anyway): the
+   * check then costs one wasm load per member instead of a JS pass over the members.
    */
   #reduceInline(seq: number, dst: number, count: number, codes: number): void {
     const kernels = this.#ctx.kernels, dtype = (codes >> 4) & 15, op = codes & 15;
@@ -413,11 +414,13 @@ export class ThreadsCommunicator implements CpuCommunicator {
     return this.#block.words[this.#block.callArea(member, this.#seq) + field]! >>> 0;
   }
 
-  /** Arrives at call `seq`; then compares the fingerprint hashes, unless `#reduceInline` will (`kernelChecks`). */
+  /** Arrives at call `seq`; then compares the fingerprints, unless `#reduceInline` will (`kernelChecks`). */
   #arrive(seq: number, what: OpName, kernelChecks = false): void {
     const block = this.#block;
     block.arrive(seq, what);
-    if (!kernelChecks && this.#checkCalls && !block.sameHashes(seq)) reportMismatch(block, seq, this.#ctx.job, this.#spec!);
+    if (!kernelChecks && this.#checkCalls && !block.sameHeaders(seq)) {
+      reportMismatch(block, seq, this.#ctx.job, this.#spec!);
+    }
   }
 
   /** Latency path: copy `t` into this member's inline buffer, arrive, check fingerprints. */

@@ -13,8 +13,9 @@
  *   [HEADER_WORDS + r*SLOT_WORDS ...]  member r's slot: [0] last call it arrived at, [1] last call it finished,
  *                                      [2..32) and [32..62): call areas for even and odd calls (fingerprint,
  *                                      input/output offsets, shape; fields in SLOT)
- *   then, 64-aligned: inline area, W x 2 parities x INLINE_STRIDE: a 16-byte header ([0] the call's
- *                     fingerprint hash, on the line a reader fetches anyway) then INLINE_BYTES of data
+ *   then, 64-aligned: inline area, W x 2 parities x INLINE_STRIDE: a 16-byte header (the call's
+ *                     fingerprint, 4 words: fingerprint.ts; on the line a reader fetches anyway) then
+ *                     INLINE_BYTES of data
  *   then: mailboxes, W x W of MAILBOX_WORDS (see mailbox.ts)
  *
  * A collective numbered `seq` (each member counts its own calls on this group) has one or two phases:
@@ -55,7 +56,7 @@ export const SLOT = {
 } as const;
 /** Inputs up to this many bytes take the latency path (copied into the inline area: one phase). */
 export const INLINE_BYTES = 16384;
-/** Bytes of an inline buffer's header (the fingerprint hash), before its data. */
+/** Bytes of an inline buffer's header (the call's fingerprint, compared whole), before its data. */
 export const INLINE_HEADER_BYTES = 16;
 // A stride of a whole number of cache lines keeps each buffer's header on the line of its first data.
 const INLINE_STRIDE = Math.ceil((INLINE_HEADER_BYTES + INLINE_BYTES) / 64) * 64;
@@ -224,16 +225,20 @@ export class GroupBlock {
     return this.byteOffset + this.layout.inlineOffset + (member * 2 + (seq & 1)) * INLINE_STRIDE + INLINE_HEADER_BYTES;
   }
 
-  /** Word index (in `words`) of the fingerprint hash in member `member`'s inline header for call `seq`. */
-  inlineHashWord(member: number, seq: number): number {
+  /** Word index (in `words`) of member `member`'s inline header for call `seq` (its first of 4 words). */
+  inlineHeaderWord(member: number, seq: number): number {
     return this.#hashWord0 + (member * 2 + (seq & 1)) * (INLINE_STRIDE >> 2);
   }
 
-  /** After arrival: whether every member stored the same fingerprint hash for call `seq` (see fingerprint.ts). */
-  sameHashes(seq: number): boolean {
+  /** After arrival: whether every member stored the same fingerprint (4 words) for call `seq`. */
+  sameHeaders(seq: number): boolean {
     const w = this.words;
-    const mine = w[this.inlineHashWord(this.rankInGroup, seq)];
-    for (let m = 0; m < this.size; m++) if (w[this.inlineHashWord(m, seq)] !== mine) return false;
+    const at = this.inlineHeaderWord(this.rankInGroup, seq);
+    const w0 = w[at], w1 = w[at + 1], w2 = w[at + 2], w3 = w[at + 3];
+    for (let m = 0; m < this.size; m++) {
+      const t = this.inlineHeaderWord(m, seq);
+      if (w[t] !== w0 || w[t + 1] !== w1 || w[t + 2] !== w2 || w[t + 3] !== w3) return false;
+    }
     return true;
   }
 
@@ -299,13 +304,25 @@ function waitingFor(words: Int32Array, slotsWord: number, size: number, target: 
   return missing;
 }
 
-/** For the watchdog: the world ranks of the group at `byteOffset`, and those not yet at call `seq`'s `phase`. */
-export function readGroupWait(buffer: ArrayBufferLike, byteOffset: number, seq: number, phase: 'arrive' | 'finish'): { ranks: number[]; missing: number[] } {
+/**
+ * For the watchdog and the dumps: the world ranks of the group at `byteOffset`, and those not yet at call
+ * `seq`'s `phase`. `bufferTo(end)` gives the memory's buffer covering `end` (another thread may have grown
+ * the memory since this one last looked, so a cached buffer may be too short for a block made since).
+ */
+export function readGroupWait(
+  bufferTo: (end: number) => ArrayBufferLike, byteOffset: number, seq: number, phase: 'arrive' | 'finish',
+): { ranks: number[]; missing: number[] } {
+  const none = { ranks: [], missing: [] };
+  let buffer = bufferTo(byteOffset + HEADER_WORDS * 4);
+  if (byteOffset + HEADER_WORDS * 4 > buffer.byteLength) return none;
   const header = new Int32Array(buffer, byteOffset, HEADER_WORDS);
-  if (Atomics.load(header, W_MAGIC) !== MAGIC) return { ranks: [], missing: [] };
+  if (Atomics.load(header, W_MAGIC) !== MAGIC) return none;
   const size = header[W_SIZE]!;
   const layout = groupBlockLayout(size);
-  const words = new Int32Array(buffer, byteOffset, layout.slotsWord + size * SLOT_WORDS);
+  const wordCount = layout.slotsWord + size * SLOT_WORDS;
+  buffer = bufferTo(byteOffset + wordCount * 4);
+  if (byteOffset + wordCount * 4 > buffer.byteLength) return none;
+  const words = new Int32Array(buffer, byteOffset, wordCount);
   const ranks = Array.from(words.subarray(HEADER_WORDS, HEADER_WORDS + size));
   return { ranks, missing: waitingFor(words, layout.slotsWord, size, seq, phase).map(([m]) => ranks[m]!) };
 }

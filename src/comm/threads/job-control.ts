@@ -2,15 +2,17 @@
  * The job control block: one per job, in the arena, attached by the driver and by every rank.
  *
  *   Int32 words at `byteOffset`:
- *   +-------+-------+---------+----------+-----------+-------------------------+------------------------+
- *   | MAGIC | abort | msgLen  | world    | owner | reserved | group table             | failure message (utf8) |
- *   | [0]   | [1]   | [2]     | [3]      | [4]   | [5..16)  | [16 .. 16+4*GROUP_SLOTS) | MESSAGE_BYTES          |
- *   +-------+-------+---------+----------+-----------+-------------------------+------------------------+
+ *   +-------+-------+--------+-------+-------+-------------+----------+--------------------------+-----------------+
+ *   | MAGIC | abort | msgLen | world | owner | hash points | reserved | group table              | failure message |
+ *   | [0]   | [1]   | [2]    | [3]   | [4]   | [5], [6]    | [7..16)  | [16 .. 16+4*GROUP_SLOTS) | MESSAGE_BYTES   |
+ *   +-------+-------+--------+-------+-------+-------------+----------+--------------------------+-----------------+
  *   then one RankRecord per rank (debug/rank-status.ts: status, call site, flight recorder).
  *
  *   abort: 0 while the job runs; `rank + 1` when that rank failed (its message is stored first, then the
  *          word is raised with compareExchange so the first failure wins); CLOSED_BY_DRIVER when the
  *          driver closed the job; DEADLOCK when the driver's watchdog found every live rank blocked. Every wait of every rank lists this word, so raising it releases them.
+ *   hash points: the two points of the job's shape hashes (shape-hash.ts), drawn when the block is made;
+ *          every rank of the job reads the same ones.
  *   group table: open addressing on a hash of (member ranks, occurrence); a slot is
  *          [key, key2, state, offset], state 0 empty, 1 being created, 2 ready. The first member to claim
  *          the slot allocates the group block; the others wait until it is ready.
@@ -21,9 +23,10 @@ import type { Arena, ArenaRegion } from '../../shm/arena.js';
 import { raiseAbort, waitFor, type AbortWord } from '../../shm/wait.js';
 import type { JobView } from '../../debug/job-view.js';
 import { readGroupWait } from './group-block.js';
+import { drawHashPoints } from './shape-hash.js';
 
 const MAGIC = 0x6a6f6231; // "job1"
-const W_MAGIC = 0, W_ABORT = 1, W_MSG_LEN = 2, W_WORLD = 3, W_OWNER = 4;
+const W_MAGIC = 0, W_ABORT = 1, W_MSG_LEN = 2, W_WORLD = 3, W_OWNER = 4, W_HASH_POINTS = 5;
 const TABLE_WORD = 16;
 /** Group blocks a job can hold (distinct groups created by its ranks). */
 export const GROUP_SLOTS = 16384;
@@ -64,6 +67,7 @@ export class JobControl implements JobView {
     const control = new JobControl(arena, region.byteOffset, false);
     control.words[W_WORLD] = worldSize;
     control.words[W_OWNER] = arena.newOwner();
+    control.words.set(drawHashPoints(), W_HASH_POINTS);
     Atomics.store(control.words, W_MAGIC, MAGIC);
     return control;
   }
@@ -78,6 +82,11 @@ export class JobControl implements JobView {
 
   get worldSize(): number {
     return this.words[W_WORLD]!;
+  }
+
+  /** The job's two shape-hash points (shape-hash.ts), the same on every rank of the job. */
+  get hashPoints(): readonly [number, number] {
+    return [this.words[W_HASH_POINTS]!, this.words[W_HASH_POINTS + 1]!];
   }
 
   /**
@@ -106,7 +115,7 @@ export class JobControl implements JobView {
   /** 0 while running; otherwise the abort value. */
   /** The members of the group whose block is at `groupKey`, and who has not reached `phase` of call `seq`. */
   groupWait(groupKey: number, seq: number, phase: 'arrive' | 'finish'): { ranks: number[]; missing: number[] } {
-    return readGroupWait(this.arena.buffer(), groupKey, seq, phase);
+    return readGroupWait((end) => this.arena.buffer(end), groupKey, seq, phase);
   }
 
   get abortValue(): number {
