@@ -75,8 +75,15 @@ export interface DumpResult {
 export function writeFlightRecorderDump(
   control: JobView, worldSize: number, reason: string, env: NodeJS.ProcessEnv = process.env,
 ): DumpResult {
-  const dump = flightRecorderDump(control, worldSize, reason);
-  const summary = dumpSummary(dump);
+  let dump: Record<string, unknown>, summary: string;
+  try {
+    dump = flightRecorderDump(control, worldSize, reason);
+    summary = dumpSummary(dump);
+  } catch (error) {
+    // A dump is a side output: reading the records must not replace the job's own error.
+    warnSideOutput('flight-recorder dump (reading the records)', undefined, error);
+    return { path: undefined, summary: '  (the ranks\' records could not be read)' };
+  }
   const path = join(env[DUMP_DIR_ENV] || tmpdir(), `multirank-flight-recorder-${process.pid}-${++dumps}.json`);
   try {
     writeFileSync(path, `${JSON.stringify(dump, null, 1)}\n`);

@@ -8,8 +8,8 @@
 export const SIDE_OUTPUT_WARNING = 'MULTIRANK_SIDE_OUTPUT';
 
 /** Emits the warning for `what` (e.g. "flight-recorder dump") that could not be written at `path`. */
-export function warnSideOutput(what: string, path: string, error: unknown): void {
+export function warnSideOutput(what: string, path: string | undefined, error: unknown): void {
   const reason = error instanceof Error ? error.message : String(error);
-  const message = `multirank: could not write the ${what} to ${path}: ${reason}`;
+  const message = `multirank: could not write the ${what}${path === undefined ? '' : ` to ${path}`}: ${reason}`;
   process.emitWarning(message, { code: SIDE_OUTPUT_WARNING });
 }

@@ -6,6 +6,9 @@
 import test from 'ava';
 import { withRanks } from '../../src/testing/index.js';
 import { MismatchError } from '../../src/index.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
+
+quietFailures();
 
 const fixture = new URL('../fixtures/object-checks.js', import.meta.url);
 

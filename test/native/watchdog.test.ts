@@ -9,6 +9,9 @@ import './shim-env.js';
 import test from 'ava';
 import { withRanks } from '../../src/testing/index.js';
 import type { FaultReport } from '../fixtures/native-faults.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
+
+quietFailures();
 
 const fixture = new URL('../fixtures/native-faults.js', import.meta.url);
 

@@ -6,6 +6,9 @@ import test from 'ava';
 import { launch, type LaunchOptions } from '../../src/launch/launch.js';
 import { processRuntime } from '../../src/launch/runtime.js';
 import { ErrorCodes } from '../../src/errors.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
+
+quietFailures();
 
 const module = new URL('../fixtures/world-basics.js', import.meta.url);
 

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { launch } from '../../src/launch/launch.js';
 import { withRanks } from '../../src/testing/index.js';
 import { ErrorCodes } from '../../src/errors.js';
+import { writeFlightRecorderDump } from '../../src/debug/flight-dump.js';
+import type { JobView } from '../../src/debug/job-view.js';
 
 const basics = new URL('../fixtures/world-basics.js', import.meta.url);
 const MISSING = join(tmpdir(), 'multirank-no-such-dir', 'deeper');
@@ -96,4 +98,18 @@ test.serial('flight-recorder dumps go to MULTIRANK_FR_DUMP_DIR, and only the new
     delete process.env[DUMP_DIR];
     delete process.env[DUMP_KEEP];
   }
+});
+
+test.serial('a dump whose records cannot be read is a warning, and says so where the dump path would be', async (t) => {
+  const broken: JobView = {
+    record: () => { throw new RangeError('Invalid typed array length: 16'); },
+    abortValue: 1,
+    failDeadlock: () => undefined,
+    groupWait: () => ({ ranks: [], missing: [] }),
+  };
+  const outcome = await warningsDuring(async () => writeFlightRecorderDump(broken, 2, 'failure'));
+  t.is(outcome.error, undefined, 'nothing throws');
+  t.is(outcome.value?.path, undefined);
+  t.regex(outcome.value!.summary, /could not be read/);
+  t.true(outcome.warnings.some((w) => /flight-recorder dump \(reading the records\): Invalid typed array length/.test(w)), outcome.warnings.join('\n'));
 });

@@ -133,6 +133,10 @@ test('no server: connecting fails at the deadline with the address; a port taken
 test('close: calls reject with ClosedError; a master\'s clients lose their connection', async (t) => {
   const server = await TCPStore.create({ host: HOST, port: 0, isMaster: true, timeoutMs: 5000 });
   const store = await TCPStore.create({ host: HOST, port: server.port, timeoutMs: 5000 });
+  // A get waits on a connection of its own: open one first (a finished wait returns it to the client's
+  // pool), so that the get below is under way on a live connection when the server goes, however slow
+  // the machine is, rather than still connecting.
+  await Promise.all([store.wait(['warm']), server.set('warm', '1')]);
   const waiting = store.get('never');
   await new Promise((resolve) => setTimeout(resolve, 50));
   await server.close();
