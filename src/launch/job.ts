@@ -206,7 +206,10 @@ export class Job {
   #threadError(error: unknown): void {
     this.#failed = true;
     const { name, message } = serializeError(error);
-    process.stderr.write(`multirank: a rank thread of a job of ${this.worldSize} ranks failed after its rank returned: ${name}: ${message}\n`);
+    // The thread recorded its failure before it ended (lost-rejections.ts), unless another came first.
+    const abort = this.#control.abortValue;
+    const who = abort >= 1 && abort <= this.worldSize ? `rank ${abort - 1}'s thread` : 'a rank thread';
+    process.stderr.write(`multirank: ${who} failed after the rank returned: ${name}: ${message}\n`);
   }
 
   async #collect(): Promise<unknown[]> {

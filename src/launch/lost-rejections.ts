@@ -22,6 +22,11 @@ export function catchLostRejections(): void {
     // Between jobs no rank owns the thread: say so rather than end a thread a later job may take.
     else process.stderr.write(`multirank: an unhandled promise rejection in a rank thread between jobs: ${lost.name}: ${lost.message}\n`);
   });
+  // An exception thrown from a callback still ends the thread (the entry may be computing: only that
+  // ends it), but first it is recorded as the rank's failure, so that the driver can name the rank.
+  process.on('uncaughtExceptionMonitor', (error, origin) => {
+    if (origin === 'uncaughtException') sink?.(serializeError(error));
+  });
 }
 
 /** Sends this thread's lost rejections to `to` (the running job), or nowhere (`undefined`: between jobs). */

@@ -6,6 +6,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { withRanks } from '../../src/testing/index.js';
+import { launch } from '../../src/launch/launch.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { rankList } from '../../src/launch/job-failure.js';
 import { quietFailures } from '../helpers/quiet-failures.js';
@@ -35,6 +36,32 @@ test('a dropped rejection ends the job at once while a peer waits for the rank, 
   t.is(error.rank, 1);
   t.regex(error.message, /^Rank 1 failed: Error: dropped on rank 1, which then hangs \(an unhandled promise rejection\)/);
   t.regex(error.message, /rank 0 was stopped because of it/);
+});
+
+test.serial('an exception thrown from a callback after the rank returned leaves the host alive and names the rank', async (t) => {
+  const write = process.stderr.write.bind(process.stderr);
+  let said = '';
+  let heard: () => void = () => undefined;
+  const line = new Promise<void>((resolve) => (heard = resolve));
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    said += String(chunk);
+    if (said.includes('failed after the rank returned')) heard();
+    return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  try {
+    const job = await launch({ worldSize: 2, module: fixture, exportName: 'returnsRank' });
+    t.deepEqual(await job.results, [0, 1]);
+    await job.rank(1).call('throwFromTimer');
+    // Piscina's 'error' event, which used to end this process. The threads and ports are unref'd: a
+    // ref'd deadline keeps this process waiting for it.
+    let deadline: NodeJS.Timeout | undefined;
+    await Promise.race([line, new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error('no line')), 60_000)))]);
+    clearTimeout(deadline);
+    await job.close();
+  } finally {
+    process.stderr.write = write;
+  }
+  t.regex(said, /multirank: rank 1's thread failed after the rank returned: Error: thrown from a timer on rank 1/);
 });
 
 test('process.exit() in a rank is told as such, and the summary shows the rank failed', async (t) => {
