@@ -85,7 +85,9 @@ export class StillWaitingReporter {
       if (record.state !== RankState.BLOCKED) return void (this.#due[rank] = undefined);
       const progress = record.progress;
       let wait = this.#due[rank];
-      if (wait?.progress !== progress) wait = this.#due[rank] = { progress, atMs: record.blockedSinceMs + this.#times.firstMs };
+      if (wait?.progress !== progress) {
+        wait = this.#due[rank] = { progress, atMs: record.blockedSinceMs + this.#times.firstMs };
+      }
       if (nowMs < wait.atMs) return;
       while (wait.atMs <= nowMs) wait.atMs += this.#times.everyMs;
       due.push(record.snapshot());

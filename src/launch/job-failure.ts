@@ -37,7 +37,8 @@ function othersNote(outcomes: readonly RankOutcome[], rank: number, cause: strin
   });
   const lines: string[] = [];
   if (same.length > 0) lines.push(`(${rankList(same)} failed the same way)`);
-  if (stopped.length > 0) lines.push(`(${rankList(stopped)} ${stopped.length === 1 ? 'was' : 'were'} stopped because of it)`);
+  const were = stopped.length === 1 ? 'was' : 'were';
+  if (stopped.length > 0) lines.push(`(${rankList(stopped)} ${were} stopped because of it)`);
   return lines.concat(otherwise).map((line) => `\n${line}`).join('');
 }
 
@@ -47,7 +48,9 @@ function othersNote(outcomes: readonly RankOutcome[], rank: number, cause: strin
  * left rejected, with nobody to handle it) and then returned, or was ended by the failure's grace period:
  * then what the rank recorded does.
  */
-export function rankFailure(outcomes: readonly RankOutcome[], rank: number, recorder: string, recorded: string): RankFailedError {
+export function rankFailure(
+  outcomes: readonly RankOutcome[], rank: number, recorder: string, recorded: string,
+): RankFailedError {
   const outcome = outcomes[rank]!;
   if (outcome.ok || (outcome.error.name === 'AbortError' && recorded !== '')) {
     const [first = '', ...stack] = recorded.split('\n');
@@ -59,7 +62,8 @@ export function rankFailure(outcomes: readonly RankOutcome[], rank: number, reco
   const error = outcome.error;
   return new RankFailedError(
     rank,
-    `Rank ${rank} failed: ${headline(error)}${othersNote(outcomes, rank, headline(error))}\nRank ${rank}'s stack:\n${error.stack ?? '(none)'}${recorder}`,
+    `Rank ${rank} failed: ${headline(error)}${othersNote(outcomes, rank, headline(error))}` +
+      `\nRank ${rank}'s stack:\n${error.stack ?? '(none)'}${recorder}`,
     { cause: deserializeError(error) },
   );
 }
@@ -70,7 +74,8 @@ export function rankFailure(outcomes: readonly RankOutcome[], rank: number, reco
  */
 export function closedByDriver(outcomes: readonly RankOutcome[]): ClosedError {
   const running = outcomes.flatMap((o, rank) => (o.ok ? [] : [rank]));
-  return new ClosedError(`The job was closed by the driver (job.close()) before ${rankList(running)} returned; no rank failed`);
+  const ranks = rankList(running);
+  return new ClosedError(`The job was closed by the driver (job.close()) before ${ranks} returned; no rank failed`);
 }
 
 /**

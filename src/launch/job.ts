@@ -90,7 +90,8 @@ export class Job {
     this.#watchdog.start();
     rpc.whileWaiting = () => void this.#watchdog.poll(); // the driver blocked in a large call cannot run the timer
     if (stillWaiting !== undefined && !quiet()) {
-      this.#stillWaiting = new StillWaitingReporter(control, worldSize, stillWaiting, (text) => process.stderr.write(text));
+      const write = (text: string): void => void process.stderr.write(text);
+      this.#stillWaiting = new StillWaitingReporter(control, worldSize, stillWaiting, write);
       this.#stillWaiting.start();
     }
     lease.onError((error) => this.#threadError(error));

@@ -18,9 +18,9 @@ export function catchLostRejections(): void {
   process.on('unhandledRejection', (reason) => {
     const error = serializeError(reason);
     const lost = { ...error, message: `${error.message} (an unhandled promise rejection)` };
-    if (sink !== undefined) sink(lost);
+    if (sink !== undefined) return sink(lost);
     // Between jobs no rank owns the thread: say so rather than end a thread a later job may take.
-    else process.stderr.write(`multirank: an unhandled promise rejection in a rank thread between jobs: ${lost.name}: ${lost.message}\n`);
+    process.stderr.write(`multirank: a rank thread between jobs: ${lost.name}: ${lost.message}\n`);
   });
   // An exception thrown from a callback still ends the thread (the entry may be computing: only that
   // ends it), but first it is recorded as the rank's failure, so that the driver can name the rank.

@@ -157,7 +157,8 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
     outcome = { ok: true, value: result.encoded, trace: trace?.events, chaosSchedule: chaos?.schedule };
   } catch (error) {
     record.setState(RankState.FAILED);
-    const serialized = lost ?? serializeError(error); // when one was lost, it is the cause (it released this rank's waits too)
+    // When a rejection was lost, it is the cause (its job.fail released this rank's own waits too).
+    const serialized = lost ?? serializeError(error);
     job.fail(rank, `${serialized.name}: ${serialized.message}\n${serialized.stack ?? ''}`);
     outcome = { ok: false, error: serialized, trace: trace?.events, chaosSchedule: chaos?.schedule };
   } finally {

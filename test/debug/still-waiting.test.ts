@@ -16,7 +16,8 @@ function job(worldSize: number) {
   const records = Array.from({ length: worldSize }, (_, r) => control.record(r));
   for (const record of records) record.setState(RankState.RUNNING);
   const written: string[] = [];
-  const reporter = new StillWaitingReporter(control, worldSize, { firstMs: 1000, everyMs: 3000 }, (text) => written.push(text));
+  const times = { firstMs: 1000, everyMs: 3000 };
+  const reporter = new StillWaitingReporter(control, worldSize, times, (text) => written.push(text));
   return { control, records, reporter, written };
 }
 

@@ -55,7 +55,8 @@ test.serial('an exception thrown from a callback after the rank returned leaves 
     // Piscina's 'error' event, which used to end this process. The threads and ports are unref'd: a
     // ref'd deadline keeps this process waiting for it.
     let deadline: NodeJS.Timeout | undefined;
-    await Promise.race([line, new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error('no line')), 60_000)))]);
+    const late = new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error('no line in 60 s')), 60_000)));
+    await Promise.race([line, late]);
     clearTimeout(deadline);
     await job.close();
   } finally {
