@@ -2,10 +2,10 @@
  * float16 and bfloat16 (stored as u16 bit patterns) <-> f32 on i32x4 lanes, and the conversion exports.
  *
  * All conversions are exact where the value fits and round to nearest even otherwise; NaN stays a quiet
- * NaN, overflow gives inf, float16 subnormals are exact both ways. They start from the verified
- * conversions of `shared/reference/node-runtime-limits.md` (appendix): bf16 by mask/shift with `rne2`,
- * float16 after F. Giesen. The float16 pair is reworked for fewer instructions and registers (about 25 %
- * faster f16 reductions): `h2fLo`/`h2fHi` read the element where it lies in the lane, and `f2h` clamps
+ * NaN, overflow gives inf, float16 subnormals are exact both ways. They start from the usual
+ * conversions: bf16 by mask/shift with `rne2` (round to nearest even on the dropped half), float16 after
+ * F. Giesen. The float16 pair is reworked for fewer instructions and registers (about 25 % faster f16
+ * reductions): `h2fLo`/`h2fHi` read the element where it lies in the lane, and `f2h` clamps
  * overflow with `min_u` and ors in the quiet-NaN bit instead of two selects. The tests check all 65 536
  * patterns one way and every value, tie and tie neighbour the other way against an independent reference.
  *

@@ -4,12 +4,19 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { launch } from '../launch/launch.js';
 import type { CommandOutput } from './main.js';
+import { dumpNote } from '../debug/flight-dump.js';
+
+/** The shell's code for a process ended by SIGINT (128 + 2). */
+export const INTERRUPTED_EXIT_CODE = 130;
 
 export const RUN_USAGE = `Usage: multirank run -n RANKS [options] rank.js|rank.ts [-- args...]
 
 Runs the module's default export (or --export NAME) on RANKS ranks, each a worker thread of this process.
 The entry is called as main({ rank, worldSize, localRank, args }); args are the words after --.
 Each rank's output is prefixed with [rank N]; a rank's return value, when not undefined, is printed.
+A rank blocked in a wait for 10 s is reported ("still waiting"), then every 30 s (MULTIRANK_STILL_WAITING_MS).
+Ctrl-C prints where every rank was and ends the job (exit code 130; a second Ctrl-C ends the process
+at once); kill -USR2 PID writes a flight-recorder dump and prints its path.
 
 Options:
   -n, --nproc RANKS       number of ranks (required)
@@ -78,14 +85,26 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
       timedOut = true;
       void job.close();
     }, jobTimeoutMs);
+    // Ctrl-C: say who was where (as a failure does), then end the job; `once`, so that a second Ctrl-C
+    // ends the process at once, as Node's default would have.
+    let interrupted = false;
+    const onInterrupt = (): void => {
+      interrupted = true;
+      const dump = job.dumpFlightRecorder('SIGINT');
+      out.error(`multirank run: interrupted (SIGINT); where the ranks were:\n${dump.summary}\n${dumpNote(dump)}`);
+      void job.close();
+    };
+    process.once('SIGINT', onInterrupt);
     try {
       const results = await job.results;
       if (!values.quiet) results.forEach((value, rank) => value !== undefined && out.log(`[rank ${rank}] => ${printable(value)}`));
       return 0;
     } catch (error) {
+      if (interrupted) return INTERRUPTED_EXIT_CODE;
       if (timedOut) throw new Error(`the job ran past --job-timeout-ms ${jobTimeoutMs} and was closed`, { cause: error });
       throw error;
     } finally {
+      process.off('SIGINT', onInterrupt);
       clearTimeout(timer);
       await job.close();
     }

@@ -12,6 +12,7 @@
  *           entry and waits in an RPC is RETURNED again afterwards)
  *           [10..11] the rank thread's performance.timeOrigin (Float64; entries store performance.now())
  *           [12] wait-text length  [13] group-name length
+ *           [14..15] when the current mark began (Float64, Date.now(): the driver compares it with its own clock)
  *   ring entry e (ENTRY_WORDS Int32 + a Float64 start time): [0] seq  [1] op  [2] group block offset
  *           [3] dtype code  [4] numel  [5] state (ENTRY_STATES index)  [6..7] start, ms since the origin (Float64)
  *
@@ -49,6 +50,8 @@ export const ENTRY_STATES = ['started', 'completed', 'failed'] as const;
 
 const S_STATE = 0, S_PROGRESS = 1, S_OP = 2, S_GROUP = 3, S_SEQ = 4, S_PHASE = 5, S_PEER = 6, S_SITE_LEN = 7, S_HEAD = 8;
 const S_BEFORE = 9, S_TEXT_LEN = 12, S_NAME_LEN = 13;
+/** Byte offset in the status words of the time the current mark began (a Float64). */
+const BLOCKED_SINCE_BYTE = 56;
 
 /** What the watchdog and the dumps read about one rank. */
 export interface RankSnapshot {
@@ -65,6 +68,8 @@ export interface RankSnapshot {
   waitText: string;
   /** The name of the group of a blocked collective ('' when it has none). */
   groupName: string;
+  /** When the rank's current mark began (Date.now()); meaningful while it is BLOCKED. */
+  blockedSinceMs: number;
 }
 
 export interface FlightEntry {
@@ -88,6 +93,8 @@ export class RankRecord {
   readonly #times: Float64Array;
   readonly #text: Uint8Array;
   readonly #name: Uint8Array;
+  /** When the current mark began (Date.now()). */
+  readonly #blockedSince: Float64Array;
 
   constructor(buffer: ArrayBufferLike, regionOffset: number, rank: number) {
     const base = regionOffset + rank * RECORD_BYTES;
@@ -100,6 +107,7 @@ export class RankRecord {
     this.#times = new Float64Array(buffer, ringOffset, (RING_ENTRIES * ENTRY_WORDS) / 2);
     this.#text = new Uint8Array(buffer, ringOffset + RING_BYTES, TEXT_BYTES);
     this.#name = new Uint8Array(buffer, ringOffset + RING_BYTES + TEXT_BYTES, NAME_BYTES);
+    this.#blockedSince = new Float64Array(buffer, base + BLOCKED_SINCE_BYTE, 1);
   }
 
   /** Stores this thread's time origin (entries hold times relative to it: performance.now() only). */
@@ -165,7 +173,10 @@ export class RankRecord {
     const w = this.#words;
     // Remember the state to restore, unless this rank is already marked (a wait inside a marked wait).
     const state = Atomics.load(w, S_STATE);
-    if (state !== RankState.BLOCKED) w[S_BEFORE] = state;
+    if (state !== RankState.BLOCKED) {
+      w[S_BEFORE] = state;
+      this.#blockedSince[0] = Date.now(); // written before the state's Atomics.store publishes it
+    }
     Atomics.store(w, S_STATE, RankState.BLOCKED);
   }
 
@@ -209,6 +220,7 @@ export class RankRecord {
       seq: w[S_SEQ]!, phase: PHASES[w[S_PHASE]!], peer: w[S_PEER]!,
       callSite: Buffer.from(this.#site.subarray(0, siteLength)).toString('utf8'),
       waitText: readText(this.#text, w[S_TEXT_LEN]!), groupName: readText(this.#name, w[S_NAME_LEN]!),
+      blockedSinceMs: this.#blockedSince[0]!,
     };
   }
 
@@ -235,6 +247,11 @@ export class RankRecord {
 
   get progress(): number {
     return Atomics.load(this.#words, S_PROGRESS);
+  }
+
+  /** When the rank's current mark began (Date.now()); read after `state` showed BLOCKED. */
+  get blockedSinceMs(): number {
+    return this.#blockedSince[0]!;
   }
 }
 

@@ -14,22 +14,31 @@ export const QUIET_POLLS = 3;
 /**
  * One line per rank, e.g. `rank 1: blocked in allReduce (call #3) of group tp [0, 1], waiting for rank 0 to
  * arrive; at f.js:3:9`, or for a wait told by its text (a queue), `rank 1: blocked in <its text>; at ...`.
+ * `waited` goes after "blocked" (` for 12 s`).
  */
-export function describeRank(control: JobView, s: RankSnapshot): string {
+export function describeRank(control: JobView, s: RankSnapshot, waited = ''): string {
   if (s.state === 'RETURNED') return `rank ${s.rank}: returned from its entry function (it will not join any further call)`;
   if (s.state === 'FAILED') return `rank ${s.rank}: failed`;
-  if (s.state === 'RUNNING') return `rank ${s.rank}: running`;
+  if (s.state === 'RUNNING') return `rank ${s.rank}: running (in no multirank wait: computing, or awaiting something else)`;
   const site = s.callSite === '' ? '' : `; at ${s.callSite}`;
-  if (s.op === undefined && s.waitText !== '') return `rank ${s.rank}: blocked in ${s.waitText}${site}`;
+  const blocked = `rank ${s.rank}: blocked${waited} in`;
+  if (s.op === undefined && s.waitText !== '') return `${blocked} ${s.waitText}${site}`;
   if (s.op === 'send' || s.op === 'recv') {
     const what = s.op === 'send' ? `send to rank ${s.peer} (its mailbox is full)` : `recv from rank ${s.peer}`;
-    return `rank ${s.rank}: blocked in ${what}${site}`;
+    return `${blocked} ${what}${site}`;
   }
   const phase = s.phase === 'finish' ? 'finish' : 'arrive';
   const { ranks, missing } = control.groupWait(s.groupOffset, s.seq, phase);
   const verb = phase === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
-  return `rank ${s.rank}: blocked in ${s.op ?? 'a collective'} (call #${s.seq}) of group ${groupLabel(s.groupName, ranks)}, ` +
+  return `${blocked} ${s.op ?? 'a collective'} (call #${s.seq}) of group ${groupLabel(s.groupName, ranks)}, ` +
     `waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${verb}${site}`;
+}
+
+/** The ranks a blocked rank waits for, where its record says (a wait told by its text says it in words). */
+export function waitedFor(control: JobView, s: RankSnapshot): number[] {
+  if (s.state !== 'BLOCKED' || (s.op === undefined && s.waitText !== '')) return [];
+  if (s.op === 'send' || s.op === 'recv') return s.peer >= 0 ? [s.peer] : [];
+  return control.groupWait(s.groupOffset, s.seq, s.phase === 'finish' ? 'finish' : 'arrive').missing;
 }
 
 export class Watchdog {

@@ -7,23 +7,31 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { checkInteger, ClosedError, ErrorCodes, MultirankError, RankFailedError } from '../errors.js';
+import { checkInteger, ErrorCodes, MultirankError } from '../errors.js';
 import { CLOSED_BY_DRIVER, DEADLOCK } from '../comm/threads/job-control.js';
 import { Watchdog } from '../debug/watchdog.js';
+import { RankState } from '../debug/rank-status.js';
+import { StillWaitingReporter, type StillWaitingTimes } from '../debug/still-waiting.js';
 import { dumpNote, writeFlightRecorderDump, type DumpResult } from '../debug/flight-dump.js';
 import { writeTrace } from '../debug/trace.js';
 import type { RpcQueue, RpcRequest } from './rpc-queue.js';
 import type { JobControl } from '../comm/threads/job-control.js';
 import type { PoolLease } from './pool.js';
 import type { RankOutcome } from './rank-runtime.js';
-import { deserializeError, serializeError, type SerializedError } from './serialize-error.js';
+import { serializeError } from './serialize-error.js';
+import { closedByDriver, rankFailure, threadExited } from './job-failure.js';
 import { decodeResult, type EncodedResult } from './result-codec.js';
 import { arenaLockSettled } from '../shm/arena-recovery.js';
 
 /** How long the other ranks get to return after a rank failed, before their threads are terminated. */
 export const FAILURE_GRACE_MS = 2_000;
-/** `1`: no who-was-where summary on stderr when a job fails (the error and the dump are unchanged). */
+/**
+ * `1`: no who-was-where summary on stderr when a job fails (the error and the dump are unchanged), and no
+ * "still waiting" lines.
+ */
 export const QUIET_ENV = 'MULTIRANK_QUIET';
+
+const quiet = (): boolean => process.env[QUIET_ENV] === '1';
 
 interface RankApi {
   call(name: string, args: unknown[]): Promise<unknown>;
@@ -49,16 +57,23 @@ export class Job {
   readonly #abort: AbortController;
   readonly #settled: Promise<RankOutcome[]>;
   readonly #watchdog: Watchdog;
+  readonly #stillWaiting: StillWaitingReporter | undefined;
   #closed: Promise<void> | undefined;
   #failed = false;
 
   readonly #tracePath: string | undefined;
-  readonly #onSignal = (): void => void this.dumpFlightRecorder('SIGUSR2');
+  readonly #onSignal = (): void => {
+    const dump = this.dumpFlightRecorder('SIGUSR2');
+    process.stderr.write(`multirank: SIGUSR2: ${dumpNote(dump)} (job of ${this.worldSize} ranks)\n${dump.summary}\n`);
+  };
 
   readonly #rpc: RpcQueue;
   #rpcId = 0;
 
-  constructor(worldSize: number, control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[], abort: AbortController, rpc: RpcQueue, tracePath?: string) {
+  constructor(
+    worldSize: number, control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[],
+    abort: AbortController, rpc: RpcQueue, stillWaiting: StillWaitingTimes | undefined, tracePath?: string,
+  ) {
     this.#tracePath = tracePath;
     this.#rpc = rpc;
     this.worldSize = worldSize;
@@ -67,10 +82,19 @@ export class Job {
     this.#ports = ports;
     this.#abort = abort;
     this.#apis = ports.map((port) => Comlink.wrap<RankApi>(nodeEndpoint(port as never)));
+    // Comlink's listener refs each port: only a call on its way may keep the process alive (#counted), so
+    // that a driver that forgets `await job.close()` still ends when its work ends.
+    for (const port of ports) port.unref();
     this.#calls = ports.map(() => 0);
     this.#watchdog = new Watchdog(control, worldSize, (rank) => this.#calls[rank]! > 0);
     this.#watchdog.start();
     rpc.whileWaiting = () => void this.#watchdog.poll(); // the driver blocked in a large call cannot run the timer
+    if (stillWaiting !== undefined && !quiet()) {
+      const write = (text: string): void => void process.stderr.write(text);
+      this.#stillWaiting = new StillWaitingReporter(control, worldSize, stillWaiting, write);
+      this.#stillWaiting.start();
+    }
+    lease.onError((error) => this.#threadError(error));
     process.on('SIGUSR2', this.#onSignal);
     this.#settled = Promise.all(tasks.map((task, rank) => this.#watch(task, rank)));
     this.results = this.#collect();
@@ -105,9 +129,9 @@ export class Job {
 
   /** Counts `call` as on its way to `rank` until it settles. */
   #counted<T>(rank: number, call: Promise<T>): Promise<T> {
-    this.#calls[rank]!++;
+    if (this.#calls[rank]!++ === 0) this.#ports[rank]!.ref();
     const counted = call.finally(() => {
-      this.#calls[rank]!--;
+      if (--this.#calls[rank]! === 0) this.#ports[rank]!.unref();
       this.#inFlight.delete(counted);
     });
     this.#inFlight.add(counted);
@@ -138,6 +162,7 @@ export class Job {
   async #close(): Promise<void> {
     process.off('SIGUSR2', this.#onSignal);
     this.#watchdog.stop();
+    this.#stillWaiting?.stop();
     this.#control.close();
     const timer = setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
     await this.#settled;
@@ -161,7 +186,11 @@ export class Job {
     } catch (error) {
       // The thread died (process.exit in the rank, an uncaught error outside the entry, or termination);
       // what it died of may not even be an Error.
-      outcome = { ok: false, error: { ...serializeError(error), rank } };
+      const serialized = serializeError(error);
+      const exited = threadExited(serialized);
+      // A thread that exited left its record as it was (running): reports must not show it so.
+      if (exited !== serialized) this.#control.record(rank).setState(RankState.FAILED);
+      outcome = { ok: false, error: { ...exited, rank } };
     }
     if (!outcome.ok) {
       this.#failed = true;
@@ -171,43 +200,42 @@ export class Job {
     return outcome;
   }
 
+  /**
+   * A rank thread failed after its task settled (piscina's 'error' event: an exception thrown from a
+   * callback after the rank returned). The host lives on: the job's threads are not reused, and it is said.
+   */
+  #threadError(error: unknown): void {
+    this.#failed = true;
+    const { name, message } = serializeError(error);
+    // The thread recorded its failure before it ended (lost-rejections.ts), unless another came first.
+    const abort = this.#control.abortValue;
+    const who = abort >= 1 && abort <= this.worldSize ? `rank ${abort - 1}'s thread` : 'a rank thread';
+    process.stderr.write(`multirank: ${who} failed after the rank returned: ${name}: ${message}\n`);
+  }
+
   async #collect(): Promise<unknown[]> {
     const outcomes = await this.#settled;
     if (this.#tracePath !== undefined) writeTrace(this.#tracePath, outcomes.map((o) => o.trace ?? []));
-    // A job the watchdog ended failed, even when its ranks caught the error and returned.
-    const deadlocked = this.#control.abortValue === DEADLOCK;
+    const abort = this.#control.abortValue;
+    // A job the watchdog ended failed, even when its ranks caught the error and returned; so did a job one
+    // of whose ranks recorded a failure after it returned (a promise it left rejected, nobody handling it).
+    const deadlocked = abort === DEADLOCK;
+    const failedLate = abort >= 1 && abort <= this.worldSize && outcomes[abort - 1]!.ok;
     // Each value arrives as the rank's own copy; Tensors are rebuilt from theirs.
-    if (!deadlocked && outcomes.every((o) => o.ok)) return outcomes.map((o) => decodeResult((o as { value: EncodedResult }).value));
-    if (this.#control.abortValue === CLOSED_BY_DRIVER) throw closedByDriver(outcomes);
+    if (!deadlocked && !failedLate && outcomes.every((o) => o.ok)) {
+      return outcomes.map((o) => decodeResult((o as { value: EncodedResult }).value));
+    }
+    if (abort === CLOSED_BY_DRIVER) throw closedByDriver(outcomes);
     const dump = this.dumpFlightRecorder(deadlocked ? 'deadlock' : 'failure');
     const where = dump.path ?? 'not written';
-    if (process.env[QUIET_ENV] !== '1') process.stderr.write(`multirank: the job failed; flight recorder: ${where}\n${dump.summary}\n`);
+    if (!quiet()) process.stderr.write(`multirank: the job failed; flight recorder: ${where}\n${dump.summary}\n`);
     const recorder = `\n${dumpNote(dump)}`;
-    if (this.#control.abortValue === DEADLOCK) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage + recorder);
+    if (deadlocked) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage + recorder);
     // The first failure recorded in the control block is the cause; the others were released by it.
-    const first = this.#control.abortValue - 1;
-    const rank = first >= 0 && first < this.worldSize && !outcomes[first]!.ok ? first : outcomes.findIndex((o) => !o.ok);
-    const error = (outcomes[rank] as { error: SerializedError }).error;
-    const cause = deserializeError(error);
-    const others = outcomes.flatMap((o, r) => (o.ok || r === rank ? [] : [r]));
-    throw new RankFailedError(
-      rank,
-      `Rank ${rank} failed: ${error.name}: ${error.message}` +
-        (others.length > 0 ? `\n(${others.length === 1 ? 'rank' : 'ranks'} ${others.join(', ')} ${others.length === 1 ? 'was' : 'were'} stopped because of it)` : '') +
-        `\nRank ${rank}'s stack:\n${error.stack ?? '(none)'}${recorder}`,
-      { cause },
-    );
+    const first = abort - 1;
+    const rank = first >= 0 && first < this.worldSize ? first : outcomes.findIndex((o) => !o.ok);
+    throw rankFailure(outcomes, rank, recorder, this.#control.failureMessage);
   }
-}
-
-/**
- * The driver's close() ended ranks that had not returned (a hung or busy job): the driver asked for it,
- * so no rank is blamed and no failure dump is written.
- */
-function closedByDriver(outcomes: readonly RankOutcome[]): ClosedError {
-  const running = outcomes.flatMap((o, rank) => (o.ok ? [] : [rank]));
-  const ranks = `${running.length === 1 ? 'rank' : 'ranks'} ${running.join(', ')}`;
-  return new ClosedError(`The job was closed by the driver (job.close()) before ${ranks} returned; no rank failed`);
 }
 
 /** Whether every one of `calls` settled within `ms`. */

@@ -9,6 +9,7 @@ import { checkLaunchOptions, type LaunchOptions } from './options.js';
 import { processRuntime } from './runtime.js';
 import { arenaLockSettled } from '../shm/arena-recovery.js';
 import { createRpcQueue, type RpcQueue } from './rpc-queue.js';
+import { stillWaitingFromEnv } from '../debug/still-waiting.js';
 
 export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
 
@@ -21,6 +22,7 @@ export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
 export async function launch(options: LaunchOptions): Promise<Job> {
   const o = checkLaunchOptions(options);
   const { worldSize, timeoutMs } = o;
+  const stillWaiting = stillWaitingFromEnv();
   const runtime = processRuntime(o.arenaMaxBytes === undefined ? {} : { maxBytes: o.arenaMaxBytes });
   await arenaLockSettled(runtime.arena); // see arena-recovery.ts: a terminated rank's exit must be seen first
   const control = JobControl.create(runtime.arena, worldSize);
@@ -49,5 +51,5 @@ export async function launch(options: LaunchOptions): Promise<Job> {
     };
     tasks.push(lease.pool.run(task, { transferList: [port2], signal: abort.signal }) as Promise<RankOutcome>);
   }
-  return new Job(worldSize, control, lease, ports, tasks, abort, rpc, o.tracePath);
+  return new Job(worldSize, control, lease, ports, tasks, abort, rpc, stillWaiting, o.tracePath);
 }

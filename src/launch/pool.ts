@@ -33,6 +33,8 @@ export interface PoolLease {
    * destroyed (it ran user code, or, after a failure, its threads may be stuck).
    */
   release(healthy: boolean): Promise<void>;
+  /** Where the pool's 'error' events go while this lease holds it (see PoolManager's #errors). */
+  onError(handler: (error: unknown) => void): void;
 }
 
 interface Idle {
@@ -52,6 +54,11 @@ export class PoolManager {
   /** Standby pools about to start, by size. */
   readonly #planned = new Map<number, NodeJS.Timeout>();
   readonly #destroying = new Set<Promise<void>>();
+  /**
+   * Each leased pool's 'error' handler. Piscina emits 'error' when a thread fails with no task on it (an
+   * exception thrown from a callback after its rank returned); unheard, that event ends the process.
+   */
+  readonly #errors = new Map<Piscina, (error: unknown) => void>();
 
   constructor(data: PoolWorkerData) {
     this.#data = data;
@@ -73,7 +80,10 @@ export class PoolManager {
     else this.#cancelPlanned(size);
     const pool = idle?.pool ?? this.#create(size);
     if (!keepModuleState) this.#jobs.set(size, (this.#jobs.get(size) ?? 0) + 1);
-    return { pool, size, release: (healthy) => this.#release(pool, size, keepModuleState && healthy) };
+    return {
+      pool, size, release: (healthy) => this.#release(pool, size, keepModuleState && healthy),
+      onError: (handler) => void this.#errors.set(pool, handler),
+    };
   }
 
   #takeStandby(size: number): Idle | undefined {
@@ -93,6 +103,11 @@ export class PoolManager {
       idleTimeout: 2 ** 31 - 1,
       workerData: this.#data,
     });
+    pool.on('error', (error: unknown) => {
+      const handler = this.#errors.get(pool);
+      if (handler !== undefined) handler(error);
+      else process.emitWarning(`multirank: an idle rank thread failed: ${(error as Error)?.message ?? String(error)}`);
+    });
     this.#live.add(pool);
     return pool;
   }
@@ -108,6 +123,7 @@ export class PoolManager {
   }
 
   async #release(pool: Piscina, size: number, keepWarm: boolean): Promise<void> {
+    this.#errors.delete(pool);
     if (keepWarm) {
       const list = this.#warm.get(size) ?? [];
       list.push(this.#idle(pool, POOL_IDLE_MS, (entry) => remove(list, entry)));

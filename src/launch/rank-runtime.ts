@@ -21,6 +21,7 @@ import { setCurrentRank, type RankEnvironment } from '../state/current-rank.js';
 import { serializeError, type SerializedError } from './serialize-error.js';
 import { encodeResult, type EncodedResult } from './result-codec.js';
 import { environmentSnapshot, flushOutput, JobScope, prefixOutput, setEnvironment } from './rank-scope.js';
+import { afterRejectionsReported, catchLostRejections, routeLostRejections } from './lost-rejections.js';
 
 interface ThreadState {
   arena: Arena;
@@ -44,6 +45,7 @@ function attach(): ThreadState {
  */
 export async function prepareThread(): Promise<void> {
   thread ??= attach();
+  catchLostRejections();
   await import('../index.js');
 }
 
@@ -63,9 +65,15 @@ function endJob(): void {
   ending?.end();
 }
 
-/** Installs what a job sees in this thread: its rank, its arena, its environment, its output prefix. */
-function beginJob(task: RankTask, environment: RankEnvironment, arena: Arena, owner: number): void {
+/**
+ * Installs what a job sees in this thread: its rank, its arena, its environment, its output prefix, and
+ * where a promise rejection that nobody handled goes (`onLost`: it fails this rank).
+ */
+function beginJob(
+  task: RankTask, environment: RankEnvironment, arena: Arena, owner: number, onLost: (error: SerializedError) => void,
+): void {
   const job = (scope = new JobScope());
+  job.change(() => routeLostRejections(onLost), () => routeLostRejections(undefined));
   job.change(() => setCurrentRank(environment), () => setCurrentRank(undefined));
   // Shared tensors belong to this job: tagged with its owner, freed with it, unusable after it (tensor/storage.ts).
   const tensors = { owner, ended: false };
@@ -89,6 +97,18 @@ function beginJob(task: RankTask, environment: RankEnvironment, arena: Arena, ow
   });
 }
 
+/** The error for an export that is not a function: it names the exports the module does have. */
+function notAnEntry(name: string, moduleUrl: string, module: Record<string, unknown>, entry: unknown): TypeError {
+  const error = invalidType(`the export "${name}" of ${moduleUrl}`, 'a function (the rank entry)', entry);
+  const functions = Object.keys(module).filter((key) => typeof module[key] === 'function');
+  const others = Object.keys(module).filter((key) => typeof module[key] !== 'function');
+  error.message += functions.length === 0
+    ? `; the module exports no function${others.length === 0 ? '' : ` (its exports: ${others.join(', ')})`}`
+    : `; the module's functions: ${functions.join(', ')} (name one with exportName, or --export NAME)` +
+      (others.length === 0 ? '' : `; its other exports: ${others.join(', ')}`);
+  return error;
+}
+
 /** Runs one rank of a job in this thread. */
 export async function runRankTask(task: RankTask): Promise<unknown> {
   // The previous job's port may close after this task arrived (the two travel apart): end it first.
@@ -105,7 +125,14 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
   });
   record.setTimeOrigin();
   record.setState(RankState.RUNNING);
-  beginJob(task, { context, threads, worldSize, localRank, localWorldSize }, arena, job.owner);
+  // A rejection nobody handled fails this rank: at once (its peers' waits are released, as for a throw),
+  // and its outcome, should the entry still return; after the rank reported, it still fails the job.
+  let lost: SerializedError | undefined;
+  const onLost = (error: SerializedError): void => {
+    lost ??= error;
+    job.fail(rank, `${error.name}: ${error.message}\n${error.stack ?? ''}`);
+  };
+  beginJob(task, { context, threads, worldSize, localRank, localWorldSize }, arena, job.owner, onLost);
   let outcome: RankOutcome | undefined;
   let transfer: ArrayBuffer[] = [];
   try {
@@ -118,11 +145,11 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
     serveRpc(task, module, record, arena, job, () => entryRunning);
     const name = task.exportName ?? 'default';
     const entry = module[name];
-    if (typeof entry !== 'function') {
-      throw invalidType(`the export \`${name}\` of ${task.moduleUrl}`, 'a function (the rank entry)', entry);
-    }
+    if (typeof entry !== 'function') throw notAnEntry(name, task.moduleUrl, module, entry);
     const value = await (entry as (info: unknown) => unknown)({ rank, worldSize, localRank, args: task.args });
     entryRunning = false;
+    await afterRejectionsReported(); // a promise the entry rejected and dropped is reported by now
+    if (lost !== undefined) throw lost;
     const result = encodeResult(value, `the value rank ${rank}'s entry returned`);
     transfer = result.transfer;
     record.recordIdle();
@@ -130,7 +157,8 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
     outcome = { ok: true, value: result.encoded, trace: trace?.events, chaosSchedule: chaos?.schedule };
   } catch (error) {
     record.setState(RankState.FAILED);
-    const serialized = serializeError(error);
+    // When a rejection was lost, it is the cause (its job.fail released this rank's own waits too).
+    const serialized = lost ?? serializeError(error);
     job.fail(rank, `${serialized.name}: ${serialized.message}\n${serialized.stack ?? ''}`);
     outcome = { ok: false, error: serialized, trace: trace?.events, chaosSchedule: chaos?.schedule };
   } finally {

@@ -89,7 +89,7 @@ for (const n of [2, 3, 8]) {
         const error = asError(t, report.errors[what], `${what} on rank ${rank}`);
         if (error === undefined) continue;
         t.is(error.code, ErrorCodes.MISMATCH, `${what} on rank ${rank}: ${error.message}`);
-        t.regex(error.message, /Collective mismatch in call #\d+ of group \[0, 1/);
+        t.regex(error.message, /Collective mismatch in call #\d+ of group world \[0, 1/, 'the group by its name');
         for (const pattern of patterns) t.regex(error.message, pattern, `${what} on rank ${rank}`);
         t.true(error.ms < FAST_MS, `${what} on rank ${rank} took ${error.ms} ms`);
         // Every rank called from the same line of the fixture, so every call site listed names that line

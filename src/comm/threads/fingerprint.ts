@@ -224,7 +224,7 @@ function mismatch(block: GroupBlock, seq: number, job: JobControl): MismatchErro
     return `  rank ${rank} (group rank ${m}): ${describeCall(block, m, seq)}${site === '' ? '' : ` at ${site}`}`;
   });
   return new MismatchError(
-    `Collective mismatch in call #${seq} of group [${block.ranks.join(', ')}]: the ranks of the group called different collectives or ` +
-      `the same one with different arguments:\n${calls.join('\n')}`,
+    `Collective mismatch in call #${seq} of group ${block.label}: the ranks of the group called different ` +
+      `collectives or the same one with different arguments:\n${calls.join('\n')}`,
   );
 }
