@@ -9,6 +9,7 @@ import { checkLaunchOptions, type LaunchOptions } from './options.js';
 import { processRuntime } from './runtime.js';
 import { arenaLockSettled } from '../shm/arena-recovery.js';
 import { createRpcQueue, type RpcQueue } from './rpc-queue.js';
+import { isTypeScriptUrl, JobSources } from './ts-source.js';
 
 export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
 
@@ -21,6 +22,10 @@ export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
 export async function launch(options: LaunchOptions): Promise<Job> {
   const o = checkLaunchOptions(options);
   const { worldSize, timeoutMs } = o;
+  // A TypeScript entry is transpiled here, once for every rank, before anything is taken: a syntax error
+  // fails the launch, naming the file, line and column.
+  const sources = isTypeScriptUrl(o.moduleUrl) ? new JobSources() : undefined;
+  await sources?.prepare(o.moduleUrl);
   const runtime = processRuntime(o.arenaMaxBytes === undefined ? {} : { maxBytes: o.arenaMaxBytes });
   await arenaLockSettled(runtime.arena); // see arena-recovery.ts: a terminated rank's exit must be seen first
   const control = JobControl.create(runtime.arena, worldSize);
@@ -41,13 +46,16 @@ export async function launch(options: LaunchOptions): Promise<Job> {
     const { port1, port2 } = new MessageChannel();
     port1.unref();
     ports.push(port1);
+    const source = sources === undefined ? undefined : new MessageChannel();
+    if (source !== undefined) sources!.serve(source.port1);
     const task: RankTask = {
       moduleUrl: o.moduleUrl, exportName: o.exportName, rank, worldSize, localRank: rank % o.localWorldSize,
       localWorldSize: o.localWorldSize, args: o.args, env: o.env, controlOffset: control.byteOffset, timeoutMs,
       outputPrefix: o.outputPrefix, chaos: o.chaos, trace: o.tracePath !== undefined, checkCalls: o.checkCalls,
-      rpcQueue: rpc.place, port: port2,
+      rpcQueue: rpc.place, port: port2, sources: source?.port2,
     };
-    tasks.push(lease.pool.run(task, { transferList: [port2], signal: abort.signal }) as Promise<RankOutcome>);
+    const transferList = source === undefined ? [port2] : [port2, source.port2];
+    tasks.push(lease.pool.run(task, { transferList, signal: abort.signal }) as Promise<RankOutcome>);
   }
   return new Job(worldSize, control, lease, ports, tasks, abort, rpc, o.tracePath);
 }

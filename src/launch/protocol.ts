@@ -29,6 +29,8 @@ export interface RankTask {
   rpcQueue: { byteOffset: number; byteLength: number };
   /** Port of the driver -> rank RPC (comlink). */
   port: MessagePort;
+  /** Where the rank's module hooks get the JavaScript of the job's TypeScript files (ts-source.ts). */
+  sources: MessagePort | undefined;
 }
 
 /** What every worker thread of a pool is created with. */
