@@ -14,12 +14,13 @@ import { isTypeScriptUrl, JobSources } from './ts-source.js';
 export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
 
 /**
- * Starts the job and returns it once every rank's task was posted. Every option is checked before
+ * Starts the job and returns it once every rank's task was posted. `Args` is the type of `options.args`,
+ * `Result` what each rank's entry returns (`job.results` is a `Result[]`): see RankEntry. Every option is checked before
  * anything is taken, so a launch that throws leaves no thread and no arena memory behind.
  * @throws TypeError/RangeError (ERR_MULTIRANK_INVALID_ARG_TYPE / _INVALID_ARG_VALUE / _OUT_OF_RANGE)
  *   on a bad option.
  */
-export async function launch(options: LaunchOptions): Promise<Job> {
+export async function launch<Args = unknown, Result = unknown>(options: LaunchOptions<Args>): Promise<Job<Result>> {
   const o = checkLaunchOptions(options);
   const { worldSize, timeoutMs } = o;
   // A TypeScript entry is transpiled here, once for every rank, before anything is taken: a syntax error
@@ -57,5 +58,5 @@ export async function launch(options: LaunchOptions): Promise<Job> {
     const transferList = source === undefined ? [port2] : [port2, source.port2];
     tasks.push(lease.pool.run(task, { transferList, signal: abort.signal }) as Promise<RankOutcome>);
   }
-  return new Job(worldSize, control, lease, ports, tasks, abort, rpc, o.tracePath);
+  return new Job<Result>(worldSize, control, lease, ports, tasks, abort, rpc, o.tracePath);
 }
