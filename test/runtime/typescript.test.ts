@@ -91,3 +91,11 @@ test('a job transpiles each file once, whatever its number of ranks', async (t) 
     t.true(reply.ok && reply.source.includes('export const n = 1;') && reply.source.includes('sourceMappingURL'));
   });
 });
+
+test('a thread kept from an earlier TypeScript job gets the next job its own files', async (t) => {
+  const first = scratchModule('kept-first.ts', 'export default (): string => "first";\n');
+  const second = scratchModule('kept-second.ts', 'const n: number = 2;\nexport default (): string => `second ${n}`;\n');
+  t.deepEqual(await withRanks(2, first, { keepModuleState: true }), ['first', 'first']);
+  // The same threads, whose module hooks were registered by the first job, ask the second job's driver.
+  t.deepEqual(await withRanks(2, second, { keepModuleState: true }), ['second 2', 'second 2']);
+});
