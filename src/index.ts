@@ -6,7 +6,7 @@ export { launch } from './launch/launch.js';
 export type { LaunchOptions } from './launch/launch.js';
 export { Job } from './launch/job.js';
 export type { RankHandle } from './launch/job.js';
-export type { RankInfo } from './launch/protocol.js';
+export type { RankInfo, RankEntry } from './launch/protocol.js';
 export { shutdown } from './launch/runtime.js';
 export {
   initDistributedEnvironment, destroyDistributedEnvironment, distributedEnvironmentIsInitialized, getWorldGroup, getParallelState,

@@ -34,11 +34,17 @@ function nodeDir() {
     existsSync(join(dir, 'include', 'node', 'common.gypi')));
 }
 
+/**
+ * node-gyp: the repository's own (a devDependency), else the one the package manager runs install scripts
+ * with (npm, pnpm and yarn bundle one and name it in npm_config_node_gyp), so that installing the package
+ * does not pull node-gyp's hundred dependencies in.
+ */
 function nodeGyp() {
   try {
     return createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
   } catch {
-    return undefined;
+    const bundled = process.env.npm_config_node_gyp;
+    return bundled && existsSync(bundled) ? bundled : undefined;
   }
 }
 
@@ -58,7 +64,9 @@ function main() {
       'set npm_config_nodedir to a Node prefix that has them');
   }
   const gyp = nodeGyp();
-  if (gyp === undefined) return record(false, 'node-gyp is not installed (it is a dependency: run npm ci)');
+  if (gyp === undefined) {
+    return record(false, 'node-gyp was not found (not installed, and the package manager named none in npm_config_node_gyp)');
+  }
   const steps = needsConfigure(dir) ? ['configure', 'build'] : ['build'];
   const args = [gyp, ...steps, `--nodedir=${dir}`, '--jobs', '2', '--loglevel', 'warn'];
   const result = spawnSync(process.execPath, args, { cwd: nativeDir, encoding: 'utf8', env: { ...process.env } });

@@ -39,14 +39,14 @@ interface RankApi {
 }
 
 export interface RankHandle {
-  /** Calls the export `name` of the rank module in this rank's thread. */
-  call(name: string, ...args: unknown[]): Promise<unknown>;
+  /** Calls the export `name` of the rank module in this rank's thread; `T` is what it returns. */
+  call<T = unknown>(name: string, ...args: unknown[]): Promise<T>;
 }
 
-export class Job {
+export class Job<Result = unknown> {
   readonly worldSize: number;
   /** Each rank's return value, in rank order; rejects with a RankFailedError when a rank fails. */
-  readonly results: Promise<unknown[]>;
+  readonly results: Promise<Result[]>;
   readonly #control: JobControl;
   readonly #lease: PoolLease;
   readonly #ports: MessagePort[];
@@ -105,7 +105,10 @@ export class Job {
   rank(index: number): RankHandle {
     checkInteger('index', index, 0, this.worldSize - 1);
     const api = this.#apis[index]!;
-    return { call: async (name, ...args) => decodeResult((await this.#counted(index, api.call(name, args))) as EncodedResult) };
+    return {
+      call: async <T>(name: string, ...args: unknown[]) =>
+        decodeResult((await this.#counted(index, api.call(name, args))) as EncodedResult) as T,
+    };
   }
 
   /**
@@ -113,7 +116,7 @@ export class Job {
    * crosses shared memory once for all ranks (the job's RPC queue); replies come over each rank's port.
    * A rank that throws rejects the call with its error, its message prefixed with its rank.
    */
-  async collectiveRpc(method: string, ...args: unknown[]): Promise<unknown[]> {
+  async collectiveRpc<T = unknown>(method: string, ...args: unknown[]): Promise<T[]> {
     const id = ++this.#rpcId;
     // Ask the ranks first, so that they are reading while a call larger than the ring streams through it.
     const replies = Promise.all(this.#apis.map((api, rank) => this.#counted(rank, api.runQueued(id))));
@@ -124,7 +127,7 @@ export class Job {
       replies.catch(() => undefined);
       return Promise.reject(error);
     }
-    return (await replies).map((reply) => decodeResult(reply as EncodedResult));
+    return (await replies).map((reply) => decodeResult(reply as EncodedResult) as T);
   }
 
   /** Counts `call` as on its way to `rank` until it settles. */
@@ -213,7 +216,7 @@ export class Job {
     process.stderr.write(`multirank: ${who} failed after the rank returned: ${name}: ${message}\n`);
   }
 
-  async #collect(): Promise<unknown[]> {
+  async #collect(): Promise<Result[]> {
     const outcomes = await this.#settled;
     if (this.#tracePath !== undefined) writeTrace(this.#tracePath, outcomes.map((o) => o.trace ?? []));
     const abort = this.#control.abortValue;
@@ -223,7 +226,7 @@ export class Job {
     const failedLate = abort >= 1 && abort <= this.worldSize && outcomes[abort - 1]!.ok;
     // Each value arrives as the rank's own copy; Tensors are rebuilt from theirs.
     if (!deadlocked && !failedLate && outcomes.every((o) => o.ok)) {
-      return outcomes.map((o) => decodeResult((o as { value: EncodedResult }).value));
+      return outcomes.map((o) => decodeResult((o as { value: EncodedResult }).value) as Result);
     }
     if (abort === CLOSED_BY_DRIVER) throw closedByDriver(outcomes);
     const dump = this.dumpFlightRecorder(deadlocked ? 'deadlock' : 'failure');

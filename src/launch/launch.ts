@@ -10,18 +10,24 @@ import { processRuntime } from './runtime.js';
 import { arenaLockSettled } from '../shm/arena-recovery.js';
 import { createRpcQueue, type RpcQueue } from './rpc-queue.js';
 import { stillWaitingFromEnv } from '../debug/still-waiting.js';
+import { isTypeScriptUrl, JobSources } from './ts-source.js';
 
 export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
 
 /**
- * Starts the job and returns it once every rank's task was posted. Every option is checked before
+ * Starts the job and returns it once every rank's task was posted. `Args` is the type of `options.args`,
+ * `Result` what each rank's entry returns (`job.results` is a `Result[]`): see RankEntry. Every option is checked before
  * anything is taken, so a launch that throws leaves no thread and no arena memory behind.
  * @throws TypeError/RangeError (ERR_MULTIRANK_INVALID_ARG_TYPE / _INVALID_ARG_VALUE / _OUT_OF_RANGE)
  *   on a bad option.
  */
-export async function launch(options: LaunchOptions): Promise<Job> {
+export async function launch<Args = unknown, Result = unknown>(options: LaunchOptions<Args>): Promise<Job<Result>> {
   const o = checkLaunchOptions(options);
   const { worldSize, timeoutMs } = o;
+  // A TypeScript entry is transpiled here, once for every rank, before anything is taken: a syntax error
+  // fails the launch, naming the file, line and column.
+  const sources = isTypeScriptUrl(o.moduleUrl) ? new JobSources() : undefined;
+  await sources?.prepare(o.moduleUrl);
   const stillWaiting = stillWaitingFromEnv();
   const runtime = processRuntime(o.arenaMaxBytes === undefined ? {} : { maxBytes: o.arenaMaxBytes });
   await arenaLockSettled(runtime.arena); // see arena-recovery.ts: a terminated rank's exit must be seen first
@@ -43,13 +49,16 @@ export async function launch(options: LaunchOptions): Promise<Job> {
     const { port1, port2 } = new MessageChannel();
     port1.unref();
     ports.push(port1);
+    const source = sources === undefined ? undefined : new MessageChannel();
+    if (source !== undefined) sources!.serve(source.port1);
     const task: RankTask = {
       moduleUrl: o.moduleUrl, exportName: o.exportName, rank, worldSize, localRank: rank % o.localWorldSize,
       localWorldSize: o.localWorldSize, args: o.args, env: o.env, controlOffset: control.byteOffset, timeoutMs,
       outputPrefix: o.outputPrefix, chaos: o.chaos, trace: o.tracePath !== undefined, checkCalls: o.checkCalls,
-      rpcQueue: rpc.place, port: port2,
+      rpcQueue: rpc.place, port: port2, sources: source?.port2,
     };
-    tasks.push(lease.pool.run(task, { transferList: [port2], signal: abort.signal }) as Promise<RankOutcome>);
+    const transferList = source === undefined ? [port2] : [port2, source.port2];
+    tasks.push(lease.pool.run(task, { transferList, signal: abort.signal }) as Promise<RankOutcome>);
   }
-  return new Job(worldSize, control, lease, ports, tasks, abort, rpc, stillWaiting, o.tracePath);
+  return new Job<Result>(worldSize, control, lease, ports, tasks, abort, rpc, stillWaiting, o.tracePath);
 }

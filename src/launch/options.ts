@@ -15,14 +15,14 @@ import { checkCloneable } from './result-codec.js';
 /** `0` turns the collective fingerprint checks off, to measure their cost (bench/fingerprint-cost). */
 export const CHECK_CALLS_ENV = 'MULTIRANK_CHECK_CALLS';
 
-export interface LaunchOptions {
+export interface LaunchOptions<Args = unknown> {
   worldSize: number;
   /** The rank module: a file URL, a URL object, or a path (relative to the working directory). */
   module: URL | string;
   /** The export each rank calls (default: the default export). */
   exportName?: string;
   /** Passed to every rank's entry as `args`. Must be structured-cloneable. */
-  args?: unknown;
+  args?: Args;
   /**
    * Extra environment variables for every rank. A rank sees exactly the driver's environment at launch,
    * these, and RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE: nothing set by an earlier job.

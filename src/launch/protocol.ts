@@ -29,6 +29,8 @@ export interface RankTask {
   rpcQueue: { byteOffset: number; byteLength: number };
   /** Port of the driver -> rank RPC (comlink). */
   port: MessagePort;
+  /** Where the rank's module hooks get the JavaScript of the job's TypeScript files (ts-source.ts). */
+  sources: MessagePort | undefined;
 }
 
 /** What every worker thread of a pool is created with. */
@@ -37,10 +39,16 @@ export interface PoolWorkerData {
   kernelModule: WebAssembly.Module;
 }
 
-/** The argument of a rank module's entry function. */
-export interface RankInfo {
+/** The argument of a rank module's entry function; `Args` is the type of launch's `args`. */
+export interface RankInfo<Args = unknown> {
   rank: number;
   worldSize: number;
   localRank: number;
-  args: unknown;
+  args: Args;
 }
+
+/**
+ * A rank module's entry: `export default (async ({ rank, args }) => ...) satisfies RankEntry<Args, Result>`
+ * checks the entry against the `launch<Args, Result>` (or `withRanks<Result, Args>`) that runs it.
+ */
+export type RankEntry<Args = unknown, Result = unknown> = (info: RankInfo<Args>) => Result | Promise<Result>;

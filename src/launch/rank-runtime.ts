@@ -3,7 +3,6 @@
  * each task set up the rank's context, import the rank module, run its entry, and report the outcome.
  * Failures are returned as data (not thrown) so that every field survives the trip to the driver.
  */
-import { register } from 'node:module';
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { invalidType } from '../errors.js';
@@ -22,11 +21,11 @@ import { serializeError, type SerializedError } from './serialize-error.js';
 import { encodeResult, type EncodedResult } from './result-codec.js';
 import { environmentSnapshot, flushOutput, JobScope, prefixOutput, setEnvironment } from './rank-scope.js';
 import { afterRejectionsReported, catchLostRejections, routeLostRejections } from './lost-rejections.js';
+import { endTypeScriptJob, serveTypeScript } from './ts-relay.js';
 
 interface ThreadState {
   arena: Arena;
   kernels: Kernels;
-  typescriptHooks: boolean;
 }
 
 let thread: ThreadState | undefined;
@@ -36,7 +35,7 @@ function attach(): ThreadState {
   const pool = data !== undefined && 'memory' in data ? data : data?.workerData;
   if (pool === undefined) throw invalidType('workerData', 'the shared memory and kernels of a pool', data);
   const arena = new Arena(pool.memory);
-  return { arena, kernels: instantiateKernels(pool.memory, pool.kernelModule), typescriptHooks: false };
+  return { arena, kernels: instantiateKernels(pool.memory, pool.kernelModule) };
 }
 
 /**
@@ -90,6 +89,13 @@ function beginJob(
   let restoreOutput = (): void => undefined;
   const prefix = `[rank ${task.rank}] `;
   if (task.outputPrefix) job.change(() => (restoreOutput = prefixOutput(prefix)), () => restoreOutput());
+  const sources = task.sources;
+  if (sources !== undefined) {
+    // A TypeScript job: its modules come from the driver, and stack traces name their .ts lines.
+    const mapped = (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled ?? false;
+    job.change(() => process.setSourceMapsEnabled(true), () => process.setSourceMapsEnabled(mapped));
+    job.change(() => serveTypeScript(sources), () => endTypeScriptJob(sources));
+  }
   // The driver closes the job's port when the job ends; the rank's module may still be called until then.
   task.port.once('close', () => {
     if (scope === job) endJob();
@@ -136,10 +142,6 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
   let outcome: RankOutcome | undefined;
   let transfer: ArrayBuffer[] = [];
   try {
-    if (/\.(ts|mts|cts)$/.test(task.moduleUrl) && !thread.typescriptHooks) {
-      register(new URL('./ts-hooks.js', import.meta.url));
-      thread.typescriptHooks = true;
-    }
     const module = (await import(task.moduleUrl)) as Record<string, unknown>;
     let entryRunning = true;
     serveRpc(task, module, record, arena, job, () => entryRunning);

@@ -16,17 +16,22 @@ export interface WithRanksTarget {
   exportName?: string;
 }
 
-export type WithRanksOptions = Omit<LaunchOptions, 'worldSize' | 'module' | 'exportName'>;
+export type WithRanksOptions<Args = unknown> = Omit<LaunchOptions<Args>, 'worldSize' | 'module' | 'exportName'>;
 
-/** Runs `target` on `worldSize` ranks; resolves with each rank's return value, in rank order. */
-export async function withRanks(worldSize: number, target: URL | string | WithRanksTarget, options: WithRanksOptions = {}): Promise<unknown[]> {
+/**
+ * Runs `target` on `worldSize` ranks; resolves with each rank's return value (a `Result`), in rank order.
+ * `Args` is the type of `options.args` (see RankEntry).
+ */
+export async function withRanks<Result = unknown, Args = unknown>(
+  worldSize: number, target: URL | string | WithRanksTarget, options: WithRanksOptions<Args> = {},
+): Promise<Result[]> {
   const resolved: WithRanksTarget = typeof target === 'string' || target instanceof URL ? { module: target } : target;
   if (typeof resolved !== 'object' || resolved === null || resolved.module === undefined) {
     throw invalidType('target', 'a module URL or path, or { module, exportName }', target);
   }
-  const launchOptions: LaunchOptions = { ...options, worldSize, module: resolved.module };
+  const launchOptions: LaunchOptions<Args> = { ...options, worldSize, module: resolved.module };
   if (resolved.exportName !== undefined) launchOptions.exportName = resolved.exportName;
-  const job = await launch(launchOptions);
+  const job = await launch<Args, Result>(launchOptions);
   try {
     return await job.results;
   } finally {

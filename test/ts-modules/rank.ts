@@ -1,0 +1,29 @@
+// A TypeScript rank module (test/runtime/typescript.test.ts): type-only syntax, an enum, a parameter
+// property, and a NodeNext-style import of another .ts file. The line numbers below are asserted.
+import { initDistributedEnvironment, tensor, type RankInfo } from 'multirank';
+import { scaled, Scale } from './helper.js';
+
+class Counter {
+  constructor(private readonly start: number) {}
+  next(): number {
+    return this.start + 1;
+  }
+}
+
+export default function main({ rank, worldSize }: RankInfo): { sum: number[]; next: number; worldSize: number } {
+  const world = initDistributedEnvironment().world;
+  const sum = world.allReduce(tensor([scaled(rank, Scale.Double), 1]), { op: 'sum' });
+  return { sum: sum.toArray() as number[], next: new Counter(rank).next(), worldSize };
+}
+
+export function fails({ rank }: RankInfo): never {
+  if (rank === 2) throw new Error(`failed on purpose on rank ${rank as number}`); // line 20
+  initDistributedEnvironment().world.barrier();
+  throw new Error('not reached');
+}
+
+export function mismatch({ rank }: RankInfo): void {
+  const world = initDistributedEnvironment().world;
+  if (rank === 0) world.allGather(tensor([rank])); // line 27
+  else world.allReduce(tensor([rank]), { op: 'sum' }); // line 28
+}
