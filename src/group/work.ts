@@ -4,9 +4,15 @@
  * - collectives of a group complete in the order they were issued (every member issues them in the same
  *   order, so every member runs them in the same order). A `wait()` completes every earlier collective of
  *   the group first, and so does any blocking collective issued after them.
- * - `irecv`s complete in issue order per source (messages from one source match in order); receives from
- *   different sources, and point to point against collectives, complete in any order. `isCompleted()`
- *   completes an `irecv` whose message has arrived, without waiting.
+ * - `irecv`s complete in issue order per source and tag (messages from one source with one tag match in
+ *   order); receives from different sources or with different tags, and point to point against
+ *   collectives, complete in any order. `isCompleted()` completes an `irecv` whose message has arrived,
+ *   without waiting.
+ * - receives from any source (`src: 'any'`) and from a named source match in issue order, as MPI posts
+ *   them: a receive from a named source first completes the any-source receives of its tag issued before
+ *   it (each of them ends when any message arrives, which that receive would need anyway), and a receive
+ *   from any source first completes the earlier named receives of its tag whose message is there, then
+ *   leaves out the members for which one is still pending (their next message is that receive's).
  * - `isend` posts its message at once (eager, as `send`): it is complete when it returns, unless the
  *   peer has `eagerSendMessages` unread messages, where it waits as `send` does.
  * A collective's Work completes when it is waited on or when a later blocking call of its group needs it;
@@ -42,13 +48,16 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 /** One pending operation in a lane. */
 class PendingWork<T> implements Work<T> {
+  /** When it was issued, among the receives of its member (orders named against any-source receives). */
+  readonly seq: number;
   readonly #lane: Lane;
   readonly #run: () => T;
   /** Non-blocking: true when running now would not wait (an irecv whose message is there). */
   readonly #ready: (() => boolean) | undefined;
   #outcome: Outcome<T> | undefined;
 
-  constructor(lane: Lane, run: () => T, ready?: () => boolean) {
+  constructor(lane: Lane, seq: number, run: () => T, ready?: () => boolean) {
+    this.seq = seq;
     this.#lane = lane;
     this.#run = run;
     this.#ready = ready;
@@ -62,10 +71,13 @@ class PendingWork<T> implements Work<T> {
   }
 
   isCompleted(): boolean {
-    if (this.#outcome === undefined && this.#ready !== undefined && this.#lane.isHead(this) && this.#ready()) {
-      this.#lane.completeThrough(this);
-    }
+    if (this.#outcome === undefined && this.#lane.isHead(this) && this.readyNow()) this.#lane.completeThrough(this);
     return this.#outcome !== undefined;
+  }
+
+  /** Whether running now would not wait (false for operations that cannot tell). */
+  readyNow(): boolean {
+    return this.#ready !== undefined && this.#ready();
   }
 
   /** Runs the operation once, keeping its result or its error. */
@@ -86,10 +98,24 @@ class Lane {
     return this.#queue.length;
   }
 
-  add<T>(run: () => T, ready?: () => boolean): Work<T> {
-    const work = new PendingWork(this, run, ready);
+  add<T>(run: () => T, ready?: () => boolean, seq = 0): Work<T> {
+    const work = new PendingWork(this, seq, run, ready);
     this.#queue.push(work as PendingWork<unknown>);
     return work;
+  }
+
+  /** Whether an operation issued before `seq` is pending. */
+  hasBefore(seq: number): boolean {
+    return this.#queue.length > 0 && this.#queue[0]!.seq < seq;
+  }
+
+  /** Completes, in order, the operations issued before `seq` (`onlyReady`: while their message is there). */
+  completeBefore(seq: number, onlyReady = false): void {
+    for (let head = this.#queue[0]; head !== undefined && head.seq < seq; head = this.#queue[0]) {
+      if (onlyReady && !head.readyNow()) return;
+      this.#queue.shift();
+      head.complete();
+    }
   }
 
   isHead(work: PendingWork<unknown>): boolean {
@@ -111,7 +137,12 @@ class Lane {
 /** The pending operations of one group member. */
 export class WorkQueue {
   readonly #collectives = new Lane();
-  readonly #recvs = new Map<number, Lane>();
+  /** irecvs from a named source, by `${src}/${tag}`. */
+  readonly #named = new Map<string, Lane>();
+  /** irecvs from any source, by tag. */
+  readonly #any = new Map<number, Lane>();
+  /** Receives issued so far (their `seq`). */
+  #issued = 0;
   /** True while a queued operation runs: the blocking call it makes must not drain the queue again. */
   #running = false;
 
@@ -120,14 +151,47 @@ export class WorkQueue {
     return this.#collectives.add(() => this.#inside(run));
   }
 
-  /** Queues a receive from `src`; `ready` says, without waiting, whether its message is there. */
-  recv<T>(src: number, run: () => T, ready: () => boolean): Work<T> {
-    let lane = this.#recvs.get(src);
-    if (lane === undefined) {
-      lane = new Lane();
-      this.#recvs.set(src, lane);
+  /** Queues a receive from `src` with `tag`; `ready` says, without waiting, whether its message is there. */
+  recv<T>(src: number, tag: number, run: () => T, ready: () => boolean): Work<T> {
+    const seq = ++this.#issued;
+    const key = `${src}/${tag}`;
+    let lane = this.#named.get(key);
+    if (lane === undefined) this.#named.set(key, (lane = new Lane()));
+    const anyFirst = (): Lane | undefined => this.#any.get(tag);
+    return lane.add(
+      () => {
+        anyFirst()?.completeBefore(seq);
+        return this.#inside(run);
+      },
+      () => !(anyFirst()?.hasBefore(seq) ?? false) && ready(),
+      seq,
+    );
+  }
+
+  /**
+   * Queues a receive from any source with `tag`. `run` and `ready` get the members to leave out: those
+   * with an earlier named receive of that tag still pending.
+   */
+  recvAny<T>(tag: number, run: (exclude: number[]) => T, ready: (exclude: number[]) => boolean): Work<T> {
+    const seq = ++this.#issued;
+    let lane = this.#any.get(tag);
+    if (lane === undefined) this.#any.set(tag, (lane = new Lane()));
+    return lane.add(() => this.#inside(() => run(this.#claimed(tag, seq, true))), () => ready(this.#claimed(tag, seq, false)), seq);
+  }
+
+  /**
+   * Members whose next message with `tag` belongs to a named receive issued before `seq` (still pending);
+   * `complete`: first completes those whose message is there (which never waits).
+   */
+  #claimed(tag: number, seq: number, complete: boolean): number[] {
+    const members: number[] = [];
+    for (const [key, lane] of this.#named) {
+      const [src, laneTag] = key.split('/').map(Number) as [number, number];
+      if (laneTag !== tag) continue;
+      if (complete) lane.completeBefore(seq, true);
+      if (lane.hasBefore(seq)) members.push(src);
     }
-    return lane.add(() => this.#inside(run), ready);
+    return members;
   }
 
   /** Before a blocking collective: completes every queued collective (no-op from inside one). */
@@ -136,10 +200,21 @@ export class WorkQueue {
     this.#collectives.completeThrough();
   }
 
-  /** Before a blocking receive from `src`: completes the queued receives from it. */
-  beforeRecv(src: number): void {
+  /** Before a blocking receive from `src` with `tag`: completes the queued receives it would come after. */
+  beforeRecv(src: number, tag: number): void {
     if (this.#running) return;
-    this.#recvs.get(src)?.completeThrough();
+    this.#named.get(`${src}/${tag}`)?.completeThrough();
+    this.#any.get(tag)?.completeThrough();
+  }
+
+  /**
+   * Before a blocking receive from any source with `tag`: completes the queued any-source receives of that
+   * tag and the named ones whose message is there; returns the members to leave out.
+   */
+  beforeRecvAny(tag: number): number[] {
+    if (this.#running) return this.#claimed(tag, Infinity, false);
+    this.#any.get(tag)?.completeThrough();
+    return this.#claimed(tag, Infinity, true);
   }
 
   #inside<T>(run: () => T): T {
