@@ -152,9 +152,9 @@ export class CheckedCommunicator implements DeviceCommunicator {
     return this.#traced('recv', numelOf(shape) * dtypeInfo(dtype).itemBytes, () => this.inner.recvAnySource(shape, dtype, o));
   }
 
-  probe(src: number | 'any', tag?: number, exclude?: readonly number[]): boolean {
+  probe(src: number | 'any', tag?: number, reserved?: readonly number[]): boolean {
     this.#live();
-    return this.inner.probe(src, tag, exclude);
+    return this.inner.probe(src, tag, reserved);
   }
 
   /** Releases the communicator; every later call throws. Idempotent. */

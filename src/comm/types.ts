@@ -20,7 +20,8 @@
  *   message is never reinterpreted. (On the device sides the library compares the element count and the
  *   dtype; a shape of the same size is not told apart.) `recvAnySource` (only with
  *   `capabilities.p2pAnySource`: NCCL and HCCL have no any-source receive) takes, among every member but
- *   the caller and `exclude`, the matching message posted first, and says who sent it.
+ *   the caller, the matching message posted first (past those `reserved` for earlier receives), and says
+ *   who sent it.
  * - Every blocking wait has a deadline: `CallOptions.timeoutMs` for that call, else the group's (given at
  *   creation). When it expires the error names the call and the ranks that did not come. A failed job
  *   (a rank threw, the driver closed it, the watchdog found a deadlock) ends every wait at once.
@@ -64,10 +65,11 @@ export interface RecvCallOptions extends OutOptions {
 /** Options of a receive from any source. */
 export interface RecvAnyOptions extends RecvCallOptions {
   /**
-   * Group ranks not to take from (members for which an earlier receive of the same tag is still pending:
-   * their next message is that receive's).
+   * Per group rank, how many of that member's next messages with the tag belong to receives issued
+   * earlier and still pending (torch's irecvs, matched in the order they were posted, as MPI matches):
+   * this receive may take only the message after them. Absent entries are 0.
    */
-  readonly exclude?: readonly number[] | undefined;
+  readonly reserved?: readonly number[] | undefined;
 }
 
 /** What a receive from any source returns: the tensor and the group rank of the member that sent it. */
@@ -128,15 +130,15 @@ export interface DeviceCommunicator {
   /** The oldest message from `src` with the tag, which must have `shape` and `dtype`: a new tensor (or `out`). */
   recv(shape: readonly number[], dtype: DType, src: number, options?: RecvCallOptions): Tensor;
   /**
-   * The first message posted with the tag by any member but this one and `exclude`; it must have `shape`
-   * and `dtype`. Throws unless `capabilities.p2pAnySource`.
+   * The first message posted with the tag by any member but this one (past the ones `reserved` for
+   * earlier receives); it must have `shape` and `dtype`. Throws unless `capabilities.p2pAnySource`.
    */
   recvAnySource(shape: readonly number[], dtype: DType, options?: RecvAnyOptions): Received;
   /**
-   * Non-blocking: true when a message with `tag` (default 0) from `src` (or, for `'any'`, from any member
-   * but `exclude`) is waiting (what `irecv` polls). Never waits and never consumes the message.
+   * Non-blocking: true when a message with `tag` (default 0) from `src` (or, for `'any'`, from any member,
+   * past those `reserved`) is waiting (what `irecv` polls). Never waits and never consumes the message.
    */
-  probe(src: number | 'any', tag?: number, exclude?: readonly number[]): boolean;
+  probe(src: number | 'any', tag?: number, reserved?: readonly number[]): boolean;
   barrier(options?: CallOptions): void;
   /**
    * A barrier whose members must agree on `call` (the checks wrapper's out-of-band fingerprint, and the

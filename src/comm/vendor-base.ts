@@ -218,7 +218,7 @@ export class VendorBase {
   }
 
   /** No probe in NCCL or HCCL: a device irecv completes when it is waited on. */
-  probe(_src: number | 'any', _tag?: number, _exclude?: readonly number[]): boolean {
+  probe(_src: number | 'any', _tag?: number, _reserved?: readonly number[]): boolean {
     return false;
   }
 

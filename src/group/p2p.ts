@@ -90,8 +90,8 @@ export class GroupPointToPoint extends GroupCollectives {
     const { checked, src, tag, side } = this.#recvArgs(shape, dtype, options);
     const call = this.opts({ timeoutMs: options.timeoutMs, out: options.out, tag });
     if (src === 'any') {
-      const exclude = this.work.beforeRecvAny(tag);
-      return side.recvAnySource(checked, dtype, { ...call, exclude });
+      const reserved = this.work.beforeRecvAny(tag);
+      return side.recvAnySource(checked, dtype, { ...call, reserved });
     }
     this.work.beforeRecv(src, tag);
     return side.recv(checked, dtype, src, call);
@@ -109,7 +109,7 @@ export class GroupPointToPoint extends GroupCollectives {
     const call = this.opts({ timeoutMs: options.timeoutMs, out: options.out, tag });
     if (src === 'any') {
       return this.work.recvAny(
-        tag, (exclude) => side.recvAnySource(checked, dtype, { ...call, exclude }), (exclude) => side.probe('any', tag, exclude),
+        tag, (reserved) => side.recvAnySource(checked, dtype, { ...call, reserved }), (reserved) => side.probe('any', tag, reserved),
       );
     }
     return this.work.recv(src, tag, () => side.recv(checked, dtype, src, call), () => side.probe(src, tag));

@@ -11,8 +11,8 @@
  * - receives from any source (`src: 'any'`) and from a named source match in issue order, as MPI posts
  *   them: a receive from a named source first completes the any-source receives of its tag issued before
  *   it (each of them ends when any message arrives, which that receive would need anyway), and a receive
- *   from any source first completes the earlier named receives of its tag whose message is there, then
- *   leaves out the members for which one is still pending (their next message is that receive's).
+ *   from any source leaves to the earlier named receives still pending the messages that are theirs (the
+ *   next ones from their source with their tag) and takes the first posted message after them.
  * - `isend` posts its message at once (eager, as `send`): it is complete when it returns, unless the
  *   peer has `eagerSendMessages` unread messages, where it waits as `send` does.
  * A collective's Work completes when it is waited on or when a later blocking call of its group needs it;
@@ -109,10 +109,16 @@ class Lane {
     return this.#queue.length > 0 && this.#queue[0]!.seq < seq;
   }
 
-  /** Completes, in order, the operations issued before `seq` (`onlyReady`: while their message is there). */
-  completeBefore(seq: number, onlyReady = false): void {
+  /** How many pending operations were issued before `seq`. */
+  countBefore(seq: number): number {
+    let n = 0;
+    while (n < this.#queue.length && this.#queue[n]!.seq < seq) n++;
+    return n;
+  }
+
+  /** Completes, in order, the operations issued before `seq`. */
+  completeBefore(seq: number): void {
     for (let head = this.#queue[0]; head !== undefined && head.seq < seq; head = this.#queue[0]) {
-      if (onlyReady && !head.readyNow()) return;
       this.#queue.shift();
       head.complete();
     }
@@ -169,29 +175,24 @@ export class WorkQueue {
   }
 
   /**
-   * Queues a receive from any source with `tag`. `run` and `ready` get the members to leave out: those
-   * with an earlier named receive of that tag still pending.
+   * Queues a receive from any source with `tag`. `run` and `ready` get, per group rank, how many of its
+   * next messages with that tag belong to named receives issued earlier and still pending.
    */
-  recvAny<T>(tag: number, run: (exclude: number[]) => T, ready: (exclude: number[]) => boolean): Work<T> {
+  recvAny<T>(tag: number, run: (reserved: number[]) => T, ready: (reserved: number[]) => boolean): Work<T> {
     const seq = ++this.#issued;
     let lane = this.#any.get(tag);
     if (lane === undefined) this.#any.set(tag, (lane = new Lane()));
-    return lane.add(() => this.#inside(() => run(this.#claimed(tag, seq, true))), () => ready(this.#claimed(tag, seq, false)), seq);
+    return lane.add(() => this.#inside(() => run(this.#reserved(tag, seq))), () => ready(this.#reserved(tag, seq)), seq);
   }
 
-  /**
-   * Members whose next message with `tag` belongs to a named receive issued before `seq` (still pending);
-   * `complete`: first completes those whose message is there (which never waits).
-   */
-  #claimed(tag: number, seq: number, complete: boolean): number[] {
-    const members: number[] = [];
+  /** Per group rank: the pending named receives with `tag` issued before `seq` (their messages come first). */
+  #reserved(tag: number, seq: number): number[] {
+    const counts: number[] = [];
     for (const [key, lane] of this.#named) {
       const [src, laneTag] = key.split('/').map(Number) as [number, number];
-      if (laneTag !== tag) continue;
-      if (complete) lane.completeBefore(seq, true);
-      if (lane.hasBefore(seq)) members.push(src);
+      if (laneTag === tag) counts[src] = lane.countBefore(seq);
     }
-    return members;
+    return counts;
   }
 
   /** Before a blocking collective: completes every queued collective (no-op from inside one). */
@@ -209,12 +210,11 @@ export class WorkQueue {
 
   /**
    * Before a blocking receive from any source with `tag`: completes the queued any-source receives of that
-   * tag and the named ones whose message is there; returns the members to leave out.
+   * tag; returns, per group rank, the messages that pending named receives own (see `#reserved`).
    */
   beforeRecvAny(tag: number): number[] {
-    if (this.#running) return this.#claimed(tag, Infinity, false);
-    this.#any.get(tag)?.completeThrough();
-    return this.#claimed(tag, Infinity, true);
+    if (!this.#running) this.#any.get(tag)?.completeThrough();
+    return this.#reserved(tag, Infinity);
   }
 
   #inside<T>(run: () => T): T {

@@ -212,12 +212,12 @@ export class ThreadsCommunicator implements CpuCommunicator {
   }
 
   recvAnySource(shape: readonly number[], dtype: DType, o?: RecvAnyOptions): Received {
-    const run = (): Received => this.#mail.recvAny(shape, dtype, o?.tag, o?.exclude, o?.out);
+    const run = (): Received => this.#mail.recvAny(shape, dtype, o?.tag, o?.reserved, o?.out);
     return o?.timeoutMs !== undefined ? this.#timed(o.timeoutMs, run) : run();
   }
 
-  probe(src: number | 'any', tag?: number, exclude?: readonly number[]): boolean {
-    return this.#mail.probe(src, tag, exclude);
+  probe(src: number | 'any', tag?: number, reserved?: readonly number[]): boolean {
+    return this.#mail.probe(src, tag, reserved);
   }
 
   #allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {

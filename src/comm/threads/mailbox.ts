@@ -10,8 +10,9 @@
  * from one source with one tag are received in the order sent. A recv that finds another tag first moves
  * that message out of the shared queue into this receiver's held list (its bytes stay in their arena
  * region, owned by the job), so the sender's queue keeps moving; later recvs look there first.
- * A recv from any source takes, among the members it listens to, the matching message that was posted
- * first (the receiver's arrival stamp, taken by each send before it publishes).
+ * A recv from any source takes, among every other member's first matching message (past the ones that
+ * earlier receives still pending own: `reserved`), the one that was posted first (the receiver's arrival
+ * stamp, taken by each send before it publishes).
  *
  *   Int32 words of the mailbox of pair (src, dst) (MAILBOX_WORDS = 64):
  *   [0] head: messages posted   [1] tail: messages taken off the queue
@@ -168,10 +169,14 @@ export class Mailboxes {
     Atomics.notify(w, inbox + DOORBELL);
   }
 
-  /** The oldest message from `src` with `tag`, moving messages of other tags to the held list; takes nothing. */
-  #next(src: number, tag: number): Message | undefined {
+  /**
+   * The oldest message from `src` with `tag` after the first `skip` of them, moving the messages before it
+   * to the held list (which keeps their order); takes nothing.
+   */
+  #next(src: number, tag: number, skip = 0): Message | undefined {
     const held = this.#held[src]!;
-    for (const m of held) if (m.tag === tag) return m;
+    let seen = 0;
+    for (const m of held) if (m.tag === tag && seen++ === skip) return m;
     const w = this.#block.words, base = this.#base(src, this.#block.rankInGroup);
     for (;;) {
       const tail = Atomics.load(w, base + TAIL);
@@ -181,8 +186,8 @@ export class Mailboxes {
         src, offset: w[e]! >>> 0, numel: w[e + 1]!, dtypeCode: w[e + 2]! & 0xff, ndim: w[e + 2]! >>> 8,
         shapeHash: w[e + 3]!, tag: w[e + 4]!, stamp: w[e + 5]!, queued: true,
       };
-      if (m.tag === tag) return m;
-      // Another tag: hold it here, which frees its entry for the sender.
+      if (m.tag === tag && seen++ === skip) return m;
+      // Another tag, or one that an earlier receive owns: hold it here, which frees its entry for the sender.
       m.queued = false;
       held.push(m);
       this.#advance(base, tail);
@@ -196,20 +201,20 @@ export class Mailboxes {
   }
 
   /**
-   * Whether a message with `tag` from group member `src` (or from any member but those in `exclude`)
-   * waits to be received. Never waits, takes nothing.
+   * Whether a message with `tag` from group member `src` (or from any member, past the ones `reserved` for
+   * earlier receives) waits to be received. Never waits, takes nothing.
    */
-  probe(src: number | 'any', tag = 0, exclude: readonly number[] = []): boolean {
+  probe(src: number | 'any', tag = 0, reserved: readonly number[] = []): boolean {
     if (src !== 'any') return this.#next(src, tag) !== undefined;
-    return this.#first(tag, exclude) !== undefined;
+    return this.#first(tag, reserved) !== undefined;
   }
 
-  /** Among the members listened to, the matching message that was posted first. */
-  #first(tag: number, exclude: readonly number[]): Message | undefined {
+  /** Among the other members' first matching messages (past those reserved), the one posted first. */
+  #first(tag: number, reserved: readonly number[]): Message | undefined {
     let best: Message | undefined;
     for (let src = 0; src < this.#block.size; src++) {
-      if (src === this.#block.rankInGroup || exclude.includes(src)) continue;
-      const m = this.#next(src, tag);
+      if (src === this.#block.rankInGroup) continue;
+      const m = this.#next(src, tag, reserved[src] ?? 0);
       if (m !== undefined && (best === undefined || ((m.stamp - best.stamp) | 0) < 0)) best = m;
     }
     return best;
@@ -224,7 +229,7 @@ export class Mailboxes {
       this.#peer = this.#block.ranks[src]!;
       this.#blockedText = tag === 0 ? '' : `recv from rank ${this.#peer} (tag ${tag})`;
       this.#what = () => `Rank ${this.#block.ranks[me]} timed out in recv from rank ${this.#peer}${tagText(tag)}: ` +
-        `nothing was sent${tag === 0 ? '' : ` with tag ${tag}`}${this.#heldTags([src])}`;
+        `nothing was sent${tag === 0 ? '' : ` with tag ${tag}`}${this.#heldTags([src], tag)}`;
       const deadline = performance.now() + this.#timeoutMs;
       for (let head = Atomics.load(this.#block.words, base + HEAD); ; head = Atomics.load(this.#block.words, base + HEAD)) {
         m = this.#next(src, tag);
@@ -237,24 +242,24 @@ export class Mailboxes {
   }
 
   /**
-   * Takes the first posted message with `tag` from any member but this one and those in `exclude`; it
-   * must have `shape` and `dtype`. Returns it with its sender.
+   * Takes the first posted message with `tag` from any member but this one (past the ones `reserved` for
+   * earlier receives); it must have `shape` and `dtype`. Returns it with its sender.
    */
-  recvAny(shape: readonly number[], dtype: DType, tag = 0, exclude: readonly number[] = [], given?: Tensor): Delivery {
+  recvAny(shape: readonly number[], dtype: DType, tag = 0, reserved: readonly number[] = [], given?: Tensor): Delivery {
     const w = this.#block.words, me = this.#block.rankInGroup, doorbell = this.#base(me, me) + DOORBELL;
-    let m = this.#first(tag, exclude);
+    let m = this.#first(tag, reserved);
     if (m === undefined) {
-      const members = this.#block.ranks.filter((_, g) => g !== me && !exclude.includes(g));
-      const listened = Array.from({ length: this.#block.size }, (_, g) => g).filter((g) => g !== me && !exclude.includes(g));
+      const members = this.#block.ranks.filter((_, g) => g !== me);
+      const listened = Array.from({ length: this.#block.size }, (_, g) => g).filter((g) => g !== me);
       this.#op = 'recv';
       this.#peer = -1;
       this.#blockedText = `recv from any of ranks ${members.join(', ')} (tag ${tag})`;
       this.#what = () => `Rank ${this.#block.ranks[me]} timed out in recv from any source (tag ${tag}) of group ` +
         `[${this.#block.ranks.join(', ')}]: waited for ranks ${members.join(', ')}; none sent a message with tag ${tag}` +
-        this.#heldTags(listened);
+        this.#heldTags(listened, tag);
       const deadline = performance.now() + this.#timeoutMs;
       for (let rung = Atomics.load(w, doorbell); ; rung = Atomics.load(w, doorbell)) {
-        m = this.#first(tag, exclude);
+        m = this.#first(tag, reserved);
         if (m !== undefined) break;
         this.#waitChange(doorbell, rung, deadline);
       }
@@ -263,10 +268,10 @@ export class Mailboxes {
     return { tensor: this.#take(m, shape, dtype, given), src: m.src };
   }
 
-  /** What the held lists of `sources` hold (for a timeout message: the tags that did come). */
-  #heldTags(sources: readonly number[]): string {
-    const parts = sources.filter((s) => this.#held[s]!.length > 0)
-      .map((s) => `rank ${this.#block.ranks[s]}: ${this.#held[s]!.map((m) => m.tag).join(', ')}`);
+  /** The tags other than `tag` that `sources` sent and nobody took yet (for a timeout message). */
+  #heldTags(sources: readonly number[], tag: number): string {
+    const others = (s: number): number[] => this.#held[s]!.filter((m) => m.tag !== tag).map((m) => m.tag);
+    const parts = sources.filter((s) => others(s).length > 0).map((s) => `rank ${this.#block.ranks[s]}: ${others(s).join(', ')}`);
     return parts.length === 0 ? '' : ` (messages with other tags arrived, held: ${parts.join('; ')})`;
   }
 
