@@ -149,7 +149,8 @@ export class CheckedCommunicator implements DeviceCommunicator {
     this.#live();
     this.#ctx.record.recordStart(0, OP_INDEX.recv, this.inner.recordKey, dtypeInfo(dtype).code, numelOf(shape));
     if (this.#ctx.trace === undefined) return this.inner.recvAnySource(shape, dtype, o);
-    return this.#traced('recv', numelOf(shape) * dtypeInfo(dtype).itemBytes, () => this.inner.recvAnySource(shape, dtype, o));
+    const bytes = numelOf(shape) * dtypeInfo(dtype).itemBytes;
+    return this.#traced('recv', bytes, () => this.inner.recvAnySource(shape, dtype, o));
   }
 
   probe(src: number | 'any', tag?: number, reserved?: readonly number[]): boolean {

@@ -154,7 +154,9 @@ export class GroupCoordinator extends GroupVariants {
    * vLLM's isend_tensor_dict (its async pipeline path): posts the metadata and every tensor at once (as
    * `sendTensorDict`: sends are eager) and returns one Work for them all (vLLM returns a list of handles).
    */
-  isendTensorDict(dict: Record<string, unknown>, options: { dst?: number; allGatherGroup?: GroupCoordinator } = {}): Work<void> {
+  isendTensorDict(
+    dict: Record<string, unknown>, options: { dst?: number; allGatherGroup?: GroupCoordinator } = {},
+  ): Work<void> {
     this.sendTensorDict(dict, options);
     return new CompletedWork(undefined);
   }
@@ -167,7 +169,9 @@ export class GroupCoordinator extends GroupVariants {
    * every tensor in the same call). With `allGatherGroup` (a collective of that group follows the
    * receives), `isCompleted()` says false until `wait()`.
    */
-  irecvTensorDict(options: { src?: number; allGatherGroup?: GroupCoordinator } = {}): Work<Record<string, unknown> | undefined> {
+  irecvTensorDict(
+    options: { src?: number; allGatherGroup?: GroupCoordinator } = {},
+  ): Work<Record<string, unknown> | undefined> {
     this.live();
     if (this.worldSize === 1) return new CompletedWork(undefined);
     const src = this.#dictSource(options.src);
@@ -175,14 +179,15 @@ export class GroupCoordinator extends GroupVariants {
     if (allGatherGroup !== undefined && !(allGatherGroup instanceof GroupCoordinator)) {
       throw invalidType('options.allGatherGroup', 'a GroupCoordinator', allGatherGroup);
     }
-    return this.work.recv(
-      src, 0, () => objects.recvTensorDict(this, src, allGatherGroup), () => allGatherGroup === undefined && this.cpuSide.probe(src, 0),
-    );
+    const arrived = (): boolean => allGatherGroup === undefined && this.cpuSide.probe(src, 0);
+    return this.work.recv(src, 0, () => objects.recvTensorDict(this, src, allGatherGroup), arrived);
   }
 
   #dictSource(value: number | undefined): number {
     const src = this.member('options.src', value ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
-    if (src === this.rankInGroup) throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
+    if (src === this.rankInGroup) {
+      throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
+    }
     return src;
   }
 

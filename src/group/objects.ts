@@ -13,7 +13,9 @@ import type { DType, StorageArray } from '../tensor/dtype.js';
 import type { GroupPointToPoint } from './p2p.js';
 
 /** What the object plane needs of a group: its tensor collectives and point to point. */
-type GroupCoordinator = Pick<GroupPointToPoint, 'worldSize' | 'rankInGroup' | 'allGather' | 'gather' | 'broadcast' | 'send' | 'recv'>;
+type GroupCoordinator = Pick<
+  GroupPointToPoint, 'worldSize' | 'rankInGroup' | 'allGather' | 'gather' | 'broadcast' | 'send' | 'recv'
+>;
 
 /**
  * Throws NOT_SERIALIZABLE (naming `name`) unless `obj` can travel: the root of a queue broadcast checks

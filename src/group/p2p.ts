@@ -54,7 +54,9 @@ export function checkTag(name: string, value: unknown): number {
   if (value === undefined) return 0;
   const allowed = `an integer tag in 0..${P2P_TAG_MAX}`;
   if (typeof value !== 'number') throw invalidType(name, allowed, value);
-  if (!Number.isInteger(value) || value < 0 || value > P2P_TAG_MAX) throw outOfRange(`Expected \`${name}\` to be ${allowed}, got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < 0 || value > P2P_TAG_MAX) {
+    throw outOfRange(`Expected \`${name}\` to be ${allowed}, got ${describe(value)}`);
+  }
   return value;
 }
 
@@ -104,13 +106,14 @@ export class GroupPointToPoint extends GroupCollectives {
    */
   irecv(shape: readonly number[], dtype: DType, options: RecvAnySourceOptions): Work<Received>;
   irecv(shape: readonly number[], dtype: DType, options?: RecvOptions): Work<Tensor>;
-  irecv(shape: readonly number[], dtype: DType, options: RecvOptions | RecvAnySourceOptions = {}): Work<Tensor> | Work<Received> {
+  irecv(
+    shape: readonly number[], dtype: DType, options: RecvOptions | RecvAnySourceOptions = {},
+  ): Work<Tensor> | Work<Received> {
     const { checked, src, tag, side } = this.#recvArgs(shape, dtype, options);
     const call = this.opts({ timeoutMs: options.timeoutMs, out: options.out, tag });
     if (src === 'any') {
-      return this.work.recvAny(
-        tag, (reserved) => side.recvAnySource(checked, dtype, { ...call, reserved }), (reserved) => side.probe('any', tag, reserved),
-      );
+      const take = (reserved: number[]): Received => side.recvAnySource(checked, dtype, { ...call, reserved });
+      return this.work.recvAny(tag, take, (reserved) => side.probe('any', tag, reserved));
     }
     return this.work.recv(src, tag, () => side.recv(checked, dtype, src, call), () => side.probe(src, tag));
   }
@@ -123,14 +126,17 @@ export class GroupPointToPoint extends GroupCollectives {
   /** As `irecv`. */
   recvAsync(shape: readonly number[], dtype: DType, options: RecvAnySourceOptions): Work<Received>;
   recvAsync(shape: readonly number[], dtype: DType, options?: RecvOptions): Work<Tensor>;
-  recvAsync(shape: readonly number[], dtype: DType, options: RecvOptions | RecvAnySourceOptions = {}): Work<Tensor> | Work<Received> {
+  recvAsync(
+    shape: readonly number[], dtype: DType, options: RecvOptions | RecvAnySourceOptions = {},
+  ): Work<Tensor> | Work<Received> {
     return this.irecv(shape, dtype, options as RecvOptions);
   }
 
   /** The side a recv runs on: the device of `out`, or of `options.device`; else the CPU side. */
   #recvSide(options: RecvOptions | RecvAnySourceOptions): DeviceCommunicator {
-    const device = options.out?.device ?? (options.device === undefined ? 'cpu' : parseDevice(options.device, 'options.device'));
-    if (options.out !== undefined && options.device !== undefined && parseDevice(options.device, 'options.device') !== device) {
+    const named = options.device === undefined ? undefined : parseDevice(options.device, 'options.device');
+    const device = options.out?.device ?? named ?? 'cpu';
+    if (options.out !== undefined && named !== undefined && named !== device) {
       throw invalidType('options.device', `the device of \`options.out\` (${device})`, options.device);
     }
     return device === 'cpu' ? this.cpuSide : this.deviceSide(deviceKind(device), device);
@@ -139,9 +145,9 @@ export class GroupPointToPoint extends GroupCollectives {
   /** `side`, after checking that it carries `tag` (NCCL and HCCL match by order only: tag 0). */
   #tagged(side: DeviceCommunicator, tag: number): DeviceCommunicator {
     if (tag !== 0 && !side.capabilities.p2pTags) {
-      throw invalidType(
-        'options.tag', `0: the ${side.name} side of group ${this.groupName} matches messages by order only (tags need CPU tensors)`, tag,
-      );
+      const why = `the ${side.name} side of group ${this.groupName} matches messages by order only ` +
+        '(tags need CPU tensors)';
+      throw invalidType('options.tag', `0: ${why}`, tag);
     }
     return side;
   }
@@ -149,7 +155,9 @@ export class GroupPointToPoint extends GroupCollectives {
   #sendArgs(t: Tensor, options: SendOptions): { dst: number; tag: number } {
     this.input(t);
     const dst = this.member('options.dst', options.dst ?? (this.rankInGroup + 1) % this.worldSize);
-    if (dst === this.rankInGroup) throw outOfRange(`\`options.dst\` (${dst}) is this rank's own group rank; send needs another member`);
+    if (dst === this.rankInGroup) {
+      throw outOfRange(`\`options.dst\` (${dst}) is this rank's own group rank; send needs another member`);
+    }
     return { dst, tag: checkTag('options.tag', options.tag) };
   }
 
@@ -164,7 +172,8 @@ export class GroupPointToPoint extends GroupCollectives {
     if (options.out !== undefined) checkOutShape(options.out, dtype, checked, 'the tensor this recv takes');
     const side = this.#tagged(this.#recvSide(options), tag);
     if (src === 'any' && !side.capabilities.p2pAnySource) {
-      throw invalidType('options.src', `a group rank: the ${side.name} side of group ${this.groupName} has no receive from any source`, src);
+      const why = `the ${side.name} side of group ${this.groupName} has no receive from any source`;
+      throw invalidType('options.src', `a group rank: ${why}`, src);
     }
     return { checked, src, tag, side };
   }
@@ -172,12 +181,18 @@ export class GroupPointToPoint extends GroupCollectives {
   /** `options.src`: a member other than this one (default the previous member), or 'any'. */
   #source(value: unknown): number | 'any' {
     if (value === 'any') {
-      if (this.worldSize === 1) throw outOfRange(`recv from any source needs another member; group ${this.groupName} has only this rank`);
+      if (this.worldSize === 1) {
+        throw outOfRange(`recv from any source needs another member; group ${this.groupName} has only this rank`);
+      }
       return 'any';
     }
-    if (typeof value === 'string') throw invalidType('options.src', `a rank of this group (0..${this.worldSize - 1}) or "any"`, value);
+    if (typeof value === 'string') {
+      throw invalidType('options.src', `a rank of this group (0..${this.worldSize - 1}) or "any"`, value);
+    }
     const src = this.member('options.src', value ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
-    if (src === this.rankInGroup) throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
+    if (src === this.rankInGroup) {
+      throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
+    }
     return src;
   }
 }

@@ -212,7 +212,8 @@ export class GroupVariants extends GroupPointToPoint {
       if (o.op === 'isend') works[i] = this.isend(o.tensor, { dst: o.peer, tag: o.tag });
     });
     ops.forEach((o, i) => {
-      if (o.op === 'irecv') works[i] = this.irecv(o.tensor.shape, o.tensor.dtype, { src: o.peer, out: o.tensor, tag: o.tag });
+      if (o.op !== 'irecv') return;
+      works[i] = this.irecv(o.tensor.shape, o.tensor.dtype, { src: o.peer, out: o.tensor, tag: o.tag });
     });
     return works.map((w) => w ?? new CompletedWork(undefined));
   }

@@ -182,7 +182,8 @@ export class WorkQueue {
     const seq = ++this.#issued;
     let lane = this.#any.get(tag);
     if (lane === undefined) this.#any.set(tag, (lane = new Lane()));
-    return lane.add(() => this.#inside(() => run(this.#reserved(tag, seq))), () => ready(this.#reserved(tag, seq)), seq);
+    const reserved = (): number[] => this.#reserved(tag, seq);
+    return lane.add(() => this.#inside(() => run(reserved())), () => ready(reserved()), seq);
   }
 
   /** Per group rank: the pending named receives with `tag` issued before `seq` (their messages come first). */

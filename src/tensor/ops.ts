@@ -74,7 +74,9 @@ export function chunk(t: Tensor, chunks: number, dim = 0): Tensor[] {
 export function splitTensorAlongLastDim(t: Tensor, numPartitions: number, contiguousSplitChunks = false): Tensor[] {
   checkTensor('tensor', t);
   checkInteger('numPartitions', numPartitions, 1);
-  if (typeof contiguousSplitChunks !== 'boolean') throw invalidType('contiguousSplitChunks', 'a boolean', contiguousSplitChunks);
+  if (typeof contiguousSplitChunks !== 'boolean') {
+    throw invalidType('contiguousSplitChunks', 'a boolean', contiguousSplitChunks);
+  }
   if (t.ndim === 0) throw shapeError('splitTensorAlongLastDim needs a tensor of at least one dimension, got a scalar');
   const last = t.shape[t.ndim - 1]!;
   if (last % numPartitions !== 0) {

@@ -22,12 +22,13 @@ import { forEachRun } from './box.js';
 import { allReduceKey, callKey, COLLECTIVE_INDEX, HeaderHash, reportMismatch, type CallSpec } from './fingerprint.js';
 import { formatGroupBlock, GroupBlock, groupBlockLayout, INLINE_BYTES, INLINE_HEADER_BYTES, INLINE_MEMBER_STRIDE, SLOT } from './group-block.js';
 import { hashString, type JobControl } from './job-control.js';
-import { MAILBOX_DEPTH, Mailboxes } from './mailbox.js';
+import { Mailboxes } from './mailbox.js';
+import { MAILBOX_DEPTH } from './mailbox-format.js';
 import { ArenaCopier, Scratch } from './scratch.js';
 import type { QueueContext } from '../../shm/queue-group.js';
 import type {
-  CallDescriptor, CallOptions, CommCapabilities, CpuCommunicator, GroupSpec, OutOptions, Received, RecvAnyOptions, RecvCallOptions,
-  SendOptions,
+  CallDescriptor, CallOptions, CommCapabilities, CpuCommunicator, GroupSpec, OutOptions, Received, RecvAnyOptions,
+  RecvCallOptions, SendOptions,
 } from '../types.js';
 
 /** What the threads backend of a rank knows about its job; the same object serves every group of the rank. */
@@ -207,8 +208,8 @@ export class ThreadsCommunicator implements CpuCommunicator {
   }
 
   recv(shape: readonly number[], dtype: DType, src: number, o?: RecvCallOptions): Tensor {
-    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#mail.recv(shape, dtype, src, o.tag, o.out));
-    return this.#mail.recv(shape, dtype, src, o?.tag, o?.out);
+    const run = (): Tensor => this.#mail.recv(shape, dtype, src, o?.tag, o?.out);
+    return o?.timeoutMs !== undefined ? this.#timed(o.timeoutMs, run) : run();
   }
 
   recvAnySource(shape: readonly number[], dtype: DType, o?: RecvAnyOptions): Received {

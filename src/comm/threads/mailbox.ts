@@ -14,15 +14,7 @@
  * earlier receives still pending own: `reserved`), the one that was posted first (the receiver's arrival
  * stamp, taken by each send before it publishes).
  *
- *   Int32 words of the mailbox of pair (src, dst) (MAILBOX_WORDS = 64):
- *   [0] head: messages posted   [1] tail: messages taken off the queue
- *   [2] arrivals, [3] doorbell: used in the diagonal mailbox (d, d) only (no pair sends to itself): every
- *       send to d takes its stamp from (d, d)[2] before it publishes, and bumps (d, d)[3] after, which is
- *       the word a recv from any source sleeps on (head, then doorbell: a scan that missed a message
- *       finds the doorbell moved, so no wake-up is lost)
- *   [4 + e*ENTRY_WORDS ...] entry e = seq % DEPTH: [offset, numel, dtypeCode | ndim << 8, shapeHash, tag, stamp]
- *   The sender writes the entry, then stores head (publishing it); the receiver reads it after seeing head,
- *   then stores tail, which frees the entry for the sender.
+ * The layout of a mailbox and of its entries is in mailbox-format.ts.
  */
 import { MismatchError } from '../../errors.js';
 import type { Arena } from '../../shm/arena.js';
@@ -31,31 +23,11 @@ import { dtypeFromCode, type DType } from '../../tensor/dtype.js';
 import { formatShape } from '../../tensor/shape.js';
 import { empty, type Tensor } from '../../tensor/tensor.js';
 import { MAILBOX_WORDS, type GroupBlock } from './group-block.js';
+import {
+  ARRIVALS, DOORBELL, entryIndex, HEAD, MAILBOX_DEPTH, readEntry, shapeHash, TAIL, writeEntry, type Message,
+} from './mailbox-format.js';
 import type { ArenaCopier } from './scratch.js';
 import { STALL_MS, type RankRecord } from '../../debug/rank-status.js';
-
-const HEAD = 0, TAIL = 1, ARRIVALS = 2, DOORBELL = 3, ENTRIES = 4, ENTRY_WORDS = 6;
-/** Messages a pair can have in flight before `send` waits. */
-export const MAILBOX_DEPTH = Math.floor((MAILBOX_WORDS - ENTRIES) / ENTRY_WORDS);
-
-function shapeHash(shape: readonly number[]): number {
-  let h = 0x811c9dc5;
-  for (const size of shape) h = Math.imul(h ^ size, 0x01000193);
-  return h | 0;
-}
-
-/** A posted message as the receiver read it. `queued`: still at the tail of its pair's queue (else held). */
-interface Message {
-  readonly src: number;
-  readonly offset: number;
-  readonly numel: number;
-  readonly dtypeCode: number;
-  readonly ndim: number;
-  readonly shapeHash: number;
-  readonly tag: number;
-  readonly stamp: number;
-  queued: boolean;
-}
 
 /** A received message: the tensor and the group rank of its sender. */
 export interface Delivery {
@@ -156,13 +128,7 @@ export class Mailboxes {
     const region = this.#arena.alloc(t.byteLength, this.#owner);
     this.#io.fromTensor(region.byteOffset, t);
     const inbox = this.#base(dst, dst);
-    const e = base + ENTRIES + (head % MAILBOX_DEPTH) * ENTRY_WORDS;
-    w[e] = region.byteOffset | 0;
-    w[e + 1] = t.numel;
-    w[e + 2] = t.info.code | (t.ndim << 8);
-    w[e + 3] = shapeHash(t.shape);
-    w[e + 4] = tag;
-    w[e + 5] = Atomics.add(w, inbox + ARRIVALS, 1);
+    writeEntry(w, entryIndex(base, head), region.byteOffset, t, tag, Atomics.add(w, inbox + ARRIVALS, 1));
     Atomics.store(w, base + HEAD, head + 1);
     Atomics.notify(w, base + HEAD);
     Atomics.add(w, inbox + DOORBELL, 1);
@@ -181,11 +147,7 @@ export class Mailboxes {
     for (;;) {
       const tail = Atomics.load(w, base + TAIL);
       if (Atomics.load(w, base + HEAD) === tail) return undefined;
-      const e = base + ENTRIES + (tail % MAILBOX_DEPTH) * ENTRY_WORDS;
-      const m: Message = {
-        src, offset: w[e]! >>> 0, numel: w[e + 1]!, dtypeCode: w[e + 2]! & 0xff, ndim: w[e + 2]! >>> 8,
-        shapeHash: w[e + 3]!, tag: w[e + 4]!, stamp: w[e + 5]!, queued: true,
-      };
+      const m = readEntry(w, entryIndex(base, tail), src);
       if (m.tag === tag && seen++ === skip) return m;
       // Another tag, or one that an earlier receive owns: hold it here, which frees its entry for the sender.
       m.queued = false;
@@ -220,7 +182,10 @@ export class Mailboxes {
     return best;
   }
 
-  /** Takes the oldest message with `tag` from group member `src`; it must have `shape` and `dtype`. Writes it into `given` when there is one. */
+  /**
+   * Takes the oldest message with `tag` from group member `src`; it must have `shape` and `dtype`. Writes
+   * it into `given` when there is one.
+   */
   recv(shape: readonly number[], dtype: DType, src: number, tag = 0, given?: Tensor): Tensor {
     const me = this.#block.rankInGroup, base = this.#base(src, me);
     let m = this.#next(src, tag);
@@ -231,7 +196,8 @@ export class Mailboxes {
       this.#what = () => `Rank ${this.#block.ranks[me]} timed out in recv from rank ${this.#peer}${tagText(tag)}: ` +
         `nothing was sent${tag === 0 ? '' : ` with tag ${tag}`}${this.#heldTags([src], tag)}`;
       const deadline = performance.now() + this.#timeoutMs;
-      for (let head = Atomics.load(this.#block.words, base + HEAD); ; head = Atomics.load(this.#block.words, base + HEAD)) {
+      const w = this.#block.words;
+      for (let head = Atomics.load(w, base + HEAD); ; head = Atomics.load(w, base + HEAD)) {
         m = this.#next(src, tag);
         if (m !== undefined) break;
         this.#waitChange(base + HEAD, head, deadline);
@@ -255,7 +221,8 @@ export class Mailboxes {
       this.#peer = -1;
       this.#blockedText = `recv from any of ranks ${members.join(', ')} (tag ${tag})`;
       this.#what = () => `Rank ${this.#block.ranks[me]} timed out in recv from any source (tag ${tag}) of group ` +
-        `[${this.#block.ranks.join(', ')}]: waited for ranks ${members.join(', ')}; none sent a message with tag ${tag}` +
+        `[${this.#block.ranks.join(', ')}]: waited for ranks ${members.join(', ')}; ` +
+        `none sent a message with tag ${tag}` +
         this.#heldTags(listened, tag);
       const deadline = performance.now() + this.#timeoutMs;
       for (let rung = Atomics.load(w, doorbell); ; rung = Atomics.load(w, doorbell)) {
@@ -271,7 +238,8 @@ export class Mailboxes {
   /** The tags other than `tag` that `sources` sent and nobody took yet (for a timeout message). */
   #heldTags(sources: readonly number[], tag: number): string {
     const others = (s: number): number[] => this.#held[s]!.filter((m) => m.tag !== tag).map((m) => m.tag);
-    const parts = sources.filter((s) => others(s).length > 0).map((s) => `rank ${this.#block.ranks[s]}: ${others(s).join(', ')}`);
+    const parts = sources.filter((s) => others(s).length > 0)
+      .map((s) => `rank ${this.#block.ranks[s]}: ${others(s).join(', ')}`);
     return parts.length === 0 ? '' : ` (messages with other tags arrived, held: ${parts.join('; ')})`;
   }
 
@@ -279,14 +247,16 @@ export class Mailboxes {
   #take(m: Message, shape: readonly number[], dtype: DType, given?: Tensor): Tensor {
     const sentDtype = dtypeFromCode(m.dtypeCode) ?? 'unknown';
     const numel = shape.reduce((a, b) => a * b, 1);
-    const agrees = sentDtype === dtype && m.numel === numel && m.shapeHash === shapeHash(shape) && m.ndim === shape.length;
+    const agrees = sentDtype === dtype && m.numel === numel && m.shapeHash === shapeHash(shape) &&
+      m.ndim === shape.length;
     const out = agrees ? given ?? empty(shape, { dtype }) : undefined;
     if (out !== undefined) this.#io.toTensor(out, 0, m.offset, out.byteLength);
     this.#release(m);
     if (out === undefined) {
       const me = this.#block.ranks[this.#block.rankInGroup], from = this.#block.ranks[m.src];
       throw new MismatchError(
-        `Rank ${me} called recv(shape=${formatShape(shape)}, dtype=${dtype}${m.tag === 0 ? '' : `, tag=${m.tag}`}) from rank ${from}, ` +
+        `Rank ${me} called recv(shape=${formatShape(shape)}, dtype=${dtype}${m.tag === 0 ? '' : `, tag=${m.tag}`}) ` +
+          `from rank ${from}, ` +
           `but that rank sent a tensor of dtype ${sentDtype} with ${m.numel} elements in ${m.ndim} dims`,
       );
     }
