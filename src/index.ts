@@ -20,6 +20,7 @@ import './native/device-memory.js';
 export type { Backend } from './comm/backends.js';
 export { GroupCoordinator } from './group/coordinator.js';
 export type { Work } from './group/work.js';
+export type { Received, RecvOptions, RecvAnySourceOptions, SendOptions } from './group/p2p.js';
 export {
   Tensor, tensor, zeros, empty, full, arange, fromTypedArray, split, chunk, cat, movedim, divide, ensureDivisibility,
   splitTensorAlongLastDim, DTYPES, REDUCE_OPS, reduceOpsFor, DEVICES, setCurrentDevice,

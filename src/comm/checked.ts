@@ -21,7 +21,8 @@ import { numelOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ncclTestsBytes } from './accounting.js';
 import type {
-  CallDescriptor, CallOptions, CommCapabilities, CommContext, DeviceCommunicator, GroupSpec, OutOptions,
+  CallDescriptor, CallOptions, CommCapabilities, CommContext, DeviceCommunicator, GroupSpec, OutOptions, Received,
+  RecvAnyOptions, RecvCallOptions, SendOptions,
 } from './types.js';
 
 const OP_INDEX = Object.fromEntries(OPS.map((name, i) => [name, i])) as Record<OpName, number>;
@@ -128,7 +129,7 @@ export class CheckedCommunicator implements DeviceCommunicator {
   }
 
   /** Point to point is not fingerprinted (recv checks each message's dtype and shape against the sender's). */
-  send(t: Tensor, dst: number, o?: CallOptions): void {
+  send(t: Tensor, dst: number, o?: SendOptions): void {
     this.#live();
     this.#ctx.chaos?.beforeCollective('send');
     this.#ctx.record.recordStart(0, OP_INDEX.send, this.inner.recordKey, t.info.code, t.numel);
@@ -136,16 +137,25 @@ export class CheckedCommunicator implements DeviceCommunicator {
     return this.#traced('send', t.byteLength, () => this.inner.send(t, dst, o));
   }
 
-  recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
+  recv(shape: readonly number[], dtype: DType, src: number, o?: RecvCallOptions): Tensor {
     this.#live();
     this.#ctx.record.recordStart(0, OP_INDEX.recv, this.inner.recordKey, dtypeInfo(dtype).code, numelOf(shape));
     if (this.#ctx.trace === undefined) return this.inner.recv(shape, dtype, src, o);
     return this.#traced('recv', numelOf(shape) * dtypeInfo(dtype).itemBytes, () => this.inner.recv(shape, dtype, src, o));
   }
 
-  probe(src: number): boolean {
+  /** Recorded and traced as a recv (the flight recorder's op table has no separate entry for it). */
+  recvAnySource(shape: readonly number[], dtype: DType, o?: RecvAnyOptions): Received {
     this.#live();
-    return this.inner.probe(src);
+    this.#ctx.record.recordStart(0, OP_INDEX.recv, this.inner.recordKey, dtypeInfo(dtype).code, numelOf(shape));
+    if (this.#ctx.trace === undefined) return this.inner.recvAnySource(shape, dtype, o);
+    const bytes = numelOf(shape) * dtypeInfo(dtype).itemBytes;
+    return this.#traced('recv', bytes, () => this.inner.recvAnySource(shape, dtype, o));
+  }
+
+  probe(src: number | 'any', tag?: number, reserved?: readonly number[]): boolean {
+    this.#live();
+    return this.inner.probe(src, tag, reserved);
   }
 
   /** Releases the communicator; every later call throws. Idempotent. */

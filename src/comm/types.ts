@@ -13,10 +13,15 @@
  *   matching `recv`, while fewer than `capabilities.eagerSendMessages` messages to that peer are unread;
  *   past that bound it waits (with the call's deadline) for the peer to read one. A bound of 0 (the nccl
  *   and hccl device sides) means every send waits for its recv.
- * - `recv` takes the oldest unread message from `src` and checks it against what the caller expects: the
+ * - Messages match by (source, tag), as MPI and torch match them: `recv` takes the oldest unread message
+ *   from `src` with its tag (0 unless given; a communicator without `capabilities.p2pTags` has only tag 0,
+ *   and the coordinator refuses any other), and checks it against what the caller expects: the
  *   dtype and the shape must be exactly the sender's (a MismatchError names both sides otherwise), so a
  *   message is never reinterpreted. (On the device sides the library compares the element count and the
- *   dtype; a shape of the same size is not told apart.)
+ *   dtype; a shape of the same size is not told apart.) `recvAnySource` (only with
+ *   `capabilities.p2pAnySource`: NCCL and HCCL have no any-source receive) takes, among every member but
+ *   the caller, the matching message posted first (past those `reserved` for earlier receives), and says
+ *   who sent it.
  * - Every blocking wait has a deadline: `CallOptions.timeoutMs` for that call, else the group's (given at
  *   creation). When it expires the error names the call and the ranks that did not come. A failed job
  *   (a rank threw, the driver closed it, the watchdog found a deadlock) ends every wait at once.
@@ -45,6 +50,37 @@ export interface OutOptions extends CallOptions {
   readonly out?: Tensor | undefined;
 }
 
+/** Options of a point-to-point send. */
+export interface SendOptions extends CallOptions {
+  /** Matched by the receiver's tag (0..P2P_TAG_MAX; default 0). */
+  readonly tag?: number | undefined;
+}
+
+/** Options of a point-to-point receive. */
+export interface RecvCallOptions extends OutOptions {
+  /** Only a message sent with this tag matches (default 0). */
+  readonly tag?: number | undefined;
+}
+
+/** Options of a receive from any source. */
+export interface RecvAnyOptions extends RecvCallOptions {
+  /**
+   * Per group rank, how many of that member's next messages with the tag belong to receives issued
+   * earlier and still pending (torch's irecvs, matched in the order they were posted, as MPI matches):
+   * this receive may take only the message after them. Absent entries are 0.
+   */
+  readonly reserved?: readonly number[] | undefined;
+}
+
+/** What a receive from any source returns: the tensor and the group rank of the member that sent it. */
+export interface Received {
+  readonly tensor: Tensor;
+  readonly src: number;
+}
+
+/** The largest tag (tags are 0..P2P_TAG_MAX: what a signed 32-bit word holds, as MPI and torch take ints). */
+export const P2P_TAG_MAX = 0x7fffffff;
+
 /** What a communicator accepts and how it behaves. */
 export interface CommCapabilities {
   readonly devices: readonly DeviceKind[];
@@ -58,6 +94,10 @@ export interface CommCapabilities {
   readonly checksCallsInBand: boolean;
   /** Messages `send` may leave unread per peer before it waits (see the contract above). */
   readonly eagerSendMessages: number;
+  /** Whether sends and receives carry tags other than 0 (NCCL and HCCL match by order only). */
+  readonly p2pTags: boolean;
+  /** Whether `recvAnySource` works (MPI_ANY_SOURCE; NCCL and HCCL have none). */
+  readonly p2pAnySource: boolean;
 }
 
 export interface DeviceCommunicator {
@@ -86,14 +126,19 @@ export interface DeviceCommunicator {
   reduce(t: Tensor, dst: number, op: ReduceOp, options?: OutOptions): Tensor;
   /** Chunk j of `t` along `scatterDim` goes to member j; received chunks are joined along `gatherDim`. */
   allToAll(t: Tensor, scatterDim: number, gatherDim: number, options?: OutOptions): Tensor;
-  send(t: Tensor, dst: number, options?: CallOptions): void;
-  /** The oldest message from `src`, which must have `shape` and `dtype`: a new tensor (or `out`). */
-  recv(shape: readonly number[], dtype: DType, src: number, options?: OutOptions): Tensor;
+  send(t: Tensor, dst: number, options?: SendOptions): void;
+  /** The oldest message from `src` with the tag, which must have `shape` and `dtype`: a new tensor (or `out`). */
+  recv(shape: readonly number[], dtype: DType, src: number, options?: RecvCallOptions): Tensor;
   /**
-   * Non-blocking: true when a message from `src` is waiting (what `irecv` polls). Never waits and never
-   * consumes the message.
+   * The first message posted with the tag by any member but this one (past the ones `reserved` for
+   * earlier receives); it must have `shape` and `dtype`. Throws unless `capabilities.p2pAnySource`.
    */
-  probe(src: number): boolean;
+  recvAnySource(shape: readonly number[], dtype: DType, options?: RecvAnyOptions): Received;
+  /**
+   * Non-blocking: true when a message with `tag` (default 0) from `src` (or, for `'any'`, from any member,
+   * past those `reserved`) is waiting (what `irecv` polls). Never waits and never consumes the message.
+   */
+  probe(src: number | 'any', tag?: number, reserved?: readonly number[]): boolean;
   barrier(options?: CallOptions): void;
   /**
    * A barrier whose members must agree on `call` (the checks wrapper's out-of-band fingerprint, and the

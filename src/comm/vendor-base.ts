@@ -18,7 +18,7 @@ import type { VendorLibrary } from '../native/vendors.js';
 import type { Copy2d } from './device-layout.js';
 import type {
   CallDescriptor, CallOptions, CommCapabilities, DeviceCommunicator, DeviceKind, DeviceSideContext, GroupSpec,
-  OutOptions,
+  OutOptions, Received, RecvAnyOptions, RecvCallOptions, SendOptions,
 } from './types.js';
 
 /** What differs between vendors. */
@@ -69,7 +69,7 @@ export class VendorBase {
     this.recordKey = side.cpu.recordKey;
     this.capabilities = Object.freeze({
       devices: Object.freeze([tables.deviceKind]), dtypes: DTYPES, reduceOps: REDUCE_OPS,
-      checksCallsInBand: false, eagerSendMessages: 0,
+      checksCallsInBand: false, eagerSendMessages: 0, p2pTags: false, p2pAnySource: false,
     });
     const id = this.#exchangeId(lib);
     try {
@@ -184,15 +184,17 @@ export class VendorBase {
     }
   }
 
-  /** Blocks until `dst` received the message (a rendezvous send: no eager bound). */
-  send(t: Tensor, dst: number, o?: CallOptions): void {
+  /** Blocks until `dst` received the message (a rendezvous send: no eager bound). Tag 0 only (no tags here). */
+  send(t: Tensor, dst: number, o?: SendOptions): void {
     this.live();
+    this.#tagZero(o?.tag, 'send');
     this.check(this.addon.send(this.handle, this.ptr(t), t.numel, this.dtype(t), dst, this.timeout(o)), 'send');
   }
 
   /** The library checks the message's size and type against the send (the shim fails both on a mismatch). */
-  recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
+  recv(shape: readonly number[], dtype: DType, src: number, o?: RecvCallOptions): Tensor {
     this.live();
+    this.#tagZero(o?.tag, 'recv');
     const out = o?.out ?? empty(shape, { dtype, device: this.device });
     this.check(this.addon.recv(this.handle, this.ptr(out), out.numel, this.dtype(dtype), src, this.timeout(o)), 'recv');
     return out;
@@ -210,9 +212,19 @@ export class VendorBase {
     this.check(this.addon.batch(this.handle, Float64Array.from(ops), this.timeout(o)), 'send/recv batch');
   }
 
+  /** NCCL and HCCL have no receive from any source (`capabilities.p2pAnySource` is false). */
+  recvAnySource(_shape: readonly number[], _dtype: DType, _o?: RecvAnyOptions): Received {
+    throw invalidType('options.src', `a group rank: ${this.name} has no receive from any source`, 'any');
+  }
+
   /** No probe in NCCL or HCCL: a device irecv completes when it is waited on. */
-  probe(_src: number): boolean {
+  probe(_src: number | 'any', _tag?: number, _reserved?: readonly number[]): boolean {
     return false;
+  }
+
+  /** The coordinator refuses other tags by capability; this asserts it (messages match by order only). */
+  #tagZero(tag: number | undefined, op: string): void {
+    if (tag !== undefined && tag !== 0) throw invalidType('options.tag', `0: ${this.name} ${op} has no tags`, tag);
   }
 
   /** A one-element all-reduce, as vLLM's device barrier. */

@@ -1,27 +1,15 @@
 /**
- * A group's tensor collectives and point to point, blocking and `...Async` (torch's `async_op=True`):
+ * A group's tensor collectives, blocking and `...Async` (torch's `async_op=True`; point to point is in p2p.ts):
  * arguments are checked here, so that every communicator receives only well-formed calls; the call then
  * goes to the communicator of the tensor's device, after the group's queued collectives (work.ts).
  */
-import { invalidType, outOfRange, shapeError } from '../errors.js';
-import { deviceKind } from '../comm/registry.js';
-import type { DeviceCommunicator } from '../comm/types.js';
-import { parseDevice } from '../tensor/device.js';
-import { dtypeInfo, type DType, type ReduceOp } from '../tensor/dtype.js';
-import { checkShape, formatShape, normalizeDim } from '../tensor/shape.js';
+import { outOfRange, shapeError } from '../errors.js';
+import type { ReduceOp } from '../tensor/dtype.js';
+import { formatShape, normalizeDim } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkDivisible, checkGatherOut, checkOut, checkOutShape, reduceOpFor, scaledShape } from './args.js';
+import { checkDivisible, checkGatherOut, checkOut, reduceOpFor, scaledShape } from './args.js';
 import { GroupBase } from './group-base.js';
-import { CompletedWork, type Work } from './work.js';
-
-/** Options of recv / irecv. */
-export interface RecvOptions {
-  src?: number;
-  timeoutMs?: number;
-  out?: Tensor;
-  /** Receive on this device (`cuda:N`, `npu:N`) when no `out` says where; default the CPU. */
-  device?: string;
-}
+import type { Work } from './work.js';
 
 export class GroupCollectives extends GroupBase {
   /** Sum (or `op`) of every member's tensor. With one member, returns `t` itself (as vLLM does). */
@@ -141,74 +129,10 @@ export class GroupCollectives extends GroupBase {
     return { scatterDim, gatherDim };
   }
 
-  /**
-   * Sends `t` to member `dst` (default: the next member). Eager: returns once the data is posted, without
-   * waiting for the recv, unless that peer has `capabilities.eagerSendMessages` unread messages.
-   */
-  send(t: Tensor, options: { dst?: number; timeoutMs?: number } = {}): void {
-    const dst = this.#sendTarget(t, options);
-    this.p2p(t).send(t, dst, this.opts(options));
-  }
-
-  /** torch's isend: posts `t` at once (as `send`) and returns a completed Work. */
-  isend(t: Tensor, options: { dst?: number; timeoutMs?: number } = {}): Work<void> {
-    this.send(t, options);
-    return new CompletedWork(undefined);
-  }
-
-  /**
-   * Receives a tensor of `shape` and `dtype` from member `src` (default: the previous member): a new
-   * tensor, or `options.out` (which must have that shape and dtype), as torch's `recv(tensor, src)` fills.
-   * On a device when `options.out` is on one, or `options.device` names one (the device side's send waits
-   * for this recv). Receives queued by `irecv` from the same member complete first (messages match in order).
-   */
-  recv(shape: readonly number[], dtype: DType, options: RecvOptions = {}): Tensor {
-    const { checked, src } = this.#recvArgs(shape, dtype, options);
-    this.work.beforeRecv(src);
-    return this.#recvSide(options).recv(checked, dtype, src, this.opts(options));
-  }
-
-  /**
-   * torch's irecv: returns at once; the message is taken when the Work is waited on, when `isCompleted()`
-   * finds it arrived, or before a later blocking recv from the same member.
-   */
-  irecv(shape: readonly number[], dtype: DType, options: RecvOptions = {}): Work<Tensor> {
-    const { checked, src } = this.#recvArgs(shape, dtype, options);
-    this.opts(options);
-    const side = this.#recvSide(options);
-    return this.work.recv(src, () => this.recv(checked, dtype, options), () => side.probe(src));
-  }
-
-  /** The side a recv runs on: the device of `out`, or of `options.device`; else the CPU side. */
-  #recvSide(options: RecvOptions): DeviceCommunicator {
-    const device = options.out?.device ?? (options.device === undefined ? 'cpu' : parseDevice(options.device, 'options.device'));
-    if (options.out !== undefined && options.device !== undefined && parseDevice(options.device, 'options.device') !== device) {
-      throw invalidType('options.device', `the device of \`options.out\` (${device})`, options.device);
-    }
-    return device === 'cpu' ? this.cpuSide : this.deviceSide(deviceKind(device), device);
-  }
-
   barrier(options: { timeoutMs?: number } = {}): void {
     this.live();
     this.work.beforeCollective();
     if (this.worldSize > 1) this.cpuSide.barrier(this.opts(options));
-  }
-
-  #sendTarget(t: Tensor, options: { dst?: number }): number {
-    this.input(t);
-    const dst = this.member('options.dst', options.dst ?? (this.rankInGroup + 1) % this.worldSize);
-    if (dst === this.rankInGroup) throw outOfRange(`\`options.dst\` (${dst}) is this rank's own group rank; send needs another member`);
-    return dst;
-  }
-
-  #recvArgs(shape: readonly number[], dtype: DType, options: RecvOptions): { checked: readonly number[]; src: number } {
-    this.live();
-    const checked = checkShape(shape);
-    dtypeInfo(dtype, 'dtype');
-    const src = this.member('options.src', options.src ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
-    if (src === this.rankInGroup) throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
-    if (options.out !== undefined) checkOutShape(options.out, dtype, checked, 'the tensor this recv takes');
-    return { checked, src };
   }
 
   /**
@@ -267,16 +191,6 @@ export class GroupCollectives extends GroupBase {
     this.#reduceArgs(t, options);
     this.opts(options);
     return this.work.collective(() => this.reduce(t, options));
-  }
-
-  /** As `isend`. */
-  sendAsync(t: Tensor, options: { dst?: number; timeoutMs?: number } = {}): Work<void> {
-    return this.isend(t, options);
-  }
-
-  /** As `irecv`. */
-  recvAsync(shape: readonly number[], dtype: DType, options: RecvOptions = {}): Work<Tensor> {
-    return this.irecv(shape, dtype, options);
   }
 
   barrierAsync(options: { timeoutMs?: number } = {}): Work<void> {

@@ -4,7 +4,7 @@
  * broadcast_object, send_object, ... on the group's CPU side) and the tensor dicts, through the group's
  * shared-memory queues or the tensor collectives (objects.ts).
  */
-import { invalidType } from '../errors.js';
+import { invalidType, outOfRange } from '../errors.js';
 import type { CpuCommunicator } from '../comm/types.js';
 import { MessageQueue, type GroupQueueEnd, type QueueReader, type QueueWriter } from '../shm/message-queue.js';
 import type { QueueContext } from '../shm/queue-group.js';
@@ -12,6 +12,7 @@ import { tensor } from '../tensor/factory.js';
 import { GroupVariants } from './variants.js';
 import * as objects from './objects.js';
 import { boxTensors, unboxTensors } from './tensor-box.js';
+import { CompletedWork, type Work } from './work.js';
 
 export type { GroupCoordinatorOptions } from './group-base.js';
 
@@ -144,8 +145,50 @@ export class GroupCoordinator extends GroupVariants {
   recvTensorDict(options: { src?: number; allGatherGroup?: GroupCoordinator } = {}): Record<string, unknown> | undefined {
     this.live();
     if (this.worldSize === 1) return undefined;
-    const src = this.member('options.src', options.src ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
+    const src = this.#dictSource(options.src);
+    this.work.beforeRecv(src, 0);
     return objects.recvTensorDict(this, src, options.allGatherGroup);
+  }
+
+  /**
+   * vLLM's isend_tensor_dict (its async pipeline path): posts the metadata and every tensor at once (as
+   * `sendTensorDict`: sends are eager) and returns one Work for them all (vLLM returns a list of handles).
+   */
+  isendTensorDict(
+    dict: Record<string, unknown>, options: { dst?: number; allGatherGroup?: GroupCoordinator } = {},
+  ): Work<void> {
+    this.sendTensorDict(dict, options);
+    return new CompletedWork(undefined);
+  }
+
+  /**
+   * vLLM's irecv_tensor_dict: returns at once a Work whose `wait()` gives the dict (undefined with one
+   * member), where vLLM returns the dict, its handles and the post-processing of `allGatherGroup` to run
+   * after them. It completes in order with the other receives from `src` (work.ts): when waited on, before
+   * a later blocking recv from `src`, or when `isCompleted()` finds its metadata arrived (the sender posts
+   * every tensor in the same call). With `allGatherGroup` (a collective of that group follows the
+   * receives), `isCompleted()` says false until `wait()`.
+   */
+  irecvTensorDict(
+    options: { src?: number; allGatherGroup?: GroupCoordinator } = {},
+  ): Work<Record<string, unknown> | undefined> {
+    this.live();
+    if (this.worldSize === 1) return new CompletedWork(undefined);
+    const src = this.#dictSource(options.src);
+    const { allGatherGroup } = options;
+    if (allGatherGroup !== undefined && !(allGatherGroup instanceof GroupCoordinator)) {
+      throw invalidType('options.allGatherGroup', 'a GroupCoordinator', allGatherGroup);
+    }
+    const arrived = (): boolean => allGatherGroup === undefined && this.cpuSide.probe(src, 0);
+    return this.work.recv(src, 0, () => objects.recvTensorDict(this, src, allGatherGroup), arrived);
+  }
+
+  #dictSource(value: number | undefined): number {
+    const src = this.member('options.src', value ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
+    if (src === this.rankInGroup) {
+      throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
+    }
+    return src;
   }
 
   /** Releases the group's per-rank resources; later calls throw. Idempotent. */

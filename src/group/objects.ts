@@ -10,10 +10,12 @@ import { boxTensors, unboxTensors } from './tensor-box.js';
 import { fromTypedArray, tensor } from '../tensor/factory.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import type { DType, StorageArray } from '../tensor/dtype.js';
-import type { GroupCollectives } from './collectives.js';
+import type { GroupPointToPoint } from './p2p.js';
 
 /** What the object plane needs of a group: its tensor collectives and point to point. */
-type GroupCoordinator = Pick<GroupCollectives, 'worldSize' | 'rankInGroup' | 'allGather' | 'gather' | 'broadcast' | 'send' | 'recv'>;
+type GroupCoordinator = Pick<
+  GroupPointToPoint, 'worldSize' | 'rankInGroup' | 'allGather' | 'gather' | 'broadcast' | 'send' | 'recv'
+>;
 
 /**
  * Throws NOT_SERIALIZABLE (naming `name`) unless `obj` can travel: the root of a queue broadcast checks

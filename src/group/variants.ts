@@ -12,7 +12,7 @@ import { tensor } from '../tensor/factory.js';
 import { cat, split } from '../tensor/ops.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import { checkTensor, reduceOpFor } from './args.js';
-import { GroupCollectives } from './collectives.js';
+import { checkTag, GroupPointToPoint } from './p2p.js';
 import { allGatherObject } from './objects.js';
 import { CompletedWork, type Work } from './work.js';
 
@@ -22,6 +22,8 @@ export interface P2POp {
   readonly tensor: Tensor;
   /** Group rank of the peer. */
   readonly peer: number;
+  /** Matched as `send` / `recv` match it (default 0). */
+  readonly tag?: number;
 }
 
 function checkSizes(name: string, sizes: unknown, length: number): number[] {
@@ -41,7 +43,7 @@ function padTo(t: Tensor, dim: number, size: number): Tensor {
   return cat([t, empty(shape, { dtype: t.dtype }).fill(0)], dim);
 }
 
-export class GroupVariants extends GroupCollectives {
+export class GroupVariants extends GroupPointToPoint {
   /**
    * Every member's sizes (`mine`, `length` numbers each), after checking that they agree as `agree` says;
    * otherwise every member throws the same MismatchError with each member's sizes.
@@ -203,13 +205,15 @@ export class GroupVariants extends GroupCollectives {
       }
       checkTensor(`ops[${i}].tensor`, o.tensor);
       this.member(`ops[${i}].peer`, o.peer);
+      checkTag(`ops[${i}].tag`, o.tag);
     });
     const works: Work<unknown>[] = new Array<Work<unknown>>(ops.length);
     ops.forEach((o, i) => {
-      if (o.op === 'isend') works[i] = this.isend(o.tensor, { dst: o.peer });
+      if (o.op === 'isend') works[i] = this.isend(o.tensor, { dst: o.peer, tag: o.tag });
     });
     ops.forEach((o, i) => {
-      if (o.op === 'irecv') works[i] = this.irecv(o.tensor.shape, o.tensor.dtype, { src: o.peer, out: o.tensor });
+      if (o.op !== 'irecv') return;
+      works[i] = this.irecv(o.tensor.shape, o.tensor.dtype, { src: o.peer, out: o.tensor, tag: o.tag });
     });
     return works.map((w) => w ?? new CompletedWork(undefined));
   }

@@ -4,9 +4,15 @@
  * - collectives of a group complete in the order they were issued (every member issues them in the same
  *   order, so every member runs them in the same order). A `wait()` completes every earlier collective of
  *   the group first, and so does any blocking collective issued after them.
- * - `irecv`s complete in issue order per source (messages from one source match in order); receives from
- *   different sources, and point to point against collectives, complete in any order. `isCompleted()`
- *   completes an `irecv` whose message has arrived, without waiting.
+ * - `irecv`s complete in issue order per source and tag (messages from one source with one tag match in
+ *   order); receives from different sources or with different tags, and point to point against
+ *   collectives, complete in any order. `isCompleted()` completes an `irecv` whose message has arrived,
+ *   without waiting.
+ * - receives from any source (`src: 'any'`) and from a named source match in issue order, as MPI posts
+ *   them: a receive from a named source first completes the any-source receives of its tag issued before
+ *   it (each of them ends when any message arrives, which that receive would need anyway), and a receive
+ *   from any source leaves to the earlier named receives still pending the messages that are theirs (the
+ *   next ones from their source with their tag) and takes the first posted message after them.
  * - `isend` posts its message at once (eager, as `send`): it is complete when it returns, unless the
  *   peer has `eagerSendMessages` unread messages, where it waits as `send` does.
  * A collective's Work completes when it is waited on or when a later blocking call of its group needs it;
@@ -42,13 +48,16 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 /** One pending operation in a lane. */
 class PendingWork<T> implements Work<T> {
+  /** When it was issued, among the receives of its member (orders named against any-source receives). */
+  readonly seq: number;
   readonly #lane: Lane;
   readonly #run: () => T;
   /** Non-blocking: true when running now would not wait (an irecv whose message is there). */
   readonly #ready: (() => boolean) | undefined;
   #outcome: Outcome<T> | undefined;
 
-  constructor(lane: Lane, run: () => T, ready?: () => boolean) {
+  constructor(lane: Lane, seq: number, run: () => T, ready?: () => boolean) {
+    this.seq = seq;
     this.#lane = lane;
     this.#run = run;
     this.#ready = ready;
@@ -62,10 +71,13 @@ class PendingWork<T> implements Work<T> {
   }
 
   isCompleted(): boolean {
-    if (this.#outcome === undefined && this.#ready !== undefined && this.#lane.isHead(this) && this.#ready()) {
-      this.#lane.completeThrough(this);
-    }
+    if (this.#outcome === undefined && this.#lane.isHead(this) && this.readyNow()) this.#lane.completeThrough(this);
     return this.#outcome !== undefined;
+  }
+
+  /** Whether running now would not wait (false for operations that cannot tell). */
+  readyNow(): boolean {
+    return this.#ready !== undefined && this.#ready();
   }
 
   /** Runs the operation once, keeping its result or its error. */
@@ -86,10 +98,30 @@ class Lane {
     return this.#queue.length;
   }
 
-  add<T>(run: () => T, ready?: () => boolean): Work<T> {
-    const work = new PendingWork(this, run, ready);
+  add<T>(run: () => T, ready?: () => boolean, seq = 0): Work<T> {
+    const work = new PendingWork(this, seq, run, ready);
     this.#queue.push(work as PendingWork<unknown>);
     return work;
+  }
+
+  /** Whether an operation issued before `seq` is pending. */
+  hasBefore(seq: number): boolean {
+    return this.#queue.length > 0 && this.#queue[0]!.seq < seq;
+  }
+
+  /** How many pending operations were issued before `seq`. */
+  countBefore(seq: number): number {
+    let n = 0;
+    while (n < this.#queue.length && this.#queue[n]!.seq < seq) n++;
+    return n;
+  }
+
+  /** Completes, in order, the operations issued before `seq`. */
+  completeBefore(seq: number): void {
+    for (let head = this.#queue[0]; head !== undefined && head.seq < seq; head = this.#queue[0]) {
+      this.#queue.shift();
+      head.complete();
+    }
   }
 
   isHead(work: PendingWork<unknown>): boolean {
@@ -111,7 +143,12 @@ class Lane {
 /** The pending operations of one group member. */
 export class WorkQueue {
   readonly #collectives = new Lane();
-  readonly #recvs = new Map<number, Lane>();
+  /** irecvs from a named source, by `${src}/${tag}`. */
+  readonly #named = new Map<string, Lane>();
+  /** irecvs from any source, by tag. */
+  readonly #any = new Map<number, Lane>();
+  /** Receives issued so far (their `seq`). */
+  #issued = 0;
   /** True while a queued operation runs: the blocking call it makes must not drain the queue again. */
   #running = false;
 
@@ -120,14 +157,43 @@ export class WorkQueue {
     return this.#collectives.add(() => this.#inside(run));
   }
 
-  /** Queues a receive from `src`; `ready` says, without waiting, whether its message is there. */
-  recv<T>(src: number, run: () => T, ready: () => boolean): Work<T> {
-    let lane = this.#recvs.get(src);
-    if (lane === undefined) {
-      lane = new Lane();
-      this.#recvs.set(src, lane);
+  /** Queues a receive from `src` with `tag`; `ready` says, without waiting, whether its message is there. */
+  recv<T>(src: number, tag: number, run: () => T, ready: () => boolean): Work<T> {
+    const seq = ++this.#issued;
+    const key = `${src}/${tag}`;
+    let lane = this.#named.get(key);
+    if (lane === undefined) this.#named.set(key, (lane = new Lane()));
+    const anyFirst = (): Lane | undefined => this.#any.get(tag);
+    return lane.add(
+      () => {
+        anyFirst()?.completeBefore(seq);
+        return this.#inside(run);
+      },
+      () => !(anyFirst()?.hasBefore(seq) ?? false) && ready(),
+      seq,
+    );
+  }
+
+  /**
+   * Queues a receive from any source with `tag`. `run` and `ready` get, per group rank, how many of its
+   * next messages with that tag belong to named receives issued earlier and still pending.
+   */
+  recvAny<T>(tag: number, run: (reserved: number[]) => T, ready: (reserved: number[]) => boolean): Work<T> {
+    const seq = ++this.#issued;
+    let lane = this.#any.get(tag);
+    if (lane === undefined) this.#any.set(tag, (lane = new Lane()));
+    const reserved = (): number[] => this.#reserved(tag, seq);
+    return lane.add(() => this.#inside(() => run(reserved())), () => ready(reserved()), seq);
+  }
+
+  /** Per group rank: the pending named receives with `tag` issued before `seq` (their messages come first). */
+  #reserved(tag: number, seq: number): number[] {
+    const counts: number[] = [];
+    for (const [key, lane] of this.#named) {
+      const [src, laneTag] = key.split('/').map(Number) as [number, number];
+      if (laneTag === tag) counts[src] = lane.countBefore(seq);
     }
-    return lane.add(() => this.#inside(run), ready);
+    return counts;
   }
 
   /** Before a blocking collective: completes every queued collective (no-op from inside one). */
@@ -136,10 +202,20 @@ export class WorkQueue {
     this.#collectives.completeThrough();
   }
 
-  /** Before a blocking receive from `src`: completes the queued receives from it. */
-  beforeRecv(src: number): void {
+  /** Before a blocking receive from `src` with `tag`: completes the queued receives it would come after. */
+  beforeRecv(src: number, tag: number): void {
     if (this.#running) return;
-    this.#recvs.get(src)?.completeThrough();
+    this.#named.get(`${src}/${tag}`)?.completeThrough();
+    this.#any.get(tag)?.completeThrough();
+  }
+
+  /**
+   * Before a blocking receive from any source with `tag`: completes the queued any-source receives of that
+   * tag; returns, per group rank, the messages that pending named receives own (see `#reserved`).
+   */
+  beforeRecvAny(tag: number): number[] {
+    if (!this.#running) this.#any.get(tag)?.completeThrough();
+    return this.#reserved(tag, Infinity);
   }
 
   #inside<T>(run: () => T): T {

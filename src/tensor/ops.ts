@@ -63,19 +63,26 @@ export function chunk(t: Tensor, chunks: number, dim = 0): Tensor[] {
 }
 
 /**
- * Splits the last dim into `numPartitions` equal parts (seeds: `split_tensor_along_last_dim`); throws
- * when the last dim is not divisible. `contiguousSplitChunks` is accepted for parity: pieces here are
- * always contiguous (copies when they cannot be views).
+ * Splits the last dim into `numPartitions` equal parts (Megatron's and vLLM's `split_tensor_along_last_dim`);
+ * throws when the last dim is not divisible. Upstream returns `torch.split` views; tensors here are
+ * contiguous only, so a piece is a view of `t` exactly when upstream's piece is contiguous (every dim
+ * before the last has size 1, or one part), and a copy otherwise. With `contiguousSplitChunks` true that
+ * is upstream's result (its `.contiguous()` keeps a contiguous view and copies the others); with false
+ * (the default) upstream's non-contiguous pieces are strided views, where writing into a piece writes
+ * into `t`: here those pieces are copies. Upstream's callers take `.contiguous()` of their piece anyway.
  */
 export function splitTensorAlongLastDim(t: Tensor, numPartitions: number, contiguousSplitChunks = false): Tensor[] {
   checkTensor('tensor', t);
   checkInteger('numPartitions', numPartitions, 1);
-  void contiguousSplitChunks;
+  if (typeof contiguousSplitChunks !== 'boolean') {
+    throw invalidType('contiguousSplitChunks', 'a boolean', contiguousSplitChunks);
+  }
   if (t.ndim === 0) throw shapeError('splitTensorAlongLastDim needs a tensor of at least one dimension, got a scalar');
   const last = t.shape[t.ndim - 1]!;
   if (last % numPartitions !== 0) {
     throw shapeError(`splitTensorAlongLastDim: the last dim of shape ${formatShape(t.shape)} (${last}) cannot be split into ${numPartitions} equal parts`);
   }
+  // Both settings give the same pieces: the ones upstream has contiguous are views either way.
   return split(t, last / numPartitions, -1);
 }
 

@@ -173,8 +173,8 @@ export class Tensor {
   }
 
   /**
-   * `length` entries of `dim` from `start`. A view when the result is contiguous (dim 0, or every dim
-   * before `dim` has size 1); a copy otherwise.
+   * `length` entries of `dim` from `start`. A view exactly when torch's narrow would be contiguous (every
+   * dim before `dim` has size 1, the whole dim is taken, or the result is empty); a copy otherwise.
    */
   narrow(dim: number, start: number, length: number): Tensor {
     const d = normalizeDim(dim, this.ndim);
@@ -184,8 +184,10 @@ export class Tensor {
     if (start + length > size) throw outOfRange(`narrow: \`start\` (${start}) + \`length\` (${length}) exceeds the size ${size} of dim ${d}`);
     const shape = [...this.shape];
     shape[d] = length;
-    if (this.shape.slice(0, d).every((s) => s === 1)) {
-      return new Tensor(this.dtype, shape, this.storage, this.storageOffsetBytes + start * this.strides[d]! * this.itemBytes);
+    const hollow = shape.includes(0); // no element: its offset stays where the input's is (inside the storage)
+    if (length === size || hollow || this.shape.slice(0, d).every((s) => s === 1)) {
+      const skipped = hollow ? 0 : start * this.strides[d]! * this.itemBytes;
+      return new Tensor(this.dtype, shape, this.storage, this.storageOffsetBytes + skipped);
     }
     const out = empty(shape, { dtype: this.dtype, arena: this.storage.arena });
     copyBlocks(this, out, d, start, 0, length);

@@ -1,7 +1,7 @@
 /**
  * vLLM tests/distributed/test_comm_ops.py semantics on tp x pp layouts: all-reduce, all-gather on each
- * dim, reduce-scatter, broadcast_tensor_dict, send/recv_tensor_dict (with and without all_gather_group),
- * and pipeline send/recv; and FastVideo's allToAll4D. Expected values are computed here in plain JS.
+ * dim, reduce-scatter, broadcast_tensor_dict, send/recv_tensor_dict (with and without all_gather_group) and
+ * their async forms, and pipeline send/recv; and FastVideo's allToAll4D. Expected values are computed here in plain JS.
  */
 import test from 'ava';
 import { withRanks } from '../../src/testing/index.js';
@@ -19,6 +19,7 @@ interface Report {
   broadcastDict: Record<string, unknown>;
   received: Record<string, unknown> | null;
   sliced: Record<string, unknown> | null;
+  asyncSliced: Record<string, unknown> | null;
   chain: number[] | null;
   allToAll4D: { shape: number[]; data: number[]; roundTrip: boolean };
 }
@@ -65,6 +66,7 @@ for (const [tp, pp] of [[2, 2], [4, 1], [1, 4], [2, 4]] as const) {
       const first = r.ppRank === 0;
       t.deepEqual(r.received, first ? null : expectedDict, `recv_tensor_dict on rank ${r.rank}`);
       t.deepEqual(r.sliced, first ? null : expectedDict, `recv_tensor_dict(allGatherGroup) on rank ${r.rank}`);
+      t.deepEqual(r.asyncSliced, first ? null : expectedDict, `irecv_tensor_dict(allGatherGroup) on rank ${r.rank}`);
       // Stage s received arange(64) plus 0 + 1 + ... + (s - 1).
       const added = (r.ppRank * (r.ppRank - 1)) / 2;
       t.deepEqual(r.chain, first ? null : range(64, 1).map((x) => x + added), `pipeline recv on rank ${r.rank}`);

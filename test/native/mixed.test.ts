@@ -40,3 +40,13 @@ test('a call mismatch on the device side fails every member with both calls, bef
     t.regex(r, /allGather/);
   }
 });
+
+test('the nccl device side refuses tags and receives from any source by name; tag 0 works', async (t) => {
+  const reports = (await withRanks(2, { module: fixture, exportName: 'p2pRefusals' })) as Record<string, string>[];
+  for (const r of reports) {
+    t.regex(r.tagged!, /ERR_MULTIRANK_INVALID_ARG_TYPE: Expected `options.tag` to be 0: the nccl side of group world matches messages by order only \(tags need CPU tensors\), got 3/);
+    t.regex(r.any!, /ERR_MULTIRANK_INVALID_ARG_TYPE: Expected `options.src` to be a group rank: the nccl side of group world has no receive from any source, got "any"/);
+    t.regex(r.recvTagged!, /`options.tag` to be 0: the nccl side of group world matches messages by order only/);
+  }
+  t.is(reports[1]!.plain, '7');
+});

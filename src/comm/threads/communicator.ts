@@ -22,10 +22,14 @@ import { forEachRun } from './box.js';
 import { allReduceKey, callKey, COLLECTIVE_INDEX, HeaderHash, reportMismatch, type CallSpec } from './fingerprint.js';
 import { formatGroupBlock, GroupBlock, groupBlockLayout, INLINE_BYTES, INLINE_HEADER_BYTES, INLINE_MEMBER_STRIDE, SLOT } from './group-block.js';
 import { hashString, type JobControl } from './job-control.js';
-import { MAILBOX_DEPTH, Mailboxes } from './mailbox.js';
+import { Mailboxes } from './mailbox.js';
+import { MAILBOX_DEPTH } from './mailbox-format.js';
 import { ArenaCopier, Scratch } from './scratch.js';
 import type { QueueContext } from '../../shm/queue-group.js';
-import type { CallDescriptor, CallOptions, CommCapabilities, CpuCommunicator, GroupSpec, OutOptions } from '../types.js';
+import type {
+  CallDescriptor, CallOptions, CommCapabilities, CpuCommunicator, GroupSpec, OutOptions, Received, RecvAnyOptions,
+  RecvCallOptions, SendOptions,
+} from '../types.js';
 
 /** What the threads backend of a rank knows about its job; the same object serves every group of the rank. */
 export interface RankContext {
@@ -48,6 +52,8 @@ export const THREADS_CAPABILITIES: CommCapabilities = Object.freeze({
   reduceOps: REDUCE_OPS,
   checksCallsInBand: true,
   eagerSendMessages: MAILBOX_DEPTH,
+  p2pTags: true,
+  p2pAnySource: true,
 });
 
 const NONE = -1;
@@ -197,18 +203,23 @@ export class ThreadsCommunicator implements CpuCommunicator {
     return this.#agree(call);
   }
 
-  send(t: Tensor, dst: number, o?: CallOptions): void {
-    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#mail.send(t, dst));
-    return this.#mail.send(t, dst);
+  send(t: Tensor, dst: number, o?: SendOptions): void {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#mail.send(t, dst, o.tag));
+    return this.#mail.send(t, dst, o?.tag);
   }
 
-  recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
-    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#mail.recv(shape, dtype, src, o.out));
-    return this.#mail.recv(shape, dtype, src, o?.out);
+  recv(shape: readonly number[], dtype: DType, src: number, o?: RecvCallOptions): Tensor {
+    const run = (): Tensor => this.#mail.recv(shape, dtype, src, o?.tag, o?.out);
+    return o?.timeoutMs !== undefined ? this.#timed(o.timeoutMs, run) : run();
   }
 
-  probe(src: number): boolean {
-    return this.#mail.probe(src);
+  recvAnySource(shape: readonly number[], dtype: DType, o?: RecvAnyOptions): Received {
+    const run = (): Received => this.#mail.recvAny(shape, dtype, o?.tag, o?.reserved, o?.out);
+    return o?.timeoutMs !== undefined ? this.#timed(o.timeoutMs, run) : run();
+  }
+
+  probe(src: number | 'any', tag?: number, reserved?: readonly number[]): boolean {
+    return this.#mail.probe(src, tag, reserved);
   }
 
   #allReduce(t: Tensor, op: ReduceOp, out?: Tensor): Tensor {
@@ -358,6 +369,7 @@ export class ThreadsCommunicator implements CpuCommunicator {
   }
 
   destroy(): void {
+    this.#mail.discard();
     this.#ctx.arena.free(this.#table);
     this.#scratchIn.free();
     this.#scratchOut.free();
