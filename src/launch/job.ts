@@ -17,6 +17,7 @@ import { writeTrace } from '../debug/trace.js';
 import type { RpcQueue, RpcRequest } from './rpc-queue.js';
 import type { JobControl } from '../comm/threads/job-control.js';
 import type { PoolLease } from './pool.js';
+import { unwatchDumpSignal, watchDumpSignal } from './dump-signal.js';
 import type { RankOutcome } from './rank-runtime.js';
 import { serializeError } from './serialize-error.js';
 import { closedByDriver, rankFailure, threadExited } from './job-failure.js';
@@ -95,7 +96,7 @@ export class Job<Result = unknown> {
       this.#stillWaiting.start();
     }
     lease.onError((error) => this.#threadError(error));
-    process.on('SIGUSR2', this.#onSignal);
+    watchDumpSignal(this.#onSignal);
     this.#settled = Promise.all(tasks.map((task, rank) => this.#watch(task, rank)));
     this.results = this.#collect();
     this.results.catch(() => undefined); // the caller may never read results; close() still works.
@@ -163,7 +164,7 @@ export class Job<Result = unknown> {
   }
 
   async #close(): Promise<void> {
-    process.off('SIGUSR2', this.#onSignal);
+    unwatchDumpSignal(this.#onSignal);
     this.#watchdog.stop();
     this.#stillWaiting?.stop();
     this.#control.close();

@@ -6,7 +6,7 @@
  */
 import './shim-env.js';
 import test from 'ava';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withRanks } from '../../src/testing/index.js';
@@ -14,7 +14,9 @@ import { withRanks } from '../../src/testing/index.js';
 const fixture = new URL('../fixtures/native-mixed.js', import.meta.url);
 
 test('subgroups with their own device communicators, CPU collectives in between, p2p both ways', async (t) => {
-  const path = join(mkdtempSync(join(tmpdir(), 'multirank-native-trace-')), 'trace.json');
+  const dir = mkdtempSync(join(tmpdir(), 'multirank-native-trace-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'trace.json');
   const reports = (await withRanks(4, { module: fixture, exportName: 'mixed' }, { tracePath: path })) as Record<string, unknown>[];
   reports.forEach((r, rank) => {
     t.deepEqual(r.pair, rank < 2 ? [4, 4, 4, 4] : [2, 2, 2, 2], `rank ${rank}`);

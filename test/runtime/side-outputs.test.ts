@@ -4,7 +4,7 @@
  * does not kill the driver; dumps are kept to a bounded number per process, in the folder the user chose.
  */
 import test from 'ava';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch } from '../../src/launch/launch.js';
@@ -97,6 +97,7 @@ test.serial('flight-recorder dumps go to MULTIRANK_FR_DUMP_DIR, and only the new
   } finally {
     delete process.env[DUMP_DIR];
     delete process.env[DUMP_KEEP];
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -112,4 +113,34 @@ test.serial('a dump whose records cannot be read is a warning, and says so where
   t.is(outcome.value?.path, undefined);
   t.regex(outcome.value!.summary, /could not be read/);
   t.true(outcome.warnings.some((w) => /flight-recorder dump \(reading the records\): Invalid typed array length/.test(w)), outcome.warnings.join('\n'));
+});
+
+test.serial('SIGUSR2 with 12 live jobs: one process listener, every job dumps, none left after close', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'multirank-dumps-'));
+  process.env[DUMP_DIR] = dir;
+  const listeners = process.listenerCount('SIGUSR2');
+  const stderr = process.stderr.write.bind(process.stderr);
+  const lines: string[] = [];
+  process.stderr.write = ((chunk: string | Uint8Array) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    const { error, warnings } = await warningsDuring(async () => {
+      const jobs = await Promise.all(Array.from({ length: 12 }, () => launch({ worldSize: 2, module: basics, exportName: 'allReduceForever' })));
+      try {
+        t.is(process.listenerCount('SIGUSR2'), listeners + 1, 'one listener for every job');
+        process.kill(process.pid, 'SIGUSR2');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      } finally {
+        await Promise.all(jobs.map((job) => job.close()));
+      }
+    });
+    t.is(error, undefined, String(error));
+    t.deepEqual(warnings, [], 'no MaxListenersExceededWarning');
+  } finally {
+    process.stderr.write = stderr;
+    delete process.env[DUMP_DIR];
+  }
+  t.is(lines.filter((l) => l.startsWith('multirank: SIGUSR2:')).length, 12, lines.join(''));
+  t.is(readdirSync(dir).length, 12, 'a dump per job');
+  rmSync(dir, { recursive: true, force: true });
+  t.is(process.listenerCount('SIGUSR2'), listeners, 'no listener left after the jobs closed');
 });
