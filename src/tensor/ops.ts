@@ -2,10 +2,10 @@
  * Shape ops over tensors: split/chunk/cat along a dim, movedim (copying), and the divisibility helpers
  * of the seeds (vLLM/FastVideo `divide`, `ensure_divisibility`, `split_tensor_along_last_dim`).
  */
-import type { Arena } from '../shm/arena.js';
 import { checkInteger, invalidType, outOfRange, shapeError } from '../errors.js';
 import { formatShape, normalizeDim } from './shape.js';
 import { copyBlocks, empty, Tensor } from './tensor.js';
+import type { SharedMemory } from './storage.js';
 
 function checkTensor(name: string, value: unknown): Tensor {
   if (!(value instanceof Tensor)) throw invalidType(name, 'a Tensor', value);
@@ -87,7 +87,7 @@ export function splitTensorAlongLastDim(t: Tensor, numPartitions: number, contig
 }
 
 /** torch.cat: joins tensors that agree on every dim but `dim` and on dtype. */
-export function cat(tensors: readonly Tensor[], dim = 0, options: { arena?: Arena; shared?: boolean } = {}): Tensor {
+export function cat(tensors: readonly Tensor[], dim = 0, options: { arena?: SharedMemory; shared?: boolean } = {}): Tensor {
   if (!Array.isArray(tensors) || tensors.length === 0) throw invalidType('tensors', 'a non-empty array of Tensors', tensors);
   tensors.forEach((t, i) => checkTensor(`tensors[${i}]`, t));
   const first = tensors[0]!;
@@ -109,7 +109,7 @@ export function cat(tensors: readonly Tensor[], dim = 0, options: { arena?: Aren
 }
 
 /** torch.movedim for one dim: a copy with dim `source` moved to position `destination`. */
-export function movedim(t: Tensor, source: number, destination: number, options: { arena?: Arena; shared?: boolean } = {}): Tensor {
+export function movedim(t: Tensor, source: number, destination: number, options: { arena?: SharedMemory; shared?: boolean } = {}): Tensor {
   checkTensor('tensor', t);
   const s = normalizeDim(source, t.ndim, 'source');
   const dst = normalizeDim(destination, t.ndim, 'destination');
@@ -119,7 +119,7 @@ export function movedim(t: Tensor, source: number, destination: number, options:
 }
 
 /** A copy whose dim i is the input's dim `perm[i]`. */
-export function permute(t: Tensor, perm: readonly number[], options: { arena?: Arena; shared?: boolean } = {}): Tensor {
+export function permute(t: Tensor, perm: readonly number[], options: { arena?: SharedMemory; shared?: boolean } = {}): Tensor {
   const shape = perm.map((p) => t.shape[p]!);
   const out = empty(shape, { dtype: t.dtype, ...options });
   const src = t.data as unknown as ArrayLike<unknown> & Record<number, unknown>;

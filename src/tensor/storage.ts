@@ -3,7 +3,7 @@
  * synchronous loop), or a region of the shared arena (`shared: true`), where every rank of the job can
  * read it and collectives move no extra bytes.
  *
- * Arena regions are returned by `release()`, or by a FinalizationRegistry once the tensor is collected;
+ * SharedMemory regions are returned by `release()`, or by a FinalizationRegistry once the tensor is collected;
  * finalizers need the event loop, so rank code that keeps creating shared tensors in a synchronous loop
  * should release them (collectives never allocate arena memory per call: they reuse per-group scratch).
  * (A WeakRef sweep cannot help there: `new WeakRef(x)` keeps x alive until the synchronous job ends.)
@@ -14,9 +14,27 @@
  * use (its job scope is ended: at the next job of the thread, or when the driver closes the job's port),
  * and a late release or finalizer frees only a region still tagged with that job (`Arena.freeIfOwned`).
  */
-import type { Arena, ArenaRegion } from '../shm/arena.js';
 import { invalidType, unusableTensor } from '../errors.js';
 import type { Device } from './device.js';
+
+/**
+ * Shared memory as the tensor layer uses it: the arena of shm/arena.ts is the one there is. The tensor
+ * layer names only what it calls, so that it imports nothing from the layers above it.
+ */
+export interface SharedMemory {
+  alloc(byteLength: number, owner?: number): SharedRegion;
+  free(region: SharedRegion): void;
+  /** Frees `region` only while it still carries `owner`'s tag; says whether it did. */
+  freeIfOwned(region: SharedRegion, owner: number): boolean;
+  /** The memory's buffer, grown to at least `minBytes`. */
+  buffer(minBytes?: number): ArrayBufferLike;
+}
+
+/** A block of shared memory. */
+export interface SharedRegion {
+  readonly byteOffset: number;
+  readonly byteLength: number;
+}
 
 /** The job a rank thread runs (see the file header): its owner tag, and whether it has ended. */
 export interface JobScope {
@@ -25,8 +43,8 @@ export interface JobScope {
 }
 
 interface Held {
-  arena: Arena;
-  region: ArenaRegion;
+  arena: SharedMemory;
+  region: SharedRegion;
   scope: JobScope | undefined;
 }
 
@@ -41,15 +59,15 @@ const registry = new FinalizationRegistry<Held>(returnRegion);
 /** Bytes owned by one or more tensors (views share one Storage). */
 export class Storage {
   readonly byteLength: number;
-  readonly arena: Arena | undefined;
-  readonly region: ArenaRegion | undefined;
+  readonly arena: SharedMemory | undefined;
+  readonly region: SharedRegion | undefined;
   #buffer: ArrayBufferLike | undefined;
   readonly #byteOffset: number;
   /** The job that owns the region (shared tensors of a rank); undefined for other storage. */
   readonly #scope: JobScope | undefined;
 
   constructor(
-    byteLength: number, buffer: ArrayBufferLike, byteOffset: number, arena?: Arena, region?: ArenaRegion, scope?: JobScope,
+    byteLength: number, buffer: ArrayBufferLike, byteOffset: number, arena?: SharedMemory, region?: SharedRegion, scope?: JobScope,
   ) {
     this.byteLength = byteLength;
     this.#buffer = buffer;
@@ -102,13 +120,13 @@ function track(storage: Storage, held: Held): Storage {
 }
 
 /** The arena `shared: true` allocates in (the rank's) and the job its tensors belong to. */
-const context: { arena: Arena | undefined; job: JobScope | undefined } = { arena: undefined, job: undefined };
+const context: { arena: SharedMemory | undefined; job: JobScope | undefined } = { arena: undefined, job: undefined };
 
 /**
  * Sets the arena of `shared: true` tensors in this thread (a rank's worker sets it for each job) and the
  * job that owns what is allocated in it from now on; the thread's previous job, if any, has ended.
  */
-export function setDefaultArena(arena: Arena | undefined, job?: JobScope): void {
+export function setDefaultArena(arena: SharedMemory | undefined, job?: JobScope): void {
   if (context.job !== undefined && context.job !== job) context.job.ended = true;
   context.arena = arena;
   context.job = job;
@@ -137,10 +155,10 @@ function slabStorage(byteLength: number): Storage {
 
 /**
  * Allocates storage of `byteLength` bytes: in `arena` when given, in this thread's arena when `shared`,
- * else a plain ArrayBuffer. Arena memory is not zeroed; plain memory is.
+ * else a plain ArrayBuffer. SharedMemory memory is not zeroed; plain memory is.
  * @throws TypeError when `shared` is asked outside a rank (no arena in this thread).
  */
-export function allocateStorage(byteLength: number, arena?: Arena, shared = false): Storage {
+export function allocateStorage(byteLength: number, arena?: SharedMemory, shared = false): Storage {
   const target = arena ?? (shared ? context.arena : undefined);
   if (target === undefined) {
     if (shared) throw invalidType('options.shared', 'used inside a rank of a job (this thread has no shared arena)', shared);

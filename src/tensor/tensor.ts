@@ -2,12 +2,11 @@
  * `Tensor`: a dtype, a shape, contiguous row-major strides, a device, and a view of some Storage.
  * Every tensor is contiguous; ops that would need other strides (movedim, narrow off dim 0) copy.
  */
-import type { Arena } from '../shm/arena.js';
 import { checkInteger, invalidType, outOfRange, shapeError } from '../errors.js';
 import { dtypeInfo, storageView, type DType, type DTypeInfo, type StorageArray } from './dtype.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.js';
 import { checkShape, contiguousStrides, formatShape, inferShape, normalizeDim, numelOf, type Shape } from './shape.js';
-import { allocateStorage, type Storage } from './storage.js';
+import { allocateStorage, type SharedMemory, type Storage } from './storage.js';
 import { copyBytes, deviceStorage, parseDevice, type Device } from './device.js';
 
 /** The device kinds a tensor can live on (`cuda:N` and `npu:N` through the nccl / hccl native layer). */
@@ -195,7 +194,7 @@ export class Tensor {
   }
 
   /** A copy in new storage on the same device (on the CPU: plain memory unless `shared` or `arena` say otherwise). */
-  clone(options: { arena?: Arena; shared?: boolean } = {}): Tensor {
+  clone(options: { arena?: SharedMemory; shared?: boolean } = {}): Tensor {
     const onHost = options.arena !== undefined || options.shared === true;
     return empty(this.shape, { dtype: this.dtype, device: onHost ? 'cpu' : this.device, ...options }).copyFrom(this);
   }
@@ -295,7 +294,7 @@ export interface TensorOptions {
   /** In the rank's shared arena (zero-copy collectives) instead of plain memory. */
   shared?: boolean;
   /** An explicit arena for the storage (takes precedence over `shared`). */
-  arena?: Arena | undefined;
+  arena?: SharedMemory | undefined;
   /** `cpu` (default), `cuda:N` or `npu:N`: device memory owned by the tensor (not with `shared` / `arena`). */
   device?: string | undefined;
 }
