@@ -26,8 +26,10 @@ const SMALL = { op: 'step', step: 0, ids: [1, 2, 3, 4], sampling: { temperature:
 const READY = 0, GO = 1, ACKS = 2, ACK_SLEEPERS = 3;
 
 type Kind = 'bulk' | 'bulkInto' | 'bulkInPlace' | 'rtt' | 'stream';
-interface Job { kind: Kind; role: 'writer' | 'reader'; index: number; count: number; spin: number; readers: number; control: Int32Array;
-  handle?: MessageQueueHandle; ports?: MessagePort[] }
+interface Job {
+  kind: Kind; role: 'writer' | 'reader'; index: number; count: number; spin: number; readers: number;
+  control: Int32Array; handle?: MessageQueueHandle; ports?: MessagePort[];
+}
 
 function startLine(control: Int32Array): void {
   Atomics.add(control, READY, 1);
@@ -35,7 +37,9 @@ function startLine(control: Int32Array): void {
   waitFor(control, GO, 1, { timeoutMs: 60_000, describe: () => 'bench worker waiting for go' });
 }
 
-const waitOptions = (spinIterations: number) => ({ timeoutMs: 60_000, spinIterations, sleepersIndex: ACK_SLEEPERS, describe: () => 'bench writer waiting for acks' });
+const waitOptions = (spinIterations: number) => ({
+  timeoutMs: 60_000, spinIterations, sleepersIndex: ACK_SLEEPERS, describe: () => 'bench writer waiting for acks',
+});
 
 /** Queue roles; returns the elapsed ms (bulk: per reader) or the round-trip samples in µs (rtt writer). */
 function queueRole(job: Job): number | number[] {
@@ -56,7 +60,9 @@ function queueRole(job: Job): number | number[] {
   }
   if (job.kind === 'bulkInto' && 'dequeue' in end) {
     const own = new Float32Array(BULK_BYTES / 4); // the reader's buffer, reused: no fresh pages per message
-    for (let i = 0; i < job.count; i++) if (end.dequeueWith((v) => (own.set(v as Float32Array), last(own))) !== 1.5) throw new Error('bad payload');
+    for (let i = 0; i < job.count; i++) {
+      if (end.dequeueWith((v) => (own.set(v as Float32Array), last(own))) !== 1.5) throw new Error('bad payload');
+    }
   }
   if (job.kind === 'rtt' && 'dequeue' in end) {
     for (let i = 0; i < job.count; i++) {
@@ -128,7 +134,9 @@ function spawn(job: Job, transfer: MessagePort[] = []): Promise<number | number[
 }
 
 /** Runs one writer and `readers` readers over a fresh queue (or channels), returns what each reported. */
-async function run(kind: Kind, transport: 'queue' | 'post', count: number, spin: number, readers = READERS): Promise<Array<number | number[]>> {
+async function run(
+  kind: Kind, transport: 'queue' | 'post', count: number, spin: number, readers = READERS,
+): Promise<Array<number | number[]>> {
   const control = new Int32Array(new SharedArrayBuffer(16));
   const base = { kind, count, spin, control, readers };
   let jobs: Array<[Job, MessagePort[]]>;
@@ -137,12 +145,16 @@ async function run(kind: Kind, transport: 'queue' | 'post', count: number, spin:
     const buffer = new SharedArrayBuffer(MessageQueue.bytesNeeded(sizes));
     const { handle } = MessageQueue.create({ buffer, byteOffset: 0, byteLength: buffer.byteLength }, sizes);
     jobs = [[{ ...base, role: 'writer', index: 0, handle }, []],
-      ...Array.from({ length: readers }, (_, index): [Job, MessagePort[]] => [{ ...base, role: 'reader', index, handle }, []])];
+      ...Array.from(
+        { length: readers }, (_, index): [Job, MessagePort[]] => [{ ...base, role: 'reader', index, handle }, []],
+      )];
   } else {
     const channels = Array.from({ length: readers }, () => new MessageChannel());
     const writerPorts = channels.map((c) => c.port1);
     jobs = [[{ ...base, role: 'writer', index: 0, ports: writerPorts }, writerPorts],
-      ...channels.map((c, index): [Job, MessagePort[]] => [{ ...base, role: 'reader', index, ports: [c.port2] }, [c.port2]])];
+      ...channels.map(
+        (c, index): [Job, MessagePort[]] => [{ ...base, role: 'reader', index, ports: [c.port2] }, [c.port2]],
+      )];
   }
   const results = jobs.map(([job, transfer]) => spawn(job, transfer));
   while (Atomics.load(control, READY) < jobs.length) await sleep(5);
@@ -177,7 +189,9 @@ async function idleReaderCpuMs(): Promise<number> {
   const queue = MessageQueue.create({ buffer, byteOffset: 0, byteLength: buffer.byteLength }, sizes);
   const control = new Int32Array(new SharedArrayBuffer(16));
   control[GO] = 1;
-  const reader = spawn({ kind: 'bulk', role: 'reader', index: 0, count: 1, spin: 0, readers: 1, control, handle: queue.handle });
+  const reader = spawn({
+    kind: 'bulk', role: 'reader', index: 0, count: 1, spin: 0, readers: 1, control, handle: queue.handle,
+  });
   while (Atomics.load(queue.ring.words, queue.ring.metaIndex(0, M_READER_SLEEPERS)) === 0) await sleep(5);
   await sleep(200);
   const before = process.cpuUsage();
@@ -206,25 +220,36 @@ async function main(): Promise<void> {
     idleReaderCpuMsPerSecond,
   };
   const bulkRatio = results.bulk.queue.gbPerSecondPerReader / results.bulk.postMessage.gbPerSecondPerReader;
-  const bulkInPlaceRatio = results.bulk.queueInPlace.gbPerSecondPerReader / results.bulk.postMessage.gbPerSecondPerReader;
+  const bulkInPlaceRatio =
+    results.bulk.queueInPlace.gbPerSecondPerReader / results.bulk.postMessage.gbPerSecondPerReader;
   const rttRatio = results.rtt.postMessage.medianUs / results.rtt.queue.medianUs;
-  console.log(`# broadcast, ${READERS} readers, 4 ranks on ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}`);
-  console.log(`bulk 4 MiB  queue ${results.bulk.queue.gbPerSecondPerReader.toFixed(2)} GB/s/reader (copy out, fresh), ` +
-    `${results.bulk.queueInto.gbPerSecondPerReader.toFixed(2)} (into a reused buffer), ` +
+  console.log(
+    `# broadcast, ${READERS} readers, 4 ranks on ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}`,
+  );
+  console.log(`bulk 4 MiB  queue ${results.bulk.queue.gbPerSecondPerReader.toFixed(2)} GB/s/reader ` +
+    `(copy out, fresh), ${results.bulk.queueInto.gbPerSecondPerReader.toFixed(2)} (into a reused buffer), ` +
     `${results.bulk.queueInPlace.gbPerSecondPerReader.toFixed(2)} (in place)  postMessage ` +
     `${results.bulk.postMessage.gbPerSecondPerReader.toFixed(2)} GB/s/reader  ratio ${bulkRatio.toFixed(1)}x (copy), ` +
     `${bulkInPlaceRatio.toFixed(1)}x (in place)`);
   console.log(`stream small  queue ${results.stream.usPerMessage.toFixed(2)} µs per message (all readers done)`);
-  console.log(`rtt small   queue ${results.rtt.queue.medianUs.toFixed(1)} µs (p99 ${results.rtt.queue.p99Us.toFixed(1)})  ` +
-    `spinning ${results.rtt.queueSpinning.medianUs.toFixed(1)} µs (p99 ${results.rtt.queueSpinning.p99Us.toFixed(1)})  postMessage ` +
-    `${results.rtt.postMessage.medianUs.toFixed(1)} µs (p99 ${results.rtt.postMessage.p99Us.toFixed(1)})  ratio ${rttRatio.toFixed(1)}x`);
+  console.log(`rtt small   queue ${results.rtt.queue.medianUs.toFixed(1)} µs ` +
+    `(p99 ${results.rtt.queue.p99Us.toFixed(1)})  ` +
+    `spinning ${results.rtt.queueSpinning.medianUs.toFixed(1)} µs ` +
+    `(p99 ${results.rtt.queueSpinning.p99Us.toFixed(1)})  postMessage ` +
+    `${results.rtt.postMessage.medianUs.toFixed(1)} µs (p99 ${results.rtt.postMessage.p99Us.toFixed(1)})  ` +
+    `ratio ${rttRatio.toFixed(1)}x`);
   console.log(`rtt small at 2 ranks (1 reader, spinning): ${results.rtt.queueTwoRanks.medianUs.toFixed(2)} µs ` +
     `(p99 ${results.rtt.queueTwoRanks.p99Us.toFixed(1)})`);
   console.log(`idle reader ${results.idleReaderCpuMsPerSecond.toFixed(2)} ms CPU per 1 s (whole process)`);
   let commit = 'unknown';
-  try { commit = execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { /* no commit yet */ }
-  const record = { bench: 'broadcast', date: new Date().toISOString(), node: process.version, v8: process.versions.v8,
-    cpu: cpus()[0]?.model, cores: cpus().length, commit, results, ratios: { bulk: bulkRatio, bulkInPlace: bulkInPlaceRatio, rtt: rttRatio } };
+  try {
+    commit = execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch { /* no commit yet */ }
+  const record = {
+    bench: 'broadcast', date: new Date().toISOString(), node: process.version, v8: process.versions.v8,
+    cpu: cpus()[0]?.model, cores: cpus().length, commit, results,
+    ratios: { bulk: bulkRatio, bulkInPlace: bulkInPlaceRatio, rtt: rttRatio },
+  };
   const at = process.argv.indexOf('--json');
   if (at > 0 && process.argv[at + 1]) writeFileSync(process.argv[at + 1]!, JSON.stringify(record, null, 2));
   else console.log(JSON.stringify(record));

@@ -70,7 +70,9 @@ const find = (records: readonly BenchRecord[], ranks: number, size: number): Ben
 
 /** The goals of the threads runtime (issue 5) from the allReduce rounds and the launch times. */
 export function goals(rounds: readonly (readonly BenchRecord[])[], warmLaunchMs: number, bigBytes: number): Goal[] {
-  const med = (pick: (rs: readonly BenchRecord[]) => number | undefined): number => median(rounds.map(pick).filter((v): v is number => v !== undefined));
+  const med = (pick: (rs: readonly BenchRecord[]) => number | undefined): number => median(
+    rounds.map(pick).filter((v): v is number => v !== undefined),
+  );
   const bus = med((rs) => find(rs, 2, bigBytes)?.outOfPlace?.busBw);
   const pct = med((rs) => find(rs, 2, bigBytes)?.ceiling?.outOfPlacePct ?? undefined);
   const small2 = med((rs) => find(rs, 2, 4)?.outOfPlace?.timeUs);
@@ -78,7 +80,10 @@ export function goals(rounds: readonly (readonly BenchRecord[])[], warmLaunchMs:
   const mib = bigBytes / MIB;
   return [
     { name: `allReduce f32 ${mib} MiB, 2 ranks, busbw`, value: bus, unit: 'GB/s', bound: '>= 4.5', met: bus >= 4.5 },
-    { name: `allReduce f32 ${mib} MiB, 2 ranks, % of memory floor`, value: pct, unit: '%', bound: '>= 60', met: pct >= 60 },
+    {
+      name: `allReduce f32 ${mib} MiB, 2 ranks, % of memory floor`, value: pct, unit: '%', bound: '>= 60',
+      met: pct >= 60,
+    },
     { name: 'allReduce 4 B, 2 ranks, time', value: small2, unit: 'µs', bound: '<= 1', met: small2 <= 1 },
     { name: 'allReduce 4 B, 8 ranks, time', value: small8, unit: 'µs', bound: '<= 20', met: small8 <= 20 },
     { name: '8-rank warm launch', value: warmLaunchMs, unit: 'ms', bound: '<= 50', met: warmLaunchMs <= 50 },
@@ -95,33 +100,52 @@ export async function runStandardSweep(options: SweepOptions): Promise<Record<st
   for (let round = 0; round < options.rounds; round++) {
     const records: BenchRecord[] = [];
     const order = allReduceRanks.map((_, i) => allReduceRanks[(i + round) % allReduceRanks.length]!);
-    for (const ranks of order) records.push(...(await sweep(benchConfig({ ...base, ops: ['allReduce'], ranks, minBytes: 4, maxBytes: bigBytes, stepFactor: 4 }), log)));
+    for (const ranks of order) {
+      records.push(...(await sweep(
+        benchConfig({ ...base, ops: ['allReduce'], ranks, minBytes: 4, maxBytes: bigBytes, stepFactor: 4 }), log)));
+    }
     rounds.push(records);
   }
   const allOps: BenchRecord[] = [];
   for (const ranks of quick ? [2] : [2, 8]) {
-    allOps.push(...(await sweep(benchConfig({ ...base, ops: [...BENCH_OPS], ranks, minBytes: 4, maxBytes: quick ? 1024 : 16 * MIB, stepFactor: 16 }), log)));
+    allOps.push(...(await sweep(benchConfig({
+      ...base, ops: [...BENCH_OPS], ranks, minBytes: 4, maxBytes: quick ? 1024 : 16 * MIB, stepFactor: 16,
+    }), log)));
   }
   const launches = await launchTimes(8, quick ? 2 : LAUNCHES);
   const warmLaunchMs = median(launches.warmMs);
-  log(`#\n# 8-rank launch: cold ${launches.coldMs.toFixed(1)} ms, warm median ${warmLaunchMs.toFixed(1)} ms [${launches.warmMs.map((m) => m.toFixed(1)).join(', ')}]`);
+  log(
+    `#\n# 8-rank launch: cold ${launches.coldMs.toFixed(1)} ms, warm median ${warmLaunchMs.toFixed(1)} ms ` +
+      `[${launches.warmMs.map((m) => m.toFixed(1)).join(', ')}]`,
+  );
   const goalList = goals(rounds, warmLaunchMs, bigBytes);
   log('#\n# goals (medians over rounds)');
-  for (const g of goalList) log(`#   ${g.name}: ${g.value.toFixed(2)} ${g.unit} (goal ${g.bound}) ${g.met ? 'met' : 'MISSED'}`);
+  for (const g of goalList) {
+    log(`#   ${g.name}: ${g.value.toFixed(2)} ${g.unit} (goal ${g.bound}) ${g.met ? 'met' : 'MISSED'}`);
+  }
   return {
     tool: 'bench/collectives', date: new Date().toISOString(), machine: machineInfo(), rounds: options.rounds,
     allReduce: rounds.map((records) => records.map(recordJson)), allOps: allOps.map(recordJson),
-    launch: { ranks: 8, cold_ms: launches.coldMs, warm_ms: launches.warmMs, warm_median_ms: warmLaunchMs }, goals: goalList,
+    launch: { ranks: 8, cold_ms: launches.coldMs, warm_ms: launches.warmMs, warm_median_ms: warmLaunchMs },
+    goals: goalList,
   };
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string' }, json: { type: 'string' }, quick: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { rounds: { type: 'string' }, json: { type: 'string' }, quick: { type: 'boolean' } },
+  });
   const rounds = values.rounds === undefined ? 3 : Number.parseInt(values.rounds, 10);
-  if (!(rounds >= 1)) throw new RangeError(`Expected \`--rounds\` to be a positive integer, got ${JSON.stringify(values.rounds)}`);
+  if (!(rounds >= 1)) {
+    throw new RangeError(`Expected \`--rounds\` to be a positive integer, got ${JSON.stringify(values.rounds)}`);
+  }
   const doc = await runStandardSweep({ rounds, quick: values.quick === true, log: (line) => console.log(line) });
   if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(doc, null, 2) + '\n');
   await shutdown();
 }
 
-if (process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) await main();
+if (
+  process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href
+) {
+  await main();
+}

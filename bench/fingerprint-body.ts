@@ -8,12 +8,16 @@ import { GroupCoordinator } from '../src/group/coordinator.js';
 import type { RankInfo } from '../src/index.js';
 
 export default function main({ args }: RankInfo): [number, number][] {
-  const { iterations, rounds, control, swap } = args as { iterations: number; rounds: number; control: boolean; swap: boolean };
+  const { iterations, rounds, control, swap } = args as {
+    iterations: number; rounds: number; control: boolean; swap: boolean;
+  };
   const state = initDistributedEnvironment();
   // Two groups made the same way, differing only in checkCalls. --control: both unchecked, to show what
   // the method reads when there is no difference.
   const make = (occurrence: number, checkCalls: boolean): GroupCoordinator =>
-    new GroupCoordinator({ groupRanks: [state.world.ranks], context: state.context, localRank: state.localRank, occurrence, checkCalls });
+    new GroupCoordinator({
+      groupRanks: [state.world.ranks], context: state.context, localRank: state.localRank, occurrence, checkCalls,
+    });
   // `swap` (every other run) trades the two groups' blocks, so that whatever favours one block cancels.
   const checked = make(swap ? 1 : 2, !control);
   const unchecked = make(swap ? 2 : 1, false);

@@ -18,19 +18,28 @@ const { values } = parseArgs({
     json: { type: 'boolean' }, control: { type: 'boolean' },
   },
 });
-const ranks = Number(values.ranks ?? 2), runs = Number(values.runs ?? 11), rounds = Number(values.rounds ?? 4001), iterations = Number(values.iterations ?? 250);
+const ranks = Number(values.ranks ?? 2), runs = Number(values.runs ?? 11), rounds = Number(values.rounds ?? 4001),
+  iterations = Number(values.iterations ?? 250);
 const control = values.control === true;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface Run { checkedUs: number; uncheckedUs: number; cost: number }
 
 async function oneRun(swap: boolean): Promise<Run> {
-  const job = await launch({ worldSize: ranks, module: new URL('./fingerprint-body.js', import.meta.url), args: { iterations, rounds, control, swap } });
+  const job = await launch({
+    worldSize: ranks, module: new URL('./fingerprint-body.js', import.meta.url),
+    args: { iterations, rounds, control, swap },
+  });
   const perRank = (await job.results) as [number, number][][];
   await job.close();
   // Each round's time is the slowest rank's.
-  const pairs = perRank[0]!.map((_, r) => [Math.max(...perRank.map((x) => x[r]![0])), Math.max(...perRank.map((x) => x[r]![1]))] as const);
-  return { checkedUs: median(pairs.map(([c]) => c)), uncheckedUs: median(pairs.map(([, u]) => u)), cost: median(pairs.map(([c, u]) => c / u - 1)) };
+  const pairs = perRank[0]!.map(
+    (_, r) => [Math.max(...perRank.map((x) => x[r]![0])), Math.max(...perRank.map((x) => x[r]![1]))] as const,
+  );
+  return {
+    checkedUs: median(pairs.map(([c]) => c)), uncheckedUs: median(pairs.map(([, u]) => u)),
+    cost: median(pairs.map(([c, u]) => c / u - 1)),
+  };
 }
 
 const all: Run[] = [];
@@ -45,8 +54,8 @@ const result = {
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
 if (values.json) console.log(JSON.stringify(result));
 else {
-  console.log(`4-byte allReduce, ${ranks} ranks${control ? ' (control: both groups unchecked)' : ''}: fingerprint cost ${pct(result.cost)} ` +
-    `(median of ${runs} runs; range ${pct(result.costMin)} to ${pct(result.costMax)}); median run: checked ${mid.checkedUs.toFixed(3)} us, ` +
-    `unchecked ${mid.uncheckedUs.toFixed(3)} us per call`);
+  console.log(`4-byte allReduce, ${ranks} ranks${control ? ' (control: both groups unchecked)' : ''}: fingerprint ` +
+    `cost ${pct(result.cost)} (median of ${runs} runs; range ${pct(result.costMin)} to ${pct(result.costMax)}); ` +
+    `median run: checked ${mid.checkedUs.toFixed(3)} us, unchecked ${mid.uncheckedUs.toFixed(3)} us per call`);
 }
 await shutdown();

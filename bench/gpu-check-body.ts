@@ -69,7 +69,9 @@ export default function main({ args }: RankInfo): GpuCheckReport {
   return { cases, failures, timings, library: null };
 }
 
-function time(comm: VendorCommunicator, device: string, bytes: number, iters: number): GpuCheckReport['timings'][number] {
+function time(
+  comm: VendorCommunicator, device: string, bytes: number, iters: number,
+): GpuCheckReport['timings'][number] {
   const x = empty([bytes / 4], { device }), out = empty([bytes / 4], { device });
   for (let i = 0; i < Math.min(20, iters); i++) comm.allReduce(x, 'sum', { out });
   const us: number[] = [];
@@ -83,5 +85,7 @@ function time(comm: VendorCommunicator, device: string, bytes: number, iters: nu
   x.release();
   out.release();
   us.sort((a, b) => a - b);
-  return { bytes, medianUs: us[Math.floor(us.length / 2)]!, minUs: us[0]!, deviceUsPerCall: (deviceMs * 1000) / iters, iters };
+  return {
+    bytes, medianUs: us[Math.floor(us.length / 2)]!, minUs: us[0]!, deviceUsPerCall: (deviceMs * 1000) / iters, iters,
+  };
 }

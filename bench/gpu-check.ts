@@ -11,7 +11,10 @@ import { loadVendor } from '../src/native/vendors.js';
 import type { GpuCheckReport } from './gpu-check-body.js';
 
 const { values } = parseArgs({
-  options: { device: { type: 'string' }, 'small-iters': { type: 'string' }, 'large-iters': { type: 'string' }, 'large-bytes': { type: 'string' } },
+  options: {
+    device: { type: 'string' }, 'small-iters': { type: 'string' }, 'large-iters': { type: 'string' },
+    'large-bytes': { type: 'string' },
+  },
 });
 const args = {
   device: values.device ?? 'cuda:0',
@@ -20,7 +23,9 @@ const args = {
   largeBytes: Number(values['large-bytes'] ?? 256 * 1024 * 1024),
 };
 const library = loadVendor('nccl').info;
-const job = await launch({ worldSize: 1, module: new URL('./gpu-check-body.js', import.meta.url), args, timeoutMs: 600_000 });
+const job = await launch({
+  worldSize: 1, module: new URL('./gpu-check-body.js', import.meta.url), args, timeoutMs: 600_000,
+});
 const [report] = (await job.results) as GpuCheckReport[];
 await job.close();
 await shutdown();

@@ -39,7 +39,9 @@ function parseOptions(argv: readonly string[]): Options {
   const value = (flag: string, fallback: number): number => {
     const at = argv.indexOf(flag);
     const parsed = at >= 0 ? Number(argv[at + 1]) : fallback;
-    if (!Number.isInteger(parsed) || parsed < 1) throw new RangeError(`Expected \`${flag}\` to be a positive integer, got ${argv[at + 1]}`);
+    if (!Number.isInteger(parsed) || parsed < 1) {
+      throw new RangeError(`Expected \`${flag}\` to be a positive integer, got ${argv[at + 1]}`);
+    }
     return parsed;
   };
   return { json: argv.includes('--json'), reps: value('--reps', 7), sizeBytes: value('--size-mib', 64) * MIB };
@@ -71,11 +73,15 @@ class Bench {
     const buffer = this.memory.buffer;
     for (let j = 0; j < INPUTS_MAX; j++) {
       const at = this.src[j]!;
-      if (dtype === 'float32') new Float32Array(buffer, at, MIB / 4).forEach((_, i, a) => (a[i] = 1 + (i % 1000) * 0.25 + j));
-      else if (dtype === 'float64') new Float64Array(buffer, at, MIB / 8).forEach((_, i, a) => (a[i] = 1 + (i % 1000) * 0.25 + j));
-      else if (dtype === 'float16') new Uint16Array(buffer, at, MIB / 2).forEach((_, i, a) => (a[i] = 0x3c00 + ((i + j) & 0x3ff)));
-      else if (dtype === 'bfloat16') new Uint16Array(buffer, at, MIB / 2).forEach((_, i, a) => (a[i] = 0x3f80 + ((i + j) & 0x7f)));
-      else new Uint8Array(buffer, at, MIB).forEach((_, i, a) => (a[i] = (i * 7 + j) & 0xff));
+      if (dtype === 'float32') {
+        new Float32Array(buffer, at, MIB / 4).forEach((_, i, a) => (a[i] = 1 + (i % 1000) * 0.25 + j));
+      } else if (dtype === 'float64') {
+        new Float64Array(buffer, at, MIB / 8).forEach((_, i, a) => (a[i] = 1 + (i % 1000) * 0.25 + j));
+      } else if (dtype === 'float16') {
+        new Uint16Array(buffer, at, MIB / 2).forEach((_, i, a) => (a[i] = 0x3c00 + ((i + j) & 0x3ff)));
+      } else if (dtype === 'bfloat16') {
+        new Uint16Array(buffer, at, MIB / 2).forEach((_, i, a) => (a[i] = 0x3f80 + ((i + j) & 0x7f)));
+      } else new Uint8Array(buffer, at, MIB).forEach((_, i, a) => (a[i] = (i * 7 + j) & 0xff));
       for (let done = MIB; done < s; done *= 2) this.kernels.copy(at + done, at, Math.min(done, s - done));
     }
     new Uint32Array(buffer, this.table, INPUTS_MAX).set(this.src);
@@ -95,7 +101,10 @@ class Bench {
     const medianMs = median(times);
     const gbPerS = bytesPerCall / medianMs / 1e6;
     const copyGbPerS = (2 * s) / median(copyTimes) / 1e6;
-    return { name, bytesPerCall, medianMs, minMs: Math.min(...times), maxMs: Math.max(...times), gbPerS, copyGbPerS, ratioToCopy: gbPerS / copyGbPerS };
+    return {
+      name, bytesPerCall, medianMs, minMs: Math.min(...times), maxMs: Math.max(...times), gbPerS, copyGbPerS,
+      ratioToCopy: gbPerS / copyGbPerS,
+    };
   }
 }
 
@@ -116,7 +125,9 @@ function pairRow(b: Bench, dtype: DType, op: 'sum' | 'max', name: string): Row {
   b.fill(dtype);
   const info = dtypeInfo(dtype);
   const s = b.options.sizeBytes;
-  const run = (count: number): void => b.kernels.reduce2(info.code, REDUCE_OP_CODES[op], b.dst, b.src[0]!, b.src[1]!, count);
+  const run = (count: number): void => b.kernels.reduce2(
+    info.code, REDUCE_OP_CODES[op], b.dst, b.src[0]!, b.src[1]!, count,
+  );
   const row = b.measure(name, 3 * s, run, info.itemBytes);
   spotCheck(b, dtype, op);
   return row;
@@ -128,7 +139,8 @@ function spotCheck(b: Bench, dtype: DType, op: 'sum' | 'max'): void {
   const view = (at: number): ArrayLike<number | bigint> =>
     dtype === 'float32' ? new Float32Array(b.memory.buffer, at, count)
       : dtype === 'float64' ? new Float64Array(b.memory.buffer, at, count)
-        : dtype === 'int32' ? new Int32Array(b.memory.buffer, at, count) : new BigInt64Array(b.memory.buffer, at, count);
+        : dtype === 'int32' ? new Int32Array(b.memory.buffer, at, count)
+          : new BigInt64Array(b.memory.buffer, at, count);
   const expect = (x: number | bigint, y: number | bigint): number | bigint => {
     if (typeof x === 'bigint') return op === 'max' ? (x > y ? x : y) : BigInt.asIntN(64, x + (y as bigint));
     const r = op === 'max' ? Math.max(x, y as number) : x + (y as number);
@@ -137,7 +149,9 @@ function spotCheck(b: Bench, dtype: DType, op: 'sum' | 'max'): void {
   if (!['float32', 'float64', 'int32', 'int64'].includes(dtype)) return;
   const [a, c, d] = [view(b.src[0]!), view(b.src[1]!), view(b.dst)];
   for (let i = 0; i < count; i += Math.floor(count / 1000)) {
-    if (d[i] !== expect(a[i]!, c[i]!)) throw new Error(`${dtype} ${op} element ${i}: expected ${expect(a[i]!, c[i]!)}, got ${d[i]}`);
+    if (d[i] !== expect(a[i]!, c[i]!)) {
+      throw new Error(`${dtype} ${op} element ${i}: expected ${expect(a[i]!, c[i]!)}, got ${d[i]}`);
+    }
   }
 }
 
@@ -152,7 +166,9 @@ function fusedRows(b: Bench): Row[] {
     b.kernels.copy(b.dst, b.src[0]!, count * 4);
     for (let j = 1; j < INPUTS_MAX; j++) b.kernels.reduce2(f32, sum, b.dst, b.dst, b.src[j]!, count);
   };
-  const rows = [b.measure('f32 sum, 4 inputs fused', 5 * s, fused, 4), b.measure('f32 sum, 4 inputs pairwise', 11 * s, pairwise, 4)];
+  const rows = [
+    b.measure('f32 sum, 4 inputs fused', 5 * s, fused, 4), b.measure('f32 sum, 4 inputs pairwise', 11 * s, pairwise, 4),
+  ];
   b.kernels.copy(b.scratch, b.dst, s); // pairwise result
   fused(s / 4);
   if (Buffer.compare(new Uint8Array(b.memory.buffer, b.dst, s), new Uint8Array(b.memory.buffer, b.scratch, s)) !== 0) {
@@ -182,7 +198,9 @@ interface Goal {
 
 function goals(rows: readonly Row[]): Goal[] {
   const row = (name: string): Row => rows.find((r) => r.name === name)!;
-  const goal = (text: string, value: number, target: number): Goal => ({ goal: text, value, target, met: value >= target });
+  const goal = (text: string, value: number, target: number): Goal => ({
+    goal: text, value, target, met: value >= target,
+  });
   // 16-bit rows against f32 with each normalised by the memory.copy interleaved with it, so that load from
   // other processes between the two rows cancels out.
   const f32 = row('f32 sum of 2').ratioToCopy;
@@ -190,7 +208,10 @@ function goals(rows: readonly Row[]): Goal[] {
     goal('f32 sum of 2 / memory.copy (bytes/s)', row('f32 sum of 2').ratioToCopy, 0.9),
     goal('f64 sum of 2 / memory.copy (bytes/s)', row('f64 sum of 2').ratioToCopy, 0.9),
     goal('i32 sum of 2 / memory.copy (bytes/s)', row('i32 sum of 2').ratioToCopy, 0.9),
-    goal('fused 4-input f32 speed-up over pairwise (time)', row('f32 sum, 4 inputs pairwise').medianMs / row('f32 sum, 4 inputs fused').medianMs, 1.5),
+    goal(
+      'fused 4-input f32 speed-up over pairwise (time)',
+      row('f32 sum, 4 inputs pairwise').medianMs / row('f32 sum, 4 inputs fused').medianMs, 1.5,
+    ),
     goal('bf16 sum of 2 / f32 sum of 2 (bytes/s, per copy)', row('bf16 sum of 2').ratioToCopy / f32, 0.5),
     goal('f16 sum of 2 / f32 sum of 2 (bytes/s, per copy)', row('f16 sum of 2').ratioToCopy / f32, 0.2),
   ];
@@ -215,14 +236,26 @@ function runAll(b: Bench): Row[] {
 
 function printTable(rows: readonly Row[], gs: readonly Goal[], options: Options): void {
   const pad = (v: string, w: number): string => v.padStart(w);
-  console.log(`# kernels: ${options.sizeBytes / MIB} MiB per buffer, median of ${options.reps} reps, node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`);
-  console.log(`# ${'kernel'.padEnd(28)} ${pad('MB/call', 8)} ${pad('ms', 8)} ${pad('[min-max ms]', 15)} ${pad('GB/s', 7)} ${pad('copy GB/s', 10)} ${pad('ratio', 6)}`);
+  console.log(
+    `# kernels: ${options.sizeBytes / MIB} MiB per buffer, median of ${options.reps} reps, node ${process.version}, ` +
+      `${cpus()[0]?.model ?? 'unknown CPU'}`,
+  );
+  console.log(
+    `# ${'kernel'.padEnd(28)} ${pad('MB/call', 8)} ${pad('ms', 8)} ${pad('[min-max ms]', 15)} ${pad('GB/s', 7)} ` +
+      `${pad('copy GB/s', 10)} ${pad('ratio', 6)}`,
+  );
   for (const r of rows) {
     const spread = `[${r.minMs.toFixed(1)}-${r.maxMs.toFixed(1)}]`;
-    console.log(`  ${r.name.padEnd(28)} ${pad((r.bytesPerCall / MIB).toFixed(0), 8)} ${pad(r.medianMs.toFixed(2), 8)} ${pad(spread, 15)} ${pad(r.gbPerS.toFixed(2), 7)} ${pad(r.copyGbPerS.toFixed(2), 10)} ${pad(r.ratioToCopy.toFixed(2), 6)}`);
+    console.log(
+      `  ${r.name.padEnd(28)} ${pad((r.bytesPerCall / MIB).toFixed(0), 8)} ${pad(r.medianMs.toFixed(2), 8)} ` +
+        `${pad(spread, 15)} ${pad(r.gbPerS.toFixed(2), 7)} ${pad(r.copyGbPerS.toFixed(2), 10)} ` +
+        `${pad(r.ratioToCopy.toFixed(2), 6)}`,
+    );
   }
   console.log('# goals');
-  for (const g of gs) console.log(`  ${g.met ? 'met   ' : 'MISSED'} ${g.goal.padEnd(50)} ${g.value.toFixed(2)} (target >= ${g.target})`);
+  for (const g of gs) {
+    console.log(`  ${g.met ? 'met   ' : 'MISSED'} ${g.goal.padEnd(50)} ${g.value.toFixed(2)} (target >= ${g.target})`);
+  }
 }
 
 function commit(): string {
@@ -238,7 +271,10 @@ function main(): void {
   const rows = runAll(new Bench(options));
   const gs = goals(rows);
   if (options.json) {
-    const meta = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, commit: commit(), sizeBytes: options.sizeBytes, reps: options.reps, date: new Date().toISOString() };
+    const meta = {
+      node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, commit: commit(),
+      sizeBytes: options.sizeBytes, reps: options.reps, date: new Date().toISOString(),
+    };
     console.log(JSON.stringify({ ...meta, rows, goals: gs }, null, 2));
   } else {
     printTable(rows, gs, options);

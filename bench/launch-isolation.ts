@@ -80,7 +80,8 @@ async function main(): Promise<void> {
       const [launchMs, closeMs] = [samples.map((s) => s[mode].launchMs), samples.map((s) => s[mode].closeMs)];
       const [launchMedian, closeMedian] = [median(launchMs), median(closeMs)];
       rows.push({
-        ranks, mode, launch_median_ms: launchMedian, close_median_ms: closeMedian, launch_ms: launchMs, close_ms: closeMs,
+        ranks, mode, launch_median_ms: launchMedian, close_median_ms: closeMedian, launch_ms: launchMs,
+        close_ms: closeMs,
       });
       const every = launchMs.map((ms) => ms.toFixed(1)).join(' ');
       const medians = `${fixed(launchMedian, 18)}  ${fixed(closeMedian, 17)}`;

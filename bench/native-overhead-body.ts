@@ -19,14 +19,17 @@ export default function main({ rank, worldSize, args }: RankInfo): number[][] {
   const all = [Array.from({ length: worldSize }, (_, r) => r)];
   const checked = state.newGroup(all, 'checked')!;
   const unchecked = new GroupCoordinator({
-    groupRanks: all, context: state.context, localRank: rank, groupName: 'unchecked', occurrence: 1000, checkCalls: false, backend: 'nccl',
+    groupRanks: all, context: state.context, localRank: rank, groupName: 'unchecked', occurrence: 1000,
+    checkCalls: false, backend: 'nccl',
   });
   const x = tensor([1], { device: `cuda:${rank}` }), out = zeros([1], { device: `cuda:${rank}` });
   unchecked.allReduce(x, { out });
   checked.allReduce(x, { out });
   const comm = (unchecked.deviceCommunicator as CheckedCommunicator).inner;
   const { addon } = loadVendor('nccl');
-  const id = state.world.broadcast(tensor(Array.from(rank === 0 ? addon.uniqueId(NCCL) : new Uint8Array(128)), { dtype: 'uint8' }));
+  const id = state.world.broadcast(
+    tensor(Array.from(rank === 0 ? addon.uniqueId(NCCL) : new Uint8Array(128)), { dtype: 'uint8' }),
+  );
   const h = addon.commInit(NCCL, worldSize, new Uint8Array(id.bytes()), rank, rank);
   const send = addon.malloc(NCCL, rank, 4), recv = addon.malloc(NCCL, rank, 4);
   const bodies: Record<(typeof LAYERS)[number], () => void> = {

@@ -32,7 +32,9 @@ function option(name: string, fallback: number): number {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Starts a child and resolves with its first stdout line, parsed. */
-async function start(command: string, args: string[]): Promise<{ child: ChildProcess; first: unknown; next: () => Promise<unknown> }> {
+async function start(command: string, args: string[]): Promise<{
+  child: ChildProcess; first: unknown; next: () => Promise<unknown>;
+}> {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<unknown> => JSON.parse((await lines.next()).value as string);
@@ -125,7 +127,9 @@ async function main(): Promise<void> {
     ...rtt.map((r) => `  ${r.client.padEnd(12)} ${r.server.padEnd(18)} ${r.value.toFixed(1).padStart(10)}`),
     `# ${CLIENTS} clients adding for ${seconds} s`,
     '# clients      server              ops/s',
-    ...load.map((r) => `  ${r.client.padEnd(12)} ${r.server.padEnd(18)} ${Math.round(r.value).toString().padStart(10)}`),
+    ...load.map(
+      (r) => `  ${r.client.padEnd(12)} ${r.server.padEnd(18)} ${Math.round(r.value).toString().padStart(10)}`,
+    ),
   ];
   process.stdout.write(`${table.join('\n')}\n`);
   const json = process.argv.indexOf('--json');

@@ -45,7 +45,9 @@ function measure(worldSize: number, kind: Kind): Sample {
 if (process.argv[2] === '--child') {
   await child(Number(process.argv[3]), process.argv[4]!);
 } else {
-  const { values } = parseArgs({ options: { ranks: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { ranks: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'string' } },
+  });
   const ranks = (values.ranks ?? '8,16').split(',').map((r) => integer('--ranks', r, 8, 1));
   const rounds = integer('--rounds', values.rounds, 3, 1);
   const loadBefore = loadavg()[0]!;
@@ -57,13 +59,20 @@ if (process.argv[2] === '--child') {
     }
     for (const kind of ['js', 'ts'] as const) {
       const s = samples[kind];
-      rows.push({ ranks: worldSize, kind, launchMs: median(s.map((x) => x.launchMs)), maxRssMB: median(s.map((x) => x.maxRssMB)) });
+      rows.push({
+        ranks: worldSize, kind, launchMs: median(s.map((x) => x.launchMs)), maxRssMB: median(s.map((x) => x.maxRssMB)),
+      });
     }
   }
   const load = `load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after`;
   console.log(`# ranks  module  launch->results (ms)  max RSS (MB)   (medians of ${rounds}; ${load})`);
   for (const r of rows) {
-    console.log(`${String(r.ranks).padStart(7)}  ${r.kind.padEnd(6)}  ${r.launchMs.toFixed(0).padStart(20)}  ${r.maxRssMB.toFixed(0).padStart(12)}`);
+    console.log(
+      `${String(r.ranks).padStart(7)}  ${r.kind.padEnd(6)}  ${r.launchMs.toFixed(0).padStart(20)}  ` +
+        `${r.maxRssMB.toFixed(0).padStart(12)}`,
+    );
   }
-  if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ machine: machineInfo(), load, rows }, null, 2));
+  if (values.json !== undefined) {
+    writeFileSync(values.json, JSON.stringify({ machine: machineInfo(), load, rows }, null, 2));
+  }
 }

@@ -9,7 +9,8 @@ export type { RankHandle } from './launch/job.js';
 export type { RankInfo, RankEntry } from './launch/protocol.js';
 export { shutdown } from './launch/runtime.js';
 export {
-  initDistributedEnvironment, destroyDistributedEnvironment, distributedEnvironmentIsInitialized, getWorldGroup, getParallelState,
+  initDistributedEnvironment, destroyDistributedEnvironment, distributedEnvironmentIsInitialized, getWorldGroup,
+  getParallelState,
 } from './state/environment.js';
 export type { InitDistributedOptions } from './state/environment.js';
 export { ParallelState } from './state/parallel-state.js';

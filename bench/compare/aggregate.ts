@@ -59,11 +59,16 @@ export function aggregate(results: readonly ImplResult[]): CompareRow[] {
       };
     }
     const ceilings = group.flatMap((r) => (r.ceilingBusBw === undefined ? [] : [r.ceilingBusBw]));
-    return { op: first.op, ranks: first.ranks, size: first.size, count: first.count, impls, ceilingBusBw: ceilings.length === 0 ? null : median(ceilings) };
+    return {
+      op: first.op, ranks: first.ranks, size: first.size, count: first.count, impls,
+      ceilingBusBw: ceilings.length === 0 ? null : median(ceilings),
+    };
   });
 }
 
-const cell = (value: number | null | undefined, width: number): string => (value === null || value === undefined ? 'N/A'.padStart(width) : formatFloat(value, width));
+const cell = (value: number | null | undefined, width: number): string => (
+  value === null || value === undefined ? 'N/A'.padStart(width) : formatFloat(value, width)
+);
 const others = (impls: readonly Impl[]): Impl[] => impls.filter((i) => i !== 'multirank');
 
 /** The text table of one (op, ranks) group: time, busbw and ratio column groups under group titles. */
@@ -71,21 +76,26 @@ export function compareTable(rows: readonly CompareRow[], impls: readonly Impl[]
   const r0 = rows[0]!;
   const w = Math.max(9, ...impls.map((i) => i.length + 1));
   const groups: Array<[string, string[]]> = [
-    ['time (us)', [...impls]], ['busbw (GB/s)', [...impls, 'floor']], ['ratio', others(impls).map((i) => `/${i}`)], ['', ['spread%']],
+    ['time (us)', [...impls]], ['busbw (GB/s)', [...impls, 'floor']], ['ratio', others(impls).map((i) => `/${i}`)],
+    ['', ['spread%']],
   ];
   const titles = groups.map(([title, names]) => {
     const width = names.length * (w + 1);
-    return title === '' ? ' '.repeat(width) : ` ${title} `.padStart(Math.floor((width + title.length + 2) / 2), '-').padEnd(width, '-');
+    return title === ''
+      ? ' '.repeat(width)
+      : ` ${title} `.padStart(Math.floor((width + title.length + 2) / 2), '-').padEnd(width, '-');
   });
   const lines = [
-    `# ${r0.op}, ${r0.ranks} ranks, float32${opAccounting(r0.op).reduces ? ' sum' : ''}: median of ${rounds} interleaved round(s); ratio = multirank busbw / other busbw (> 1: multirank faster)`,
+    `# ${r0.op}, ${r0.ranks} ranks, float32${opAccounting(r0.op).reduces ? ' sum' : ''}: median of ${rounds} ` +
+      `interleaved round(s); ratio = multirank busbw / other busbw (> 1: multirank faster)`,
     `# ${''.padStart(10)}  ${titles.join(' ').trimEnd()}`,
     `# ${'size'.padStart(10)}  ${groups.map(([, names]) => names.map((n) => n.padStart(w)).join(' ')).join('  ')}`,
   ];
   for (const row of rows) {
     const spread = Math.max(...Object.values(row.impls).map((c) => c!.spreadPct));
     const cells = [
-      impls.map((i) => cell(row.impls[i]?.timeUs, w)), [...impls.map((i) => cell(row.impls[i]?.busBw, w)), cell(row.ceilingBusBw, w)],
+      impls.map((i) => cell(row.impls[i]?.timeUs, w)),
+      [...impls.map((i) => cell(row.impls[i]?.busBw, w)), cell(row.ceilingBusBw, w)],
       others(impls).map((i) => cell(ratio(row, i), w)), [spread.toFixed(0).padStart(w)],
     ];
     lines.push(`${String(row.size).padStart(12)}  ${cells.map((c) => c.join(' ')).join('  ')}`);
@@ -95,13 +105,19 @@ export function compareTable(rows: readonly CompareRow[], impls: readonly Impl[]
 
 /** The same group as a Markdown table. */
 export function compareMarkdown(rows: readonly CompareRow[], impls: readonly Impl[]): string[] {
-  const fmt = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? 'n/a' : v.toFixed(digits));
-  const header = ['size (B)', ...impls.map((i) => `${i} µs`), ...impls.map((i) => `${i} GB/s`), 'floor GB/s', ...others(impls).map((i) => `mr/${i}`), 'spread %'];
+  const fmt = (v: number | null | undefined, digits = 2): string => (
+    v === null || v === undefined ? 'n/a' : v.toFixed(digits)
+  );
+  const header = [
+    'size (B)', ...impls.map((i) => `${i} µs`), ...impls.map((i) => `${i} GB/s`), 'floor GB/s',
+    ...others(impls).map((i) => `mr/${i}`), 'spread %',
+  ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---:').join('|')}|`];
   for (const row of rows) {
     const spread = Math.max(...Object.values(row.impls).map((c) => c!.spreadPct));
-    lines.push(`| ${[String(row.size), ...impls.map((i) => fmt(row.impls[i]?.timeUs, 1)), ...impls.map((i) => fmt(row.impls[i]?.busBw, 3)),
-      fmt(row.ceilingBusBw, 2), ...others(impls).map((i) => fmt(ratio(row, i), 2)), spread.toFixed(0)].join(' | ')} |`);
+    lines.push(`| ${[String(row.size), ...impls.map((i) => fmt(row.impls[i]?.timeUs, 1)),
+      ...impls.map((i) => fmt(row.impls[i]?.busBw, 3)), fmt(row.ceilingBusBw, 2),
+      ...others(impls).map((i) => fmt(ratio(row, i), 2)), spread.toFixed(0)].join(' | ')} |`);
   }
   return lines;
 }

@@ -48,41 +48,57 @@ export interface Comparison {
 }
 
 function implsFor(options: CompareOptions, ranks: number, missing: Partial<Record<Impl, string>>): Impl[] {
-  const wanted = options.impls ?? (['multirank', 'mpi', ...(ranks > availableParallelism() ? ['mpi-yield' as const] : []), 'gloo'] as Impl[]);
+  const wanted = options.impls ??
+    (['multirank', 'mpi', ...(ranks > availableParallelism() ? ['mpi-yield' as const] : []), 'gloo'] as Impl[]);
   return wanted.filter((impl) => missing[impl] === undefined);
 }
 
 /** Runs every (op, ranks) sweep `rounds` times, rotating the implementations' order each round. */
-export async function runComparison(options: CompareOptions, log: (line: string) => void = () => undefined): Promise<Comparison> {
+export async function runComparison(
+  options: CompareOptions, log: (line: string) => void = () => undefined,
+): Promise<Comparison> {
   const { missing, versions } = probeTools();
   const mpiBinary = missing.mpi === undefined ? buildMpiBench(options.buildDir) : '';
   const results: ImplResult[] = [];
   for (const op of options.ops) {
     for (const ranks of options.ranks) {
       const impls = implsFor(options, ranks, missing);
-      const sweep: Sweep = { op, ranks, minBytes: options.minBytes, maxBytes: options.maxBytes, factor: options.factor, iters: options.iters, warmup: options.warmup };
+      const sweep: Sweep = {
+        op, ranks, minBytes: options.minBytes, maxBytes: options.maxBytes, factor: options.factor, iters: options.iters,
+        warmup: options.warmup,
+      };
       for (let round = 0; round < options.rounds; round++) {
         const order = impls.map((_, i) => impls[(i + round) % impls.length]!);
         for (const impl of order) {
           const started = performance.now();
           results.push(...(await runImpl(impl, sweep, mpiBinary)));
-          log(`# ${op} ${ranks} ranks, round ${round + 1}/${options.rounds}: ${impl} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+          log(
+            `# ${op} ${ranks} ranks, round ${round + 1}/${options.rounds}: ${impl} done in ` +
+              `${((performance.now() - started) / 1000).toFixed(1)} s`,
+          );
         }
       }
     }
   }
   const used = IMPLS.filter((impl) => results.some((r) => r.impl === impl));
-  const skipped = Object.fromEntries(Object.entries(missing).filter(([impl]) => (options.impls ?? IMPLS).includes(impl as Impl)));
+  const skipped = Object.fromEntries(
+    Object.entries(missing).filter(([impl]) => (options.impls ?? IMPLS).includes(impl as Impl)),
+  );
   return { rows: aggregate(results), impls: used, skipped, versions, options, date: new Date().toISOString() };
 }
 
-export function parseOptions(argv: readonly string[]): CompareOptions & { json?: string; markdown?: string; svg?: string } {
+export function parseOptions(argv: readonly string[]): CompareOptions & {
+  json?: string; markdown?: string; svg?: string;
+} {
   const { values: v } = parseArgs({
     args: [...argv], strict: true,
     options: {
-      ops: { type: 'string' }, ranks: { type: 'string' }, minbytes: { type: 'string', short: 'b' }, maxbytes: { type: 'string', short: 'e' },
-      stepfactor: { type: 'string', short: 'f' }, iters: { type: 'string' }, warmup: { type: 'string', short: 'w' }, rounds: { type: 'string' },
-      impls: { type: 'string' }, json: { type: 'string' }, markdown: { type: 'string' }, svg: { type: 'string' }, 'build-dir': { type: 'string' },
+      ops: { type: 'string' }, ranks: { type: 'string' }, minbytes: { type: 'string', short: 'b' },
+      maxbytes: { type: 'string', short: 'e' },
+      stepfactor: { type: 'string', short: 'f' }, iters: { type: 'string' }, warmup: { type: 'string', short: 'w' },
+      rounds: { type: 'string' },
+      impls: { type: 'string' }, json: { type: 'string' }, markdown: { type: 'string' }, svg: { type: 'string' },
+      'build-dir': { type: 'string' },
     },
   });
   const impls = v.impls?.split(',').map((name) => {
@@ -90,8 +106,10 @@ export function parseOptions(argv: readonly string[]): CompareOptions & { json?:
     return name as Impl;
   });
   return {
-    ops: parseOps(v.ops), ranks: (v.ranks ?? '2,4,8').split(',').map((n) => integer('--ranks', n, 0, 1, BENCH_RANKS_MAX)), impls,
-    minBytes: v.minbytes === undefined ? 4 : parseSize('-b', v.minbytes), maxBytes: v.maxbytes === undefined ? 64 << 20 : parseSize('-e', v.maxbytes),
+    ops: parseOps(v.ops),
+    ranks: (v.ranks ?? '2,4,8').split(',').map((n) => integer('--ranks', n, 0, 1, BENCH_RANKS_MAX)), impls,
+    minBytes: v.minbytes === undefined ? 4 : parseSize('-b', v.minbytes),
+    maxBytes: v.maxbytes === undefined ? 64 << 20 : parseSize('-e', v.maxbytes),
     factor: integer('-f', v.stepfactor, 4, 2), iters: integer('--iters', v.iters, BENCH_DEFAULTS.iters, 1),
     warmup: integer('-w', v.warmup, BENCH_DEFAULTS.warmup, 0), rounds: integer('--rounds', v.rounds, 3, 1),
     buildDir: v['build-dir'] ?? join(tmpdir(), 'multirank-compare'), json: v.json, markdown: v.markdown, svg: v.svg,
@@ -115,7 +133,8 @@ export function comparisonTables(c: Comparison, markdown = false): string[] {
 
 function describe(c: Comparison): string {
   const v = c.versions;
-  return `${c.date.slice(0, 10)}, ${cpus()[0]?.model.trim() ?? 'CPU'} (${availableParallelism()} cores), Node ${v.node}, ${v.mpi ?? 'no MPI'}, torch ${v.torch ?? 'n/a'}`;
+  return `${c.date.slice(0, 10)}, ${cpus()[0]?.model.trim() ?? 'CPU'} (${availableParallelism()} cores), Node ` +
+    `${v.node}, ${v.mpi ?? 'no MPI'}, torch ${v.torch ?? 'n/a'}`;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -126,16 +145,32 @@ async function main(argv: readonly string[]): Promise<number> {
   for (const line of comparisonTables(c)) console.log(line);
   const wrong = c.rows.flatMap((r) => Object.entries(r.impls)).filter(([, cell]) => (cell?.nwrong ?? 0) > 0);
   if (options.json !== undefined) {
-    const doc = { date: c.date, machine: machineInfo(), versions: c.versions, options: c.options, skipped: c.skipped, impls: c.impls,
-      rows: c.rows.map((r) => ({ ...r, ratios: Object.fromEntries(c.impls.filter((i) => i !== 'multirank').map((i) => [i, ratio(r, i)])) })) };
+    const doc = {
+      date: c.date, machine: machineInfo(), versions: c.versions, options: c.options, skipped: c.skipped,
+      impls: c.impls, rows: c.rows.map((r) => ({
+        ...r, ratios: Object.fromEntries(c.impls.filter((i) => i !== 'multirank').map((i) => [i, ratio(r, i)])),
+      })),
+    };
     writeFileSync(options.json, JSON.stringify(doc, null, 2) + '\n');
   }
-  if (options.markdown !== undefined) writeFileSync(options.markdown, [`Measured ${describe(c)}.`, '', ...comparisonTables(c, true)].join('\n'));
-  if (options.svg !== undefined) writeFileSync(options.svg, renderPlot(c.rows, c.impls, c.options.ops[0]!, `busbw (GB/s) vs size; ${describe(c)}; median of ${c.options.rounds} interleaved rounds`));
+  if (options.markdown !== undefined) {
+    writeFileSync(options.markdown, [`Measured ${describe(c)}.`, '', ...comparisonTables(c, true)].join('\n'));
+  }
+  if (options.svg !== undefined) {
+    writeFileSync(
+      options.svg,
+      renderPlot(
+        c.rows, c.impls, c.options.ops[0]!,
+        `busbw (GB/s) vs size; ${describe(c)}; median of ${c.options.rounds} interleaved rounds`,
+      ),
+    );
+  }
   if (wrong.length > 0) console.error(`# wrong results: ${wrong.map(([impl]) => impl).join(', ')}`);
   return wrong.length > 0 ? 1 : 0;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
+if (
+  process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href
+) {
   process.exitCode = await main(process.argv.slice(2));
 }

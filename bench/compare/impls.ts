@@ -58,10 +58,15 @@ export function probeTools(): { missing: Partial<Record<Impl, string>>; versions
   if (which('mpicc') && which('mpirun')) {
     versions.mpi = execFileSync('mpirun', ['--version'], { encoding: 'utf8' }).split('\n')[0]!.trim();
   } else {
-    for (const impl of ['mpi', 'mpi-yield', 'mpi-spin'] as const) missing[impl] = 'mpicc/mpirun not found (apt-get install openmpi-bin libopenmpi-dev)';
+    for (const impl of ['mpi', 'mpi-yield', 'mpi-spin'] as const) {
+      missing[impl] = 'mpicc/mpirun not found (apt-get install openmpi-bin libopenmpi-dev)';
+    }
   }
   try {
-    versions.torch = execFileSync(SYSTEM_PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    versions.torch = execFileSync(
+      SYSTEM_PYTHON, ['-c', 'import torch; print(torch.__version__)'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    ).trim();
   } catch {
     missing.gloo = `torch not importable by ${SYSTEM_PYTHON} (apt-get install python3-torch)`;
   }
@@ -82,12 +87,19 @@ function command(impl: Impl, s: Sweep, mpiBinary: string): [string, string[]] {
   const sizes = [String(s.minBytes), String(s.maxBytes), String(s.factor), String(s.iters), String(s.warmup)];
   if (impl === 'multirank') {
     const entry = fileURLToPath(new URL('./run-multirank.js', import.meta.url));
-    return [process.execPath, [entry, s.op, '-n', String(s.ranks), '-b', sizes[0]!, '-e', sizes[1]!, '-f', sizes[2]!, '--iters', sizes[3]!,
-      '-w', sizes[4]!, '--ceiling', '--json', '-', '--no-progress']];
+    return [process.execPath, [entry, s.op, '-n', String(s.ranks), '-b', sizes[0]!, '-e', sizes[1]!, '-f', sizes[2]!,
+      '--iters', sizes[3]!, '-w', sizes[4]!, '--ceiling', '--json', '-', '--no-progress']];
   }
   if (impl === 'gloo') return [SYSTEM_PYTHON, [`${SOURCE_DIR}gloo-bench.py`, s.op, String(s.ranks), ...sizes]];
-  const yieldFlag = impl === 'mpi-yield' ? ['--mca', 'mpi_yield_when_idle', '1'] : impl === 'mpi-spin' ? ['--mca', 'mpi_yield_when_idle', '0'] : [];
-  return ['mpirun', ['--allow-run-as-root', '--oversubscribe', ...yieldFlag, '-np', String(s.ranks), mpiBinary, s.op, ...sizes]];
+  const yieldFlag = impl === 'mpi-yield'
+    ? ['--mca', 'mpi_yield_when_idle', '1']
+    : impl === 'mpi-spin'
+    ? ['--mca', 'mpi_yield_when_idle', '0']
+    : [];
+  return [
+    'mpirun',
+    ['--allow-run-as-root', '--oversubscribe', ...yieldFlag, '-np', String(s.ranks), mpiBinary, s.op, ...sizes],
+  ];
 }
 
 function parse(impl: Impl, stdout: string): ImplResult[] {
@@ -103,7 +115,10 @@ function parse(impl: Impl, stdout: string): ImplResult[] {
   }
   return stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => {
     const r = JSON.parse(line) as Record<string, number | string>;
-    return { impl, op: String(r.op), ranks: Number(r.ranks), size: Number(r.size), count: Number(r.count), timeUs: Number(r.time_us), nwrong: Number(r.nwrong) };
+    return {
+      impl, op: String(r.op), ranks: Number(r.ranks), size: Number(r.size), count: Number(r.count),
+      timeUs: Number(r.time_us), nwrong: Number(r.nwrong),
+    };
   });
 }
 
@@ -111,7 +126,9 @@ function parse(impl: Impl, stdout: string): ImplResult[] {
 export function runImpl(impl: Impl, sweep: Sweep, mpiBinary: string): Promise<ImplResult[]> {
   const [file, args] = command(impl, sweep, mpiBinary);
   return new Promise((resolve, reject) => {
-    execFile(file, args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: RUN_TIMEOUT_MS }, (error, stdout, stderr) => {
+    execFile(file, args, {
+      encoding: 'utf8', maxBuffer: 64 << 20, timeout: RUN_TIMEOUT_MS,
+    }, (error, stdout, stderr) => {
       if (error !== null) {
         reject(new Error(`${impl} (${file} ${args.join(' ')}) failed: ${error.message}\n${stderr.slice(-2000)}`));
         return;
@@ -119,7 +136,9 @@ export function runImpl(impl: Impl, sweep: Sweep, mpiBinary: string): Promise<Im
       try {
         resolve(parse(impl, stdout));
       } catch (cause) {
-        reject(new Error(`${impl}: cannot read its output: ${(cause as Error).message}\n${stdout.slice(0, 500)}`, { cause }));
+        reject(
+          new Error(`${impl}: cannot read its output: ${(cause as Error).message}\n${stdout.slice(0, 500)}`, { cause }),
+        );
       }
     });
   });

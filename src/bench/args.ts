@@ -62,14 +62,20 @@ const DTYPE_ALIASES: Record<string, DType> = {
 /** Parses `8`, `128K`, `32M`, `1G` (also `KB`, `KiB`) into bytes. */
 export function parseSize(flag: string, text: string): number {
   const match = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(text.trim());
-  if (match === null) throw outOfRange(`Expected \`${flag}\` to be a size in bytes such as 8, 128K, 32M or 1G, got ${JSON.stringify(text)}`);
+  if (match === null) {
+    throw outOfRange(
+      `Expected \`${flag}\` to be a size in bytes such as 8, 128K, 32M or 1G, got ${JSON.stringify(text)}`,
+    );
+  }
   const bytes = Number(match[1]) * SIZE_SUFFIX[match[2]!.toLowerCase()]!;
   if (!Number.isSafeInteger(bytes)) throw outOfRange(`\`${flag}\` ${JSON.stringify(text)} is too large`);
   return bytes;
 }
 
 /** `text` as an integer in [min, max] (`fallback` when absent); the error names `flag`. */
-export function integer(flag: string, text: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function integer(
+  flag: string, text: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER,
+): number {
   if (text === undefined) return fallback;
   const value = /^-?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
   if (!Number.isInteger(value)) throw outOfRange(`Expected \`${flag}\` to be an integer, got ${JSON.stringify(text)}`);
@@ -124,7 +130,8 @@ export function redopAllowed(dtype: DType, op: ReduceOp): boolean {
 }
 
 const OPTIONS = {
-  nranks: { type: 'string', short: 'n' }, minbytes: { type: 'string', short: 'b' }, maxbytes: { type: 'string', short: 'e' },
+  nranks: { type: 'string', short: 'n' }, minbytes: { type: 'string', short: 'b' },
+  maxbytes: { type: 'string', short: 'e' },
   stepfactor: { type: 'string', short: 'f' }, stepbytes: { type: 'string', short: 'i' }, iters: { type: 'string' },
   warmup: { type: 'string', short: 'w' }, check: { type: 'string', short: 'c' }, dtype: { type: 'string', short: 'd' },
   op: { type: 'string', short: 'o' }, root: { type: 'string', short: 'r' }, backend: { type: 'string' },
@@ -146,9 +153,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchCliOptions {
     throw Object.assign(new TypeError((error as Error).message), { code: 'ERR_MULTIRANK_INVALID_ARG_VALUE' });
   }
   const { values: v, positionals } = parsed;
-  if (positionals.length > 1) throw outOfRange(`Expected at most one op (or a comma list), got ${positionals.length}: ${positionals.join(' ')}`);
+  if (positionals.length > 1) {
+    throw outOfRange(`Expected at most one op (or a comma list), got ${positionals.length}: ${positionals.join(' ')}`);
+  }
   const config = buildConfig(v, positionals[0]);
-  if (v.progress === true && v['no-progress'] === true) throw outOfRange('`--progress` and `--no-progress` exclude each other');
+  if (v.progress === true && v['no-progress'] === true) {
+    throw outOfRange('`--progress` and `--no-progress` exclude each other');
+  }
   return {
     config, json: v.json, csv: v.csv, help: v.help === true,
     progress: v.progress === true ? 'always' : v['no-progress'] === true ? 'never' : 'auto',
@@ -161,21 +172,37 @@ function buildConfig(v: Values, opText: string | undefined): BenchConfig {
   const ops = parseOps(opText);
   const ranks = integer('-n/--nranks', v.nranks, BENCH_DEFAULTS.ranks, 1, BENCH_RANKS_MAX);
   const minBytes = v.minbytes === undefined ? BENCH_DEFAULTS.minBytes : parseSize('-b/--minbytes', v.minbytes);
-  const maxBytes = v.maxbytes === undefined ? Math.max(minBytes, BENCH_DEFAULTS.maxBytes) : parseSize('-e/--maxbytes', v.maxbytes);
-  if (maxBytes < minBytes) throw outOfRange(`\`-e/--maxbytes\` (${maxBytes}) must be at least \`-b/--minbytes\` (${minBytes})`);
-  if (v.stepfactor !== undefined && v.stepbytes !== undefined) throw outOfRange('`-f/--stepfactor` and `-i/--stepbytes` exclude each other');
+  const maxBytes = v.maxbytes === undefined
+    ? Math.max(minBytes, BENCH_DEFAULTS.maxBytes)
+    : parseSize('-e/--maxbytes', v.maxbytes);
+  if (maxBytes < minBytes) {
+    throw outOfRange(`\`-e/--maxbytes\` (${maxBytes}) must be at least \`-b/--minbytes\` (${minBytes})`);
+  }
+  if (v.stepfactor !== undefined && v.stepbytes !== undefined) {
+    throw outOfRange('`-f/--stepfactor` and `-i/--stepbytes` exclude each other');
+  }
   const stepBytes = v.stepbytes === undefined ? 0 : parseSize('-i/--stepbytes', v.stepbytes);
-  if (v.stepbytes !== undefined && stepBytes < 1) throw outOfRange(`Expected \`-i/--stepbytes\` to be at least 1 byte, got ${JSON.stringify(v.stepbytes)}`);
-  const stepFactor = stepBytes > 0 ? 0 : integer('-f/--stepfactor', v.stepfactor, BENCH_DEFAULTS.stepFactor, 2, 1 << 20);
+  if (v.stepbytes !== undefined && stepBytes < 1) {
+    throw outOfRange(`Expected \`-i/--stepbytes\` to be at least 1 byte, got ${JSON.stringify(v.stepbytes)}`);
+  }
+  const stepFactor = stepBytes > 0
+    ? 0
+    : integer('-f/--stepfactor', v.stepfactor, BENCH_DEFAULTS.stepFactor, 2, 1 << 20);
   const root = integer('-r/--root', v.root, BENCH_DEFAULTS.root, 0, ranks - 1);
   const backend = v.backend ?? 'threads';
   if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('--backend', BACKENDS, backend);
   const missing = NOT_IN_THIS_BUILD[backend as Backend];
-  if (missing !== undefined) throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `\`--backend ${backend}\` is ${missing}`);
-  for (const op of ops) {
-    if (ranks < opAccounting(op).minRanks) throw outOfRange(`${op} needs at least ${opAccounting(op).minRanks} ranks, got -n ${ranks}`);
+  if (missing !== undefined) {
+    throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `\`--backend ${backend}\` is ${missing}`);
   }
-  const injectErrorRank = v['inject-error'] === undefined ? undefined : integer('--inject-error', v['inject-error'], 0, 0, ranks - 1);
+  for (const op of ops) {
+    if (ranks < opAccounting(op).minRanks) {
+      throw outOfRange(`${op} needs at least ${opAccounting(op).minRanks} ranks, got -n ${ranks}`);
+    }
+  }
+  const injectErrorRank = v['inject-error'] === undefined
+    ? undefined
+    : integer('--inject-error', v['inject-error'], 0, 0, ranks - 1);
   return {
     ops, ranks, minBytes, maxBytes, stepFactor, stepBytes, root, backend: backend as Backend, injectErrorRank,
     iters: integer('--iters', v.iters, BENCH_DEFAULTS.iters, 1, 1_000_000),
@@ -191,11 +218,21 @@ function buildConfig(v: Values, opText: string | undefined): BenchConfig {
 export function benchConfig(overrides: Partial<BenchConfig> = {}): BenchConfig {
   const base = parseBenchArgs([]).config;
   const config = { ...base, ...overrides };
-  if (overrides.maxBytes === undefined && overrides.minBytes !== undefined) config.maxBytes = Math.max(config.minBytes, base.maxBytes);
-  if (overrides.stepBytes !== undefined && overrides.stepBytes > 0 && overrides.stepFactor === undefined) config.stepFactor = 0;
+  if (overrides.maxBytes === undefined && overrides.minBytes !== undefined) {
+    config.maxBytes = Math.max(config.minBytes, base.maxBytes);
+  }
+  if (overrides.stepBytes !== undefined && overrides.stepBytes > 0 && overrides.stepFactor === undefined) {
+    config.stepFactor = 0;
+  }
   checkInteger('config.ranks', config.ranks, 1, BENCH_RANKS_MAX);
-  if (config.maxBytes < config.minBytes) throw outOfRange(`\`config.maxBytes\` (${config.maxBytes}) must be at least \`config.minBytes\` (${config.minBytes})`);
-  if ((config.stepFactor > 1) === (config.stepBytes > 0)) throw outOfRange('Give exactly one of `config.stepFactor` (> 1) and `config.stepBytes` (> 0)');
+  if (config.maxBytes < config.minBytes) {
+    throw outOfRange(
+      `\`config.maxBytes\` (${config.maxBytes}) must be at least \`config.minBytes\` (${config.minBytes})`,
+    );
+  }
+  if ((config.stepFactor > 1) === (config.stepBytes > 0)) {
+    throw outOfRange('Give exactly one of `config.stepFactor` (> 1) and `config.stepBytes` (> 0)');
+  }
   checkInteger('config.root', config.root, 0, config.ranks - 1);
   checkInteger('config.iters', config.iters, 1);
   checkInteger('config.warmup', config.warmup, 0);

@@ -71,14 +71,18 @@ export class CeilingProbe {
     this.#tensors = [src, dst, table];
     kernels.fill(src.byteOffset, FILL_BYTE, size);
     kernels.fill(dst.byteOffset, FILL_BYTE, size); // touch every page before timing
-    const [lo, hi] = ceilingSlice(Math.floor(size / info.itemBytes), info.itemBytes, world.worldSize, world.rankInGroup);
+    const [lo, hi] = ceilingSlice(
+      Math.floor(size / info.itemBytes), info.itemBytes, world.worldSize, world.rankInGroup,
+    );
     const words = table.data as Int32Array;
     world.allGatherObject(src.byteOffset).forEach((offset, j) => (words[j] = offset + lo * info.itemBytes));
     const opCode = REDUCE_OP_CODES[effectiveReduceOp(row.dtype, 'sum')];
     this.#inner = ceilingInnerReps(size);
     this.#kernels = [
       () => kernels.copy(dst.byteOffset, src.byteOffset, size),
-      () => kernels.reduce(info.code, opCode, dst.byteOffset + lo * info.itemBytes, table.byteOffset, world.worldSize, hi - lo),
+      () => kernels.reduce(
+        info.code, opCode, dst.byteOffset + lo * info.itemBytes, table.byteOffset, world.worldSize, hi - lo,
+      ),
     ];
   }
 

@@ -62,7 +62,10 @@ export function toStored(dtype: DType, value: number): Stored {
 export function dataPattern(dtype: DType, redop: ReduceOp | undefined, ranks: number): DataPattern {
   const effective = redop === undefined ? undefined : effectiveReduceOp(dtype, redop);
   const levels = levelsFor(dtype, effective, ranks);
-  return { dtype, redop: effective, ranks, levels, stored: levels.map((v) => toStored(dtype, v)), shift: 32 - Math.log2(levels.length) };
+  return {
+    dtype, redop: effective, ranks, levels, stored: levels.map((v) => toStored(dtype, v)),
+    shift: 32 - Math.log2(levels.length),
+  };
 }
 
 /** A 32-bit seed for (seed, index): the row seed from the run seed and row index, the rank seed from those. */
@@ -82,7 +85,9 @@ export function levelAt(pattern: DataPattern, rankSeed: number, i: number): numb
 }
 
 /** Writes `count` elements of a rank's input, elements `from..from+count` of its sequence, into `out` from `at`. */
-export function fillInput(out: StorageArray, pattern: DataPattern, rankSeed: number, from = 0, count = out.length, at = 0): void {
+export function fillInput(
+  out: StorageArray, pattern: DataPattern, rankSeed: number, from = 0, count = out.length, at = 0,
+): void {
   const stored = pattern.stored as Stored[];
   const target = out as unknown as Stored[];
   for (let j = 0; j < count; j++) target[at + j] = stored[levelAt(pattern, rankSeed, from + j)]!;
@@ -131,7 +136,9 @@ function reducedBigInt(pattern: DataPattern, rankSeeds: readonly number[], i: nu
 }
 
 /** Elements of `actual[from..from+count)` that differ from `expected(i)` (i counted from 0). */
-export function countWrong(actual: StorageArray, expected: (i: number) => Stored, from = 0, count = actual.length - from): number {
+export function countWrong(
+  actual: StorageArray, expected: (i: number) => Stored, from = 0, count = actual.length - from,
+): number {
   let wrong = 0;
   for (let i = 0; i < count; i++) if (actual[from + i] !== expected(i)) wrong++;
   return wrong;

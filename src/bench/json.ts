@@ -20,7 +20,10 @@ function mode(m: ModeResult | null): Record<string, number | null> | null {
 function perIter(m: ModeResult | null): Record<string, number> | null {
   if (m === null) return null;
   const s = m.stats;
-  return { min_us: s.min, max_us: s.max, avg_us: s.avg, p50_us: s.p50, p95_us: s.p95, p99_us: s.p99, stdev_us: s.stdev, cv_pct: s.cvPct };
+  return {
+    min_us: s.min, max_us: s.max, avg_us: s.avg, p50_us: s.p50, p95_us: s.p95, p99_us: s.p99, stdev_us: s.stdev,
+    cv_pct: s.cvPct,
+  };
 }
 
 /** One result record. */
@@ -62,7 +65,10 @@ export function benchJson(c: BenchConfig, records: readonly BenchRecord[], run: 
   return {
     version: BENCH_JSON_VERSION, tool: 'multirank bench', start_time: run.startTime.toISOString(), args: run.args,
     config: config(c),
-    machine: { cpu: m.cpu, cores: m.cores, memory_bytes: m.memoryBytes, node: m.node, v8: m.v8, platform: m.platform, multirank: m.multirank, commit: m.commit },
+    machine: {
+      cpu: m.cpu, cores: m.cores, memory_bytes: m.memoryBytes, node: m.node, v8: m.v8, platform: m.platform,
+      multirank: m.multirank, commit: m.commit,
+    },
     results: records.map(recordJson),
     out_of_bounds: { count: wrong, okay: wrong === 0 },
     average_bus_bandwidth: { bandwidth: averageBusBw(records), okay: 'unchecked' },

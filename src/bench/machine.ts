@@ -21,9 +21,12 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 function gitCommit(): string | null {
   try {
-    const run = (args: string[]): string => execFileSync('git', args, { cwd: PACKAGE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+    const run = (args: string[]): string => execFileSync(
+      'git', args, { cwd: PACKAGE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 },
+    ).trim();
     const head = run(['rev-parse', '--short=12', 'HEAD']);
-    return run(['status', '--porcelain']) === '' ? head : `${head}-dirty`; // untracked files count: they may be the code measured
+    // untracked files count: they may be the code measured
+    return run(['status', '--porcelain']) === '' ? head : `${head}-dirty`;
   } catch {
     return null;
   }
@@ -40,7 +43,9 @@ function packageVersion(): string {
 /** Facts about this machine and checkout (reads git once; call once per run). */
 export function machineInfo(): MachineInfo {
   return {
-    cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism(), memoryBytes: totalmem(), node: process.version,
-    v8: process.versions.v8, platform: `${process.platform}-${process.arch}`, multirank: packageVersion(), commit: gitCommit(),
+    cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism(), memoryBytes: totalmem(),
+    node: process.version,
+    v8: process.versions.v8, platform: `${process.platform}-${process.arch}`, multirank: packageVersion(),
+    commit: gitCommit(),
   };
 }

@@ -11,7 +11,9 @@
 import { invalidChoice } from '../errors.js';
 
 /** The collectives `multirank bench` measures, in table order. */
-export const BENCH_OPS = ['allReduce', 'allGather', 'reduceScatter', 'broadcast', 'reduce', 'allToAll', 'sendRecv', 'barrier'] as const;
+export const BENCH_OPS = [
+  'allReduce', 'allGather', 'reduceScatter', 'broadcast', 'reduce', 'allToAll', 'sendRecv', 'barrier',
+] as const;
 /** One of BENCH_OPS. */
 export type BenchOp = (typeof BENCH_OPS)[number];
 
@@ -85,7 +87,10 @@ const TABLE: Record<BenchOp, OpAccounting> = {
   allToAll: {
     name: 'allToAll', reduces: false, rooted: false, outOfPlace: true, inPlace: false, minRanks: 1,
     busFactor: (n) => (n - 1) / n,
-    counts: (count, n) => { const c = chunked(count, n); return { sendCount: c * n, recvCount: c * n, paramCount: c }; },
+    counts: (count, n) => {
+      const c = chunked(count, n);
+      return { sendCount: c * n, recvCount: c * n, paramCount: c };
+    },
     floorTraffic: (n) => 2 * n, // read W inputs, write W outputs
   },
   sendRecv: {

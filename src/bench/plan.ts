@@ -27,11 +27,17 @@ export interface BenchCase {
 
 /** The requested sizes, smallest first: min, min*f, ... (or min, min+i, ...) up to max inclusive. */
 export function sweepSizes(minBytes: number, maxBytes: number, stepFactor: number, stepBytes: number): number[] {
-  if (stepFactor > 1 && minBytes < 1) throw outOfRange(`A size sweep by factor needs \`-b/--minbytes\` >= 1, got ${minBytes}`);
+  if (stepFactor > 1 && minBytes < 1) {
+    throw outOfRange(`A size sweep by factor needs \`-b/--minbytes\` >= 1, got ${minBytes}`);
+  }
   const sizes: number[] = [];
   for (let size = minBytes; size <= maxBytes; size = stepFactor > 1 ? size * stepFactor : size + stepBytes) {
     sizes.push(size);
-    if (sizes.length > BENCH_ROWS_MAX) throw outOfRange(`The size sweep ${minBytes}..${maxBytes} has more than ${BENCH_ROWS_MAX} rows; use a larger step`);
+    if (sizes.length > BENCH_ROWS_MAX) {
+      throw outOfRange(
+        `The size sweep ${minBytes}..${maxBytes} has more than ${BENCH_ROWS_MAX} rows; use a larger step`,
+      );
+    }
   }
   return sizes;
 }
@@ -45,10 +51,13 @@ export function planCases(config: BenchConfig): BenchCase[] {
     const itemBytes = dtypeInfo(dtype).itemBytes;
     const counts = acc.counts(Math.floor(requestedBytes / itemBytes), config.ranks);
     cases.push({
-      index: cases.length, op, dtype, redop, root: acc.rooted ? config.root : -1, sizeBytes: rowSizeBytes(counts, itemBytes),
+      index: cases.length, op, dtype, redop, root: acc.rooted ? config.root : -1,
+      sizeBytes: rowSizeBytes(counts, itemBytes),
       counts, outOfPlace: acc.outOfPlace, inPlace: acc.inPlace,
     });
-    if (cases.length > BENCH_ROWS_MAX) throw outOfRange(`The run has more than ${BENCH_ROWS_MAX} rows; ask for fewer sizes, dtypes or ops`);
+    if (cases.length > BENCH_ROWS_MAX) {
+      throw outOfRange(`The run has more than ${BENCH_ROWS_MAX} rows; ask for fewer sizes, dtypes or ops`);
+    }
   };
   for (const op of config.ops) {
     if (op === 'barrier') {

@@ -28,8 +28,8 @@ export function renderProgress(done: number, total: number, elapsedMs: number, l
   const filled = Math.round(fraction * BAR_WIDTH);
   const left = done > 0 ? (elapsedMs / done) * (total - done) : Number.NaN;
   const eta = Number.isFinite(left) ? `, ~${(left / 1000).toFixed(left < 10_000 ? 1 : 0)} s left` : '';
-  return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total} rows ${(fraction * 100).toFixed(0)}%` +
-    ` (${(elapsedMs / 1000).toFixed(1)} s${eta}) ${label}`;
+  return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total} rows ` +
+    `${(fraction * 100).toFixed(0)}% (${(elapsedMs / 1000).toFixed(1)} s${eta}) ${label}`;
 }
 
 /** The bar of one run (see the file comment). */

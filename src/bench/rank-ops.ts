@@ -141,7 +141,11 @@ function returningRunner(ctx: RunnerContext): OpRunner {
   const call: Record<string, () => Tensor | null> = {
     allGather: () => world.allGather(input, { dim: 0, out: output }),
     reduceScatter: () => world.reduceScatter(input, { dim: 0, op, out: output }),
-    reduce: () => (isRoot ? world.reduce(input, { dst: row.root, op, out: output }) : (world.reduce(input, { dst: row.root, op }), null)),
+    reduce: () => (
+      isRoot
+        ? world.reduce(input, { dst: row.root, op, out: output })
+        : (world.reduce(input, { dst: row.root, op }), null)
+    ),
     allToAll: () => world.allToAll(input, { scatterDim: 0, gatherDim: 0, out: output }),
   };
   const expected: Record<string, (i: number) => Stored> = {

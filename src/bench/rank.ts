@@ -64,7 +64,10 @@ export function timeIterations(run: () => void, from: number, to: number, out: F
  * followed by its share of the iterations of every mode, so that the collective and the ceiling kernels
  * see the same load.
  */
-function timeRow(runner: OpRunner, modes: boolean[], plan: RankPlan, block: ResultsBlock, rank: number, probe: CeilingProbe | undefined, warmup: number): void {
+function timeRow(
+  runner: OpRunner, modes: boolean[], plan: RankPlan, block: ResultsBlock, rank: number,
+  probe: CeilingProbe | undefined, warmup: number,
+): void {
   const blocks = probe === undefined ? 1 : plan.shape.reps;
   modes.forEach((on, mode) => on && warmUp(() => runner.run(mode === 1), warmup));
   for (let b = 0; b < blocks; b++) {
@@ -94,7 +97,9 @@ function runRow(world: GroupCoordinator, plan: RankPlan, row: BenchCase, block: 
   const rowSeed = mixSeed(plan.seed, row.index);
   const seeds = Array.from({ length: world.worldSize }, (_, r) => mixSeed(rowSeed, r));
   const device = plan.backend === 'nccl' ? `cuda:${rank}` : plan.backend === 'hccl' ? `npu:${rank}` : 'cpu';
-  const runner = makeRunner({ world, row, pattern: dataPattern(row.dtype, row.redop, world.worldSize), seeds, rank, device });
+  const runner = makeRunner({
+    world, row, pattern: dataPattern(row.dtype, row.redop, world.worldSize), seeds, rank, device,
+  });
   const probe = plan.ceiling && row.sizeBytes > 0 ? new CeilingProbe(world, row, block, plan.clockBase) : undefined;
   const modes = [row.outOfPlace, row.inPlace];
   try {

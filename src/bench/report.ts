@@ -62,7 +62,9 @@ function modeResult(row: BenchCase, ranks: number, iterMaxUs: Float64Array, wron
 }
 
 /** The ceiling of a row from its median kernel spans; null for empty rows or when nothing was measured. */
-export function ceilingResult(row: BenchCase, ranks: number, spanNs: readonly ArrayLike<number>[], times: readonly (number | undefined)[]): CeilingResult | null {
+export function ceilingResult(
+  row: BenchCase, ranks: number, spanNs: readonly ArrayLike<number>[], times: readonly (number | undefined)[],
+): CeilingResult | null {
   if (row.sizeBytes === 0 || row.op === 'barrier') return null;
   const item = dtypeInfo(row.dtype).itemBytes;
   const bw = [0, 1].map((kind) => {
@@ -80,11 +82,14 @@ export function ceilingResult(row: BenchCase, ranks: number, spanNs: readonly Ar
 }
 
 /** The record of `row` from its summary. */
-export function buildRecord(row: BenchCase, ranks: number, iterations: number, summary: RowSummary, ceiling: boolean): BenchRecord {
+export function buildRecord(
+  row: BenchCase, ranks: number, iterations: number, summary: RowSummary, ceiling: boolean,
+): BenchRecord {
   const outOfPlace = row.outOfPlace ? modeResult(row, ranks, summary.iterMaxUs[0], summary.wrong[0]) : null;
   const inPlace = row.inPlace ? modeResult(row, ranks, summary.iterMaxUs[1], summary.wrong[1]) : null;
   return {
-    op: row.op, ranks, size: row.sizeBytes, count: row.counts.paramCount, type: row.op === 'barrier' ? 'none' : row.dtype,
+    op: row.op, ranks, size: row.sizeBytes, count: row.counts.paramCount,
+    type: row.op === 'barrier' ? 'none' : row.dtype,
     redop: row.redop ?? 'none', root: row.root, outOfPlace, inPlace, iterations,
     ceiling: ceiling ? ceilingResult(row, ranks, summary.ceilingSpanNs, [outOfPlace?.timeUs, inPlace?.timeUs]) : null,
   };
@@ -97,6 +102,7 @@ export function totalWrong(records: readonly BenchRecord[]): number {
 
 /** Mean busbw over every reported column (nccl-tests' "Avg bus bandwidth"). */
 export function averageBusBw(records: readonly BenchRecord[]): number {
-  const values = records.flatMap((r) => [r.outOfPlace, r.inPlace]).filter((m): m is ModeResult => m !== null).map((m) => m.busBw);
+  const values = records.flatMap((r) => [r.outOfPlace, r.inPlace]).filter((m): m is ModeResult => m !== null)
+    .map((m) => m.busBw);
   return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
 }

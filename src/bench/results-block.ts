@@ -26,7 +26,8 @@ import { outOfRange } from '../errors.js';
 import { maxOverRanks, spanOverRanks } from './stats.js';
 
 /** `Atomics.waitAsync` (Node 16+; not in the ES2022 lib typings this package compiles against). */
-type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs: number) => { async: boolean; value: Promise<string> | string };
+type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs: number) =>
+  { async: boolean; value: Promise<string> | string };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 const MAGIC = 0x62656e63; // "benc"
@@ -79,7 +80,12 @@ export class ResultsBlock {
   static create(shape: ResultsShape): ResultsBlock {
     const { scratch, summary } = ResultsBlock.words(shape);
     const bytes = CONTROL_BYTES + 8 * (scratch + shape.rows * summary);
-    if (bytes > RESULTS_BYTES_MAX) throw outOfRange(`The run's results need ${bytes} bytes (rows x iterations); ask for fewer rows or iterations (at most ${RESULTS_BYTES_MAX} bytes)`);
+    if (bytes > RESULTS_BYTES_MAX) {
+      throw outOfRange(
+        `The run's results need ${bytes} bytes (rows x iterations); ask for fewer rows or iterations (at most ` +
+          `${RESULTS_BYTES_MAX} bytes)`,
+      );
+    }
     const buffer = new SharedArrayBuffer(bytes);
     const control = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
     control[C_MAGIC] = MAGIC;
@@ -136,7 +142,9 @@ export class ResultsBlock {
       this.#f64[base + MODES * iters + mode] = wrongs.some((w) => w < 0) ? -1 : wrongs.reduce((a, b) => a + b, 0);
     }
     for (let kind = 0; kind < CEILING_KINDS; kind++) {
-      const spans = spanOverRanks(all.map((r) => this.ceiling(kind, r, false)), all.map((r) => this.ceiling(kind, r, true)), reps);
+      const spans = spanOverRanks(
+        all.map((r) => this.ceiling(kind, r, false)), all.map((r) => this.ceiling(kind, r, true)), reps,
+      );
       this.#f64.set(spans, base + MODES * iters + MODES + kind * reps);
     }
     Atomics.store(this.#control, C_ROWS_DONE, row + 1);

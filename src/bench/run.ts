@@ -51,7 +51,8 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
   const block = ResultsBlock.create(shape);
   const plan: RankPlan = {
     rows, iters: config.iters, warmup: config.warmup, check: config.check, ceiling: config.ceiling, seed: config.seed,
-    backend: config.backend, injectErrorRank: config.injectErrorRank, results: block.buffer, shape, clockBase: process.hrtime.bigint(),
+    backend: config.backend, injectErrorRank: config.injectErrorRank, results: block.buffer, shape,
+    clockBase: process.hrtime.bigint(),
   };
   const job = await launch({
     worldSize: config.ranks, module: new URL('./rank.js', import.meta.url), args: plan,
@@ -75,7 +76,9 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     }
     await settled;
     if (outcome.error !== undefined) throw outcome.error;
-    if (records.length < rows.length) throw new Error(`The bench ranks returned after ${records.length} of ${rows.length} rows`);
+    if (records.length < rows.length) {
+      throw new Error(`The bench ranks returned after ${records.length} of ${rows.length} rows`);
+    }
     return records;
   } finally {
     await job.close();

@@ -50,7 +50,9 @@ export function maxOverRanks(perRank: readonly ArrayLike<number>[], iters: numbe
 }
 
 /** For each repetition, the span from the earliest start to the latest end over ranks. */
-export function spanOverRanks(starts: readonly ArrayLike<number>[], ends: readonly ArrayLike<number>[], reps: number): Float64Array {
+export function spanOverRanks(
+  starts: readonly ArrayLike<number>[], ends: readonly ArrayLike<number>[], reps: number,
+): Float64Array {
   const out = new Float64Array(reps);
   for (let i = 0; i < reps; i++) {
     let first = Number.POSITIVE_INFINITY, last = Number.NEGATIVE_INFINITY;

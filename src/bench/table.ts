@@ -29,32 +29,41 @@ function cells(values: readonly string[], widths: readonly number[]): string {
 
 /** The three header lines (with the ceiling block when `ceiling`). */
 export function tableHeader(ceiling: boolean): string[] {
-  const prefix = (values: string[]): string => `# ${values[0]!.padStart(PREFIX_WIDTHS[0]!)}${cells(values.slice(1), PREFIX_WIDTHS.slice(1))}`;
+  const prefix = (values: string[]): string =>
+    `# ${values[0]!.padStart(PREFIX_WIDTHS[0]!)}${cells(values.slice(1), PREFIX_WIDTHS.slice(1))}`;
   const mode = (values: string[]): string => cells(values, MODE_WIDTHS);
   const ceil = (values: string[]): string => (ceiling ? cells(values, CEILING_WIDTHS) : '');
   const blank = ['', '', '', '', ''];
-  const titles = `${prefix(blank)}           out-of-place                       in-place          ${ceiling ? '        memory floor' : ''}`;
+  const titles = `${prefix(blank)}           out-of-place                       in-place          ` +
+    `${ceiling ? '        memory floor' : ''}`;
   return [
     titles.trimEnd(),
-    prefix(PREFIX) + mode(['time', 'algbw', 'busbw', '#wrong']) + mode(['time', 'algbw', 'busbw', '#wrong']) + ceil(['membw', 'busbw', '%oop', '%ip']),
-    (prefix(['(B)', '(elements)', '', '', '']) + mode(['(us)', '(GB/s)', '(GB/s)', '']) + mode(['(us)', '(GB/s)', '(GB/s)', '']) + ceil(['(GB/s)', '(GB/s)', '', ''])).trimEnd(),
+    prefix(PREFIX) + mode(['time', 'algbw', 'busbw', '#wrong']) + mode(['time', 'algbw', 'busbw', '#wrong']) +
+      ceil(['membw', 'busbw', '%oop', '%ip']),
+    (prefix(['(B)', '(elements)', '', '', '']) + mode(['(us)', '(GB/s)', '(GB/s)', '']) +
+      mode(['(us)', '(GB/s)', '(GB/s)', '']) + ceil(['(GB/s)', '(GB/s)', '', ''])).trimEnd(),
   ];
 }
 
 function modeCells(m: ModeResult | null): string {
   if (m === null) return cells(['N/A', 'N/A', 'N/A', 'N/A'], MODE_WIDTHS);
-  return cells([formatFloat(m.timeUs, 7), formatFloat(m.algBw, 6), formatFloat(m.busBw, 6), m.nwrong === null ? 'N/A' : String(m.nwrong)], MODE_WIDTHS);
+  return cells([
+    formatFloat(m.timeUs, 7), formatFloat(m.algBw, 6), formatFloat(m.busBw, 6),
+    m.nwrong === null ? 'N/A' : String(m.nwrong),
+  ], MODE_WIDTHS);
 }
 
 /** One table line for `record`. */
 export function tableRow(record: BenchRecord, ceiling: boolean): string {
-  const head = `${String(record.size).padStart(12)}${cells([String(record.count), record.type, record.redop, String(record.root)], PREFIX_WIDTHS.slice(1))}`;
+  const head = `${String(record.size).padStart(12)}` +
+    `${cells([String(record.count), record.type, record.redop, String(record.root)], PREFIX_WIDTHS.slice(1))}`;
   let line = head + modeCells(record.outOfPlace) + modeCells(record.inPlace);
   if (ceiling) {
     const c = record.ceiling;
     const pct = (v: number | null | undefined): string => (v === null || v === undefined ? 'N/A' : v.toFixed(0));
     line += c === null ? cells(['N/A', 'N/A', 'N/A', 'N/A'], CEILING_WIDTHS)
-      : cells([formatFloat(c.memBw, 6), formatFloat(c.busBw, 6), pct(c.outOfPlacePct), pct(c.inPlacePct)], CEILING_WIDTHS);
+      : cells([formatFloat(c.memBw, 6), formatFloat(c.busBw, 6), pct(c.outOfPlacePct), pct(c.inPlacePct)],
+        CEILING_WIDTHS);
   }
   return line;
 }
@@ -77,15 +86,21 @@ const CSV_COLUMNS = [
 ] as const;
 
 function modeCsv(m: ModeResult | null): (number | string)[] {
-  return m === null ? ['', '', '', '', '', '', ''] : [m.timeUs, m.algBw, m.busBw, m.nwrong ?? '', m.stats.min, m.stats.max, m.stats.p99];
+  return m === null
+    ? ['', '', '', '', '', '', '']
+    : [m.timeUs, m.algBw, m.busBw, m.nwrong ?? '', m.stats.min, m.stats.max, m.stats.p99];
 }
 
 /** The records as CSV (header line first; empty cells where nccl-tests prints N/A). */
 export function toCsv(records: readonly BenchRecord[]): string {
   const lines = records.map((r) => {
     const c = r.ceiling;
-    const ceil = c === null ? ['', '', '', '', '', '', ''] : [c.memBw, c.copyBw, c.reduceBw, c.floorUs, c.busBw, c.outOfPlacePct ?? '', c.inPlacePct ?? ''];
-    return [r.op, r.ranks, r.size, r.count, r.type, r.redop, r.root, ...modeCsv(r.outOfPlace), ...modeCsv(r.inPlace), ...ceil].join(',');
+    const ceil = c === null
+      ? ['', '', '', '', '', '', '']
+      : [c.memBw, c.copyBw, c.reduceBw, c.floorUs, c.busBw, c.outOfPlacePct ?? '', c.inPlacePct ?? ''];
+    return [
+      r.op, r.ranks, r.size, r.count, r.type, r.redop, r.root, ...modeCsv(r.outOfPlace), ...modeCsv(r.inPlace), ...ceil,
+    ].join(',');
   });
   return [CSV_COLUMNS.join(','), ...lines].join('\n') + '\n';
 }

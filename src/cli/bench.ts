@@ -67,9 +67,11 @@ function preamble(config: BenchConfig, machine: MachineInfo): string[] {
   const step = config.stepFactor > 1 ? `${config.stepFactor}(factor)` : `${config.stepBytes}(bytes)`;
   const over = config.ranks > machine.cores ? ` (oversubscribed: ${config.ranks} ranks on ${machine.cores} cores)` : '';
   return [
-    `# multirank bench ${machine.multirank}, commit ${machine.commit ?? 'unknown'}, Node ${machine.node}, ${machine.cpu} (${machine.cores} cores)`,
-    `# nRanks ${config.ranks} backend ${config.backend} minBytes ${config.minBytes} maxBytes ${config.maxBytes} step: ${step} ` +
-      `warmup iters: ${config.warmup} iters: ${config.iters} validation: ${config.check} ceiling: ${config.ceiling ? 1 : 0}`,
+    `# multirank bench ${machine.multirank}, commit ${machine.commit ?? 'unknown'}, Node ${machine.node}, ` +
+      `${machine.cpu} (${machine.cores} cores)`,
+    `# nRanks ${config.ranks} backend ${config.backend} minBytes ${config.minBytes} maxBytes ${config.maxBytes} ` +
+      `step: ${step} warmup iters: ${config.warmup} iters: ${config.iters} validation: ${config.check} ` +
+      `ceiling: ${config.ceiling ? 1 : 0}`,
     `# Ranks: ${config.ranks} worker threads of pid ${process.pid} on ${hostname()}${over}`,
     '# time: median over iterations of the slowest rank; memory floor: see docs/BENCHMARKS.md',
   ];
@@ -83,7 +85,9 @@ function writeOutput(path: string, text: string, out: BenchOutput): void {
 async function measure(options: BenchCliOptions, print: (s: string) => void): Promise<BenchRecord[]> {
   const { config } = options;
   const interactive = options.progress === 'always' || (options.progress === 'auto' && process.stderr.isTTY === true);
-  const bar = new ProgressBar({ total: planCases(config).length, enabled: interactive, write: (s) => void process.stderr.write(s) });
+  const bar = new ProgressBar({
+    total: planCases(config).length, enabled: interactive, write: (s) => void process.stderr.write(s),
+  });
   let lastOp: string | undefined;
   const records = await runBench(config, {
     onRecord(record, row, done) {
@@ -128,7 +132,9 @@ export async function benchCommand(argv: string[], out: BenchOutput): Promise<nu
     const records = await measure(options, print);
     for (const line of tableFooter(records)) print(line);
     const run = { args: ['multirank', 'bench', ...argv], startTime, endTime: new Date(), machine };
-    if (options.json !== undefined) writeOutput(options.json, JSON.stringify(benchJson(options.config, records, run), null, 2) + '\n', out);
+    if (options.json !== undefined) {
+      writeOutput(options.json, JSON.stringify(benchJson(options.config, records, run), null, 2) + '\n', out);
+    }
     if (options.csv !== undefined) writeOutput(options.csv, toCsv(records), out);
     const wrong = totalWrong(records);
     if (wrong > 0) out.error(`multirank bench: ${wrong} wrong element(s) in the results (see #wrong)`);

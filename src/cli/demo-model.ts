@@ -60,7 +60,9 @@ export function inputBatch(sizes: DemoSizes): Matrix {
 /** Columns [from, from + count) of `m`. */
 export function columns(m: Matrix, from: number, count: number): Matrix {
   const out = matrix(m.rows, count);
-  for (let r = 0; r < m.rows; r++) out.data.set(m.data.subarray(r * m.cols + from, r * m.cols + from + count), r * count);
+  for (let r = 0; r < m.rows; r++) {
+    out.data.set(m.data.subarray(r * m.cols + from, r * m.cols + from + count), r * count);
+  }
   return out;
 }
 
@@ -77,7 +79,8 @@ export function matmul(a: Matrix, b: Matrix, transposeA = false, transposeB = fa
     for (let j = 0; j < m; j++) {
       let sum = 0;
       for (let p = 0; p < k; p++) {
-        sum += (transposeA ? a.data[p * a.cols + i]! : a.data[i * a.cols + p]!) * (transposeB ? b.data[j * b.cols + p]! : b.data[p * b.cols + j]!);
+        sum += (transposeA ? a.data[p * a.cols + i]! : a.data[i * a.cols + p]!) *
+          (transposeB ? b.data[j * b.cols + p]! : b.data[p * b.cols + j]!);
       }
       out.data[i * m + j] = sum;
     }

@@ -13,7 +13,8 @@ import {
 import { fromTypedArray } from '../tensor/factory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
-  add, columns, gelu, geluGrad, headWeights, inputBatch, matmul, matrix, rows, scale, stageWeights, type DemoSizes, type Matrix,
+  add, columns, gelu, geluGrad, headWeights, inputBatch, matmul, matrix, rows, scale, stageWeights, type DemoSizes,
+  type Matrix,
 } from './demo-model.js';
 
 export interface DemoArgs {
@@ -66,7 +67,9 @@ function step(args: DemoArgs, g: Groups, timer: Timer): Omit<DemoRankResult, 'ra
     const headT = columns(headWeights(sizes), (t * sizes.vocab) / T, sizes.vocab / T);
     logits = asMatrix(timer.time('allGather (tp)', () => g.tp.allGather(asTensor(matmul(y, headT)), { dim: -1 })));
     const localLoss = logits.data.reduce((sum, v) => sum + 0.5 * v * v, 0) / sizes.batch;
-    loss = timer.time('allReduce (dp)', () => g.dp.allReduce(fromTypedArray(Float64Array.of(localLoss)))).item() as number;
+    loss = timer.time(
+      'allReduce (dp)', () => g.dp.allReduce(fromTypedArray(Float64Array.of(localLoss))),
+    ).item() as number;
     const dLogitsT = columns(scale(logits, 1 / sizes.batch), (t * sizes.vocab) / T, sizes.vocab / T);
     headGrad = matmul(y, dLogitsT, true);
     dy = asMatrix(timer.time('allReduce (tp)', () => g.tp.allReduce(asTensor(matmul(dLogitsT, headT, false, true)))));
@@ -79,14 +82,20 @@ function step(args: DemoArgs, g: Groups, timer: Timer): Omit<DemoRankResult, 'ra
   const dz = geluGrad(z, matmul(dy, w2t, false, true));
   const w1grad = matmul(x, dz, true);
   if (s > 0) {
-    const dx = add(dy, asMatrix(timer.time('allReduce (tp)', () => g.tp.allReduce(asTensor(matmul(dz, w1t, false, true))))));
+    const dx = add(
+      dy, asMatrix(timer.time('allReduce (tp)', () => g.tp.allReduce(asTensor(matmul(dz, w1t, false, true))))),
+    );
     timer.time('send (pp)', () => g.pp.send(asTensor(dx), { dst: s - 1 }));
   }
-  const reduceGrad = (m: Matrix): number[] => [...timer.time('allReduce (dp)', () => g.dp.allReduce(asTensor(m))).data as Float32Array];
+  const reduceGrad = (m: Matrix): number[] => [
+    ...timer.time('allReduce (dp)', () => g.dp.allReduce(asTensor(m))).data as Float32Array
+  ];
   return {
     loss,
     logits: logits === undefined ? undefined : [...logits.data],
-    grads: { w1: reduceGrad(w1grad), w2: reduceGrad(w2grad), head: headGrad === undefined ? undefined : reduceGrad(headGrad) },
+    grads: {
+      w1: reduceGrad(w1grad), w2: reduceGrad(w2grad), head: headGrad === undefined ? undefined : reduceGrad(headGrad),
+    },
   };
 }
 
@@ -95,7 +104,9 @@ export default function demoRank({ rank, args }: RankInfo): DemoRankResult {
   const demo = args as DemoArgs;
   initDistributedEnvironment();
   initializeModelParallel({ tensorModelParallelSize: demo.tp, pipelineModelParallelSize: demo.pp });
-  const groups: Groups = { tp: getTensorModelParallelGroup(), pp: getPipelineModelParallelGroup(), dp: getDataParallelGroup() };
+  const groups: Groups = {
+    tp: getTensorModelParallelGroup(), pp: getPipelineModelParallelGroup(), dp: getDataParallelGroup(),
+  };
   const timer = new Timer();
   let result = step(demo, groups, timer);
   for (let i = 1; i < demo.steps; i++) result = step(demo, groups, timer);

@@ -38,10 +38,15 @@ function parseDemo(argv: string[]): DemoOptions | 'help' {
     const raw = values[name];
     if (raw === undefined) return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`--${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`--${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    }
     return value;
   };
-  return { tp: int('tp', 2), pp: int('pp', 2), dp: int('dp', 2), steps: int('steps', 10), hidden: int('hidden', DEFAULT_SIZES.hidden), batch: int('batch', DEFAULT_SIZES.batch) };
+  return {
+    tp: int('tp', 2), pp: int('pp', 2), dp: int('dp', 2), steps: int('steps', 10),
+    hidden: int('hidden', DEFAULT_SIZES.hidden), batch: int('batch', DEFAULT_SIZES.batch),
+  };
 }
 
 /** Max difference of every rank's shards against the reference. */
@@ -66,13 +71,18 @@ export function compareWithReference(results: DemoRankResult[], sizes: DemoSizes
 /** The time table: per collective kind, calls per rank and mean time per call over the ranks that made it. */
 export function timingTable(results: DemoRankResult[]): string[] {
   const kinds = [...new Set(results.flatMap((r) => Object.keys(r.timings)))].sort();
-  const lines = [`  ${'collective'.padEnd(16)} ${'calls/rank'.padStart(10)} ${'mean (us)'.padStart(10)} ${'max (us)'.padStart(10)}`];
+  const lines = [
+    `  ${'collective'.padEnd(16)} ${'calls/rank'.padStart(10)} ${'mean (us)'.padStart(10)} ${'max (us)'.padStart(10)}`,
+  ];
   for (const kind of kinds) {
     const entries = results.flatMap((r) => (r.timings[kind] === undefined ? [] : [r.timings[kind]!]));
     const means = entries.map(([calls, ms]) => (ms * 1000) / calls);
     const calls = entries.reduce((sum, [c]) => sum + c, 0) / entries.length;
     const mean = means.reduce((a, b) => a + b, 0) / means.length;
-    lines.push(`  ${kind.padEnd(16)} ${calls.toFixed(0).padStart(10)} ${mean.toFixed(1).padStart(10)} ${Math.max(...means).toFixed(1).padStart(10)}`);
+    lines.push(
+      `  ${kind.padEnd(16)} ${calls.toFixed(0).padStart(10)} ${mean.toFixed(1).padStart(10)} ` +
+        `${Math.max(...means).toFixed(1).padStart(10)}`,
+    );
   }
   return lines;
 }
@@ -90,18 +100,27 @@ export async function demoCommand(argv: string[], out: CommandOutput): Promise<n
     return 0;
   }
   const { tp, pp, dp, steps } = options;
-  const sizes: DemoSizes = { ...DEFAULT_SIZES, hidden: options.hidden, ffn: 4 * options.hidden, batch: options.batch * dp, stages: pp };
+  const sizes: DemoSizes = {
+    ...DEFAULT_SIZES, hidden: options.hidden, ffn: 4 * options.hidden, batch: options.batch * dp, stages: pp,
+  };
   if (sizes.ffn % tp !== 0 || sizes.vocab % tp !== 0) {
     out.error(`multirank demo: --tp ${tp} must divide the ffn size ${sizes.ffn} and the vocabulary ${sizes.vocab}`);
     return 2;
   }
   const worldSize = tp * pp * dp;
-  out.log(`multirank demo: ${worldSize} ranks (tp=${tp} pp=${pp} dp=${dp}), ${steps} steps of a ${pp}-stage MLP (hidden ${sizes.hidden}, batch ${sizes.batch})\n`);
+  out.log(
+    `multirank demo: ${worldSize} ranks (tp=${tp} pp=${pp} dp=${dp}), ${steps} steps of a ${pp}-stage MLP (hidden ` +
+      `${sizes.hidden}, batch ${sizes.batch})\n`,
+  );
   const plan = planMegatronGroups(worldSize, { tensorModelParallelSize: tp, pipelineModelParallelSize: pp });
-  for (const kind of ['tp', 'pp', 'dp'] as const) out.log(`${kind} groups: ${plan.groups[kind].map((g) => `[${g.join(', ')}]`).join(' ')}`);
+  for (const kind of ['tp', 'pp', 'dp'] as const) {
+    out.log(`${kind} groups: ${plan.groups[kind].map((g) => `[${g.join(', ')}]`).join(' ')}`);
+  }
   out.log(['rank coordinates:', ...renderCoordinateGrid(toLayoutView(plan))].join('\n'));
   const started = performance.now();
-  const job = await launch({ worldSize, module: new URL('./demo-rank.js', import.meta.url), args: { tp, pp, steps, sizes } satisfies DemoArgs });
+  const job = await launch({
+    worldSize, module: new URL('./demo-rank.js', import.meta.url), args: { tp, pp, steps, sizes } satisfies DemoArgs,
+  });
   let results: DemoRankResult[];
   try {
     results = (await job.results) as DemoRankResult[];
@@ -111,8 +130,10 @@ export async function demoCommand(argv: string[], out: CommandOutput): Promise<n
   const elapsedMs = performance.now() - started;
   const worst = compareWithReference(results, sizes, tp);
   const ok = worst <= DEMO_TOLERANCE;
-  out.log(ok ? `\nresults match 1-rank reference (max abs difference ${worst.toExponential(2)}, tolerance ${DEMO_TOLERANCE})`
-    : `\nresults DIFFER from the 1-rank reference: max abs difference ${worst.toExponential(2)} > tolerance ${DEMO_TOLERANCE}`);
+  out.log(ok
+    ? `\nresults match 1-rank reference (max abs difference ${worst.toExponential(2)}, tolerance ${DEMO_TOLERANCE})`
+    : `\nresults DIFFER from the 1-rank reference: max abs difference ${worst.toExponential(2)} > tolerance ` +
+      `${DEMO_TOLERANCE}`);
   out.log(`\njob time ${elapsedMs.toFixed(0)} ms (launch included); time per collective, per call:`);
   for (const line of timingTable(results)) out.log(line);
   return ok ? 0 : 1;

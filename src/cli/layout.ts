@@ -41,7 +41,8 @@ const BOOLEAN_FLAGS = new Set(['hybrid-cp', 'dense', 'json', 'help']);
 const ALL_FLAGS = [...new Set(Object.values(FLAGS).flatMap((f) => Object.keys(f)))];
 
 /** The `--help` text. */
-export const LAYOUT_USAGE = `Usage: multirank layout --flavor megatron|vllm|fastvideo --world-size N [sizes] [--json] [--svg FILE]
+export const LAYOUT_USAGE =
+  `Usage: multirank layout --flavor megatron|vllm|fastvideo --world-size N [sizes] [--json] [--svg FILE]
 
 Prints the rank groups that upstream creates for one configuration, and each rank's coordinates.
 
@@ -64,7 +65,9 @@ class UsageError extends Error {}
 
 function toNumber(flag: string, text: string, min: number): number {
   if (!/^\d+$/.test(text) || Number(text) < min) {
-    throw new UsageError(`--${flag} expects ${min === 0 ? 'a non-negative' : 'a positive'} integer, got ${JSON.stringify(text)}`);
+    throw new UsageError(
+      `--${flag} expects ${min === 0 ? 'a non-negative' : 'a positive'} integer, got ${JSON.stringify(text)}`,
+    );
   }
   return Number(text);
 }
@@ -81,10 +84,13 @@ function parse(argv: string[]) {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     flavor: { type: 'string' }, 'world-size': { type: 'string' }, svg: { type: 'string' },
   };
-  for (const flag of [...ALL_FLAGS, 'json', 'help']) options[flag] = { type: BOOLEAN_FLAGS.has(flag) ? 'boolean' : 'string' };
+  for (const flag of [...ALL_FLAGS, 'json', 'help']) {
+    options[flag] = { type: BOOLEAN_FLAGS.has(flag) ? 'boolean' : 'string' };
+  }
   options.help = { type: 'boolean', short: 'h' };
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false })
+      .values as Record<string, string | boolean | undefined>;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -105,7 +111,8 @@ function buildPlan(values: Record<string, string | boolean | undefined>): Topolo
     if (value === undefined) continue;
     if (!(flag in accepted)) {
       throw new UsageError(
-        `--${flag} does not apply to --flavor ${flavor}; it accepts ${Object.keys(accepted).map((f) => `--${f}`).join(', ')}`,
+        `--${flag} does not apply to --flavor ${flavor}; it accepts ` +
+          `${Object.keys(accepted).map((f) => `--${f}`).join(', ')}`,
       );
     }
     options[accepted[flag]!] = optionValue(flag, value);

@@ -16,10 +16,22 @@ export interface CommandOutput {
 type Command = (argv: string[], out: CommandOutput) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  run: { summary: 'run a rank module on N ranks: multirank run -n 8 rank.js [-- args]', load: async () => (await import('./run.js')).runCommand },
-  demo: { summary: 'the demo job: tp x pp x dp MLP block checked against 1 rank', load: async () => (await import('./demo.js')).demoCommand },
-  layout: { summary: 'print or draw the rank groups of a Megatron, vLLM or FastVideo layout', load: async () => (await import('./layout.js')).layoutCommand },
-  bench: { summary: 'nccl-tests-style benchmarks: multirank bench allReduce -n 2 -b 8 -e 64M', load: async () => (await import('./bench.js')).benchCommand },
+  run: {
+    summary: 'run a rank module on N ranks: multirank run -n 8 rank.js [-- args]',
+    load: async () => (await import('./run.js')).runCommand,
+  },
+  demo: {
+    summary: 'the demo job: tp x pp x dp MLP block checked against 1 rank',
+    load: async () => (await import('./demo.js')).demoCommand,
+  },
+  layout: {
+    summary: 'print or draw the rank groups of a Megatron, vLLM or FastVideo layout',
+    load: async () => (await import('./layout.js')).layoutCommand,
+  },
+  bench: {
+    summary: 'nccl-tests-style benchmarks: multirank bench allReduce -n 2 -b 8 -e 64M',
+    load: async () => (await import('./bench.js')).benchCommand,
+  },
 };
 
 export function usage(): string {
@@ -35,7 +47,9 @@ export function usage(): string {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(
+    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
   return pkg.version;
 }
 
@@ -58,7 +72,11 @@ export async function main(argv: string[], out: CommandOutput = console): Promis
   return (await command.load())(rest, out);
 }
 
-if (import.meta.url === (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(process.argv[1] ?? '')).href) {
+if (
+  import.meta.url === (await import('node:url')).pathToFileURL(
+    (await import('node:fs')).realpathSync(process.argv[1] ?? ''),
+  ).href
+) {
   const { shutdown } = await import('../launch/runtime.js');
   const code = await main(process.argv.slice(2));
   await shutdown();

@@ -59,7 +59,9 @@ export class CheckedCommunicator implements DeviceCommunicator {
   allReduce(t: Tensor, op: ReduceOp, o?: OutOptions): Tensor {
     this.#enter('allReduce');
     // The descriptor is built only where it is needed: an in-band checker never allocates it.
-    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'allReduce', dtype: t.dtype, shape: t.shape, reduceOp: op }, o);
+    if (this.#agreeOn !== undefined) {
+      this.#agreeOn.agree({ op: 'allReduce', dtype: t.dtype, shape: t.shape, reduceOp: op }, o);
+    }
     this.#entered('allReduce', t);
     if (this.#ctx.trace === undefined) return this.inner.allReduce(t, op, o);
     return this.#traced('allReduce', t.byteLength, () => this.inner.allReduce(t, op, o));
@@ -75,7 +77,9 @@ export class CheckedCommunicator implements DeviceCommunicator {
 
   reduceScatter(t: Tensor, dim: number, op: ReduceOp, o?: OutOptions): Tensor {
     this.#enter('reduceScatter');
-    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'reduceScatter', dtype: t.dtype, shape: t.shape, dim, reduceOp: op }, o);
+    if (this.#agreeOn !== undefined) {
+      this.#agreeOn.agree({ op: 'reduceScatter', dtype: t.dtype, shape: t.shape, dim, reduceOp: op }, o);
+    }
     this.#entered('reduceScatter', t);
     if (this.#ctx.trace === undefined) return this.inner.reduceScatter(t, dim, op, o);
     return this.#traced('reduceScatter', t.byteLength, () => this.inner.reduceScatter(t, dim, op, o));
@@ -83,7 +87,9 @@ export class CheckedCommunicator implements DeviceCommunicator {
 
   gather(t: Tensor, dst: number, dim: number, o?: OutOptions): Tensor | null {
     this.#enter('gather');
-    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'gather', dtype: t.dtype, shape: t.shape, root: dst, dim }, o);
+    if (this.#agreeOn !== undefined) {
+      this.#agreeOn.agree({ op: 'gather', dtype: t.dtype, shape: t.shape, root: dst, dim }, o);
+    }
     this.#entered('gather', t);
     if (this.#ctx.trace === undefined) return this.inner.gather(t, dst, dim, o);
     return this.#traced('gather', t.byteLength, () => this.inner.gather(t, dst, dim, o));
@@ -91,7 +97,9 @@ export class CheckedCommunicator implements DeviceCommunicator {
 
   broadcast(t: Tensor, src: number, o?: CallOptions): Tensor {
     this.#enter('broadcast');
-    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'broadcast', dtype: t.dtype, shape: t.shape, root: src }, o);
+    if (this.#agreeOn !== undefined) {
+      this.#agreeOn.agree({ op: 'broadcast', dtype: t.dtype, shape: t.shape, root: src }, o);
+    }
     this.#entered('broadcast', t);
     if (this.#ctx.trace === undefined) return this.inner.broadcast(t, src, o);
     return this.#traced('broadcast', t.byteLength, () => this.inner.broadcast(t, src, o));
@@ -99,7 +107,9 @@ export class CheckedCommunicator implements DeviceCommunicator {
 
   reduce(t: Tensor, dst: number, op: ReduceOp, o?: OutOptions): Tensor {
     this.#enter('reduce');
-    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'reduce', dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op }, o);
+    if (this.#agreeOn !== undefined) {
+      this.#agreeOn.agree({ op: 'reduce', dtype: t.dtype, shape: t.shape, root: dst, reduceOp: op }, o);
+    }
     this.#entered('reduce', t);
     if (this.#ctx.trace === undefined) return this.inner.reduce(t, dst, op, o);
     return this.#traced('reduce', t.byteLength, () => this.inner.reduce(t, dst, op, o));
@@ -107,7 +117,9 @@ export class CheckedCommunicator implements DeviceCommunicator {
 
   allToAll(t: Tensor, scatterDim: number, gatherDim: number, o?: OutOptions): Tensor {
     this.#enter('allToAll');
-    if (this.#agreeOn !== undefined) this.#agreeOn.agree({ op: 'allToAll', dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim }, o);
+    if (this.#agreeOn !== undefined) {
+      this.#agreeOn.agree({ op: 'allToAll', dtype: t.dtype, shape: t.shape, dim: scatterDim, dim2: gatherDim }, o);
+    }
     this.#entered('allToAll', t);
     if (this.#ctx.trace === undefined) return this.inner.allToAll(t, scatterDim, gatherDim, o);
     return this.#traced('allToAll', t.byteLength, () => this.inner.allToAll(t, scatterDim, gatherDim, o));
@@ -141,7 +153,9 @@ export class CheckedCommunicator implements DeviceCommunicator {
     this.#live();
     this.#ctx.record.recordStart(0, OP_INDEX.recv, this.inner.recordKey, dtypeInfo(dtype).code, numelOf(shape));
     if (this.#ctx.trace === undefined) return this.inner.recv(shape, dtype, src, o);
-    return this.#traced('recv', numelOf(shape) * dtypeInfo(dtype).itemBytes, () => this.inner.recv(shape, dtype, src, o));
+    return this.#traced(
+      'recv', numelOf(shape) * dtypeInfo(dtype).itemBytes, () => this.inner.recv(shape, dtype, src, o),
+    );
   }
 
   /** Recorded and traced as a recv (the flight recorder's op table has no separate entry for it). */
@@ -170,7 +184,11 @@ export class CheckedCommunicator implements DeviceCommunicator {
   }
 
   #live(): void {
-    if (this.#destroyed) throw new ClosedError(`The ${this.#group.name} group's ${this.inner.name} communicator was destroyed; it cannot be used again`);
+    if (this.#destroyed) {
+      throw new ClosedError(
+        `The ${this.#group.name} group's ${this.inner.name} communicator was destroyed; it cannot be used again`,
+      );
+    }
   }
 
   /** Before a collective: the communicator is live; chaos may delay the call. */
@@ -182,12 +200,16 @@ export class CheckedCommunicator implements DeviceCommunicator {
   /** The flight-recorder entry of a collective (after the out-of-band agreement, when there is one). */
   #entered(op: OpName, t: Tensor | undefined): void {
     const code = t === undefined ? -1 : t.info.code;
-    this.#ctx.record.recordStart(this.inner.calls + 1, OP_INDEX[op], this.inner.recordKey, code, t === undefined ? 0 : t.numel);
+    this.#ctx.record.recordStart(
+      this.inner.calls + 1, OP_INDEX[op], this.inner.recordKey, code, t === undefined ? 0 : t.numel,
+    );
   }
 
   #record(opIndex: number, dtype: DType | undefined, shape: readonly number[] | undefined): void {
     const code = dtype === undefined ? -1 : dtypeInfo(dtype).code;
-    this.#ctx.record.recordStart(this.inner.calls + 1, opIndex, this.inner.recordKey, code, shape === undefined ? 0 : numelOf(shape));
+    this.#ctx.record.recordStart(
+      this.inner.calls + 1, opIndex, this.inner.recordKey, code, shape === undefined ? 0 : numelOf(shape),
+    );
   }
 
   /** Runs `call` and adds it to the rank's trace, sized as nccl-tests sizes it. */
@@ -196,7 +218,9 @@ export class CheckedCommunicator implements DeviceCommunicator {
     const value = call();
     const bytes = ncclTestsBytes(op, inputBytes, this.worldSize);
     const algorithm = (this.inner as Describes).algorithm?.(op, inputBytes);
-    this.#ctx.trace!.add(op, 'collective', start, { bytes, group: this.#group.name, ranks: this.#group.ranks, algorithm });
+    this.#ctx.trace!.add(
+      op, 'collective', start, { bytes, group: this.#group.name, ranks: this.#group.ranks, algorithm },
+    );
     return value;
   }
 }

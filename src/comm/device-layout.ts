@@ -40,13 +40,15 @@ export interface Copy2d {
 /** Copies that lay the parts of a tensor side by side in a staging buffer, part j at j * partBytes. */
 export function packParts(p: Parts, w: number): Copy2d[] {
   return Array.from({ length: w }, (_, j) => ({
-    dstOffset: j * p.partBytes, dpitch: p.block, srcOffset: j * p.block, spitch: p.rowBytes, width: p.block, height: p.outer,
+    dstOffset: j * p.partBytes, dpitch: p.block, srcOffset: j * p.block, spitch: p.rowBytes, width: p.block,
+    height: p.outer,
   }));
 }
 
 /** The inverse: parts laid side by side in a staging buffer back into a tensor whose rows hold all W. */
 export function unpackParts(p: Parts, w: number): Copy2d[] {
   return Array.from({ length: w }, (_, j) => ({
-    dstOffset: j * p.block, dpitch: p.rowBytes, srcOffset: j * p.partBytes, spitch: p.block, width: p.block, height: p.outer,
+    dstOffset: j * p.block, dpitch: p.rowBytes, srcOffset: j * p.partBytes, spitch: p.block, width: p.block,
+    height: p.outer,
   }));
 }

@@ -11,7 +11,8 @@ import type {
 } from './types.js';
 
 /** Makes a communicator for a group; a device side's factory also gets the group's CPU side and device. */
-export type CommunicatorFactory<C extends DeviceCommunicator = DeviceCommunicator> = (group: GroupSpec, side?: DeviceSideContext) => C;
+export type CommunicatorFactory<C extends DeviceCommunicator = DeviceCommunicator> =
+  (group: GroupSpec, side?: DeviceSideContext) => C;
 
 type Entry = { readonly factory: CommunicatorFactory } | { readonly unavailable: string };
 
@@ -47,10 +48,15 @@ export class CommunicatorRegistry implements CommunicatorSource {
     if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('backend', BACKENDS, backend);
     const entry = this.#entries.get(`${backend}/${device}`);
     if (entry === undefined) {
-      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "${backend}" backend does not serve ${device} tensors`);
+      throw new MultirankError(
+        ErrorCodes.BACKEND_UNAVAILABLE, `The "${backend}" backend does not serve ${device} tensors`,
+      );
     }
     if ('unavailable' in entry) {
-      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "${backend}" backend is unavailable for ${device} tensors: ${entry.unavailable}`);
+      throw new MultirankError(
+        ErrorCodes.BACKEND_UNAVAILABLE,
+        `The "${backend}" backend is unavailable for ${device} tensors: ${entry.unavailable}`,
+      );
     }
     return entry.factory(group, side);
   }

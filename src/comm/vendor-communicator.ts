@@ -13,14 +13,17 @@ import { VendorBase } from './vendor-base.js';
 export type { VendorTables } from './vendor-base.js';
 
 /** Send (0) or receive (1) of `count` elements at `ptr` with `peer`, as the addon's batch takes them. */
-const op = (recv: 0 | 1, ptr: number, count: number, dtype: number, peer: number): number[] => [recv, ptr, count, dtype, peer];
+const op = (recv: 0 | 1, ptr: number, count: number, dtype: number, peer: number): number[] =>
+  [recv, ptr, count, dtype, peer];
 
 export class VendorCommunicator extends VendorBase implements DeviceCommunicator {
   allReduce(t: Tensor, reduceOp: ReduceOp, o?: OutOptions): Tensor {
     this.started();
     const out = this.outFor(t, t.shape, o);
     const code = this.op(t.dtype, reduceOp);
-    const status = this.addon.allReduce(this.handle, this.ptr(t), this.ptr(out), t.numel, this.dtype(t), code, this.timeout(o));
+    const status = this.addon.allReduce(
+      this.handle, this.ptr(t), this.ptr(out), t.numel, this.dtype(t), code, this.timeout(o),
+    );
     this.check(status, 'all-reduce');
     return out;
   }
@@ -49,7 +52,9 @@ export class VendorCommunicator extends VendorBase implements DeviceCommunicator
       this.copies(source, this.ptr(t), packParts(parts, this.worldSize), 'reduce-scatter');
     }
     const count = t.numel / this.worldSize;
-    const status = this.addon.reduceScatter(this.handle, source, this.ptr(out), count, this.dtype(t), code, this.timeout(o));
+    const status = this.addon.reduceScatter(
+      this.handle, source, this.ptr(out), count, this.dtype(t), code, this.timeout(o),
+    );
     this.check(status, 'reduce-scatter');
     return out;
   }
@@ -58,7 +63,9 @@ export class VendorCommunicator extends VendorBase implements DeviceCommunicator
     this.started();
     const mine = this.ptr(t), dtype = this.dtype(t);
     if (this.rankInGroup !== dst) {
-      this.check(this.addon.batch(this.handle, Float64Array.from(op(0, mine, t.numel, dtype, dst)), this.timeout(o)), 'gather');
+      this.check(
+        this.addon.batch(this.handle, Float64Array.from(op(0, mine, t.numel, dtype, dst)), this.timeout(o)), 'gather',
+      );
       return null;
     }
     const shape = scaled(t.shape, dim, this.worldSize);
@@ -86,7 +93,9 @@ export class VendorCommunicator extends VendorBase implements DeviceCommunicator
     const out = root ? this.outFor(t, t.shape, o) : t;
     const code = this.op(t.dtype, reduceOp);
     const recv = root ? this.ptr(out) : 0;
-    const status = this.addon.reduce(this.handle, this.ptr(t), recv, t.numel, this.dtype(t), code, dst, this.timeout(o));
+    const status = this.addon.reduce(
+      this.handle, this.ptr(t), recv, t.numel, this.dtype(t), code, dst, this.timeout(o),
+    );
     this.check(status, 'reduce');
     return out;
   }
@@ -108,7 +117,10 @@ export class VendorCommunicator extends VendorBase implements DeviceCommunicator
     const count = t.numel / w, dtype = this.dtype(t);
     const ops: number[] = [];
     for (let j = 0; j < w; j++) {
-      ops.push(...op(0, source + j * inParts.partBytes, count, dtype, j), ...op(1, target + j * outParts.partBytes, count, dtype, j));
+      ops.push(
+        ...op(0, source + j * inParts.partBytes, count, dtype, j),
+        ...op(1, target + j * outParts.partBytes, count, dtype, j)
+      );
     }
     this.check(this.addon.batch(this.handle, Float64Array.from(ops), direct ? this.timeout(o) : -1), 'all-to-all');
     if (!direct) this.#placeAndWait(this.ptr(out), target, unpackParts(outParts, w), o, 'all-to-all');

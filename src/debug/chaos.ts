@@ -38,7 +38,8 @@ function unit(seed: number, rank: number, call: number): number {
 }
 
 export class Chaos {
-  readonly #options: Required<Omit<ChaosOptions, 'failRank' | 'failAtCall'>> & Pick<ChaosOptions, 'failRank' | 'failAtCall'>;
+  readonly #options: Required<Omit<ChaosOptions, 'failRank' | 'failAtCall'>> &
+    Pick<ChaosOptions, 'failRank' | 'failAtCall'>;
   readonly #rank: number;
   readonly #sleeper = new Int32Array(new SharedArrayBuffer(4));
   #calls = 0;
@@ -55,9 +56,14 @@ export class Chaos {
     const call = ++this.#calls;
     const { seed, delayProbability, maxDelayMs, failRank, failAtCall } = this.#options;
     if (failRank === this.#rank && failAtCall === call) {
-      throw new MultirankError(ErrorCodes.RANK_FAILED, `Chaos: rank ${this.#rank} fails at its collective #${call} (${what}), as asked (seed ${seed})`);
+      throw new MultirankError(
+        ErrorCodes.RANK_FAILED,
+        `Chaos: rank ${this.#rank} fails at its collective #${call} (${what}), as asked (seed ${seed})`,
+      );
     }
-    const delayMs = unit(seed, this.#rank, call) < delayProbability ? unit(seed ^ 0x5bd1e995, this.#rank, call) * maxDelayMs : 0;
+    const delayMs = unit(seed, this.#rank, call) < delayProbability
+      ? unit(seed ^ 0x5bd1e995, this.#rank, call) * maxDelayMs
+      : 0;
     this.schedule.push(Math.round(delayMs * 1000) / 1000);
     if (delayMs > 0) Atomics.wait(this.#sleeper, 0, 0, delayMs);
   }

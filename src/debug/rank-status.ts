@@ -40,7 +40,8 @@ export const RankState = { RUNNING: 0, BLOCKED: 1, RETURNED: 2, FAILED: 3 } as c
  * then the object-plane calls whose members agree on the call before they use the group's queue.
  */
 export const OPS = [
-  'allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier', 'send', 'recv', 'createGroup',
+  'allReduce', 'allGather', 'reduceScatter', 'gather', 'broadcast', 'reduce', 'allToAll', 'barrier', 'send', 'recv',
+  'createGroup',
   'broadcastObject', 'broadcastTensorDict', 'scatter', 'allReduceCoalesced', 'allGatherCoalesced', 'scatterObjectList',
 ] as const;
 export type OpName = (typeof OPS)[number];
@@ -48,7 +49,8 @@ export const PHASES = ['arrive', 'finish', 'send', 'recv', 'create'] as const;
 export type Phase = (typeof PHASES)[number];
 export const ENTRY_STATES = ['started', 'completed', 'failed'] as const;
 
-const S_STATE = 0, S_PROGRESS = 1, S_OP = 2, S_GROUP = 3, S_SEQ = 4, S_PHASE = 5, S_PEER = 6, S_SITE_LEN = 7, S_HEAD = 8;
+const S_STATE = 0, S_PROGRESS = 1, S_OP = 2, S_GROUP = 3, S_SEQ = 4, S_PHASE = 5, S_PEER = 6, S_SITE_LEN = 7,
+  S_HEAD = 8;
 const S_BEFORE = 9, S_TEXT_LEN = 12, S_NAME_LEN = 13;
 /** Byte offset in the status words of the time the current mark began (a Float64). */
 const BLOCKED_SINCE_BYTE = 56;
@@ -233,7 +235,8 @@ export class RankRecord {
       const e = (i % RING_ENTRIES) * ENTRY_WORDS;
       const r = this.#ring;
       out.push({
-        seq: r[e]!, op: OPS[r[e + 1]!] ?? 'allReduce', groupOffset: r[e + 2]! >>> 0, dtypeCode: r[e + 3]!, numel: r[e + 4]!,
+        seq: r[e]!, op: OPS[r[e + 1]!] ?? 'allReduce', groupOffset: r[e + 2]! >>> 0, dtypeCode: r[e + 3]!,
+        numel: r[e + 4]!,
         state: ENTRY_STATES[r[e + 5]!] ?? 'started', startMs: origin + this.#times[(e + 6) >> 1]!,
       });
     }
@@ -276,7 +279,9 @@ export function groupLabel(name: string | undefined, ranks: readonly number[]): 
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** multirank's own code, compiled or (with source maps) as the TypeScript it came from. */
-const OWN_DIRS = ['dist/src/', 'dist/workers/', 'src/', 'workers/'].flatMap((dir) => [ROOT + dir, pathToFileURL(ROOT + dir).href]);
+const OWN_DIRS = ['dist/src/', 'dist/workers/', 'src/', 'workers/'].flatMap(
+  (dir) => [ROOT + dir, pathToFileURL(ROOT + dir).href],
+);
 
 /** The first stack frame outside multirank itself: the user's `file:line:column`. */
 export function userCallSite(): string {
@@ -286,7 +291,11 @@ export function userCallSite(): string {
   Error.stackTraceLimit = limit;
   for (const line of stack.split('\n').slice(1)) {
     const frame = line.trim();
-    if (OWN_DIRS.some((dir) => frame.includes(dir)) || frame.includes('node:internal') || frame.includes('/node_modules/')) continue;
+    if (
+      OWN_DIRS.some((dir) => frame.includes(dir)) || frame.includes('node:internal') || frame.includes('/node_modules/')
+    ) {
+      continue;
+    }
     return frame.replace(/^at /, '');
   }
   return '(unknown)';

@@ -36,13 +36,19 @@ export class TraceRecorder {
   }
 
   add(name: string, cat: string, startUs: number, args: Record<string, unknown>): void {
-    this.events.push({ name, cat, ph: 'X', ts: startUs, dur: Math.max(0, nowUs() - startUs), pid: 1, tid: this.rank, args });
+    this.events.push({
+      name, cat, ph: 'X', ts: startUs, dur: Math.max(0, nowUs() - startUs), pid: 1, tid: this.rank, args,
+    });
   }
 }
 
 /** The trace file's content: every rank's events plus a named track per rank. */
-export function traceDocument(perRank: readonly (readonly TraceEvent[])[]): { traceEvents: unknown[]; displayTimeUnit: string } {
-  const names = perRank.map((_, rank) => ({ name: 'thread_name', ph: 'M', pid: 1, tid: rank, args: { name: `rank ${rank}` } }));
+export function traceDocument(perRank: readonly (readonly TraceEvent[])[]): {
+  traceEvents: unknown[]; displayTimeUnit: string;
+} {
+  const names = perRank.map(
+    (_, rank) => ({ name: 'thread_name', ph: 'M', pid: 1, tid: rank, args: { name: `rank ${rank}` } }),
+  );
   const process = { name: 'process_name', ph: 'M', pid: 1, tid: 0, args: { name: 'multirank job' } };
   return { traceEvents: [process, ...names, ...perRank.flat()], displayTimeUnit: 'ns' };
 }

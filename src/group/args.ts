@@ -31,7 +31,9 @@ export function checkTensor(name: string, value: unknown): Tensor {
 export function checkOutShape(out: Tensor, dtype: DType, shape: readonly number[], what: string): void {
   checkTensor('options.out', out);
   if (out.dtype !== dtype || !sameShape(out.shape, shape)) {
-    throw shapeError(`\`options.out\` (${out.dtype} ${formatShape(out.shape)}) must be ${dtype} ${formatShape(shape)}, ${what}`);
+    throw shapeError(
+      `\`options.out\` (${out.dtype} ${formatShape(out.shape)}) must be ${dtype} ${formatShape(shape)}, ${what}`,
+    );
   }
 }
 
@@ -47,12 +49,19 @@ export function scaledShape(t: Tensor, dim: number, factor: number): number[] {
  * Checks a caller's `out`: a Tensor of the input's dtype and the result's shape, not sharing the input's
  * storage unless the collective works in place (allReduce: each member reads only its own slice).
  */
-export function checkOut(out: Tensor | undefined, t: Tensor, shape: readonly number[], inPlace = false): Tensor | undefined {
+export function checkOut(
+  out: Tensor | undefined, t: Tensor, shape: readonly number[], inPlace = false,
+): Tensor | undefined {
   if (out === undefined) return undefined;
   checkOutShape(out, t.dtype, shape, 'the result of this call');
-  if (out.device !== t.device) throw invalidType('options.out', `a tensor on ${t.device} (the input's device)`, `a tensor on ${out.device}`);
+  if (out.device !== t.device) {
+    throw invalidType('options.out', `a tensor on ${t.device} (the input's device)`, `a tensor on ${out.device}`);
+  }
   if (out.storage === t.storage && !(inPlace && out.byteOffset === t.byteOffset)) {
-    throw shapeError('`options.out` must not share storage with the input (peers may still read the input while the result is written)');
+    throw shapeError(
+      '`options.out` must not share storage with the input (peers may still read the input while the result is ' +
+        'written)',
+    );
   }
   return out;
 }
@@ -62,14 +71,18 @@ export function checkOut(out: Tensor | undefined, t: Tensor, shape: readonly num
  * `all_gather_into_tensor(out, out[rank])`, vLLM's in-place gather), which needs every slot to be one
  * contiguous run: the dims before `dim` must all be 1.
  */
-export function checkGatherOut(out: Tensor | undefined, t: Tensor, shape: readonly number[], dim: number, member: number): Tensor | undefined {
+export function checkGatherOut(
+  out: Tensor | undefined, t: Tensor, shape: readonly number[], dim: number, member: number,
+): Tensor | undefined {
   if (out === undefined || out.storage !== t.storage) return checkOut(out, t, shape);
   checkOutShape(out, t.dtype, shape, 'the result of this call');
   const leading = shape.slice(0, dim).reduce((a, b) => a * b, 1);
   if (leading !== 1 || t.byteOffset !== out.byteOffset + member * t.byteLength) {
     throw shapeError(
-      '`options.out` shares storage with the input: that is allowed only when the input is this member\'s own slot of `out` ' +
-        `(bytes ${member * t.byteLength}..${(member + 1) * t.byteLength} of it, with every dim before \`dim\` of size 1)`,
+      '`options.out` shares storage with the input: that is allowed only when the input is this member\'s own slot ' +
+        'of `out` ' +
+        `(bytes ${member * t.byteLength}..${(member + 1) * t.byteLength} of it, with every dim before \`dim\` ` +
+        `of size 1)`,
     );
   }
   return out;
@@ -80,7 +93,8 @@ export function checkDivisible(op: string, t: Tensor, dim: number, worldSize: nu
   const size = t.ndim === 0 ? 1 : t.shape[dim]!;
   if (size % worldSize !== 0) {
     throw shapeError(
-      `${op}: dim ${dim} of the input (shape ${formatShape(t.shape)}) has size ${size}, which is not divisible by the group size ${worldSize}`,
+      `${op}: dim ${dim} of the input (shape ${formatShape(t.shape)}) has size ${size}, which is not divisible by ` +
+        `the group size ${worldSize}`,
     );
   }
 }

@@ -43,7 +43,8 @@ export const DistributedAutograd = Object.freeze({
   }),
   AllGather: Object.freeze({
     forward: (group: GroupCoordinator, input: Tensor, dim = -1): Tensor => group.allGather(input, { dim }),
-    backward: (group: GroupCoordinator, grad: Tensor, dim = -1): Tensor => group.reduceScatter(grad, { dim, op: 'sum' }),
+    backward: (group: GroupCoordinator, grad: Tensor, dim = -1): Tensor =>
+      group.reduceScatter(grad, { dim, op: 'sum' }),
     apply(group: GroupCoordinator, input: Tensor, dim = -1): Applied {
       const d = normalizeDim(dim, input.ndim, 'dim');
       return applied(this.forward(group, input, d), (grad) => this.backward(group, grad, d));
@@ -56,7 +57,9 @@ export const DistributedAutograd = Object.freeze({
     backward: (group: GroupCoordinator, grad: Tensor, scatterDim = 2, gatherDim = 1): Tensor =>
       group.allToAll4D(grad, { scatterDim: gatherDim, gatherDim: scatterDim }),
     apply(group: GroupCoordinator, input: Tensor, scatterDim = 2, gatherDim = 1): Applied {
-      return applied(this.forward(group, input, scatterDim, gatherDim), (grad) => this.backward(group, grad, scatterDim, gatherDim));
+      return applied(
+        this.forward(group, input, scatterDim, gatherDim), (grad) => this.backward(group, grad, scatterDim, gatherDim),
+      );
     },
   }),
   Slice: Object.freeze({

@@ -58,7 +58,9 @@ export class GroupCollectives extends GroupBase {
   }
 
   /** Chunk j of `t` along `scatterDim` goes to member j; the chunks received are joined along `gatherDim`. */
-  allToAll(t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {}): Tensor {
+  allToAll(
+    t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {},
+  ): Tensor {
     const { scatterDim, gatherDim } = this.#allToAllArgs(t, options);
     if (this.worldSize === 1) return options.out === undefined ? t : options.out.copyFrom(t);
     return this.comm(t).allToAll(t, scatterDim, gatherDim, this.opts(options));
@@ -82,7 +84,9 @@ export class GroupCollectives extends GroupBase {
     return dim;
   }
 
-  #reduceScatterArgs(t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number }): { dim: number; op: ReduceOp } {
+  #reduceScatterArgs(
+    t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number },
+  ): { dim: number; op: ReduceOp } {
     this.input(t);
     const op = reduceOpFor(t, options.op);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
@@ -91,7 +95,9 @@ export class GroupCollectives extends GroupBase {
     return { dim, op };
   }
 
-  #gatherArgs(t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number }): { dst: number; dim: number } {
+  #gatherArgs(
+    t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number },
+  ): { dst: number; dim: number } {
     this.input(t);
     const dst = this.member('options.dst', options.dst ?? 0);
     const dim = normalizeDim(options.dim ?? -1, t.ndim, 'options.dim');
@@ -105,7 +111,9 @@ export class GroupCollectives extends GroupBase {
     return src;
   }
 
-  #reduceArgs(t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number }): { dst: number; op: ReduceOp } {
+  #reduceArgs(
+    t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number },
+  ): { dst: number; op: ReduceOp } {
     this.input(t);
     const dst = this.member('options.dst', options.dst ?? 0);
     const op = reduceOpFor(t, options.op);
@@ -144,7 +152,10 @@ export class GroupCollectives extends GroupBase {
     if (t.ndim !== 4) throw shapeError(`allToAll4D needs a 4-D tensor [B, S, H, D], got shape ${formatShape(t.shape)}`);
     const scatterDim = options.scatterDim ?? 2, gatherDim = options.gatherDim ?? 1;
     if (!((scatterDim === 2 && gatherDim === 1) || (scatterDim === 1 && gatherDim === 2))) {
-      throw outOfRange(`allToAll4D supports scatterDim 2 with gatherDim 1, or scatterDim 1 with gatherDim 2; got ${scatterDim} and ${gatherDim}`);
+      throw outOfRange(
+        `allToAll4D supports scatterDim 2 with gatherDim 1, or scatterDim 1 with gatherDim 2; got ${scatterDim} and ` +
+          `${gatherDim}`,
+      );
     }
     return this.allToAll(t, { scatterDim, gatherDim });
   }
@@ -163,7 +174,9 @@ export class GroupCollectives extends GroupBase {
     return this.work.collective(() => this.allGather(t, options));
   }
 
-  reduceScatterAsync(t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
+  reduceScatterAsync(
+    t: Tensor, options: { dim?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {},
+  ): Work<Tensor> {
     this.#reduceScatterArgs(t, options);
     this.opts(options);
     return this.work.collective(() => this.reduceScatter(t, options));
@@ -175,19 +188,25 @@ export class GroupCollectives extends GroupBase {
     return this.work.collective(() => this.broadcast(t, options));
   }
 
-  allToAllAsync(t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
+  allToAllAsync(
+    t: Tensor, options: { scatterDim?: number; gatherDim?: number; out?: Tensor; timeoutMs?: number } = {},
+  ): Work<Tensor> {
     this.#allToAllArgs(t, options);
     this.opts(options);
     return this.work.collective(() => this.allToAll(t, options));
   }
 
-  gatherAsync(t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor | null> {
+  gatherAsync(
+    t: Tensor, options: { dst?: number; dim?: number; out?: Tensor; timeoutMs?: number } = {},
+  ): Work<Tensor | null> {
     this.#gatherArgs(t, options);
     this.opts(options);
     return this.work.collective(() => this.gather(t, options));
   }
 
-  reduceAsync(t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {}): Work<Tensor> {
+  reduceAsync(
+    t: Tensor, options: { dst?: number; op?: ReduceOp; out?: Tensor; timeoutMs?: number } = {},
+  ): Work<Tensor> {
     this.#reduceArgs(t, options);
     this.opts(options);
     return this.work.collective(() => this.reduce(t, options));

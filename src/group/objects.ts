@@ -87,7 +87,9 @@ interface TensorMeta {
 type TensorDict = Record<string, unknown>;
 
 function splitDict(dict: TensorDict): { meta: Record<string, unknown>; tensors: [string, Tensor][] } {
-  if (typeof dict !== 'object' || dict === null) throw invalidType('tensorDict', 'an object of tensors and values', dict);
+  if (typeof dict !== 'object' || dict === null) {
+    throw invalidType('tensorDict', 'an object of tensors and values', dict);
+  }
   const meta: Record<string, unknown> = {};
   const tensors: [string, Tensor][] = [];
   for (const [key, value] of Object.entries(dict)) {
@@ -118,8 +120,9 @@ export function broadcastTensorDict(group: GroupCoordinator, dict: TensorDict | 
   }
   const out: TensorDict = {};
   for (const [key, entry] of Object.entries(meta)) {
-    if (isTensorMeta(entry)) out[key] = group.broadcast(empty(entry.tensor.shape, { dtype: entry.tensor.dtype }), { src });
-    else out[key] = (entry as { value: unknown }).value;
+    if (isTensorMeta(entry)) {
+      out[key] = group.broadcast(empty(entry.tensor.shape, { dtype: entry.tensor.dtype }), { src });
+    } else out[key] = (entry as { value: unknown }).value;
   }
   return out;
 }
@@ -128,14 +131,17 @@ export function broadcastTensorDict(group: GroupCoordinator, dict: TensorDict | 
  * vLLM's send_tensor_dict: with `allGatherGroup`, a tensor whose size divides by that group's size is sent
  * only as this rank's slice; the receiver all-gathers the slices in its own allGatherGroup.
  */
-export function sendTensorDict(group: GroupCoordinator, dict: TensorDict, dst: number, allGatherGroup?: GroupCoordinator): void {
+export function sendTensorDict(
+  group: GroupCoordinator, dict: TensorDict, dst: number, allGatherGroup?: GroupCoordinator,
+): void {
   const { meta, tensors } = splitDict(dict);
   sendObject(group, meta, dst);
   const parts = allGatherGroup?.worldSize ?? 1;
   for (const [, t] of tensors) {
     if (t.numel === 0) continue;
-    if (parts > 1 && t.numel % parts === 0) group.send(t.reshape(parts, -1).narrow(0, allGatherGroup!.rankInGroup, 1), { dst });
-    else group.send(t, { dst });
+    if (parts > 1 && t.numel % parts === 0) {
+      group.send(t.reshape(parts, -1).narrow(0, allGatherGroup!.rankInGroup, 1), { dst });
+    } else group.send(t, { dst });
   }
 }
 
@@ -161,13 +167,19 @@ export function recvTensorDict(group: GroupCoordinator, src: number, allGatherGr
 }
 
 /** A tensor dict as plain data for a queue: tensors become { dtype, shape, data } with their raw array. */
-export type PackedTensorDict = Record<string, { tensor: { dtype: DType; shape: number[]; data: StorageArray } } | { value: unknown }>;
+export type PackedTensorDict = Record<
+  string, { tensor: { dtype: DType; shape: number[]; data: StorageArray } } | { value: unknown }
+>;
 
 export function packTensorDict(dict: TensorDict): PackedTensorDict {
-  if (typeof dict !== 'object' || dict === null) throw invalidType('tensorDict', 'an object of tensors and values', dict);
+  if (typeof dict !== 'object' || dict === null) {
+    throw invalidType('tensorDict', 'an object of tensors and values', dict);
+  }
   const out: PackedTensorDict = {};
   for (const [key, value] of Object.entries(dict)) {
-    out[key] = value instanceof Tensor ? { tensor: { dtype: value.dtype, shape: [...value.shape], data: value.data } } : { value };
+    out[key] = value instanceof Tensor
+      ? { tensor: { dtype: value.dtype, shape: [...value.shape], data: value.data } }
+      : { value };
   }
   return out;
 }
@@ -175,7 +187,9 @@ export function packTensorDict(dict: TensorDict): PackedTensorDict {
 export function unpackTensorDict(packed: PackedTensorDict): TensorDict {
   const out: TensorDict = {};
   for (const [key, entry] of Object.entries(packed)) {
-    out[key] = 'tensor' in entry ? fromTypedArray(entry.tensor.data, { dtype: entry.tensor.dtype, shape: entry.tensor.shape }) : entry.value;
+    out[key] = 'tensor' in entry
+      ? fromTypedArray(entry.tensor.data, { dtype: entry.tensor.dtype, shape: entry.tensor.shape })
+      : entry.value;
   }
   return out;
 }

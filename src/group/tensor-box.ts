@@ -22,7 +22,8 @@ interface TensorBox {
 
 function isContainer(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer)
-    && !(value instanceof Date) && !(value instanceof RegExp) && !(typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer);
+    && !(value instanceof Date) && !(value instanceof RegExp)
+    && !(typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer);
 }
 
 /** True when a Tensor is reachable from `value`. */

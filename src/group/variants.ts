@@ -27,9 +27,13 @@ export interface P2POp {
 }
 
 function checkSizes(name: string, sizes: unknown, length: number): number[] {
-  if (!Array.isArray(sizes) || sizes.length !== length) throw invalidType(name, `an array of ${length} sizes (one per member)`, sizes);
+  if (!Array.isArray(sizes) || sizes.length !== length) {
+    throw invalidType(name, `an array of ${length} sizes (one per member)`, sizes);
+  }
   sizes.forEach((s: unknown, i) => {
-    if (typeof s !== 'number' || !Number.isInteger(s) || s < 0) throw outOfRange(`\`${name}[${i}]\` (${String(s)}) must be a whole number >= 0`);
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 0) {
+      throw outOfRange(`\`${name}[${i}]\` (${String(s)}) must be a whole number >= 0`);
+    }
   });
   return sizes as number[];
 }
@@ -50,10 +54,14 @@ export class GroupVariants extends GroupPointToPoint {
    */
   #exchangeSizes(op: string, mine: readonly number[], agree: (all: number[][]) => boolean): number[][] {
     const flat = this.allGather(tensor([...mine], { dtype: 'int64' }), { dim: 0 }).toArray() as bigint[];
-    const all = Array.from({ length: this.worldSize }, (_, m) => flat.slice(m * mine.length, (m + 1) * mine.length).map(Number));
+    const all = Array.from(
+      { length: this.worldSize }, (_, m) => flat.slice(m * mine.length, (m + 1) * mine.length).map(Number),
+    );
     if (!agree(all)) {
       const lines = all.map((sizes, m) => `  rank ${this.ranks[m]} (group rank ${m}): [${sizes.join(', ')}]`);
-      throw new MismatchError(`${op} on group ${this.groupName}: the members' split sizes disagree:\n${lines.join('\n')}`);
+      throw new MismatchError(
+        `${op} on group ${this.groupName}: the members' split sizes disagree:\n${lines.join('\n')}`,
+      );
     }
     return all;
   }
@@ -64,7 +72,10 @@ export class GroupVariants extends GroupPointToPoint {
     const dim = normalizeDim(options.dim ?? 0, t.ndim, 'options.dim');
     const sizes = checkSizes('options.sizes', options.sizes, this.worldSize);
     if (t.shape[dim] !== sizes[this.rankInGroup]) {
-      throw shapeError(`allGatherV: dim ${dim} of the input (shape ${formatShape(t.shape)}) must be sizes[${this.rankInGroup}] = ${sizes[this.rankInGroup]}`);
+      throw shapeError(
+        `allGatherV: dim ${dim} of the input (shape ${formatShape(t.shape)}) must be sizes[${this.rankInGroup}] = ` +
+          `${sizes[this.rankInGroup]}`,
+      );
     }
     if (this.worldSize === 1) return t;
     this.#exchangeSizes('allGatherV', sizes, (all) => all.every((s) => s.every((v, i) => v === sizes[i])));
@@ -74,13 +85,19 @@ export class GroupVariants extends GroupPointToPoint {
   }
 
   /** This member's part of the reduction, where member m's part has `sizes[m]` along `dim` (reduce_scatterv). */
-  reduceScatterV(t: Tensor, options: { sizes: readonly number[]; dim?: number; op?: ReduceOp; timeoutMs?: number }): Tensor {
+  reduceScatterV(
+    t: Tensor, options: { sizes: readonly number[]; dim?: number; op?: ReduceOp; timeoutMs?: number },
+  ): Tensor {
     this.input(t);
     const op = reduceOpFor(t, options.op);
     const dim = normalizeDim(options.dim ?? 0, t.ndim, 'options.dim');
     const sizes = checkSizes('options.sizes', options.sizes, this.worldSize);
     const total = sizes.reduce((a, b) => a + b, 0);
-    if (t.shape[dim] !== total) throw shapeError(`reduceScatterV: dim ${dim} of the input (shape ${formatShape(t.shape)}) must be the sum of sizes, ${total}`);
+    if (t.shape[dim] !== total) {
+      throw shapeError(
+        `reduceScatterV: dim ${dim} of the input (shape ${formatShape(t.shape)}) must be the sum of sizes, ${total}`,
+      );
+    }
     if (this.worldSize === 1) return t;
     this.#exchangeSizes('reduceScatterV', sizes, (all) => all.every((s) => s.every((v, i) => v === sizes[i])));
     const start = sizes.slice(0, this.rankInGroup).reduce((a, b) => a + b, 0);
@@ -92,14 +109,24 @@ export class GroupVariants extends GroupPointToPoint {
    * j; what member r sends here is joined in member order. `outputSplitSizes`, when given, must be what
    * the members send here.
    */
-  allToAllSingle(t: Tensor, options: { inputSplitSizes: readonly number[]; outputSplitSizes?: readonly number[]; timeoutMs?: number }): Tensor {
+  allToAllSingle(
+    t: Tensor,
+    options: { inputSplitSizes: readonly number[]; outputSplitSizes?: readonly number[]; timeoutMs?: number },
+  ): Tensor {
     this.input(t);
     if (t.ndim === 0) throw shapeError('allToAllSingle needs a tensor with at least one dim');
     const w = this.worldSize, me = this.rankInGroup;
     const input = checkSizes('options.inputSplitSizes', options.inputSplitSizes, w);
-    const output = options.outputSplitSizes === undefined ? undefined : checkSizes('options.outputSplitSizes', options.outputSplitSizes, w);
+    const output = options.outputSplitSizes === undefined
+      ? undefined
+      : checkSizes('options.outputSplitSizes', options.outputSplitSizes, w);
     const sent = input.reduce((a, b) => a + b, 0);
-    if (t.shape[0] !== sent) throw shapeError(`allToAllSingle: dim 0 of the input (shape ${formatShape(t.shape)}) must be the sum of inputSplitSizes, ${sent}`);
+    if (t.shape[0] !== sent) {
+      throw shapeError(
+        `allToAllSingle: dim 0 of the input (shape ${formatShape(t.shape)}) must be the sum of inputSplitSizes, ` +
+          `${sent}`,
+      );
+    }
     if (w === 1) return t;
     // Each member's input sizes, then its output sizes (-1 when it gave none).
     const all = this.#exchangeSizes('allToAllSingle', [...input, ...(output ?? input.map(() => -1))], (rows) =>
@@ -107,11 +134,16 @@ export class GroupVariants extends GroupPointToPoint {
     );
     const most = Math.max(...all.flatMap((row) => row.slice(0, w)));
     const parts = split(t, input, 0).map((part) => padTo(part, 0, most));
-    const exchanged = split(this.allToAll(cat(parts, 0), { scatterDim: 0, gatherDim: 0, timeoutMs: options.timeoutMs }), most, 0);
+    const exchanged = split(
+      this.allToAll(cat(parts, 0), { scatterDim: 0, gatherDim: 0, timeoutMs: options.timeoutMs }), most, 0,
+    );
     return cat(exchanged.map((part, r) => part.narrow(0, 0, all[r]![me]!)), 0);
   }
 
-  /** torch's all_to_all on lists: `tensors[j]` goes to member j (any shapes and dtypes); returns what each member sent here. */
+  /**
+   * torch's all_to_all on lists: `tensors[j]` goes to member j (any shapes and dtypes); returns what each member sent
+   * here.
+   */
   allToAllList(tensors: readonly Tensor[], options: { timeoutMs?: number } = {}): Tensor[] {
     this.live();
     if (!Array.isArray(tensors) || tensors.length !== this.worldSize) {
@@ -120,7 +152,9 @@ export class GroupVariants extends GroupPointToPoint {
     tensors.forEach((t, j) => checkTensor(`tensors[${j}]`, t));
     const me = this.rankInGroup;
     const metas = allGatherObject(this, tensors.map((t) => ({ dtype: t.dtype, shape: [...t.shape] })));
-    for (let j = 0; j < this.worldSize; j++) if (j !== me) this.send(tensors[j]!, { dst: j, timeoutMs: options.timeoutMs });
+    for (let j = 0; j < this.worldSize; j++) {
+      if (j !== me) this.send(tensors[j]!, { dst: j, timeoutMs: options.timeoutMs });
+    }
     return metas.map((meta, r) => {
       const { dtype, shape } = meta[me]!;
       return r === me ? tensors[me]!.clone() : this.recv(shape, dtype, { src: r, timeoutMs: options.timeoutMs });
@@ -139,7 +173,10 @@ export class GroupVariants extends GroupPointToPoint {
       chunks.forEach((c: Tensor, j) => {
         checkTensor(`options.chunks[${j}]`, c);
         if (c.dtype !== out.dtype || c.numel !== out.numel) {
-          throw shapeError(`\`options.chunks[${j}]\` (${c.dtype} ${formatShape(c.shape)}) must be ${out.dtype} ${formatShape(out.shape)} like \`out\``);
+          throw shapeError(
+            `\`options.chunks[${j}]\` (${c.dtype} ${formatShape(c.shape)}) must be ${out.dtype} ` +
+              `${formatShape(out.shape)} like \`out\``,
+          );
         }
       });
     }
@@ -153,16 +190,22 @@ export class GroupVariants extends GroupPointToPoint {
 
   /** Every tensor of `tensors` all-reduced (any shapes and dtypes): one reduction per dtype in the list. */
   allReduceCoalesced(tensors: readonly Tensor[], options: { op?: ReduceOp; timeoutMs?: number } = {}): Tensor[] {
-    return this.#coalesced('allReduceCoalesced', tensors, (flat) => this.allReduce(flat, { op: reduceOpFor(flat, options.op), timeoutMs: options.timeoutMs }),
+    return this.#coalesced('allReduceCoalesced', tensors,
+      (flat) => this.allReduce(flat, { op: reduceOpFor(flat, options.op), timeoutMs: options.timeoutMs }),
       (result, t, at) => result.narrow(0, at, t.numel).reshape(...t.shape));
   }
 
   /** Every tensor of `tensors` all-gathered along dim 0: one gather per dtype in the list. */
   allGatherCoalesced(tensors: readonly Tensor[], options: { timeoutMs?: number } = {}): Tensor[] {
-    return this.#coalesced('allGatherCoalesced', tensors, (flat) => this.allGather(flat, { dim: 0, timeoutMs: options.timeoutMs }), (result, t, at, total) => {
-      const parts = Array.from({ length: this.worldSize }, (_, m) => result.narrow(0, m * total + at, t.numel).reshape(...(t.ndim === 0 ? [1] : t.shape)));
-      return cat(parts, 0);
-    });
+    return this.#coalesced('allGatherCoalesced', tensors,
+      (flat) => this.allGather(flat, { dim: 0, timeoutMs: options.timeoutMs }),
+      (result, t, at, total) => {
+        const parts = Array.from(
+          { length: this.worldSize },
+          (_, m) => result.narrow(0, m * total + at, t.numel).reshape(...(t.ndim === 0 ? [1] : t.shape)),
+        );
+        return cat(parts, 0);
+      });
   }
 
   /**

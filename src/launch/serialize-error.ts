@@ -31,6 +31,8 @@ export function deserializeError(data: SerializedError): Error {
   const error = new Error(data.message, data.cause === undefined ? undefined : { cause: deserializeError(data.cause) });
   error.name = data.name;
   if (data.stack !== undefined) error.stack = data.stack;
-  if (data.code !== undefined) Object.defineProperty(error, 'code', { value: data.code, enumerable: true, writable: true, configurable: true });
+  if (data.code !== undefined) {
+    Object.defineProperty(error, 'code', { value: data.code, enumerable: true, writable: true, configurable: true });
+  }
   return error;
 }

@@ -64,14 +64,23 @@ export interface NativeAddon {
   lastError(handle: number): CallError;
   allReduce(h: number, send: number, recv: number, count: number, dtype: number, op: number, timeoutMs: number): number;
   allGather(h: number, send: number, recv: number, count: number, dtype: number, timeoutMs: number): number;
-  reduceScatter(h: number, send: number, recv: number, count: number, dtype: number, op: number, timeoutMs: number): number;
-  broadcast(h: number, send: number, recv: number, count: number, dtype: number, root: number, timeoutMs: number): number;
-  reduce(h: number, send: number, recv: number, count: number, dtype: number, op: number, root: number, timeoutMs: number): number;
+  reduceScatter(
+    h: number, send: number, recv: number, count: number, dtype: number, op: number, timeoutMs: number,
+  ): number;
+  broadcast(
+    h: number, send: number, recv: number, count: number, dtype: number, root: number, timeoutMs: number,
+  ): number;
+  reduce(
+    h: number, send: number, recv: number, count: number, dtype: number, op: number, root: number, timeoutMs: number,
+  ): number;
   send(h: number, ptr: number, count: number, dtype: number, peer: number, timeoutMs: number): number;
   recv(h: number, ptr: number, count: number, dtype: number, peer: number, timeoutMs: number): number;
   /** Sends and receives in one group: [isRecv, pointer, count, dtype, peer] per operation. */
   batch(h: number, ops: Float64Array, timeoutMs: number): number;
-  copy2d(h: number, dst: number, dpitch: number, src: number, spitch: number, width: number, height: number, timeoutMs: number): number;
+  copy2d(
+    h: number, dst: number, dpitch: number, src: number, spitch: number, width: number, height: number,
+    timeoutMs: number,
+  ): number;
   sync(h: number, timeoutMs: number): number;
   /** Records an event on the communicator's stream (the start of a device-side timing). */
   timerStart(h: number): void;

@@ -23,7 +23,9 @@ interface VendorSpec {
 }
 
 const ascendDirs = (file: string) => (): string[] => {
-  const roots = [process.env.ASCEND_TOOLKIT_HOME, process.env.ASCEND_HOME_PATH, '/usr/local/Ascend/ascend-toolkit/latest'];
+  const roots = [
+    process.env.ASCEND_TOOLKIT_HOME, process.env.ASCEND_HOME_PATH, '/usr/local/Ascend/ascend-toolkit/latest',
+  ];
   return roots.filter((r): r is string => r !== undefined && r !== '').map((r) => join(r, 'lib64', file));
 };
 
@@ -31,11 +33,17 @@ const SPECS: Record<VendorName, VendorSpec> = {
   nccl: {
     code: NCCL,
     title: 'NCCL',
-    ccl: { env: 'MULTIRANK_NCCL_LIBRARY', names: ['libnccl.so.2', 'libnccl.so'], site: ['nvidia/nccl/lib/libnccl.so.2'], dirs: () => [] },
+    ccl: {
+      env: 'MULTIRANK_NCCL_LIBRARY', names: ['libnccl.so.2', 'libnccl.so'], site: ['nvidia/nccl/lib/libnccl.so.2'],
+      dirs: () => [],
+    },
     runtime: {
       env: 'MULTIRANK_CUDART_LIBRARY',
       names: ['libcudart.so', 'libcudart.so.13', 'libcudart.so.12', 'libcudart.so.11.0'],
-      site: ['nvidia/cuda_runtime/lib/libcudart.so.12', 'nvidia/cuda_runtime/lib/libcudart.so.13', 'nvidia/cu13/lib/libcudart.so.13'],
+      site: [
+        'nvidia/cuda_runtime/lib/libcudart.so.12', 'nvidia/cuda_runtime/lib/libcudart.so.13',
+        'nvidia/cu13/lib/libcudart.so.13',
+      ],
       dirs: () => ['/usr/local/cuda/lib64/libcudart.so'],
     },
   },
@@ -67,7 +75,9 @@ export function pythonSiteDirs(): string[] {
   const prefixes = [process.env.VIRTUAL_ENV, process.env.CONDA_PREFIX, join(homedir(), '.local'), '/usr/local', '/usr'];
   const dirs = prefixes.filter((p): p is string => p !== undefined && p !== '').flatMap(pythonDirs);
   dirs.push('/usr/lib/python3/dist-packages');
-  const asked = spawnSync('python3', ['-c', 'import site,sys;print("\\n".join(site.getsitepackages()+[site.getusersitepackages()]))'], {
+  const asked = spawnSync('python3', [
+    '-c', 'import site,sys;print("\\n".join(site.getsitepackages()+[site.getusersitepackages()]))',
+  ], {
     encoding: 'utf8', timeout: 5000,
   });
   if (asked.status === 0) dirs.push(...asked.stdout.split('\n').filter((line) => line !== ''));
@@ -126,7 +136,9 @@ export function loadVendor(vendor: VendorName): VendorLibrary {
 }
 
 /** Whether `vendor` can run here, and if not why (loads it when it can). */
-export function vendorStatus(vendor: VendorName): { available: true; library: VendorLibrary } | { available: false; reason: string } {
+export function vendorStatus(
+  vendor: VendorName,
+): { available: true; library: VendorLibrary } | { available: false; reason: string } {
   try {
     return { available: true, library: loadVendor(vendor) };
   } catch (error) {

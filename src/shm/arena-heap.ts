@@ -105,11 +105,17 @@ export class ArenaHeap {
     const top = this.words[H_TOP];
     const returned = 'an offset returned by alloc()';
     if (!Number.isInteger(byteOffset) || header < HEADER_BYTES || header >= top || header % ALIGN_BYTES !== 0) {
-      throw invalidType('region.byteOffset', `${returned} (in ${HEADER_BYTES + BLOCK_HEADER_BYTES}..${top})`, byteOffset);
+      throw invalidType(
+        'region.byteOffset', `${returned} (in ${HEADER_BYTES + BLOCK_HEADER_BYTES}..${top})`, byteOffset,
+      );
     }
     const h = this.view(header), b = header >>> 2;
-    if (h[b + B_MAGIC] !== BLOCK_MAGIC) throw invalidType('region.byteOffset', `${returned} (no block header there)`, byteOffset);
-    if (h[b + B_STATE] !== USED) throw invalidType('region', 'a region that is allocated (it was freed already)', byteOffset);
+    if (h[b + B_MAGIC] !== BLOCK_MAGIC) {
+      throw invalidType('region.byteOffset', `${returned} (no block header there)`, byteOffset);
+    }
+    if (h[b + B_STATE] !== USED) {
+      throw invalidType('region', 'a region that is allocated (it was freed already)', byteOffset);
+    }
   }
 
   /** First fit in the free list; splits the block when the rest is worth keeping. 0 when none fits. */

@@ -48,7 +48,9 @@ export function arenaMaxBytesFromEnv(env: NodeJS.ProcessEnv = process.env): numb
   const raw = env[ARENA_MAX_ENV];
   if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw invalidType(ARENA_MAX_ENV, 'a positive integer number of bytes', raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw invalidType(ARENA_MAX_ENV, 'a positive integer number of bytes', raw);
+  }
   return value;
 }
 

@@ -16,7 +16,9 @@ import { checkInteger, describe, dtypeError, ErrorCodes, invalidType, MultirankE
 import { DTYPES, dtypeFromCode, dtypeInfo, REDUCE_OP_CODES, REDUCE_OPS, reduceOpRefusal } from '../tensor/dtype.js';
 
 /** Status codes returned by the `reduce`/`reduce2` exports (same numbers as `assembly/abi.ts`). */
-export const KERNEL_STATUS = { OK: 0, BAD_DTYPE: 1, BAD_OP: 2, OP_NOT_ALLOWED: 3, BAD_K: 4, BAD_N: 5, TAG_MISMATCH: 6 } as const;
+export const KERNEL_STATUS = {
+  OK: 0, BAD_DTYPE: 1, BAD_OP: 2, OP_NOT_ALLOWED: 3, BAD_K: 4, BAD_N: 5, TAG_MISMATCH: 6,
+} as const;
 
 /** Largest element count a kernel takes (its `n` is an i32). */
 export const KERNEL_COUNT_MAX = 0x7fffffff;
@@ -43,7 +45,10 @@ export interface Kernels {
    * The inputs (with their tags), the table and dst must be pairwise disjoint, and the inputs must not
    * overlap each other (strideBytes >= count * item size). Throws as `reduce`.
    */
-  reduceStrided(dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, src0Offset: number, strideBytes: number, k: number, count: number, tagBackBytes: number): boolean;
+  reduceStrided(
+    dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, src0Offset: number, strideBytes: number,
+    k: number, count: number, tagBackBytes: number,
+  ): boolean;
   /** `dst[i] = a[i] op b[i]` (k = 2, no table); dst may equal a or b. Throws as `reduce`. */
   reduce2(dtypeCode: number, opCode: number, dstOffset: number, aOffset: number, bOffset: number, count: number): void;
   /** `memory.copy` of sizeBytes (ranges may overlap). */
@@ -62,7 +67,10 @@ export interface Kernels {
 
 interface RawKernels {
   reduce(dtype: number, op: number, dst: number, table: number, k: number, n: number): number;
-  reduceStrided(dtype: number, op: number, dst: number, table: number, src0: number, stride: number, k: number, n: number, tagBack: number): number;
+  reduceStrided(
+    dtype: number, op: number, dst: number, table: number, src0: number, stride: number, k: number, n: number,
+    tagBack: number,
+  ): number;
   reduce2(dtype: number, op: number, dst: number, a: number, b: number, n: number): number;
   copy(dst: number, src: number, nbytes: number): void;
   fill(dst: number, value: number, nbytes: number): void;
@@ -102,7 +110,10 @@ export function kernelModule(): WebAssembly.Module {
     try {
       compiled = new WebAssembly.Module(readFileSync(url));
     } catch (cause) {
-      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `Cannot load the wasm kernels from ${url.pathname} (build them with \`npm run build:wasm\`)`, { cause });
+      throw new MultirankError(
+        ErrorCodes.BACKEND_UNAVAILABLE,
+        `Cannot load the wasm kernels from ${url.pathname} (build them with \`npm run build:wasm\`)`, { cause },
+      );
     }
   }
   return compiled;
@@ -139,12 +150,18 @@ class WasmKernels implements Kernels {
     if (status !== 0) throw statusError(status, dtypeCode, opCode, k, count);
   }
 
-  reduceStrided(dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, src0Offset: number, strideBytes: number, k: number, count: number, tagBackBytes: number): boolean {
+  reduceStrided(
+    dtypeCode: number, opCode: number, dstOffset: number, tableOffset: number, src0Offset: number, strideBytes: number,
+    k: number, count: number, tagBackBytes: number,
+  ): boolean {
     const item = itemBytes(dtypeCode), align = ALIGN_BYTES[dtypeCode]!;
     const size = sizeOf(count, item);
     if (!(k >= 1 && (k | 0) === k)) checkInteger('k', k, 1, KERNEL_COUNT_MAX);
     if (!(strideBytes >= size && strideBytes % item === 0)) {
-      throw outOfRange(`\`strideBytes\` (${strideBytes}) must be a multiple of the item size (${item}) and at least the input size (${size} bytes)`);
+      throw outOfRange(
+        `\`strideBytes\` (${strideBytes}) must be a multiple of the item size (${item}) and at least the input size ` +
+          `(${size} bytes)`,
+      );
     }
     const tagOk = tagBackBytes === 0 || (tagBackBytes >= KERNEL_TAG_BYTES && (tagBackBytes | 0) === tagBackBytes);
     if (!tagOk) badTagBack(tagBackBytes);
@@ -154,10 +171,18 @@ class WasmKernels implements Kernels {
     const inputs = src0Offset - tagBackBytes, inputsEnd = src0Offset + (k - 1) * strideBytes + size;
     this.#span('src0Offset - tagBackBytes', inputs, inputsEnd - inputs, 1);
     if (src0Offset % align !== 0) this.#span('src0Offset', src0Offset, size, align); // throws: misaligned
-    if (!disjoint(dstOffset, size, inputs, inputsEnd - inputs) || !disjoint(tableOffset, 4 * k, inputs, inputsEnd - inputs) || !disjoint(tableOffset, 4 * k, dstOffset, size)) {
-      throw outOfRange(`The inputs (${inputs}..${inputsEnd}), \`tableOffset\` (${tableOffset}, ${4 * k} bytes) and \`dstOffset\` (${dstOffset}, ${size} bytes) must not overlap`);
+    if (
+      !disjoint(dstOffset, size, inputs, inputsEnd - inputs) ||
+        !disjoint(tableOffset, 4 * k, inputs, inputsEnd - inputs) || !disjoint(tableOffset, 4 * k, dstOffset, size)
+    ) {
+      throw outOfRange(
+        `The inputs (${inputs}..${inputsEnd}), \`tableOffset\` (${tableOffset}, ${4 * k} bytes) and \`dstOffset\` ` +
+          `(${dstOffset}, ${size} bytes) must not overlap`,
+      );
     }
-    const status = this.#raw.reduceStrided(dtypeCode, opCode, dstOffset, tableOffset, src0Offset, strideBytes, k, count, tagBackBytes);
+    const status = this.#raw.reduceStrided(
+      dtypeCode, opCode, dstOffset, tableOffset, src0Offset, strideBytes, k, count, tagBackBytes,
+    );
     if (status === KERNEL_STATUS.TAG_MISMATCH) return false;
     if (status !== 0) throw statusError(status, dtypeCode, opCode, k, count);
     return true;
@@ -171,13 +196,17 @@ class WasmKernels implements Kernels {
     this.#span('dstOffset', dstOffset, size, align);
     this.#span('tableOffset', tableOffset, k * 4, 4);
     if (tableOffset < dstOffset + size && dstOffset < tableOffset + k * 4) {
-      throw outOfRange(`\`tableOffset\` (${tableOffset}, ${k * 4} bytes) overlaps \`dstOffset\` (${dstOffset}, ${size} bytes): the kernel reads the table while it writes dst`);
+      throw outOfRange(
+        `\`tableOffset\` (${tableOffset}, ${k * 4} bytes) overlaps \`dstOffset\` (${dstOffset}, ${size} bytes): the ` +
+          `kernel reads the table while it writes dst`,
+      );
     }
     const words = this.#words;
     const limit = this.#limitBytes;
     for (let j = 0, at = tableOffset >>> 2; j < k; j++, at++) {
       const src = words[at]!; // a u32: never negative or fractional
-      const fits = src % align === 0 && src + size <= limit && (src === dstOffset || src >= dstOffset + size || dstOffset >= src + size);
+      const fits = src % align === 0 && src + size <= limit &&
+        (src === dstOffset || src >= dstOffset + size || dstOffset >= src + size);
       if (!fits) this.#input(`table[${j}]`, src, dstOffset, size, align); // throws with the reason
     }
   }
@@ -222,13 +251,19 @@ class WasmKernels implements Kernels {
     this.#convert(this.#raw.f32ToBf16, dstOffset, 2, srcOffset, 4, count);
   }
 
-  #convert(fn: (dst: number, src: number, n: number) => void, dst: number, dstItem: number, src: number, srcItem: number, count: number): void {
+  #convert(
+    fn: (dst: number, src: number, n: number) => void, dst: number, dstItem: number, src: number, srcItem: number,
+    count: number,
+  ): void {
     const dstSize = sizeOf(count, dstItem);
     const srcSize = count * srcItem;
     this.#span('dstOffset', dst, dstSize, dstItem);
     this.#span('srcOffset', src, srcSize, srcItem);
     if (dst < src + srcSize && src < dst + dstSize && count > 0) {
-      throw outOfRange(`\`dstOffset\` (${dst}, ${dstSize} bytes) overlaps \`srcOffset\` (${src}, ${srcSize} bytes): a conversion needs separate buffers`);
+      throw outOfRange(
+        `\`dstOffset\` (${dst}, ${dstSize} bytes) overlaps \`srcOffset\` (${src}, ${srcSize} bytes): a conversion ` +
+          `needs separate buffers`,
+      );
     }
     fn(dst, src, count);
   }
@@ -237,7 +272,10 @@ class WasmKernels implements Kernels {
   #input(name: string, offset: number, dst: number, size: number, align: number): void {
     this.#span(name, offset, size, align);
     if (offset !== dst && offset < dst + size && dst < offset + size) {
-      throw outOfRange(`\`${name}\` (${offset}) overlaps \`dstOffset\` (${dst}) by part of ${size} bytes: an input must be exactly dst or disjoint from it`);
+      throw outOfRange(
+        `\`${name}\` (${offset}) overlaps \`dstOffset\` (${dst}) by part of ${size} bytes: an input must be exactly ` +
+          `dst or disjoint from it`,
+      );
     }
   }
 
@@ -246,9 +284,13 @@ class WasmKernels implements Kernels {
     if (offset >= 0 && offset % align === 0 && offset + size <= this.#limitBytes) return;
     this.#refresh();
     checkInteger(name, offset, 0);
-    if (offset % align !== 0) throw outOfRange(`\`${name}\` (${offset}) must be a multiple of the element size ${align}`);
+    if (offset % align !== 0) {
+      throw outOfRange(`\`${name}\` (${offset}) must be a multiple of the element size ${align}`);
+    }
     if (offset + size > this.#limitBytes) {
-      throw outOfRange(`\`${name}\` range [${offset}, ${offset + size}) is outside the shared memory (${this.#limitBytes} bytes)`);
+      throw outOfRange(
+        `\`${name}\` range [${offset}, ${offset + size}) is outside the shared memory (${this.#limitBytes} bytes)`,
+      );
     }
   }
 
@@ -262,14 +304,19 @@ class WasmKernels implements Kernels {
 function itemBytes(dtypeCode: number): number {
   const item = ITEM_BYTES[dtypeCode];
   if (item === undefined) {
-    throw outOfRange(`Expected \`dtypeCode\` to be a dtype code (${codeList(DTYPES, (d) => dtypeInfo(d).code)}), got ${describe(dtypeCode)}`);
+    throw outOfRange(
+      `Expected \`dtypeCode\` to be a dtype code (${codeList(DTYPES, (d) => dtypeInfo(d).code)}), got ` +
+        `${describe(dtypeCode)}`,
+    );
   }
   return item;
 }
 
 /** `count * item` after checking count is an integer in 0..KERNEL_COUNT_MAX. */
 function sizeOf(count: number, item: number): number {
-  if (!(count >= 0 && count <= KERNEL_COUNT_MAX && (count | 0) === count)) checkInteger('count', count, 0, KERNEL_COUNT_MAX);
+  if (!(count >= 0 && count <= KERNEL_COUNT_MAX && (count | 0) === count)) {
+    checkInteger('count', count, 0, KERNEL_COUNT_MAX);
+  }
   return count * item;
 }
 
@@ -298,7 +345,10 @@ function statusError(status: number, dtypeCode: number, opCode: number, k: numbe
       return dtypeError(`${what}: ${reduceOpRefusal(dtype, op)}`);
     }
     case KERNEL_STATUS.BAD_OP:
-      return outOfRange(`Expected \`opCode\` to be a reduce op code (${codeList(REDUCE_OPS, (o) => REDUCE_OP_CODES[o as keyof typeof REDUCE_OP_CODES])}), got ${opCode}`);
+      return outOfRange(
+        `Expected \`opCode\` to be a reduce op code ` +
+          `(${codeList(REDUCE_OPS, (o) => REDUCE_OP_CODES[o as keyof typeof REDUCE_OP_CODES])}), got ${opCode}`,
+      );
     case KERNEL_STATUS.BAD_DTYPE:
       return outOfRange(`Expected \`dtypeCode\` to be a dtype code, got ${dtypeCode}`);
     case KERNEL_STATUS.BAD_K:

@@ -2,7 +2,9 @@
  * `MessageQueue`: one writer broadcasts objects to `nReaders` readers through a `ShmRingBuffer`
  * (vLLM's shm_broadcast, on a SharedArrayBuffer with Atomics).
  *
- *   const queue = MessageQueue.create(region, { nReaders: 3, maxChunkBytes: QUEUE_CHUNK_BYTES, maxChunks: QUEUE_CHUNKS });
+ *   const queue = MessageQueue.create(region, {
+ *     nReaders: 3, maxChunkBytes: QUEUE_CHUNK_BYTES, maxChunks: QUEUE_CHUNKS,
+ *   });
  *   worker.postMessage(queue.handle);                 // the handle is the region: structured-cloneable
  *   queue.writer().enqueue(obj);                      // writer thread
  *   MessageQueue.attach(handle).reader(i).dequeue();  // reader i's thread; readers attach in any order
@@ -62,7 +64,9 @@ export class MessageQueue {
    * Collective over `group`: member `writerRank` writes, the others read (vLLM's create_from_process_group).
    * Returns this member's end; `destroy()` closes the queue (and frees the ring on the writer).
    */
-  static createFromGroup(group: QueueGroup, maxChunkBytes = QUEUE_CHUNK_BYTES, maxChunks = QUEUE_CHUNKS, writerRank = 0): GroupQueueEnd {
+  static createFromGroup(
+    group: QueueGroup, maxChunkBytes = QUEUE_CHUNK_BYTES, maxChunks = QUEUE_CHUNKS, writerRank = 0,
+  ): GroupQueueEnd {
     return createQueueFromGroup(group, maxChunkBytes, maxChunks, writerRank);
   }
 
@@ -70,12 +74,20 @@ export class MessageQueue {
   static createInArena(arena: Arena, sizes: RingSizes, owner = 0): { queue: MessageQueue; region: ArenaRegion } {
     const byteLength = MessageQueue.bytesNeeded(sizes);
     const region = arena.alloc(byteLength, owner);
-    return { queue: MessageQueue.create({ buffer: arena.buffer(region.byteOffset + byteLength), byteOffset: region.byteOffset, byteLength }, sizes), region };
+    return {
+      queue: MessageQueue.create(
+        { buffer: arena.buffer(region.byteOffset + byteLength), byteOffset: region.byteOffset, byteLength }, sizes,
+      ),
+      region,
+    };
   }
 
   /** Attaches, in any thread, to a queue made by `createInArena` in `region`. */
   static attachInArena(arena: Arena, region: ArenaRegion): MessageQueue {
-    return MessageQueue.attach({ buffer: arena.buffer(region.byteOffset + region.byteLength), byteOffset: region.byteOffset, byteLength: region.byteLength });
+    return MessageQueue.attach({
+      buffer: arena.buffer(region.byteOffset + region.byteLength), byteOffset: region.byteOffset,
+      byteLength: region.byteLength,
+    });
   }
 
   /** Attaches to a queue made by `create`, from its `handle`, in any thread. */
@@ -141,7 +153,9 @@ export interface GroupQueueEnd {
  * the job's arena (vLLM's `MessageQueue.create_from_process_group`). Collective over the group: the writer
  * allocates and formats the ring, tells the others its place, and every member attaches with its role.
  */
-function createQueueFromGroup(group: QueueGroup, maxChunkBytes: number, maxChunks: number, writerRank: number): GroupQueueEnd {
+function createQueueFromGroup(
+  group: QueueGroup, maxChunkBytes: number, maxChunks: number, writerRank: number,
+): GroupQueueEnd {
   if (!Number.isInteger(writerRank) || writerRank < 0 || writerRank >= group.worldSize) {
     throw outOfRange(`\`writerRank\` (${writerRank}) must be a rank of this group (0..${group.worldSize - 1})`);
   }
@@ -152,7 +166,8 @@ function createQueueFromGroup(group: QueueGroup, maxChunkBytes: number, maxChunk
   const region = created?.region;
   // Every member knows the ring's size; only its place travels.
   const place = group.broadcastOffset(region?.byteOffset ?? 0, writerRank);
-  const queue = created?.queue ?? MessageQueue.attachInArena(arena, { byteOffset: place, byteLength: MessageQueue.bytesNeeded(sizes) });
+  const queue = created?.queue ??
+    MessageQueue.attachInArena(arena, { byteOffset: place, byteLength: MessageQueue.bytesNeeded(sizes) });
   // A broadcast that times out closes the queue for every end: the next call must not get the message meant
   // for the one given up on.
   const marker = record === undefined ? {} : { marker: broadcastMarker(group, writerRank, record) };
@@ -161,7 +176,8 @@ function createQueueFromGroup(group: QueueGroup, maxChunkBytes: number, maxChunk
   const end = isWriter ? queue.writer(options) : queue.reader(readerIndex, options);
   const role = (want: 'writer' | 'reader', call: string): void => {
     if (isWriter !== (want === 'writer')) {
-      throw invalidType(`${call}()`, `a call on the queue's ${want} (group rank ${want === 'writer' ? writerRank : 'other than ' + writerRank})`,
+      throw invalidType(`${call}()`,
+        `a call on the queue's ${want} (group rank ${want === 'writer' ? writerRank : 'other than ' + writerRank})`,
         `a call on group rank ${group.rankInGroup}`);
     }
   };
@@ -175,7 +191,9 @@ function createQueueFromGroup(group: QueueGroup, maxChunkBytes: number, maxChunk
       role('reader', 'dequeue');
       return (end as QueueReader).dequeue();
     },
-    broadcastObject: (obj) => (isWriter ? (end as QueueWriter).broadcastObject(obj) : (end as QueueReader).broadcastObject()),
+    broadcastObject: (obj) => (
+      isWriter ? (end as QueueWriter).broadcastObject(obj) : (end as QueueReader).broadcastObject()
+    ),
     destroy: () => {
       if (region === undefined) return;
       try {

@@ -8,7 +8,8 @@ import {
 import { DefaultCodec, type ObjectCodec } from './serialize.js';
 import { H_CLOSED, LAP_MAX, ShmRingBuffer, type ShmRegion } from './ring-buffer.js';
 import {
-  AdaptiveSpin, DEFAULT_TIMEOUT_MS, SPIN_ITERATIONS_ADAPTIVE_MAX, SPIN_ITERATIONS_MAX, throwIfAborted, waitFor, type AbortWord,
+  AdaptiveSpin, DEFAULT_TIMEOUT_MS, SPIN_ITERATIONS_ADAPTIVE_MAX, SPIN_ITERATIONS_MAX, throwIfAborted, waitFor,
+  type AbortWord,
   type WaitCondition, type WaitOptions,
 } from './wait.js';
 
@@ -72,7 +73,9 @@ export interface QueueHandleOptions {
   spinIterations?: number;
   /** Wait this long before `onStall` (and again every as long); default STALL_REPORT_MS. */
   stallMs?: number;
-  /** Receives stall reports; default `console.warn(report.text)` (synchronous in the main thread, unlike emitWarning). */
+  /**
+   * Receives stall reports; default `console.warn(report.text)` (synchronous in the main thread, unlike emitWarning).
+   */
   onStall?: (report: StallReport) => void;
   /** A job-wide abort word that also ends every wait (see wait.ts). */
   abort?: AbortWord;
@@ -103,7 +106,9 @@ export type MessageQueueHandle = ShmRegion;
 
 /** Segment lengths travel as u32. */
 export function checkSegment(byteLength: number): number {
-  if (byteLength > 0xffffffff) throw outOfRange(`A message part of ${byteLength} bytes is too large (at most ${0xffffffff} bytes per array)`);
+  if (byteLength > 0xffffffff) {
+    throw outOfRange(`A message part of ${byteLength} bytes is too large (at most ${0xffffffff} bytes per array)`);
+  }
   return byteLength;
 }
 
@@ -170,24 +175,34 @@ export abstract class QueueEnd {
     this.timeoutMs = checkTimeoutMs('options.timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.lap = checkInteger('options.firstLap', options.firstLap ?? 1, 1, LAP_MAX);
     const stallMs = checkTimeoutMs('options.stallMs', options.stallMs ?? STALL_REPORT_MS);
-    const spinIterations = checkInteger('options.spinIterations', options.spinIterations ?? SPIN_ITERATIONS_MAX, 0, SPIN_ITERATIONS_MAX);
+    const spinIterations = checkInteger(
+      'options.spinIterations', options.spinIterations ?? SPIN_ITERATIONS_MAX, 0, SPIN_ITERATIONS_MAX,
+    );
     if (options.onStall !== undefined && typeof options.onStall !== 'function') {
       throw invalidType('options.onStall', 'a function', options.onStall);
     }
     this.onStall = options.onStall ?? ((report) => console.warn(report.text));
     this.#closeOnTimeout = options.closeOnTimeout === true;
     const marker = options.marker;
-    const closedWord: AbortWord = { flags: ring.words, index: H_CLOSED, error: () => new ClosedError(`${this.describe()}: queue closed`) };
+    const closedWord: AbortWord = {
+      flags: ring.words, index: H_CLOSED, error: () => new ClosedError(`${this.describe()}: queue closed`),
+    };
     this.wait = {
       timeoutMs: this.timeoutMs, spinIterations, stallMs,
       // A handle told to spin (its caller found a core for every thread) adapts its budget to its waits.
-      ...(options.spinIterations !== undefined && options.spinIterations > 0 ? { adaptiveSpin: new AdaptiveSpin(SPIN_ITERATIONS_ADAPTIVE_MAX) } : {}),
+      ...(
+        options.spinIterations !== undefined && options.spinIterations > 0
+          ? { adaptiveSpin: new AdaptiveSpin(SPIN_ITERATIONS_ADAPTIVE_MAX) }
+          : {}
+      ),
       describe: () => this.describe(),
       onStall: (waitedMs) => this.onStall(this.report(waitedMs)),
       // The job's word first: when a job failure made an end close the queue, the failure is the cause.
       abort: options.abort === undefined ? closedWord : [options.abort, closedWord],
       ...(marker === undefined ? {} : {
-        marker: { afterMs: marker.afterMs, mark: (ms: number) => marker.mark(this.report(ms)), clear: () => marker.clear() },
+        marker: {
+          afterMs: marker.afterMs, mark: (ms: number) => marker.mark(this.report(ms)), clear: () => marker.clear(),
+        },
       } satisfies Pick<WaitOptions, 'marker'>),
     };
   }
@@ -199,7 +214,9 @@ export abstract class QueueEnd {
   protected checkOpen(call: QueueCallOptions | undefined): void {
     if (this.#failure !== undefined) throw this.#failure;
     throwIfAborted(this.wait.abort); // a closed queue or a failed job, also for a call that would not wait
-    this.wait.timeoutMs = call?.timeoutMs === undefined ? this.timeoutMs : checkTimeoutMs('options.timeoutMs', call.timeoutMs);
+    this.wait.timeoutMs = call?.timeoutMs === undefined
+      ? this.timeoutMs
+      : checkTimeoutMs('options.timeoutMs', call.timeoutMs);
   }
 
   /** `waitFor` on a word of the ring with this end's options (see `closeOnTimeout`). */

@@ -79,7 +79,9 @@ export class QueueReader extends QueueEnd {
     const frame = this.#frame;
     this.#read(this.#frameBytes, true);
     if (frame[0] !== FRAME_MAGIC || frame[1] !== this.message >>> 0) {
-      throw corrupt(`reader ${this.readerIndex} expected message ${this.message}, found magic ${frame[0]} sequence ${frame[1]}`);
+      throw corrupt(
+        `reader ${this.readerIndex} expected message ${this.message}, found magic ${frame[0]} sequence ${frame[1]}`,
+      );
     }
     const mainBytes = frame[2]!, count = frame[3]!;
     if (this.#lengths.length < count) this.#lengths = new Uint32Array(count);
@@ -89,7 +91,9 @@ export class QueueReader extends QueueEnd {
     const main = this.#main.subarray(0, mainBytes);
     this.#read(main, true);
     const views = inPlace && count > 0 &&
-      chunksNeeded([4 * (FRAME_FIXED_WORDS + count), mainBytes, ...lengths.subarray(0, count)], this.capacity) <= this.ring.maxChunks;
+      chunksNeeded(
+        [4 * (FRAME_FIXED_WORDS + count), mainBytes, ...lengths.subarray(0, count)], this.capacity,
+      ) <= this.ring.maxChunks;
     const buffers: Uint8Array[] = new Array(count);
     for (let i = 0; i < count; i++) {
       const length = lengths[i]!;
@@ -98,7 +102,9 @@ export class QueueReader extends QueueEnd {
     }
     const flags = this.words[this.index(M_FLAGS)]!;
     if (this.pos !== this.#size || (flags & LAST_CHUNK) === 0) {
-      throw corrupt(`message ${this.message} ends at byte ${this.pos} of chunk ${this.chunk} (size ${this.#size}, flags ${flags})`);
+      throw corrupt(
+        `message ${this.message} ends at byte ${this.pos} of chunk ${this.chunk} (size ${this.#size}, flags ${flags})`,
+      );
     }
     this.#leave();
     return [main, buffers];
@@ -121,7 +127,9 @@ export class QueueReader extends QueueEnd {
   #view(length: number): Uint8Array {
     this.segment(length);
     if (length > 0 && this.pos === this.#size) this.#next();
-    if (this.pos + length > this.#size) throw corrupt(`array of ${length} bytes crosses the end of chunk ${this.chunk}`);
+    if (this.pos + length > this.#size) {
+      throw corrupt(`array of ${length} bytes crosses the end of chunk ${this.chunk}`);
+    }
     const from = this.ring.chunkOffset(this.chunk) + this.pos;
     this.pos += length;
     this.#viewed = true;
@@ -140,9 +148,11 @@ export class QueueReader extends QueueEnd {
     this.waitOn(meta + M_WRITTEN, this.lap);
     this.#size = words[meta + M_SIZE]!;
     const flags = words[meta + M_FLAGS]!, message = words[meta + M_MESSAGE]!;
-    if (first !== ((flags & FIRST_CHUNK) !== 0) || message !== (this.message & MESSAGE_MASK) || this.#size > this.capacity) {
-      throw corrupt(`reader ${this.readerIndex} at chunk ${this.chunk} expected ${first ? 'the start' : 'more'} of message ` +
-        `${this.message}, found message ${message} flags ${flags} size ${this.#size}`);
+    if (
+      first !== ((flags & FIRST_CHUNK) !== 0) || message !== (this.message & MESSAGE_MASK) || this.#size > this.capacity
+    ) {
+      throw corrupt(`reader ${this.readerIndex} at chunk ${this.chunk} expected ${first ? 'the start' : 'more'} of ` +
+        `message ${this.message}, found message ${message} flags ${flags} size ${this.#size}`);
     }
   }
 
@@ -164,19 +174,26 @@ export class QueueReader extends QueueEnd {
     const { words } = this;
     Atomics.store(words, this.ring.readLapIndex(chunk, this.readerIndex), lap);
     const count = this.ring.metaIndex(chunk, M_READ_COUNT);
-    if (Atomics.add(words, count, 1) + 1 === this.ring.nReaders) wake(words, count, this.ring.metaIndex(chunk, M_WRITER_SLEEPERS));
+    if (Atomics.add(words, count, 1) + 1 === this.ring.nReaders) {
+      wake(words, count, this.ring.metaIndex(chunk, M_WRITER_SLEEPERS));
+    }
   }
 
   protected describe(): string {
-    return `MessageQueue reader ${this.readerIndex} waiting for message ${this.message} (chunk ${this.chunk}): ${this.ring.describeWriter()}`;
+    return `MessageQueue reader ${this.readerIndex} waiting for message ${this.message} (chunk ${this.chunk}): ` +
+      `${this.ring.describeWriter()}`;
   }
 
   protected report(waitedMs: number): StallReport {
     const published = Atomics.load(this.words, H_PUBLISHED) >>> 0;
     const next = published % this.ring.maxChunks;
     const pendingReaders = published >= this.ring.maxChunks ? this.ring.pendingReaders(next) : [];
-    const text = `MessageQueue reader ${this.readerIndex} has waited ${Math.round(waitedMs)} ms for message ${this.message} ` +
+    const text =
+      `MessageQueue reader ${this.readerIndex} has waited ${Math.round(waitedMs)} ms for message ${this.message} ` +
       `(chunk ${this.chunk}): ${this.ring.describeWriter()}`;
-    return { role: 'reader', reader: this.readerIndex, chunk: this.chunk, message: this.message, waitedMs, pendingReaders, text };
+    return {
+      role: 'reader', reader: this.readerIndex, chunk: this.chunk, message: this.message, waitedMs, pendingReaders,
+      text,
+    };
   }
 }

@@ -22,13 +22,16 @@ export class QueueWriter extends QueueEnd {
 
   /**
    * Sends `value` to every reader; returns once it is in the ring (waiting for free chunks as needed).
-   * @throws ClosedError (ERR_MULTIRANK_CLOSED), TimeoutError (ERR_MULTIRANK_TIMEOUT), TypeError for values the codec rejects.
+   * @throws ClosedError (ERR_MULTIRANK_CLOSED), TimeoutError (ERR_MULTIRANK_TIMEOUT), TypeError for values the codec
+   * rejects.
    */
   enqueue(value: unknown, options?: QueueCallOptions, name = 'value'): void {
     this.checkOpen(options);
     const { main, buffers } = this.#encode(value, name);
     const count = buffers.length;
-    if (count > MESSAGE_BUFFERS_MAX) throw outOfRange(`A message may carry at most ${MESSAGE_BUFFERS_MAX} large arrays, got ${count}`);
+    if (count > MESSAGE_BUFFERS_MAX) {
+      throw outOfRange(`A message may carry at most ${MESSAGE_BUFFERS_MAX} large arrays, got ${count}`);
+    }
     if (this.#header.length < FRAME_FIXED_WORDS + count) this.#header = new Uint32Array(FRAME_FIXED_WORDS + count);
     const header = this.#header;
     header[0] = FRAME_MAGIC;

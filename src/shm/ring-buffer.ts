@@ -70,7 +70,8 @@ const MAGIC_META_END = 0x6d656e64; // "mend"
 const MAGIC_END = 0x656e6472; // "endr"
 
 export const H_CLOSED = 5, H_WRITER_CLAIMED = 6, H_PUBLISHED = 7;
-const H_MAGIC = 0, H_VERSION = 1, H_READERS = 2, H_CHUNK_BYTES = 3, H_CHUNKS = 4, H_MAGIC_END = 15, H_READER_CLAIMED = 16;
+const H_MAGIC = 0, H_VERSION = 1, H_READERS = 2, H_CHUNK_BYTES = 3, H_CHUNKS = 4, H_MAGIC_END = 15,
+  H_READER_CLAIMED = 16;
 export const M_WRITTEN = 0, M_READ_COUNT = 1, M_READER_SLEEPERS = 2, M_WRITER_SLEEPERS = 3;
 export const M_SIZE = 4, M_MESSAGE = 5, M_FLAGS = 6;
 const M_MAGIC = 7, M_READ_LAP = 8;
@@ -118,14 +119,18 @@ function checkRegion(region: ShmRegion, neededBytes?: number): void {
   checkInteger('region.byteOffset', region.byteOffset, 0);
   checkInteger('region.byteLength', region.byteLength, 0);
   if (region.byteOffset % REGION_ALIGN_BYTES !== 0) {
-    throw outOfRange(`Expected \`region.byteOffset\` to be a multiple of ${REGION_ALIGN_BYTES}, got ${region.byteOffset}`);
+    throw outOfRange(
+      `Expected \`region.byteOffset\` to be a multiple of ${REGION_ALIGN_BYTES}, got ${region.byteOffset}`,
+    );
   }
   if (region.byteOffset + region.byteLength > region.buffer.byteLength) {
-    throw outOfRange(`\`region\` [${region.byteOffset}, ${region.byteOffset + region.byteLength}) lies past the end of its ` +
-      `buffer (${region.buffer.byteLength} bytes)`);
+    throw outOfRange(`\`region\` [${region.byteOffset}, ${region.byteOffset + region.byteLength}) lies past the end ` +
+      `of its buffer (${region.buffer.byteLength} bytes)`);
   }
   if (neededBytes !== undefined && region.byteLength < neededBytes) {
-    throw outOfRange(`\`region.byteLength\` (${region.byteLength}) is smaller than the ${neededBytes} bytes this ring needs`);
+    throw outOfRange(
+      `\`region.byteLength\` (${region.byteLength}) is smaller than the ${neededBytes} bytes this ring needs`,
+    );
   }
 }
 
@@ -148,14 +153,18 @@ export class ShmRingBuffer {
 
   /** Formats a ring in `region` (zeroing its metadata) and returns it; do this before handing the region out. */
   static create(region: ShmRegion, sizes: RingSizes): ShmRingBuffer {
-    if (sizes === null || typeof sizes !== 'object') throw invalidType('sizes', 'an object { nReaders, maxChunkBytes, maxChunks }', sizes);
+    if (sizes === null || typeof sizes !== 'object') {
+      throw invalidType('sizes', 'an object { nReaders, maxChunkBytes, maxChunks }', sizes);
+    }
     const layout = layoutOf(sizes.nReaders, sizes.maxChunkBytes, sizes.maxChunks);
     checkRegion(region, layout.totalBytes);
     const words = new Int32Array(region.buffer, region.byteOffset, layout.wordsBytes / 4);
     words.fill(0);
     words.set([LAYOUT_VERSION, layout.nReaders, layout.maxChunkBytes, layout.maxChunks], H_VERSION);
     words[H_MAGIC_END] = MAGIC_HEADER_END;
-    for (let i = 0; i < layout.maxChunks; i++) words[layout.headerWords + i * layout.metaStrideWords + M_MAGIC] = MAGIC_META;
+    for (let i = 0; i < layout.maxChunks; i++) {
+      words[layout.headerWords + i * layout.metaStrideWords + M_MAGIC] = MAGIC_META;
+    }
     words[words.length - LINE_WORDS] = MAGIC_META_END;
     new Int32Array(region.buffer, region.byteOffset + layout.totalBytes - LINE_BYTES, 1)[0] = MAGIC_END;
     Atomics.store(words, H_MAGIC, MAGIC);
@@ -165,10 +174,14 @@ export class ShmRingBuffer {
   /** Attaches to a ring that `create` formatted in `region`, checking every magic word. */
   static attach(region: ShmRegion): ShmRingBuffer {
     checkRegion(region);
-    if (region.byteLength < 4 * LINE_WORDS) throw outOfRange(`\`region.byteLength\` (${region.byteLength}) is too small to hold a ring`);
+    if (region.byteLength < 4 * LINE_WORDS) {
+      throw outOfRange(`\`region.byteLength\` (${region.byteLength}) is too small to hold a ring`);
+    }
     const head = new Int32Array(region.buffer, region.byteOffset, LINE_WORDS);
     if (Atomics.load(head, H_MAGIC) !== MAGIC || head[H_VERSION] !== LAYOUT_VERSION) {
-      throw invalidType('region', `a ring formatted by ShmRingBuffer.create (layout ${LAYOUT_VERSION}; magic missing)`, region);
+      throw invalidType(
+        'region', `a ring formatted by ShmRingBuffer.create (layout ${LAYOUT_VERSION}; magic missing)`, region,
+      );
     }
     const layout = layoutOf(head[H_READERS]!, head[H_CHUNK_BYTES]!, head[H_CHUNKS]!);
     checkRegion(region, layout.totalBytes);
@@ -184,18 +197,24 @@ export class ShmRingBuffer {
     this.maxChunks = layout.maxChunks;
     this.#layout = layout;
     this.words = new Int32Array(region.buffer, region.byteOffset, layout.wordsBytes / 4);
-    this.bytes = new Uint8Array(region.buffer, region.byteOffset + layout.wordsBytes, layout.maxChunks * layout.chunkStrideBytes);
+    this.bytes = new Uint8Array(
+      region.buffer, region.byteOffset + layout.wordsBytes, layout.maxChunks * layout.chunkStrideBytes,
+    );
   }
 
   #checkCanaries(): void {
     const { words } = this;
     const bad: string[] = [];
     if (words[H_MAGIC_END] !== MAGIC_HEADER_END) bad.push('header end');
-    for (let i = 0; i < this.maxChunks; i++) if (words[this.metaIndex(i, M_MAGIC)] !== MAGIC_META) bad.push(`meta of chunk ${i}`);
+    for (let i = 0; i < this.maxChunks; i++) {
+      if (words[this.metaIndex(i, M_MAGIC)] !== MAGIC_META) bad.push(`meta of chunk ${i}`);
+    }
     if (words[words.length - LINE_WORDS] !== MAGIC_META_END) bad.push('meta end');
     const end = new Int32Array(this.region.buffer, this.region.byteOffset + this.#layout.totalBytes - LINE_BYTES, 1);
     if (end[0] !== MAGIC_END) bad.push('region end');
-    if (bad.length > 0) throw outOfRange(`\`region\` holds a corrupt ring: magic word overwritten at ${bad.join(', ')}`);
+    if (bad.length > 0) {
+      throw outOfRange(`\`region\` holds a corrupt ring: magic word overwritten at ${bad.join(', ')}`);
+    }
   }
 
   /** Index in `words` of metadata `field` (an `M_*` constant) of chunk `chunk`. */
@@ -272,7 +291,9 @@ export class ShmRingBuffer {
     if (published >= this.maxChunks) {
       const next = published % this.maxChunks;
       const pending = this.pendingReaders(next);
-      if (pending.length > 0) text += `; its next chunk ${next} is still unread by readers ${this.describeReaders(pending)}`;
+      if (pending.length > 0) {
+        text += `; its next chunk ${next} is still unread by readers ${this.describeReaders(pending)}`;
+      }
     }
     return text;
   }

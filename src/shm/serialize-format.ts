@@ -12,7 +12,9 @@ export const DEPTH_MAX = 64;
 export const FORMAT_FAST = 0x46;
 export const FORMAT_V8 = 0x56;
 
-type ViewCtor = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView; BYTES_PER_ELEMENT?: number };
+type ViewCtor = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView; BYTES_PER_ELEMENT?: number;
+};
 const VIEW_TYPES: readonly ViewCtor[] = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array,
   Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView, Buffer as unknown as ViewCtor];
 export const VIEW_INDEX = new Map<unknown, number>(VIEW_TYPES.map((ctor, i) => [ctor, i]));

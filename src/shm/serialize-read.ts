@@ -1,7 +1,8 @@
 /** The reading side of `DefaultCodec`'s fast format (serialize.ts describes the format). */
 import { invalidType } from '../errors.js';
 import {
-  decoder, makeView, SHORT_STRING_CHARS, T_ARRAY, T_BIGINT64, T_BIGINT_TEXT, T_FALSE, T_FLOAT64, T_INT32, T_NULL, T_OBJECT, T_STRING,
+  decoder, makeView, SHORT_STRING_CHARS, T_ARRAY, T_BIGINT64, T_BIGINT_TEXT, T_FALSE, T_FLOAT64, T_INT32, T_NULL,
+  T_OBJECT, T_STRING,
   T_TRUE, T_UNDEFINED, T_VIEW_INLINE, T_VIEW_OOB,
 } from './serialize-format.js';
 
@@ -58,7 +59,9 @@ export class FastReader {
 
   #take(bytes: number): number {
     const at = this.#pos;
-    if (at + bytes > this.#main.byteLength) throw invalidType('message', 'a complete DefaultCodec message (it is truncated)', at);
+    if (at + bytes > this.#main.byteLength) {
+      throw invalidType('message', 'a complete DefaultCodec message (it is truncated)', at);
+    }
     this.#pos = at + bytes;
     return at;
   }
@@ -107,8 +110,9 @@ export class FastReader {
       const length = this.#u32();
       const key = this.#keys.get(this.#main, this.#take(length), length);
       const value = this.value();
-      if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-      else out[key] = value;
+      if (key === '__proto__') {
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      } else out[key] = value;
     }
     return out;
   }

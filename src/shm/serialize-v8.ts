@@ -1,4 +1,6 @@
-/** The fallback path of `DefaultCodec`: node:v8 serialization with typed arrays as host objects, large ones out of band. */
+/**
+ * The fallback path of `DefaultCodec`: node:v8 serialization with typed arrays as host objects, large ones out of band.
+ */
 import v8 from 'node:v8';
 import { invalidType } from '../errors.js';
 import { makeView, OUT_OF_BAND_MIN_BYTES, VIEW_INDEX } from './serialize-format.js';
@@ -8,7 +10,9 @@ export class OutOfBandSerializer extends v8.Serializer {
   readonly buffers: Uint8Array[] = [];
   constructor() {
     super();
-    (this as unknown as { _setTreatArrayBufferViewsAsHostObjects(on: boolean): void })._setTreatArrayBufferViewsAsHostObjects(true);
+    (
+      this as unknown as { _setTreatArrayBufferViewsAsHostObjects(on: boolean): void }
+    )._setTreatArrayBufferViewsAsHostObjects(true);
   }
   _writeHostObject(view: ArrayBufferView): void {
     const type = VIEW_INDEX.get(view.constructor);

@@ -22,7 +22,8 @@
 import { ErrorCodes, invalidType, notSerializable } from '../errors.js';
 import {
   DEPTH_MAX, encoder, FALLBACK, FORMAT_FAST, FORMAT_V8, OUT_OF_BAND_MIN_BYTES, SHORT_STRING_CHARS, T_ARRAY, T_BIGINT64,
-  T_BIGINT_TEXT, T_FALSE, T_FLOAT64, T_INT32, T_NULL, T_OBJECT, T_STRING, T_TRUE, T_UNDEFINED, T_VIEW_INLINE, T_VIEW_OOB, viewType,
+  T_BIGINT_TEXT, T_FALSE, T_FLOAT64, T_INT32, T_NULL, T_OBJECT, T_STRING, T_TRUE, T_UNDEFINED, T_VIEW_INLINE,
+  T_VIEW_OOB, viewType,
 } from './serialize-format.js';
 import { FastReader, KeyCache } from './serialize-read.js';
 import { OutOfBandDeserializer, OutOfBandSerializer } from './serialize-v8.js';
@@ -54,7 +55,9 @@ export class DefaultCodec implements ObjectCodec {
   #buffers: Uint8Array[] = [];
   readonly #keys = new KeyCache();
 
-  /** @throws MultirankError (ERR_MULTIRANK_NOT_SERIALIZABLE) when the value cannot be cloned (a function, a symbol...). */
+  /**
+   * @throws MultirankError (ERR_MULTIRANK_NOT_SERIALIZABLE) when the value cannot be cloned (a function, a symbol...).
+   */
   encode(value: unknown): EncodedMessage {
     this.#pos = 0;
     this.#buffers = [];
@@ -155,7 +158,9 @@ export class DefaultCodec implements ObjectCodec {
         bytes[at + written] = code;
       }
     }
-    if (written < 0 && !(value as unknown as { isWellFormed(): boolean }).isWellFormed()) throw FALLBACK; // lone surrogates: UTF-8 cannot carry them
+    if (written < 0 && !(value as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+      throw FALLBACK; // lone surrogates: UTF-8 cannot carry them
+    }
     if (written < 0) written = encoder.encodeInto(value, this.#scratch.subarray(at, at + 3 * chars)).written!;
     this.#view.setUint32(lengthAt, written, true);
     this.#pos = at + written;

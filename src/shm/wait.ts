@@ -192,12 +192,16 @@ export class AdaptiveSpin {
   /** Called by `waitFor` after each wait with how long it slept (0: it ended while spinning). */
   update(sleptMsNow: number): number {
     if (this.#max === 0) return 0;
-    this.#budget = sleptMsNow > SHORT_SLEEP_MS ? Math.max(SPIN_ITERATIONS_MAX, this.#budget >> 1) : Math.min(this.#max, this.#budget << 1);
+    this.#budget = sleptMsNow > SHORT_SLEEP_MS
+      ? Math.max(SPIN_ITERATIONS_MAX, this.#budget >> 1)
+      : Math.min(this.#max, this.#budget << 1);
     return this.#budget;
   }
 }
 
-function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions, seen: number): number {
+function sleepUntil(
+  flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions, seen: number,
+): number {
   const { timeoutMs, sleepersIndex, stallMs, onStall } = options;
   const sliceMs = options.sliceMs ?? WAIT_SLICE_MS;
   const startMs = performance.now();
@@ -221,7 +225,9 @@ function sleepUntil(flags: Int32Array, index: number, condition: WaitCondition, 
       }
       if (nowMs >= deadlineMs) {
         const waited = Math.round(nowMs - startMs);
-        throw new TimeoutError(`${options.describe()} (waited ${waited} ms, timeout ${timeoutMs} ms; ${TIMEOUT_ENV} sets the default)`);
+        throw new TimeoutError(
+          `${options.describe()} (waited ${waited} ms, timeout ${timeoutMs} ms; ${TIMEOUT_ENV} sets the default)`,
+        );
       }
       const sleepMs = Math.min(sliceMs, deadlineMs - nowMs, nextStallMs - nowMs, markAtMs - nowMs);
       if (sleepersIndex === undefined) {

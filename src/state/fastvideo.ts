@@ -9,11 +9,14 @@ import { checkInteger, invalidType, outOfRange } from '../errors.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import type { Device } from '../tensor/tensor.js';
 import {
-  initializeSequenceParallelGroup as planSequenceGroups, initializeTensorParallelGroup as planTensorGroups, FASTVIDEO_KINDS,
+  initializeSequenceParallelGroup as planSequenceGroups, initializeTensorParallelGroup as planTensorGroups,
+  FASTVIDEO_KINDS,
   planFastVideoGroups, type FastVideoOptions, type NamedGroups,
 } from '../topology/index.js';
 import { getWorldGroup, initDistributedEnvironment } from './environment.js';
-import { checkBackend, hasGroups, installPlan, newGroupOrThrow, requireEnvironment, requireGroup } from './front-end.js';
+import {
+  checkBackend, hasGroups, installPlan, newGroupOrThrow, requireEnvironment, requireGroup,
+} from './front-end.js';
 import { sameNodeFlags, sameNodeRanks } from './same-node.js';
 import {
   cleanupPatchedDistEnv, destroyPatchedModelParallel, patchGroup, type SequenceParallelPatch, type TensorParallelPatch,
@@ -62,7 +65,9 @@ export function ensureModelParallelInitialized(options: FastVideoEnsureOptions):
   const sp = checkInteger('options.sequenceModelParallelSize', options.sequenceModelParallelSize, 1);
   const expect = (what: string, got: number, wanted: number) => {
     if (got === wanted) return;
-    throw outOfRange(`${what} parallel group already initialized, but of unexpected size: got ${got}, wanted ${wanted}`);
+    throw outOfRange(
+      `${what} parallel group already initialized, but of unexpected size: got ${got}, wanted ${wanted}`,
+    );
   };
   expect('tensor', getTpWorldSize(), tp);
   if (sp > 1) expect('sequence', getSpWorldSize(), sp);
@@ -78,7 +83,10 @@ export function maybeInitDistributedEnvironmentAndModelParallel(options: { tpSiz
   if (modelParallelIsInitialized()) {
     const have = [getTpWorldSize(), getSpWorldSize()];
     if (have[0] !== tpSize || have[1] !== spSize) {
-      throw outOfRange(`You are trying to initialize model parallel groups with tp ${tpSize} and sp ${spSize}, but they are already initialized with tp ${have[0]} and sp ${have[1]}`);
+      throw outOfRange(
+        `You are trying to initialize model parallel groups with tp ${tpSize} and sp ${spSize}, but they are already ` +
+          `initialized with tp ${have[0]} and sp ${have[1]}`,
+      );
     }
     return;
   }
@@ -147,7 +155,9 @@ export function getLocalTorchDevice(): Device {
 
 function namedGroup(named: NamedGroups): GroupCoordinator {
   const state = requireEnvironment('the distributed environment');
-  return newGroupOrThrow(state, named.groups, named.groupName, () => `rank ${state.rank} is in no ${named.groupName} group`);
+  return newGroupOrThrow(
+    state, named.groups, named.groupName, () => `rank ${state.rank} is in no ${named.groupName} group`,
+  );
 }
 
 /**

@@ -58,7 +58,8 @@ export function missingHint(flavour: Flavour): string {
   }
   const other = getParallelState().modelParallel?.flavour;
   if (other !== undefined && other !== flavour) {
-    return `model parallelism on this rank was initialized by multirank/${other}, not multirank/${flavour}; use that module's getters`;
+    return `model parallelism on this rank was initialized by multirank/${other}, not multirank/${flavour}; use that ` +
+      `module's getters`;
   }
   return `call initializeModelParallel() from multirank/${flavour} first`;
 }
@@ -89,10 +90,13 @@ export function requireGroup(flavour: Flavour, kind: string, what: string, absen
   const group = current?.state.groups.get(kind);
   if (group !== undefined) return group;
   throw groupMissing(flavour, current, what,
-    (c) => absentHint ?? `rank ${c.state.rank} is in no group of this kind for the configuration given to initializeModelParallel()`);
+    (c) => absentHint ??
+      `rank ${c.state.rank} is in no group of this kind for the configuration given to initializeModelParallel()`);
 }
 
-/** True when `flavour` initialized model parallelism on this rank and this rank has a group of every kind of `kinds`. */
+/**
+ * True when `flavour` initialized model parallelism on this rank and this rank has a group of every kind of `kinds`.
+ */
 export function hasGroups(flavour: Flavour, kinds: readonly string[]): boolean {
   const groups = currentOf(flavour)?.state.groups;
   return groups !== undefined && kinds.every((kind) => groups.has(kind));
@@ -106,11 +110,14 @@ export function hasGroups(flavour: Flavour, kinds: readonly string[]): boolean {
  */
 export function checkBackend(state: ParallelState, backend: unknown): void {
   if (backend === undefined || backend === null) return;
-  if (typeof backend !== 'string' || !(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('options.backend', BACKENDS, backend);
+  if (typeof backend !== 'string' || !(BACKENDS as readonly string[]).includes(backend)) {
+    throw invalidChoice('options.backend', BACKENDS, backend);
+  }
   if (backend !== state.backend) {
     throw new MultirankError(
       ErrorCodes.BACKEND_UNAVAILABLE,
-      `\`options.backend\` is "${backend}", but this rank's distributed environment runs on "${state.backend}"; model-parallel groups use the environment's backend (omit the option)`,
+      `\`options.backend\` is "${backend}", but this rank's distributed environment runs on "${state.backend}"; ` +
+        `model-parallel groups use the environment's backend (omit the option)`,
     );
   }
 }
@@ -134,7 +141,8 @@ export function installModelParallel<P, E>(
   const existing = state.modelParallel;
   if (existing !== undefined) {
     throw outOfRange(
-      `Model parallel groups are already initialized on rank ${state.rank} (by multirank/${existing.flavour}); call destroyModelParallel() before initializing again`,
+      `Model parallel groups are already initialized on rank ${state.rank} (by multirank/${existing.flavour}); call ` +
+        `destroyModelParallel() before initializing again`,
     );
   }
   try {
@@ -153,16 +161,23 @@ export function installModelParallel<P, E>(
  * {@link installModelParallel} for a vLLM / FastVideo plan: the plan's groups of each of `kinds` in that
  * order (`world` is the environment's; kinds the plan lacks are skipped), with no tp / sp patch live.
  */
-export function installPlan<K extends string, P extends { readonly groups: Partial<Record<K, readonly (readonly number[])[]>> }>(
+export function installPlan<
+  K extends string, P extends { readonly groups: Partial<Record<K, readonly (readonly number[])[]>> },
+>(
   state: ParallelState, flavour: Flavour, kinds: readonly K[], plan: P,
 ): void {
-  const specs = kinds.filter((kind) => kind !== 'world' && plan.groups[kind] !== undefined).map((kind) => ({ kind, groups: plan.groups[kind]! }));
+  const specs = kinds
+    .filter((kind) => kind !== 'world' && plan.groups[kind] !== undefined)
+    .map((kind) => ({ kind, groups: plan.groups[kind]! }));
   installModelParallel<P, PatchFlag>(state, flavour, plan, specs, { tpPatch: null, spPatch: null });
 }
 
-/** This rank's group among `groups`, created under `name` (every rank makes the same call), or a RangeError `absent()`. */
+/**
+ * This rank's group among `groups`, created under `name` (every rank makes the same call), or a RangeError `absent()`.
+ */
 export function newGroupOrThrow(
-  state: ParallelState, groups: readonly (readonly number[])[], name: string, absent: () => string, localRank = state.localRank,
+  state: ParallelState, groups: readonly (readonly number[])[], name: string, absent: () => string,
+  localRank = state.localRank,
 ): GroupCoordinator {
   const group = state.newGroup(groups, name, state.timeoutMs, localRank);
   if (group === undefined) throw outOfRange(absent());

@@ -37,7 +37,10 @@ export class GlobalMemoryBuffer {
 export function getGlobalMemoryBuffer(): GlobalMemoryBuffer {
   const buffer = megatronOrUndefined()?.mp.extra.globalMemoryBuffer;
   if (buffer === undefined || buffer === null) {
-    throw notInitialized('global memory buffer', 'it is created by initializeModelParallel() (multirank/megatron) and dropped by destroyGlobalMemoryBuffer()');
+    throw notInitialized(
+      'global memory buffer',
+      'it is created by initializeModelParallel() (multirank/megatron) and dropped by destroyGlobalMemoryBuffer()',
+    );
   }
   return buffer;
 }

@@ -12,7 +12,8 @@ import { planMegatronAllGatherGroups } from '../topology/index.js';
 import { notInitialized, requireEnvironment } from './front-end.js';
 import { addProcessGroups, megatronGlobals } from './megatron-globals.js';
 import {
-  getContextParallelWorldSize, getDataParallelWorldSize, getExpertDataParallelWorldSize, getExpertModelParallelWorldSize,
+  getContextParallelWorldSize, getDataParallelWorldSize, getExpertDataParallelWorldSize,
+  getExpertModelParallelWorldSize,
   getExpertTensorParallelWorldSize, getPipelineModelParallelWorldSize, getTensorModelParallelWorldSize,
 } from './megatron-ranks.js';
 import { lookupGroup } from './megatron-runtime.js';

@@ -34,10 +34,12 @@ export const getPipelineModelParallelGroup = groupGetter('pp', 'pipeline_model p
 export const getContextParallelGroup = groupGetter('cp', 'context parallel group');
 /** Word-embedding group (by default the first and last stage of each pipeline). */
 export const getEmbeddingGroup = groupGetter('embedding', 'embedding group',
-  'this rank holds no word embedding (only the stages that getEmbeddingRanks picks from each pipeline group, by default its first and last, are in an embedding group)');
+  'this rank holds no word embedding (only the stages that getEmbeddingRanks picks from each pipeline group, by ' +
+    'default its first and last, are in an embedding group)');
 /** Position-embedding group (by default the first stage of each pipeline). */
 export const getPositionEmbeddingGroup = groupGetter('positionEmbedding', 'position embedding group',
-  'this rank holds no position embedding (only the stages that getPositionEmbeddingRanks picks, by default the first of each pipeline group, are in a position embedding group)');
+  'this rank holds no position embedding (only the stages that getPositionEmbeddingRanks picks, by default the first ' +
+    'of each pipeline group, are in a position embedding group)');
 /** Tensor- and context-parallel group. */
 export const getTensorAndContextParallelGroup = groupGetter('tpCp', 'tensor and context parallel group');
 /** Expert model-parallel group. */
@@ -72,7 +74,9 @@ export function getExpertTensorModelPipelineParallelGroup(
     'Expert tensor-model-pipeline parallel group with EGTP', undefined, check);
 }
 /** All ranks of one distributed-optimizer instance. */
-export const getIntraDistributedOptimizerInstanceGroup = groupGetter('intraDistOptInstance', 'Intra distributed optimizer instance group');
+export const getIntraDistributedOptimizerInstanceGroup = groupGetter(
+  'intraDistOptInstance', 'Intra distributed optimizer instance group',
+);
 /** The group across distributed-optimizer instances (only with numDistributedOptimizerInstances > 1). */
 export const getInterDistributedOptimizerInstanceGroup = groupGetter('interPartialExpertDp',
   'The inter distributed optimizer instance group (shared by attention and MLP/expert)',
@@ -96,12 +100,18 @@ function dataParallelKind(options: DataParallelOptions | undefined, gloo = false
   const withCp = checkFlag(options, 'withContextParallel', false);
   const remat = !gloo && checkFlag(options, 'withGtpRemat', true);
   const partial = checkFlag(options, 'partialDataParallel', false);
-  if (!withCp && partial) throw outOfRange('Partial DP for Optimizer needs to include CP: pass withContextParallel: true with partialDataParallel: true');
+  if (!withCp && partial) {
+    throw outOfRange(
+      'Partial DP for Optimizer needs to include CP: pass withContextParallel: true with partialDataParallel: true',
+    );
+  }
   const g = gloo ? '-gloo' : '';
   const full = (s: MegatronSizes, plain: string, merged: string) => (remat && s.gtpRemat > 1 ? merged : plain);
   if (partial) {
     return {
-      kind: (s) => full(s, s.numDistributedOptimizerInstances > 1 ? `intraPartialDpCp${g}` : `dpCp${g}`, 'dpCpGtpRemat'),
+      kind: (s) => full(
+        s, s.numDistributedOptimizerInstances > 1 ? `intraPartialDpCp${g}` : `dpCp${g}`, 'dpCpGtpRemat',
+      ),
       what: 'Intra partial data parallel group',
     };
   }
@@ -163,7 +173,9 @@ function expertDataKind(options: ExpertDataParallelOptions | undefined, gloo = f
 }
 
 /** Expert data-parallel group (one optimizer instance's part with partialExpertDataParallel). */
-export function getExpertDataParallelGroup(options?: ExpertDataParallelOptions & { checkInitialized?: true }): GroupCoordinator;
+export function getExpertDataParallelGroup(
+  options?: ExpertDataParallelOptions & { checkInitialized?: true },
+): GroupCoordinator;
 export function getExpertDataParallelGroup(options: ExpertDataParallelOptions): GroupCoordinator | undefined;
 export function getExpertDataParallelGroup(options?: ExpertDataParallelOptions): GroupCoordinator | undefined {
   const { kind, what } = expertDataKind(options);
@@ -172,7 +184,9 @@ export function getExpertDataParallelGroup(options?: ExpertDataParallelOptions):
 
 /** @deprecated Upstream's old name of {@link getExpertDataParallelGroup}. */
 export function getDataModuloExpertParallelGroup(options?: { partialExpertDataParallel?: boolean }): GroupCoordinator {
-  return getExpertDataParallelGroup({ partialExpertDataParallel: checkFlag(options, 'partialExpertDataParallel', false) });
+  return getExpertDataParallelGroup({
+    partialExpertDataParallel: checkFlag(options, 'partialExpertDataParallel', false),
+  });
 }
 
 /** The gloo twin of {@link getExpertDataParallelGroup}: a separate group with the same members. */
@@ -182,7 +196,9 @@ export function getExpertDataParallelGroupGloo(options?: { partialExpertDataPara
 }
 
 /** FP8 amax reduction group: tp x dp (x cp), or tp (x cp) with tpOnlyAmaxRed. */
-export function getAmaxReductionGroup(options?: { withContextParallel?: boolean; tpOnlyAmaxRed?: boolean }): GroupCoordinator {
+export function getAmaxReductionGroup(
+  options?: { withContextParallel?: boolean; tpOnlyAmaxRed?: boolean },
+): GroupCoordinator {
   const withCp = checkFlag(options, 'withContextParallel', false);
   const tpOnly = checkFlag(options, 'tpOnlyAmaxRed', false);
   const kind: KindOf = tpOnly ? (withCp ? 'tpCp' : 'tp') : withCp ? 'tpDpCp' : 'tpDp';
@@ -190,15 +206,23 @@ export function getAmaxReductionGroup(options?: { withContextParallel?: boolean;
 }
 
 /** Tensor- and data-parallel group (with context parallel when asked). */
-export function getTensorAndDataParallelGroup(options?: { checkInitialized?: true; withContextParallel?: boolean }): GroupCoordinator;
-export function getTensorAndDataParallelGroup(options: { checkInitialized?: boolean; withContextParallel?: boolean }): GroupCoordinator | undefined;
-export function getTensorAndDataParallelGroup(options?: { checkInitialized?: boolean; withContextParallel?: boolean }): GroupCoordinator | undefined {
+export function getTensorAndDataParallelGroup(
+  options?: { checkInitialized?: true; withContextParallel?: boolean },
+): GroupCoordinator;
+export function getTensorAndDataParallelGroup(
+  options: { checkInitialized?: boolean; withContextParallel?: boolean },
+): GroupCoordinator | undefined;
+export function getTensorAndDataParallelGroup(
+  options?: { checkInitialized?: boolean; withContextParallel?: boolean },
+): GroupCoordinator | undefined {
   const kind = checkFlag(options, 'withContextParallel', false) ? 'tpDpCp' : 'tpDp';
   return lookupGroup(kind, 'tensor and data parallel group', undefined, checkFlag(options, 'checkInitialized', true));
 }
 
 /** One group per level of hierarchical context parallelism (inner level first). */
-export function getHierarchicalContextParallelGroups(options?: { checkInitialized?: boolean }): GroupCoordinator[] | undefined {
+export function getHierarchicalContextParallelGroups(
+  options?: { checkInitialized?: boolean },
+): GroupCoordinator[] | undefined {
   const check = checkFlag(options, 'checkInitialized', true);
   const what = 'hierarchical context parallel groups';
   if (!check && megatronOrUndefined() === undefined) return undefined;
@@ -215,7 +239,9 @@ export function getHierarchicalContextParallelGroups(options?: { checkInitialize
  * The hybrid data x context parallel group of `groupSize` ranks: the whole dp-cp group at its full size,
  * else the level of that nominal size (needs `hybridContextParallel`).
  */
-export function getHybridDataContextParallelGroups(options: { checkInitialized?: boolean; groupSize: number }): GroupCoordinator | undefined {
+export function getHybridDataContextParallelGroups(
+  options: { checkInitialized?: boolean; groupSize: number },
+): GroupCoordinator | undefined {
   const check = checkFlag(options, 'checkInitialized', true);
   const what = 'hybrid data context parallel groups';
   const s = megatron(what).mp.plan.sizes;
@@ -225,6 +251,7 @@ export function getHybridDataContextParallelGroups(options: { checkInitialized?:
   if (level >= 0) return lookupGroup(`hybridDpCp#${level}`, what, undefined, check);
   if (!check) return undefined;
   throw notInitialized(what, s.hybridContextParallel
-    ? `there is no hybrid group of ${String(options.groupSize)} ranks (sizes: ${hybridDpCpGroupSizes(s.dp * s.cp).join(', ')} and ${s.dp * s.cp})`
+    ? `there is no hybrid group of ${String(options.groupSize)} ranks (sizes: ` +
+      `${hybridDpCpGroupSizes(s.dp * s.cp).join(', ')} and ${s.dp * s.cp})`
     : 'pass hybridContextParallel: true to initializeModelParallel');
 }

@@ -79,7 +79,9 @@ export interface StageOptions {
 }
 
 function virtualStage(options: StageOptions | undefined): { check: boolean; vpStage: number; vpSize: number } {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidType('options', 'an object', options);
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw invalidType('options', 'an object', options);
+  }
   const ignoreVirtual = options?.ignoreVirtual ?? true;
   if (typeof ignoreVirtual !== 'boolean') throw invalidType('options.ignoreVirtual', 'a boolean', ignoreVirtual);
   const vpSize = getVirtualPipelineModelParallelWorldSize();
@@ -155,7 +157,9 @@ export function getDataParallelSrcRank(options?: { withContextParallel?: boolean
 export function getPipelineModelParallelFirstRank(): number { return list('pp', 'Pipeline parallel group')[0]!; }
 /** Global rank of the last stage of this rank's pipeline. @throws ERR_MULTIRANK_NOT_INITIALIZED */
 export function getPipelineModelParallelLastRank(): number {
-  return memberAt(list('pp', 'Pipeline parallel group'), getPipelineModelParallelWorldSize() - 1, 'getPipelineModelParallelLastRank');
+  return memberAt(
+    list('pp', 'Pipeline parallel group'), getPipelineModelParallelWorldSize() - 1, 'getPipelineModelParallelLastRank',
+  );
 }
 /** Global rank of the stage after this rank's (the first after the last). @throws ERR_MULTIRANK_NOT_INITIALIZED */
 export function getPipelineModelParallelNextRank(): number {
@@ -167,7 +171,9 @@ export function getPipelineModelParallelNextRank(): number {
 export function getPipelineModelParallelPrevRank(): number {
   const ranks = list('pp', 'Pipeline parallel group');
   const size = getPipelineModelParallelWorldSize();
-  return memberAt(ranks, (((getPipelineModelParallelRank() - 1) % size) + size) % size, 'getPipelineModelParallelPrevRank');
+  return memberAt(
+    ranks, (((getPipelineModelParallelRank() - 1) % size) + size) % size, 'getPipelineModelParallelPrevRank',
+  );
 }
 
 /** World size of the data-parallel group that `options` selects. @throws ERR_MULTIRANK_NOT_INITIALIZED */
@@ -224,9 +230,13 @@ export function getExpertTensorParallelRank(): number {
   return expertTpValue(value ?? null);
 }
 /** World size of the expert tensor x model parallel group. */
-export function getExpertTensorAndModelParallelWorldSize(): number { return getExpertTensorAndModelParallelGroup().worldSize; }
+export function getExpertTensorAndModelParallelWorldSize(): number {
+  return getExpertTensorAndModelParallelGroup().worldSize;
+}
 /** This rank's rank in the expert tensor x model parallel group. */
-export function getExpertTensorAndModelParallelRank(): number { return getExpertTensorAndModelParallelGroup().rankInGroup; }
+export function getExpertTensorAndModelParallelRank(): number {
+  return getExpertTensorAndModelParallelGroup().rankInGroup;
+}
 /** The options of the expert data-parallel rank and size getters. */
 type ExpertDataOptions = { withGtpRemat?: boolean; partialExpertDataParallel?: boolean };
 /** This rank's expert data-parallel rank (in one optimizer instance's part with partialExpertDataParallel). */
@@ -241,6 +251,8 @@ export function getExpertDataParallelWorldSize(options?: ExpertDataOptions): num
 /** `"tp_gtp_dp_cp_pp_ep"`: this rank's rank in each of those groups (0 where there is no gtp group). */
 export function getAllRanks(): string {
   const gtp = lookupGroup('gtpRemat', 'gtp remat group', undefined, false)?.rankInGroup ?? 0;
-  return [getTensorModelParallelRank(), gtp, getDataParallelRank(), getContextParallelRank(), getPipelineModelParallelRank(),
-    getExpertModelParallelRank()].join('_');
+  return [
+    getTensorModelParallelRank(), gtp, getDataParallelRank(), getContextParallelRank(), getPipelineModelParallelRank(),
+    getExpertModelParallelRank(),
+  ].join('_');
 }

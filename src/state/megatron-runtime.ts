@@ -40,7 +40,9 @@ export type KindOf = string | ((sizes: MegatronSizes) => string);
  * This rank's group of `kind`. Missing: NOT_INITIALIZED `<what> is not initialized: <why>` when
  * `checkInitialized` (the default), else undefined.
  */
-export function lookupGroup(kind: KindOf, what: string, absentHint: string | undefined, checkInitialized = true): GroupCoordinator | undefined {
+export function lookupGroup(
+  kind: KindOf, what: string, absentHint: string | undefined, checkInitialized = true,
+): GroupCoordinator | undefined {
   const current = megatronOrUndefined();
   const name = current === undefined ? undefined : typeof kind === 'function' ? kind(current.mp.plan.sizes) : kind;
   const group = name === undefined ? undefined : current!.state.groups.get(name);
@@ -67,7 +69,9 @@ export function checkFlag(options: unknown, key: string, fallback: boolean): boo
 /** `list[index]`, or a RangeError when an override points past the member list. */
 export function memberAt(list: readonly number[], index: number, what: string): number {
   const value = list[index];
-  if (value === undefined) throw outOfRange(`${what}: index ${index} is outside the group's ${list.length} members [${list.join(', ')}]`);
+  if (value === undefined) {
+    throw outOfRange(`${what}: index ${index} is outside the group's ${list.length} members [${list.join(', ')}]`);
+  }
   return value;
 }
 

@@ -20,7 +20,8 @@ import { lookupGroup, megatronOrUndefined, type MegatronExtra } from './megatron
 export { initDistributedEnvironment, destroyDistributedEnvironment, getWorldGroup } from './environment.js';
 export type { InitDistributedOptions } from './environment.js';
 export {
-  RankGenerator, generateMaskedOrthogonalRankGroups, createHierarchicalGroups, defaultEmbeddingRanks, defaultPositionEmbeddingRanks,
+  RankGenerator, generateMaskedOrthogonalRankGroups, createHierarchicalGroups, defaultEmbeddingRanks,
+  defaultPositionEmbeddingRanks,
 } from '../topology/index.js';
 export type { MegatronOptions, MegatronPlan, EmbeddingRanksFn } from '../topology/index.js';
 export {
@@ -32,7 +33,9 @@ export {
   getExpertDataParallelGroupGloo, getAmaxReductionGroup, getTensorAndDataParallelGroup,
   getHierarchicalContextParallelGroups, getHybridDataContextParallelGroups
 } from './megatron-groups.js';
-export type { GroupGetter, DataParallelOptions, ExpertDataParallelOptions, ExpertTpEpPpOptions } from './megatron-groups.js';
+export type {
+  GroupGetter, DataParallelOptions, ExpertDataParallelOptions, ExpertTpEpPpOptions,
+} from './megatron-groups.js';
 export {
   setTensorModelParallelWorldSize, setPipelineModelParallelWorldSize, setTensorModelParallelRank,
   setPipelineModelParallelRank, setDataParallelRank, setExpertModelParallelWorldSize, setExpertModelParallelRank,
@@ -100,7 +103,9 @@ export function initializeModelParallel(options: MegatronOptions = {}): void {
   };
   // Upstream passes timedelta(minutes=distributed_timeout_minutes) to every new_group.
   const minutes = options?.distributedTimeoutMinutes;
-  installModelParallel(state, 'megatron', plan, groupSpecs(plan), extra, minutes === undefined ? state.timeoutMs : minutes * 60_000);
+  installModelParallel(
+    state, 'megatron', plan, groupSpecs(plan), extra, minutes === undefined ? state.timeoutMs : minutes * 60_000,
+  );
   const globals = megatronGlobals('initializeModelParallel');
   // Upstream sets the virtual pipeline values only with a virtual pipeline (earlier set* values stay otherwise).
   if (plan.sizes.vpp !== null) {
@@ -130,7 +135,9 @@ export function modelParallelIsInitialized(): boolean {
  * in the same order; undefined on ranks outside it.
  * @throws TypeError ERR_MULTIRANK_INVALID_ARG_TYPE when `ranks` is not an array of ranks.
  */
-export function createGroup(ranks?: readonly number[] | null, options: { groupDesc?: string } = {}): GroupCoordinator | undefined {
+export function createGroup(
+  ranks?: readonly number[] | null, options: { groupDesc?: string } = {},
+): GroupCoordinator | undefined {
   const state = requireEnvironment('the distributed environment');
   const members = ranks ?? Array.from({ length: state.worldSize }, (_, r) => r);
   if (!Array.isArray(members)) throw invalidType('ranks', 'an array of ranks', ranks);

@@ -40,7 +40,10 @@ export class ParallelState {
   /** Default deadline of this rank's groups, ms (`initDistributedEnvironment({ timeoutMs })`, else the job's). */
   readonly timeoutMs: number;
 
-  constructor(context: CommContext, worldSize: number, localRank: number, localWorldSize: number, backend: Backend, timeoutMs?: number) {
+  constructor(
+    context: CommContext, worldSize: number, localRank: number, localWorldSize: number, backend: Backend,
+    timeoutMs?: number,
+  ) {
     this.context = context;
     this.timeoutMs = timeoutMs ?? context.timeoutMs;
     if (!occurrencesOf.has(context)) occurrencesOf.set(context, new Map());
@@ -61,7 +64,8 @@ export class ParallelState {
    * Every member must create its groups in the same order (as torch's new_group requires).
    */
   newGroup(
-    groupRanks: readonly (readonly number[])[], groupName: string, timeoutMs = this.timeoutMs, localRank = this.localRank,
+    groupRanks: readonly (readonly number[])[], groupName: string, timeoutMs = this.timeoutMs,
+    localRank = this.localRank,
   ): GroupCoordinator | undefined {
     const mine = groupRanks.find((ranks) => ranks.includes(this.rank));
     if (mine === undefined) return undefined;
@@ -72,7 +76,8 @@ export class ParallelState {
     this.#nameCounts.set(groupName, count + 1);
     const uniqueName = `${groupName}:${count}`;
     const group = new GroupCoordinator({
-      groupRanks: [mine], context: this.context, localRank, groupName, occurrence, timeoutMs, uniqueName, backend: this.backend,
+      groupRanks: [mine], context: this.context, localRank, groupName, occurrence, timeoutMs, uniqueName,
+      backend: this.backend,
     });
     this.#byUniqueName.set(uniqueName, group);
     return group;

@@ -36,10 +36,12 @@ export interface PatchFlag {
 /** The kinds that can be patched, with the names their messages use. */
 const KINDS = {
   tp: {
-    flag: 'tpPatch', fn: 'patchTensorParallelGroup', arg: 'tpGroup', what: 'tensor model parallel group', short: 'tensor',
+    flag: 'tpPatch', fn: 'patchTensorParallelGroup', arg: 'tpGroup', what: 'tensor model parallel group',
+    short: 'tensor',
   },
   sp: {
-    flag: 'spPatch', fn: 'patchSequenceParallelGroup', arg: 'spGroup', what: 'sequence model parallel group', short: 'sequence',
+    flag: 'spPatch', fn: 'patchSequenceParallelGroup', arg: 'spGroup', what: 'sequence model parallel group',
+    short: 'sequence',
   },
 } as const;
 

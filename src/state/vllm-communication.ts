@@ -25,7 +25,10 @@ export function tensorModelParallelReduceScatter(input: Tensor, dim = -1): Tenso
   return tp().reduceScatter(input, { dim });
 }
 
-/** The tp group's tensors joined along `dim` on tp rank `dst` (default 0); null elsewhere. @throws ERR_MULTIRANK_NOT_INITIALIZED */
+/**
+ * The tp group's tensors joined along `dim` on tp rank `dst` (default 0); null elsewhere.
+ * @throws ERR_MULTIRANK_NOT_INITIALIZED
+ */
 export function tensorModelParallelGather(input: Tensor, dst = 0, dim = -1): Tensor | null {
   return tp().gather(input, { dst, dim });
 }
@@ -35,7 +38,9 @@ export function tensorModelParallelGather(input: Tensor, dst = 0, dim = -1): Ten
  * returned as is (as upstream does without torch.distributed).
  * @throws ERR_MULTIRANK_NOT_INITIALIZED with an environment but before initializeModelParallel().
  */
-export function broadcastTensorDict(tensorDict?: Record<string, unknown>, src = 0): Record<string, unknown> | undefined {
+export function broadcastTensorDict(
+  tensorDict?: Record<string, unknown>, src = 0,
+): Record<string, unknown> | undefined {
   if (!distributedEnvironmentIsInitialized()) return tensorDict;
   return tp().broadcastTensorDict(tensorDict, { src });
 }

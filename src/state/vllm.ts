@@ -13,9 +13,13 @@ import { checkInteger, invalidType, outOfRange } from '../errors.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import { planVllmGroups, VLLM_KINDS, type VllmOptions } from '../topology/index.js';
 import { distributedEnvironmentIsInitialized, getWorldGroup } from './environment.js';
-import { checkBackend, currentOf, hasGroups, installPlan, newGroupOrThrow, requireEnvironment, requireGroup } from './front-end.js';
+import {
+  checkBackend, currentOf, hasGroups, installPlan, newGroupOrThrow, requireEnvironment, requireGroup,
+} from './front-end.js';
 import { sameNodeFlags } from './same-node.js';
-import { cleanupPatchedDistEnv, destroyPatchedModelParallel, patchTensorParallel, type TensorParallelPatch } from './tp-patch.js';
+import {
+  cleanupPatchedDistEnv, destroyPatchedModelParallel, patchTensorParallel, type TensorParallelPatch,
+} from './tp-patch.js';
 
 export { initDistributedEnvironment, destroyDistributedEnvironment, getWorldGroup } from './environment.js';
 export type { InitDistributedOptions } from './environment.js';
@@ -23,7 +27,8 @@ export type { TensorParallelPatch } from './tp-patch.js';
 export type { VllmOptions, VllmPlan } from '../topology/index.js';
 export { TensorMetadata } from './vllm-metadata.js';
 export {
-  tensorModelParallelAllReduce, tensorModelParallelAllGather, tensorModelParallelReduceScatter, tensorModelParallelGather,
+  tensorModelParallelAllReduce, tensorModelParallelAllGather, tensorModelParallelReduceScatter,
+  tensorModelParallelGather,
   broadcastTensorDict,
 } from './vllm-communication.js';
 
@@ -54,7 +59,11 @@ export function ensureModelParallelInitialized(options: VllmEnsureOptions): void
     return;
   }
   const expect = (what: string, got: number, wanted: number) => {
-    if (got !== wanted) throw outOfRange(`${what} parallel group already initialized, but of unexpected size: got ${got}, wanted ${wanted}`);
+    if (got !== wanted) {
+      throw outOfRange(
+        `${what} parallel group already initialized, but of unexpected size: got ${got}, wanted ${wanted}`,
+      );
+    }
   };
   expect('tensor', getTensorModelParallelWorldSize(), options.tensorModelParallelSize ?? 1);
   expect('pipeline', getPpGroup().worldSize, options.pipelineModelParallelSize ?? 1);
@@ -130,7 +139,8 @@ export function getDpGroup(): GroupCoordinator {
 /** This rank's expert-parallel group (MoE models only). @throws ERR_MULTIRANK_NOT_INITIALIZED */
 export function getEpGroup(): GroupCoordinator {
   return requireGroup('vllm', 'ep', 'expert parallel group',
-    'the EP group is only created for MoE models (initializeModelParallel was called with isMoe: false); call this only for MoE models');
+    'the EP group is only created for MoE models (initializeModelParallel was called with isMoe: false); call this ' +
+      'only for MoE models');
 }
 
 /** This rank's prefill-context-parallel group. @throws ERR_MULTIRANK_NOT_INITIALIZED */

@@ -151,8 +151,9 @@ export class StatelessProcessGroup {
       } catch (error) {
         if (!(error instanceof TimeoutError)) throw error;
         const count = await this.store.add(prefix + counter, 0);
-        throw new TimeoutError(`StatelessProcessGroup.barrier: rank ${this.rank} timed out after ${timeoutMs} ms waiting for `
-          + `${what}s: ${count} of ${this.worldSize} ranks (key ${JSON.stringify(prefix + done)})`, { cause: error });
+        throw new TimeoutError(`StatelessProcessGroup.barrier: rank ${this.rank} timed out after ${timeoutMs} ms ` +
+          `waiting for ${what}s: ${count} of ${this.worldSize} ranks (key ${JSON.stringify(prefix + done)})`,
+          { cause: error });
       }
     };
     await phase('arrive', 'go', 'arrival');

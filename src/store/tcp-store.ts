@@ -277,8 +277,8 @@ export class TCPStore implements Store {
   #key(key: string, name = 'key'): Buffer {
     const bytes = utf8(checkKey(name, key));
     if (bytes.length > MAX_KEY_BYTES) {
-      throw outOfRange(`Expected \`${name}\` to be at most ${MAX_KEY_BYTES - 1} bytes in UTF-8 (torch's TCPStore limit, `
-        + `with its "/" prefix), got ${bytes.length - 1} bytes`);
+      throw outOfRange(`Expected \`${name}\` to be at most ${MAX_KEY_BYTES - 1} bytes in UTF-8 (torch's TCPStore ` +
+        `limit, with its "/" prefix), got ${bytes.length - 1} bytes`);
     }
     return bytes;
   }
@@ -286,7 +286,9 @@ export class TCPStore implements Store {
   #keys(keys: readonly string[]): Buffer[] {
     checkKeys('keys', keys);
     if (keys.length > MAX_KEYS) {
-      throw outOfRange(`Expected \`keys\` to hold at most ${MAX_KEYS} keys (torch's TCPStore limit), got ${keys.length}`);
+      throw outOfRange(
+        `Expected \`keys\` to hold at most ${MAX_KEYS} keys (torch's TCPStore limit), got ${keys.length}`,
+      );
     }
     return keys.map((key, i) => this.#key(key, `keys[${i}]`));
   }
@@ -295,7 +297,8 @@ export class TCPStore implements Store {
     const bytes = toBytes(name, value);
     if (bytes.length > MAX_VALUE_BYTES) {
       throw outOfRange(
-        `Expected \`${name}\` to be at most ${MAX_VALUE_BYTES} bytes (torch's TCPStore limit), got ${bytes.length} bytes`);
+        `Expected \`${name}\` to be at most ${MAX_VALUE_BYTES} bytes (torch's TCPStore limit), ` +
+        `got ${bytes.length} bytes`);
     }
     return bytes;
   }

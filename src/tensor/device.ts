@@ -36,7 +36,10 @@ function memoryOf(kind: AcceleratorKind): DeviceMemory {
   if (memory === undefined) {
     const provider = providers.get(kind);
     if (provider === undefined) {
-      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `No ${kind} device memory is registered in this thread (import multirank, not only its tensor layer)`);
+      throw new MultirankError(
+        ErrorCodes.BACKEND_UNAVAILABLE,
+        `No ${kind} device memory is registered in this thread (import multirank, not only its tensor layer)`,
+      );
     }
     memory = provider();
     memories.set(kind, memory);
@@ -107,7 +110,10 @@ export class DeviceStorage extends Storage {
   }
 
   override get buffer(): ArrayBufferLike {
-    throw invalidType('tensor', `a CPU tensor (this one is on ${this.deviceName}: copy it with .to('cpu') first)`, `a ${this.deviceName} tensor`);
+    throw invalidType(
+      'tensor', `a CPU tensor (this one is on ${this.deviceName}: copy it with .to('cpu') first)`,
+      `a ${this.deviceName} tensor`,
+    );
   }
 
   /** Frees the device memory now (instead of at garbage collection). Idempotent. */
@@ -137,7 +143,9 @@ export function deviceStorage(byteLength: number, device: Device): Storage {
 
 /** The device address of a device tensor's first element. */
 export function devicePointer(t: Bytes): number {
-  if (!(t.storage instanceof DeviceStorage)) throw invalidType('tensor', 'a tensor on a device', `a tensor on ${t.device}`);
+  if (!(t.storage instanceof DeviceStorage)) {
+    throw invalidType('tensor', 'a tensor on a device', `a tensor on ${t.device}`);
+  }
   return t.storage.ptr + t.storageOffsetBytes;
 }
 
@@ -148,8 +156,9 @@ export function copyBytes(dst: Bytes, src: Bytes): void {
   if (dst.device === 'cpu' && src.device === 'cpu') dst.bytes().set(src.bytes());
   else if (src.device === 'cpu') deviceOf(dst).memory.upload(deviceOf(dst).index, devicePointer(dst), src.bytes());
   else if (dst.device === 'cpu') deviceOf(src).memory.download(deviceOf(src).index, dst.bytes(), devicePointer(src));
-  else if (dst.device === src.device) deviceOf(dst).memory.copy(deviceOf(dst).index, devicePointer(dst), devicePointer(src), n);
-  else {
+  else if (dst.device === src.device) {
+    deviceOf(dst).memory.copy(deviceOf(dst).index, devicePointer(dst), devicePointer(src), n);
+  } else {
     const staged = new Uint8Array(n);
     deviceOf(src).memory.download(deviceOf(src).index, staged, devicePointer(src));
     deviceOf(dst).memory.upload(deviceOf(dst).index, devicePointer(dst), staged);

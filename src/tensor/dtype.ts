@@ -73,7 +73,9 @@ export function dtypeFromCode(code: number): DType | undefined {
 }
 
 export function checkReduceOp(value: unknown, name = 'op'): ReduceOp {
-  if (typeof value !== 'string' || !(REDUCE_OPS as readonly string[]).includes(value)) throw invalidChoice(name, REDUCE_OPS, value);
+  if (typeof value !== 'string' || !(REDUCE_OPS as readonly string[]).includes(value)) {
+    throw invalidChoice(name, REDUCE_OPS, value);
+  }
   return value as ReduceOp;
 }
 
@@ -126,7 +128,8 @@ export function effectiveReduceOp(dtype: DType, op: ReduceOp): ReduceOp {
  * The TypedArray a dtype is stored in (16-bit floats as their u16 bit patterns; complex64 / complex128 as
  * a Float32Array / Float64Array of 2 entries per element, real part first).
  */
-export type StorageArray = Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
+export type StorageArray = Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int32Array |
+  BigInt64Array;
 
 /** The storage array of `length` elements of `dtype` at `byteOffset` (complex: 2 * length entries). */
 export function storageView(dtype: DType, buffer: ArrayBufferLike, byteOffset: number, length: number): StorageArray {

@@ -16,13 +16,20 @@ function flatten(data: unknown): { values: Scalar[]; shape: number[] } {
   const values: Scalar[] = [];
   const walk = (node: unknown, dim: number, path: string): void => {
     if (dim === shape.length) {
-      if (Array.isArray(node)) throw shapeError(`\`data${path}\` is nested deeper than the rest of \`data\` (shape ${formatShape(shape)})`);
-      if (typeof node !== 'number' && typeof node !== 'bigint' && typeof node !== 'boolean') throw invalidType(`data${path}`, 'a number, bigint or boolean', node);
+      if (Array.isArray(node)) {
+        throw shapeError(`\`data${path}\` is nested deeper than the rest of \`data\` (shape ${formatShape(shape)})`);
+      }
+      if (typeof node !== 'number' && typeof node !== 'bigint' && typeof node !== 'boolean') {
+        throw invalidType(`data${path}`, 'a number, bigint or boolean', node);
+      }
       values.push(node);
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[dim]) {
-      throw shapeError(`\`data${path}\` has ${Array.isArray(node) ? `length ${node.length}` : 'no array'} where ${shape[dim]} entries are expected (nested arrays must be rectangular)`);
+      throw shapeError(
+        `\`data${path}\` has ${Array.isArray(node) ? `length ${node.length}` : 'no array'} where ${shape[dim]} ` +
+          `entries are expected (nested arrays must be rectangular)`,
+      );
     }
     node.forEach((child, i) => walk(child, dim + 1, `${path}[${i}]`));
   };
@@ -106,9 +113,15 @@ const ARRAY_DTYPES: ReadonlyArray<[new (...args: never[]) => StorageArray, DType
  * read as bfloat16 unless `dtype: 'float16'` is given, and a Uint8Array may be `bool`. `complex64` and
  * `complex128` view a Float32Array / Float64Array of interleaved re, im parts (default shape [length / 2]).
  */
-export function fromTypedArray(array: StorageArray, options: { dtype?: DType; shape?: readonly number[] } = {}): Tensor {
+export function fromTypedArray(
+  array: StorageArray, options: { dtype?: DType; shape?: readonly number[] } = {},
+): Tensor {
   const match = ARRAY_DTYPES.find(([ctor]) => array instanceof ctor);
-  if (match === undefined) throw invalidType('array', 'a Float32Array, Float64Array, Int8Array, Uint8Array, Int32Array, BigInt64Array or Uint16Array', array);
+  if (match === undefined) {
+    throw invalidType(
+      'array', 'a Float32Array, Float64Array, Int8Array, Uint8Array, Int32Array, BigInt64Array or Uint16Array', array,
+    );
+  }
   const dtype = options.dtype ?? match[1];
   const info = dtypeInfo(dtype);
   const parts = info.isComplex ? 2 : 1; // array entries per element
@@ -119,7 +132,10 @@ export function fromTypedArray(array: StorageArray, options: { dtype?: DType; sh
       throw shapeError(`A ${dtype} tensor views (re, im) pairs: needs an even length, got ${array.length}`);
     }
   } else if (info.itemBytes !== array.BYTES_PER_ELEMENT) {
-    throw invalidType('options.dtype', `a dtype stored in ${array.BYTES_PER_ELEMENT}-byte elements like ${array.constructor.name}`, dtype);
+    throw invalidType(
+      'options.dtype', `a dtype stored in ${array.BYTES_PER_ELEMENT}-byte elements like ${array.constructor.name}`,
+      dtype,
+    );
   }
   const shape = options.shape ?? [array.length / parts];
   return new Tensor(dtype, shape, wrapStorage(array.buffer, array.byteOffset, array.byteLength));

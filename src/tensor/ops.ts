@@ -40,10 +40,16 @@ export function split(t: Tensor, sizeOrSections: number | readonly number[], dim
     for (let start = 0; start < size; start += sizeOrSections) sections.push(Math.min(sizeOrSections, size - start));
     if (sections.length === 0) sections.push(0);
   } else {
-    if (!Array.isArray(sizeOrSections)) throw invalidType('sections', 'a positive integer or an array of sizes', sizeOrSections);
+    if (!Array.isArray(sizeOrSections)) {
+      throw invalidType('sections', 'a positive integer or an array of sizes', sizeOrSections);
+    }
     sizeOrSections.forEach((s, i) => checkInteger(`sections[${i}]`, s, 0));
     const total = sizeOrSections.reduce((a, b) => a + b, 0);
-    if (total !== size) throw shapeError(`split: \`sections\` [${sizeOrSections.join(', ')}] add up to ${total}, but dim ${d} has size ${size}`);
+    if (total !== size) {
+      throw shapeError(
+        `split: \`sections\` [${sizeOrSections.join(', ')}] add up to ${total}, but dim ${d} has size ${size}`,
+      );
+    }
     sections = [...sizeOrSections];
   }
   let start = 0;
@@ -80,22 +86,34 @@ export function splitTensorAlongLastDim(t: Tensor, numPartitions: number, contig
   if (t.ndim === 0) throw shapeError('splitTensorAlongLastDim needs a tensor of at least one dimension, got a scalar');
   const last = t.shape[t.ndim - 1]!;
   if (last % numPartitions !== 0) {
-    throw shapeError(`splitTensorAlongLastDim: the last dim of shape ${formatShape(t.shape)} (${last}) cannot be split into ${numPartitions} equal parts`);
+    throw shapeError(
+      `splitTensorAlongLastDim: the last dim of shape ${formatShape(t.shape)} (${last}) cannot be split into ` +
+        `${numPartitions} equal parts`,
+    );
   }
   // Both settings give the same pieces: the ones upstream has contiguous are views either way.
   return split(t, last / numPartitions, -1);
 }
 
 /** torch.cat: joins tensors that agree on every dim but `dim` and on dtype. */
-export function cat(tensors: readonly Tensor[], dim = 0, options: { arena?: SharedMemory; shared?: boolean } = {}): Tensor {
-  if (!Array.isArray(tensors) || tensors.length === 0) throw invalidType('tensors', 'a non-empty array of Tensors', tensors);
+export function cat(
+  tensors: readonly Tensor[], dim = 0, options: { arena?: SharedMemory; shared?: boolean } = {},
+): Tensor {
+  if (!Array.isArray(tensors) || tensors.length === 0) {
+    throw invalidType('tensors', 'a non-empty array of Tensors', tensors);
+  }
   tensors.forEach((t, i) => checkTensor(`tensors[${i}]`, t));
   const first = tensors[0]!;
   const d = normalizeDim(dim, first.ndim);
   tensors.forEach((t, i) => {
     if (t.dtype !== first.dtype) throw invalidType(`tensors[${i}].dtype`, `"${first.dtype}" like tensors[0]`, t.dtype);
     const agrees = t.ndim === first.ndim && t.shape.every((s: number, j: number) => j === d || s === first.shape[j]);
-    if (!agrees) throw shapeError(`cat: \`tensors[${i}]\` has shape ${formatShape(t.shape)}, which does not match ${formatShape(first.shape)} outside dim ${d}`);
+    if (!agrees) {
+      throw shapeError(
+        `cat: \`tensors[${i}]\` has shape ${formatShape(t.shape)}, which does not match ${formatShape(first.shape)} ` +
+          `outside dim ${d}`,
+      );
+    }
   });
   const shape = [...first.shape];
   shape[d] = tensors.reduce((sum, t) => sum + t.shape[d]!, 0);
@@ -109,7 +127,9 @@ export function cat(tensors: readonly Tensor[], dim = 0, options: { arena?: Shar
 }
 
 /** torch.movedim for one dim: a copy with dim `source` moved to position `destination`. */
-export function movedim(t: Tensor, source: number, destination: number, options: { arena?: SharedMemory; shared?: boolean } = {}): Tensor {
+export function movedim(
+  t: Tensor, source: number, destination: number, options: { arena?: SharedMemory; shared?: boolean } = {},
+): Tensor {
   checkTensor('tensor', t);
   const s = normalizeDim(source, t.ndim, 'source');
   const dst = normalizeDim(destination, t.ndim, 'destination');
@@ -119,7 +139,9 @@ export function movedim(t: Tensor, source: number, destination: number, options:
 }
 
 /** A copy whose dim i is the input's dim `perm[i]`. */
-export function permute(t: Tensor, perm: readonly number[], options: { arena?: SharedMemory; shared?: boolean } = {}): Tensor {
+export function permute(
+  t: Tensor, perm: readonly number[], options: { arena?: SharedMemory; shared?: boolean } = {},
+): Tensor {
   const shape = perm.map((p) => t.shape[p]!);
   const out = empty(shape, { dtype: t.dtype, ...options });
   const src = t.data as unknown as ArrayLike<unknown> & Record<number, unknown>;

@@ -33,7 +33,9 @@ export function normalizeDim(dim: unknown, ndim: number, name = 'dim'): number {
   const d = dim as number;
   const lo = ndim === 0 ? -1 : -ndim;
   const hi = ndim === 0 ? 0 : ndim - 1;
-  if (d < lo || d > hi) throw outOfRange(`\`${name}\` (${d}) is out of range for a tensor of ${ndim} dimensions (allowed ${lo}..${hi})`);
+  if (d < lo || d > hi) {
+    throw outOfRange(`\`${name}\` (${d}) is out of range for a tensor of ${ndim} dimensions (allowed ${lo}..${hi})`);
+  }
   return d < 0 ? d + Math.max(ndim, 1) : d;
 }
 
@@ -53,12 +55,16 @@ export function inferShape(shape: readonly number[], numel: number, from: Shape)
   const out = [...shape];
   if (inferred !== -1) {
     if (known === 0 || numel % known !== 0) {
-      throw shapeError(`\`shape\` [${shape.join(', ')}] is invalid for a tensor of ${numel} elements (shape [${from.join(', ')}])`);
+      throw shapeError(
+        `\`shape\` [${shape.join(', ')}] is invalid for a tensor of ${numel} elements (shape [${from.join(', ')}])`,
+      );
     }
     out[inferred] = numel / known;
   }
   if (numelOf(out) !== numel) {
-    throw shapeError(`\`shape\` [${shape.join(', ')}] is invalid for a tensor of ${numel} elements (shape [${from.join(', ')}])`);
+    throw shapeError(
+      `\`shape\` [${shape.join(', ')}] is invalid for a tensor of ${numel} elements (shape [${from.join(', ')}])`,
+    );
   }
   return out;
 }

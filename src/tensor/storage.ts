@@ -67,7 +67,8 @@ export class Storage {
   readonly #scope: JobScope | undefined;
 
   constructor(
-    byteLength: number, buffer: ArrayBufferLike, byteOffset: number, arena?: SharedMemory, region?: SharedRegion, scope?: JobScope,
+    byteLength: number, buffer: ArrayBufferLike, byteOffset: number, arena?: SharedMemory, region?: SharedRegion,
+    scope?: JobScope,
   ) {
     this.byteLength = byteLength;
     this.#buffer = buffer;
@@ -161,8 +162,12 @@ function slabStorage(byteLength: number): Storage {
 export function allocateStorage(byteLength: number, arena?: SharedMemory, shared = false): Storage {
   const target = arena ?? (shared ? context.arena : undefined);
   if (target === undefined) {
-    if (shared) throw invalidType('options.shared', 'used inside a rank of a job (this thread has no shared arena)', shared);
-    return byteLength <= SLAB_PIECE_MAX_BYTES ? slabStorage(byteLength) : new Storage(byteLength, new ArrayBuffer(byteLength), 0);
+    if (shared) {
+      throw invalidType('options.shared', 'used inside a rank of a job (this thread has no shared arena)', shared);
+    }
+    return byteLength <= SLAB_PIECE_MAX_BYTES
+      ? slabStorage(byteLength)
+      : new Storage(byteLength, new ArrayBuffer(byteLength), 0);
   }
   // Everything a rank allocates in its arena belongs to its job (also `{ arena }` given explicitly).
   const scope = target === context.arena ? context.job : undefined;

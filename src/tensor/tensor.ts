@@ -54,7 +54,10 @@ export class Tensor {
     }
     storage.assertLive(); // a view of released memory would read whatever took it
     if (storageOffsetBytes + this.numel * info.itemBytes > storage.byteLength) {
-      throw shapeError(`A tensor of shape ${formatShape(this.shape)} (${dtype}) needs ${this.numel * info.itemBytes} bytes at offset ${storageOffsetBytes}, but its storage has ${storage.byteLength}`);
+      throw shapeError(
+        `A tensor of shape ${formatShape(this.shape)} (${dtype}) needs ${this.numel * info.itemBytes} bytes at ` +
+          `offset ${storageOffsetBytes}, but its storage has ${storage.byteLength}`,
+      );
     }
     this.storage = storage;
     this.storageOffsetBytes = storageOffsetBytes;
@@ -141,7 +144,9 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): Scalar {
-    if (this.numel !== 1) throw shapeError(`item() needs a tensor of one element, got shape ${formatShape(this.shape)}`);
+    if (this.numel !== 1) {
+      throw shapeError(`item() needs a tensor of one element, got shape ${formatShape(this.shape)}`);
+    }
     return this.getFlat(0);
   }
 
@@ -156,7 +161,9 @@ export class Tensor {
   toNestedArray(): unknown {
     const flat = this.toArray();
     const build = (dim: number, offset: number): unknown =>
-      dim === this.ndim ? flat[offset] : Array.from({ length: this.shape[dim]! }, (_, i) => build(dim + 1, offset + i * this.strides[dim]!));
+      dim === this.ndim
+        ? flat[offset]
+        : Array.from({ length: this.shape[dim]! }, (_, i) => build(dim + 1, offset + i * this.strides[dim]!));
     return build(0, 0);
   }
 
@@ -180,7 +187,9 @@ export class Tensor {
     const size = this.shape[d]!;
     checkInteger('start', start, 0);
     checkInteger('length', length, 0);
-    if (start + length > size) throw outOfRange(`narrow: \`start\` (${start}) + \`length\` (${length}) exceeds the size ${size} of dim ${d}`);
+    if (start + length > size) {
+      throw outOfRange(`narrow: \`start\` (${start}) + \`length\` (${length}) exceeds the size ${size} of dim ${d}`);
+    }
     const shape = [...this.shape];
     shape[d] = length;
     const hollow = shape.includes(0); // no element: its offset stays where the input's is (inside the storage)
@@ -201,8 +210,15 @@ export class Tensor {
 
   /** Copies `src` (same dtype and numel) into this tensor. Returns this. */
   copyFrom(src: Tensor): this {
-    if (src.dtype !== this.dtype) throw invalidType('src.dtype', `"${this.dtype}" (the destination's dtype)`, src.dtype);
-    if (src.numel !== this.numel) throw shapeError(`copyFrom: \`src\` has ${src.numel} elements (shape ${formatShape(src.shape)}), the destination ${this.numel} (shape ${formatShape(this.shape)})`);
+    if (src.dtype !== this.dtype) {
+      throw invalidType('src.dtype', `"${this.dtype}" (the destination's dtype)`, src.dtype);
+    }
+    if (src.numel !== this.numel) {
+      throw shapeError(
+        `copyFrom: \`src\` has ${src.numel} elements (shape ${formatShape(src.shape)}), the destination ` +
+          `${this.numel} (shape ${formatShape(this.shape)})`,
+      );
+    }
     copyBytes(this, src);
     return this;
   }
@@ -234,12 +250,16 @@ export class Tensor {
   }
 
   #flatIndex(index: readonly number[]): number {
-    if (index.length !== this.ndim) throw shapeError(`Expected ${this.ndim} indices for shape ${formatShape(this.shape)}, got ${index.length}`);
+    if (index.length !== this.ndim) {
+      throw shapeError(`Expected ${this.ndim} indices for shape ${formatShape(this.shape)}, got ${index.length}`);
+    }
     let flat = 0;
     index.forEach((i, d) => {
       checkInteger(`index[${d}]`, i);
       const size = this.shape[d]!;
-      if (i < -size || i >= size) throw outOfRange(`\`index[${d}]\` (${i}) is out of range for dim ${d} of size ${size}`);
+      if (i < -size || i >= size) {
+        throw outOfRange(`\`index[${d}]\` (${i}) is out of range for dim ${d} of size ${size}`);
+      }
       flat += (i < 0 ? i + size : i) * this.strides[d]!;
     });
     return flat;
@@ -278,7 +298,9 @@ export function encodeComplex(value: Scalar): ComplexPair {
  * Copies `count` entries of dim `d` from `src` (starting at `srcStart`) to `dst` (starting at `dstStart`),
  * where both tensors agree on every dim but `d`. The blocks are the contiguous runs below `d`.
  */
-export function copyBlocks(src: Tensor, dst: Tensor, d: number, srcStart: number, dstStart: number, count: number): void {
+export function copyBlocks(
+  src: Tensor, dst: Tensor, d: number, srcStart: number, dstStart: number, count: number,
+): void {
   const inner = src.strides[d]! * src.itemBytes;
   const outer = numelOf(src.shape.slice(0, d));
   const srcBytes = src.bytes(), dstBytes = dst.bytes();
@@ -311,7 +333,9 @@ export function empty(shape: readonly number[], options: TensorOptions = {}): Te
   const bytes = numelOf(checked) * dtypeInfo(dtype).itemBytes;
   const device = options.device === undefined ? 'cpu' : parseDevice(options.device, 'options.device');
   if (device !== 'cpu') {
-    if (options.arena !== undefined || options.shared === true) throw invalidType('options.device', '"cpu" with `shared` or `arena`', device);
+    if (options.arena !== undefined || options.shared === true) {
+      throw invalidType('options.device', '"cpu" with `shared` or `arena`', device);
+    }
     return new Tensor(dtype, checked, deviceStorage(bytes, device));
   }
   return new Tensor(dtype, checked, allocateStorage(bytes, options.arena, options.shared === true));

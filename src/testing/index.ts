@@ -4,7 +4,9 @@
  *
  *   // rank-body.js:  export function sumOfRanks({ rank }) { ... return value }
  *   test('sum', async (t) => {
- *     const results = await withRanks(4, { module: new URL('./rank-body.js', import.meta.url), exportName: 'sumOfRanks' });
+ *     const results = await withRanks(4, {
+ *       module: new URL('./rank-body.js', import.meta.url), exportName: 'sumOfRanks',
+ *     });
  *   });
  */
 import { invalidType } from '../errors.js';

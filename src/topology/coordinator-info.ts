@@ -30,7 +30,9 @@ interface CoordinatorIndex<K extends string> {
 }
 
 /** Builds `groupsOf` / `rankInfo` over `groups`; the rank index is made on first use. */
-export function makeCoordinatorIndex<K extends string>(flavor: string, groups: Record<K, number[][]>): CoordinatorIndex<K> {
+export function makeCoordinatorIndex<K extends string>(
+  flavor: string, groups: Record<K, number[][]>,
+): CoordinatorIndex<K> {
   let lookup: Map<K, Map<number, number[]>> | null = null;
   const build = () => {
     const m = new Map<K, Map<number, number[]>>();

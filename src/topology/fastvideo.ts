@@ -58,8 +58,8 @@ function covered(W: number, size: number, name: string, kind: string): void {
   if (W % size !== 0) {
     throw conflict(
       `worldSize (${W}) is not divisible by ${name} (${size}): upstream builds floor(${W} / ${size}) = ` +
-        `${Math.floor(W / size)} ${kind} groups of consecutive ranks, and ranks ${Math.floor(W / size) * size}..${W - 1} ` +
-        `would be in no ${kind} group`,
+        `${Math.floor(W / size)} ${kind} groups of consecutive ranks, and ranks ` +
+        `${Math.floor(W / size) * size}..${W - 1} would be in no ${kind} group`,
     );
   }
 }
@@ -71,7 +71,9 @@ function covered(W: number, size: number, name: string, kind: string): void {
  */
 export function planFastVideoGroups(worldSize: number, options?: FastVideoOptions): FastVideoPlan {
   const W = checkSize('worldSize', worldSize);
-  const o = checkOptionKeys('options', options, ['tensorModelParallelSize', 'sequenceModelParallelSize', 'dataParallelSize', 'backend']);
+  const o = checkOptionKeys(
+    'options', options, ['tensorModelParallelSize', 'sequenceModelParallelSize', 'dataParallelSize', 'backend'],
+  );
   optionalString('options.backend', o.backend);
   const tp = sizeOr('options.tensorModelParallelSize', o.tensorModelParallelSize, 1);
   const sp = sizeOr('options.sequenceModelParallelSize', o.sequenceModelParallelSize, 1);
@@ -98,7 +100,9 @@ export function planFastVideoGroups(worldSize: number, options?: FastVideoOption
   };
 }
 
-function suffixHelper(kind: 'tp' | 'sp', sizeName: string, worldSize: number, options: Record<string, unknown> | undefined): NamedGroups {
+function suffixHelper(
+  kind: 'tp' | 'sp', sizeName: string, worldSize: number, options: Record<string, unknown> | undefined,
+): NamedGroups {
   const W = checkSize('worldSize', worldSize);
   const o = checkOptionKeys('options', options, [sizeName, 'backend', 'groupNameSuffix']);
   optionalString('options.backend', o.backend);

@@ -79,7 +79,9 @@ export function createHybridDpCpGroups(rank: number, ranks: readonly number[]): 
 /** The stages that hold the word embeddings: first and last of a pipeline group (`[first]` if one stage). */
 export function defaultEmbeddingRanks(ppRanks: readonly number[]): number[] {
   const members = checkRankList('ppRanks', ppRanks);
-  if (members.length === 0) throw conflict('defaultEmbeddingRanks: `ppRanks` is empty; a pipeline group has at least one rank');
+  if (members.length === 0) {
+    throw conflict('defaultEmbeddingRanks: `ppRanks` is empty; a pipeline group has at least one rank');
+  }
   return members.length === 1 ? [members[0]!] : [members[0]!, members[members.length - 1]!];
 }
 

@@ -45,14 +45,21 @@ function panelsOf(groups: object): LayoutPanel[] {
 
 function megatronTitle(plan: MegatronPlan): string {
   const s = plan.sizes;
-  const parts = [`world ${plan.worldSize}`, `tp ${s.tp}`, `pp ${s.pp}`, `cp ${s.cp}`, `dp ${s.dp}`, `ep ${s.ep}`, `etp ${s.etp}`, `expertDp ${s.expertDp}`];
+  const parts = [
+    `world ${plan.worldSize}`, `tp ${s.tp}`, `pp ${s.pp}`, `cp ${s.cp}`, `dp ${s.dp}`, `ep ${s.ep}`, `etp ${s.etp}`,
+    `expertDp ${s.expertDp}`,
+  ];
   if (s.vpp !== null) parts.push(`vpp ${s.vpp}`);
   if (s.numDistributedOptimizerInstances > 1) parts.push(`distOptInstances ${s.numDistributedOptimizerInstances}`);
   if (s.gtpRemat > 1) parts.push(`gtpRemat ${s.gtpRemat}`);
   if (s.expertGtpRemat > 1) parts.push(`expertGtpRemat ${s.expertGtpRemat}`);
-  if (s.hierarchicalContextParallelSizes) parts.push(`hierarchicalCp [${s.hierarchicalContextParallelSizes.join(',')}]`);
+  if (s.hierarchicalContextParallelSizes) {
+    parts.push(`hierarchicalCp [${s.hierarchicalContextParallelSizes.join(',')}]`);
+  }
   if (s.hybridContextParallel) parts.push('hybridCp');
-  if (s.rankOffset > 0 || s.localWorldSize !== plan.worldSize) parts.push(`ranks ${s.rankOffset}..${s.rankOffset + s.localWorldSize - 1}`);
+  if (s.rankOffset > 0 || s.localWorldSize !== plan.worldSize) {
+    parts.push(`ranks ${s.rankOffset}..${s.rankOffset + s.localWorldSize - 1}`);
+  }
   parts.push(`order ${s.order}`);
   return `megatron: ${parts.join(', ')}`;
 }
@@ -74,7 +81,9 @@ function megatronView(plan: MegatronPlan): Pick<LayoutView, 'title' | 'axes' | '
   return { title: megatronTitle(plan), axes, coordinates };
 }
 
-function coordinatorView(plan: VllmPlan | FastVideoPlan, axes: string[], title: string): Pick<LayoutView, 'title' | 'axes' | 'coordinates'> {
+function coordinatorView(
+  plan: VllmPlan | FastVideoPlan, axes: string[], title: string,
+): Pick<LayoutView, 'title' | 'axes' | 'coordinates'> {
   const coordinates = (rank: number): number[] | null => {
     let info: Record<string, { rankInGroup: number }>;
     try {
@@ -98,11 +107,15 @@ export function toLayoutView(plan: TopologyPlan): LayoutView {
   } else if (plan.flavor === 'vllm') {
     const s = plan.sizes;
     const axes = ['tp', 'dcp', 'pcp', 'pp', 'dp', ...(plan.groups.ep ? ['ep'] : [])];
-    const title = `vllm: world ${plan.worldSize}, externalDp ${s.externalDp}, dp ${s.dp}, pp ${s.pp}, pcp ${s.pcp}, tp ${s.tp}, dcp ${s.dcp}`;
+    const title =
+      `vllm: world ${plan.worldSize}, externalDp ${s.externalDp}, dp ${s.dp}, pp ${s.pp}, pcp ${s.pcp}, tp ${s.tp}, ` +
+        `dcp ${s.dcp}`;
     rest = coordinatorView(plan, axes, title);
   } else {
     const s = plan.sizes;
-    rest = coordinatorView(plan, ['tp', 'sp', 'dp'], `fastvideo: world ${plan.worldSize}, tp ${s.tp}, sp ${s.sp}, dp ${s.dp}`);
+    rest = coordinatorView(
+      plan, ['tp', 'sp', 'dp'], `fastvideo: world ${plan.worldSize}, tp ${s.tp}, sp ${s.sp}, dp ${s.dp}`,
+    );
   }
   return { flavor: plan.flavor, rankCount: maxRank + 1, panels, ...rest };
 }

@@ -6,7 +6,8 @@
 import { RankGenerator, injectGtpRematAxis } from './rank-generator.js';
 import { defaultEmbeddingRanks, defaultPositionEmbeddingRanks } from './hierarchical.js';
 import {
-  boolOr, checkIndex, checkOptionKeys, checkSize, conflict, optionalSize, optionalSizeList, optionalString, sizeOr, stringOr,
+  boolOr, checkIndex, checkOptionKeys, checkSize, conflict, optionalSize, optionalSizeList, optionalString, sizeOr,
+  stringOr,
 } from './validate.js';
 import { invalidChoice, invalidType } from '../errors.js';
 
@@ -124,7 +125,10 @@ function checkCommOptions(o: Record<string, unknown>, n: number): string | null 
   if (minutes !== undefined && (typeof minutes !== 'number' || !(minutes > 0) || !Number.isFinite(minutes))) {
     throw invalidType('options.distributedTimeoutMinutes', 'a positive, finite number of minutes', minutes);
   }
-  if (o.highPriorityStreamGroups !== undefined && o.highPriorityStreamGroups !== null && !Array.isArray(o.highPriorityStreamGroups)) {
+  if (
+    o.highPriorityStreamGroups !== undefined && o.highPriorityStreamGroups !== null &&
+      !Array.isArray(o.highPriorityStreamGroups)
+  ) {
     throw invalidType('options.highPriorityStreamGroups', 'an array of group names', o.highPriorityStreamGroups);
   }
   return optionalString('options.pipelineModelParallelCommBackend', o.pipelineModelParallelCommBackend);
@@ -144,8 +148,12 @@ function readSizes(worldSize: number, o: Record<string, unknown>): Omit<Megatron
     etp: sizeOr('options.expertTensorParallelSize', o.expertTensorParallelSize, tp),
     gtpRemat: sizeOr('options.gtpRematSize', o.gtpRematSize, 1),
     expertGtpRemat: sizeOr('options.expertGtpRematSize', o.expertGtpRematSize, 1),
-    numDistributedOptimizerInstances: sizeOr('options.numDistributedOptimizerInstances', o.numDistributedOptimizerInstances, 1),
-    hierarchicalContextParallelSizes: optionalSizeList('options.hierarchicalContextParallelSizes', o.hierarchicalContextParallelSizes),
+    numDistributedOptimizerInstances: sizeOr(
+      'options.numDistributedOptimizerInstances', o.numDistributedOptimizerInstances, 1,
+    ),
+    hierarchicalContextParallelSizes: optionalSizeList(
+      'options.hierarchicalContextParallelSizes', o.hierarchicalContextParallelSizes,
+    ),
     hybridContextParallel: boolOr('options.hybridContextParallel', o.hybridContextParallel, false),
     order: stringOr('options.order', o.order, 'tp-cp-ep-dp-pp'),
   };
@@ -163,7 +171,9 @@ export function setupMegatron(worldSize: number, options: MegatronOptions | unde
   const n = s.numDistributedOptimizerInstances;
   const backend = checkCommOptions(o, n);
   const embeddingRanks = optionalFn('options.getEmbeddingRanks', o.getEmbeddingRanks, defaultEmbeddingRanks);
-  const positionEmbeddingRanks = optionalFn('options.getPositionEmbeddingRanks', o.getPositionEmbeddingRanks, defaultPositionEmbeddingRanks);
+  const positionEmbeddingRanks = optionalFn(
+    'options.getPositionEmbeddingRanks', o.getPositionEmbeddingRanks, defaultPositionEmbeddingRanks,
+  );
   const W = s.localWorldSize;
   if ((s.gtpRemat > 1 || s.expertGtpRemat > 1) && n > 1) {
     throw conflict(
@@ -186,7 +196,8 @@ export function setupMegatron(worldSize: number, options: MegatronOptions | unde
     );
   }
   const dense = new RankGenerator({
-    tp: s.tp, ep: 1, dp, pp: s.pp, cp: s.cp, order: injectGtpRematAxis(s.order, 'tp'), rankOffset: s.rankOffset, gtpRemat: s.gtpRemat,
+    tp: s.tp, ep: 1, dp, pp: s.pp, cp: s.cp, order: injectGtpRematAxis(s.order, 'tp'), rankOffset: s.rankOffset,
+    gtpRemat: s.gtpRemat,
   });
   const expertBlock = s.etp * s.ep * s.pp * s.expertGtpRemat;
   if (W % expertBlock !== 0) {
@@ -197,7 +208,8 @@ export function setupMegatron(worldSize: number, options: MegatronOptions | unde
   }
   const expertDp = W / expertBlock;
   const expert = new RankGenerator({
-    tp: s.etp, ep: s.ep, dp: expertDp, pp: s.pp, cp: 1, order: injectGtpRematAxis(s.order, 'ep'), rankOffset: s.rankOffset, gtpRemat: s.expertGtpRemat,
+    tp: s.etp, ep: s.ep, dp: expertDp, pp: s.pp, cp: 1, order: injectGtpRematAxis(s.order, 'ep'),
+    rankOffset: s.rankOffset, gtpRemat: s.expertGtpRemat,
   });
   const sizes: MegatronSizes = { ...s, dp, expertDp };
   checkViewsAgree(sizes, dense, expert);

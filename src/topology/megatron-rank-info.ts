@@ -137,7 +137,8 @@ export function makeMegatronIndex(groups: MegatronGroups, sizes: MegatronSizes) 
       if (g === undefined) {
         throw conflict(
           `rank ${rank} is in no ${kind} group: this model's groups cover ranks ${sizes.rankOffset}..` +
-            `${sizes.rankOffset + sizes.localWorldSize - 1} (rankOffset ${sizes.rankOffset}, localWorldSize ${sizes.localWorldSize})`,
+            `${sizes.rankOffset + sizes.localWorldSize - 1} (rankOffset ${sizes.rankOffset}, localWorldSize ` +
+              `${sizes.localWorldSize})`,
         );
       }
       return g;
@@ -183,7 +184,9 @@ function describeRank(
     const vFirst = v === 0 && first;
     const vLast = v === s.vpp! - 1 && last;
     const vEmb = !inEmbedding ? false : rank === emb![0] ? vFirst : rank === emb![emb!.length - 1] ? vLast : true;
-    virtualStages.push({ vpStage: v, isPipelineFirstStage: vFirst, isPipelineLastStage: vLast, isRankInEmbeddingGroup: vEmb });
+    virtualStages.push({
+      vpStage: v, isPipelineFirstStage: vFirst, isPipelineLastStage: vLast, isRankInEmbeddingGroup: vEmb,
+    });
   }
   const pos = find('positionEmbedding');
   return {

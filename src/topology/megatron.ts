@@ -86,7 +86,9 @@ function denseGroups(setup: MegatronSetup): Partial<MegatronGroups> {
   g.dpCp = dense.getRanks('dp-cp');
   if (n > 1) {
     const k = (s.dp * s.cp) / n;
-    g.intraPartialDpCp = g.dpCp.flatMap((ranks) => Array.from({ length: n }, (_, i) => ranks.slice(i * k, (i + 1) * k)));
+    g.intraPartialDpCp = g.dpCp.flatMap(
+      (ranks) => Array.from({ length: n }, (_, i) => ranks.slice(i * k, (i + 1) * k)),
+    );
   }
   if (s.hybridContextParallel) g.hybridDpCp = hybridLevels(g.dpCp, s);
   g.dp = dense.getRanks('dp');
@@ -139,7 +141,9 @@ function pipelineGroups(setup: MegatronSetup, g: Partial<MegatronGroups>): void 
   for (const ranks of g.pp) {
     checkPipelineBackend(setup.backend);
     g.embedding.push(checkRankList('getEmbeddingRanks(ppRanks)', setup.embeddingRanks(ranks.slice())));
-    g.positionEmbedding.push(checkRankList('getPositionEmbeddingRanks(ppRanks)', setup.positionEmbeddingRanks(ranks.slice())));
+    g.positionEmbedding.push(
+      checkRankList('getPositionEmbeddingRanks(ppRanks)', setup.positionEmbeddingRanks(ranks.slice())),
+    );
   }
 }
 

@@ -179,7 +179,9 @@ export class RankGenerator {
   getGtpRanks(gtpRematSize: number): number[][] {
     checkSize('gtpRematSize', gtpRematSize);
     if (gtpRematSize !== this.gtpRemat) {
-      throw conflict(`RankGenerator: gtpRematSize (${gtpRematSize}) differs from this generator's gtpRemat (${this.gtpRemat})`);
+      throw conflict(
+        `RankGenerator: gtpRematSize (${gtpRematSize}) differs from this generator's gtpRemat (${this.gtpRemat})`,
+      );
     }
     return this.getRanks('gtp_remat');
   }

@@ -28,7 +28,8 @@ const PANELS_PER_ROW = 3;
 
 /** Escapes text for an XML text node or attribute. */
 export function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
 /** Fill of group `i`: hues spread by the golden angle so neighbouring groups differ. */
@@ -60,8 +61,13 @@ function panelSvg(panel: LayoutPanel, rankCount: number, x: number, y: number, w
       `<g class="rank" data-rank="${r}" data-group="${at === undefined ? '' : at[0]}">`,
       `<title>${escapeXml(`${panel.kind}: rank ${r}, ${members}`)}</title>`,
       `<rect x="${bx}" y="${by}" width="${BOX_WIDTH_PX}" height="${BOX_HEIGHT_PX}" rx="3" ` +
-        (at === undefined ? 'fill="#eeeeee" stroke="#999" stroke-dasharray="3 2"/>' : `fill="${groupColour(at[0])}" stroke="#444"/>`),
-      `<text x="${bx + BOX_WIDTH_PX / 2}" y="${by + 16}" text-anchor="middle" font-size="13" font-weight="bold">${r}</text>`,
+        (
+          at === undefined
+            ? 'fill="#eeeeee" stroke="#999" stroke-dasharray="3 2"/>'
+            : `fill="${groupColour(at[0])}" stroke="#444"/>`
+        ),
+      `<text x="${bx + BOX_WIDTH_PX / 2}" y="${by + 16}" text-anchor="middle" font-size="13" ` +
+        `font-weight="bold">${r}</text>`,
       `<text x="${bx + BOX_WIDTH_PX / 2}" y="${by + 30}" text-anchor="middle" font-size="10" fill="#333">` +
         `${at === undefined ? '-' : `g${at[0]}.${at[1]}`}</text>`,
       '</g>',
@@ -83,7 +89,10 @@ export function renderSvg(plan: TopologyPlan): string {
   const width = Math.max(PANEL_GAP_PX * 2 + perRow * panelW + (perRow - 1) * PANEL_GAP_PX, 640);
   const height = HEADER_PX + panelRows * panelH + (panelRows - 1) * PANEL_GAP_PX + PANEL_GAP_PX;
   const body = view.panels.map((p, i) =>
-    panelSvg(p, view.rankCount, PANEL_GAP_PX + (i % perRow) * (panelW + PANEL_GAP_PX), HEADER_PX + Math.floor(i / perRow) * (panelH + PANEL_GAP_PX), panelW, panelH),
+    panelSvg(
+      p, view.rankCount, PANEL_GAP_PX + (i % perRow) * (panelW + PANEL_GAP_PX),
+      HEADER_PX + Math.floor(i / perRow) * (panelH + PANEL_GAP_PX), panelW, panelH,
+    ),
   );
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',

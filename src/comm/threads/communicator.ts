@@ -16,11 +16,15 @@ import type { Arena, ArenaRegion } from '../../shm/arena.js';
 import type { Kernels } from '../../shm/kernels.js';
 import type { OpName, RankRecord } from '../../debug/rank-status.js';
 import type { TraceRecorder } from '../../debug/trace.js';
-import { DTYPES, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp } from '../../tensor/dtype.js';
+import {
+  DTYPES, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp,
+} from '../../tensor/dtype.js';
 import { empty, emptyLike, Tensor } from '../../tensor/tensor.js';
 import { forEachRun } from './box.js';
 import { allReduceKey, callKey, COLLECTIVE_INDEX, HeaderHash, reportMismatch, type CallSpec } from './fingerprint.js';
-import { formatGroupBlock, GroupBlock, groupBlockLayout, INLINE_BYTES, INLINE_HEADER_BYTES, INLINE_MEMBER_STRIDE, SLOT } from './group-block.js';
+import {
+  formatGroupBlock, GroupBlock, groupBlockLayout, INLINE_BYTES, INLINE_HEADER_BYTES, INLINE_MEMBER_STRIDE, SLOT,
+} from './group-block.js';
 import { hashString, type JobControl } from './job-control.js';
 import { Mailboxes } from './mailbox.js';
 import { MAILBOX_DEPTH } from './mailbox-format.js';
@@ -106,7 +110,8 @@ export class ThreadsCommunicator implements CpuCommunicator {
       return region.byteOffset;
     }, timeoutMs, ctx.record);
     this.#block = new GroupBlock(
-      ctx.arena, ctx.job.abortWord, offset, ranks, this.rankInGroup, membersHash, timeoutMs, ctx.spinIterations, ctx.record,
+      ctx.arena, ctx.job.abortWord, offset, ranks, this.rankInGroup, membersHash, timeoutMs, ctx.spinIterations,
+      ctx.record,
       ctx.trace, group.name,
     );
     this.#io = new ArenaCopier(ctx.arena, ctx.kernels);
@@ -189,7 +194,9 @@ export class ThreadsCommunicator implements CpuCommunicator {
   }
 
   allToAll(t: Tensor, scatterDim: number, gatherDim: number, o?: OutOptions): Tensor {
-    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#allToAll(t, scatterDim, gatherDim, o.out));
+    if (o?.timeoutMs !== undefined) {
+      return this.#timed(o.timeoutMs, () => this.#allToAll(t, scatterDim, gatherDim, o.out));
+    }
     return this.#allToAll(t, scatterDim, gatherDim, o?.out);
   }
 
@@ -241,7 +248,9 @@ export class ThreadsCommunicator implements CpuCommunicator {
       const mine = outAt + lo * item;
       this.#reduceFrom((m) => this.#ptr(m, SLOT.IN_PTR), lo * item, mine, hi - lo, code);
       for (let m = 0; m < this.worldSize; m++) {
-        if (m !== this.rankInGroup) this.#ctx.kernels.copy(this.#ptr(m, SLOT.OUT_PTR) + lo * item, mine, (hi - lo) * item);
+        if (m !== this.rankInGroup) {
+          this.#ctx.kernels.copy(this.#ptr(m, SLOT.OUT_PTR) + lo * item, mine, (hi - lo) * item);
+        }
       }
     }
     this.#block.finish(seq, 'allReduce');
@@ -258,7 +267,9 @@ export class ThreadsCommunicator implements CpuCommunicator {
   }
 
   /** allGather / gather: when `receives`, pull every member's input into the result at its place along `dim`. */
-  #collect(op: 'allGather' | 'gather', t: Tensor, dim: number, receives: boolean, root?: number, given?: Tensor): Tensor | null {
+  #collect(
+    op: 'allGather' | 'gather', t: Tensor, dim: number, receives: boolean, root?: number, given?: Tensor,
+  ): Tensor | null {
     const shape = t.ndim === 0 ? [1] : [...t.shape];
     const outShape = [...shape];
     outShape[dim]! *= this.worldSize;
@@ -288,7 +299,10 @@ export class ThreadsCommunicator implements CpuCommunicator {
     const outShape = [...t.shape];
     outShape[dim] = t.shape[dim]! / this.worldSize;
     const out = given ?? empty(outShape, { dtype: t.dtype });
-    const seq = this.#begin({ op: 'reduceScatter', tensor: t, dim, reduceOp: op }, this.#key(COLLECTIVE_INDEX.reduceScatter, t.info.code, code >> 8, NONE, dim, NONE));
+    const seq = this.#begin(
+      { op: 'reduceScatter', tensor: t, dim, reduceOp: op },
+      this.#key(COLLECTIVE_INDEX.reduceScatter, t.info.code, code >> 8, NONE, dim, NONE),
+    );
     const source = this.#arriveAny(t, seq, 'reduceScatter');
     const from = outShape.map(() => 0);
     from[dim] = this.rankInGroup * outShape[dim]!;
@@ -302,12 +316,17 @@ export class ThreadsCommunicator implements CpuCommunicator {
   }
 
   #broadcast(t: Tensor, src: number): Tensor {
-    const seq = this.#begin({ op: 'broadcast', tensor: t, root: src }, this.#key(COLLECTIVE_INDEX.broadcast, t.info.code, NONE, src, NONE, NONE));
+    const seq = this.#begin(
+      { op: 'broadcast', tensor: t, root: src },
+      this.#key(COLLECTIVE_INDEX.broadcast, t.info.code, NONE, src, NONE, NONE),
+    );
     const isRoot = this.rankInGroup === src;
     const inline = t.byteLength <= INLINE_BYTES;
     if (isRoot) this.#arriveAny(t, seq, 'broadcast');
     else this.#arrive(seq, 'broadcast');
-    if (!isRoot) this.#io.toTensor(t, 0, inline ? this.#block.inlineOffset(src, seq) : this.#ptr(src, SLOT.IN_PTR), t.byteLength);
+    if (!isRoot) {
+      this.#io.toTensor(t, 0, inline ? this.#block.inlineOffset(src, seq) : this.#ptr(src, SLOT.IN_PTR), t.byteLength);
+    }
     this.#leave(t, seq, 'broadcast');
     return t;
   }
@@ -315,7 +334,10 @@ export class ThreadsCommunicator implements CpuCommunicator {
   #reduce(t: Tensor, dst: number, op: ReduceOp, given?: Tensor): Tensor {
     const code = this.#reduceCodes(t, op);
     const out = this.rankInGroup === dst ? given ?? emptyLike(t) : undefined;
-    const seq = this.#begin({ op: 'reduce', tensor: t, root: dst, reduceOp: op }, this.#key(COLLECTIVE_INDEX.reduce, t.info.code, code >> 8, dst, NONE, NONE));
+    const seq = this.#begin(
+      { op: 'reduce', tensor: t, root: dst, reduceOp: op },
+      this.#key(COLLECTIVE_INDEX.reduce, t.info.code, code >> 8, dst, NONE, NONE),
+    );
     const outAt = out === undefined ? 0 : this.#io.target(out, this.#scratchOut);
     if (t.byteLength <= INLINE_BYTES) {
       this.#arriveInline(t, seq, 'reduce', out !== undefined);
@@ -324,7 +346,11 @@ export class ThreadsCommunicator implements CpuCommunicator {
       this.#arriveShared(t, seq, 'reduce', outAt);
       const item = t.itemBytes;
       const [lo, hi] = sliceOf(t.numel, item, this.worldSize, this.rankInGroup);
-      if (hi > lo) this.#reduceFrom((m) => this.#ptr(m, SLOT.IN_PTR), lo * item, this.#ptr(dst, SLOT.OUT_PTR) + lo * item, hi - lo, code);
+      if (hi > lo) {
+        this.#reduceFrom(
+          (m) => this.#ptr(m, SLOT.IN_PTR), lo * item, this.#ptr(dst, SLOT.OUT_PTR) + lo * item, hi - lo, code,
+        );
+      }
       this.#block.finish(seq, 'reduce');
     }
     if (out === undefined) return t;
@@ -338,7 +364,10 @@ export class ThreadsCommunicator implements CpuCommunicator {
     const outShape = [...chunk];
     outShape[gatherDim]! *= this.worldSize;
     const out = given ?? empty(outShape, { dtype: t.dtype });
-    const seq = this.#begin({ op: 'allToAll', tensor: t, dim: scatterDim, dim2: gatherDim }, this.#key(COLLECTIVE_INDEX.allToAll, t.info.code, NONE, NONE, scatterDim, gatherDim));
+    const seq = this.#begin(
+      { op: 'allToAll', tensor: t, dim: scatterDim, dim2: gatherDim },
+      this.#key(COLLECTIVE_INDEX.allToAll, t.info.code, NONE, NONE, scatterDim, gatherDim),
+    );
     const source = this.#arriveAny(t, seq, 'allToAll');
     const from = chunk.map(() => 0);
     from[scatterDim] = this.rankInGroup * chunk[scatterDim]!;
@@ -363,7 +392,10 @@ export class ThreadsCommunicator implements CpuCommunicator {
     if (opIndex === undefined) throw new RangeError(`agree: unknown call ${JSON.stringify(call.op)}`);
     const dtypeCode = call.dtype === undefined ? NONE : dtypeInfo(call.dtype).code;
     const reduceCode = call.reduceOp === undefined ? NONE : REDUCE_OP_CODES[call.reduceOp];
-    const spec: CallSpec = { op, dtype: call.dtype, shape: call.shape, root: call.root, reduceOp: call.reduceOp, dim: call.dim, dim2: call.dim2 };
+    const spec: CallSpec = {
+      op, dtype: call.dtype, shape: call.shape, root: call.root, reduceOp: call.reduceOp, dim: call.dim,
+      dim2: call.dim2,
+    };
     const key = this.#key(opIndex, dtypeCode, reduceCode, call.root ?? NONE, call.dim ?? NONE, call.dim2 ?? NONE);
     this.#arrive(this.#begin(spec, key), op);
   }
@@ -375,7 +407,9 @@ export class ThreadsCommunicator implements CpuCommunicator {
     this.#scratchOut.free();
   }
 
-  /** The call's key (callKey) for the fingerprint, or 0 when calls are not checked (so that they pay nothing for it). */
+  /**
+   * The call's key (callKey) for the fingerprint, or 0 when calls are not checked (so that they pay nothing for it).
+   */
   #key(opIndex: number, dtypeCode: number, reduceCode: number, root: number, dim: number, dim2: number): number {
     return this.#checkCalls ? callKey(opIndex, dtypeCode, reduceCode, root, dim, dim2) : 0;
   }

@@ -23,7 +23,9 @@
  *   (`GroupBlock.sameHeaders`).
  */
 import { MismatchError, outOfRange } from '../../errors.js';
-import { DTYPES, REDUCE_OPS, REDUCE_OP_CODES, dtypeFromCode, dtypeInfo, type DType, type ReduceOp } from '../../tensor/dtype.js';
+import {
+  DTYPES, REDUCE_OPS, REDUCE_OP_CODES, dtypeFromCode, dtypeInfo, type DType, type ReduceOp,
+} from '../../tensor/dtype.js';
 import { OPS, type OpName } from '../../debug/rank-status.js';
 import { SLOT, type GroupBlock } from './group-block.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -60,7 +62,9 @@ const WIDE_FIELD = 8191;
 // The key's fields hold an op index below 32 and dtype and reduce-op codes below 15: a table that outgrows
 // its field would make two calls share a key, so that is refused when the module loads.
 if (OPS.length > 32 || DTYPES.length > 15 || REDUCE_OPS.length > 15) {
-  throw new Error(`callKey: ${OPS.length} ops, ${DTYPES.length} dtypes or ${REDUCE_OPS.length} reduce ops outgrow its fields`);
+  throw new Error(
+    `callKey: ${OPS.length} ops, ${DTYPES.length} dtypes or ${REDUCE_OPS.length} reduce ops outgrow its fields`,
+  );
 }
 
 /**
@@ -72,9 +76,13 @@ if (OPS.length > 32 || DTYPES.length > 15 || REDUCE_OPS.length > 15) {
  * when they are the same call. A call past those limits (a dim of a tensor of more than 8191 dims)
  * throws a RangeError rather than share a key with another call.
  */
-export function callKey(opIndex: number, dtypeCode: number, reduceCode: number, root: number, dim: number, dim2: number): number {
+export function callKey(
+  opIndex: number, dtypeCode: number, reduceCode: number, root: number, dim: number, dim2: number,
+): number {
   if (root < 510 && dim < 14 && dim2 < 14) {
-    return ((((((opIndex << 4) | (dtypeCode + 1)) << 4 | (reduceCode + 1)) << 9 | (root + 1)) << 4 | (dim + 1)) << 4) | (dim2 + 1);
+    return (
+      (((((opIndex << 4) | (dtypeCode + 1)) << 4 | (reduceCode + 1)) << 9 | (root + 1)) << 4 | (dim + 1)) << 4
+    ) | (dim2 + 1);
   }
   if (!(root < WIDE_FIELD && dim < WIDE_FIELD && dim2 < WIDE_FIELD)) {
     const got = `got root ${root}, dims ${dim} and ${dim2}`;
@@ -156,7 +164,11 @@ function writeFingerprint(block: GroupBlock, seq: number, spec: CallSpec): void 
   const w = block.words;
   const base = block.callArea(block.rankInGroup, seq);
   w[base + SLOT.OP] = COLLECTIVE_INDEX[spec.op];
-  w[base + SLOT.DTYPE] = spec.tensor !== undefined ? spec.tensor.info.code : spec.dtype === undefined ? NONE : dtypeInfo(spec.dtype).code;
+  w[base + SLOT.DTYPE] = spec.tensor !== undefined
+    ? spec.tensor.info.code
+    : spec.dtype === undefined
+    ? NONE
+    : dtypeInfo(spec.dtype).code;
   w[base + SLOT.ROOT] = spec.root ?? NONE;
   w[base + SLOT.REDUCE_OP] = spec.reduceOp === undefined ? NONE : REDUCE_OP_CODES[spec.reduceOp];
   w[base + SLOT.DIM] = spec.dim ?? NONE;
@@ -211,7 +223,9 @@ export function describeCall(block: GroupBlock, m: number, seq: number): string 
     const dims = Array.from({ length: Math.min(at(SLOT.NDIM), SLOT.SHAPE_MAX) }, (_, d) => at(SLOT.SHAPE + d));
     parts.push(`shape=[${dims.join(', ')}]`);
   }
-  if (at(SLOT.REDUCE_OP) !== NONE) parts.push(`op=${REDUCE_OPS.find((o) => REDUCE_OP_CODES[o] === at(SLOT.REDUCE_OP))}`);
+  if (at(SLOT.REDUCE_OP) !== NONE) {
+    parts.push(`op=${REDUCE_OPS.find((o) => REDUCE_OP_CODES[o] === at(SLOT.REDUCE_OP))}`);
+  }
   if (at(SLOT.ROOT) !== NONE) parts.push(`root=${at(SLOT.ROOT)}`);
   if (at(SLOT.DIM) !== NONE) parts.push(`dim=${at(SLOT.DIM)}`);
   if (at(SLOT.DIM2) !== NONE) parts.push(`dim2=${at(SLOT.DIM2)}`);

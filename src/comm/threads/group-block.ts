@@ -38,7 +38,8 @@ import { nowUs, type TraceRecorder } from '../../debug/trace.js';
 import type { RankRecord } from '../../debug/rank-status.js';
 
 const MAGIC = 0x67727031; // "grp1"
-const W_MAGIC = 0, W_SIZE = 1, W_ARRIVE_COUNT = 2, W_ARRIVE_GEN = 3, W_DONE_COUNT = 4, W_DONE_GEN = 5, W_MEMBERS = 6, W_CANARY = 7, W_MISMATCH = 8, W_SLEEPERS = 9, W_FAILED = 10;
+const W_MAGIC = 0, W_SIZE = 1, W_ARRIVE_COUNT = 2, W_ARRIVE_GEN = 3, W_DONE_COUNT = 4, W_DONE_GEN = 5, W_MEMBERS = 6,
+  W_CANARY = 7, W_MISMATCH = 8, W_SLEEPERS = 9, W_FAILED = 10;
 /** How long members that found a mismatch wait for each other's call sites before reporting without them. */
 const MISMATCH_GATHER_MS = 2000;
 const HEADER_WORDS = 16;
@@ -52,7 +53,8 @@ const CALL_WORDS = 30;
  */
 export const SLOT = {
   SEQ: 0, DONE_SEQ: 1,
-  OP: 0, DTYPE: 1, NUMEL: 2, ROOT: 3, REDUCE_OP: 4, DIM: 5, DIM2: 6, NDIM: 7, IN_PTR: 8, OUT_PTR: 9, SHAPE: 10, SHAPE_MAX: 16,
+  OP: 0, DTYPE: 1, NUMEL: 2, ROOT: 3, REDUCE_OP: 4, DIM: 5, DIM2: 6, NDIM: 7, IN_PTR: 8, OUT_PTR: 9, SHAPE: 10,
+  SHAPE_MAX: 16,
 } as const;
 /** Inputs up to this many bytes take the latency path (copied into the inline area: one phase). */
 export const INLINE_BYTES = 16384;
@@ -76,11 +78,15 @@ export function groupBlockLayout(worldSize: number): GroupBlockLayout {
   const slotsBytes = (slotsWord + worldSize * SLOT_WORDS) * 4;
   const inlineOffset = Math.ceil(slotsBytes / 64) * 64;
   const mailboxOffset = inlineOffset + worldSize * 2 * INLINE_STRIDE;
-  return { slotsWord, inlineOffset, mailboxOffset, totalBytes: mailboxOffset + worldSize * worldSize * MAILBOX_WORDS * 4 };
+  return {
+    slotsWord, inlineOffset, mailboxOffset, totalBytes: mailboxOffset + worldSize * worldSize * MAILBOX_WORDS * 4,
+  };
 }
 
 /** Formats a zeroed group block (by the first member to arrive). */
-export function formatGroupBlock(arena: Arena, byteOffset: number, ranks: readonly number[], membersHash: number): void {
+export function formatGroupBlock(
+  arena: Arena, byteOffset: number, ranks: readonly number[], membersHash: number,
+): void {
   const { totalBytes } = groupBlockLayout(ranks.length);
   new Uint8Array(arena.buffer(byteOffset + totalBytes), byteOffset, totalBytes).fill(0);
   const words = new Int32Array(arena.buffer(), byteOffset, HEADER_WORDS + ranks.length);
@@ -118,7 +124,8 @@ export class GroupBlock {
   readonly #hashWord0: number;
 
   constructor(
-    arena: Arena, abort: AbortWord, byteOffset: number, ranks: readonly number[], rankInGroup: number, membersHash: number,
+    arena: Arena, abort: AbortWord, byteOffset: number, ranks: readonly number[], rankInGroup: number,
+    membersHash: number,
     timeoutMs: number, spinIterations: number, record: RankRecord, trace?: TraceRecorder, name?: string,
   ) {
     this.#record = record;
@@ -129,21 +136,30 @@ export class GroupBlock {
     this.#spin = new AdaptiveSpin(spinIterations > 0 ? SPIN_ITERATIONS_ADAPTIVE_MAX : 0);
     this.layout = groupBlockLayout(ranks.length);
     this.#hashWord0 = this.layout.inlineOffset >> 2;
-    this.words = new Int32Array(arena.buffer(byteOffset + this.layout.totalBytes), byteOffset, this.layout.totalBytes >> 2);
+    this.words = new Int32Array(
+      arena.buffer(byteOffset + this.layout.totalBytes), byteOffset, this.layout.totalBytes >> 2,
+    );
     this.byteOffset = byteOffset;
     this.size = ranks.length;
     this.ranks = ranks;
     this.rankInGroup = rankInGroup;
-    if (Atomics.load(this.words, W_MAGIC) !== MAGIC || this.words[W_CANARY] !== MAGIC || this.words[W_SIZE] !== ranks.length) {
+    if (
+      Atomics.load(this.words, W_MAGIC) !== MAGIC || this.words[W_CANARY] !== MAGIC ||
+        this.words[W_SIZE] !== ranks.length
+    ) {
       throw new MismatchError(`The group block at ${byteOffset} is not formatted for a group of ${ranks.length} ranks`);
     }
     if (this.words[W_MEMBERS] !== membersHash || ranks.some((r, i) => this.words[HEADER_WORDS + i] !== r)) {
-      throw new MismatchError(`The ranks of group [${ranks.join(', ')}] do not match the ranks its other members gave; every member must create it with the same ranks in the same order`);
+      throw new MismatchError(
+        `The ranks of group [${ranks.join(', ')}] do not match the ranks its other members gave; every member must ` +
+          `create it with the same ranks in the same order`,
+      );
     }
     this.#latch = new FailureLatch(this.words, W_FAILED, (f) => this.#failedError(f));
     this.#jobAbort = abort;
     this.#wait = {
-      timeoutMs, adaptiveSpin: this.#spin, abort: this.abortWords, describe: () => this.#describeWait(), stallMs: STALL_MS, sleepersIndex: W_SLEEPERS,
+      timeoutMs, adaptiveSpin: this.#spin, abort: this.abortWords, describe: () => this.#describeWait(),
+      stallMs: STALL_MS, sleepersIndex: W_SLEEPERS,
       onStall: () => this.#markBlocked(),
     };
   }
@@ -197,7 +213,10 @@ export class GroupBlock {
     const target = (Math.floor(Atomics.add(this.words, W_MISMATCH, 1) / this.size) + 1) * this.size;
     Atomics.notify(this.words, W_MISMATCH);
     try {
-      waitFor(this.words, W_MISMATCH, (n) => n >= target, { ...this.#wait, timeoutMs: MISMATCH_GATHER_MS, onStall: undefined, stallMs: undefined });
+      waitFor(
+        this.words, W_MISMATCH, (n) => n >= target,
+        { ...this.#wait, timeoutMs: MISMATCH_GATHER_MS, onStall: undefined, stallMs: undefined },
+      );
     } catch {
       // A member that does not report in time is listed without its call site.
     }
@@ -285,16 +304,21 @@ export class GroupBlock {
   }
 
   #describeWait(): string {
-    const missing = waitingFor(this.words, this.layout.slotsWord, this.size, this.#target, this.#phase === 'arrive' ? 'arrive' : 'finish');
+    const missing = waitingFor(
+      this.words, this.layout.slotsWord, this.size, this.#target, this.#phase === 'arrive' ? 'arrive' : 'finish',
+    );
     const names = missing.map(([m, at]) => `rank ${this.ranks[m]} (at call #${at})`);
     const verb = this.#phase === 'arrive' ? 'to arrive at' : 'to finish';
-    return `Rank ${this.ranks[this.rankInGroup]} timed out in ${this.#what} (call #${this.#target} of group ${this.label}) waiting for ${names.join(', ') || 'no rank (all arrived just now)'} ${verb} it`;
+    return `Rank ${this.ranks[this.rankInGroup]} timed out in ${this.#what} (call #${this.#target} of group ` +
+      `${this.label}) waiting for ${names.join(', ') || 'no rank (all arrived just now)'} ${verb} it`;
   }
 }
 
 
 /** Members (index, last call reached) that have not arrived at / finished call `target`. */
-function waitingFor(words: Int32Array, slotsWord: number, size: number, target: number, phase: 'arrive' | 'finish'): [number, number][] {
+function waitingFor(
+  words: Int32Array, slotsWord: number, size: number, target: number, phase: 'arrive' | 'finish',
+): [number, number][] {
   const field = phase === 'arrive' ? SLOT.SEQ : SLOT.DONE_SEQ;
   const missing: [number, number][] = [];
   for (let m = 0; m < size; m++) {

@@ -10,7 +10,8 @@
  *
  *   abort: 0 while the job runs; `rank + 1` when that rank failed (its message is stored first, then the
  *          word is raised with compareExchange so the first failure wins); CLOSED_BY_DRIVER when the
- *          driver closed the job; DEADLOCK when the driver's watchdog found every live rank blocked. Every wait of every rank lists this word, so raising it releases them.
+ *          driver closed the job; DEADLOCK when the driver's watchdog found every live rank blocked. Every wait of
+ *          every rank lists this word, so raising it releases them.
  *   hash points: the two points of the job's shape hashes (shape-hash.ts), drawn when the block is made;
  *          every rank of the job reads the same ones.
  *   group table: open addressing on a hash of (member ranks, occurrence); a slot is
@@ -76,7 +77,9 @@ export class JobControl implements JobView {
     this.arena = arena;
     this.byteOffset = byteOffset;
     this.words = new Int32Array(arena.buffer(byteOffset + RECORDS_OFFSET), byteOffset, TABLE_BYTES / 4);
-    if (check && Atomics.load(this.words, W_MAGIC) !== MAGIC) throw outOfRange(`No job control block at offset ${byteOffset}`);
+    if (check && Atomics.load(this.words, W_MAGIC) !== MAGIC) {
+      throw outOfRange(`No job control block at offset ${byteOffset}`);
+    }
     this.abortWord = { flags: this.words, index: W_ABORT, error: (value) => this.errorFor(value) };
   }
 
@@ -169,7 +172,9 @@ export class JobControl implements JobView {
   groupBlock(key: string, create: () => number, timeoutMs: number, record?: RankRecord): number {
     const marker = record === undefined ? undefined : {
       afterMs: STALL_MS, clear: () => record.clearBlocked(),
-      mark: () => record.markBlockedOn(`creating the group ${key}: a member claimed it and has not formatted its block`),
+      mark: () => record.markBlockedOn(
+        `creating the group ${key}: a member claimed it and has not formatted its block`,
+      ),
     };
     const k1 = hashString(key), k2 = hashString(key, 0x2545f491) || 1;
     for (let probe = 0; probe < GROUP_SLOTS; probe++) {
@@ -185,7 +190,9 @@ export class JobControl implements JobView {
       }
       // Claimed by someone: wait until its key is visible, then compare.
       const describe = (): string => `creating the group ${key}: a member claimed its slot and did not finish`;
-      waitFor(w, slot + 2, 2, { timeoutMs, abort: this.abortWord, describe, ...(marker === undefined ? {} : { marker }) });
+      waitFor(
+        w, slot + 2, 2, { timeoutMs, abort: this.abortWord, describe, ...(marker === undefined ? {} : { marker }) },
+      );
       if (w[slot] === k1 && Atomics.load(w, slot + 1) === k2) return w[slot + 3]! >>> 0;
     }
     throw outOfRange(`The job has more than ${GROUP_SLOTS} groups; destroy groups you no longer use`);

@@ -55,7 +55,10 @@ export class Mailboxes {
   #op: 'send' | 'recv' = 'send';
   #marked = false;
 
-  constructor(block: GroupBlock, arena: Arena, owner: number, io: ArenaCopier, record: RankRecord, wait: Omit<WaitOptions, 'describe'>) {
+  constructor(
+    block: GroupBlock, arena: Arena, owner: number, io: ArenaCopier, record: RankRecord,
+    wait: Omit<WaitOptions, 'describe'>,
+  ) {
     this.#block = block;
     this.#arena = arena;
     this.#owner = owner;
