@@ -10,6 +10,9 @@ import test from 'ava';
 import { launch } from '../../src/launch/launch.js';
 import { withRanks } from '../../src/testing/index.js';
 import { ErrorCodes } from '../../src/errors.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
+
+quietFailures();
 
 const fixture = new URL('../fixtures/queue-deadlock.js', import.meta.url);
 const LONG_MS = 120_000;

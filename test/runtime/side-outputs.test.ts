@@ -12,6 +12,11 @@ import { withRanks } from '../../src/testing/index.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { writeFlightRecorderDump } from '../../src/debug/flight-dump.js';
 import type { JobView } from '../../src/debug/job-view.js';
+import { QUIET_ENV } from '../../src/launch/job.js';
+
+// The jobs of this file fail on purpose: no failure summaries on the test's output (dumps go where each
+// test says, and are removed).
+process.env[QUIET_ENV] = '1';
 
 const basics = new URL('../fixtures/world-basics.js', import.meta.url);
 const MISSING = join(tmpdir(), 'multirank-no-such-dir', 'deeper');
