@@ -29,6 +29,7 @@ import type { QueueContext } from '../shm/queue-group.js';
 import type { DType, ReduceOp } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Backend } from './backends.js';
+import type { ProcessWorld } from './process-world.js';
 
 /** What a device string names before its index: `cpu`, `cuda:0` -> `cuda`, `npu:1` -> `npu`. */
 export type DeviceKind = 'cpu' | 'cuda' | 'npu';
@@ -164,6 +165,11 @@ export interface CommContext {
   readonly trace?: TraceRecorder | undefined;
   /** Makes the group's communicators (a CommunicatorRegistry, registry.ts). */
   readonly registry: CommunicatorSource;
+  /**
+   * The job's processes and where this rank's process stands (the contract: comm/process-world.ts). One
+   * process: `singleProcessWorld(worldSize)`.
+   */
+  readonly processWorld: ProcessWorld;
 }
 
 /** What a group asks for its communicators. */

@@ -11,6 +11,7 @@ import { chaosFromEnv, type ChaosOptions } from '../debug/chaos.js';
 import { TRACE_ENV } from '../debug/trace.js';
 import { boolOr, checkOptionKeys } from '../topology/validate.js';
 import { checkCloneable } from './result-codec.js';
+import { fromBlocks, singleProcessWorld, type ProcessWorld } from '../comm/process-world.js';
 
 /** `0` turns the collective fingerprint checks off, to measure their cost (bench/fingerprint-cost). */
 export const CHECK_CALLS_ENV = 'MULTIRANK_CHECK_CALLS';
@@ -50,11 +51,17 @@ export interface LaunchOptions {
    * prefix and the rank's context are per job either way.
    */
   keepModuleState?: boolean;
+  /**
+   * The job's processes (comm/process-world.ts), when its ranks live in several: this process runs the
+   * ranks of its own block, and `worldSize` must be the whole job's. Default: one process of `worldSize`
+   * ranks. `multirank run --procs` / `--nnodes` make it from their rendezvous.
+   */
+  processWorld?: ProcessWorld;
 }
 
 export const LAUNCH_OPTION_KEYS: readonly (keyof LaunchOptions)[] = [
   'worldSize', 'module', 'exportName', 'args', 'env', 'localWorldSize', 'timeoutMs', 'arenaMaxBytes',
-  'outputPrefix', 'chaos', 'tracePath', 'checkCalls', 'keepModuleState',
+  'outputPrefix', 'chaos', 'tracePath', 'checkCalls', 'keepModuleState', 'processWorld',
 ];
 
 /** The options once checked, with every default applied. */
@@ -73,6 +80,7 @@ export interface CheckedLaunch {
   readonly tracePath: string | undefined;
   readonly checkCalls: boolean;
   readonly keepModuleState: boolean;
+  readonly processWorld: ProcessWorld;
 }
 
 /**
@@ -101,6 +109,7 @@ export function checkLaunchOptions(options: unknown): CheckedLaunch {
     tracePath: optionalName('options.tracePath', o.tracePath, 'a non-empty file path') ?? (envTrace || undefined),
     checkCalls: boolOr('options.checkCalls', o.checkCalls, process.env[CHECK_CALLS_ENV] !== '0'),
     keepModuleState: boolOr('options.keepModuleState', o.keepModuleState, false),
+    processWorld: o.processWorld === undefined ? singleProcessWorld(worldSize) : checkProcessWorld(o.processWorld, worldSize),
   };
 }
 
@@ -158,4 +167,25 @@ function numberIn(name: string, value: unknown, max: number): void {
   if (!(value >= 0 && value <= max)) {
     throw outOfRange(`Expected \`${name}\` to be a number in 0..${max}, got ${describe(value)}`);
   }
+}
+
+/** A given process world, rebuilt through `fromBlocks` (so its invariants hold) and matched to `worldSize`. */
+function checkProcessWorld(value: unknown, worldSize: number): ProcessWorld {
+  const w = checkOptionKeys('options.processWorld', value, [
+    'kind', 'worldSize', 'processCount', 'processIndex', 'processStarts', 'processNodes', 'nodeCount', 'nodeRank',
+    'storeAddress',
+  ]) as Partial<ProcessWorld>;
+  const starts = w.processStarts;
+  if (!Array.isArray(starts) || starts.length < 2 || starts[0] !== 0) {
+    throw invalidType('options.processWorld.processStarts', 'an array [0, ..., worldSize] of first ranks', starts);
+  }
+  const counts = starts.slice(1).map((end, p) => (end as number) - (starts[p] as number));
+  const world = fromBlocks(w.kind ?? 'given', counts, w.processNodes ?? [], w.processIndex ?? -1, w.storeAddress);
+  if (world.worldSize !== worldSize) {
+    throw outOfRange(
+      `\`options.processWorld\` holds ${world.worldSize} ranks, but \`options.worldSize\` is ${worldSize}: ` +
+        'worldSize is the whole job\'s, all processes together',
+    );
+  }
+  return world;
 }

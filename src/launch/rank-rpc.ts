@@ -24,7 +24,7 @@ export function serveRpc(
     runQueued(id: number): Promise<unknown> {
       // A failed job fails its later calls too (the abort word), as every other wait of the rank does.
       const options = { timeoutMs: task.timeoutMs, spinIterations: 0, abort: job.abortWord };
-      server ??= new RpcServer(arena, task.rpcQueue, task.rank, options, (name, args) => api.call(name, args), record);
+      server ??= new RpcServer(arena, task.rpcQueue, task.rank - task.processWorld.processStarts[task.processWorld.processIndex]!, options, (name, args) => api.call(name, args), record);
       return server.run(id);
     },
     async call(name: string, args: unknown[]): Promise<unknown> {

@@ -100,8 +100,10 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
   const trace = task.trace ? new TraceRecorder(task.rank) : undefined;
   const { rank, worldSize, localRank, localWorldSize } = task;
   const chaos = task.chaos === undefined ? undefined : new Chaos(task.chaos, rank);
+  const processWorld = Object.freeze(task.processWorld);
   const { threads, comm: context } = buildRankContexts({
     arena, kernels, job, record, rank, worldSize, timeoutMs: task.timeoutMs, checkCalls: task.checkCalls, chaos, trace,
+    processWorld,
   });
   record.setTimeOrigin();
   record.setState(RankState.RUNNING);
