@@ -30,6 +30,7 @@ import type { DType, ReduceOp } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Backend } from './backends.js';
 import type { ProcessWorld } from './process-world.js';
+import type { StoreLink } from './store-link.js';
 
 /** What a device string names before its index: `cpu`, `cuda:0` -> `cuda`, `npu:1` -> `npu`. */
 export type DeviceKind = 'cpu' | 'cuda' | 'npu';
@@ -170,6 +171,11 @@ export interface CommContext {
    * process: `singleProcessWorld(worldSize)`.
    */
   readonly processWorld: ProcessWorld;
+  /**
+   * The link to the job's store (through this process's driver), present when the job spans several
+   * processes: the object plane and control of groups that span processes use it (process-span.ts).
+   */
+  readonly storeLink?: StoreLink | undefined;
 }
 
 /** What a group asks for its communicators. */
@@ -181,4 +187,6 @@ export interface CommunicatorSource {
   create(backend: Backend, device: DeviceKind, group: GroupSpec, side?: DeviceSideContext): DeviceCommunicator;
   /** The CPU side of a group: a communicator of `backend` for CPU tensors that can host queues. */
   createCpu(backend: Backend, group: GroupSpec): CpuCommunicator;
+  /** Whether `backend` can serve tensors on `device` in this rank. */
+  has(backend: Backend, device: DeviceKind): boolean;
 }

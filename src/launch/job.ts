@@ -19,6 +19,7 @@ import type { RankOutcome } from './rank-runtime.js';
 import { deserializeError, serializeError, type SerializedError } from './serialize-error.js';
 import { decodeResult, type EncodedResult } from './result-codec.js';
 import { arenaLockSettled } from '../shm/arena-recovery.js';
+import type { ProcessJob } from './process-job.js';
 
 /** How long the other ranks get to return after a rank failed, before their threads are terminated. */
 export const FAILURE_GRACE_MS = 2_000;
@@ -59,12 +60,15 @@ export class Job {
   readonly #onSignal = (): void => void this.dumpFlightRecorder('SIGUSR2');
 
   readonly #rpc: RpcQueue;
+  /** This process's part of a job of several processes (store proxy, failures across processes). */
+  readonly #crossing: ProcessJob | undefined;
   #rpcId = 0;
 
   constructor(
     control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[],
-    abort: AbortController, rpc: RpcQueue, tracePath?: string, firstRank = 0,
+    abort: AbortController, rpc: RpcQueue, tracePath?: string, firstRank = 0, crossing?: ProcessJob,
   ) {
+    this.#crossing = crossing;
     this.#tracePath = tracePath;
     this.#rpc = rpc;
     this.worldSize = ports.length;
@@ -148,6 +152,7 @@ export class Job {
     this.#control.close();
     const timer = setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
     await this.#settled;
+    await this.#crossing?.finish();
     // Calls still running in ranks (`rank(i).call`, `collectiveRpc`) use the job's memory: let them end
     // (the abort word released their waits) before it is freed; threads whose call does not end within
     // the grace period are terminated with their pool rather than reused.

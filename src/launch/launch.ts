@@ -10,6 +10,7 @@ import { processRuntime } from './runtime.js';
 import { arenaLockSettled } from '../shm/arena-recovery.js';
 import { createRpcQueue, type RpcQueue } from './rpc-queue.js';
 import { localPlace, ranksOfProcess } from '../comm/process-world.js';
+import { ProcessJob } from './process-job.js';
 
 export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
 
@@ -36,6 +37,7 @@ export async function launch(options: LaunchOptions): Promise<Job> {
     throw error;
   }
   // The threads last: nothing after this point can throw before the Job owns them.
+  const crossing = o.store === undefined ? undefined : new ProcessJob(o.store, processWorld, control);
   const lease = runtime.pools.acquire(count, o.keepModuleState);
   const abort = new AbortController();
   setMaxListeners(count + 1, abort.signal); // one listener per rank's task
@@ -43,6 +45,7 @@ export async function launch(options: LaunchOptions): Promise<Job> {
   const tasks: Promise<RankOutcome>[] = [];
   for (let rank = first; rank < first + count; rank++) {
     const place = localPlace(processWorld, rank);
+    const storeLink = crossing?.proxy.open();
     const { port1, port2 } = new MessageChannel();
     port1.unref();
     ports.push(port1);
@@ -51,9 +54,11 @@ export async function launch(options: LaunchOptions): Promise<Job> {
       localRank: processWorld.processCount > 1 ? place.localRank : rank % o.localWorldSize,
       localWorldSize: processWorld.processCount > 1 ? place.localWorldSize : o.localWorldSize, args: o.args, env: o.env, controlOffset: control.byteOffset, timeoutMs,
       outputPrefix: o.outputPrefix, chaos: o.chaos, trace: o.tracePath !== undefined, checkCalls: o.checkCalls,
-      rpcQueue: rpc.place, port: port2,
+      rpcQueue: rpc.place, port: port2, storeLink,
     };
-    tasks.push(lease.pool.run(task, { transferList: [port2], signal: abort.signal }) as Promise<RankOutcome>);
+    const transferList = storeLink === undefined ? [port2] : [port2, storeLink.port];
+    tasks.push(lease.pool.run(task, { transferList, signal: abort.signal }) as Promise<RankOutcome>);
   }
-  return new Job(control, lease, ports, tasks, abort, rpc, o.tracePath, first);
+  crossing?.start();
+  return new Job(control, lease, ports, tasks, abort, rpc, o.tracePath, first, crossing);
 }

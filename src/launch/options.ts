@@ -12,6 +12,7 @@ import { TRACE_ENV } from '../debug/trace.js';
 import { boolOr, checkOptionKeys } from '../topology/validate.js';
 import { checkCloneable } from './result-codec.js';
 import { fromBlocks, singleProcessWorld, type ProcessWorld } from '../comm/process-world.js';
+import type { Store } from '../store/types.js';
 
 /** `0` turns the collective fingerprint checks off, to measure their cost (bench/fingerprint-cost). */
 export const CHECK_CALLS_ENV = 'MULTIRANK_CHECK_CALLS';
@@ -57,11 +58,16 @@ export interface LaunchOptions {
    * ranks. `multirank run --procs` / `--nnodes` make it from their rendezvous.
    */
   processWorld?: ProcessWorld;
+  /**
+   * The job's store (a TCPStore every process of the job reaches), required with a `processWorld` of
+   * several processes: objects of groups that span processes and failures travel through it.
+   */
+  store?: Store;
 }
 
 export const LAUNCH_OPTION_KEYS: readonly (keyof LaunchOptions)[] = [
   'worldSize', 'module', 'exportName', 'args', 'env', 'localWorldSize', 'timeoutMs', 'arenaMaxBytes',
-  'outputPrefix', 'chaos', 'tracePath', 'checkCalls', 'keepModuleState', 'processWorld',
+  'outputPrefix', 'chaos', 'tracePath', 'checkCalls', 'keepModuleState', 'processWorld', 'store',
 ];
 
 /** The options once checked, with every default applied. */
@@ -81,6 +87,7 @@ export interface CheckedLaunch {
   readonly checkCalls: boolean;
   readonly keepModuleState: boolean;
   readonly processWorld: ProcessWorld;
+  readonly store: Store | undefined;
 }
 
 /**
@@ -95,6 +102,7 @@ export function checkLaunchOptions(options: unknown): CheckedLaunch {
   const worldSize = checkInteger('options.worldSize', o.worldSize, 1, 4096);
   const envTrace = process.env[TRACE_ENV];
   checkCloneable(o.args, (path) => `options.args${path}`);
+  const processWorld = o.processWorld === undefined ? singleProcessWorld(worldSize) : checkProcessWorld(o.processWorld, worldSize);
   return {
     worldSize,
     moduleUrl: moduleUrl(o.module),
@@ -109,7 +117,8 @@ export function checkLaunchOptions(options: unknown): CheckedLaunch {
     tracePath: optionalName('options.tracePath', o.tracePath, 'a non-empty file path') ?? (envTrace || undefined),
     checkCalls: boolOr('options.checkCalls', o.checkCalls, process.env[CHECK_CALLS_ENV] !== '0'),
     keepModuleState: boolOr('options.keepModuleState', o.keepModuleState, false),
-    processWorld: o.processWorld === undefined ? singleProcessWorld(worldSize) : checkProcessWorld(o.processWorld, worldSize),
+    processWorld,
+    store: checkStore(o.store, processWorld),
   };
 }
 
@@ -188,4 +197,17 @@ function checkProcessWorld(value: unknown, worldSize: number): ProcessWorld {
     );
   }
   return world;
+}
+
+/** The job's store: required when the job spans processes (a Store: its methods are what is used). */
+function checkStore(value: unknown, world: ProcessWorld): Store | undefined {
+  if (value === undefined) {
+    if (world.processCount === 1) return undefined;
+    throw invalidType('options.store', `the job's store (a TCPStore), since the job spans ${world.processCount} processes`, value);
+  }
+  const store = value as Partial<Store>;
+  if (typeof value !== 'object' || value === null || typeof store.get !== 'function' || typeof store.compareSet !== 'function') {
+    throw invalidType('options.store', 'a Store (TCPStore, HashStore or PrefixStore)', value);
+  }
+  return value as Store;
 }

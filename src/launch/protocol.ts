@@ -2,6 +2,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ChaosOptions } from '../debug/chaos.js';
 import type { ProcessWorld } from '../comm/process-world.js';
+import type { StoreLinkPlace } from '../comm/store-link.js';
 
 export interface RankTask {
   /** File URL of the rank module. */
@@ -33,6 +34,8 @@ export interface RankTask {
   rpcQueue: { byteOffset: number; byteLength: number };
   /** Port of the driver -> rank RPC (comlink). */
   port: MessagePort;
+  /** The link to the job's store through the driver, when the job spans processes (its port transferred). */
+  storeLink?: StoreLinkPlace | undefined;
 }
 
 /** What every worker thread of a pool is created with. */
