@@ -32,7 +32,7 @@ export function spannedProcesses(world: ProcessWorld, ranks: readonly number[]):
   const processes = [...new Set(ranks.map((r) => processOfRank(world, r)))].sort((a, b) => a - b);
   return processes.map((p) => {
     const { first, count } = ranksOfProcess(world, p);
-    return `process ${p} (ranks ${first}-${first + count - 1})`;
+    return `process ${p} (${count === 1 ? `rank ${first}` : `ranks ${first}-${first + count - 1}`})`;
   }).join(', ');
 }
 

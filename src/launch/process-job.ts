@@ -32,7 +32,7 @@ export const doneKey = (p: number): string => `multirank/done/${p}`;
 /** `process 1 (ranks 4-7)`. */
 export function processLabel(world: ProcessWorld, p: number): string {
   const { first, count } = ranksOfProcess(world, p);
-  return `process ${p} (ranks ${first}-${first + count - 1})`;
+  return `process ${p} (${count === 1 ? `rank ${first}` : `ranks ${first}-${first + count - 1}`})`;
 }
 
 export class ProcessJob {
@@ -90,7 +90,7 @@ export class ProcessJob {
       if (this.#closed) return;
       try {
         const { rank, message } = JSON.parse(Buffer.from(await this.#store.get(ABORT_KEY)).toString('utf8')) as { rank: number; message: string };
-        this.#fail(rank, `failed in another process of the job: ${message}`);
+        this.#fail(rank, message);
       } catch (error) {
         if (!this.#closed) this.#storeLost(error);
       }
