@@ -149,6 +149,12 @@ export interface GroupSpec {
 export interface DeviceSideContext {
   readonly cpu: DeviceCommunicator;
   readonly device: string;
+  /**
+   * Member 0's unique id (`id` there; undefined on the others) on every member, through the job's store:
+   * given when the group spans processes (as torch's ProcessGroupNCCL takes its id from the store).
+   * Absent: the id is broadcast over `cpu`.
+   */
+  readonly shareId?: ((id: Uint8Array | undefined) => Uint8Array) | undefined;
 }
 
 /** What a rank knows of its job, whatever the backend: the registry builds its communicators. */

@@ -16,6 +16,7 @@ import { checkTensor, checkTimeout } from './args.js';
 import { WorkQueue } from './work.js';
 import { spansProcesses } from '../comm/process-world.js';
 import { ProcessSpanCommunicator } from '../comm/process-span.js';
+import { broadcastObject } from './store-objects.js';
 
 export interface GroupCoordinatorOptions {
   /** Every group of this kind as lists of world ranks (vLLM's `group_ranks`); the one holding this rank is used. */
@@ -198,7 +199,12 @@ export class GroupBase {
     if (kind === 'cpu') return this.cpuSide;
     let comm = this.devices.get(kind);
     if (comm === undefined) {
-      const inner = this.context.registry.create(DEVICE_BACKENDS[kind], kind, this.spec, { cpu: this.cpuSide, device });
+      const span = this.acrossProcesses;
+      // Across processes the unique id travels through the job's store (the CPU side may move no tensors).
+      const shareId = span === undefined ? undefined
+        : (id: Uint8Array | undefined): Uint8Array => broadcastObject(span, id, 0, this.opts({}), 'id')!;
+      const side = { cpu: this.cpuSide, device, shareId };
+      const inner = this.context.registry.create(DEVICE_BACKENDS[kind], kind, this.spec, side);
       comm = new CheckedCommunicator(inner, this.context, this.spec, this.cpuSide);
       this.devices.set(kind, comm);
     }

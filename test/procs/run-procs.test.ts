@@ -77,6 +77,14 @@ test.serial('a CPU tensor collective on a group across processes fails naming th
   }
 });
 
+test.serial('a device side on a group across processes gets member 0\'s unique id through the store', async (t) => {
+  const r = await run(['-n', '3', '--procs', '3', fixture, '--export', 'deviceIdAcross']);
+  t.is(r.code, 0, r.stderr);
+  const byRank = results(r.stdout);
+  t.is(byRank.size, 3);
+  for (const v of byRank.values()) t.deepEqual(v as unknown as number[], [128, 3, 10, (127 * 7 + 3) & 255]);
+});
+
 test.serial('initDistributedEnvironment checks initMethod against the job\'s store', async (t) => {
   const r = await run(['-n', '2', '--procs', '2', fixture, '--export', 'initMethods']);
   t.is(r.code, 0, r.stderr);
