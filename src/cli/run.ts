@@ -9,6 +9,7 @@ import { timeoutFromEnv } from '../shm/wait.js';
 import type { TCPStore } from '../store/tcp-store.js';
 import { parseInitMethod, StoreRendezvous } from '../launch/process-rendezvous.js';
 import { runAgent } from './run-agent.js';
+import { processRuntime } from '../launch/runtime.js';
 import { endWithAgent, passOn, planProcesses, type ProcessesPlan } from './run-processes.js';
 
 export const RUN_USAGE = `Usage: multirank run -n RANKS [options] rank.js|rank.ts [-- args...]
@@ -98,6 +99,7 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
   let store: TCPStore | undefined;
   try {
     if (processes.initMethod !== undefined) {
+      processRuntime().pools.prepare(options.worldSize); // the threads boot while the processes meet
       const rendezvous = new StoreRendezvous(parseInitMethod(processes.initMethod), options.worldSize, options.timeoutMs ?? timeoutFromEnv());
       const processWorld = await rendezvous.resolve();
       store = rendezvous.store;
