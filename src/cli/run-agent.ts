@@ -9,11 +9,12 @@
  * every other process's ranks fail at once; workers that do not end within WORKER_GRACE_MS afterwards
  * are killed. Nothing outlives the agent: Ctrl-C / SIGTERM are passed on to the workers, a worker whose
  * agent went away (its IPC channel closed) ends itself (run.ts), and every worker is killed when the
- * agent exits. Each worker writes its flight-recorder dump into the run's dump folder; on a failure the
- * agent lists them.
+ * agent exits. Each worker writes its flight-recorder dump into the run's dump folder (on a failure, or on
+ * SIGUSR2, which the agent passes on); on a failure the agent lists them and merges them into one dump
+ * of every rank of its node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,7 +72,9 @@ export async function runAgent(o: AgentOptions, out: CommandOutput): Promise<num
     setTimeout(() => killAll('SIGKILL'), WORKER_GRACE_MS).unref();
   };
   const onExit = (): void => killAll('SIGKILL');
-  process.on('SIGINT', onSignal).on('SIGTERM', onSignal).on('exit', onExit);
+  // SIGUSR2 asks every worker for its flight-recorder dump (each job's handler writes one).
+  const onDumpRequest = (): void => killAll('SIGUSR2');
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal).on('exit', onExit).on('SIGUSR2', onDumpRequest);
   try {
     const exits = sizes.map((size, i) => {
       const p = o.nodeRank * o.procs + i;
@@ -103,12 +106,16 @@ export async function runAgent(o: AgentOptions, out: CommandOutput): Promise<num
     if (o.nodeRank === 0 && !failed) await allDone(store, processCount, o.timeoutMs);
     if (failed || codes.some((c) => c !== 0)) {
       const dumps = safeList(dumpDir);
-      if (dumps.length > 0) out.error(`multirank run: flight-recorder dumps of this node's processes:\n${dumps.map((d) => `  ${join(dumpDir, d)}`).join('\n')}`);
+      if (dumps.length > 0) {
+        const merged = mergeDumps(dumpDir, dumps, o.nodeRank);
+        const list = dumps.map((d) => `  ${join(dumpDir, d)}`).join('\n');
+        out.error(`multirank run: flight-recorder dumps of this node's processes:\n${list}${merged === undefined ? '' : `\n  all of them in one: ${merged}`}`);
+      }
       return 1;
     }
     return 0;
   } finally {
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal).off('exit', onExit);
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal).off('exit', onExit).off('SIGUSR2', onDumpRequest);
     killAll('SIGKILL');
     await store.close();
   }
@@ -125,9 +132,35 @@ async function allDone(store: TCPStore, processCount: number, timeoutMs: number)
   }
 }
 
+/**
+ * One dump of every rank of this node (each worker's `ranks`, keyed by world rank, and its pid), beside
+ * the workers' own; undefined when none could be read or it could not be written (the workers' stand).
+ */
+function mergeDumps(dir: string, names: readonly string[], nodeRank: number): string | undefined {
+  const ranks: Record<string, unknown> = {};
+  const processes: { pid: unknown; file: string; reason: unknown }[] = [];
+  for (const name of names) {
+    try {
+      const dump = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { pid?: unknown; reason?: unknown; ranks?: Record<string, unknown> };
+      Object.assign(ranks, dump.ranks ?? {});
+      processes.push({ pid: dump.pid, file: name, reason: dump.reason });
+    } catch {
+      // A dump being written or unreadable: the list above still names it.
+    }
+  }
+  if (processes.length === 0) return undefined;
+  const path = join(dir, `multirank-flight-recorder-node${nodeRank}-${process.pid}.json`);
+  try {
+    writeFileSync(path, JSON.stringify({ version: '2.4', node: nodeRank, processes, ranks }));
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
 function safeList(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((name) => name.endsWith('.json')).sort();
+    return readdirSync(dir).filter((name) => /^multirank-flight-recorder-\d+-\d+\.json$/.test(name)).sort();
   } catch {
     return [];
   }

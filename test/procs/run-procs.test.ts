@@ -3,6 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -107,6 +108,12 @@ for (const [procs, ranks] of [[2, 4], [3, 6]] as const) {
     t.is(reports.length, procs - 1, r.stderr);
     t.notRegex(r.stderr, /TimeoutError/);
     t.regex(r.stderr, /flight-recorder dumps of this node's processes:\n\s+\S+multirank-flight-recorder-\d+-1\.json/);
+    // The merged dump holds every surviving rank, each failed (the killed process wrote none).
+    const merged = /all of them in one: (\S+)/.exec(r.stderr)?.[1];
+    const dump = JSON.parse(readFileSync(merged!, 'utf8')) as { processes: unknown[]; ranks: Record<string, { state: string }> };
+    t.is(dump.processes.length, procs - 1);
+    t.deepEqual(Object.keys(dump.ranks).map(Number).sort((a, b) => a - b), Array.from({ length: ranks - 2 }, (_, i) => i));
+    t.true(Object.values(dump.ranks).every((rank) => rank.state === 'FAILED'));
     t.deepEqual(await noneLeft(token), []);
   });
 }
