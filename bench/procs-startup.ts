@@ -54,9 +54,12 @@ async function main(): Promise<void> {
   }));
   console.log(`load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after; ${rounds} rounds, medians`);
   console.log('| job | run -> first collective | run -> exit |\n|---|---:|---:|');
-  for (const r of rows) console.log(`| ${r.config} | ${r.firstCollectiveMs.toFixed(0)} ms | ${r.exitMs.toFixed(0)} ms |`);
+  for (const r of rows) {
+    console.log(`| ${r.config} | ${r.firstCollectiveMs.toFixed(0)} ms | ${r.exitMs.toFixed(0)} ms |`);
+  }
   if (values.json !== undefined) {
-    writeFileSync(values.json, JSON.stringify({ machine: machineInfo(), loadBefore, loadAfter, rounds, rows }, null, 2));
+    const record = { machine: machineInfo(), loadBefore, loadAfter, rounds, rows };
+    writeFileSync(values.json, JSON.stringify(record, null, 2));
   }
 }
 

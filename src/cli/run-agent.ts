@@ -78,7 +78,9 @@ export async function runAgent(o: AgentOptions, out: CommandOutput): Promise<num
   try {
     const exits = sizes.map((size, i) => {
       const p = o.nodeRank * o.procs + i;
-      const child = spawn(process.execPath, [...process.execArgv, cliEntry(), 'run', '-n', String(size), '--init-method', 'env://', ...o.workerArgv], {
+      const run = ['run', '-n', String(size), '--init-method', 'env://', ...o.workerArgv];
+      const argv = [...process.execArgv, cliEntry(), ...run];
+      const child = spawn(process.execPath, argv, {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: {
           ...process.env, MASTER_ADDR: o.masterAddr, MASTER_PORT: String(store.port), RANK: String(p),
@@ -109,7 +111,8 @@ export async function runAgent(o: AgentOptions, out: CommandOutput): Promise<num
       if (dumps.length > 0) {
         const merged = mergeDumps(dumpDir, dumps, o.nodeRank);
         const list = dumps.map((d) => `  ${join(dumpDir, d)}`).join('\n');
-        out.error(`multirank run: flight-recorder dumps of this node's processes:\n${list}${merged === undefined ? '' : `\n  all of them in one: ${merged}`}`);
+        const one = merged === undefined ? '' : `\n  all of them in one: ${merged}`;
+        out.error(`multirank run: flight-recorder dumps of this node's processes:\n${list}${one}`);
       }
       return 1;
     }
@@ -141,7 +144,8 @@ function mergeDumps(dir: string, names: readonly string[], nodeRank: number): st
   const processes: { pid: unknown; file: string; reason: unknown }[] = [];
   for (const name of names) {
     try {
-      const dump = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { pid?: unknown; reason?: unknown; ranks?: Record<string, unknown> };
+      type Dump = { pid?: unknown; reason?: unknown; ranks?: Record<string, unknown> };
+      const dump = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Dump;
       Object.assign(ranks, dump.ranks ?? {});
       processes.push({ pid: dump.pid, file: name, reason: dump.reason });
     } catch {

@@ -37,7 +37,9 @@ export function planProcesses(
   const nnodes = positive('nnodes', v.nnodes) ?? 1;
   const multi = procs > 1 || nnodes > 1;
   if (v['init-method'] !== undefined) {
-    if (multi || v['node-rank'] !== undefined) throw new RangeError('--init-method runs one worker process: it takes no --procs, --nnodes or --node-rank');
+    if (multi || v['node-rank'] !== undefined) {
+      throw new RangeError('--init-method runs one worker process: it takes no --procs, --nnodes or --node-rank');
+    }
     return { initMethod: v['init-method'] };
   }
   const nodeFlags = ['node-rank', 'master-addr', 'master-port'] as const;
@@ -46,18 +48,24 @@ export function planProcesses(
     if (stray !== undefined) throw new RangeError(`--${stray} needs --nnodes N (N > 1) or --procs P (P > 1)`);
     return {};
   }
-  if (procs > ranks) throw new RangeError(`--procs ${procs} is more processes than ranks (-n ${ranks}): each process holds at least one rank`);
+  if (procs > ranks) {
+    throw new RangeError(`--procs ${procs} is more processes than ranks (-n ${ranks}): each holds at least one rank`);
+  }
   const nodeRank = v['node-rank'] === undefined ? 0 : Number(v['node-rank']);
   if (!Number.isInteger(nodeRank) || nodeRank < 0 || nodeRank >= nnodes) {
     throw new RangeError(`--node-rank must be an integer in 0..${nnodes - 1}, got ${JSON.stringify(v['node-rank'])}`);
   }
-  if (nnodes > 1 && v['node-rank'] === undefined) throw new RangeError(`--nnodes ${nnodes} needs --node-rank K (0..${nnodes - 1})`);
+  if (nnodes > 1 && v['node-rank'] === undefined) {
+    throw new RangeError(`--nnodes ${nnodes} needs --node-rank K (0..${nnodes - 1})`);
+  }
   const port = v['master-port'] === undefined ? (nnodes > 1 ? DEFAULT_MASTER_PORT : 0) : Number(v['master-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535 || (port === 0 && nnodes > 1)) {
-    throw new RangeError(`--master-port must be a port in ${nnodes > 1 ? 1 : 0}..65535, got ${JSON.stringify(v['master-port'])}`);
+    const lowest = nnodes > 1 ? 1 : 0;
+    throw new RangeError(`--master-port must be a port in ${lowest}..65535, got ${JSON.stringify(v['master-port'])}`);
   }
   const timeoutMs = positive('timeout-ms', v['timeout-ms']) ?? timeoutFromEnv();
-  return { agent: { procs, nnodes, nodeRank, masterAddr: v['master-addr'] ?? '127.0.0.1', masterPort: port, timeoutMs } };
+  const masterAddr = v['master-addr'] ?? '127.0.0.1';
+  return { agent: { procs, nnodes, nodeRank, masterAddr, masterPort: port, timeoutMs } };
 }
 
 /** The words a worker process gets from its agent's command line (the module, the options it keeps). */
@@ -79,7 +87,8 @@ export function endWithAgent(): void {
   if (process.channel === undefined) return;
   process.channel.unref();
   process.once('disconnect', () => {
-    process.stderr.write(`multirank run: the launcher of this worker process (pid ${process.ppid}) went away; exiting\n`);
+    const parent = process.ppid;
+    process.stderr.write(`multirank run: the launcher of this worker process (pid ${parent}) went away; exiting\n`);
     process.exit(1);
   });
 }

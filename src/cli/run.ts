@@ -100,7 +100,8 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
   try {
     if (processes.initMethod !== undefined) {
       processRuntime().pools.prepare(options.worldSize); // the threads boot while the processes meet
-      const rendezvous = new StoreRendezvous(parseInitMethod(processes.initMethod), options.worldSize, options.timeoutMs ?? timeoutFromEnv());
+      const target = parseInitMethod(processes.initMethod);
+      const rendezvous = new StoreRendezvous(target, options.worldSize, options.timeoutMs ?? timeoutFromEnv());
       const processWorld = await rendezvous.resolve();
       store = rendezvous.store;
       options = { ...options, worldSize: processWorld.worldSize, processWorld, store };
@@ -115,7 +116,8 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
     try {
       const results = await job.results;
       if (!values.quiet) {
-        results.forEach((value, slot) => value !== undefined && out.log(`[rank ${job.firstRank + slot}] => ${printable(value)}`));
+        const print = (value: unknown, rank: number): void => out.log(`[rank ${rank}] => ${printable(value)}`);
+        results.forEach((value, slot) => value !== undefined && print(value, job.firstRank + slot));
       }
       return 0;
     } catch (error) {

@@ -12,7 +12,7 @@ import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { NOT_IN_THIS_BUILD } from './backends.js';
 import { processOfRank, ranksOfProcess, type ProcessWorld } from './process-world.js';
-import type { StoreLink } from './store-link.js';
+import type { StoreAnswer, StoreLink, StoreRequest } from './store-link.js';
 import type {
   CallDescriptor, CallOptions, CommCapabilities, CpuCommunicator, GroupSpec, OutOptions,
 } from './types.js';
@@ -94,19 +94,22 @@ export class ProcessSpanCommunicator implements CpuCommunicator {
   agree(call: CallDescriptor, options?: CallOptions): void {
     this.#calls++;
     const mine = JSON.stringify(call);
-    const all = this.request('allGather', serialize(mine), undefined, options).all!.map((b) => deserialize(b) as string);
+    const reply = this.request('allGather', serialize(mine), undefined, options);
+    const all = reply.all!.map((b) => deserialize(b) as string);
     if (all.every((c) => c === mine)) return;
     const lines = all.map((c, m) => `  rank ${this.#group.ranks[m]}: ${describeCall(c)}`).join('\n');
     throw new MismatchError(`The members of group "${this.#group.name}" called different operations:\n${lines}`);
   }
 
   /** One request to the store for this member (the object plane's too), with the group's deadline. */
-  request(method: 'broadcast' | 'allGather' | 'send' | 'recv' | 'barrier', bytes?: Uint8Array, peer?: number, options?: CallOptions) {
+  request(method: StoreRequest['method'], bytes?: Uint8Array, peer?: number, options?: CallOptions): StoreAnswer {
     const timeoutMs = options?.timeoutMs ?? this.#group.timeoutMs;
-    const describe = (): string => `${method} of group "${this.#group.name}" (ranks [${this.#group.ranks.join(', ')}]) across processes`;
-    return this.#link.call(
-      { group: this.#key, rankInGroup: this.rankInGroup, groupSize: this.worldSize, method, bytes, peer, timeoutMs }, describe,
-    );
+    const { name, ranks } = this.#group;
+    const describe = (): string => `${method} of group "${name}" (ranks [${ranks.join(', ')}]) across processes`;
+    const request = {
+      group: this.#key, rankInGroup: this.rankInGroup, groupSize: this.worldSize, method, bytes, peer, timeoutMs,
+    };
+    return this.#link.call(request, describe);
   }
 
   destroy(): void {

@@ -79,7 +79,8 @@ export function fromBlocks(
   checkInteger('processIndex', processIndex, 0, rankCounts.length - 1);
   return Object.freeze({
     kind, worldSize: starts[starts.length - 1]!, processCount: rankCounts.length, processIndex,
-    processStarts: Object.freeze(starts), processNodes: Object.freeze([...nodes]), nodeCount: nodes[nodes.length - 1]! + 1,
+    processStarts: Object.freeze(starts), processNodes: Object.freeze([...nodes]),
+    nodeCount: nodes[nodes.length - 1]! + 1,
     nodeRank: nodes[processIndex]!,
     storeAddress: storeAddress === undefined ? undefined : Object.freeze({ ...storeAddress }),
   });
@@ -87,7 +88,9 @@ export function fromBlocks(
 
 /** The process that holds world rank `rank`. */
 export function processOfRank(world: ProcessWorld, rank: number): number {
-  if (!(rank >= 0 && rank < world.worldSize)) throw outOfRange(`rank ${rank} is not a rank of the job (0..${world.worldSize - 1})`);
+  if (!(rank >= 0 && rank < world.worldSize)) {
+    throw outOfRange(`rank ${rank} is not a rank of the job (0..${world.worldSize - 1})`);
+  }
   const starts = world.processStarts;
   let lo = 0, hi = world.processCount - 1;
   while (lo < hi) {

@@ -35,9 +35,24 @@ export interface StoreRequest {
 }
 
 /** The driver's answer: the received bytes (one entry per member for allGather), or the error. */
-export type StoreReply =
-  | { readonly id: number; readonly ok: true; readonly bytes?: Uint8Array | undefined; readonly all?: Uint8Array[] | undefined }
-  | { readonly id: number; readonly ok: false; readonly name: string; readonly message: string; readonly code?: string | undefined };
+export type StoreReply = StoreAnswer | StoreRefusal;
+
+/** A request that succeeded: the bytes received (broadcast, recv), or every member's (allGather). */
+export interface StoreAnswer {
+  readonly id: number;
+  readonly ok: true;
+  readonly bytes?: Uint8Array | undefined;
+  readonly all?: Uint8Array[] | undefined;
+}
+
+/** A request that failed in the driver: the error's name, message and code, rebuilt in the rank. */
+export interface StoreRefusal {
+  readonly id: number;
+  readonly ok: false;
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string | undefined;
+}
 
 /** What a rank task carries to reach its driver's store proxy. */
 export interface StoreLinkPlace {
@@ -62,7 +77,7 @@ export class StoreLink {
    * @throws the job's failure when its abort word is raised meanwhile; TimeoutError after
    *   `request.timeoutMs` (its message begins with `describe()`); the store's own error otherwise.
    */
-  call(request: Omit<StoreRequest, 'id'>, describe: () => string): StoreReply & { ok: true } {
+  call(request: Omit<StoreRequest, 'id'>, describe: () => string): StoreAnswer {
     throwIfAborted(this.#abort);
     const id = ++this.#nextId;
     const seen = Atomics.load(this.#signal, 0);
@@ -82,7 +97,9 @@ export class StoreLink {
       }
       throwIfAborted(this.#abort);
       const left = deadline - performance.now();
-      if (left <= 0) throw new TimeoutError(`${describe()}: no answer from the job's store within ${request.timeoutMs} ms`);
+      if (left <= 0) {
+        throw new TimeoutError(`${describe()}: no answer from the job's store within ${request.timeoutMs} ms`);
+      }
       Atomics.wait(this.#signal, 0, expected, Math.min(left, LINK_SLICE_MS));
       expected = Atomics.load(this.#signal, 0);
     }

@@ -96,7 +96,8 @@ export class VendorBase {
     if (this.#shareId !== undefined) {
       const shared = this.#shareId(this.rankInGroup === 0 ? id : undefined);
       if (shared.length !== bytes) {
-        throw new MultirankError(ErrorCodes.DEVICE, `${this.where()}: a unique id of ${shared.length} bytes (expected ${bytes})`);
+        const message = `${this.where()}: a unique id of ${shared.length} bytes (expected ${bytes})`;
+        throw new MultirankError(ErrorCodes.DEVICE, message);
       }
       return shared;
     }

@@ -34,7 +34,9 @@ const kept: string[] = [];
 const dtypeName = (code: number): string => dtypeFromCode(code) ?? `code ${code}`;
 
 /** The dump as an object (see the file header for the field names). */
-export function flightRecorderDump(control: JobView, worldSize: number | RankSpan, reason: string): Record<string, unknown> {
+export function flightRecorderDump(
+  control: JobView, worldSize: number | RankSpan, reason: string,
+): Record<string, unknown> {
   // A process of a job of several processes dumps its own ranks (world ranks first..first+count-1).
   const { first, count } = typeof worldSize === 'number' ? { first: 0, count: worldSize } : worldSize;
   const pgIds = new Map<number, number>();

@@ -86,7 +86,8 @@ export class GroupCoordinator extends GroupVariants {
   sendObject(obj: unknown, dst: number): void {
     this.live();
     const peer = this.member('dst', dst);
-    if (this.acrossProcesses !== undefined) return storeObjects.sendObject(this.acrossProcesses, obj, peer, this.opts({}));
+    const span = this.acrossProcesses;
+    if (span !== undefined) return storeObjects.sendObject(span, obj, peer, this.opts({}));
     objects.sendObject(this, obj, peer);
   }
 
@@ -126,7 +127,8 @@ export class GroupCoordinator extends GroupVariants {
     this.agreeOn({ op: 'scatterObjectList', root: src });
     const span = this.acrossProcesses;
     if (this.rankInGroup !== src) {
-      return (span !== undefined ? storeObjects.recvObject(span, src, this.opts({})) : objects.recvObject(this, src)) as T;
+      if (span !== undefined) return storeObjects.recvObject(span, src, this.opts({})) as T;
+      return objects.recvObject(this, src) as T;
     }
     list!.forEach((obj, j) => {
       if (j === src) return;

@@ -117,7 +117,8 @@ export class GroupBase {
 
   #storeSide(context: CommContext): ProcessSpanCommunicator {
     if (context.storeLink === undefined) {
-      throw invalidType('context.storeLink', `the job's store link (group ${this.groupName} spans processes)`, undefined);
+      const expected = `the job's store link (group ${this.groupName} spans processes)`;
+      throw invalidType('context.storeLink', expected, undefined);
     }
     return new ProcessSpanCommunicator(this.spec, this.rank, context.processWorld, context.storeLink);
   }

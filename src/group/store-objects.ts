@@ -21,7 +21,9 @@ function encode(obj: unknown, name: string): Uint8Array {
 const decode = (bytes: Uint8Array): unknown => unboxTensors(deserialize(bytes));
 
 /** `obj` from member `src` on every member. */
-export function broadcastObject<T>(side: ProcessSpanCommunicator, obj: T, src: number, o?: CallOptions, name = 'obj'): T {
+export function broadcastObject<T>(
+  side: ProcessSpanCommunicator, obj: T, src: number, o?: CallOptions, name = 'obj',
+): T {
   if (side.rankInGroup === src) {
     side.request('broadcast', encode(obj, name), src, o);
     return obj;

@@ -218,9 +218,11 @@ export class Job {
   /** The failure of rank `rank` of another process, which stopped `outcomes`' failed ranks here. */
   #remoteFailure(outcomes: readonly RankOutcome[], rank: number, recorder: string): RankFailedError {
     const stopped = outcomes.flatMap((o, s) => (o.ok ? [] : [this.firstRank + s]));
-    const here = stopped.length === 0 ? '' : `\n(${stopped.length === 1 ? 'rank' : 'ranks'} ${stopped.join(', ')} of this process ` +
-      `${stopped.length === 1 ? 'was' : 'were'} stopped because of it)`;
-    return new RankFailedError(rank, `Rank ${rank} (in another process of the job) failed: ${this.#control.failureMessage}${here}${recorder}`);
+    const one = stopped.length === 1;
+    const who = `${one ? 'rank' : 'ranks'} ${stopped.join(', ')} of this process ${one ? 'was' : 'were'}`;
+    const here = stopped.length === 0 ? '' : `\n(${who} stopped because of it)`;
+    const cause = this.#control.failureMessage;
+    return new RankFailedError(rank, `Rank ${rank} (in another process of the job) failed: ${cause}${here}${recorder}`);
   }
 }
 

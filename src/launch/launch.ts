@@ -52,7 +52,8 @@ export async function launch(options: LaunchOptions): Promise<Job> {
     const task: RankTask = {
       moduleUrl: o.moduleUrl, exportName: o.exportName, rank, worldSize, processWorld,
       localRank: processWorld.processCount > 1 ? place.localRank : rank % o.localWorldSize,
-      localWorldSize: processWorld.processCount > 1 ? place.localWorldSize : o.localWorldSize, args: o.args, env: o.env, controlOffset: control.byteOffset, timeoutMs,
+      localWorldSize: processWorld.processCount > 1 ? place.localWorldSize : o.localWorldSize,
+      args: o.args, env: o.env, controlOffset: control.byteOffset, timeoutMs,
       outputPrefix: o.outputPrefix, chaos: o.chaos, trace: o.tracePath !== undefined, checkCalls: o.checkCalls,
       rpcQueue: rpc.place, port: port2, storeLink,
     };

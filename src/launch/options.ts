@@ -102,7 +102,8 @@ export function checkLaunchOptions(options: unknown): CheckedLaunch {
   const worldSize = checkInteger('options.worldSize', o.worldSize, 1, 4096);
   const envTrace = process.env[TRACE_ENV];
   checkCloneable(o.args, (path) => `options.args${path}`);
-  const processWorld = o.processWorld === undefined ? singleProcessWorld(worldSize) : checkProcessWorld(o.processWorld, worldSize);
+  const processWorld = o.processWorld === undefined ? singleProcessWorld(worldSize)
+    : checkProcessWorld(o.processWorld, worldSize);
   return {
     worldSize,
     moduleUrl: moduleUrl(o.module),
@@ -203,10 +204,13 @@ function checkProcessWorld(value: unknown, worldSize: number): ProcessWorld {
 function checkStore(value: unknown, world: ProcessWorld): Store | undefined {
   if (value === undefined) {
     if (world.processCount === 1) return undefined;
-    throw invalidType('options.store', `the job's store (a TCPStore), since the job spans ${world.processCount} processes`, value);
+    const expected = `the job's store (a TCPStore), since the job spans ${world.processCount} processes`;
+    throw invalidType('options.store', expected, value);
   }
   const store = value as Partial<Store>;
-  if (typeof value !== 'object' || value === null || typeof store.get !== 'function' || typeof store.compareSet !== 'function') {
+  const isStore = typeof value === 'object' && value !== null && typeof store.get === 'function' &&
+    typeof store.compareSet === 'function';
+  if (!isStore) {
     throw invalidType('options.store', 'a Store (TCPStore, HashStore or PrefixStore)', value);
   }
   return value as Store;

@@ -89,7 +89,8 @@ export class ProcessJob {
       }
       if (this.#closed) return;
       try {
-        const { rank, message } = JSON.parse(Buffer.from(await this.#store.get(ABORT_KEY)).toString('utf8')) as { rank: number; message: string };
+        const text = Buffer.from(await this.#store.get(ABORT_KEY)).toString('utf8');
+        const { rank, message } = JSON.parse(text) as { rank: number; message: string };
         this.#fail(rank, message);
       } catch (error) {
         if (!this.#closed) this.#storeLost(error);
@@ -120,7 +121,8 @@ export class ProcessJob {
         const seen = this.#seen.get(p);
         if (seen === undefined || seen.value !== value) this.#seen.set(p, { value, sinceMs: now });
         else if (now - seen.sinceMs > HEARTBEAT_LOST_MS) {
-          this.#fail(ranksOfProcess(w, p).first, `${processLabel(w, p)} stopped answering: no heartbeat for ${HEARTBEAT_LOST_MS} ms (lost?)`);
+          const message = `${processLabel(w, p)} stopped answering: no heartbeat for ${HEARTBEAT_LOST_MS} ms (lost?)`;
+          this.#fail(ranksOfProcess(w, p).first, message);
         }
       }
     } catch (error) {

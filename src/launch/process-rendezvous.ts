@@ -46,13 +46,16 @@ export function parseInitMethod(initMethod: string, env: NodeJS.ProcessEnv = pro
     const read = (name: string, min: number): number => {
       const raw = env[name];
       if (raw === undefined || raw === '') {
-        throw invalidType(`the environment variable ${name}`, `set (env:// reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE)`, raw);
+        const expected = 'set (env:// reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE)';
+        throw invalidType(`the environment variable ${name}`, expected, raw);
       }
       return checkInteger(`the environment variable ${name}`, Number(raw), min);
     };
     const processCount = read('WORLD_SIZE', 1);
     const processRank = read('RANK', 0);
-    if (processRank >= processCount) throw outOfRange(`RANK (${processRank}) must be below WORLD_SIZE (${processCount})`);
+    if (processRank >= processCount) {
+      throw outOfRange(`RANK (${processRank}) must be below WORLD_SIZE (${processCount})`);
+    }
     const host = env['MASTER_ADDR'] || '127.0.0.1';
     const port = read('MASTER_PORT', 1);
     return { host, port, processRank, processCount, node, hostsStore: processRank === 0 && !agentStore };
@@ -66,11 +69,13 @@ export function parseInitMethod(initMethod: string, env: NodeJS.ProcessEnv = pro
   if (url.protocol !== 'tcp:' || url.hostname === '' || url.port === '') {
     throw invalidType('initMethod', `one of ${INIT_METHODS.join(', ')} (tcp:// with a host and a port)`, initMethod);
   }
-  const param = (name: string, fallback: string | undefined): string | undefined => url.searchParams.get(name) ?? fallback;
+  const param = (name: string, fallback: string | undefined): string | undefined =>
+    url.searchParams.get(name) ?? fallback;
   const processCount = checkInteger('initMethod world_size', Number(param('world_size', env['WORLD_SIZE'])), 1);
   const processRank = checkInteger('initMethod rank', Number(param('rank', env['RANK'])), 0, processCount - 1);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(url.port), processRank, processCount, node, hostsStore: processRank === 0 && !agentStore };
+  const hostsStore = processRank === 0 && !agentStore;
+  return { host, port: Number(url.port), processRank, processCount, node, hostsStore };
 }
 
 /** A process world met through the job's TCPStore (the `store` ProcessWorldSource). */

@@ -52,7 +52,8 @@ export class StoreProxy {
     const key = `${r.group}#${r.rankInGroup}`;
     let group = this.#groups.get(key);
     if (group === undefined) {
-      group = new StatelessProcessGroup(r.rankInGroup, r.groupSize, new PrefixStore(`multirank/objects/${r.group}`, this.#store), OBJECT_EXPIRY_SECONDS);
+      const store = new PrefixStore(`multirank/objects/${r.group}`, this.#store);
+      group = new StatelessProcessGroup(r.rankInGroup, r.groupSize, store, OBJECT_EXPIRY_SECONDS);
       this.#groups.set(key, group);
     }
     switch (r.method) {
