@@ -4,7 +4,9 @@
  * the job's store (store-link.ts; one StatelessProcessGroup per member in its process's driver), and the
  * group's objects go the same way (group/store-objects.ts). CPU tensor collectives between processes
  * belong to the mpi backend ("we write no home-made network collectives"): every tensor call here
- * throws BACKEND_UNAVAILABLE saying so, with the processes the group spans.
+ * throws BACKEND_UNAVAILABLE saying so, with the processes the group spans. Given this process's queue
+ * memory, it also hosts the group's broadcast queues (`queueContext`, `queueSpan`: the writer's ring for
+ * the members in its process, sockets for the others; shm/queue-span.ts).
  */
 import { deserialize, serialize } from 'node:v8';
 import { ErrorCodes, MismatchError, MultirankError } from '../errors.js';
@@ -14,8 +16,10 @@ import { NOT_IN_THIS_BUILD } from './backends.js';
 import { processOfRank, ranksOfProcess, type ProcessWorld } from './process-world.js';
 import type { StoreAnswer, StoreLink, StoreRequest } from './store-link.js';
 import type {
-  CallDescriptor, CallOptions, CommCapabilities, CpuCommunicator, GroupSpec, OutOptions,
+  CallDescriptor, CallOptions, CommCapabilities, CpuCommunicator, GroupSpec, OutOptions, ProcessQueues,
 } from './types.js';
+import type { BlockedRecord } from '../shm/queue-end.js';
+import type { QueueContext, QueueSpan } from '../shm/queue-group.js';
 
 const CAPABILITIES: CommCapabilities = Object.freeze({
   devices: Object.freeze(['cpu'] as const), dtypes: Object.freeze([]), reduceOps: Object.freeze([]),
@@ -42,20 +46,34 @@ export class ProcessSpanCommunicator implements CpuCommunicator {
   readonly worldSize: number;
   readonly capabilities = CAPABILITIES;
   readonly recordKey = 0;
-  readonly queueContext = undefined;
+  readonly queueContext: QueueContext | undefined;
+  readonly queueSpan: QueueSpan | undefined;
   readonly #group: GroupSpec;
   readonly #world: ProcessWorld;
   readonly #link: StoreLink;
   readonly #key: string;
   #calls = 0;
 
-  constructor(group: GroupSpec, rank: number, world: ProcessWorld, link: StoreLink) {
+  constructor(
+    group: GroupSpec, rank: number, world: ProcessWorld, link: StoreLink,
+    queues?: ProcessQueues, record?: BlockedRecord,
+  ) {
     this.#group = group;
     this.#world = world;
     this.#link = link;
     this.#key = groupStoreKey(group);
     this.rankInGroup = group.ranks.indexOf(rank);
     this.worldSize = group.ranks.length;
+    this.queueContext = queues === undefined ? undefined : { ...queues, timeoutMs: group.timeoutMs, record };
+    this.queueSpan = queues === undefined ? undefined : {
+      isLocal: (member) => processOfRank(world, group.ranks[member]!) === world.processIndex,
+      shareHandle: (handle, src) => {
+        const reply = this.request('broadcast', this.rankInGroup === src ? serialize(handle) : undefined, src);
+        return this.rankInGroup === src ? handle : deserialize(reply.bytes!);
+      },
+      openRelay: (place, transfer) => link.openRelay(place, transfer),
+      describeMember: (member) => `rank ${group.ranks[member]} (process ${processOfRank(world, group.ranks[member]!)})`,
+    };
   }
 
   get calls(): number {

@@ -12,7 +12,8 @@
  * Only the object plane and control of groups that span processes use it (never a collective on a
  * group inside one process).
  */
-import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import type { RelayPlace } from '../shm/relay-channel.js';
 import { TimeoutError } from '../errors.js';
 import { throwIfAborted, type AbortWord } from '../shm/wait.js';
 
@@ -70,6 +71,11 @@ export class StoreLink {
     this.#port = place.port;
     this.#signal = place.signal;
     this.#abort = abort;
+  }
+
+  /** Hands a MessageQueue remote-reader channel to the driver's relay (launch/queue-relay.ts). */
+  openRelay(place: RelayPlace, transfer: TransferListItem[]): void {
+    this.#port.postMessage({ relay: place }, transfer);
   }
 
   /**

@@ -25,7 +25,9 @@
 import type { Chaos } from '../debug/chaos.js';
 import type { RankRecord } from '../debug/rank-status.js';
 import type { TraceRecorder } from '../debug/trace.js';
+import type { Arena } from '../shm/arena.js';
 import type { QueueContext } from '../shm/queue-group.js';
+import type { AbortWord } from '../shm/wait.js';
 import type { DType, ReduceOp } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Backend } from './backends.js';
@@ -182,6 +184,20 @@ export interface CommContext {
    * processes: the object plane and control of groups that span processes use it (process-span.ts).
    */
   readonly storeLink?: StoreLink | undefined;
+  /**
+   * Where this process's MessageQueue rings live, present with `storeLink`: a broadcast queue over a group
+   * that spans processes keeps its ring here for the writer's local readers (shm/queue-span.ts).
+   */
+  readonly processQueues?: ProcessQueues | undefined;
+}
+
+/** The shared memory of this process that queues over groups spanning processes use. */
+export interface ProcessQueues {
+  readonly arena: Arena;
+  /** Arena tag of the rings (the job's; see `Arena.alloc`). */
+  readonly owner: number;
+  readonly spinIterations: number;
+  readonly abort: AbortWord;
 }
 
 /** What a group asks for its communicators. */

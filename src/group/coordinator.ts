@@ -8,7 +8,7 @@ import { invalidType } from '../errors.js';
 import type { CpuCommunicator } from '../comm/types.js';
 import type { ProcessSpanCommunicator } from '../comm/process-span.js';
 import { MessageQueue, type GroupQueueEnd, type QueueReader, type QueueWriter } from '../shm/message-queue.js';
-import type { QueueContext } from '../shm/queue-group.js';
+import type { QueueContext, QueueSpan } from '../shm/queue-group.js';
 import { tensor } from '../tensor/factory.js';
 import { GroupVariants } from './variants.js';
 import * as objects from './objects.js';
@@ -23,9 +23,14 @@ export class GroupCoordinator extends GroupVariants {
 
   /** What MessageQueue.createFromGroup needs: where the group's CPU side keeps shared memory. */
   get queueContext(): QueueContext {
-    const context = (this.cpuSide.inner as Partial<CpuCommunicator>).queueContext;
+    const context = this.acrossProcesses?.queueContext ?? (this.cpuSide.inner as Partial<CpuCommunicator>).queueContext;
     if (context === undefined) throw invalidType('group', 'a group whose members share memory', `group ${this.groupName}`);
     return context;
+  }
+
+  /** For MessageQueue.createFromGroup: how to reach members in other processes (remote readers). */
+  get span(): QueueSpan | undefined {
+    return this.acrossProcesses?.queueSpan;
   }
 
   /** For MessageQueue.createFromGroup: `offset` (an arena offset) from member `src` on every member. */
@@ -63,8 +68,11 @@ export class GroupCoordinator extends GroupVariants {
   broadcastObject<T>(obj: T, options: { src?: number } = {}): T {
     const src = this.member('options.src', options.src ?? 0);
     const span = this.#acrossProcesses({ op: 'broadcastObject', root: src });
-    if (span !== undefined) return storeObjects.broadcastObject(span, obj, src, this.opts({}));
-    const queue = this.#agreeOnQueueCall('broadcastObject', src, () => objects.checkSerializable(obj));
+    if (span !== undefined && !this.#queuesAcross(span)) {
+      return storeObjects.broadcastObject(span, obj, src, this.opts({}));
+    }
+    const queue = span !== undefined ? this.#queue(src)
+      : this.#agreeOnQueueCall('broadcastObject', src, () => objects.checkSerializable(obj));
     if (queue === undefined) return objects.broadcastObject(this, obj, src);
     if (this.rankInGroup !== src) return unboxTensors((queue.end as QueueReader).broadcastObject()) as T;
     (queue.end as QueueWriter).broadcastObject(boxTensors(obj));
@@ -150,12 +158,12 @@ export class GroupCoordinator extends GroupVariants {
       return dict!;
     }
     const span = this.#acrossProcesses({ op: 'broadcastTensorDict', root: src });
-    if (span !== undefined) {
+    if (span !== undefined && !this.#queuesAcross(span)) {
       const packed = this.rankInGroup === src ? objects.packTensorDict(dict!) : undefined;
       const received = storeObjects.broadcastObject(span, packed, src, this.opts({}), 'dict');
       return this.rankInGroup === src ? dict! : objects.unpackTensorDict(received as objects.PackedTensorDict);
     }
-    const queue = this.#agreeOnQueueCall('broadcastTensorDict', src);
+    const queue = span !== undefined ? this.#queue(src) : this.#agreeOnQueueCall('broadcastTensorDict', src);
     if (queue === undefined) return objects.broadcastTensorDict(this, dict, src);
     if (this.rankInGroup === src) {
       (queue.end as QueueWriter).broadcastObject(boxTensors(objects.packTensorDict(dict!)));
@@ -186,6 +194,14 @@ export class GroupCoordinator extends GroupVariants {
       return objects.unpackTensorDict(packed as objects.PackedTensorDict);
     }
     return objects.recvTensorDict(this, src, options.allGatherGroup);
+  }
+
+  /**
+   * Whether broadcasts of a group across processes go through its queues (remote readers over sockets,
+   * vLLM's mq_broadcaster) rather than the store: when the group has queues and its process has the memory.
+   */
+  #queuesAcross(span: ProcessSpanCommunicator): boolean {
+    return this.queueSizes !== undefined && span.queueSpan !== undefined;
   }
 
   /**

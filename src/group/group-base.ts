@@ -120,7 +120,8 @@ export class GroupBase {
       const expected = `the job's store link (group ${this.groupName} spans processes)`;
       throw invalidType('context.storeLink', expected, undefined);
     }
-    return new ProcessSpanCommunicator(this.spec, this.rank, context.processWorld, context.storeLink);
+    const { processWorld, storeLink, processQueues, record } = context;
+    return new ProcessSpanCommunicator(this.spec, this.rank, processWorld, storeLink, processQueues, record);
   }
 
   /**

@@ -50,7 +50,7 @@ export class ProcessJob {
     this.#store = store;
     this.#world = world;
     this.#control = control;
-    this.proxy = new StoreProxy(store);
+    this.proxy = new StoreProxy(store, world.storeAddress);
   }
 
   start(): void {
