@@ -165,7 +165,7 @@ export class QueueRelay {
     });
     const dispatch = this.#track(port, () => {
       closing = true;
-      socket.destroy();
+      socket.end(); // after the acknowledgements already written: the writer must see them before the end
     });
     port.on('message', (message: RankMessage) => dispatch(message, (m) => {
       if (m.type === 'ack') socket.write(m.bytes);

@@ -34,6 +34,11 @@ export class RemoteReaders {
   readonly #consumed: number[];
   #sent = 0;
   #failure: Error | undefined;
+  /**
+   * Readers whose connection ended, and why. One that has read every message sent is no failure yet (its
+   * process may have finished): the next message it cannot get is, or a drain that waits for it.
+   */
+  readonly #lost = new Map<number, string>();
 
   constructor(channel: RelayChannel, count: number, window: number, describe: DescribeReader) {
     this.#channel = channel;
@@ -61,7 +66,7 @@ export class RemoteReaders {
   waitConnected(timeoutMs: number, abort?: AbortWord | readonly AbortWord[]): void {
     this.#waitUntil(() => this.#consumed.every((c) => c >= 0), timeoutMs, abort,
       (late) => `MessageQueue writer waiting for remote ${this.#names(late)} to connect`,
-      (k) => this.#consumed[k]! < 0);
+      (k) => this.#consumed[k]! < 0, () => true);
   }
 
   /**
@@ -75,7 +80,7 @@ export class RemoteReaders {
     const behind = (k: number): boolean => seq - this.#consumed[k]! >= this.#window;
     this.#waitUntil(() => !this.#consumed.some((_, k) => behind(k)), timeoutMs, abort,
       (late) => `MessageQueue writer waiting to send message ${seq}: remote ${this.#names(late)} ` +
-        `${late.length === 1 ? 'has' : 'have'} not read message ${seq - this.#window}`, behind);
+        `${late.length === 1 ? 'has' : 'have'} not read message ${seq - this.#window}`, behind, () => true);
     const header = frameHeader(seq, main.byteLength, buffers.map((b) => b.byteLength));
     // The main part is the codec's scratch and the buffers views of the caller's arrays: one exact copy
     // each (a posted view would clone its whole ArrayBuffer), then moved to the relay without another.
@@ -94,7 +99,7 @@ export class RemoteReaders {
     this.#waitUntil(() => !this.#consumed.some((_, k) => pending(k)), timeoutMs, abort,
       (late) => `MessageQueue writer draining ${this.#sent} messages: remote ${this.#names(late)} ` +
         `${late.length === 1 ? 'has' : 'have'} not read them all`,
-      pending);
+      pending, pending);
   }
 
   /** Closes the sockets (remote readers then get ClosedError). Idempotent. */
@@ -118,8 +123,7 @@ export class RemoteReaders {
         return;
       }
       case 'lost':
-        this.#fail(new MultirankError(ErrorCodes.RANK_FAILED,
-          `MessageQueue writer lost remote reader ${this.#describe(event.reader)}: ${event.why}`));
+        this.#lost.set(event.reader, event.why);
         return;
       case 'failed':
         this.#fail(new ClosedError(`MessageQueue writer's relay failed: ${event.why}`));
@@ -139,13 +143,20 @@ export class RemoteReaders {
 
   #waitUntil(
     done: () => boolean, timeoutMs: number, abort: AbortWord | readonly AbortWord[] | undefined,
-    describe: (late: number[]) => string, late: (reader: number) => boolean,
+    describe: (late: number[]) => string, late: (reader: number) => boolean, needs: (reader: number) => boolean,
   ): void {
-    if (this.#failure !== undefined) throw this.#failure;
+    const check = (): void => {
+      if (this.#failure !== undefined) throw this.#failure;
+      for (const [k, why] of this.#lost) {
+        if (!needs(k)) continue;
+        throw this.#fail(new MultirankError(ErrorCodes.RANK_FAILED,
+          `MessageQueue writer lost remote reader ${this.#describe(k)}: ${why}`));
+      }
+    };
     for (let e = this.#channel.poll<WriterEvent>(); e !== undefined; e = this.#channel.poll<WriterEvent>()) {
       this.#apply(e);
     }
-    if (this.#failure !== undefined) throw this.#failure;
+    check();
     const deadline = performance.now() + timeoutMs;
     while (!done()) {
       let event: WriterEvent | undefined;
@@ -159,7 +170,7 @@ export class RemoteReaders {
         throw this.#fail(new TimeoutError(`${describe(waited)} within ${timeoutMs} ms`));
       }
       this.#apply(event);
-      if (this.#failure !== undefined) throw this.#failure;
+      check();
     }
   }
 }
