@@ -23,7 +23,8 @@ export class GroupCoordinator extends GroupVariants {
 
   /** What MessageQueue.createFromGroup needs: where the group's CPU side keeps shared memory. */
   get queueContext(): QueueContext {
-    const context = this.acrossProcesses?.queueContext ?? (this.cpuSide.inner as Partial<CpuCommunicator>).queueContext;
+    const context = this.acrossProcesses?.queueContext
+      ?? (this.cpuSide.inner as Partial<CpuCommunicator>).queueContext;
     if (context === undefined) throw invalidType('group', 'a group whose members share memory', `group ${this.groupName}`);
     return context;
   }
