@@ -67,7 +67,7 @@ test.serial('a remote reader whose connection drops: the writer fails at once na
   const r = await run(['-n', '4', '--procs', '2', fixture, '--export', 'droppedReader']);
   t.is(r.code, 0, r.stderr);
   const byRank = results(r.stdout);
-  const lost = /^ERR_MULTIRANK_RANK_FAILED: MessageQueue writer lost remote reader rank 3 \(process 1\): its connection/;
+  const lost = /^ERR_MULTIRANK_RANK_FAILED: MessageQueue writer lost remote reader rank 3 \(process 1\): its conn/;
   t.regex(String(byRank.get(0)), lost);
   t.is(byRank.get(3), 5);
 });
