@@ -83,7 +83,7 @@ export function createSpanningQueue(
   const index = handle.remoteReaders.indexOf(group.rankInGroup);
   const open = { op: 'connect', host: handle.host, port: handle.port, token: handle.token, reader: index } as const;
   const reader = new RemoteQueueReader(new RelayChannel(span.openRelay, open), index, {
-    timeoutMs, abort, closeOnTimeout: true, writer: describe(writerRank),
+    timeoutMs, abort, closeOnTimeout: true, writer: describe(writerRank), name: describe(group.rankInGroup),
   });
   return groupEnd(undefined, reader, false, () => reader.close());
 }

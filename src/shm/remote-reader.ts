@@ -23,6 +23,8 @@ export interface RemoteReaderOptions {
   codec?: ObjectCodec;
   /** Who writes, for messages: `rank 0 (process 0)`. */
   writer?: string;
+  /** This reader, for messages: `rank 5 (process 1)`; default its index among the remote readers. */
+  name?: string;
   /** A wait that times out closes the connection (the writer then fails naming this reader). */
   closeOnTimeout?: boolean;
 }
@@ -35,6 +37,7 @@ export class RemoteQueueReader {
   readonly #timeoutMs: number;
   readonly #abort: AbortWord | undefined;
   readonly #writer: string;
+  readonly #name: string;
   readonly #closeOnTimeout: boolean;
   #message = 0;
   #failure: Error | undefined;
@@ -46,6 +49,7 @@ export class RemoteQueueReader {
     this.#timeoutMs = checkTimeoutMs('options.timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.#abort = options.abort;
     this.#writer = options.writer ?? 'the writer';
+    this.#name = options.name ?? String(readerIndex);
     this.#closeOnTimeout = options.closeOnTimeout === true;
   }
 
@@ -58,7 +62,7 @@ export class RemoteQueueReader {
     throwIfAborted(this.#abort);
     const timeoutMs = options?.timeoutMs === undefined ? this.#timeoutMs
       : checkTimeoutMs('options.timeoutMs', options.timeoutMs);
-    const what = (): string => `MessageQueue remote reader ${this.readerIndex} waiting for message ${this.#message} ` +
+    const what = (): string => `MessageQueue remote reader ${this.#name} waiting for message ${this.#message} ` +
       `from ${this.#writer}`;
     const event = this.#channel.next<ReaderEvent>(performance.now() + timeoutMs, this.#abort);
     if (event === undefined) {
@@ -83,7 +87,7 @@ export class RemoteQueueReader {
 
   /** Closes this reader's connection (the writer then fails naming it); later calls throw ClosedError. Idempotent. */
   close(): void {
-    this.#end(new ClosedError(`MessageQueue remote reader ${this.readerIndex}: closed`));
+    this.#end(new ClosedError(`MessageQueue remote reader ${this.#name}: closed`));
   }
 
   #end(error: Error): Error {

@@ -63,6 +63,13 @@ test.serial('a remote reader that stops reading: the writer fails at its deadlin
     'remote reader rank 3 \\(process 1\\) has not read message \\d+ within 3000 ms'), r.stdout + r.stderr);
 });
 
+test.serial('a writer that stops writing: a remote reader fails at its deadline naming the writer', async (t) => {
+  const r = await run(['-n', '4', '--procs', '2', fixture, '--export', 'stalledWriter']);
+  t.is(r.code, 0, r.stderr);
+  t.is(results(r.stdout).get(3), 'ERR_MULTIRANK_TIMEOUT: MessageQueue remote reader rank 3 (process 1) waiting for ' +
+    'message 3 from rank 0 (process 0): nothing within 3000 ms');
+});
+
 test.serial('a remote reader whose connection drops: the writer fails at once naming it', async (t) => {
   const r = await run(['-n', '4', '--procs', '2', fixture, '--export', 'droppedReader']);
   t.is(r.code, 0, r.stderr);
