@@ -30,10 +30,14 @@
 import type { Chaos } from '../debug/chaos.js';
 import type { RankRecord } from '../debug/rank-status.js';
 import type { TraceRecorder } from '../debug/trace.js';
+import type { Arena } from '../shm/arena.js';
 import type { QueueContext } from '../shm/queue-group.js';
+import type { AbortWord } from '../shm/wait.js';
 import type { DType, ReduceOp } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Backend } from './backends.js';
+import type { ProcessWorld } from './process-world.js';
+import type { StoreLink } from './store-link.js';
 
 /** What a device string names before its index: `cpu`, `cuda:0` -> `cuda`, `npu:1` -> `npu`. */
 export type DeviceKind = 'cpu' | 'cuda' | 'npu';
@@ -192,6 +196,12 @@ export interface GroupSpec {
 export interface DeviceSideContext {
   readonly cpu: DeviceCommunicator;
   readonly device: string;
+  /**
+   * Member 0's unique id (`id` there; undefined on the others) on every member, through the job's store:
+   * given when the group spans processes (as torch's ProcessGroupNCCL takes its id from the store).
+   * Absent: the id is broadcast over `cpu`.
+   */
+  readonly shareId?: ((id: Uint8Array | undefined) => Uint8Array) | undefined;
 }
 
 /** What a rank knows of its job, whatever the backend: the registry builds its communicators. */
@@ -209,6 +219,30 @@ export interface CommContext {
   readonly trace?: TraceRecorder | undefined;
   /** Makes the group's communicators (a CommunicatorRegistry, registry.ts). */
   readonly registry: CommunicatorSource;
+  /**
+   * The job's processes and where this rank's process stands (the contract: comm/process-world.ts). One
+   * process: `singleProcessWorld(worldSize)`.
+   */
+  readonly processWorld: ProcessWorld;
+  /**
+   * The link to the job's store (through this process's driver), present when the job spans several
+   * processes: the object plane and control of groups that span processes use it (process-span.ts).
+   */
+  readonly storeLink?: StoreLink | undefined;
+  /**
+   * Where this process's MessageQueue rings live, present with `storeLink`: a broadcast queue over a group
+   * that spans processes keeps its ring here for the writer's local readers (shm/queue-span.ts).
+   */
+  readonly processQueues?: ProcessQueues | undefined;
+}
+
+/** The shared memory of this process that queues over groups spanning processes use. */
+export interface ProcessQueues {
+  readonly arena: Arena;
+  /** Arena tag of the rings (the job's; see `Arena.alloc`). */
+  readonly owner: number;
+  readonly spinIterations: number;
+  readonly abort: AbortWord;
 }
 
 /** What a group asks for its communicators. */
@@ -220,4 +254,6 @@ export interface CommunicatorSource {
   create(backend: Backend, device: DeviceKind, group: GroupSpec, side?: DeviceSideContext): DeviceCommunicator;
   /** The CPU side of a group: a communicator of `backend` for CPU tensors that can host queues. */
   createCpu(backend: Backend, group: GroupSpec): CpuCommunicator;
+  /** Whether `backend` can serve tensors on `device` in this rank. */
+  has(backend: Backend, device: DeviceKind): boolean;
 }

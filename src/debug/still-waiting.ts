@@ -52,15 +52,23 @@ export function formatWait(ms: number): string {
 export class StillWaitingReporter {
   readonly #control: JobView;
   readonly #records: RankRecord[];
+  readonly #firstRank: number;
   readonly #times: StillWaitingTimes;
   readonly #write: (text: string) => void;
   /** Per rank, the wait being timed (its progress count) and when its next line is due; none when not blocked. */
   readonly #due: ({ progress: number; atMs: number } | undefined)[];
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(control: JobView, worldSize: number, times: StillWaitingTimes, write: (text: string) => void) {
+  /**
+   * Reports the ranks `firstRank` .. `firstRank + worldSize - 1` of `control` (this process's block of a job
+   * of several processes; the whole job otherwise).
+   */
+  constructor(
+    control: JobView, worldSize: number, times: StillWaitingTimes, write: (text: string) => void, firstRank = 0,
+  ) {
     this.#control = control;
-    this.#records = Array.from({ length: worldSize }, (_, r) => control.record(r));
+    this.#firstRank = firstRank;
+    this.#records = Array.from({ length: worldSize }, (_, r) => control.record(firstRank + r));
     this.#times = times;
     this.#write = write;
     this.#due = this.#records.map(() => undefined);
@@ -104,8 +112,9 @@ export class StillWaitingReporter {
     const shown = new Set(due.map((s) => s.rank));
     const awaited = [...new Set(due.flatMap((s) => waitedFor(this.#control, s)))].sort((a, b) => a - b);
     for (const rank of awaited) {
-      if (shown.has(rank) || rank >= this.#records.length) continue;
-      const s = this.#records[rank]!.snapshot();
+      const local = this.#records[rank - this.#firstRank];
+      if (shown.has(rank) || local === undefined) continue; // a rank of another process: its own reporter
+      const s = local.snapshot();
       const waited = s.state === 'BLOCKED' ? ` for ${formatWait(nowMs - s.blockedSinceMs)}` : '';
       lines.push(`  ${describeRank(this.#control, s, waited)}`);
     }

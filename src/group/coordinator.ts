@@ -6,11 +6,13 @@
  */
 import { invalidType, outOfRange } from '../errors.js';
 import type { CpuCommunicator } from '../comm/types.js';
+import type { ProcessSpanCommunicator } from '../comm/process-span.js';
 import { MessageQueue, type GroupQueueEnd, type QueueReader, type QueueWriter } from '../shm/message-queue.js';
-import type { QueueContext } from '../shm/queue-group.js';
+import type { QueueContext, QueueSpan } from '../shm/queue-group.js';
 import { tensor } from '../tensor/factory.js';
 import { GroupVariants } from './variants.js';
 import * as objects from './objects.js';
+import * as storeObjects from './store-objects.js';
 import { boxTensors, unboxTensors } from './tensor-box.js';
 import { CompletedWork, type Work } from './work.js';
 
@@ -22,9 +24,15 @@ export class GroupCoordinator extends GroupVariants {
 
   /** What MessageQueue.createFromGroup needs: where the group's CPU side keeps shared memory. */
   get queueContext(): QueueContext {
-    const context = (this.cpuSide.inner as Partial<CpuCommunicator>).queueContext;
+    const context = this.acrossProcesses?.queueContext
+      ?? (this.cpuSide.inner as Partial<CpuCommunicator>).queueContext;
     if (context === undefined) throw invalidType('group', 'a group whose members share memory', `group ${this.groupName}`);
     return context;
+  }
+
+  /** For MessageQueue.createFromGroup: how to reach members in other processes (remote readers). */
+  get span(): QueueSpan | undefined {
+    return this.acrossProcesses?.queueSpan;
   }
 
   /** For MessageQueue.createFromGroup: `offset` (an arena offset) from member `src` on every member. */
@@ -61,7 +69,12 @@ export class GroupCoordinator extends GroupVariants {
   /** `obj` from member `src` (default 0) on every member, through the group's shared-memory queue. */
   broadcastObject<T>(obj: T, options: { src?: number } = {}): T {
     const src = this.member('options.src', options.src ?? 0);
-    const queue = this.#agreeOnQueueCall('broadcastObject', src, () => objects.checkSerializable(obj));
+    const span = this.#acrossProcesses({ op: 'broadcastObject', root: src });
+    if (span !== undefined && !this.#queuesAcross(span)) {
+      return storeObjects.broadcastObject(span, obj, src, this.opts({}));
+    }
+    const queue = span !== undefined ? this.#queue(src)
+      : this.#agreeOnQueueCall('broadcastObject', src, () => objects.checkSerializable(obj));
     if (queue === undefined) return objects.broadcastObject(this, obj, src);
     if (this.rankInGroup !== src) return unboxTensors((queue.end as QueueReader).broadcastObject()) as T;
     (queue.end as QueueWriter).broadcastObject(boxTensors(obj));
@@ -72,31 +85,47 @@ export class GroupCoordinator extends GroupVariants {
   broadcastObjectList<T>(list: T[], options: { src?: number } = {}): T[] {
     if (!Array.isArray(list)) throw invalidType('list', 'an array', list);
     const src = this.member('options.src', options.src ?? 0);
-    const received = objects.broadcastObject(this, this.rankInGroup === src ? list : undefined, src, 'list') as T[];
+    const span = this.#acrossProcesses({ op: 'broadcastObjectList', root: src });
+    const mine = this.rankInGroup === src ? list : undefined;
+    const received = span !== undefined ? storeObjects.broadcastObject(span, mine, src, this.opts({}), 'list') as T[]
+      : objects.broadcastObject(this, mine, src, 'list') as T[];
     if (this.rankInGroup !== src) list.splice(0, list.length, ...received);
     return list;
   }
 
   sendObject(obj: unknown, dst: number): void {
     this.live();
-    objects.sendObject(this, obj, this.member('dst', dst));
+    const peer = this.member('dst', dst);
+    const span = this.acrossProcesses;
+    if (span !== undefined) return storeObjects.sendObject(span, obj, peer, this.opts({}));
+    objects.sendObject(this, obj, peer);
   }
 
   recvObject(src: number): unknown {
     this.live();
-    return objects.recvObject(this, this.member('src', src));
+    const peer = this.member('src', src);
+    if (this.acrossProcesses !== undefined) return storeObjects.recvObject(this.acrossProcesses, peer, this.opts({}));
+    return objects.recvObject(this, peer);
   }
 
   /** Every member's `obj`, in group order. */
   allGatherObject<T>(obj: T): T[] {
     this.live();
+    const span = this.#acrossProcesses({ op: 'allGatherObject' });
+    if (span !== undefined) return storeObjects.allGatherObject(span, obj, this.opts({}));
     return objects.allGatherObject(this, obj);
   }
 
   /** torch's gather_object: every member's `obj` in group order on member `dst` (default 0); null elsewhere. */
   gatherObject<T>(obj: T, options: { dst?: number } = {}): T[] | null {
     this.live();
-    return objects.gatherObject(this, obj, this.member('options.dst', options.dst ?? 0));
+    const dst = this.member('options.dst', options.dst ?? 0);
+    const span = this.#acrossProcesses({ op: 'gatherObject', root: dst });
+    if (span !== undefined) {
+      const all = storeObjects.allGatherObject(span, obj, this.opts({}));
+      return this.rankInGroup === dst ? all : null;
+    }
+    return objects.gatherObject(this, obj, dst);
   }
 
   /** torch's scatter_object_list: member j gets `list[j]` of member `src` (default 0); `list` is ignored elsewhere. */
@@ -106,9 +135,15 @@ export class GroupCoordinator extends GroupVariants {
       throw invalidType('list', `an array of ${this.worldSize} objects (one per member) on the source member`, list);
     }
     this.agreeOn({ op: 'scatterObjectList', root: src });
-    if (this.rankInGroup !== src) return objects.recvObject(this, src) as T;
+    const span = this.acrossProcesses;
+    if (this.rankInGroup !== src) {
+      if (span !== undefined) return storeObjects.recvObject(span, src, this.opts({})) as T;
+      return objects.recvObject(this, src) as T;
+    }
     list!.forEach((obj, j) => {
-      if (j !== src) objects.sendObject(this, obj, j);
+      if (j === src) return;
+      if (span !== undefined) storeObjects.sendObject(span, obj, j, this.opts({}));
+      else objects.sendObject(this, obj, j);
     });
     return list![src]!;
   }
@@ -124,7 +159,13 @@ export class GroupCoordinator extends GroupVariants {
       this.live();
       return dict!;
     }
-    const queue = this.#agreeOnQueueCall('broadcastTensorDict', src);
+    const span = this.#acrossProcesses({ op: 'broadcastTensorDict', root: src });
+    if (span !== undefined && !this.#queuesAcross(span)) {
+      const packed = this.rankInGroup === src ? objects.packTensorDict(dict!) : undefined;
+      const received = storeObjects.broadcastObject(span, packed, src, this.opts({}), 'dict');
+      return this.rankInGroup === src ? dict! : objects.unpackTensorDict(received as objects.PackedTensorDict);
+    }
+    const queue = span !== undefined ? this.#queue(src) : this.#agreeOnQueueCall('broadcastTensorDict', src);
     if (queue === undefined) return objects.broadcastTensorDict(this, dict, src);
     if (this.rankInGroup === src) {
       (queue.end as QueueWriter).broadcastObject(boxTensors(objects.packTensorDict(dict!)));
@@ -138,6 +179,10 @@ export class GroupCoordinator extends GroupVariants {
     this.live();
     if (this.worldSize === 1) return;
     const dst = this.member('options.dst', options.dst ?? (this.rankInGroup + 1) % this.worldSize);
+    // Across processes the whole dict travels as one object (its tensors by value); no all-gather split.
+    if (this.acrossProcesses !== undefined) {
+      return storeObjects.sendObject(this.acrossProcesses, objects.packTensorDict(dict), dst, this.opts({}));
+    }
     objects.sendTensorDict(this, dict, dst, options.allGatherGroup);
   }
 
@@ -147,6 +192,7 @@ export class GroupCoordinator extends GroupVariants {
     if (this.worldSize === 1) return undefined;
     const src = this.#dictSource(options.src);
     this.work.beforeRecv(src, 0);
+    if (this.acrossProcesses !== undefined) return this.#recvDictAcross(src);
     return objects.recvTensorDict(this, src, options.allGatherGroup);
   }
 
@@ -179,6 +225,8 @@ export class GroupCoordinator extends GroupVariants {
     if (allGatherGroup !== undefined && !(allGatherGroup instanceof GroupCoordinator)) {
       throw invalidType('options.allGatherGroup', 'a GroupCoordinator', allGatherGroup);
     }
+    // Across processes the dict comes through the store when waited on (no probe: isCompleted() says false).
+    if (this.acrossProcesses !== undefined) return this.work.recv(src, 0, () => this.#recvDictAcross(src), () => false);
     const arrived = (): boolean => allGatherGroup === undefined && this.cpuSide.probe(src, 0);
     return this.work.recv(src, 0, () => objects.recvTensorDict(this, src, allGatherGroup), arrived);
   }
@@ -189,6 +237,31 @@ export class GroupCoordinator extends GroupVariants {
       throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
     }
     return src;
+  }
+
+  /** A tensor dict from member `src` of a group across processes: one object through the store. */
+  #recvDictAcross(src: number): Record<string, unknown> {
+    const packed = storeObjects.recvObject(this.acrossProcesses!, src, this.opts({}));
+    return objects.unpackTensorDict(packed as objects.PackedTensorDict);
+  }
+
+  /**
+   * Whether broadcasts of a group across processes go through its queues (remote readers over sockets,
+   * vLLM's mq_broadcaster) rather than the store: when the group has queues and its process has the memory.
+   */
+  #queuesAcross(span: ProcessSpanCommunicator): boolean {
+    return this.queueSizes !== undefined && span.queueSpan !== undefined;
+  }
+
+  /**
+   * The store side when the members live in several processes (after the members agreed on `call`,
+   * when calls are checked); undefined for a group in one process.
+   */
+  #acrossProcesses(call: { op: string; root?: number }): ProcessSpanCommunicator | undefined {
+    this.live();
+    const span = this.acrossProcesses;
+    if (span !== undefined && this.spec.checkCalls) span.agree(call, this.opts({}));
+    return span;
   }
 
   /** Releases the group's per-rank resources; later calls throw. Idempotent. */

@@ -26,11 +26,15 @@ function released(error: SerializedError): boolean {
 
 const headline = (error: SerializedError): string => `${error.name}: ${error.message}`;
 
-/** What became of the failed ranks other than `rank` (one parenthesised line each kind). */
-function othersNote(outcomes: readonly RankOutcome[], rank: number, cause: string): string {
+/**
+ * What became of the failed ranks other than slot `slot` (one parenthesised line each kind). Outcomes are
+ * in slot order; slot s is world rank `firstRank + s` (this process's block of a job of several).
+ */
+function othersNote(outcomes: readonly RankOutcome[], slot: number, cause: string, firstRank: number): string {
   const stopped: number[] = [], same: number[] = [], otherwise: string[] = [];
-  outcomes.forEach((o, r) => {
-    if (o.ok || r === rank) return;
+  outcomes.forEach((o, s) => {
+    const r = firstRank + s;
+    if (o.ok || s === slot) return;
     if (released(o.error)) stopped.push(r);
     else if (headline(o.error) === cause) same.push(r);
     else otherwise.push(`(rank ${r} also failed: ${headline(o.error).split('\n')[0]})`);
@@ -43,26 +47,26 @@ function othersNote(outcomes: readonly RankOutcome[], rank: number, cause: strin
 }
 
 /**
- * The job's failure, blamed on `rank` (the first failure the job control block recorded, whose message is
- * `recorded`). The rank's outcome tells it, unless the rank failed while its entry went on (a promise it
- * left rejected, with nobody to handle it) and then returned, or was ended by the failure's grace period:
- * then what the rank recorded does.
+ * The job's failure, blamed on the rank of slot `slot` (the first failure the job control block recorded,
+ * whose message is `recorded`); slot s is world rank `firstRank + s`. The rank's outcome tells it, unless
+ * the rank failed while its entry went on (a promise it left rejected, with nobody to handle it) and then
+ * returned, or was ended by the failure's grace period: then what the rank recorded does.
  */
 export function rankFailure(
-  outcomes: readonly RankOutcome[], rank: number, recorder: string, recorded: string,
+  outcomes: readonly RankOutcome[], slot: number, recorder: string, recorded: string, firstRank = 0,
 ): RankFailedError {
-  const outcome = outcomes[rank]!;
+  const outcome = outcomes[slot]!, rank = firstRank + slot;
   if (outcome.ok || (outcome.error.name === 'AbortError' && recorded !== '')) {
     const [first = '', ...stack] = recorded.split('\n');
     const when = outcome.ok ? ' after its entry returned' : '';
     return new RankFailedError(rank, `Rank ${rank} failed${when}: ${first}` +
-      othersNote(outcomes, rank, first) +
+      othersNote(outcomes, slot, first, firstRank) +
       `\nRank ${rank}'s stack:\n${stack.join('\n') || '(none)'}${recorder}`);
   }
   const error = outcome.error;
   return new RankFailedError(
     rank,
-    `Rank ${rank} failed: ${headline(error)}${othersNote(outcomes, rank, headline(error))}` +
+    `Rank ${rank} failed: ${headline(error)}${othersNote(outcomes, slot, headline(error), firstRank)}` +
       `\nRank ${rank}'s stack:\n${error.stack ?? '(none)'}${recorder}`,
     { cause: deserializeError(error) },
   );
@@ -72,8 +76,8 @@ export function rankFailure(
  * The driver's close() ended ranks that had not returned (a hung or busy job): the driver asked for it,
  * so no rank is blamed and no failure dump is written.
  */
-export function closedByDriver(outcomes: readonly RankOutcome[]): ClosedError {
-  const running = outcomes.flatMap((o, rank) => (o.ok ? [] : [rank]));
+export function closedByDriver(outcomes: readonly RankOutcome[], firstRank = 0): ClosedError {
+  const running = outcomes.flatMap((o, slot) => (o.ok ? [] : [firstRank + slot]));
   const ranks = rankList(running);
   return new ClosedError(`The job was closed by the driver (job.close()) before ${ranks} returned; no rank failed`);
 }

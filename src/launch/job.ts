@@ -7,7 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { checkInteger, ErrorCodes, MultirankError } from '../errors.js';
+import { checkInteger, ErrorCodes, MultirankError, RankFailedError } from '../errors.js';
 import { CLOSED_BY_DRIVER, DEADLOCK } from '../comm/threads/job-control.js';
 import { Watchdog } from '../debug/watchdog.js';
 import { RankState } from '../debug/rank-status.js';
@@ -23,6 +23,7 @@ import { serializeError } from './serialize-error.js';
 import { closedByDriver, rankFailure, threadExited } from './job-failure.js';
 import { decodeResult, type EncodedResult } from './result-codec.js';
 import { arenaLockSettled } from '../shm/arena-recovery.js';
+import type { ProcessJob } from './process-job.js';
 
 /** How long the other ranks get to return after a rank failed, before their threads are terminated. */
 export const FAILURE_GRACE_MS = 2_000;
@@ -45,7 +46,10 @@ export interface RankHandle {
 }
 
 export class Job<Result = unknown> {
+  /** Ranks of this job in this process (the whole job's, unless it spans several processes). */
   readonly worldSize: number;
+  /** World rank of this process's first rank (0 unless the job spans several processes). */
+  readonly firstRank: number;
   /** Each rank's return value, in rank order; rejects with a RankFailedError when a rank fails. */
   readonly results: Promise<Result[]>;
   readonly #control: JobControl;
@@ -69,15 +73,20 @@ export class Job<Result = unknown> {
   };
 
   readonly #rpc: RpcQueue;
+  /** This process's part of a job of several processes (store proxy, failures across processes). */
+  readonly #crossing: ProcessJob | undefined;
   #rpcId = 0;
 
   constructor(
-    worldSize: number, control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[],
+    control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[],
     abort: AbortController, rpc: RpcQueue, stillWaiting: StillWaitingTimes | undefined, tracePath?: string,
+    firstRank = 0, crossing?: ProcessJob,
   ) {
+    this.#crossing = crossing;
     this.#tracePath = tracePath;
     this.#rpc = rpc;
-    this.worldSize = worldSize;
+    this.worldSize = ports.length;
+    this.firstRank = firstRank;
     this.#control = control;
     this.#lease = lease;
     this.#ports = ports;
@@ -87,17 +96,17 @@ export class Job<Result = unknown> {
     // that a driver that forgets `await job.close()` still ends when its work ends.
     for (const port of ports) port.unref();
     this.#calls = ports.map(() => 0);
-    this.#watchdog = new Watchdog(control, worldSize, (rank) => this.#calls[rank]! > 0);
+    this.#watchdog = new Watchdog(control, this.worldSize, (slot) => this.#calls[slot]! > 0, firstRank);
     this.#watchdog.start();
     rpc.whileWaiting = () => void this.#watchdog.poll(); // the driver blocked in a large call cannot run the timer
     if (stillWaiting !== undefined && !quiet()) {
       const write = (text: string): void => void process.stderr.write(text);
-      this.#stillWaiting = new StillWaitingReporter(control, worldSize, stillWaiting, write);
+      this.#stillWaiting = new StillWaitingReporter(control, this.worldSize, stillWaiting, write, firstRank);
       this.#stillWaiting.start();
     }
     lease.onError((error) => this.#threadError(error));
     watchDumpSignal(this.#onSignal);
-    this.#settled = Promise.all(tasks.map((task, rank) => this.#watch(task, rank)));
+    this.#settled = Promise.all(tasks.map((task, slot) => this.#watch(task, slot)));
     this.results = this.#collect();
     this.results.catch(() => undefined); // the caller may never read results; close() still works.
   }
@@ -155,7 +164,7 @@ export class Job<Result = unknown> {
    * written: a warning says why, and nothing throws) and a summary of who was where.
    */
   dumpFlightRecorder(reason: string): DumpResult {
-    return writeFlightRecorderDump(this.#control, this.worldSize, reason);
+    return writeFlightRecorderDump(this.#control, { first: this.firstRank, count: this.worldSize }, reason);
   }
 
   /** Every rank's chaos schedule (the delays taken, in call order), once the ranks returned. */
@@ -170,6 +179,7 @@ export class Job<Result = unknown> {
     this.#control.close();
     const timer = setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
     await this.#settled;
+    await this.#crossing?.finish();
     // Calls still running in ranks (`rank(i).call`, `collectiveRpc`) use the job's memory: let them end
     // (the abort word released their waits) before it is freed; threads whose call does not end within
     // the grace period are terminated with their pool rather than reused.
@@ -183,7 +193,8 @@ export class Job<Result = unknown> {
     this.#control.free();
   }
 
-  async #watch(task: Promise<RankOutcome>, rank: number): Promise<RankOutcome> {
+  async #watch(task: Promise<RankOutcome>, slot: number): Promise<RankOutcome> {
+    const rank = this.firstRank + slot;
     let outcome: RankOutcome;
     try {
       outcome = await task;
@@ -213,7 +224,8 @@ export class Job<Result = unknown> {
     const { name, message } = serializeError(error);
     // The thread recorded its failure before it ended (lost-rejections.ts), unless another came first.
     const abort = this.#control.abortValue;
-    const who = abort >= 1 && abort <= this.worldSize ? `rank ${abort - 1}'s thread` : 'a rank thread';
+    const slot = abort - 1 - this.firstRank;
+    const who = slot >= 0 && slot < this.worldSize ? `rank ${abort - 1}'s thread` : 'a rank thread';
     process.stderr.write(`multirank: ${who} failed after the rank returned: ${name}: ${message}\n`);
   }
 
@@ -224,21 +236,38 @@ export class Job<Result = unknown> {
     // A job the watchdog ended failed, even when its ranks caught the error and returned; so did a job one
     // of whose ranks recorded a failure after it returned (a promise it left rejected, nobody handling it).
     const deadlocked = abort === DEADLOCK;
-    const failedLate = abort >= 1 && abort <= this.worldSize && outcomes[abort - 1]!.ok;
+    const failedSlot = abort - 1 - this.firstRank;
+    const failedLate = failedSlot >= 0 && failedSlot < this.worldSize && outcomes[failedSlot]!.ok;
     // Each value arrives as the rank's own copy; Tensors are rebuilt from theirs.
     if (!deadlocked && !failedLate && outcomes.every((o) => o.ok)) {
       return outcomes.map((o) => decodeResult((o as { value: EncodedResult }).value) as Result);
     }
-    if (abort === CLOSED_BY_DRIVER) throw closedByDriver(outcomes);
+    if (abort === CLOSED_BY_DRIVER) throw closedByDriver(outcomes, this.firstRank);
     const dump = this.dumpFlightRecorder(deadlocked ? 'deadlock' : 'failure');
     const where = dump.path ?? 'not written';
     if (!quiet()) process.stderr.write(`multirank: the job failed; flight recorder: ${where}\n${dump.summary}\n`);
     const recorder = `\n${dumpNote(dump)}`;
     if (deadlocked) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage + recorder);
     // The first failure recorded in the control block is the cause; the others were released by it.
-    const first = abort - 1;
-    const rank = first >= 0 && first < this.worldSize ? first : outcomes.findIndex((o) => !o.ok);
-    throw rankFailure(outcomes, rank, recorder, this.#control.failureMessage);
+    const first = abort - 1 - this.firstRank;
+    // A rank of another process of the job (reported through the job's store) failed first.
+    if (first < 0 || first >= this.worldSize) {
+      if (abort >= 1 && abort < DEADLOCK) throw this.#remoteFailure(outcomes, abort - 1, recorder);
+      throw rankFailure(outcomes, outcomes.findIndex((o) => !o.ok), recorder, '', this.firstRank);
+    }
+    throw rankFailure(outcomes, first, recorder, this.#control.failureMessage, this.firstRank);
+  }
+
+  /** The failure of rank `rank` of another process, which stopped `outcomes`' failed ranks here. */
+  #remoteFailure(outcomes: readonly RankOutcome[], rank: number, recorder: string): RankFailedError {
+    const stopped = outcomes.flatMap((o, s) => (o.ok ? [] : [this.firstRank + s]));
+    const one = stopped.length === 1;
+    const who = `${one ? 'rank' : 'ranks'} ${stopped.join(', ')} of this process ${one ? 'was' : 'were'}`;
+    const here = stopped.length === 0 ? '' : `\n(${who} stopped because of it)`;
+    const cause = this.#control.failureMessage;
+    return new RankFailedError(
+      rank, `Rank ${rank} (in another process of the job) failed: ${cause}${here}${recorder}`,
+    );
   }
 }
 

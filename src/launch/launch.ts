@@ -11,6 +11,8 @@ import { arenaLockSettled } from '../shm/arena-recovery.js';
 import { createRpcQueue, type RpcQueue } from './rpc-queue.js';
 import { stillWaitingFromEnv } from '../debug/still-waiting.js';
 import { isTypeScriptUrl, JobSources } from './ts-source.js';
+import { localPlace, ranksOfProcess } from '../comm/process-world.js';
+import { ProcessJob } from './process-job.js';
 
 export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
 
@@ -23,42 +25,53 @@ export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
  */
 export async function launch<Args = unknown, Result = unknown>(options: LaunchOptions<Args>): Promise<Job<Result>> {
   const o = checkLaunchOptions(options);
-  const { worldSize, timeoutMs } = o;
+  const { worldSize, timeoutMs, processWorld } = o;
   // A TypeScript entry is transpiled here, once for every rank, before anything is taken: a syntax error
   // fails the launch, naming the file, line and column.
   const sources = isTypeScriptUrl(o.moduleUrl) ? new JobSources() : undefined;
   await sources?.prepare(o.moduleUrl);
   const stillWaiting = stillWaitingFromEnv();
+  // This process runs its block of the job's ranks; the control block has a record for every world rank,
+  // so that a failure anywhere (a rank here, or one another process reports) names its world rank.
+  const { first, count } = ranksOfProcess(processWorld);
   const runtime = processRuntime(o.arenaMaxBytes === undefined ? {} : { maxBytes: o.arenaMaxBytes });
   await arenaLockSettled(runtime.arena); // see arena-recovery.ts: a terminated rank's exit must be seen first
   const control = JobControl.create(runtime.arena, worldSize);
   let rpc: RpcQueue;
   try {
-    rpc = createRpcQueue(runtime.arena, worldSize, { timeoutMs, spinIterations: 0, abort: control.abortWord });
+    rpc = createRpcQueue(runtime.arena, count, { timeoutMs, spinIterations: 0, abort: control.abortWord });
   } catch (error) {
     control.free();
     throw error;
   }
   // The threads last: nothing after this point can throw before the Job owns them.
-  const lease = runtime.pools.acquire(worldSize, o.keepModuleState);
+  const crossing = o.store === undefined ? undefined : new ProcessJob(o.store, processWorld, control);
+  const lease = runtime.pools.acquire(count, o.keepModuleState);
   const abort = new AbortController();
-  setMaxListeners(worldSize + 1, abort.signal); // one listener per rank's task
+  setMaxListeners(count + 1, abort.signal); // one listener per rank's task
   const ports: MessagePort[] = [];
   const tasks: Promise<RankOutcome>[] = [];
-  for (let rank = 0; rank < worldSize; rank++) {
+  for (let rank = first; rank < first + count; rank++) {
+    const place = localPlace(processWorld, rank);
+    const storeLink = crossing?.proxy.open();
     const { port1, port2 } = new MessageChannel();
     port1.unref();
     ports.push(port1);
     const source = sources === undefined ? undefined : new MessageChannel();
     if (source !== undefined) sources!.serve(source.port1);
     const task: RankTask = {
-      moduleUrl: o.moduleUrl, exportName: o.exportName, rank, worldSize, localRank: rank % o.localWorldSize,
-      localWorldSize: o.localWorldSize, args: o.args, env: o.env, controlOffset: control.byteOffset, timeoutMs,
+      moduleUrl: o.moduleUrl, exportName: o.exportName, rank, worldSize, processWorld,
+      localRank: processWorld.processCount > 1 ? place.localRank : rank % o.localWorldSize,
+      localWorldSize: processWorld.processCount > 1 ? place.localWorldSize : o.localWorldSize,
+      args: o.args, env: o.env, controlOffset: control.byteOffset, timeoutMs,
       outputPrefix: o.outputPrefix, chaos: o.chaos, trace: o.tracePath !== undefined, checkCalls: o.checkCalls,
-      rpcQueue: rpc.place, port: port2, sources: source?.port2,
+      rpcQueue: rpc.place, port: port2, sources: source?.port2, storeLink,
     };
-    const transferList = source === undefined ? [port2] : [port2, source.port2];
+    const transferList: MessagePort[] = [port2];
+    if (source !== undefined) transferList.push(source.port2);
+    if (storeLink !== undefined) transferList.push(storeLink.port);
     tasks.push(lease.pool.run(task, { transferList, signal: abort.signal }) as Promise<RankOutcome>);
   }
-  return new Job<Result>(worldSize, control, lease, ports, tasks, abort, rpc, stillWaiting, o.tracePath);
+  crossing?.start();
+  return new Job<Result>(control, lease, ports, tasks, abort, rpc, stillWaiting, o.tracePath, first, crossing);
 }

@@ -38,7 +38,11 @@ export function buildRankContexts(input: RankContextInput): { threads: RankConte
   registerMissingBackends(registry);
   const comm: CommContext = {
     rank: input.rank, worldSize: input.worldSize, timeoutMs: input.timeoutMs, checkCalls: input.checkCalls,
-    record: input.record, chaos: input.chaos, trace: input.trace, registry,
+    record: input.record, chaos: input.chaos, trace: input.trace, registry, processWorld: input.processWorld,
+    storeLink: input.storeLink,
+    processQueues: input.storeLink === undefined ? undefined : {
+      arena: input.arena, owner: input.job.owner, spinIterations: threads.spinIterations, abort: input.job.abortWord,
+    },
   };
   return { threads, comm };
 }

@@ -38,6 +38,8 @@ import { invalidType, outOfRange } from '../errors.js';
 import { QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, type MessageQueueHandle, type QueueHandleOptions } from './queue-end.js';
 import { QueueReader } from './queue-reader.js';
 import { QueueWriter } from './queue-writer.js';
+import type { RemoteQueueReader } from './remote-reader.js';
+import { createSpanningQueue } from './queue-span.js';
 
 export {
   QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, SEGMENT_ALIGN_BYTES, segmentStart,
@@ -130,8 +132,9 @@ export class MessageQueue {
 
 /** This member's end of a group queue, with the means to close it and free its ring. */
 export interface GroupQueueEnd {
-  readonly queue: MessageQueue;
-  readonly end: QueueWriter | QueueReader;
+  /** The writer's ring; undefined on a reader in another process than the writer's (a remote reader). */
+  readonly queue: MessageQueue | undefined;
+  readonly end: QueueWriter | QueueReader | RemoteQueueReader;
   /** True on the member that writes (vLLM's `writer_rank`). */
   readonly isWriter: boolean;
   /** vLLM's `enqueue`: the writer sends `obj` to every reader (a reader calling it gets an error). */
@@ -159,6 +162,7 @@ function createQueueFromGroup(
   if (!Number.isInteger(writerRank) || writerRank < 0 || writerRank >= group.worldSize) {
     throw outOfRange(`\`writerRank\` (${writerRank}) must be a rank of this group (0..${group.worldSize - 1})`);
   }
+  if (group.span !== undefined) return createSpanningQueue(group, group.span, maxChunkBytes, maxChunks, writerRank);
   const { arena, owner, timeoutMs, spinIterations, abort, record } = group.queueContext;
   const sizes = { nReaders: group.worldSize - 1, maxChunkBytes, maxChunks };
   const isWriter = group.rankInGroup === writerRank;

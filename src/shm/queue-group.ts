@@ -7,6 +7,7 @@ import { groupLabel, STALL_MS } from '../debug/rank-status.js';
 import type { Arena } from './arena.js';
 import { ranksText, type BlockedRecord, type QueueWaitMarker } from './queue-end.js';
 import type { AbortWord } from './wait.js';
+import type { RelayOpener } from './relay-channel.js';
 
 /**
  * Where a group's queue lives: `owner` is the arena tag of the ring (the job's; see `Arena.alloc`);
@@ -34,6 +35,20 @@ export interface QueueGroup {
    * plane, which may itself run on a queue).
    */
   broadcastOffset(offset: number, src: number): number;
+  /** Present when the members live in several processes: the queue then has remote readers (queue-span.ts). */
+  readonly span?: QueueSpan | undefined;
+}
+
+/** What a queue over a group that spans processes needs besides a QueueGroup's (process-span.ts has it). */
+export interface QueueSpan {
+  /** Whether member `member` (a group rank) lives in this process, whose arena holds the writer's ring. */
+  isLocal(member: number): boolean;
+  /** Collective: the writer's `handle` (plain data) on every member, through the job's store. */
+  shareHandle(handle: unknown, src: number): unknown;
+  /** Hands a remote-reader channel to this process's relay. */
+  readonly openRelay: RelayOpener;
+  /** A member for messages: `rank 5, process 1`. */
+  describeMember(member: number): string;
 }
 
 /** Tells the deadlock report what a member waiting in a broadcast through this queue waits for. */

@@ -5,6 +5,7 @@ import {
   M_WRITER_SLEEPERS, M_WRITTEN, ShmRingBuffer,
 } from './ring-buffer.js';
 import { storeAndWake } from './wait.js';
+import type { RemoteReaders } from './remote-writer.js';
 import {
   FRAME_FIXED_WORDS, FRAME_MAGIC, MESSAGE_BUFFERS_MAX, QueueEnd, SMALL_COPY_BYTES, checkSegment, type QueueCallOptions,
   type QueueHandleOptions, type StallReport,
@@ -14,10 +15,13 @@ import {
 export class QueueWriter extends QueueEnd {
   #header = new Uint32Array(FRAME_FIXED_WORDS + 16);
   #first = true;
+  /** Readers in other processes (remote-writer.ts): each message goes to them too, before the ring. */
+  readonly #remote: RemoteReaders | undefined;
 
-  constructor(ring: ShmRingBuffer, options: QueueHandleOptions) {
+  constructor(ring: ShmRingBuffer, options: QueueHandleOptions, remote?: RemoteReaders) {
     super(ring, options);
     ring.claimWriter();
+    this.#remote = remote;
   }
 
   /**
@@ -40,6 +44,18 @@ export class QueueWriter extends QueueEnd {
     header[3] = count;
     for (let i = 0; i < count; i++) header[FRAME_FIXED_WORDS + i] = checkSegment(buffers[i]!.byteLength);
     checkSegment(main.byteLength);
+    if (this.#remote !== undefined) {
+      try {
+        this.#remote.send(main, buffers, this.wait.timeoutMs, this.wait.abort);
+      } catch (error) {
+        this.ring.close(); // the remote readers lost this message: no end may go on
+        throw error;
+      }
+      if (this.ring.nReaders === 0) { // no reader in this process: the ring only carries the closed flag
+        this.message++;
+        return;
+      }
+    }
     this.#first = true;
     this.#acquire();
     try {
@@ -102,6 +118,7 @@ export class QueueWriter extends QueueEnd {
       this.wait.sleepersIndex = this.ring.metaIndex(chunk, M_WRITER_SLEEPERS);
       this.waitOn(this.ring.metaIndex(chunk, M_READ_COUNT), this.ring.nReaders); // checkOpen set its deadline
     }
+    this.#remote?.drain(this.wait.timeoutMs, this.wait.abort);
   }
 
   #acquire(): void {
