@@ -95,6 +95,12 @@ export class Watchdog {
     let live = 0, blocked = 0, key = '';
     for (const record of this.#records) {
       let state = record.state;
+      // A failed rank records its failure (the abort that releases every wait) as it fails: its peers wait
+      // for that, not in a deadlock, however long a loaded machine takes to run the thread that records it.
+      if (state === RankState.FAILED) {
+        this.#quiet = 0;
+        return undefined;
+      }
       if (state === RankState.RETURNED && this.#called(record.rank - this.#firstRank)) state = RankState.RUNNING;
       if (state === RankState.RUNNING || state === RankState.BLOCKED) live++;
       if (state === RankState.BLOCKED) blocked++;

@@ -161,10 +161,12 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
     record.setState(RankState.RETURNED);
     outcome = { ok: true, value: result.encoded, trace: trace?.events, chaosSchedule: chaos?.schedule };
   } catch (error) {
-    record.setState(RankState.FAILED);
-    // When a rejection was lost, it is the cause (its job.fail released this rank's own waits too).
+    // When a rejection was lost, it is the cause (its job.fail released this rank's own waits too). The
+    // failure is recorded before the state says FAILED: the watchdog must never see a failed rank whose
+    // peers still wait for it without the abort that releases them (a starved thread can pause in between).
     const serialized = lost ?? serializeError(error);
     job.fail(rank, `${serialized.name}: ${serialized.message}\n${serialized.stack ?? ''}`);
+    record.setState(RankState.FAILED);
     outcome = { ok: false, error: serialized, trace: trace?.events, chaosSchedule: chaos?.schedule };
   } finally {
     // A failed rank is done with its job: nothing of it may reach the next job on this thread.

@@ -61,3 +61,14 @@ test('a running rank holds the report back; a rank that returned is not waited f
   t.regex(report ?? '', /rank 1: blocked in recv from rank 2/);
   t.is(control.abortValue, DEADLOCK);
 });
+
+test('a failed rank whose failure is not yet recorded (a starved thread) is no deadlock of its peers', (t) => {
+  // Under load, a rank thread can stop for longer than the quiet polls between failing and recording its
+  // failure (the abort that releases its peers): a watchdog that took that for a deadlock reported one
+  // instead of the rank's own error (CI: a job whose rank 1 threw failed with ERR_MULTIRANK_DEADLOCK).
+  const { control, records, watchdog } = blockedJob(2);
+  records[1]!.clearBlocked();
+  records[1]!.setState(RankState.FAILED);
+  for (let i = 0; i < 4 * QUIET_POLLS; i++) t.is(watchdog.poll(), undefined, `poll ${i + 1}`);
+  t.is(control.abortValue, 0);
+});
