@@ -275,6 +275,98 @@ Napi::Value Recv(const Napi::CallbackInfo &info) {
   return rc;
 }
 
+// Completes the finished eager sends of this thread; returns how many to (handle, peer) are still on their way.
+size_t reapSends(ThreadState &t, int handle, int peer) {
+  size_t left = 0;
+  for (auto it = t.sends.begin(); it != t.sends.end();) {
+    int done = 0;
+    MPI_Test(&it->request, &done, MPI_STATUS_IGNORE);
+    if (done) {
+      it->buffer.Reset();
+      it = t.sends.erase(it);
+      continue;
+    }
+    if (it->handle == handle && (peer < 0 || it->peer == peer)) left++;
+    ++it;
+  }
+  return left;
+}
+
+// isend(h, buf, peer, tag): posts an eager send of buf (the caller's private copy) and returns at once.
+Napi::Value Isend(const Napi::CallbackInfo &info) {
+  int h = 0;
+  MPI_Comm comm = commArg(info, &h);
+  Bytes buf = bytesArg(info, 1, "buf");
+  int peer = intArg(info, 2, "peer"), tag = intArg(info, 3, "tag");
+  checkPeer(info, comm, peer, tag);
+  ThreadState &t = state(info);
+  t.last = CallError{};
+  if (isDead(h)) return result(info, fail(t, kDead, 0, "send: the communicator failed earlier"));
+  PendingSend pending{h, peer, MPI_REQUEST_NULL, Napi::Persistent(info[1])};
+  int rc = MPI_Isend(buf.data, int(buf.length), MPI_BYTE, peer, tag, comm, &pending.request);
+  if (rc != MPI_SUCCESS) return result(info, fail(t, kPost, rc, "send failed: " + errorText(rc)));
+  t.sends.push_back(std::move(pending));
+  return result(info, kOk);
+}
+
+// waitSends(h, peer (< 0: all), most, timeoutMs): waits until at most `most` sends to peer are on their way.
+Napi::Value WaitSends(const Napi::CallbackInfo &info) {
+  int h = 0;
+  commArg(info, &h);
+  int peer = intArg(info, 1, "peer"), most = intArg(info, 2, "most");
+  double timeoutMs = msArg(info, 3);
+  ThreadState &t = state(info);
+  t.last = CallError{};
+  while (reapSends(t, h, peer) > size_t(most)) {
+    for (PendingSend &p : t.sends) {
+      if (p.handle != h || (peer >= 0 && p.peer != peer)) continue;
+      std::string what = "send to " + std::to_string(p.peer) + " (waiting for the receiver to take an earlier message)";
+      int rc = waitRequest(t, h, &p.request, timeoutMs, what, nullptr);
+      if (rc != kOk) return result(info, rc);
+      break;
+    }
+  }
+  return result(info, kOk);
+}
+
+// probeWait(h, peer, tag, timeoutMs) -> byte count of the next message from peer (matched: recvMatched
+// receives exactly that one, whatever other threads do), or -1 (lastError).
+Napi::Value ProbeWait(const Napi::CallbackInfo &info) {
+  int h = 0;
+  MPI_Comm comm = commArg(info, &h);
+  int peer = intArg(info, 1, "peer"), tag = intArg(info, 2, "tag");
+  checkPeer(info, comm, peer, tag);
+  ThreadState &t = state(info);
+  t.last = CallError{};
+  if (isDead(h)) {
+    fail(t, kDead, 0, "recv: the communicator failed earlier");
+    return Napi::Number::New(info.Env(), -1);
+  }
+  double timeoutMs = msArg(info, 3);
+  std::string what = "recv from " + std::to_string(peer);
+  // An Ibarrier-free wait: poll MPI_Improbe with the same backoff, deadline and abort word as every wait.
+  MPI_Status status;
+  int rc = pollProbe(t, h, comm, peer, tag, timeoutMs, what, &t.matched, &status);
+  if (rc != kOk) return Napi::Number::New(info.Env(), -1);
+  int count = 0;
+  MPI_Get_count(&status, MPI_BYTE, &count);
+  t.matchedHandle = h;
+  return Napi::Number::New(info.Env(), count);
+}
+
+// recvMatched(buf): receives the message probeWait found into buf (exactly its size). Status.
+Napi::Value RecvMatched(const Napi::CallbackInfo &info) {
+  ThreadState &t = state(info);
+  Bytes buf = bytesArg(info, 0, "buf");
+  if (t.matched == MPI_MESSAGE_NULL) throw Napi::Error::New(info.Env(), "recvMatched: no message was matched by probeWait");
+  int h = t.matchedHandle;
+  MPI_Message message = t.matched;
+  t.matched = MPI_MESSAGE_NULL;
+  return run(info, h, 1e12, "recv", [&](MPI_Request *r) {
+    return MPI_Imrecv(buf.data, int(buf.length), MPI_BYTE, &message, r);
+  });
+}
+
 // probe(h, peer, tag) -> the byte count of a waiting message, or -1. Never waits.
 Napi::Value Probe(const Napi::CallbackInfo &info) {
   int h = 0;
@@ -332,6 +424,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
       {"init", Init}, {"commCreate", CommCreate}, {"commSplit", CommSplit}, {"commRank", CommRank},
       {"commSize", CommSize}, {"commFree", CommFree}, {"allGather", AllGather}, {"allToAll", AllToAll},
       {"broadcast", Broadcast}, {"barrier", Barrier}, {"send", Send}, {"recv", Recv}, {"probe", Probe},
+      {"isend", Isend}, {"waitSends", WaitSends}, {"probeWait", ProbeWait}, {"recvMatched", RecvMatched},
       {"watch", Watch}, {"lastError", LastError}, {"abort", Abort}, {"finalize", Finalize},
   };
   for (const auto &f : functions) exports.Set(f.first, Napi::Function::New(env, f.second, f.first));

@@ -153,4 +153,24 @@ int waitRequest(ThreadState &t, int handle, MPI_Request *request, double timeout
   }
 }
 
+int pollProbe(ThreadState &t, int handle, MPI_Comm comm, int peer, int tag, double timeoutMs, const std::string &what,
+              MPI_Message *message, MPI_Status *status) {
+  double deadline = nowMs() + timeoutMs;
+  for (unsigned round = 0;; round++) {
+    int found = 0;
+    int rc = MPI_Improbe(peer, tag, comm, &found, message, status);
+    if (rc != MPI_SUCCESS) return fail(t, kFailed, rc, what + " failed: " + errorText(rc));
+    if (found) return kOk;
+    if (t.abortWord != nullptr) {
+      int32_t word = t.abortWord->load(std::memory_order_acquire);
+      if (word != 0) return fail(t, kJobAborted, word, what + ": the job was aborted");
+    }
+    // A recv that times out leaves nothing pending: the communicator stays usable.
+    if ((round & 15) == 15 && nowMs() > deadline) {
+      return fail(t, kTimeout, 0, what + " timed out after " + std::to_string(int64_t(timeoutMs)) + " ms");
+    }
+    backoff(round);
+  }
+}
+
 }  // namespace mpib

@@ -6,8 +6,11 @@
 
 #include <mpi.h>
 
+#include <napi.h>
+
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <string>
 
 namespace mpib {
@@ -22,10 +25,21 @@ struct CallError {
   std::string text;
 };
 
+// An eager send on its way: MPI reads `buffer` (a private copy, kept alive here) until it completes.
+struct PendingSend {
+  int handle;
+  int peer;
+  MPI_Request request;
+  Napi::Reference<Napi::Value> buffer;
+};
+
 // This thread's state (one per addon instance).
 struct ThreadState {
   CallError last;
   const std::atomic<int32_t> *abortWord = nullptr;  // the job's abort word, when watched
+  std::deque<PendingSend> sends;                    // in posting order
+  MPI_Message matched = MPI_MESSAGE_NULL;           // the message probeWait found, for recvMatched
+  int matchedHandle = -1;
 };
 
 // MPI_Init_thread(MPI_THREAD_MULTIPLE) once per process; returns "" or why it failed.
@@ -45,5 +59,8 @@ int fail(ThreadState &t, int status, int code, const std::string &text);
 // names the call in errors. On timeout or abort the communicator is marked dead (the request stays).
 int waitRequest(ThreadState &t, int handle, MPI_Request *request, double timeoutMs, const std::string &what,
                 MPI_Status *status);
+// Waits for a message from peer with tag (MPI_Improbe), as waitRequest waits; the match goes to *message.
+int pollProbe(ThreadState &t, int handle, MPI_Comm comm, int peer, int tag, double timeoutMs, const std::string &what,
+              MPI_Message *message, MPI_Status *status);
 
 }  // namespace mpib
