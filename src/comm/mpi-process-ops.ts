@@ -162,13 +162,17 @@ export class ProcessOps {
     throw new MultirankError(ErrorCodes.MPI, `${where}: ${e.text}`);
   }
 
-  /** Waits (within `timeoutMs`) for this thread's sends on the communicator to complete, then frees it. */
-  destroy(timeoutMs: number): void {
-    this.#ctx.binding.waitSends(this.#handle, -1, 0, timeoutMs);
+  /** Waits (within `timeoutMs`) for this thread's sends on the communicator to complete. */
+  flushSends(timeoutMs: number, call: string): void {
+    this.#check(this.#ctx.binding.waitSends(this.#handle, -1, 0, timeoutMs), call);
+  }
+
+  /** Frees this thread's scratch, and the MPI communicator when `freeComm` (one thread per process). */
+  destroy(freeComm: boolean): void {
     this.#gathered.free();
     this.#folded.free();
     this.#staged.free();
     this.#ctx.arena.free(this.#table);
-    this.#ctx.binding.commFree(this.#handle);
+    if (freeComm) this.#ctx.binding.commFree(this.#handle);
   }
 }

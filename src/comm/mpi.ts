@@ -1,21 +1,30 @@
 /**
- * The `mpi` communicator: collectives on CPU tensors for a group whose members live in different
- * processes, over MPI (the native binding, src/native/mpi.ts). This version serves groups with one member
- * per process, which call MPI directly; the bytes travel by MPI, every reduction is folded by the kernels
- * in member order (mpi-process-ops.ts), so each member gets bit-identical results, equal to a one-process
- * run of the same group.
+ * The `mpi` communicator: collectives on CPU tensors for a group whose members live in more than one
+ * process. Hierarchical (mpi-layout.ts): the members in one process combine through shared memory (a
+ * communicator of the threads backend over them), one leader per process (its first member in group
+ * order) runs the MPI step (mpi-process-ops.ts), and the result fans back out through shared memory.
+ * A group with one member per process calls MPI directly.
  *
- * Calls are not fingerprinted in band: the checks wrapper agrees on each one first (`agree`, one small
- * allGather of every member's call). `send` is eager: MPI sends a private copy of the message, and up to
- * EAGER_SENDS may be unread per peer before a sender waits (as the threads backend's mailboxes).
+ * Reduction order (documented in the README): each process folds its members in group order, then the
+ * processes' partial results are folded in the order of their first member; every element is folded
+ * once, by one member, and broadcast, so every member gets the same bits. With one member per process
+ * that is the one-process order exactly (bit-identical to a `threads` run); with several, integers (and
+ * min / max / bitwise ops) are still exact, floats differ from a one-process run by reassociation only.
+ * avg over several members per process is a sum, then one division by the group size.
+ *
+ * Calls are not fingerprinted in band: the checks wrapper agrees on each one first (`agree`). `send` is
+ * eager: MPI sends a private copy of the message, and up to EAGER_SENDS may be on their way per peer
+ * before a sender waits (as the threads backend's mailboxes); members in one process use shared memory.
  */
 import { ErrorCodes, MismatchError, MultirankError } from '../errors.js';
 import { MPI_TAG_LIMIT, MPI_WORLD } from '../native/mpi.js';
 import { DTYPES, dtypeFromCode, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp } from '../tensor/dtype.js';
+import { fromTypedArray } from '../tensor/factory.js';
 import { empty, emptyLike, type Tensor } from '../tensor/tensor.js';
+import { GroupLayout } from './mpi-layout.js';
 import { ProcessOps, type ProcessOpsContext } from './mpi-process-ops.js';
-import { hashString } from './threads/job-control.js';
 import { forEachRun } from './threads/box.js';
+import { hashString } from './threads/job-control.js';
 import type { CallDescriptor, CallOptions, CommCapabilities, DeviceCommunicator, GroupSpec, OutOptions } from './types.js';
 
 /** What the mpi backend of a rank knows: the cross-process context, this rank, and where every rank lives. */
@@ -24,18 +33,19 @@ export interface MpiContext extends ProcessOpsContext {
   readonly rank: number;
   /** The process (MPI world rank) that runs world rank `rank`. */
   processOf(rank: number): number;
+  /** A shared-memory communicator over the members of `group` (world ranks, group order) in this process. */
+  local?(group: GroupSpec): DeviceCommunicator;
 }
 
-
-/** Tag of point-to-point messages (each group has a communicator of its own, so one tag serves). */
-const P2P_TAG = 1;
 /** A message's header: magic, dtype code, ndim, dims. */
 const HEADER_WORDS = 16;
 const HEADER_BYTES = 4 * HEADER_WORDS;
-/** Sends to one peer that may be unread before `send` waits (as the threads backend's mailboxes). */
-const EAGER_SENDS = 10;
 const HEADER_MAGIC = 0x4d504931;
 const NDIM_MAX = HEADER_WORDS - 3;
+/** Sends to one peer in another process that may be on their way before `send` waits. */
+const EAGER_SENDS = 10;
+/** Point-to-point tags are P2P_TAG_BASE + src x size + dst (group ranks): each pair has its own stream. */
+const P2P_TAG_BASE = 1;
 /** Bytes of a call description in `agree` (longer descriptions are cut; they still compare by hash). */
 const AGREE_BYTES = 256;
 
@@ -47,6 +57,8 @@ export const MPI_CAPABILITIES: CommCapabilities = Object.freeze({
   eagerSendMessages: EAGER_SENDS,
 });
 
+const bytesTensor = (bytes: Uint8Array): Tensor => fromTypedArray(bytes, { dtype: 'uint8' });
+
 export class MpiCommunicator implements DeviceCommunicator {
   readonly name = 'mpi';
   readonly capabilities = MPI_CAPABILITIES;
@@ -54,7 +66,12 @@ export class MpiCommunicator implements DeviceCommunicator {
   readonly worldSize: number;
   readonly recordKey: number;
   readonly #group: GroupSpec;
+  readonly #layout: GroupLayout;
+  /** The members in this process (shared memory); undefined when this member is alone in its process. */
+  readonly #local: DeviceCommunicator | undefined;
   readonly #ops: ProcessOps;
+  /** Each member's index among the members of its process. */
+  readonly #localIndexOf: readonly number[];
   #calls = 0;
 
   constructor(ctx: MpiContext, group: GroupSpec) {
@@ -62,20 +79,31 @@ export class MpiCommunicator implements DeviceCommunicator {
     this.#group = group;
     this.worldSize = ranks.length;
     this.rankInGroup = ranks.indexOf(ctx.rank);
-    const processes = ranks.map((r) => ctx.processOf(r));
-    if (new Set(processes).size !== processes.length) {
-      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "mpi" backend serves groups with one member per ` +
-        `process; group ${group.name} [${ranks.join(', ')}] has several in one process (processes [${processes.join(', ')}])`);
+    const layout = (this.#layout = new GroupLayout(ranks, (r) => ctx.processOf(r), this.rankInGroup));
+    this.#localIndexOf = layout.processIndexOf.map((p, m) => layout.membersOf[p]!.indexOf(m));
+    if (P2P_TAG_BASE + this.worldSize * this.worldSize >= MPI_TAG_LIMIT) {
+      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "mpi" backend takes groups of up to 181 members; ${group.name} has ${this.worldSize}`);
     }
     const key = `${ranks.join(',')}#${occurrence}`;
     this.recordKey = hashString(key) >>> 0;
-    const tag = (this.recordKey % (MPI_TAG_LIMIT - 1)) + 1;
-    const handle = ctx.binding.commCreate(MPI_WORLD, Int32Array.from(processes), tag, timeoutMs);
-    if (handle < 0) {
-      const e = ctx.binding.lastError();
-      throw new MultirankError(ErrorCodes.MPI, `Creating group ${group.name} [${ranks.join(', ')}] over MPI failed: ${e.text}`);
+    const locals = layout.localMembers.map((m) => ranks[m]!);
+    if (locals.length > 1 && ctx.local === undefined) {
+      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `Group ${group.name} [${ranks.join(', ')}] has several members in ` +
+        'one process, and this rank has no shared-memory communicator for them');
     }
-    this.#ops = new ProcessOps(ctx, handle, (call) => this.#where(call));
+    this.#local = locals.length > 1 ? ctx.local!({ ...group, ranks: locals, name: `${group.name}/local` }) : undefined;
+    // The leader makes the MPI communicator (only the processes' leaders take part) and tells its process.
+    const handle = new Int32Array(1);
+    if (layout.leader) {
+      const tag = (this.recordKey % (MPI_TAG_LIMIT - 1)) + 1;
+      handle[0] = ctx.binding.commCreate(MPI_WORLD, Int32Array.from(layout.processes), tag, timeoutMs);
+    }
+    this.#local?.broadcast(fromTypedArray(handle), 0);
+    if (handle[0]! < 0) {
+      const why = layout.leader ? ctx.binding.lastError().text : 'its leader could not create it';
+      throw new MultirankError(ErrorCodes.MPI, `Creating group ${group.name} [${ranks.join(', ')}] over MPI failed: ${why}`);
+    }
+    this.#ops = new ProcessOps(ctx, handle[0]!, (call) => this.#where(call));
   }
 
   get calls(): number {
@@ -84,8 +112,9 @@ export class MpiCommunicator implements DeviceCommunicator {
 
   #where(call: string): string {
     const { name, ranks } = this.#group;
-    const others = ranks.filter((_, i) => i !== this.rankInGroup);
-    return `${call} on group ${name} [${ranks.join(', ')}] (rank ${ranks[this.rankInGroup]}), waiting for ranks [${others.join(', ')}] in other processes`;
+    const others = ranks.filter((_, m) => this.#layout.processIndexOf[m] !== this.#layout.process);
+    return `${call} on group ${name} [${ranks.join(', ')}] (rank ${ranks[this.rankInGroup]}), waiting for ranks ` +
+      `[${others.join(', ')}] in other processes`;
   }
 
   #ms(o: CallOptions | undefined): number {
@@ -99,10 +128,21 @@ export class MpiCommunicator implements DeviceCommunicator {
     return out;
   }
 
+  /** The reduction of every member's `t` into every member's `out` (which may be `t`). */
   #reduceInto(t: Tensor, out: Tensor, op: ReduceOp, timeoutMs: number, call: string): void {
-    const info = dtypeInfo(t.dtype);
-    const opCode = REDUCE_OP_CODES[effectiveReduceOp(t.dtype, op)];
-    this.#ops.allReduce(t.bytes(), out.bytes(), t.numel, t.itemBytes, info.code, opCode, timeoutMs, call);
+    const code = dtypeInfo(t.dtype).code;
+    const effective = effectiveReduceOp(t.dtype, op);
+    if (this.#layout.flat) {
+      this.#ops.allReduce(t.bytes(), out.bytes(), t.numel, t.itemBytes, code, REDUCE_OP_CODES[effective], timeoutMs, call);
+      return;
+    }
+    const fold = effective === 'avg' ? 'sum' : effective;
+    const partial = this.#local === undefined ? t : this.#local.reduce(t, 0, fold, { timeoutMs });
+    if (this.#layout.leader) {
+      this.#ops.allReduce(partial.bytes(), out.bytes(), t.numel, t.itemBytes, code, REDUCE_OP_CODES[fold], timeoutMs, call);
+    }
+    this.#local?.broadcast(out, 0, { timeoutMs });
+    if (effective === 'avg') divideInPlace(out, this.worldSize);
   }
 
   reduce(t: Tensor, dst: number, op: ReduceOp, o?: OutOptions): Tensor {
@@ -126,6 +166,28 @@ export class MpiCommunicator implements DeviceCommunicator {
     return out;
   }
 
+  /** Every member's bytes of `t` (equal sizes), in group order, at every member (into `into` when given). */
+  #gatherBytes(t: Tensor, timeoutMs: number, call: string, into?: Uint8Array): Uint8Array {
+    const bytes = t.byteLength, layout = this.#layout;
+    const all = into ?? new Uint8Array(bytes * this.worldSize);
+    if (layout.flat) {
+      this.#ops.allGather(t.bytes(), all, timeoutMs, call);
+      return all;
+    }
+    const mine = this.#local === undefined ? t.bytes() : this.#local.allGather(bytesTensor(t.bytes()), 0, { timeoutMs }).bytes();
+    if (layout.leader) {
+      const block = layout.maxLocal * bytes, p = layout.processes.length;
+      const send = new Uint8Array(block), recv = new Uint8Array(block * p);
+      send.set(mine);
+      this.#ops.allGather(send, recv, timeoutMs, call);
+      layout.membersOf.forEach((members, q) => members.forEach((m, j) => {
+        all.set(recv.subarray(q * block + j * bytes, q * block + (j + 1) * bytes), m * bytes);
+      }));
+    }
+    this.#local?.broadcast(bytesTensor(all), 0, { timeoutMs });
+    return all;
+  }
+
   allGather(t: Tensor, dim: number, o?: OutOptions): Tensor {
     this.#calls++;
     return this.#gatherAll(t, dim, o?.out, this.#ms(o), 'allGather');
@@ -143,61 +205,89 @@ export class MpiCommunicator implements DeviceCommunicator {
     const shape = [...t.shape];
     shape[dim] = t.shape[dim]! * this.worldSize;
     const out = given ?? empty(shape, { dtype: t.dtype });
-    const outer = t.shape.slice(0, dim).every((s) => s === 1);
-    const all = outer ? out.bytes() : new Uint8Array(t.byteLength * this.worldSize);
-    this.#ops.allGather(t.bytes(), all, timeoutMs, call);
-    if (!outer) this.#place(all, t.shape, t.byteLength, shape, dim, t.itemBytes, out.bytes());
+    if (t.shape.slice(0, dim).every((s) => s === 1)) {
+      this.#gatherBytes(t, timeoutMs, call, out.bytes());
+    } else {
+      const all = this.#gatherBytes(t, timeoutMs, call);
+      this.#place(all, t.shape, t.byteLength, shape, dim, t.itemBytes, out.bytes());
+    }
     return out;
   }
 
   /** Member j's block of `all` (shape `part`) into `dst` (shape `whole`) at j x part[dim] along `dim`. */
   #place(all: Uint8Array, part: readonly number[], partBytes: number, whole: readonly number[], dim: number,
-    itemBytes: number, dst: Uint8Array): void {
+    itemBytes: number, dst: Uint8Array, pick: (j: number) => number = (j) => j * partBytes): void {
+    const zeros = part.map(() => 0);
     for (let j = 0; j < this.worldSize; j++) {
       const at = whole.map((_, d) => (d === dim ? j * part[dim]! : 0));
-      const base = j * partBytes;
-      forEachRun(part, part, part.map(() => 0), whole, at, itemBytes, (s, d, n) => dst.set(all.subarray(base + s, base + s + n), d));
+      const base = pick(j);
+      forEachRun(part, part, zeros, whole, at, itemBytes, (s, d, n) => dst.set(all.subarray(base + s, base + s + n), d));
     }
   }
 
   broadcast(t: Tensor, src: number, o?: CallOptions): Tensor {
     this.#calls++;
-    this.#ops.broadcast(t.bytes(), src, this.#ms(o), 'broadcast');
+    const timeoutMs = this.#ms(o), layout = this.#layout;
+    const srcProcess = layout.processIndexOf[src]!;
+    const here = layout.process === srcProcess;
+    // In the root's process every member takes it first (so its leader has it); the leaders pass it on.
+    if (here && this.#local !== undefined && this.#localIndexOf[src] !== 0) this.#local.broadcast(t, this.#localIndexOf[src]!, { timeoutMs });
+    if (layout.leader) this.#ops.broadcast(t.bytes(), srcProcess, timeoutMs, 'broadcast');
+    if (!here) this.#local?.broadcast(t, 0, { timeoutMs });
     return t;
   }
 
   allToAll(t: Tensor, scatterDim: number, gatherDim: number, o?: OutOptions): Tensor {
     this.#calls++;
-    const w = this.worldSize;
+    const w = this.worldSize, timeoutMs = this.#ms(o);
     const block = [...t.shape];
     block[scatterDim] = t.shape[scatterDim]! / w;
     const blockBytes = t.byteLength / w;
-    const send = new Uint8Array(t.byteLength), recv = new Uint8Array(t.byteLength), src = t.bytes();
-    for (let j = 0; j < w; j++) {
-      const at = t.shape.map((_, d) => (d === scatterDim ? j * block[scatterDim]! : 0));
-      const base = j * blockBytes;
-      forEachRun(block, t.shape, at, block, block.map(() => 0), t.itemBytes, (s, d, n) => send.set(src.subarray(s, s + n), base + d));
-    }
-    this.#ops.allToAll(send, recv, this.#ms(o), 'allToAll');
     const shape = [...block];
     shape[gatherDim] = block[gatherDim]! * w;
     const out = o?.out ?? empty(shape, { dtype: t.dtype });
+    const me = t.shape.map((_, d) => (d === scatterDim ? this.rankInGroup * block[scatterDim]! : 0));
+    if (!this.#layout.flat) {
+      // Hierarchical: every member's whole input reaches every member, which takes its own block of each.
+      const all = this.#gatherBytes(t, timeoutMs, 'allToAll');
+      const mine = new Uint8Array(t.byteLength);
+      for (let j = 0; j < w; j++) {
+        const input = all.subarray(j * t.byteLength, (j + 1) * t.byteLength), base = j * blockBytes;
+        forEachRun(block, t.shape, me, block, block.map(() => 0), t.itemBytes, (s, d, n) => mine.set(input.subarray(s, s + n), base + d));
+      }
+      this.#place(mine, block, blockBytes, shape, gatherDim, t.itemBytes, out.bytes());
+      return out;
+    }
+    const send = new Uint8Array(t.byteLength), recv = new Uint8Array(t.byteLength), src = t.bytes();
+    for (let j = 0; j < w; j++) {
+      const at = t.shape.map((_, d) => (d === scatterDim ? j * block[scatterDim]! : 0));
+      forEachRun(block, t.shape, at, block, block.map(() => 0), t.itemBytes, (s, d, n) => send.set(src.subarray(s, s + n), j * blockBytes + d));
+    }
+    this.#ops.allToAll(send, recv, timeoutMs, 'allToAll');
     this.#place(recv, block, blockBytes, shape, gatherDim, t.itemBytes, out.bytes());
     return out;
   }
 
+  #sameProcess(member: number): boolean {
+    return this.#layout.processIndexOf[member] === this.#layout.process;
+  }
+
   /** One message per send: the header (magic, dtype code, ndim, dims), then the tensor's bytes. */
   send(t: Tensor, dst: number, o?: CallOptions): void {
+    if (this.#sameProcess(dst)) return this.#local!.send(t, this.#localIndexOf[dst]!, o);
     if (t.ndim > NDIM_MAX) throw new RangeError(`The "mpi" backend sends tensors of up to ${NDIM_MAX} dims, got ${t.ndim}`);
     const message = new Uint8Array(HEADER_BYTES + t.byteLength);
     new Int32Array(message.buffer, 0, HEADER_WORDS).set([HEADER_MAGIC, dtypeInfo(t.dtype).code, t.ndim, ...t.shape]);
     message.set(t.bytes(), HEADER_BYTES);
-    this.#ops.sendEager(message, dst, P2P_TAG, EAGER_SENDS, this.#ms(o), `send to group rank ${dst}`);
+    const process = this.#layout.processIndexOf[dst]!, tag = P2P_TAG_BASE + this.rankInGroup * this.worldSize + dst;
+    this.#ops.sendEager(message, process, tag, EAGER_SENDS, this.#ms(o), `send to group rank ${dst}`);
   }
 
   recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
+    if (this.#sameProcess(src)) return this.#local!.recv(shape, dtype, this.#localIndexOf[src]!, o);
     const call = `recv from group rank ${src}`;
-    const message = this.#ops.recvMessage(src, P2P_TAG, this.#ms(o), call);
+    const tag = P2P_TAG_BASE + src * this.worldSize + this.rankInGroup;
+    const message = this.#ops.recvMessage(this.#layout.processIndexOf[src]!, tag, this.#ms(o), call);
     const header = new Int32Array(message.buffer, 0, Math.min(HEADER_WORDS, message.length >> 2));
     const theirs = Array.from(header.subarray(3, 3 + (header[2] ?? 0)));
     const theirDtype = dtypeFromCode(header[1] ?? -1);
@@ -213,37 +303,78 @@ export class MpiCommunicator implements DeviceCommunicator {
   }
 
   probe(src: number): boolean {
-    return this.#ops.probe(src, P2P_TAG) >= 0;
+    if (this.#sameProcess(src)) return this.#local!.probe(this.#localIndexOf[src]!);
+    return this.#ops.probe(this.#layout.processIndexOf[src]!, P2P_TAG_BASE + src * this.worldSize + this.rankInGroup) >= 0;
   }
 
   barrier(o?: CallOptions): void {
     this.#calls++;
-    this.#ops.barrier(this.#ms(o), 'barrier');
+    const timeoutMs = this.#ms(o);
+    this.#local?.barrier({ timeoutMs });
+    if (this.#layout.leader) this.#ops.barrier(timeoutMs, 'barrier');
+    this.#local?.barrier({ timeoutMs });
   }
 
+  /**
+   * Every member must call the same `call`: the members of a process agree through shared memory, the
+   * leaders compare their processes' calls over MPI and tell their members the outcome.
+   */
   agree(call: CallDescriptor, o?: CallOptions): void {
-    const text = JSON.stringify(call);
+    const timeoutMs = this.#ms(o);
+    this.#local?.agree(call, { timeoutMs });
+    const verdict = new Int32Array(1);
+    let failure: MismatchError | undefined;
+    if (this.#layout.leader) {
+      failure = this.#agreeAcross(call, timeoutMs);
+      verdict[0] = failure === undefined ? 0 : 1;
+    }
+    this.#local?.broadcast(fromTypedArray(verdict), 0, { timeoutMs });
+    if (failure !== undefined) throw failure;
+    if (verdict[0] !== 0) {
+      throw new MismatchError(`Ranks of group ${this.#group.name} [${this.#group.ranks.join(', ')}] in other processes ` +
+        `called something else than ${JSON.stringify(call)} (the report names each call on rank ${this.#group.ranks[this.#layout.localMembers[0]!]})`);
+    }
+  }
+
+  #agreeAcross(call: CallDescriptor, timeoutMs: number): MismatchError | undefined {
+    const text = JSON.stringify(call), p = this.#layout.processes.length;
     const mine = new Uint8Array(AGREE_BYTES);
-    const encoded = new TextEncoder().encode(text);
-    mine.set(encoded.subarray(0, AGREE_BYTES - 4));
+    mine.set(new TextEncoder().encode(text).subarray(0, AGREE_BYTES - 4));
     new DataView(mine.buffer).setInt32(AGREE_BYTES - 4, hashString(text));
-    const all = new Uint8Array(AGREE_BYTES * this.worldSize);
-    this.#ops.allGather(mine, all, this.#ms(o), `agreeing on ${call.op}`);
+    const all = new Uint8Array(AGREE_BYTES * p);
+    this.#ops.allGather(mine, all, timeoutMs, `agreeing on ${call.op}`);
     const calls: string[] = [];
     let same = true;
-    for (let m = 0; m < this.worldSize; m++) {
-      const theirs = all.subarray(m * AGREE_BYTES, (m + 1) * AGREE_BYTES);
+    for (let q = 0; q < p; q++) {
+      const theirs = all.subarray(q * AGREE_BYTES, (q + 1) * AGREE_BYTES);
       if (theirs.some((b, i) => b !== mine[i])) same = false;
       const end = theirs.indexOf(0);
-      calls.push(`  rank ${this.#group.ranks[m]}: ${new TextDecoder().decode(theirs.subarray(0, end < 0 ? AGREE_BYTES - 4 : end))}`);
+      const members = this.#layout.membersOf[q]!.map((m) => this.#group.ranks[m]).join(', ');
+      calls.push(`  ranks [${members}]: ${new TextDecoder().decode(theirs.subarray(0, end < 0 ? AGREE_BYTES - 4 : end))}`);
     }
-    if (!same) {
-      throw new MismatchError(`Ranks of group ${this.#group.name} [${this.#group.ranks.join(', ')}] called different ` +
-        `collectives:\n${calls.join('\n')}`);
-    }
+    if (same) return undefined;
+    return new MismatchError(`Ranks of group ${this.#group.name} [${this.#group.ranks.join(', ')}] called different ` +
+      `collectives:\n${calls.join('\n')}`);
   }
 
   destroy(): void {
-    this.#ops.destroy(this.#group.timeoutMs);
+    const timeoutMs = this.#group.timeoutMs;
+    try {
+      this.#ops.flushSends(timeoutMs, 'destroy');
+      this.#local?.barrier({ timeoutMs });
+    } finally {
+      this.#ops.destroy(this.#layout.leader);
+      this.#local?.destroy();
+    }
   }
+}
+
+/** `t /= n` in t's dtype (avg over several members per process: the sum, then one division). */
+function divideInPlace(t: Tensor, n: number): void {
+  const data = t.data;
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    for (let i = 0; i < data.length; i++) data[i] = data[i]! / n;
+    return;
+  }
+  for (let i = 0; i < t.numel; i++) t.setFlat(i, (t.getFlat(i) as number) / n);
 }
