@@ -33,7 +33,10 @@ export interface MpiContext extends ProcessOpsContext {
   readonly rank: number;
   /** The process (MPI world rank) that runs world rank `rank`. */
   processOf(rank: number): number;
-  /** A shared-memory communicator over the members of `group` (world ranks, group order) in this process. */
+  /**
+   * A shared-memory communicator over the members of `group` (world ranks, group order) in this process:
+   * a group of its own at each call, even when an earlier group had the same members here.
+   */
   local?(group: GroupSpec): DeviceCommunicator;
 }
 
@@ -231,7 +234,7 @@ export class MpiCommunicator implements DeviceCommunicator {
     const srcProcess = layout.processIndexOf[src]!;
     const here = layout.process === srcProcess;
     // In the root's process every member takes it first (so its leader has it); the leaders pass it on.
-    if (here && this.#local !== undefined && this.#localIndexOf[src] !== 0) this.#local.broadcast(t, this.#localIndexOf[src]!, { timeoutMs });
+    if (here) this.#local?.broadcast(t, this.#localIndexOf[src]!, { timeoutMs });
     if (layout.leader) this.#ops.broadcast(t.bytes(), srcProcess, timeoutMs, 'broadcast');
     if (!here) this.#local?.broadcast(t, 0, { timeoutMs });
     return t;
