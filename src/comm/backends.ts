@@ -13,8 +13,8 @@ export type Backend = (typeof BACKENDS)[number];
 
 /** Backends this build names but cannot run, each with why (they are planned, not present). */
 export const NOT_IN_THIS_BUILD: Readonly<Partial<Record<Backend, string>>> = Object.freeze({
-  mpi: 'not in this build: the MPI binding for CPU tensors between processes is not part of it yet; ' +
-    'ranks in one process use "threads"',
+  mpi: 'not in this build: the MPI binding and the mpi communicator are built, but launched jobs do not span ' +
+    'processes yet (`launch` and `multirank run` start none under mpirun); ranks in one process use "threads"',
 });
 
 /**
