@@ -15,6 +15,7 @@ namespace {
 
 constexpr int kTagLimit = 32767;        // MPI guarantees at least this MPI_TAG_UB
 constexpr int kHandshakeTagBase = 0;    // group creation handshakes use the creation tag itself
+constexpr int kCollectiveTag = kTagLimit - 1;  // allGatherDirect's messages (point-to-point tags stay below)
 
 ThreadState &state(const Napi::CallbackInfo &info) { return *info.Env().GetInstanceData<ThreadState>(); }
 
@@ -203,6 +204,39 @@ Napi::Value AllGather(const Napi::CallbackInfo &info) {
   });
 }
 
+// allGatherDirect(h, send, recv, timeoutMs): as allGather, by point to point (each process sends its bytes to
+// every other): for small inputs over few processes Open MPI's point to point answers in a fraction of
+// the time of its non-blocking collectives (libnbc). Tag kCollectiveTag, which no send/recv uses.
+Napi::Value AllGatherDirect(const Napi::CallbackInfo &info) {
+  int h = 0;
+  MPI_Comm comm = commArg(info, &h);
+  Bytes send = bytesArg(info, 1, "send"), recv = bytesArg(info, 2, "recv");
+  int size = commSize(comm), me = 0;
+  MPI_Comm_rank(comm, &me);
+  if (recv.length != send.length * size_t(size)) throw Napi::RangeError::New(info.Env(), "`recv` must hold size x send bytes");
+  ThreadState &t = state(info);
+  t.last = CallError{};
+  if (isDead(h)) return result(info, fail(t, kDead, 0, "allGather: the communicator failed earlier"));
+  std::memcpy(recv.data + size_t(me) * send.length, send.data, send.length);
+  std::vector<MPI_Request> requests;
+  requests.reserve(size_t(2 * size));
+  int n = int(send.length);
+  for (int peer = 0; peer < size; peer++) {
+    if (peer == me) continue;
+    MPI_Request r[2];
+    int rc = MPI_Irecv(recv.data + size_t(peer) * send.length, n, MPI_BYTE, peer, kCollectiveTag, comm, &r[0]);
+    if (rc == MPI_SUCCESS) rc = MPI_Isend(send.data, n, MPI_BYTE, peer, kCollectiveTag, comm, &r[1]);
+    if (rc != MPI_SUCCESS) {
+      markDead(h);
+      return result(info, fail(t, kPost, rc, "allGather failed: " + errorText(rc)));
+    }
+    requests.push_back(r[0]);
+    requests.push_back(r[1]);
+  }
+  if (requests.empty()) return result(info, kOk);
+  return result(info, waitRequests(t, h, int(requests.size()), requests.data(), msArg(info, 3), "allGather", nullptr));
+}
+
 // allToAll(h, send, recv, timeoutMs): block j of send goes to rank j; block j of recv came from rank j.
 Napi::Value AllToAll(const Napi::CallbackInfo &info) {
   int h = 0;
@@ -238,7 +272,7 @@ Napi::Value Barrier(const Napi::CallbackInfo &info) {
 
 void checkPeer(const Napi::CallbackInfo &info, MPI_Comm comm, int peer, int tag) {
   if (peer < 0 || peer >= commSize(comm)) throw Napi::RangeError::New(info.Env(), "`peer` is not a rank of the communicator");
-  if (tag < 0 || tag >= kTagLimit) throw Napi::RangeError::New(info.Env(), "`tag` must be in 0..32766");
+  if (tag < 0 || tag >= kCollectiveTag) throw Napi::RangeError::New(info.Env(), "`tag` must be in 0..32765");
 }
 
 // send(h, buf, peer, tag, timeoutMs): returns once MPI has the bytes (MPI_Isend completed).
@@ -424,7 +458,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
       {"init", Init}, {"commCreate", CommCreate}, {"commSplit", CommSplit}, {"commRank", CommRank},
       {"commSize", CommSize}, {"commFree", CommFree}, {"allGather", AllGather}, {"allToAll", AllToAll},
       {"broadcast", Broadcast}, {"barrier", Barrier}, {"send", Send}, {"recv", Recv}, {"probe", Probe},
-      {"isend", Isend}, {"waitSends", WaitSends}, {"probeWait", ProbeWait}, {"recvMatched", RecvMatched},
+      {"allGatherDirect", AllGatherDirect}, {"isend", Isend}, {"waitSends", WaitSends}, {"probeWait", ProbeWait}, {"recvMatched", RecvMatched},
       {"watch", Watch}, {"lastError", LastError}, {"abort", Abort}, {"finalize", Finalize},
   };
   for (const auto &f : functions) exports.Set(f.first, Napi::Function::New(env, f.second, f.first));

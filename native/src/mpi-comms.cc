@@ -127,12 +127,16 @@ int fail(ThreadState &t, int status, int code, const std::string &text) {
 
 int waitRequest(ThreadState &t, int handle, MPI_Request *request, double timeoutMs, const std::string &what,
                 MPI_Status *status) {
+  return waitRequests(t, handle, 1, request, timeoutMs, what, status);
+}
+
+int waitRequests(ThreadState &t, int handle, int count, MPI_Request *requests, double timeoutMs, const std::string &what,
+                 MPI_Status *status) {
   double deadline = nowMs() + timeoutMs;
-  MPI_Status local;
-  MPI_Status *st = status != nullptr ? status : &local;
   for (unsigned round = 0;; round++) {
     int done = 0;
-    int rc = MPI_Test(request, &done, st);
+    int rc = count == 1 ? MPI_Test(requests, &done, status != nullptr ? status : MPI_STATUS_IGNORE)
+                        : MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE);
     if (rc != MPI_SUCCESS) {
       markDead(handle);
       return fail(t, kFailed, rc, what + " failed: " + errorText(rc));

@@ -22,6 +22,8 @@ import { Scratch } from './threads/scratch.js';
 
 /** Up to this many bytes of all inputs together, reductions gather everything and fold locally. */
 export const FOLD_ALL_MAX_BYTES = 64 * 1024;
+/** Up to this many processes, a small allGather is point to point (each process sends to every other). */
+const DIRECT_PROCESSES_MAX = 16;
 
 /** What the cross-process operations need from their rank. */
 export interface ProcessOpsContext {
@@ -79,7 +81,7 @@ export class ProcessOps {
     if (bytes === 0) return this.barrier(timeoutMs, call);
     if (bytes * p <= (this.#ctx.foldAllMaxBytes ?? FOLD_ALL_MAX_BYTES)) {
       const all = this.#gathered.offset(bytes * p);
-      this.#check(this.#ctx.binding.allGather(this.#handle, input, this.view(all, bytes * p), timeoutMs), call);
+      this.allGather(input, this.view(all, bytes * p), timeoutMs, call);
       const dst = this.#folded.offset(bytes);
       this.#fold(dtypeCode, opCode, dst, all, bytes, count);
       out.set(this.view(dst, bytes));
@@ -105,9 +107,15 @@ export class ProcessOps {
     out.set(block * p === bytes ? result : result.subarray(0, bytes));
   }
 
-  /** Every process's `input` (equal lengths), in process order, into `out` (size x input bytes). */
+  /**
+   * Every process's `input` (equal lengths), in process order, into `out` (size x input bytes). Small
+   * inputs over few processes go point to point (a fraction of the latency of MPI's non-blocking
+   * collectives, measured in docs/BENCHMARKS.md).
+   */
   allGather(input: Uint8Array, out: Uint8Array, timeoutMs: number, call: string): void {
-    this.#check(this.#ctx.binding.allGather(this.#handle, input, out, timeoutMs), call);
+    const direct = this.size <= DIRECT_PROCESSES_MAX && input.length <= FOLD_ALL_MAX_BYTES;
+    const binding = this.#ctx.binding;
+    this.#check(direct ? binding.allGatherDirect(this.#handle, input, out, timeoutMs) : binding.allGather(this.#handle, input, out, timeoutMs), call);
   }
 
   /** Block j of `send` to process j; block j of `recv` from process j. */

@@ -15,8 +15,11 @@ export const MpiStatus = { OK: 0, POST: 1, TIMEOUT: 2, FAILED: 3, JOB_ABORTED: 4
 
 /** Handle of MPI_COMM_WORLD. */
 export const MPI_WORLD = 0;
-/** Tags of point-to-point messages and group creations: 0..MPI_TAG_LIMIT-1 (MPI guarantees 32767). */
-export const MPI_TAG_LIMIT = 32767;
+/**
+ * Tags of point-to-point messages and group creations: 0..MPI_TAG_LIMIT-1 (MPI guarantees 32767 tags; the
+ * binding keeps the last, 32766, for allGatherDirect).
+ */
+export const MPI_TAG_LIMIT = 32766;
 
 export interface MpiWorld {
   /** This process's rank in MPI_COMM_WORLD, and how many processes it has. */
@@ -51,6 +54,8 @@ export interface MpiBinding {
   commSize(handle: number): number;
   commFree(handle: number): void;
   allGather(handle: number, send: Uint8Array, recv: Uint8Array, timeoutMs: number): number;
+  /** allGather by point to point (a message from each process to every other): for small inputs. */
+  allGatherDirect(handle: number, send: Uint8Array, recv: Uint8Array, timeoutMs: number): number;
   allToAll(handle: number, send: Uint8Array, recv: Uint8Array, timeoutMs: number): number;
   broadcast(handle: number, buf: Uint8Array, root: number, timeoutMs: number): number;
   barrier(handle: number, timeoutMs: number): number;
