@@ -1,7 +1,7 @@
 // The process-wide half of the MPI binding: initialisation once per process, the communicator table,
 // and the wait every call ends in. The wait polls MPI_Test (which also drives Open MPI's progress
 // engine): briefly in a spin, since a peer process usually answers within microseconds, then yielding,
-// then sleeping, so that ranks never burn a core they share (2 cores, 8 ranks); between polls it checks
+// then sleeping (backoff), so that a long wait burns no core that ranks share; between polls it checks
 // the job's abort word and the call's deadline.
 #include "mpi-comms.h"
 
@@ -29,14 +29,16 @@ double nowMs() {
   return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 
-// Polls spin first (a round trip between processes is a few µs), then yield, then sleep up to 200 µs.
-void backoff(unsigned round) {
+// Between polls: spin for the first 256 (a round trip between processes is a µs or two), then yield the
+// core for the first 2 ms of the wait (the peer process may be waiting for one: ranks outnumber cores),
+// then sleep 50 µs at a time, so that a long wait costs no core.
+void backoff(unsigned round, double startedMs) {
   if (round < 256) return;
-  if (round < 1024) {
+  if (nowMs() - startedMs < 2.0) {
     sched_yield();
     return;
   }
-  struct timespec pause = {0, round < 4096 ? 20000L : 200000L};
+  struct timespec pause = {0, 50000L};
   nanosleep(&pause, nullptr);
 }
 
@@ -132,7 +134,7 @@ int waitRequest(ThreadState &t, int handle, MPI_Request *request, double timeout
 
 int waitRequests(ThreadState &t, int handle, int count, MPI_Request *requests, double timeoutMs, const std::string &what,
                  MPI_Status *status) {
-  double deadline = nowMs() + timeoutMs;
+  double started = nowMs(), deadline = started + timeoutMs;
   for (unsigned round = 0;; round++) {
     int done = 0;
     int rc = count == 1 ? MPI_Test(requests, &done, status != nullptr ? status : MPI_STATUS_IGNORE)
@@ -153,13 +155,13 @@ int waitRequests(ThreadState &t, int handle, int count, MPI_Request *requests, d
       markDead(handle);
       return fail(t, kTimeout, 0, what + " timed out after " + std::to_string(int64_t(timeoutMs)) + " ms");
     }
-    backoff(round);
+    backoff(round, started);
   }
 }
 
 int pollProbe(ThreadState &t, int handle, MPI_Comm comm, int peer, int tag, double timeoutMs, const std::string &what,
               MPI_Message *message, MPI_Status *status) {
-  double deadline = nowMs() + timeoutMs;
+  double started = nowMs(), deadline = started + timeoutMs;
   for (unsigned round = 0;; round++) {
     int found = 0;
     int rc = MPI_Improbe(peer, tag, comm, &found, message, status);
@@ -173,7 +175,7 @@ int pollProbe(ThreadState &t, int handle, MPI_Comm comm, int peer, int tag, doub
     if ((round & 15) == 15 && nowMs() > deadline) {
       return fail(t, kTimeout, 0, what + " timed out after " + std::to_string(int64_t(timeoutMs)) + " ms");
     }
-    backoff(round);
+    backoff(round, started);
   }
 }
 
