@@ -36,3 +36,14 @@ maybe(`MPI_Abort ends every process with the code, and leaves none behind${why}`
   const left = spawnSync('pgrep', ['-f', `${FIXTURE} abort`], { encoding: 'utf8' });
   t.is(left.stdout.trim(), '', 'processes of the aborted job are still running');
 });
+
+maybe(`a process killed in an allGather ends the job with mpirun's code, naming it, and leaves none behind${why}`, (t) => {
+  const started = Date.now();
+  const run = runMpi(3, FIXTURE, ['kill'], 60_000);
+  t.is(run.status, 137, `${run.stdout}\n${run.stderr}`); // 128 + SIGKILL, as mpirun reports the lost process
+  t.regex(run.stdout + run.stderr, /process rank 2 .*exited on signal 9/);
+  t.false(run.stdout.includes('returned from the allGather'), 'a peer completed an allGather the lost process never joined');
+  t.true(Date.now() - started < 50_000, 'the job outlived the lost process by most of the deadline');
+  const left = spawnSync('pgrep', ['-f', `${FIXTURE} kill`], { encoding: 'utf8' });
+  t.is(left.stdout.trim(), '', 'processes of the job are still running');
+});
