@@ -4,6 +4,13 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { launch } from '../launch/launch.js';
 import type { CommandOutput } from './main.js';
+import type { LaunchOptions } from '../launch/options.js';
+import { timeoutFromEnv } from '../shm/wait.js';
+import type { TCPStore } from '../store/tcp-store.js';
+import { parseInitMethod, StoreRendezvous } from '../launch/process-rendezvous.js';
+import { runAgent } from './run-agent.js';
+import { processRuntime } from '../launch/runtime.js';
+import { endWithAgent, passOn, planProcesses, type ProcessesPlan } from './run-processes.js';
 
 export const RUN_USAGE = `Usage: multirank run -n RANKS [options] rank.js|rank.ts [-- args...]
 
@@ -19,7 +26,17 @@ Options:
                           covers waits only: a rank that computes or spins forever is not ended by it
       --job-timeout-ms MS end the whole job after MS (a rank that never waits included); exit code 1
       --quiet             do not print return values
-  -h, --help              this text`;
+  -h, --help              this text
+
+Jobs of several processes (each process holds a contiguous block of thread-ranks):
+      --procs P           run this machine's RANKS in P processes (default 1)
+      --nnodes N          join a job of N machines (nodes), as torchrun; RANKS is this node's ranks
+      --node-rank K       this node's number, 0..N-1 (node 0 hosts the job's store)
+      --master-addr A     the address of node 0 (default 127.0.0.1)
+      --master-port PORT  node 0's store port (default 29500 with --nnodes; a free port otherwise)
+      --init-method M     run as one worker process of such a job: env:// (torchrun's MASTER_ADDR,
+                          MASTER_PORT, RANK, WORLD_SIZE: this process among the job's processes) or
+                          tcp://host:port?rank=R&world_size=W; RANKS is this process's ranks`;
 
 export async function runCommand(argv: string[], out: CommandOutput): Promise<number> {
   const dashDash = argv.indexOf('--');
@@ -32,7 +49,9 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
       options: {
         nproc: { type: 'string', short: 'n' }, export: { type: 'string' }, 'local-world-size': { type: 'string' },
         'timeout-ms': { type: 'string' }, 'job-timeout-ms': { type: 'string' }, quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
+        help: { type: 'boolean', short: 'h' }, procs: { type: 'string' }, nnodes: { type: 'string' },
+        'node-rank': { type: 'string' }, 'master-addr': { type: 'string' }, 'master-port': { type: 'string' },
+        'init-method': { type: 'string' },
       },
     });
   } catch (error) {
@@ -54,8 +73,9 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
     if (!Number.isInteger(value) || value <= 0) throw new RangeError(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
     return value;
   };
-  let options;
+  let options: LaunchOptions;
   let jobTimeoutMs: number | undefined;
+  let processes: ProcessesPlan;
   try {
     // Bad words are usage errors (exit 2), found before any rank starts.
     const module = positionals[0]!;
@@ -67,11 +87,26 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
       ...(values['timeout-ms'] === undefined ? {} : { timeoutMs: number('timeout-ms', values['timeout-ms'])! }),
     };
     jobTimeoutMs = number('job-timeout-ms', values['job-timeout-ms']);
+    processes = planProcesses(values, options.worldSize, number);
   } catch (error) {
     out.error(`multirank run: ${(error as Error).message}\n\n${RUN_USAGE}`);
     return 2;
   }
+  if (processes.agent !== undefined) {
+    const workerArgv = [...passOn(values, resolveModule(positionals[0]!)), '--', ...rankArgs];
+    return runAgent({ ...processes.agent, ranks: options.worldSize, workerArgv }, out);
+  }
+  let store: TCPStore | undefined;
   try {
+    if (processes.initMethod !== undefined) {
+      processRuntime().pools.prepare(options.worldSize); // the threads boot while the processes meet
+      const target = parseInitMethod(processes.initMethod);
+      const rendezvous = new StoreRendezvous(target, options.worldSize, options.timeoutMs ?? timeoutFromEnv());
+      const processWorld = await rendezvous.resolve();
+      store = rendezvous.store;
+      options = { ...options, worldSize: processWorld.worldSize, processWorld, store };
+      endWithAgent();
+    }
     const job = await launch(options);
     let timedOut = false;
     const timer = jobTimeoutMs === undefined ? undefined : setTimeout(() => {
@@ -80,7 +115,10 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
     }, jobTimeoutMs);
     try {
       const results = await job.results;
-      if (!values.quiet) results.forEach((value, rank) => value !== undefined && out.log(`[rank ${rank}] => ${printable(value)}`));
+      if (!values.quiet) {
+        const print = (value: unknown, rank: number): void => out.log(`[rank ${rank}] => ${printable(value)}`);
+        results.forEach((value, slot) => value !== undefined && print(value, job.firstRank + slot));
+      }
       return 0;
     } catch (error) {
       if (timedOut) throw new Error(`the job ran past --job-timeout-ms ${jobTimeoutMs} and was closed`, { cause: error });
@@ -92,10 +130,17 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
   } catch (error) {
     out.error(`multirank run: ${(error as Error).message}`);
     return 1;
+  } finally {
+    await store?.close();
   }
 }
 
 /** A rank's result as JSON, with bigints (int64 tensors' values) written as `123n`. */
 function printable(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
+/** The rank module as its worker processes get it: a URL as is, a path made absolute. */
+function resolveModule(module: string): string {
+  return /^[a-z]+:/i.test(module) ? module : resolve(module);
 }

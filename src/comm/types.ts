@@ -29,6 +29,8 @@ import type { QueueContext } from '../shm/queue-group.js';
 import type { DType, ReduceOp } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Backend } from './backends.js';
+import type { ProcessWorld } from './process-world.js';
+import type { StoreLink } from './store-link.js';
 
 /** What a device string names before its index: `cpu`, `cuda:0` -> `cuda`, `npu:1` -> `npu`. */
 export type DeviceKind = 'cpu' | 'cuda' | 'npu';
@@ -147,6 +149,12 @@ export interface GroupSpec {
 export interface DeviceSideContext {
   readonly cpu: DeviceCommunicator;
   readonly device: string;
+  /**
+   * Member 0's unique id (`id` there; undefined on the others) on every member, through the job's store:
+   * given when the group spans processes (as torch's ProcessGroupNCCL takes its id from the store).
+   * Absent: the id is broadcast over `cpu`.
+   */
+  readonly shareId?: ((id: Uint8Array | undefined) => Uint8Array) | undefined;
 }
 
 /** What a rank knows of its job, whatever the backend: the registry builds its communicators. */
@@ -164,6 +172,16 @@ export interface CommContext {
   readonly trace?: TraceRecorder | undefined;
   /** Makes the group's communicators (a CommunicatorRegistry, registry.ts). */
   readonly registry: CommunicatorSource;
+  /**
+   * The job's processes and where this rank's process stands (the contract: comm/process-world.ts). One
+   * process: `singleProcessWorld(worldSize)`.
+   */
+  readonly processWorld: ProcessWorld;
+  /**
+   * The link to the job's store (through this process's driver), present when the job spans several
+   * processes: the object plane and control of groups that span processes use it (process-span.ts).
+   */
+  readonly storeLink?: StoreLink | undefined;
 }
 
 /** What a group asks for its communicators. */
@@ -175,4 +193,6 @@ export interface CommunicatorSource {
   create(backend: Backend, device: DeviceKind, group: GroupSpec, side?: DeviceSideContext): DeviceCommunicator;
   /** The CPU side of a group: a communicator of `backend` for CPU tensors that can host queues. */
   createCpu(backend: Backend, group: GroupSpec): CpuCommunicator;
+  /** Whether `backend` can serve tensors on `device` in this rank. */
+  has(backend: Backend, device: DeviceKind): boolean;
 }

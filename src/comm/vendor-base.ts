@@ -46,6 +46,7 @@ export class VendorBase {
   protected readonly handle: number;
   readonly #group: GroupSpec;
   readonly #cpu: DeviceCommunicator;
+  readonly #shareId: DeviceSideContext['shareId'];
   readonly #abort: AbortWord | undefined;
   readonly #warm: Tensor;
   #scratch: DeviceStorage | undefined;
@@ -63,6 +64,7 @@ export class VendorBase {
     this.device = device;
     this.#group = group;
     this.#cpu = side.cpu;
+    this.#shareId = side.shareId;
     this.#abort = abort;
     this.rankInGroup = side.cpu.rankInGroup;
     this.worldSize = side.cpu.worldSize;
@@ -91,6 +93,14 @@ export class VendorBase {
   #exchangeId(lib: VendorLibrary): Uint8Array {
     const bytes = lib.code === NCCL ? 128 : 4108; // ncclUniqueId, HcclRootInfo
     const id = this.rankInGroup === 0 ? this.addon.uniqueId(lib.code) : new Uint8Array(bytes);
+    if (this.#shareId !== undefined) {
+      const shared = this.#shareId(this.rankInGroup === 0 ? id : undefined);
+      if (shared.length !== bytes) {
+        const message = `${this.where()}: a unique id of ${shared.length} bytes (expected ${bytes})`;
+        throw new MultirankError(ErrorCodes.DEVICE, message);
+      }
+      return shared;
+    }
     const carrier = empty([bytes], { dtype: 'uint8' });
     carrier.bytes().set(id);
     this.#cpu.broadcast(carrier, 0, { timeoutMs: this.#group.timeoutMs });

@@ -22,13 +22,23 @@ export const DUMP_DIR_ENV = 'MULTIRANK_FR_DUMP_DIR';
 export const DUMP_KEEP_ENV = 'MULTIRANK_FR_DUMP_KEEP';
 export const DUMP_KEEP_DEFAULT = 20;
 let dumps = 0;
+/** The world ranks a process holds (its block of a job of several processes). */
+export interface RankSpan {
+  readonly first: number;
+  readonly count: number;
+}
+
 /** The dumps this process wrote and still keeps, oldest first. */
 const kept: string[] = [];
 
 const dtypeName = (code: number): string => dtypeFromCode(code) ?? `code ${code}`;
 
 /** The dump as an object (see the file header for the field names). */
-export function flightRecorderDump(control: JobView, worldSize: number, reason: string): Record<string, unknown> {
+export function flightRecorderDump(
+  control: JobView, worldSize: number | RankSpan, reason: string,
+): Record<string, unknown> {
+  // A process of a job of several processes dumps its own ranks (world ranks first..first+count-1).
+  const { first, count } = typeof worldSize === 'number' ? { first: 0, count: worldSize } : worldSize;
   const pgIds = new Map<number, number>();
   const pgConfig: Record<string, { ranks: number[]; desc: string }> = {};
   const pgId = (offset: number): number => {
@@ -40,7 +50,7 @@ export function flightRecorderDump(control: JobView, worldSize: number, reason: 
     return pgIds.get(offset)!;
   };
   const ranks: Record<string, unknown> = {};
-  for (let rank = 0; rank < worldSize; rank++) {
+  for (let rank = first; rank < first + count; rank++) {
     const record = control.record(rank);
     const snapshot = record.snapshot();
     ranks[String(rank)] = {
@@ -73,7 +83,7 @@ export interface DumpResult {
 
 /** Writes the dump and returns its path; never throws (see the file header). */
 export function writeFlightRecorderDump(
-  control: JobView, worldSize: number, reason: string, env: NodeJS.ProcessEnv = process.env,
+  control: JobView, worldSize: number | RankSpan, reason: string, env: NodeJS.ProcessEnv = process.env,
 ): DumpResult {
   const dump = flightRecorderDump(control, worldSize, reason);
   const summary = dumpSummary(dump);

@@ -42,15 +42,18 @@ export class Watchdog {
 
   /** Whether the driver has a call on its way to a rank (its record may not show it yet). */
   readonly #called: (rank: number) => boolean;
+  readonly #firstRank: number;
 
   /**
    * `called(rank)`: whether the driver has an RPC on its way to `rank`, which makes a rank that returned
    * from its entry live again: it will read the call (a rank waiting for the driver to stream a large
    * call is blocked only as long as the ranks the driver waits for are).
    */
-  constructor(control: JobView, worldSize: number, called: (rank: number) => boolean = () => false) {
+  constructor(control: JobView, worldSize: number, called: (rank: number) => boolean = () => false, firstRank = 0) {
     this.#control = control;
-    this.#records = Array.from({ length: worldSize }, (_, r) => control.record(r));
+    // In a job of several processes, this process watches its own block of world ranks.
+    this.#records = Array.from({ length: worldSize }, (_, r) => control.record(firstRank + r));
+    this.#firstRank = firstRank;
     this.#called = called;
   }
 
@@ -83,7 +86,7 @@ export class Watchdog {
     let live = 0, blocked = 0, key = '';
     for (const record of this.#records) {
       let state = record.state;
-      if (state === RankState.RETURNED && this.#called(record.rank)) state = RankState.RUNNING;
+      if (state === RankState.RETURNED && this.#called(record.rank - this.#firstRank)) state = RankState.RUNNING;
       if (state === RankState.RUNNING || state === RankState.BLOCKED) live++;
       if (state === RankState.BLOCKED) blocked++;
       key += `${state}:${record.progress},`;

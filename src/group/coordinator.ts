@@ -6,11 +6,13 @@
  */
 import { invalidType } from '../errors.js';
 import type { CpuCommunicator } from '../comm/types.js';
+import type { ProcessSpanCommunicator } from '../comm/process-span.js';
 import { MessageQueue, type GroupQueueEnd, type QueueReader, type QueueWriter } from '../shm/message-queue.js';
 import type { QueueContext } from '../shm/queue-group.js';
 import { tensor } from '../tensor/factory.js';
 import { GroupVariants } from './variants.js';
 import * as objects from './objects.js';
+import * as storeObjects from './store-objects.js';
 import { boxTensors, unboxTensors } from './tensor-box.js';
 
 export type { GroupCoordinatorOptions } from './group-base.js';
@@ -60,6 +62,8 @@ export class GroupCoordinator extends GroupVariants {
   /** `obj` from member `src` (default 0) on every member, through the group's shared-memory queue. */
   broadcastObject<T>(obj: T, options: { src?: number } = {}): T {
     const src = this.member('options.src', options.src ?? 0);
+    const span = this.#acrossProcesses({ op: 'broadcastObject', root: src });
+    if (span !== undefined) return storeObjects.broadcastObject(span, obj, src, this.opts({}));
     const queue = this.#agreeOnQueueCall('broadcastObject', src, () => objects.checkSerializable(obj));
     if (queue === undefined) return objects.broadcastObject(this, obj, src);
     if (this.rankInGroup !== src) return unboxTensors((queue.end as QueueReader).broadcastObject()) as T;
@@ -71,31 +75,47 @@ export class GroupCoordinator extends GroupVariants {
   broadcastObjectList<T>(list: T[], options: { src?: number } = {}): T[] {
     if (!Array.isArray(list)) throw invalidType('list', 'an array', list);
     const src = this.member('options.src', options.src ?? 0);
-    const received = objects.broadcastObject(this, this.rankInGroup === src ? list : undefined, src, 'list') as T[];
+    const span = this.#acrossProcesses({ op: 'broadcastObjectList', root: src });
+    const mine = this.rankInGroup === src ? list : undefined;
+    const received = span !== undefined ? storeObjects.broadcastObject(span, mine, src, this.opts({}), 'list') as T[]
+      : objects.broadcastObject(this, mine, src, 'list') as T[];
     if (this.rankInGroup !== src) list.splice(0, list.length, ...received);
     return list;
   }
 
   sendObject(obj: unknown, dst: number): void {
     this.live();
-    objects.sendObject(this, obj, this.member('dst', dst));
+    const peer = this.member('dst', dst);
+    const span = this.acrossProcesses;
+    if (span !== undefined) return storeObjects.sendObject(span, obj, peer, this.opts({}));
+    objects.sendObject(this, obj, peer);
   }
 
   recvObject(src: number): unknown {
     this.live();
-    return objects.recvObject(this, this.member('src', src));
+    const peer = this.member('src', src);
+    if (this.acrossProcesses !== undefined) return storeObjects.recvObject(this.acrossProcesses, peer, this.opts({}));
+    return objects.recvObject(this, peer);
   }
 
   /** Every member's `obj`, in group order. */
   allGatherObject<T>(obj: T): T[] {
     this.live();
+    const span = this.#acrossProcesses({ op: 'allGatherObject' });
+    if (span !== undefined) return storeObjects.allGatherObject(span, obj, this.opts({}));
     return objects.allGatherObject(this, obj);
   }
 
   /** torch's gather_object: every member's `obj` in group order on member `dst` (default 0); null elsewhere. */
   gatherObject<T>(obj: T, options: { dst?: number } = {}): T[] | null {
     this.live();
-    return objects.gatherObject(this, obj, this.member('options.dst', options.dst ?? 0));
+    const dst = this.member('options.dst', options.dst ?? 0);
+    const span = this.#acrossProcesses({ op: 'gatherObject', root: dst });
+    if (span !== undefined) {
+      const all = storeObjects.allGatherObject(span, obj, this.opts({}));
+      return this.rankInGroup === dst ? all : null;
+    }
+    return objects.gatherObject(this, obj, dst);
   }
 
   /** torch's scatter_object_list: member j gets `list[j]` of member `src` (default 0); `list` is ignored elsewhere. */
@@ -105,9 +125,15 @@ export class GroupCoordinator extends GroupVariants {
       throw invalidType('list', `an array of ${this.worldSize} objects (one per member) on the source member`, list);
     }
     this.agreeOn({ op: 'scatterObjectList', root: src });
-    if (this.rankInGroup !== src) return objects.recvObject(this, src) as T;
+    const span = this.acrossProcesses;
+    if (this.rankInGroup !== src) {
+      if (span !== undefined) return storeObjects.recvObject(span, src, this.opts({})) as T;
+      return objects.recvObject(this, src) as T;
+    }
     list!.forEach((obj, j) => {
-      if (j !== src) objects.sendObject(this, obj, j);
+      if (j === src) return;
+      if (span !== undefined) storeObjects.sendObject(span, obj, j, this.opts({}));
+      else objects.sendObject(this, obj, j);
     });
     return list![src]!;
   }
@@ -123,6 +149,12 @@ export class GroupCoordinator extends GroupVariants {
       this.live();
       return dict!;
     }
+    const span = this.#acrossProcesses({ op: 'broadcastTensorDict', root: src });
+    if (span !== undefined) {
+      const packed = this.rankInGroup === src ? objects.packTensorDict(dict!) : undefined;
+      const received = storeObjects.broadcastObject(span, packed, src, this.opts({}), 'dict');
+      return this.rankInGroup === src ? dict! : objects.unpackTensorDict(received as objects.PackedTensorDict);
+    }
     const queue = this.#agreeOnQueueCall('broadcastTensorDict', src);
     if (queue === undefined) return objects.broadcastTensorDict(this, dict, src);
     if (this.rankInGroup === src) {
@@ -137,6 +169,10 @@ export class GroupCoordinator extends GroupVariants {
     this.live();
     if (this.worldSize === 1) return;
     const dst = this.member('options.dst', options.dst ?? (this.rankInGroup + 1) % this.worldSize);
+    // Across processes the whole dict travels as one object (its tensors by value); no all-gather split.
+    if (this.acrossProcesses !== undefined) {
+      return storeObjects.sendObject(this.acrossProcesses, objects.packTensorDict(dict), dst, this.opts({}));
+    }
     objects.sendTensorDict(this, dict, dst, options.allGatherGroup);
   }
 
@@ -145,7 +181,22 @@ export class GroupCoordinator extends GroupVariants {
     this.live();
     if (this.worldSize === 1) return undefined;
     const src = this.member('options.src', options.src ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
+    if (this.acrossProcesses !== undefined) {
+      const packed = storeObjects.recvObject(this.acrossProcesses, src, this.opts({}));
+      return objects.unpackTensorDict(packed as objects.PackedTensorDict);
+    }
     return objects.recvTensorDict(this, src, options.allGatherGroup);
+  }
+
+  /**
+   * The store side when the members live in several processes (after the members agreed on `call`,
+   * when calls are checked); undefined for a group in one process.
+   */
+  #acrossProcesses(call: { op: string; root?: number }): ProcessSpanCommunicator | undefined {
+    this.live();
+    const span = this.acrossProcesses;
+    if (span !== undefined && this.spec.checkCalls) span.agree(call, this.opts({}));
+    return span;
   }
 
   /** Releases the group's per-rank resources; later calls throw. Idempotent. */

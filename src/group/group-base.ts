@@ -14,6 +14,9 @@ import { parseDevice } from '../tensor/device.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkTensor, checkTimeout } from './args.js';
 import { WorkQueue } from './work.js';
+import { spansProcesses } from '../comm/process-world.js';
+import { ProcessSpanCommunicator } from '../comm/process-span.js';
+import { broadcastObject } from './store-objects.js';
 
 export interface GroupCoordinatorOptions {
   /** Every group of this kind as lists of world ranks (vLLM's `group_ranks`); the one holding this rank is used. */
@@ -65,6 +68,8 @@ export class GroupBase {
   /** Issued, not yet completed `...Async` collectives and `irecv`s. */
   protected readonly work = new WorkQueue();
   protected destroyed = false;
+  /** The store side of a group whose members live in several processes (objects, control); else undefined. */
+  protected readonly acrossProcesses: ProcessSpanCommunicator | undefined;
   /** The default deadline set by `setTimeoutMs` (undefined: the one given at creation, in `spec`). */
   #timeoutMs: number | undefined;
 
@@ -97,12 +102,25 @@ export class GroupBase {
       timeoutMs: options.timeoutMs === undefined ? context.timeoutMs : checkTimeout('options.timeoutMs', options.timeoutMs),
       checkCalls: options.checkCalls ?? context.checkCalls,
     });
-    // The CPU side always runs on shared memory in one process (threads); mpi will take groups across processes.
-    const cpu = context.registry.createCpu('threads', this.spec);
+    // Members in one process: the CPU side runs on shared memory (threads). Members in several processes:
+    // their objects and control go through the job's store, and CPU tensors need the mpi backend (its
+    // communicator when the registry has it; otherwise the store's control side, which refuses tensors).
+    // Decided once here: a group in one process pays nothing per call for the other case.
+    this.acrossProcesses = spansProcesses(context.processWorld, this.ranks) ? this.#storeSide(context) : undefined;
+    const cpu = this.acrossProcesses === undefined ? context.registry.createCpu('threads', this.spec)
+      : context.registry.has('mpi', 'cpu') ? context.registry.createCpu('mpi', this.spec) : this.acrossProcesses;
     this.cpuSide = new CheckedCommunicator(cpu, context, this.spec);
     this.cpuCommunicator = this.cpuSide;
     const mq = options.messageQueue;
     this.queueSizes = mq === false ? undefined : { maxChunkBytes: mq?.maxChunkBytes ?? QUEUE_CHUNK_BYTES, maxChunks: mq?.maxChunks ?? QUEUE_CHUNKS };
+  }
+
+  #storeSide(context: CommContext): ProcessSpanCommunicator {
+    if (context.storeLink === undefined) {
+      const expected = `the job's store link (group ${this.groupName} spans processes)`;
+      throw invalidType('context.storeLink', expected, undefined);
+    }
+    return new ProcessSpanCommunicator(this.spec, this.rank, context.processWorld, context.storeLink);
   }
 
   /**
@@ -182,7 +200,12 @@ export class GroupBase {
     if (kind === 'cpu') return this.cpuSide;
     let comm = this.devices.get(kind);
     if (comm === undefined) {
-      const inner = this.context.registry.create(DEVICE_BACKENDS[kind], kind, this.spec, { cpu: this.cpuSide, device });
+      const span = this.acrossProcesses;
+      // Across processes the unique id travels through the job's store (the CPU side may move no tensors).
+      const shareId = span === undefined ? undefined
+        : (id: Uint8Array | undefined): Uint8Array => broadcastObject(span, id, 0, this.opts({}), 'id')!;
+      const side = { cpu: this.cpuSide, device, shareId };
+      const inner = this.context.registry.create(DEVICE_BACKENDS[kind], kind, this.spec, side);
       comm = new CheckedCommunicator(inner, this.context, this.spec, this.cpuSide);
       this.devices.set(kind, comm);
     }

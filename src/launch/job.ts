@@ -19,6 +19,7 @@ import type { RankOutcome } from './rank-runtime.js';
 import { deserializeError, serializeError, type SerializedError } from './serialize-error.js';
 import { decodeResult, type EncodedResult } from './result-codec.js';
 import { arenaLockSettled } from '../shm/arena-recovery.js';
+import type { ProcessJob } from './process-job.js';
 
 /** How long the other ranks get to return after a rank failed, before their threads are terminated. */
 export const FAILURE_GRACE_MS = 2_000;
@@ -36,7 +37,10 @@ export interface RankHandle {
 }
 
 export class Job {
+  /** Ranks of this job in this process (the whole job's, unless it spans several processes). */
   readonly worldSize: number;
+  /** World rank of this process's first rank (0 unless the job spans several processes). */
+  readonly firstRank: number;
   /** Each rank's return value, in rank order; rejects with a RankFailedError when a rank fails. */
   readonly results: Promise<unknown[]>;
   readonly #control: JobControl;
@@ -56,23 +60,30 @@ export class Job {
   readonly #onSignal = (): void => void this.dumpFlightRecorder('SIGUSR2');
 
   readonly #rpc: RpcQueue;
+  /** This process's part of a job of several processes (store proxy, failures across processes). */
+  readonly #crossing: ProcessJob | undefined;
   #rpcId = 0;
 
-  constructor(worldSize: number, control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[], abort: AbortController, rpc: RpcQueue, tracePath?: string) {
+  constructor(
+    control: JobControl, lease: PoolLease, ports: MessagePort[], tasks: Promise<RankOutcome>[],
+    abort: AbortController, rpc: RpcQueue, tracePath?: string, firstRank = 0, crossing?: ProcessJob,
+  ) {
+    this.#crossing = crossing;
     this.#tracePath = tracePath;
     this.#rpc = rpc;
-    this.worldSize = worldSize;
+    this.worldSize = ports.length;
+    this.firstRank = firstRank;
     this.#control = control;
     this.#lease = lease;
     this.#ports = ports;
     this.#abort = abort;
     this.#apis = ports.map((port) => Comlink.wrap<RankApi>(nodeEndpoint(port as never)));
     this.#calls = ports.map(() => 0);
-    this.#watchdog = new Watchdog(control, worldSize, (rank) => this.#calls[rank]! > 0);
+    this.#watchdog = new Watchdog(control, this.worldSize, (slot) => this.#calls[slot]! > 0, firstRank);
     this.#watchdog.start();
     rpc.whileWaiting = () => void this.#watchdog.poll(); // the driver blocked in a large call cannot run the timer
     process.on('SIGUSR2', this.#onSignal);
-    this.#settled = Promise.all(tasks.map((task, rank) => this.#watch(task, rank)));
+    this.#settled = Promise.all(tasks.map((task, slot) => this.#watch(task, slot)));
     this.results = this.#collect();
     this.results.catch(() => undefined); // the caller may never read results; close() still works.
   }
@@ -127,7 +138,7 @@ export class Job {
    * written: a warning says why, and nothing throws) and a summary of who was where.
    */
   dumpFlightRecorder(reason: string): DumpResult {
-    return writeFlightRecorderDump(this.#control, this.worldSize, reason);
+    return writeFlightRecorderDump(this.#control, { first: this.firstRank, count: this.worldSize }, reason);
   }
 
   /** Every rank's chaos schedule (the delays taken, in call order), once the ranks returned. */
@@ -141,6 +152,7 @@ export class Job {
     this.#control.close();
     const timer = setTimeout(() => this.#abort.abort(), FAILURE_GRACE_MS).unref();
     await this.#settled;
+    await this.#crossing?.finish();
     // Calls still running in ranks (`rank(i).call`, `collectiveRpc`) use the job's memory: let them end
     // (the abort word released their waits) before it is freed; threads whose call does not end within
     // the grace period are terminated with their pool rather than reused.
@@ -154,7 +166,8 @@ export class Job {
     this.#control.free();
   }
 
-  async #watch(task: Promise<RankOutcome>, rank: number): Promise<RankOutcome> {
+  async #watch(task: Promise<RankOutcome>, slot: number): Promise<RankOutcome> {
+    const rank = this.firstRank + slot;
     let outcome: RankOutcome;
     try {
       outcome = await task;
@@ -185,11 +198,14 @@ export class Job {
     const recorder = `\n${dumpNote(dump)}`;
     if (this.#control.abortValue === DEADLOCK) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage + recorder);
     // The first failure recorded in the control block is the cause; the others were released by it.
-    const first = this.#control.abortValue - 1;
-    const rank = first >= 0 && first < this.worldSize && !outcomes[first]!.ok ? first : outcomes.findIndex((o) => !o.ok);
-    const error = (outcomes[rank] as { error: SerializedError }).error;
+    const first = this.#control.abortValue - 1 - this.firstRank;
+    // A rank of another process of the job (reported through the job's store) failed first.
+    if (first < 0 || first >= this.worldSize) throw this.#remoteFailure(outcomes, first + this.firstRank, recorder);
+    const slot = !outcomes[first]!.ok ? first : outcomes.findIndex((o) => !o.ok);
+    const rank = this.firstRank + slot;
+    const error = (outcomes[slot] as { error: SerializedError }).error;
     const cause = deserializeError(error);
-    const others = outcomes.flatMap((o, r) => (o.ok || r === rank ? [] : [r]));
+    const others = outcomes.flatMap((o, s) => (o.ok || s === slot ? [] : [this.firstRank + s]));
     throw new RankFailedError(
       rank,
       `Rank ${rank} failed: ${error.name}: ${error.message}` +
@@ -197,6 +213,16 @@ export class Job {
         `\nRank ${rank}'s stack:\n${error.stack ?? '(none)'}${recorder}`,
       { cause },
     );
+  }
+
+  /** The failure of rank `rank` of another process, which stopped `outcomes`' failed ranks here. */
+  #remoteFailure(outcomes: readonly RankOutcome[], rank: number, recorder: string): RankFailedError {
+    const stopped = outcomes.flatMap((o, s) => (o.ok ? [] : [this.firstRank + s]));
+    const one = stopped.length === 1;
+    const who = `${one ? 'rank' : 'ranks'} ${stopped.join(', ')} of this process ${one ? 'was' : 'were'}`;
+    const here = stopped.length === 0 ? '' : `\n(${who} stopped because of it)`;
+    const cause = this.#control.failureMessage;
+    return new RankFailedError(rank, `Rank ${rank} (in another process of the job) failed: ${cause}${here}${recorder}`);
   }
 }
 

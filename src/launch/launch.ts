@@ -9,6 +9,8 @@ import { checkLaunchOptions, type LaunchOptions } from './options.js';
 import { processRuntime } from './runtime.js';
 import { arenaLockSettled } from '../shm/arena-recovery.js';
 import { createRpcQueue, type RpcQueue } from './rpc-queue.js';
+import { localPlace, ranksOfProcess } from '../comm/process-world.js';
+import { ProcessJob } from './process-job.js';
 
 export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
 
@@ -20,34 +22,44 @@ export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
  */
 export async function launch(options: LaunchOptions): Promise<Job> {
   const o = checkLaunchOptions(options);
-  const { worldSize, timeoutMs } = o;
+  const { worldSize, timeoutMs, processWorld } = o;
+  // This process runs its block of the job's ranks; the control block has a record for every world rank,
+  // so that a failure anywhere (a rank here, or one another process reports) names its world rank.
+  const { first, count } = ranksOfProcess(processWorld);
   const runtime = processRuntime(o.arenaMaxBytes === undefined ? {} : { maxBytes: o.arenaMaxBytes });
   await arenaLockSettled(runtime.arena); // see arena-recovery.ts: a terminated rank's exit must be seen first
   const control = JobControl.create(runtime.arena, worldSize);
   let rpc: RpcQueue;
   try {
-    rpc = createRpcQueue(runtime.arena, worldSize, { timeoutMs, spinIterations: 0, abort: control.abortWord });
+    rpc = createRpcQueue(runtime.arena, count, { timeoutMs, spinIterations: 0, abort: control.abortWord });
   } catch (error) {
     control.free();
     throw error;
   }
   // The threads last: nothing after this point can throw before the Job owns them.
-  const lease = runtime.pools.acquire(worldSize, o.keepModuleState);
+  const crossing = o.store === undefined ? undefined : new ProcessJob(o.store, processWorld, control);
+  const lease = runtime.pools.acquire(count, o.keepModuleState);
   const abort = new AbortController();
-  setMaxListeners(worldSize + 1, abort.signal); // one listener per rank's task
+  setMaxListeners(count + 1, abort.signal); // one listener per rank's task
   const ports: MessagePort[] = [];
   const tasks: Promise<RankOutcome>[] = [];
-  for (let rank = 0; rank < worldSize; rank++) {
+  for (let rank = first; rank < first + count; rank++) {
+    const place = localPlace(processWorld, rank);
+    const storeLink = crossing?.proxy.open();
     const { port1, port2 } = new MessageChannel();
     port1.unref();
     ports.push(port1);
     const task: RankTask = {
-      moduleUrl: o.moduleUrl, exportName: o.exportName, rank, worldSize, localRank: rank % o.localWorldSize,
-      localWorldSize: o.localWorldSize, args: o.args, env: o.env, controlOffset: control.byteOffset, timeoutMs,
+      moduleUrl: o.moduleUrl, exportName: o.exportName, rank, worldSize, processWorld,
+      localRank: processWorld.processCount > 1 ? place.localRank : rank % o.localWorldSize,
+      localWorldSize: processWorld.processCount > 1 ? place.localWorldSize : o.localWorldSize,
+      args: o.args, env: o.env, controlOffset: control.byteOffset, timeoutMs,
       outputPrefix: o.outputPrefix, chaos: o.chaos, trace: o.tracePath !== undefined, checkCalls: o.checkCalls,
-      rpcQueue: rpc.place, port: port2,
+      rpcQueue: rpc.place, port: port2, storeLink,
     };
-    tasks.push(lease.pool.run(task, { transferList: [port2], signal: abort.signal }) as Promise<RankOutcome>);
+    const transferList = storeLink === undefined ? [port2] : [port2, storeLink.port];
+    tasks.push(lease.pool.run(task, { transferList, signal: abort.signal }) as Promise<RankOutcome>);
   }
-  return new Job(worldSize, control, lease, ports, tasks, abort, rpc, o.tracePath);
+  crossing?.start();
+  return new Job(control, lease, ports, tasks, abort, rpc, o.tracePath, first, crossing);
 }

@@ -11,6 +11,8 @@ import { chaosFromEnv, type ChaosOptions } from '../debug/chaos.js';
 import { TRACE_ENV } from '../debug/trace.js';
 import { boolOr, checkOptionKeys } from '../topology/validate.js';
 import { checkCloneable } from './result-codec.js';
+import { fromBlocks, singleProcessWorld, type ProcessWorld } from '../comm/process-world.js';
+import type { Store } from '../store/types.js';
 
 /** `0` turns the collective fingerprint checks off, to measure their cost (bench/fingerprint-cost). */
 export const CHECK_CALLS_ENV = 'MULTIRANK_CHECK_CALLS';
@@ -50,11 +52,22 @@ export interface LaunchOptions {
    * prefix and the rank's context are per job either way.
    */
   keepModuleState?: boolean;
+  /**
+   * The job's processes (comm/process-world.ts), when its ranks live in several: this process runs the
+   * ranks of its own block, and `worldSize` must be the whole job's. Default: one process of `worldSize`
+   * ranks. `multirank run --procs` / `--nnodes` make it from their rendezvous.
+   */
+  processWorld?: ProcessWorld;
+  /**
+   * The job's store (a TCPStore every process of the job reaches), required with a `processWorld` of
+   * several processes: objects of groups that span processes and failures travel through it.
+   */
+  store?: Store;
 }
 
 export const LAUNCH_OPTION_KEYS: readonly (keyof LaunchOptions)[] = [
   'worldSize', 'module', 'exportName', 'args', 'env', 'localWorldSize', 'timeoutMs', 'arenaMaxBytes',
-  'outputPrefix', 'chaos', 'tracePath', 'checkCalls', 'keepModuleState',
+  'outputPrefix', 'chaos', 'tracePath', 'checkCalls', 'keepModuleState', 'processWorld', 'store',
 ];
 
 /** The options once checked, with every default applied. */
@@ -73,6 +86,8 @@ export interface CheckedLaunch {
   readonly tracePath: string | undefined;
   readonly checkCalls: boolean;
   readonly keepModuleState: boolean;
+  readonly processWorld: ProcessWorld;
+  readonly store: Store | undefined;
 }
 
 /**
@@ -87,6 +102,8 @@ export function checkLaunchOptions(options: unknown): CheckedLaunch {
   const worldSize = checkInteger('options.worldSize', o.worldSize, 1, 4096);
   const envTrace = process.env[TRACE_ENV];
   checkCloneable(o.args, (path) => `options.args${path}`);
+  const processWorld = o.processWorld === undefined ? singleProcessWorld(worldSize)
+    : checkProcessWorld(o.processWorld, worldSize);
   return {
     worldSize,
     moduleUrl: moduleUrl(o.module),
@@ -101,6 +118,8 @@ export function checkLaunchOptions(options: unknown): CheckedLaunch {
     tracePath: optionalName('options.tracePath', o.tracePath, 'a non-empty file path') ?? (envTrace || undefined),
     checkCalls: boolOr('options.checkCalls', o.checkCalls, process.env[CHECK_CALLS_ENV] !== '0'),
     keepModuleState: boolOr('options.keepModuleState', o.keepModuleState, false),
+    processWorld,
+    store: checkStore(o.store, processWorld),
   };
 }
 
@@ -158,4 +177,41 @@ function numberIn(name: string, value: unknown, max: number): void {
   if (!(value >= 0 && value <= max)) {
     throw outOfRange(`Expected \`${name}\` to be a number in 0..${max}, got ${describe(value)}`);
   }
+}
+
+/** A given process world, rebuilt through `fromBlocks` (so its invariants hold) and matched to `worldSize`. */
+function checkProcessWorld(value: unknown, worldSize: number): ProcessWorld {
+  const w = checkOptionKeys('options.processWorld', value, [
+    'kind', 'worldSize', 'processCount', 'processIndex', 'processStarts', 'processNodes', 'nodeCount', 'nodeRank',
+    'storeAddress',
+  ]) as Partial<ProcessWorld>;
+  const starts = w.processStarts;
+  if (!Array.isArray(starts) || starts.length < 2 || starts[0] !== 0) {
+    throw invalidType('options.processWorld.processStarts', 'an array [0, ..., worldSize] of first ranks', starts);
+  }
+  const counts = starts.slice(1).map((end, p) => (end as number) - (starts[p] as number));
+  const world = fromBlocks(w.kind ?? 'given', counts, w.processNodes ?? [], w.processIndex ?? -1, w.storeAddress);
+  if (world.worldSize !== worldSize) {
+    throw outOfRange(
+      `\`options.processWorld\` holds ${world.worldSize} ranks, but \`options.worldSize\` is ${worldSize}: ` +
+        'worldSize is the whole job\'s, all processes together',
+    );
+  }
+  return world;
+}
+
+/** The job's store: required when the job spans processes (a Store: its methods are what is used). */
+function checkStore(value: unknown, world: ProcessWorld): Store | undefined {
+  if (value === undefined) {
+    if (world.processCount === 1) return undefined;
+    const expected = `the job's store (a TCPStore), since the job spans ${world.processCount} processes`;
+    throw invalidType('options.store', expected, value);
+  }
+  const store = value as Partial<Store>;
+  const isStore = typeof value === 'object' && value !== null && typeof store.get === 'function' &&
+    typeof store.compareSet === 'function';
+  if (!isStore) {
+    throw invalidType('options.store', 'a Store (TCPStore, HashStore or PrefixStore)', value);
+  }
+  return value as Store;
 }

@@ -76,6 +76,16 @@ export class PoolManager {
     return { pool, size, release: (healthy) => this.#release(pool, size, keepModuleState && healthy) };
   }
 
+  /**
+   * Starts booting a standby pool of `size` threads now, for a job about to be launched (a worker process
+   * of a job of several processes boots its threads while the processes meet). The next `acquire(size)`
+   * takes it; untaken, it ends after STANDBY_IDLE_MS.
+   */
+  prepare(size: number): void {
+    this.#cancelPlanned(size);
+    this.#startStandby(size);
+  }
+
   #takeStandby(size: number): Idle | undefined {
     const idle = this.#standby.get(size);
     this.#standby.delete(size);

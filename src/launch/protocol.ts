@@ -1,14 +1,19 @@
 /** What the driver hands a rank's worker thread for one job (structured-cloned, the port transferred). */
 import type { MessagePort } from 'node:worker_threads';
 import type { ChaosOptions } from '../debug/chaos.js';
+import type { ProcessWorld } from '../comm/process-world.js';
+import type { StoreLinkPlace } from '../comm/store-link.js';
 
 export interface RankTask {
   /** File URL of the rank module. */
   moduleUrl: string;
   /** The export to call; default: the module's default export. */
   exportName: string | undefined;
+  /** World rank (all processes of the job together). */
   rank: number;
   worldSize: number;
+  /** The job's processes (comm/process-world.ts); this process runs ranks of its own block only. */
+  processWorld: ProcessWorld;
   localRank: number;
   localWorldSize: number;
   args: unknown;
@@ -29,6 +34,8 @@ export interface RankTask {
   rpcQueue: { byteOffset: number; byteLength: number };
   /** Port of the driver -> rank RPC (comlink). */
   port: MessagePort;
+  /** The link to the job's store through the driver, when the job spans processes (its port transferred). */
+  storeLink?: StoreLinkPlace | undefined;
 }
 
 /** What every worker thread of a pool is created with. */

@@ -38,7 +38,8 @@ export function buildRankContexts(input: RankContextInput): { threads: RankConte
   registerMissingBackends(registry);
   const comm: CommContext = {
     rank: input.rank, worldSize: input.worldSize, timeoutMs: input.timeoutMs, checkCalls: input.checkCalls,
-    record: input.record, chaos: input.chaos, trace: input.trace, registry,
+    record: input.record, chaos: input.chaos, trace: input.trace, registry, processWorld: input.processWorld,
+    storeLink: input.storeLink,
   };
   return { threads, comm };
 }

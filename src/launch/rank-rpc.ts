@@ -24,7 +24,9 @@ export function serveRpc(
     runQueued(id: number): Promise<unknown> {
       // A failed job fails its later calls too (the abort word), as every other wait of the rank does.
       const options = { timeoutMs: task.timeoutMs, spinIterations: 0, abort: job.abortWord };
-      server ??= new RpcServer(arena, task.rpcQueue, task.rank, options, (name, args) => api.call(name, args), record);
+      // The RPC queue has a reader per rank of this process: this rank's place in the process's block.
+      const reader = task.rank - task.processWorld.processStarts[task.processWorld.processIndex]!;
+      server ??= new RpcServer(arena, task.rpcQueue, reader, options, (name, args) => api.call(name, args), record);
       return server.run(id);
     },
     async call(name: string, args: unknown[]): Promise<unknown> {

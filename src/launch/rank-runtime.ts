@@ -17,6 +17,7 @@ import { Chaos } from '../debug/chaos.js';
 import { TraceRecorder, type TraceEvent } from '../debug/trace.js';
 import { serveRpc } from './rank-rpc.js';
 import { buildRankContexts } from './rank-context.js';
+import { StoreLink } from '../comm/store-link.js';
 import { setCurrentRank, type RankEnvironment } from '../state/current-rank.js';
 import { serializeError, type SerializedError } from './serialize-error.js';
 import { encodeResult, type EncodedResult } from './result-codec.js';
@@ -100,8 +101,10 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
   const trace = task.trace ? new TraceRecorder(task.rank) : undefined;
   const { rank, worldSize, localRank, localWorldSize } = task;
   const chaos = task.chaos === undefined ? undefined : new Chaos(task.chaos, rank);
+  const processWorld = Object.freeze(task.processWorld);
   const { threads, comm: context } = buildRankContexts({
     arena, kernels, job, record, rank, worldSize, timeoutMs: task.timeoutMs, checkCalls: task.checkCalls, chaos, trace,
+    processWorld, storeLink: task.storeLink === undefined ? undefined : new StoreLink(task.storeLink, job.abortWord),
   });
   record.setTimeOrigin();
   record.setState(RankState.RUNNING);

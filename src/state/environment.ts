@@ -11,6 +11,7 @@ import { mpiUnavailableReason } from '../native/mpi.js';
 import { ParallelState } from './parallel-state.js';
 import { checkTimeout } from '../group/args.js';
 import { setCurrentDevice } from '../tensor/device.js';
+import type { ProcessWorld } from '../comm/process-world.js';
 
 export interface InitDistributedOptions {
   /** Must equal the job's world size when given (-1 or omitted: the job's). */
@@ -24,7 +25,14 @@ export interface InitDistributedOptions {
    * To change it, destroy the environment and initialize it again, as torch tests do.
    */
   timeoutMs?: number;
-  /** Accepted for vLLM parity ('env://'); ranks of a job find each other through shared memory. */
+  /**
+   * torch's `init_method`: `env://` or `tcp://host:port`. The ranks of a job have met before their entry
+   * runs (threads of one process through shared memory; the processes of a job of several through the
+   * store that `multirank run --procs` / `--nnodes` / `--init-method` set up), so this is checked, not
+   * acted on: a `tcp://` address must be the job's store, when the job has one.
+   */
+  initMethod?: string;
+  /** vLLM's name for `initMethod` (`distributed_init_method`). */
   distributedInitMethod?: string;
 }
 
@@ -51,6 +59,8 @@ export function initDistributedEnvironment(options: InitDistributedOptions = {})
   if (rank !== env.context.rank) throw outOfRange(`\`options.rank\` (${rank}) differs from this thread's rank (${env.context.rank})`);
   const localRank = options.localRank === undefined || options.localRank === -1 ? env.localRank : checkInteger('options.localRank', options.localRank, 0);
   const timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeout('options.timeoutMs', options.timeoutMs);
+  checkInitMethod('options.initMethod', options.initMethod, env.context.processWorld);
+  checkInitMethod('options.distributedInitMethod', options.distributedInitMethod, env.context.processWorld);
   if (holder.state !== undefined && holder.state.context === env.context) {
     if (holder.state.worldSize !== worldSize) throw outOfRange(`The world group exists with ${holder.state.worldSize} ranks; got worldSize ${worldSize}`);
     if (timeoutMs !== undefined && timeoutMs !== holder.state.timeoutMs) {
@@ -88,4 +98,24 @@ export function getWorldGroup(): GroupCoordinator {
 export function destroyDistributedEnvironment(): void {
   holder.state?.destroy();
   holder.state = undefined;
+}
+
+/** `env://` or `tcp://host:port` (torch's forms); a tcp:// address must be the job's store when it has one. */
+function checkInitMethod(name: string, value: unknown, world: ProcessWorld): void {
+  if (value === undefined || value === 'env://') return;
+  const allowed = ['env://', 'tcp://host:port'];
+  if (typeof value !== 'string' || !value.startsWith('tcp://')) throw invalidChoice(name, allowed, value);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalidChoice(name, allowed, value);
+  }
+  if (url.hostname === '' || url.port === '') throw invalidChoice(name, allowed, value);
+  const store = world.storeAddress;
+  if (store === undefined || Number(url.port) === store.port) return;
+  throw outOfRange(
+    `\`${name}\` (${value}) names another store than this job's (${store.host}:${store.port}): the processes of ` +
+      'a job meet before their ranks start (multirank run --procs / --nnodes / --init-method)',
+  );
 }

@@ -3,11 +3,15 @@
  * collective over a group that tells, for every member, whether it runs on the same node as member
  * `sourceRank`. Upstream opens a shared-memory segment made by the source; here the source broadcasts
  * its host name and every member compares it with its own, then the answers are all-gathered. The
- * ranks of one multirank job are threads of one process, so they are always on one node.
+ * ranks of one process are always on one node; in a job of several processes the job's own node
+ * numbering decides (`multirank run --nnodes` / torchrun's GROUP_RANK, else the host name: see
+ * launch/process-rendezvous.ts), which every rank already holds, so no message is needed.
  */
 import { hostname } from 'node:os';
 import { checkGroupRank, invalidType } from '../errors.js';
 import { GroupCoordinator } from '../group/coordinator.js';
+import { nodeOfRank } from '../comm/process-world.js';
+import { currentRank } from './current-rank.js';
 
 function checkArgs(group: unknown, sourceRank: unknown): GroupCoordinator {
   if (!(group instanceof GroupCoordinator)) throw invalidType('group', 'a GroupCoordinator', group);
@@ -23,6 +27,12 @@ function checkArgs(group: unknown, sourceRank: unknown): GroupCoordinator {
  */
 export function sameNodeFlags(group: GroupCoordinator, sourceRank = 0): boolean[] {
   const g = checkArgs(group, sourceRank);
+  const world = currentRank()?.context.processWorld;
+  if (world !== undefined && world.processCount > 1) {
+    if (g.isDestroyed) throw invalidType('group', 'a group that was not destroyed', `destroyed group ${g.groupName}`);
+    const node = nodeOfRank(world, g.ranks[sourceRank]!);
+    return g.ranks.map((r) => nodeOfRank(world, r) === node);
+  }
   const mine = hostname();
   const source = g.broadcastObject(g.rankInGroup === sourceRank ? mine : '', { src: sourceRank });
   return g.allGatherObject(source === mine);

@@ -14,6 +14,7 @@ import { RankRecord, RECORD_BYTES } from '../../src/debug/rank-status.js';
 import { TraceRecorder } from '../../src/debug/trace.js';
 import { tensor } from '../../src/tensor/index.js';
 import { ClosedError, ErrorCodes } from '../../src/errors.js';
+import { singleProcessWorld } from '../../src/comm/process-world.js';
 
 const group: GroupSpec = { ranks: [0, 1], occurrence: 0, name: 'tp', timeoutMs: 1000, checkCalls: true };
 
@@ -71,7 +72,7 @@ function fake(log: string[]): { comm: DeviceCommunicator } {
 
 function context(trace?: TraceRecorder): CommContext {
   const record = new RankRecord(new SharedArrayBuffer(RECORD_BYTES), 0, 0);
-  return { rank: 0, worldSize: 2, timeoutMs: 1000, checkCalls: true, record, trace, registry: new CommunicatorRegistry() };
+  return { rank: 0, worldSize: 2, timeoutMs: 1000, checkCalls: true, record, trace, registry: new CommunicatorRegistry(), processWorld: singleProcessWorld(2) };
 }
 
 test('the checks wrapper agrees on each call over the CPU side when the communicator cannot check it', (t) => {
