@@ -172,6 +172,10 @@ function buildConfig(v: Values, opText: string | undefined): BenchConfig {
   if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('--backend', BACKENDS, backend);
   const missing = NOT_IN_THIS_BUILD[backend as Backend];
   if (missing !== undefined) throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `\`--backend ${backend}\` is ${missing}`);
+  if (backend === 'mpi') {
+    throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, '`--backend mpi` moves CPU tensors between processes, and ' +
+      '`multirank bench` runs its ranks in one process: bench it with bench/compare/mpi-multirank-bench.ts');
+  }
   for (const op of ops) {
     if (ranks < opAccounting(op).minRanks) throw outOfRange(`${op} needs at least ${opAccounting(op).minRanks} ranks, got -n ${ranks}`);
   }

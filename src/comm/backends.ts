@@ -11,11 +11,12 @@
 export const BACKENDS = ['threads', 'gloo', 'nccl', 'hccl', 'mpi'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
-/** Backends this build names but cannot run, each with why (they are planned, not present). */
-export const NOT_IN_THIS_BUILD: Readonly<Partial<Record<Backend, string>>> = Object.freeze({
-  mpi: 'not in this build: the MPI binding and the mpi communicator are built, but launched jobs do not span ' +
-    'processes yet (`launch` and `multirank run` start none under mpirun); ranks in one process use "threads"',
-});
+/**
+ * Backends this build names but cannot run, each with why (they are planned, not present). None today:
+ * `mpi` is in the build, usable where its binding was built and mpirun started the job's processes
+ * (comm/mpi-context.ts says why not elsewhere).
+ */
+export const NOT_IN_THIS_BUILD: Readonly<Partial<Record<Backend, string>>> = Object.freeze({});
 
 /**
  * The backends on device tensors through a vendor library that native/ loads at run time: present in

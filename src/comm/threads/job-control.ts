@@ -106,7 +106,10 @@ export class JobControl implements JobView {
   /** 0 while running; otherwise the abort value. */
   /** The members of the group whose block is at `groupKey`, and who has not reached `phase` of call `seq`. */
   groupWait(groupKey: number, seq: number, phase: 'arrive' | 'finish'): { ranks: number[]; missing: number[] } {
-    return readGroupWait(this.arena.buffer(), groupKey, seq, phase);
+    // Other backends' keys (mpi's are odd) name no shared block here: nothing to read.
+    const buffer = this.arena.buffer();
+    if ((groupKey & 3) !== 0 || groupKey >= buffer.byteLength) return { ranks: [], missing: [] };
+    return readGroupWait(buffer, groupKey, seq, phase);
   }
 
   get abortValue(): number {
