@@ -90,6 +90,14 @@ mpiTest('a failing rank: every process fails naming it, the exit code is mpirun\
   t.deepEqual(await noneLeft(fixture), []);
 });
 
+mpiTest('a process killed in the middle of an allReduce: mpirun ends the job with its code (137), naming it', async (t) => {
+  const r = await multirank(['-n', '4', '--procs', '2', '--backend', 'mpi', fixture, '--export', 'killed', '--', '3']);
+  t.is(r.code, 137, r.stderr); // 128 + SIGKILL, as mpirun reports a process lost to a signal
+  t.regex(r.stderr, /process rank 1 .*exited on signal 9/);
+  t.notRegex(r.stdout, /\[rank \d\] =>/, 'a rank completed an allReduce the lost process never joined');
+  t.deepEqual(await noneLeft(fixture), []);
+});
+
 mpiTest('processes that met through the store (--procs without --backend mpi): the mpi backend says why not', async (t) => {
   const r = await multirank(['-n', '2', '--procs', '2', fixture]);
   t.is(r.code, 1);
