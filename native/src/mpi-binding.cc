@@ -67,9 +67,10 @@ Napi::Value result(const Napi::CallbackInfo &info, int status) { return Napi::Nu
 // Posts with `post` (returns an MPI code), then waits. The common path of every operation that can wait.
 template <typename Post>
 Napi::Value run(const Napi::CallbackInfo &info, int handle, double timeoutMs, const std::string &what, Post post,
-                MPI_Status *status = nullptr) {
+                size_t bytes, MPI_Status *status = nullptr) {
   ThreadState &t = state(info);
   t.last = CallError{};
+  t.yieldMs = yieldWindowMs(bytes);
   if (isDead(handle)) return result(info, fail(t, kDead, 0, what + ": the communicator failed earlier"));
   MPI_Request request = MPI_REQUEST_NULL;
   int rc = post(&request);
@@ -120,6 +121,7 @@ Napi::Value CommCreate(const Napi::CallbackInfo &info) {
   }
   if (!found) throw Napi::RangeError::New(info.Env(), "this process (" + std::to_string(me) + ") is not a member");
   ThreadState &t = state(info);
+  t.yieldMs = yieldWindowMs(0);
   std::vector<uint32_t> theirs(members.size());
   for (size_t i = 0; i < members.size(); i++) {
     if (members[i] == me) continue;
@@ -158,7 +160,7 @@ Napi::Value CommSplit(const Napi::CallbackInfo &info) {
   int color = intArg(info, 1, "color"), key = intArg(info, 2, "key");
   Napi::Value barrier = run(info, handle, msArg(info, 3), "commSplit", [&](MPI_Request *r) {
     return MPI_Ibarrier(parent, r);
-  });
+  }, 0);
   if (barrier.As<Napi::Number>().Int32Value() != kOk) return Napi::Number::New(info.Env(), -1);
   MPI_Comm comm = MPI_COMM_NULL;
   int rc = MPI_Comm_split(parent, color < 0 ? MPI_UNDEFINED : color, key, &comm);
@@ -201,7 +203,7 @@ Napi::Value AllGather(const Napi::CallbackInfo &info) {
   if (recv.length != send.length * size_t(commSize(comm))) throw Napi::RangeError::New(info.Env(), "`recv` must hold size x send bytes");
   return run(info, h, msArg(info, 3), "allGather", [&](MPI_Request *r) {
     return MPI_Iallgather(send.data, int(send.length), MPI_BYTE, recv.data, int(send.length), MPI_BYTE, comm, r);
-  });
+  }, recv.length);
 }
 
 // allGatherDirect(h, send, recv, timeoutMs): as allGather, by point to point (each process sends its bytes to
@@ -216,6 +218,7 @@ Napi::Value AllGatherDirect(const Napi::CallbackInfo &info) {
   if (recv.length != send.length * size_t(size)) throw Napi::RangeError::New(info.Env(), "`recv` must hold size x send bytes");
   ThreadState &t = state(info);
   t.last = CallError{};
+  t.yieldMs = yieldWindowMs(recv.length);
   if (isDead(h)) return result(info, fail(t, kDead, 0, "allGather: the communicator failed earlier"));
   std::memcpy(recv.data + size_t(me) * send.length, send.data, send.length);
   std::vector<MPI_Request> requests;
@@ -249,7 +252,7 @@ Napi::Value AllToAll(const Napi::CallbackInfo &info) {
   int block = int(send.length / size);
   return run(info, h, msArg(info, 3), "allToAll", [&](MPI_Request *r) {
     return MPI_Ialltoall(send.data, block, MPI_BYTE, recv.data, block, MPI_BYTE, comm, r);
-  });
+  }, send.length);
 }
 
 // broadcast(h, buf, root, timeoutMs): root's bytes into every member's buf.
@@ -261,13 +264,13 @@ Napi::Value Broadcast(const Napi::CallbackInfo &info) {
   if (root < 0 || root >= commSize(comm)) throw Napi::RangeError::New(info.Env(), "`root` is not a rank of the communicator");
   return run(info, h, msArg(info, 3), "broadcast", [&](MPI_Request *r) {
     return MPI_Ibcast(buf.data, int(buf.length), MPI_BYTE, root, comm, r);
-  });
+  }, buf.length);
 }
 
 Napi::Value Barrier(const Napi::CallbackInfo &info) {
   int h = 0;
   MPI_Comm comm = commArg(info, &h);
-  return run(info, h, msArg(info, 1), "barrier", [&](MPI_Request *r) { return MPI_Ibarrier(comm, r); });
+  return run(info, h, msArg(info, 1), "barrier", [&](MPI_Request *r) { return MPI_Ibarrier(comm, r); }, 0);
 }
 
 void checkPeer(const Napi::CallbackInfo &info, MPI_Comm comm, int peer, int tag) {
@@ -284,7 +287,7 @@ Napi::Value Send(const Napi::CallbackInfo &info) {
   checkPeer(info, comm, peer, tag);
   return run(info, h, msArg(info, 4), "send to " + std::to_string(peer), [&](MPI_Request *r) {
     return MPI_Isend(buf.data, int(buf.length), MPI_BYTE, peer, tag, comm, r);
-  });
+  }, buf.length);
 }
 
 // recv(h, buf, peer, tag, timeoutMs): the next message from peer with tag, which must be buf.length bytes.
@@ -298,7 +301,7 @@ Napi::Value Recv(const Napi::CallbackInfo &info) {
   MPI_Status status;
   Napi::Value rc = run(info, h, msArg(info, 4), what, [&](MPI_Request *r) {
     return MPI_Irecv(buf.data, int(buf.length), MPI_BYTE, peer, tag, comm, r);
-  }, &status);
+  }, buf.length, &status);
   if (rc.As<Napi::Number>().Int32Value() != kOk) return rc;
   int count = 0;
   MPI_Get_count(&status, MPI_BYTE, &count);
@@ -355,6 +358,7 @@ Napi::Value WaitSends(const Napi::CallbackInfo &info) {
     for (PendingSend &p : t.sends) {
       if (p.handle != h || (peer >= 0 && p.peer != peer)) continue;
       std::string what = "send to " + std::to_string(p.peer) + " (waiting for the receiver to take an earlier message)";
+      t.yieldMs = yieldWindowMs(p.buffer.Value().As<Napi::TypedArray>().ByteLength());
       int rc = waitRequest(t, h, &p.request, timeoutMs, what, nullptr);
       if (rc != kOk) return result(info, rc);
       break;
@@ -377,6 +381,7 @@ Napi::Value ProbeWait(const Napi::CallbackInfo &info) {
     return Napi::Number::New(info.Env(), -1);
   }
   double timeoutMs = msArg(info, 3);
+  t.yieldMs = yieldWindowMs(0);
   std::string what = "recv from " + std::to_string(peer);
   // An Ibarrier-free wait: poll MPI_Improbe with the same backoff, deadline and abort word as every wait.
   MPI_Status status;
@@ -398,7 +403,7 @@ Napi::Value RecvMatched(const Napi::CallbackInfo &info) {
   t.matched = MPI_MESSAGE_NULL;
   return run(info, h, 1e12, "recv", [&](MPI_Request *r) {
     return MPI_Imrecv(buf.data, int(buf.length), MPI_BYTE, &message, r);
-  });
+  }, buf.length);
 }
 
 // probe(h, peer, tag) -> the byte count of a waiting message, or -1. Never waits.

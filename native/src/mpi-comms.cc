@@ -30,11 +30,12 @@ double nowMs() {
 }
 
 // Between polls: spin for the first 256 (a round trip between processes is a µs or two), then yield the
-// core for the first 2 ms of the wait (the peer process may be waiting for one: ranks outnumber cores),
-// then sleep 50 µs at a time, so that a long wait costs no core.
-void backoff(unsigned round, double startedMs) {
+// core for the first `yieldMs` of the wait (the peer process may be waiting for one: ranks outnumber cores;
+// and Open MPI's non-blocking collectives and large messages progress only while polled), then sleep 50 µs
+// at a time, so that a long wait costs no core.
+void backoff(unsigned round, double startedMs, double yieldMs) {
   if (round < 256) return;
-  if (nowMs() - startedMs < 2.0) {
+  if (nowMs() - startedMs < yieldMs) {
     sched_yield();
     return;
   }
@@ -155,7 +156,7 @@ int waitRequests(ThreadState &t, int handle, int count, MPI_Request *requests, d
       markDead(handle);
       return fail(t, kTimeout, 0, what + " timed out after " + std::to_string(int64_t(timeoutMs)) + " ms");
     }
-    backoff(round, started);
+    backoff(round, started, t.yieldMs);
   }
 }
 
@@ -175,7 +176,7 @@ int pollProbe(ThreadState &t, int handle, MPI_Comm comm, int peer, int tag, doub
     if ((round & 15) == 15 && nowMs() > deadline) {
       return fail(t, kTimeout, 0, what + " timed out after " + std::to_string(int64_t(timeoutMs)) + " ms");
     }
-    backoff(round, started);
+    backoff(round, started, t.yieldMs);
   }
 }
 

@@ -40,7 +40,14 @@ struct ThreadState {
   std::deque<PendingSend> sends;                    // in posting order
   MPI_Message matched = MPI_MESSAGE_NULL;           // the message probeWait found, for recvMatched
   int matchedHandle = -1;
+  // How long this thread's current wait polls without sleeping (yielding the core between polls): set per
+  // call from the bytes it moves (yieldWindowMs), since Open MPI moves a large message only while polled.
+  double yieldMs = 2.0;
 };
+
+// The polling window of a wait that moves `bytes`: 2 ms, plus 1 ms per 100 KB (the slowest transfer
+// expected on a loaded machine), so that a large transfer is never stalled by sleeps between polls.
+inline double yieldWindowMs(size_t bytes) { return 2.0 + double(bytes) / 100000.0; }
 
 // MPI_Init_thread(MPI_THREAD_MULTIPLE) once per process; returns "" or why it failed.
 std::string initOnce(int *provided);
