@@ -31,7 +31,9 @@ function record(ok, reason, mpi = { ok: false, reason: `the native build did not
     console.warn(`multirank: the native addon was not built: ${reason}`);
     console.warn('multirank: CPU tensors work as before; the nccl and hccl backends report this reason.');
   }
-  if (ok && !mpi.ok) console.warn(`multirank: the MPI binding was not built (the mpi backend reports why): ${mpi.reason}`);
+  if (ok && !mpi.ok) {
+    console.warn(`multirank: the MPI binding was not built (the mpi backend reports why): ${mpi.reason}`);
+  }
 }
 
 /** Whether the last configure was made with MPI (status.json's record); undefined when unknown. */
@@ -80,7 +82,9 @@ function main() {
   const first = gypBuild(gyp, dir, needsConfigure(dir) || configuredWithMpi() !== withMpi, {});
   const built = `built with node-gyp against ${join(dir, 'include', 'node')}`;
   if (first.ok) {
-    return record(true, built, withMpi ? { ok: true, reason: `linked against the MPI of ${mpi.via}` } : { ok: false, reason: mpi.reason });
+    const mpiStatus = withMpi ? { ok: true, reason: `linked against the MPI of ${mpi.via}` }
+      : { ok: false, reason: mpi.reason };
+    return record(true, built, mpiStatus);
   }
   if (!withMpi) return record(false, first.reason);
   // The MPI target may be what failed: build the rest without it, and keep why MPI did not build.
@@ -92,11 +96,13 @@ function main() {
 function gypBuild(gyp, dir, configure, env) {
   const steps = configure ? ['configure', 'build'] : ['build'];
   const args = [gyp, ...steps, `--nodedir=${dir}`, '--jobs', '2', '--loglevel', 'warn'];
-  const result = spawnSync(process.execPath, args, { cwd: nativeDir, encoding: 'utf8', env: { ...process.env, ...env } });
+  const options = { cwd: nativeDir, encoding: 'utf8', env: { ...process.env, ...env } };
+  const result = spawnSync(process.execPath, args, options);
   if (result.status === 0) return { ok: true };
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
   const tail = output.trim().split('\n').slice(-12).join('\n');
-  return { ok: false, reason: `node-gyp ${steps.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`}):\n${tail}` };
+  const how = result.error?.message ?? `exit ${result.status}`;
+  return { ok: false, reason: `node-gyp ${steps.join(' ')} failed (${how}):\n${tail}` };
 }
 
 main();

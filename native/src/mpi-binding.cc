@@ -33,7 +33,9 @@ Bytes bytesArg(const Napi::CallbackInfo &info, size_t index, const char *name) {
   size_t length = 0;
   void *data = nullptr;
   napi_get_typedarray_info(info.Env(), value, &type, &length, &data, nullptr, nullptr);
-  if (type != napi_uint8_array) throw Napi::TypeError::New(info.Env(), std::string("`") + name + "` must be a Uint8Array");
+  if (type != napi_uint8_array) {
+    throw Napi::TypeError::New(info.Env(), std::string("`") + name + "` must be a Uint8Array");
+  }
   return Bytes{static_cast<uint8_t *>(data), length};
 }
 
@@ -115,7 +117,9 @@ Napi::Value CommCreate(const Napi::CallbackInfo &info) {
   uint32_t hash = 2166136261u;
   bool found = false;
   for (int r : members) {
-    if (r < 0 || r >= parentSize) throw Napi::RangeError::New(info.Env(), "rank " + std::to_string(r) + " is not in the parent");
+    if (r < 0 || r >= parentSize) {
+      throw Napi::RangeError::New(info.Env(), "rank " + std::to_string(r) + " is not in the parent");
+    }
     found = found || r == me;
     hash = (hash ^ uint32_t(r)) * 16777619u;
   }
@@ -128,7 +132,8 @@ Napi::Value CommCreate(const Napi::CallbackInfo &info) {
     MPI_Request rq[2];
     MPI_Irecv(&theirs[i], 1, MPI_UINT32_T, members[i], kHandshakeTagBase + tag, parent, &rq[0]);
     MPI_Isend(&hash, 1, MPI_UINT32_T, members[i], kHandshakeTagBase + tag, parent, &rq[1]);
-    std::string what = "group creation (tag " + std::to_string(tag) + ") waiting for process " + std::to_string(members[i]);
+    std::string what =
+        "group creation (tag " + std::to_string(tag) + ") waiting for process " + std::to_string(members[i]);
     for (MPI_Request &r : rq) {
       if (waitRequest(t, parentHandle, &r, timeoutMs, what, nullptr) != kOk) return Napi::Number::New(info.Env(), -1);
     }
@@ -200,7 +205,9 @@ Napi::Value AllGather(const Napi::CallbackInfo &info) {
   int h = 0;
   MPI_Comm comm = commArg(info, &h);
   Bytes send = bytesArg(info, 1, "send"), recv = bytesArg(info, 2, "recv");
-  if (recv.length != send.length * size_t(commSize(comm))) throw Napi::RangeError::New(info.Env(), "`recv` must hold size x send bytes");
+  if (recv.length != send.length * size_t(commSize(comm))) {
+    throw Napi::RangeError::New(info.Env(), "`recv` must hold size x send bytes");
+  }
   return run(info, h, msArg(info, 3), "allGather", [&](MPI_Request *r) {
     return MPI_Iallgather(send.data, int(send.length), MPI_BYTE, recv.data, int(send.length), MPI_BYTE, comm, r);
   }, recv.length);
@@ -215,7 +222,9 @@ Napi::Value AllGatherDirect(const Napi::CallbackInfo &info) {
   Bytes send = bytesArg(info, 1, "send"), recv = bytesArg(info, 2, "recv");
   int size = commSize(comm), me = 0;
   MPI_Comm_rank(comm, &me);
-  if (recv.length != send.length * size_t(size)) throw Napi::RangeError::New(info.Env(), "`recv` must hold size x send bytes");
+  if (recv.length != send.length * size_t(size)) {
+    throw Napi::RangeError::New(info.Env(), "`recv` must hold size x send bytes");
+  }
   ThreadState &t = state(info);
   t.last = CallError{};
   t.yieldMs = yieldWindowMs(recv.length);
@@ -261,7 +270,9 @@ Napi::Value Broadcast(const Napi::CallbackInfo &info) {
   MPI_Comm comm = commArg(info, &h);
   Bytes buf = bytesArg(info, 1, "buf");
   int root = intArg(info, 2, "root");
-  if (root < 0 || root >= commSize(comm)) throw Napi::RangeError::New(info.Env(), "`root` is not a rank of the communicator");
+  if (root < 0 || root >= commSize(comm)) {
+    throw Napi::RangeError::New(info.Env(), "`root` is not a rank of the communicator");
+  }
   return run(info, h, msArg(info, 3), "broadcast", [&](MPI_Request *r) {
     return MPI_Ibcast(buf.data, int(buf.length), MPI_BYTE, root, comm, r);
   }, buf.length);
@@ -274,7 +285,9 @@ Napi::Value Barrier(const Napi::CallbackInfo &info) {
 }
 
 void checkPeer(const Napi::CallbackInfo &info, MPI_Comm comm, int peer, int tag) {
-  if (peer < 0 || peer >= commSize(comm)) throw Napi::RangeError::New(info.Env(), "`peer` is not a rank of the communicator");
+  if (peer < 0 || peer >= commSize(comm)) {
+    throw Napi::RangeError::New(info.Env(), "`peer` is not a rank of the communicator");
+  }
   if (tag < 0 || tag >= kCollectiveTag) throw Napi::RangeError::New(info.Env(), "`tag` must be in 0..32765");
 }
 
@@ -397,7 +410,9 @@ Napi::Value ProbeWait(const Napi::CallbackInfo &info) {
 Napi::Value RecvMatched(const Napi::CallbackInfo &info) {
   ThreadState &t = state(info);
   Bytes buf = bytesArg(info, 0, "buf");
-  if (t.matched == MPI_MESSAGE_NULL) throw Napi::Error::New(info.Env(), "recvMatched: no message was matched by probeWait");
+  if (t.matched == MPI_MESSAGE_NULL) {
+    throw Napi::Error::New(info.Env(), "recvMatched: no message was matched by probeWait");
+  }
   int h = t.matchedHandle;
   MPI_Message message = t.matched;
   t.matched = MPI_MESSAGE_NULL;
@@ -463,7 +478,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
       {"init", Init}, {"commCreate", CommCreate}, {"commSplit", CommSplit}, {"commRank", CommRank},
       {"commSize", CommSize}, {"commFree", CommFree}, {"allGather", AllGather}, {"allToAll", AllToAll},
       {"broadcast", Broadcast}, {"barrier", Barrier}, {"send", Send}, {"recv", Recv}, {"probe", Probe},
-      {"allGatherDirect", AllGatherDirect}, {"isend", Isend}, {"waitSends", WaitSends}, {"probeWait", ProbeWait}, {"recvMatched", RecvMatched},
+      {"allGatherDirect", AllGatherDirect}, {"isend", Isend}, {"waitSends", WaitSends}, {"probeWait", ProbeWait},
+      {"recvMatched", RecvMatched},
       {"watch", Watch}, {"lastError", LastError}, {"abort", Abort}, {"finalize", Finalize},
   };
   for (const auto &f : functions) exports.Set(f.first, Napi::Function::New(env, f.second, f.first));

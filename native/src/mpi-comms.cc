@@ -133,8 +133,8 @@ int waitRequest(ThreadState &t, int handle, MPI_Request *request, double timeout
   return waitRequests(t, handle, 1, request, timeoutMs, what, status);
 }
 
-int waitRequests(ThreadState &t, int handle, int count, MPI_Request *requests, double timeoutMs, const std::string &what,
-                 MPI_Status *status) {
+int waitRequests(ThreadState &t, int handle, int count, MPI_Request *requests, double timeoutMs,
+                 const std::string &what, MPI_Status *status) {
   double started = nowMs(), deadline = started + timeoutMs;
   for (unsigned round = 0;; round++) {
     int done = 0;

@@ -21,13 +21,16 @@ export function mpirunArgv(ranks: number, procs: number, workerArgv: readonly st
   const apps: string[][] = [];
   for (const size of new Set(sizes)) {
     const count = sizes.filter((s) => s === size).length;
-    apps.push(['-np', String(count), process.execPath, ...process.execArgv, cliEntry(), 'run', '-n', String(size), ...workerArgv]);
+    const worker = [process.execPath, ...process.execArgv, cliEntry(), 'run', '-n', String(size), ...workerArgv];
+    apps.push(['-np', String(count), ...worker]);
   }
   return ['--oversubscribe', '--bind-to', 'none', ...apps.flatMap((app, i) => (i === 0 ? app : [':', ...app]))];
 }
 
 /** Runs the job under mpirun; resolves with mpirun's exit code. */
-export async function runMpirun(ranks: number, procs: number, workerArgv: readonly string[], out: CommandOutput): Promise<number> {
+export async function runMpirun(
+  ranks: number, procs: number, workerArgv: readonly string[], out: CommandOutput,
+): Promise<number> {
   const root = process.getuid?.() === 0;
   const env = { ...process.env, ...(root ? { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' } : {}) };
   const child = spawn('mpirun', mpirunArgv(ranks, procs, workerArgv), { stdio: ['ignore', 'inherit', 'inherit'], env });

@@ -115,7 +115,9 @@ export class ProcessOps {
   allGather(input: Uint8Array, out: Uint8Array, timeoutMs: number, call: string): void {
     const direct = this.size <= DIRECT_PROCESSES_MAX && input.length <= FOLD_ALL_MAX_BYTES;
     const binding = this.#ctx.binding;
-    this.#check(direct ? binding.allGatherDirect(this.#handle, input, out, timeoutMs) : binding.allGather(this.#handle, input, out, timeoutMs), call);
+    const status = direct ? binding.allGatherDirect(this.#handle, input, out, timeoutMs)
+      : binding.allGather(this.#handle, input, out, timeoutMs);
+    this.#check(status, call);
   }
 
   /** Block j of `send` to process j; block j of `recv` from process j. */
@@ -166,7 +168,9 @@ export class ProcessOps {
     const e = this.#ctx.binding.lastError();
     if (status === MpiStatus.JOB_ABORTED && this.#ctx.abort !== undefined) throw this.#ctx.abort.error(e.code);
     const where = this.#describe(call);
-    if (status === MpiStatus.TIMEOUT) throw new TimeoutError(`${where}: ${e.text}; the MPI communicator is unusable now`);
+    if (status === MpiStatus.TIMEOUT) {
+      throw new TimeoutError(`${where}: ${e.text}; the MPI communicator is unusable now`);
+    }
     throw new MultirankError(ErrorCodes.MPI, `${where}: ${e.text}`);
   }
 

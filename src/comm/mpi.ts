@@ -18,14 +18,20 @@
  */
 import { ErrorCodes, MismatchError, MultirankError } from '../errors.js';
 import { MPI_TAG_LIMIT, MPI_WORLD } from '../native/mpi.js';
-import { DTYPES, dtypeFromCode, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp } from '../tensor/dtype.js';
+import {
+  DTYPES, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp,
+} from '../tensor/dtype.js';
 import { fromTypedArray } from '../tensor/factory.js';
 import { empty, emptyLike, type Tensor } from '../tensor/tensor.js';
+import { compareAcross } from './mpi-agree.js';
 import { GroupLayout } from './mpi-layout.js';
+import { encodeMessage, largestTag, messageBytes, p2pTag } from './mpi-message.js';
 import { ProcessOps, type ProcessOpsContext } from './mpi-process-ops.js';
 import { forEachRun } from './threads/box.js';
 import { hashString } from './threads/job-control.js';
-import type { CallDescriptor, CallOptions, CommCapabilities, DeviceCommunicator, GroupSpec, OutOptions } from './types.js';
+import type {
+  CallDescriptor, CallOptions, CommCapabilities, DeviceCommunicator, GroupSpec, OutOptions,
+} from './types.js';
 
 /** What the mpi backend of a rank knows: the cross-process context, this rank, and where every rank lives. */
 export interface MpiContext extends ProcessOpsContext {
@@ -40,17 +46,8 @@ export interface MpiContext extends ProcessOpsContext {
   local?(group: GroupSpec): DeviceCommunicator;
 }
 
-/** A message's header: magic, dtype code, ndim, dims. */
-const HEADER_WORDS = 16;
-const HEADER_BYTES = 4 * HEADER_WORDS;
-const HEADER_MAGIC = 0x4d504931;
-const NDIM_MAX = HEADER_WORDS - 3;
 /** Sends to one peer in another process that may be on their way before `send` waits. */
 const EAGER_SENDS = 10;
-/** Point-to-point tags are P2P_TAG_BASE + src x size + dst (group ranks): each pair has its own stream. */
-const P2P_TAG_BASE = 1;
-/** Bytes of a call description in `agree` (longer descriptions are cut; they still compare by hash). */
-const AGREE_BYTES = 256;
 
 export const MPI_CAPABILITIES: CommCapabilities = Object.freeze({
   devices: Object.freeze(['cpu'] as const),
@@ -84,16 +81,17 @@ export class MpiCommunicator implements DeviceCommunicator {
     this.rankInGroup = ranks.indexOf(ctx.rank);
     const layout = (this.#layout = new GroupLayout(ranks, (r) => ctx.processOf(r), this.rankInGroup));
     this.#localIndexOf = layout.processIndexOf.map((p, m) => layout.membersOf[p]!.indexOf(m));
-    if (P2P_TAG_BASE + this.worldSize * this.worldSize >= MPI_TAG_LIMIT) {
-      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "mpi" backend takes groups of up to 181 members; ${group.name} has ${this.worldSize}`);
+    if (largestTag(this.worldSize) >= MPI_TAG_LIMIT) {
+      const why = `The "mpi" backend takes groups of up to 181 members; ${group.name} has ${this.worldSize}`;
+      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, why);
     }
     const key = `${ranks.join(',')}#${occurrence}`;
     // Odd: never read as the offset of a threads group block (those are aligned) by the flight recorder.
     this.recordKey = (hashString(key) | 1) >>> 0;
     const locals = layout.localMembers.map((m) => ranks[m]!);
     if (locals.length > 1 && ctx.local === undefined) {
-      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `Group ${group.name} [${ranks.join(', ')}] has several members in ` +
-        'one process, and this rank has no shared-memory communicator for them');
+      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `Group ${group.name} [${ranks.join(', ')}] has ` +
+        'several members in one process, and this rank has no shared-memory communicator for them');
     }
     this.#local = locals.length > 1 ? ctx.local!({ ...group, ranks: locals, name: `${group.name}/local` }) : undefined;
     // The leader makes the MPI communicator (only the processes' leaders take part) and tells its process.
@@ -105,7 +103,8 @@ export class MpiCommunicator implements DeviceCommunicator {
     this.#local?.broadcast(fromTypedArray(handle), 0);
     if (handle[0]! < 0) {
       const why = layout.leader ? ctx.binding.lastError().text : 'its leader could not create it';
-      throw new MultirankError(ErrorCodes.MPI, `Creating group ${group.name} [${ranks.join(', ')}] over MPI failed: ${why}`);
+      const what = `Creating group ${group.name} [${ranks.join(', ')}] over MPI failed: ${why}`;
+      throw new MultirankError(ErrorCodes.MPI, what);
     }
     this.#ops = new ProcessOps(ctx, handle[0]!, (call) => this.#where(call));
   }
@@ -137,13 +136,15 @@ export class MpiCommunicator implements DeviceCommunicator {
     const code = dtypeInfo(t.dtype).code;
     const effective = effectiveReduceOp(t.dtype, op);
     if (this.#layout.flat) {
-      this.#ops.allReduce(t.bytes(), out.bytes(), t.numel, t.itemBytes, code, REDUCE_OP_CODES[effective], timeoutMs, call);
+      const opCode = REDUCE_OP_CODES[effective];
+      this.#ops.allReduce(t.bytes(), out.bytes(), t.numel, t.itemBytes, code, opCode, timeoutMs, call);
       return;
     }
     const fold = effective === 'avg' ? 'sum' : effective;
     const partial = this.#local === undefined ? t : this.#local.reduce(t, 0, fold, { timeoutMs });
     if (this.#layout.leader) {
-      this.#ops.allReduce(partial.bytes(), out.bytes(), t.numel, t.itemBytes, code, REDUCE_OP_CODES[fold], timeoutMs, call);
+      const opCode = REDUCE_OP_CODES[fold];
+      this.#ops.allReduce(partial.bytes(), out.bytes(), t.numel, t.itemBytes, code, opCode, timeoutMs, call);
     }
     this.#local?.broadcast(out, 0, { timeoutMs });
     if (effective === 'avg') divideInPlace(out, this.worldSize);
@@ -166,7 +167,8 @@ export class MpiCommunicator implements DeviceCommunicator {
     const out = o?.out ?? empty(part, { dtype: t.dtype });
     const start = t.shape.map((_, d) => (d === dim ? this.rankInGroup * part[dim]! : 0));
     const src = whole.bytes(), dst = out.bytes();
-    forEachRun(part, t.shape, start, part, part.map(() => 0), t.itemBytes, (s, d, n) => dst.set(src.subarray(s, s + n), d));
+    const copy = (s: number, d: number, n: number): void => dst.set(src.subarray(s, s + n), d);
+    forEachRun(part, t.shape, start, part, part.map(() => 0), t.itemBytes, copy);
     return out;
   }
 
@@ -178,7 +180,8 @@ export class MpiCommunicator implements DeviceCommunicator {
       this.#ops.allGather(t.bytes(), all, timeoutMs, call);
       return all;
     }
-    const mine = this.#local === undefined ? t.bytes() : this.#local.allGather(bytesTensor(t.bytes()), 0, { timeoutMs }).bytes();
+    const mine = this.#local === undefined ? t.bytes()
+      : this.#local.allGather(bytesTensor(t.bytes()), 0, { timeoutMs }).bytes();
     if (layout.leader) {
       const block = layout.maxLocal * bytes, p = layout.processes.length;
       const send = new Uint8Array(block), recv = new Uint8Array(block * p);
@@ -225,7 +228,8 @@ export class MpiCommunicator implements DeviceCommunicator {
     for (let j = 0; j < this.worldSize; j++) {
       const at = whole.map((_, d) => (d === dim ? j * part[dim]! : 0));
       const base = pick(j);
-      forEachRun(part, part, zeros, whole, at, itemBytes, (s, d, n) => dst.set(all.subarray(base + s, base + s + n), d));
+      const copy = (s: number, d: number, n: number): void => dst.set(all.subarray(base + s, base + s + n), d);
+      forEachRun(part, part, zeros, whole, at, itemBytes, copy);
     }
   }
 
@@ -257,7 +261,8 @@ export class MpiCommunicator implements DeviceCommunicator {
       const mine = new Uint8Array(t.byteLength);
       for (let j = 0; j < w; j++) {
         const input = all.subarray(j * t.byteLength, (j + 1) * t.byteLength), base = j * blockBytes;
-        forEachRun(block, t.shape, me, block, block.map(() => 0), t.itemBytes, (s, d, n) => mine.set(input.subarray(s, s + n), base + d));
+        const copy = (s: number, d: number, n: number): void => mine.set(input.subarray(s, s + n), base + d);
+        forEachRun(block, t.shape, me, block, block.map(() => 0), t.itemBytes, copy);
       }
       this.#place(mine, block, blockBytes, shape, gatherDim, t.itemBytes, out.bytes());
       return out;
@@ -265,7 +270,8 @@ export class MpiCommunicator implements DeviceCommunicator {
     const send = new Uint8Array(t.byteLength), recv = new Uint8Array(t.byteLength), src = t.bytes();
     for (let j = 0; j < w; j++) {
       const at = t.shape.map((_, d) => (d === scatterDim ? j * block[scatterDim]! : 0));
-      forEachRun(block, t.shape, at, block, block.map(() => 0), t.itemBytes, (s, d, n) => send.set(src.subarray(s, s + n), j * blockBytes + d));
+      const copy = (s: number, d: number, n: number): void => send.set(src.subarray(s, s + n), j * blockBytes + d);
+      forEachRun(block, t.shape, at, block, block.map(() => 0), t.itemBytes, copy);
     }
     this.#ops.allToAll(send, recv, timeoutMs, 'allToAll');
     this.#place(recv, block, blockBytes, shape, gatherDim, t.itemBytes, out.bytes());
@@ -276,39 +282,29 @@ export class MpiCommunicator implements DeviceCommunicator {
     return this.#layout.processIndexOf[member] === this.#layout.process;
   }
 
-  /** One message per send: the header (magic, dtype code, ndim, dims), then the tensor's bytes. */
+  /** One message per send (mpi-message.ts): the header, then the tensor's bytes. */
   send(t: Tensor, dst: number, o?: CallOptions): void {
     if (this.#sameProcess(dst)) return this.#local!.send(t, this.#localIndexOf[dst]!, o);
-    if (t.ndim > NDIM_MAX) throw new RangeError(`The "mpi" backend sends tensors of up to ${NDIM_MAX} dims, got ${t.ndim}`);
-    const message = new Uint8Array(HEADER_BYTES + t.byteLength);
-    new Int32Array(message.buffer, 0, HEADER_WORDS).set([HEADER_MAGIC, dtypeInfo(t.dtype).code, t.ndim, ...t.shape]);
-    message.set(t.bytes(), HEADER_BYTES);
-    const process = this.#layout.processIndexOf[dst]!, tag = P2P_TAG_BASE + this.rankInGroup * this.worldSize + dst;
+    const message = encodeMessage(t);
+    const process = this.#layout.processIndexOf[dst]!, tag = p2pTag(this.rankInGroup, dst, this.worldSize);
     this.#ops.sendEager(message, process, tag, EAGER_SENDS, this.#ms(o), `send to group rank ${dst}`);
   }
 
   recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
     if (this.#sameProcess(src)) return this.#local!.recv(shape, dtype, this.#localIndexOf[src]!, o);
     const call = `recv from group rank ${src}`;
-    const tag = P2P_TAG_BASE + src * this.worldSize + this.rankInGroup;
+    const tag = p2pTag(src, this.rankInGroup, this.worldSize);
     const message = this.#ops.recvMessage(this.#layout.processIndexOf[src]!, tag, this.#ms(o), call);
-    const header = new Int32Array(message.buffer, 0, Math.min(HEADER_WORDS, message.length >> 2));
-    const theirs = Array.from(header.subarray(3, 3 + (header[2] ?? 0)));
-    const theirDtype = dtypeFromCode(header[1] ?? -1);
-    const same = header[0] === HEADER_MAGIC && theirDtype === dtype && theirs.length === shape.length &&
-      theirs.every((s, i) => s === shape[i]);
-    if (!same) {
-      throw new MismatchError(`${this.#where(call)}: expected ${dtype} [${shape.join(', ')}], ` +
-        `group rank ${src} sent ${theirDtype ?? `dtype code ${header[1]}`} [${theirs.join(', ')}]`);
-    }
+    const bytes = messageBytes(message, shape, dtype, src, this.#where(call));
     const out = o?.out ?? empty(shape, { dtype });
-    out.bytes().set(message.subarray(HEADER_BYTES));
+    out.bytes().set(bytes);
     return out;
   }
 
   probe(src: number): boolean {
     if (this.#sameProcess(src)) return this.#local!.probe(this.#localIndexOf[src]!);
-    return this.#ops.probe(this.#layout.processIndexOf[src]!, P2P_TAG_BASE + src * this.worldSize + this.rankInGroup) >= 0;
+    const tag = p2pTag(src, this.rankInGroup, this.worldSize);
+    return this.#ops.probe(this.#layout.processIndexOf[src]!, tag) >= 0;
   }
 
   barrier(o?: CallOptions): void {
@@ -329,36 +325,16 @@ export class MpiCommunicator implements DeviceCommunicator {
     const verdict = new Int32Array(1);
     let failure: MismatchError | undefined;
     if (this.#layout.leader) {
-      failure = this.#agreeAcross(call, timeoutMs);
+      failure = compareAcross(this.#ops, this.#layout, this.#group, call, timeoutMs);
       verdict[0] = failure === undefined ? 0 : 1;
     }
     this.#local?.broadcast(fromTypedArray(verdict), 0, { timeoutMs });
     if (failure !== undefined) throw failure;
     if (verdict[0] !== 0) {
-      throw new MismatchError(`Ranks of group ${this.#group.name} [${this.#group.ranks.join(', ')}] in other processes ` +
-        `called something else than ${JSON.stringify(call)} (the report names each call on rank ${this.#group.ranks[this.#layout.localMembers[0]!]})`);
+      const leader = this.#group.ranks[this.#layout.localMembers[0]!];
+      throw new MismatchError(`Ranks of group ${this.#group.name} [${this.#group.ranks.join(', ')}] in other ` +
+        `processes called something else than ${JSON.stringify(call)} (the report names each call on rank ${leader})`);
     }
-  }
-
-  #agreeAcross(call: CallDescriptor, timeoutMs: number): MismatchError | undefined {
-    const text = JSON.stringify(call), p = this.#layout.processes.length;
-    const mine = new Uint8Array(AGREE_BYTES);
-    mine.set(new TextEncoder().encode(text).subarray(0, AGREE_BYTES - 4));
-    new DataView(mine.buffer).setInt32(AGREE_BYTES - 4, hashString(text));
-    const all = new Uint8Array(AGREE_BYTES * p);
-    this.#ops.allGather(mine, all, timeoutMs, `agreeing on ${call.op}`);
-    const calls: string[] = [];
-    let same = true;
-    for (let q = 0; q < p; q++) {
-      const theirs = all.subarray(q * AGREE_BYTES, (q + 1) * AGREE_BYTES);
-      if (theirs.some((b, i) => b !== mine[i])) same = false;
-      const end = theirs.indexOf(0);
-      const members = this.#layout.membersOf[q]!.map((m) => this.#group.ranks[m]).join(', ');
-      calls.push(`  ranks [${members}]: ${new TextDecoder().decode(theirs.subarray(0, end < 0 ? AGREE_BYTES - 4 : end))}`);
-    }
-    if (same) return undefined;
-    return new MismatchError(`Ranks of group ${this.#group.name} [${this.#group.ranks.join(', ')}] called different ` +
-      `collectives:\n${calls.join('\n')}`);
   }
 
   destroy(): void {

@@ -1,8 +1,9 @@
 /**
  * The CPU side of a group whose members live in several processes where the mpi backend cannot connect
- * them (its binding is missing, or mpirun did not start the processes: mpi-context.ts): control only. `barrier` and `agree` (the checks wrapper's and the object plane's) run through
- * the job's store (store-link.ts; one StatelessProcessGroup per member in its process's driver), and the
- * group's objects go the same way (group/store-objects.ts). CPU tensor collectives between processes
+ * them (its binding is missing, or mpirun did not start the processes: mpi-context.ts): control only.
+ * `barrier` and `agree` (the checks wrapper's and the object plane's) run through the job's store
+ * (store-link.ts; one StatelessProcessGroup per member in its process's driver), and the group's
+ * objects go the same way (group/store-objects.ts). CPU tensor collectives between processes
  * belong to the mpi backend ("we write no home-made network collectives"): every tensor call here
  * throws BACKEND_UNAVAILABLE saying so, with the processes the group spans.
  */

@@ -97,9 +97,12 @@ export class MpiWorld implements ProcessWorldSource {
       });
       port[0] = this.#store.port;
     }
-    this.#check(binding.broadcast(MPI_WORLD, new Uint8Array(port.buffer), 0, this.#timeoutMs), 'the broadcast of the store\'s port');
+    const sent = binding.broadcast(MPI_WORLD, new Uint8Array(port.buffer), 0, this.#timeoutMs);
+    this.#check(sent, 'the broadcast of the store\'s port');
     if (rank !== 0) {
-      this.#store = await TCPStore.create({ host, port: port[0]!, isMaster: false, timeoutMs: this.#timeoutMs, waitForWorkers: false });
+      this.#store = await TCPStore.create({
+        host, port: port[0]!, isMaster: false, timeoutMs: this.#timeoutMs, waitForWorkers: false,
+      });
     }
     return fromBlocks('mpi', counts, nodes, rank, { host, port: port[0]! });
   }

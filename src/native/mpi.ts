@@ -115,6 +115,8 @@ export function mpiUnavailableReason(): string | undefined {
 /** The binding of this thread; throws BACKEND_UNAVAILABLE with the reason when it is missing. */
 export function mpiBinding(): MpiBinding {
   const reason = mpiUnavailableReason();
-  if (reason !== undefined) throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "mpi" backend is unavailable: ${reason}`);
+  if (reason !== undefined) {
+    throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "mpi" backend is unavailable: ${reason}`);
+  }
   return state.binding!;
 }
