@@ -7,6 +7,9 @@
  */
 import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mpirunFlags, mpirunMissing } from '../helpers/mpirun.js';
 
@@ -20,9 +23,14 @@ if (missing !== undefined) test('mpirun launch tests are skipped', (t) => t.log(
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
+/** The failing jobs' flight-recorder dumps go here, removed after the tests. */
+const dumps = mkdtempSync(join(tmpdir(), 'mpirun-launch-'));
+test.after.always(() => rmSync(dumps, { recursive: true, force: true }));
+
 function exec(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: DEADLINE_MS, killSignal: 'SIGKILL', env }, (error, stdout, stderr) => {
+    const options = { timeout: DEADLINE_MS, killSignal: 'SIGKILL' as const, env: { ...env, MULTIRANK_FR_DUMP_DIR: dumps } };
+    execFile(file, args, options, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : (error as { code?: number }).code ?? null, stdout, stderr });
     });
   });
@@ -95,6 +103,18 @@ mpiTest('a process killed in the middle of an allReduce: mpirun ends the job wit
   t.is(r.code, 137, r.stderr); // 128 + SIGKILL, as mpirun reports a process lost to a signal
   t.regex(r.stderr, /process rank 1 .*exited on signal 9/);
   t.notRegex(r.stdout, /\[rank \d\] =>/, 'a rank completed an allReduce the lost process never joined');
+  t.deepEqual(await noneLeft(fixture), []);
+});
+
+mpiTest('a rank of another process never joins: the wait ends at its deadline naming the ranks it waited for', async (t) => {
+  const r = await multirank(['-n', '2', '--procs', '2', '--backend', 'mpi', fixture, '--export', 'skips', '--', '1']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /Rank 0 failed: TimeoutError: agreeing on allReduce on group world \[0, 1\] \(rank 0\), waiting for ranks \[1\] in other processes: allGather timed out after 2000 ms/);
+  // Hierarchical: the member that returned is found by its process's deadlock watchdog, and every process fails.
+  const h = await multirank(['-n', '4', '--procs', '2', '--backend', 'mpi', fixture, '--export', 'skips', '--', '3']);
+  t.is(h.code, 1);
+  t.regex(h.stderr, /Rank 2 \(in another process of the job\) failed: a deadlock in process 1 \(ranks 2-3\)/);
+  t.regex(h.stderr, /rank 3: returned from its entry function/);
   t.deepEqual(await noneLeft(fixture), []);
 });
 
