@@ -4,7 +4,12 @@
 #   libnccl_shim.so        NCCL + CUDA runtime ABI on the CPU (point MULTIRANK_NCCL_LIBRARY and
 #                          MULTIRANK_CUDART_LIBRARY at it)
 #   libhccl_shim.so        HCCL + ACL ABI on the CPU (MULTIRANK_HCCL_LIBRARY, MULTIRANK_ACL_LIBRARY)
+#   multirank_mpi.node     the MPI binding, linked against the MPI library found at build time
+#                          (scripts/mpi-flags.mjs); left out where there is none, so the rest still builds
 {
+  'variables': {
+    'with_mpi%': '<!(node scripts/mpi-flags.mjs found)',
+  },
   'target_defaults': {
     'cflags': ['-O2', '-Wall', '-Wextra', '-fvisibility=hidden', '-ffp-contract=off'],
     'ldflags': ['-pthread'],
@@ -40,5 +45,22 @@
       'cflags_c': ['-std=c11', '-D_GNU_SOURCE'],
       'libraries': ['-lm'],
     },
+  ],
+  'conditions': [
+    ['with_mpi==1', {
+      'targets': [
+        {
+          'target_name': 'multirank_mpi',
+          'sources': ['src/mpi-binding.cc', 'src/mpi-comms.cc'],
+          'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")", '<!@(node scripts/mpi-flags.mjs include)'],
+          # MPI's C API only: its deprecated C++ bindings would need libmpi_cxx.
+          'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'OMPI_SKIP_MPICXX=1', 'MPICH_SKIP_MPICXX=1'],
+          'cflags!': ['-fno-exceptions'],
+          'cflags_cc!': ['-fno-exceptions'],
+          'cflags_cc': ['-std=c++17', '-fexceptions'],
+          'libraries': ['<!@(node scripts/mpi-flags.mjs link)'],
+        },
+      ],
+    }],
   ],
 }

@@ -24,6 +24,8 @@ export const ErrorCodes = {
   ARENA_CORRUPT: 'ERR_MULTIRANK_ARENA_CORRUPT',
   /** A device library (NCCL, HCCL, their runtimes) reported an error. */
   DEVICE: 'ERR_MULTIRANK_DEVICE',
+  /** MPI (the `mpi` backend's transport between processes) reported an error, or a peer process was lost. */
+  MPI: 'ERR_MULTIRANK_MPI',
   STORE: 'ERR_MULTIRANK_STORE',
 } as const;
 

@@ -6,24 +6,42 @@
  * why, records it in native/build/status.json, and exits 0. The nccl and hccl backends then report that
  * reason; everything on CPU tensors works without native/.
  *
- * MULTIRANK_SKIP_NATIVE=1 skips the build (the status says so).
+ * The MPI binding (multirank_mpi.node) is a target of its own, built only where scripts/mpi-flags.mjs finds
+ * an MPI library; its outcome is recorded apart (`mpi` in status.json), and a failure to build it is
+ * retried without it, so the nccl / hccl addon never depends on MPI.
+ *
+ * MULTIRANK_SKIP_NATIVE=1 skips the build (the status says so); MULTIRANK_SKIP_MPI=1 builds without MPI.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findMpi } from './mpi-flags.mjs';
 
 const nativeDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const buildDir = join(nativeDir, 'build');
 const statusFile = join(buildDir, 'status.json');
 
-function record(ok, reason) {
+function record(ok, reason, mpi = { ok: false, reason: `the native build did not run: ${reason}` }) {
   mkdirSync(buildDir, { recursive: true });
-  writeFileSync(statusFile, `${JSON.stringify({ ok, reason, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
+  const status = { ok, reason, mpi, node: process.version, at: new Date().toISOString() };
+  writeFileSync(statusFile, `${JSON.stringify(status, null, 2)}\n`);
   if (!ok) {
     console.warn(`multirank: the native addon was not built: ${reason}`);
     console.warn('multirank: CPU tensors work as before; the nccl and hccl backends report this reason.');
+  }
+  if (ok && !mpi.ok) {
+    console.warn(`multirank: the MPI binding was not built (the mpi backend reports why): ${mpi.reason}`);
+  }
+}
+
+/** Whether the last configure was made with MPI (status.json's record); undefined when unknown. */
+function configuredWithMpi() {
+  try {
+    return JSON.parse(readFileSync(statusFile, 'utf8')).mpi?.ok;
+  } catch {
+    return undefined;
   }
 }
 
@@ -67,15 +85,32 @@ function main() {
   if (gyp === undefined) {
     return record(false, 'node-gyp was not found (not installed, and the package manager named none in npm_config_node_gyp)');
   }
-  const steps = needsConfigure(dir) ? ['configure', 'build'] : ['build'];
-  const args = [gyp, ...steps, `--nodedir=${dir}`, '--jobs', '2', '--loglevel', 'warn'];
-  const result = spawnSync(process.execPath, args, { cwd: nativeDir, encoding: 'utf8', env: { ...process.env } });
-  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
-  if (result.status !== 0) {
-    const tail = output.trim().split('\n').slice(-12).join('\n');
-    return record(false, `node-gyp ${steps.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`}):\n${tail}`);
+  const mpi = findMpi();
+  const withMpi = mpi.reason === undefined;
+  const first = gypBuild(gyp, dir, needsConfigure(dir) || configuredWithMpi() !== withMpi, {});
+  const built = `built with node-gyp against ${join(dir, 'include', 'node')}`;
+  if (first.ok) {
+    const mpiStatus = withMpi ? { ok: true, reason: `linked against the MPI of ${mpi.via}` }
+      : { ok: false, reason: mpi.reason };
+    return record(true, built, mpiStatus);
   }
-  record(true, `built with node-gyp against ${join(dir, 'include', 'node')}`);
+  if (!withMpi) return record(false, first.reason);
+  // The MPI target may be what failed: build the rest without it, and keep why MPI did not build.
+  const second = gypBuild(gyp, dir, true, { MULTIRANK_SKIP_MPI: '1' });
+  if (!second.ok) return record(false, second.reason);
+  record(true, built, { ok: false, reason: `building against the MPI of ${mpi.via} failed: ${first.reason}` });
+}
+
+function gypBuild(gyp, dir, configure, env) {
+  const steps = configure ? ['configure', 'build'] : ['build'];
+  const args = [gyp, ...steps, `--nodedir=${dir}`, '--jobs', '2', '--loglevel', 'warn'];
+  const options = { cwd: nativeDir, encoding: 'utf8', env: { ...process.env, ...env } };
+  const result = spawnSync(process.execPath, args, options);
+  if (result.status === 0) return { ok: true };
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+  const tail = output.trim().split('\n').slice(-12).join('\n');
+  const how = result.error?.message ?? `exit ${result.status}`;
+  return { ok: false, reason: `node-gyp ${steps.join(' ')} failed (${how}):\n${tail}` };
 }
 
 main();

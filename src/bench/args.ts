@@ -195,6 +195,11 @@ function buildConfig(v: Values, opText: string | undefined): BenchConfig {
   if (missing !== undefined) {
     throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `\`--backend ${backend}\` is ${missing}`);
   }
+  if (backend === 'mpi') {
+    throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, '`--backend mpi` moves CPU tensors between ' +
+      'processes, and `multirank bench` runs its ranks in one process: bench it under mpirun with ' +
+      'bench/compare/mpi-compare.ts');
+  }
   for (const op of ops) {
     if (ranks < opAccounting(op).minRanks) {
       throw outOfRange(`${op} needs at least ${opAccounting(op).minRanks} ranks, got -n ${ranks}`);

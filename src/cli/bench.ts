@@ -42,8 +42,8 @@ Options (nccl-tests' letters, except -n):
                           all but sum and avg on complex)
   -r, --root R            root of broadcast and reduce (default 0)
       --backend B         threads (default); nccl (cuda:RANK tensors) or hccl (npu:RANK tensors) where
-                          their libraries load (MULTIRANK_NCCL_LIBRARY ...: see README); mpi is named
-                          but not in this build
+                          their libraries load (MULTIRANK_NCCL_LIBRARY ...: see README); mpi moves
+                          tensors between processes, which this command does not start
       --ceiling           also measure copy and reduce bandwidth on the same bytes, and print each
                           row's busbw as a percentage of the floor that memory traffic sets
       --json FILE         write nccl-tests-style JSON records (- for stdout; the table then goes to stderr)

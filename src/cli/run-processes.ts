@@ -5,6 +5,7 @@
  */
 import { DEFAULT_MASTER_PORT, type AgentOptions } from './run-agent.js';
 import { timeoutFromEnv } from '../shm/wait.js';
+import { mpirunProcessCount } from '../launch/mpi-world.js';
 
 /** The flags as parseArgs gives them. */
 export interface ProcessFlags {
@@ -14,6 +15,7 @@ export interface ProcessFlags {
   'master-addr'?: string | undefined;
   'master-port'?: string | undefined;
   'init-method'?: string | undefined;
+  backend?: string | undefined;
   export?: string | undefined;
   'timeout-ms'?: string | undefined;
   'job-timeout-ms'?: string | undefined;
@@ -24,18 +26,43 @@ export interface ProcessFlags {
 export interface ProcessesPlan {
   readonly agent?: Omit<AgentOptions, 'ranks' | 'workerArgv'> | undefined;
   readonly initMethod?: string | undefined;
+  /** `--backend mpi`: mpirun starts this many processes on this machine. */
+  readonly mpirunProcs?: number | undefined;
+  /** This process is one of those mpirun started (OMPI_COMM_WORLD_SIZE > 1): its world comes from MPI. */
+  readonly underMpirun?: boolean | undefined;
 }
 
 /**
- * The plan from the flags; `positive` reads a positive integer flag.
+ * The plan from the flags; `positive` reads a positive integer flag; `underMpirun`: the process count of
+ * the mpirun that started this process, if one did.
  * @throws RangeError naming the flag (a usage error).
  */
 export function planProcesses(
   v: ProcessFlags, ranks: number, positive: (name: string, text: string | undefined) => number | undefined,
+  underMpirun: number | undefined = mpirunProcessCount(),
 ): ProcessesPlan {
   const procs = positive('procs', v.procs) ?? 1;
   const nnodes = positive('nnodes', v.nnodes) ?? 1;
   const multi = procs > 1 || nnodes > 1;
+  if (v.backend !== undefined) {
+    if (v.backend !== 'mpi') throw new RangeError(`--backend must be mpi, got ${JSON.stringify(v.backend)}`);
+    if (nnodes > 1 || v['init-method'] !== undefined || v['node-rank'] !== undefined) {
+      throw new RangeError('--backend mpi starts mpirun on this machine and takes no --nnodes, --node-rank or ' +
+        '--init-method; across machines, start the job with mpirun -H hosts ... multirank run -n RANKS');
+    }
+    if (procs < 2) throw new RangeError('--backend mpi needs --procs P (P > 1): the processes mpirun starts');
+    if (procs > ranks) {
+      throw new RangeError(`--procs ${procs} is more processes than ranks (-n ${ranks}): each holds at least one rank`);
+    }
+    return { mpirunProcs: procs };
+  }
+  if (underMpirun !== undefined && underMpirun > 1) {
+    if (multi || v['init-method'] !== undefined) {
+      throw new RangeError('under mpirun each process is one process of the job (mpirun -np P multirank run -n ' +
+        'RANKS): it takes no --procs, --nnodes or --init-method');
+    }
+    return { underMpirun: true };
+  }
   if (v['init-method'] !== undefined) {
     if (multi || v['node-rank'] !== undefined) {
       throw new RangeError('--init-method runs one worker process: it takes no --procs, --nnodes or --node-rank');

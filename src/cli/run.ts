@@ -15,6 +15,8 @@ import { parseInitMethod, StoreRendezvous } from '../launch/process-rendezvous.j
 import { runAgent } from './run-agent.js';
 import { processRuntime } from '../launch/runtime.js';
 import { endWithAgent, passOn, planProcesses, type ProcessesPlan } from './run-processes.js';
+import { runMpirun } from './run-mpirun.js';
+import { MpiWorld } from '../launch/mpi-world.js';
 
 export const RUN_USAGE = `Usage: multirank run -n RANKS [options] rank.js|rank.ts [-- args...]
 
@@ -43,7 +45,11 @@ Jobs of several processes (each process holds a contiguous block of thread-ranks
       --master-port PORT  node 0's store port (default 29500 with --nnodes; a free port otherwise)
       --init-method M     run as one worker process of such a job: env:// (torchrun's MASTER_ADDR,
                           MASTER_PORT, RANK, WORLD_SIZE: this process among the job's processes) or
-                          tcp://host:port?rank=R&world_size=W; RANKS is this process's ranks`;
+                          tcp://host:port?rank=R&world_size=W; RANKS is this process's ranks
+      --backend mpi       with --procs P: start the P processes with mpirun on this machine, so that CPU
+                          tensor collectives between processes run on MPI
+Under mpirun (mpirun -np P [-H hosts] multirank run -n RANKS rank.js) each process runs RANKS ranks of a
+job of P x RANKS, its place given by MPI; the exit code is mpirun's.`;
 
 export async function runCommand(argv: string[], out: CommandOutput): Promise<number> {
   const dashDash = argv.indexOf('--');
@@ -58,7 +64,7 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
         'timeout-ms': { type: 'string' }, 'job-timeout-ms': { type: 'string' }, quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }, procs: { type: 'string' }, nnodes: { type: 'string' },
         'node-rank': { type: 'string' }, 'master-addr': { type: 'string' }, 'master-port': { type: 'string' },
-        'init-method': { type: 'string' },
+        'init-method': { type: 'string' }, backend: { type: 'string' },
       },
     });
   } catch (error) {
@@ -99,13 +105,24 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
     out.error(`multirank run: ${(error as Error).message}\n\n${RUN_USAGE}`);
     return 2;
   }
+  if (processes.mpirunProcs !== undefined) {
+    const workerArgv = [...passOn(values, resolveModule(positionals[0]!)), '--', ...rankArgs];
+    return runMpirun(options.worldSize, processes.mpirunProcs, workerArgv, out);
+  }
   if (processes.agent !== undefined) {
     const workerArgv = [...passOn(values, resolveModule(positionals[0]!)), '--', ...rankArgs];
     return runAgent({ ...processes.agent, ranks: options.worldSize, workerArgv }, out);
   }
   let store: TCPStore | undefined;
+  let mpiWorld: MpiWorld | undefined;
+  let ok = false;
   try {
-    if (processes.initMethod !== undefined) {
+    if (processes.underMpirun === true) {
+      processRuntime().pools.prepare(options.worldSize); // the threads boot while the processes meet
+      mpiWorld = new MpiWorld(options.worldSize, options.timeoutMs ?? timeoutFromEnv());
+      const processWorld = await mpiWorld.resolve();
+      options = { ...options, worldSize: processWorld.worldSize, processWorld, store: mpiWorld.store };
+    } else if (processes.initMethod !== undefined) {
       processRuntime().pools.prepare(options.worldSize); // the threads boot while the processes meet
       const target = parseInitMethod(processes.initMethod);
       const rendezvous = new StoreRendezvous(target, options.worldSize, options.timeoutMs ?? timeoutFromEnv());
@@ -136,6 +153,7 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
         const print = (value: unknown, rank: number): void => out.log(`[rank ${rank}] => ${printable(value)}`);
         results.forEach((value, slot) => value !== undefined && print(value, job.firstRank + slot));
       }
+      ok = true;
       return 0;
     } catch (error) {
       if (interrupted) return INTERRUPTED_EXIT_CODE;
@@ -151,6 +169,10 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
     return 1;
   } finally {
     await store?.close();
+    // Under mpirun: a job that ended well finalises MPI with the others; after a failure this process
+    // exits non-zero and mpirun ends the job's other processes (its exit code is this one's).
+    const ending = ok ? mpiWorld?.finish(options.processWorld!.processCount) : mpiWorld?.abandon();
+    await ending?.catch((error: Error) => out.error(`multirank run: ending the MPI job: ${error.message}`));
   }
 }
 

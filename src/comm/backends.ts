@@ -11,11 +11,12 @@
 export const BACKENDS = ['threads', 'gloo', 'nccl', 'hccl', 'mpi'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
-/** Backends this build names but cannot run, each with why (they are planned, not present). */
-export const NOT_IN_THIS_BUILD: Readonly<Partial<Record<Backend, string>>> = Object.freeze({
-  mpi: 'not in this build: the MPI binding for CPU tensors between processes is not part of it yet; ' +
-    'ranks in one process use "threads"',
-});
+/**
+ * Backends this build names but cannot run, each with why (they are planned, not present). None today:
+ * `mpi` is in the build, usable where its binding was built and mpirun started the job's processes
+ * (comm/mpi-context.ts says why not elsewhere).
+ */
+export const NOT_IN_THIS_BUILD: Readonly<Partial<Record<Backend, string>>> = Object.freeze({});
 
 /**
  * The backends on device tensors through a vendor library that native/ loads at run time: present in

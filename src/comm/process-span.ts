@@ -1,8 +1,9 @@
 /**
- * The CPU side of a group whose members live in several processes, while the mpi backend is not in this
- * build: control only. `barrier` and `agree` (the checks wrapper's and the object plane's) run through
- * the job's store (store-link.ts; one StatelessProcessGroup per member in its process's driver), and the
- * group's objects go the same way (group/store-objects.ts). CPU tensor collectives between processes
+ * The CPU side of a group whose members live in several processes where the mpi backend cannot connect
+ * them (its binding is missing, or mpirun did not start the processes: mpi-context.ts): control only.
+ * `barrier` and `agree` (the checks wrapper's and the object plane's) run through the job's store
+ * (store-link.ts; one StatelessProcessGroup per member in its process's driver), and the group's
+ * objects go the same way (group/store-objects.ts). CPU tensor collectives between processes
  * belong to the mpi backend ("we write no home-made network collectives"): every tensor call here
  * throws BACKEND_UNAVAILABLE saying so, with the processes the group spans. Given this process's queue
  * memory, it also hosts the group's broadcast queues (`queueContext`, `queueSpan`: the writer's ring for
@@ -12,7 +13,7 @@ import { deserialize, serialize } from 'node:v8';
 import { ErrorCodes, MismatchError, MultirankError } from '../errors.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { NOT_IN_THIS_BUILD } from './backends.js';
+import { mpiUnavailableFor } from './mpi-context.js';
 import { processOfRank, ranksOfProcess, type ProcessWorld } from './process-world.js';
 import type { StoreAnswer, StoreLink, StoreRequest } from './store-link.js';
 import type {
@@ -83,7 +84,7 @@ export class ProcessSpanCommunicator implements CpuCommunicator {
 
   /** The refusal of a CPU tensor collective: what it needs (mpi) and why it is not here. */
   #refuse(op: string): never {
-    const why = NOT_IN_THIS_BUILD.mpi ?? 'not available in this process';
+    const why = mpiUnavailableFor(this.#world) ?? 'not registered in this rank';
     throw new MultirankError(
       ErrorCodes.BACKEND_UNAVAILABLE,
       `${op} of CPU tensors on group "${this.#group.name}" (ranks [${this.#group.ranks.join(', ')}]) spans ` +

@@ -1,11 +1,13 @@
 /**
  * A rank's contexts for one task: the threads backend's (its arena, kernels, job block and record) and
  * the backend-neutral one its groups see, with a registry that knows threads (CPU tensors), nccl (`cuda`
- * tensors) and hccl (`npu` tensors), and says why the backends missing from this build are missing. The
+ * tensors), hccl (`npu` tensors) and mpi (CPU tensors of groups across processes, where mpirun started
+ * them), and says why the backends missing from this build are missing. The
  * device sides load their libraries when a group first needs one; their waits also end on the job's
  * abort word.
  */
 import { createHcclCommunicator } from '../comm/hccl.js';
+import { registerMpi } from '../comm/mpi-context.js';
 import { createNcclCommunicator } from '../comm/nccl.js';
 import { CommunicatorRegistry, registerMissingBackends } from '../comm/registry.js';
 import '../native/device-memory.js';
@@ -35,6 +37,7 @@ export function buildRankContexts(input: RankContextInput): { threads: RankConte
   registry.register('gloo', 'cpu', threadsFactory);
   registry.register('nccl', 'cuda', (group, side) => createNcclCommunicator(group, side, input.job.abortWord));
   registry.register('hccl', 'npu', (group, side) => createHcclCommunicator(group, side, input.job.abortWord));
+  registerMpi(registry, threads, input.processWorld);
   registerMissingBackends(registry);
   const comm: CommContext = {
     rank: input.rank, worldSize: input.worldSize, timeoutMs: input.timeoutMs, checkCalls: input.checkCalls,

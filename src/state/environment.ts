@@ -7,6 +7,7 @@ import { checkInteger, ErrorCodes, invalidChoice, MultirankError, outOfRange } f
 import { currentRank } from './current-rank.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import { BACKENDS, NOT_IN_THIS_BUILD, type Backend } from '../comm/backends.js';
+import { mpiUnavailableFor } from '../comm/mpi-context.js';
 import { ParallelState } from './parallel-state.js';
 import { checkTimeout } from '../group/args.js';
 import { setCurrentDevice } from '../tensor/device.js';
@@ -45,8 +46,11 @@ export function initDistributedEnvironment(options: InitDistributedOptions = {})
   }
   const backend = options.backend ?? 'threads';
   if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('options.backend', BACKENDS, backend);
-  const missing = NOT_IN_THIS_BUILD[backend];
-  if (missing !== undefined) throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "${backend}" backend is ${missing}`);
+  // mpi: its binding must be here, and the job's processes (if several) must be mpirun's.
+  const missing = backend === 'mpi' ? mpiUnavailableFor(env.context.processWorld) : NOT_IN_THIS_BUILD[backend];
+  if (missing !== undefined) {
+    throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "${backend}" backend is unavailable: ${missing}`);
+  }
   const worldSize = options.worldSize === undefined || options.worldSize === -1 ? env.worldSize : checkInteger('options.worldSize', options.worldSize, 1);
   const rank = options.rank === undefined || options.rank === -1 ? env.context.rank : checkInteger('options.rank', options.rank, 0);
   if (worldSize !== env.worldSize) throw outOfRange(`\`options.worldSize\` (${worldSize}) differs from the job's world size (${env.worldSize})`);

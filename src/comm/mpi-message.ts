@@ -1,0 +1,56 @@
+/**
+ * The `mpi` backend's point-to-point messages between processes: one MPI message per `send`, a header
+ * (magic, dtype code, ndim, dims) then the tensor's bytes, so that `recv` checks what the sender sent
+ * before it takes the bytes; and the tag of each (sender, receiver) pair of a group, so that every pair
+ * has its own ordered stream.
+ */
+import { MismatchError } from '../errors.js';
+import { dtypeFromCode, dtypeInfo, type DType } from '../tensor/dtype.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+const HEADER_WORDS = 16;
+const HEADER_BYTES = 4 * HEADER_WORDS;
+const HEADER_MAGIC = 0x4d504931;
+const NDIM_MAX = HEADER_WORDS - 3;
+/** Point-to-point tags are P2P_TAG_BASE + src x size + dst (group ranks). */
+const P2P_TAG_BASE = 1;
+
+/** The tag of messages from group rank `src` to `dst` in a group of `size`. */
+export function p2pTag(src: number, dst: number, size: number): number {
+  return P2P_TAG_BASE + src * size + dst;
+}
+
+/** The largest tag a group of `size` members uses. */
+export function largestTag(size: number): number {
+  return P2P_TAG_BASE + size * size;
+}
+
+/** `t` as one message (a private copy: MPI may read it after `send` returned). */
+export function encodeMessage(t: Tensor): Uint8Array {
+  if (t.ndim > NDIM_MAX) {
+    throw new RangeError(`The "mpi" backend sends tensors of up to ${NDIM_MAX} dims, got ${t.ndim}`);
+  }
+  const message = new Uint8Array(HEADER_BYTES + t.byteLength);
+  new Int32Array(message.buffer, 0, HEADER_WORDS).set([HEADER_MAGIC, dtypeInfo(t.dtype).code, t.ndim, ...t.shape]);
+  message.set(t.bytes(), HEADER_BYTES);
+  return message;
+}
+
+/**
+ * The tensor bytes of `message`, when its sender sent `dtype` of `shape`.
+ * @throws MismatchError, after `where`, naming what was expected and what group rank `src` sent.
+ */
+export function messageBytes(
+  message: Uint8Array, shape: readonly number[], dtype: DType, src: number, where: string,
+): Uint8Array {
+  const header = new Int32Array(message.buffer, message.byteOffset, Math.min(HEADER_WORDS, message.length >> 2));
+  const theirs = Array.from(header.subarray(3, 3 + (header[2] ?? 0)));
+  const theirDtype = dtypeFromCode(header[1] ?? -1);
+  const same = header[0] === HEADER_MAGIC && theirDtype === dtype && theirs.length === shape.length &&
+    theirs.every((s, i) => s === shape[i]);
+  if (!same) {
+    throw new MismatchError(`${where}: expected ${dtype} [${shape.join(', ')}], ` +
+      `group rank ${src} sent ${theirDtype ?? `dtype code ${header[1]}`} [${theirs.join(', ')}]`);
+  }
+  return message.subarray(HEADER_BYTES);
+}

@@ -1,0 +1,371 @@
+/**
+ * The `mpi` communicator: collectives on CPU tensors for a group whose members live in more than one
+ * process. Hierarchical (mpi-layout.ts): the members in one process combine through shared memory (a
+ * communicator of the threads backend over them), one leader per process (its first member in group
+ * order) runs the MPI step (mpi-process-ops.ts), and the result fans back out through shared memory.
+ * A group with one member per process calls MPI directly.
+ *
+ * Reduction order (documented in the README): each process folds its members in group order, then the
+ * processes' partial results are folded in the order of their first member; every element is folded
+ * once, by one member, and broadcast, so every member gets the same bits. With one member per process
+ * that is the one-process order exactly (bit-identical to a `threads` run); with several, integers (and
+ * min / max / bitwise ops) are still exact, floats differ from a one-process run by reassociation only.
+ * avg over several members per process is a sum, then one division by the group size.
+ *
+ * Calls are not fingerprinted in band: the checks wrapper agrees on each one first (`agree`). `send` is
+ * eager: MPI sends a private copy of the message, and up to EAGER_SENDS may be on their way per peer
+ * before a sender waits (as the threads backend's mailboxes); members in one process use shared memory.
+ */
+import { ErrorCodes, invalidType, MismatchError, MultirankError } from '../errors.js';
+import { MPI_TAG_LIMIT, MPI_WORLD } from '../native/mpi.js';
+import {
+  DTYPES, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp,
+} from '../tensor/dtype.js';
+import { fromTypedArray } from '../tensor/factory.js';
+import { empty, emptyLike, type Tensor } from '../tensor/tensor.js';
+import { compareAcross } from './mpi-agree.js';
+import { GroupLayout } from './mpi-layout.js';
+import { encodeMessage, largestTag, messageBytes, p2pTag } from './mpi-message.js';
+import { ProcessOps, type ProcessOpsContext } from './mpi-process-ops.js';
+import { forEachRun } from './threads/box.js';
+import { hashString } from './threads/job-control.js';
+import type {
+  CallDescriptor, CallOptions, CommCapabilities, DeviceCommunicator, GroupSpec, OutOptions, Received,
+  RecvAnyOptions,
+} from './types.js';
+
+/** What the mpi backend of a rank knows: the cross-process context, this rank, and where every rank lives. */
+export interface MpiContext extends ProcessOpsContext {
+  /** Rank in the job (world). */
+  readonly rank: number;
+  /** The process (MPI world rank) that runs world rank `rank`. */
+  processOf(rank: number): number;
+  /**
+   * A shared-memory communicator over the members of `group` (world ranks, group order) in this process:
+   * a group of its own at each call, even when an earlier group had the same members here.
+   */
+  local?(group: GroupSpec): DeviceCommunicator;
+}
+
+/** Sends to one peer in another process that may be on their way before `send` waits. */
+const EAGER_SENDS = 10;
+
+export const MPI_CAPABILITIES: CommCapabilities = Object.freeze({
+  devices: Object.freeze(['cpu'] as const),
+  dtypes: DTYPES,
+  reduceOps: REDUCE_OPS,
+  checksCallsInBand: false,
+  eagerSendMessages: EAGER_SENDS,
+  // MPI has both, but this backend's tags name the (sender, receiver) pair of a group on one communicator
+  // (mpi-message.ts): user tags and any-source receives across processes are not built yet.
+  p2pTags: false,
+  p2pAnySource: false,
+});
+
+const bytesTensor = (bytes: Uint8Array): Tensor => fromTypedArray(bytes, { dtype: 'uint8' });
+
+export class MpiCommunicator implements DeviceCommunicator {
+  readonly name = 'mpi';
+  readonly capabilities = MPI_CAPABILITIES;
+  readonly rankInGroup: number;
+  readonly worldSize: number;
+  readonly recordKey: number;
+  readonly #group: GroupSpec;
+  readonly #layout: GroupLayout;
+  /** The members in this process (shared memory); undefined when this member is alone in its process. */
+  readonly #local: DeviceCommunicator | undefined;
+  readonly #ops: ProcessOps;
+  /** Each member's index among the members of its process. */
+  readonly #localIndexOf: readonly number[];
+  #calls = 0;
+
+  constructor(ctx: MpiContext, group: GroupSpec) {
+    const { ranks, occurrence, timeoutMs } = group;
+    this.#group = group;
+    this.worldSize = ranks.length;
+    this.rankInGroup = ranks.indexOf(ctx.rank);
+    const layout = (this.#layout = new GroupLayout(ranks, (r) => ctx.processOf(r), this.rankInGroup));
+    this.#localIndexOf = layout.processIndexOf.map((p, m) => layout.membersOf[p]!.indexOf(m));
+    if (largestTag(this.worldSize) >= MPI_TAG_LIMIT) {
+      const why = `The "mpi" backend takes groups of up to 181 members; ${group.name} has ${this.worldSize}`;
+      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, why);
+    }
+    const key = `${ranks.join(',')}#${occurrence}`;
+    // Odd: never read as the offset of a threads group block (those are aligned) by the flight recorder.
+    this.recordKey = (hashString(key) | 1) >>> 0;
+    const locals = layout.localMembers.map((m) => ranks[m]!);
+    if (locals.length > 1 && ctx.local === undefined) {
+      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `Group ${group.name} [${ranks.join(', ')}] has ` +
+        'several members in one process, and this rank has no shared-memory communicator for them');
+    }
+    this.#local = locals.length > 1 ? ctx.local!({ ...group, ranks: locals, name: `${group.name}/local` }) : undefined;
+    // The leader makes the MPI communicator (only the processes' leaders take part) and tells its process.
+    const handle = new Int32Array(1);
+    if (layout.leader) {
+      const tag = (this.recordKey % (MPI_TAG_LIMIT - 1)) + 1;
+      handle[0] = ctx.binding.commCreate(MPI_WORLD, Int32Array.from(layout.processes), tag, timeoutMs);
+    }
+    this.#local?.broadcast(fromTypedArray(handle), 0);
+    if (handle[0]! < 0) {
+      const why = layout.leader ? ctx.binding.lastError().text : 'its leader could not create it';
+      const what = `Creating group ${group.name} [${ranks.join(', ')}] over MPI failed: ${why}`;
+      throw new MultirankError(ErrorCodes.MPI, what);
+    }
+    this.#ops = new ProcessOps(ctx, handle[0]!, (call) => this.#where(call));
+  }
+
+  get calls(): number {
+    return this.#calls;
+  }
+
+  #where(call: string): string {
+    const { name, ranks } = this.#group;
+    const others = ranks.filter((_, m) => this.#layout.processIndexOf[m] !== this.#layout.process);
+    return `${call} on group ${name} [${ranks.join(', ')}] (rank ${ranks[this.rankInGroup]}), waiting for ranks ` +
+      `[${others.join(', ')}] in other processes`;
+  }
+
+  #ms(o: CallOptions | undefined): number {
+    return o?.timeoutMs ?? this.#group.timeoutMs;
+  }
+
+  allReduce(t: Tensor, op: ReduceOp, o?: OutOptions): Tensor {
+    this.#calls++;
+    const out = o?.out ?? emptyLike(t);
+    this.#reduceInto(t, out, op, this.#ms(o), 'allReduce');
+    return out;
+  }
+
+  /** The reduction of every member's `t` into every member's `out` (which may be `t`). */
+  #reduceInto(t: Tensor, out: Tensor, op: ReduceOp, timeoutMs: number, call: string): void {
+    const code = dtypeInfo(t.dtype).code;
+    const effective = effectiveReduceOp(t.dtype, op);
+    if (this.#layout.flat) {
+      const opCode = REDUCE_OP_CODES[effective];
+      this.#ops.allReduce(t.bytes(), out.bytes(), t.numel, t.itemBytes, code, opCode, timeoutMs, call);
+      return;
+    }
+    const fold = effective === 'avg' ? 'sum' : effective;
+    const partial = this.#local === undefined ? t : this.#local.reduce(t, 0, fold, { timeoutMs });
+    if (this.#layout.leader) {
+      const opCode = REDUCE_OP_CODES[fold];
+      this.#ops.allReduce(partial.bytes(), out.bytes(), t.numel, t.itemBytes, code, opCode, timeoutMs, call);
+    }
+    this.#local?.broadcast(out, 0, { timeoutMs });
+    if (effective === 'avg') divideInPlace(out, this.worldSize);
+  }
+
+  reduce(t: Tensor, dst: number, op: ReduceOp, o?: OutOptions): Tensor {
+    this.#calls++;
+    const mine = this.rankInGroup === dst;
+    const out = mine ? o?.out ?? emptyLike(t) : emptyLike(t);
+    this.#reduceInto(t, out, op, this.#ms(o), 'reduce');
+    return mine ? out : t;
+  }
+
+  reduceScatter(t: Tensor, dim: number, op: ReduceOp, o?: OutOptions): Tensor {
+    this.#calls++;
+    const whole = emptyLike(t);
+    this.#reduceInto(t, whole, op, this.#ms(o), 'reduceScatter');
+    const part = [...t.shape];
+    part[dim] = t.shape[dim]! / this.worldSize;
+    const out = o?.out ?? empty(part, { dtype: t.dtype });
+    const start = t.shape.map((_, d) => (d === dim ? this.rankInGroup * part[dim]! : 0));
+    const src = whole.bytes(), dst = out.bytes();
+    const copy = (s: number, d: number, n: number): void => dst.set(src.subarray(s, s + n), d);
+    forEachRun(part, t.shape, start, part, part.map(() => 0), t.itemBytes, copy);
+    return out;
+  }
+
+  /** Every member's bytes of `t` (equal sizes), in group order, at every member (into `into` when given). */
+  #gatherBytes(t: Tensor, timeoutMs: number, call: string, into?: Uint8Array): Uint8Array {
+    const bytes = t.byteLength, layout = this.#layout;
+    const all = into ?? new Uint8Array(bytes * this.worldSize);
+    if (layout.flat) {
+      this.#ops.allGather(t.bytes(), all, timeoutMs, call);
+      return all;
+    }
+    const mine = this.#local === undefined ? t.bytes()
+      : this.#local.allGather(bytesTensor(t.bytes()), 0, { timeoutMs }).bytes();
+    if (layout.leader) {
+      const block = layout.maxLocal * bytes, p = layout.processes.length;
+      const send = new Uint8Array(block), recv = new Uint8Array(block * p);
+      send.set(mine);
+      this.#ops.allGather(send, recv, timeoutMs, call);
+      layout.membersOf.forEach((members, q) => members.forEach((m, j) => {
+        all.set(recv.subarray(q * block + j * bytes, q * block + (j + 1) * bytes), m * bytes);
+      }));
+    }
+    this.#local?.broadcast(bytesTensor(all), 0, { timeoutMs });
+    return all;
+  }
+
+  allGather(t: Tensor, dim: number, o?: OutOptions): Tensor {
+    this.#calls++;
+    return this.#gatherAll(t, dim, o?.out, this.#ms(o), 'allGather');
+  }
+
+  gather(t: Tensor, dst: number, dim: number, o?: OutOptions): Tensor | null {
+    this.#calls++;
+    const mine = this.rankInGroup === dst;
+    const out = this.#gatherAll(t, dim, mine ? o?.out : undefined, this.#ms(o), 'gather');
+    return mine ? out : null;
+  }
+
+  /** Every member's `t` joined along `dim` (into `given` when there is one). */
+  #gatherAll(t: Tensor, dim: number, given: Tensor | undefined, timeoutMs: number, call: string): Tensor {
+    const shape = [...t.shape];
+    shape[dim] = t.shape[dim]! * this.worldSize;
+    const out = given ?? empty(shape, { dtype: t.dtype });
+    if (t.shape.slice(0, dim).every((s) => s === 1)) {
+      this.#gatherBytes(t, timeoutMs, call, out.bytes());
+    } else {
+      const all = this.#gatherBytes(t, timeoutMs, call);
+      this.#place(all, t.shape, t.byteLength, shape, dim, t.itemBytes, out.bytes());
+    }
+    return out;
+  }
+
+  /** Member j's block of `all` (shape `part`) into `dst` (shape `whole`) at j x part[dim] along `dim`. */
+  #place(all: Uint8Array, part: readonly number[], partBytes: number, whole: readonly number[], dim: number,
+    itemBytes: number, dst: Uint8Array, pick: (j: number) => number = (j) => j * partBytes): void {
+    const zeros = part.map(() => 0);
+    for (let j = 0; j < this.worldSize; j++) {
+      const at = whole.map((_, d) => (d === dim ? j * part[dim]! : 0));
+      const base = pick(j);
+      const copy = (s: number, d: number, n: number): void => dst.set(all.subarray(base + s, base + s + n), d);
+      forEachRun(part, part, zeros, whole, at, itemBytes, copy);
+    }
+  }
+
+  broadcast(t: Tensor, src: number, o?: CallOptions): Tensor {
+    this.#calls++;
+    const timeoutMs = this.#ms(o), layout = this.#layout;
+    const srcProcess = layout.processIndexOf[src]!;
+    const here = layout.process === srcProcess;
+    // In the root's process every member takes it first (so its leader has it); the leaders pass it on.
+    if (here) this.#local?.broadcast(t, this.#localIndexOf[src]!, { timeoutMs });
+    if (layout.leader) this.#ops.broadcast(t.bytes(), srcProcess, timeoutMs, 'broadcast');
+    if (!here) this.#local?.broadcast(t, 0, { timeoutMs });
+    return t;
+  }
+
+  allToAll(t: Tensor, scatterDim: number, gatherDim: number, o?: OutOptions): Tensor {
+    this.#calls++;
+    const w = this.worldSize, timeoutMs = this.#ms(o);
+    const block = [...t.shape];
+    block[scatterDim] = t.shape[scatterDim]! / w;
+    const blockBytes = t.byteLength / w;
+    const shape = [...block];
+    shape[gatherDim] = block[gatherDim]! * w;
+    const out = o?.out ?? empty(shape, { dtype: t.dtype });
+    const me = t.shape.map((_, d) => (d === scatterDim ? this.rankInGroup * block[scatterDim]! : 0));
+    if (!this.#layout.flat) {
+      // Hierarchical: every member's whole input reaches every member, which takes its own block of each.
+      const all = this.#gatherBytes(t, timeoutMs, 'allToAll');
+      const mine = new Uint8Array(t.byteLength);
+      for (let j = 0; j < w; j++) {
+        const input = all.subarray(j * t.byteLength, (j + 1) * t.byteLength), base = j * blockBytes;
+        const copy = (s: number, d: number, n: number): void => mine.set(input.subarray(s, s + n), base + d);
+        forEachRun(block, t.shape, me, block, block.map(() => 0), t.itemBytes, copy);
+      }
+      this.#place(mine, block, blockBytes, shape, gatherDim, t.itemBytes, out.bytes());
+      return out;
+    }
+    const send = new Uint8Array(t.byteLength), recv = new Uint8Array(t.byteLength), src = t.bytes();
+    for (let j = 0; j < w; j++) {
+      const at = t.shape.map((_, d) => (d === scatterDim ? j * block[scatterDim]! : 0));
+      const copy = (s: number, d: number, n: number): void => send.set(src.subarray(s, s + n), j * blockBytes + d);
+      forEachRun(block, t.shape, at, block, block.map(() => 0), t.itemBytes, copy);
+    }
+    this.#ops.allToAll(send, recv, timeoutMs, 'allToAll');
+    this.#place(recv, block, blockBytes, shape, gatherDim, t.itemBytes, out.bytes());
+    return out;
+  }
+
+  #sameProcess(member: number): boolean {
+    return this.#layout.processIndexOf[member] === this.#layout.process;
+  }
+
+  /** One message per send (mpi-message.ts): the header, then the tensor's bytes. */
+  send(t: Tensor, dst: number, o?: CallOptions): void {
+    if (this.#sameProcess(dst)) return this.#local!.send(t, this.#localIndexOf[dst]!, o);
+    const message = encodeMessage(t);
+    const process = this.#layout.processIndexOf[dst]!, tag = p2pTag(this.rankInGroup, dst, this.worldSize);
+    this.#ops.sendEager(message, process, tag, EAGER_SENDS, this.#ms(o), `send to group rank ${dst}`);
+  }
+
+  recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
+    if (this.#sameProcess(src)) return this.#local!.recv(shape, dtype, this.#localIndexOf[src]!, o);
+    const call = `recv from group rank ${src}`;
+    const tag = p2pTag(src, this.rankInGroup, this.worldSize);
+    const message = this.#ops.recvMessage(this.#layout.processIndexOf[src]!, tag, this.#ms(o), call);
+    const bytes = messageBytes(message, shape, dtype, src, this.#where(call));
+    const out = o?.out ?? empty(shape, { dtype });
+    out.bytes().set(bytes);
+    return out;
+  }
+
+  /** Not built for groups across processes (`capabilities.p2pAnySource` is false). */
+  recvAnySource(_shape: readonly number[], _dtype: DType, _o?: RecvAnyOptions): Received {
+    throw invalidType('options.src', 'a group rank: the mpi backend has no receive from any source yet', 'any');
+  }
+
+  probe(src: number | 'any'): boolean {
+    if (src === 'any') return false;
+    if (this.#sameProcess(src)) return this.#local!.probe(this.#localIndexOf[src]!);
+    const tag = p2pTag(src, this.rankInGroup, this.worldSize);
+    return this.#ops.probe(this.#layout.processIndexOf[src]!, tag) >= 0;
+  }
+
+  barrier(o?: CallOptions): void {
+    this.#calls++;
+    const timeoutMs = this.#ms(o);
+    this.#local?.barrier({ timeoutMs });
+    if (this.#layout.leader) this.#ops.barrier(timeoutMs, 'barrier');
+    this.#local?.barrier({ timeoutMs });
+  }
+
+  /**
+   * Every member must call the same `call`: the members of a process agree through shared memory, the
+   * leaders compare their processes' calls over MPI and tell their members the outcome.
+   */
+  agree(call: CallDescriptor, o?: CallOptions): void {
+    const timeoutMs = this.#ms(o);
+    this.#local?.agree(call, { timeoutMs });
+    const verdict = new Int32Array(1);
+    let failure: MismatchError | undefined;
+    if (this.#layout.leader) {
+      failure = compareAcross(this.#ops, this.#layout, this.#group, call, timeoutMs);
+      verdict[0] = failure === undefined ? 0 : 1;
+    }
+    this.#local?.broadcast(fromTypedArray(verdict), 0, { timeoutMs });
+    if (failure !== undefined) throw failure;
+    if (verdict[0] !== 0) {
+      const leader = this.#group.ranks[this.#layout.localMembers[0]!];
+      throw new MismatchError(`Ranks of group ${this.#group.name} [${this.#group.ranks.join(', ')}] in other ` +
+        `processes called something else than ${JSON.stringify(call)} (the report names each call on rank ${leader})`);
+    }
+  }
+
+  destroy(): void {
+    const timeoutMs = this.#group.timeoutMs;
+    try {
+      this.#ops.flushSends(timeoutMs, 'destroy');
+      this.#local?.barrier({ timeoutMs });
+    } finally {
+      this.#ops.destroy(this.#layout.leader);
+      this.#local?.destroy();
+    }
+  }
+}
+
+/** `t /= n` in t's dtype (avg over several members per process: the sum, then one division). */
+function divideInPlace(t: Tensor, n: number): void {
+  const data = t.data;
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    for (let i = 0; i < data.length; i++) data[i] = data[i]! / n;
+    return;
+  }
+  for (let i = 0; i < t.numel; i++) t.setFlat(i, (t.getFlat(i) as number) / n);
+}
