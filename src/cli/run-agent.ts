@@ -14,7 +14,7 @@
  * of every rank of its node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,8 @@ export async function runAgent(o: AgentOptions, out: CommandOutput): Promise<num
     host: o.masterAddr, port: o.masterPort, isMaster: o.nodeRank === 0, timeoutMs: o.timeoutMs, waitForWorkers: false,
     ...(o.nodeRank === 0 ? { listenHost: o.masterAddr } : {}),
   });
+  // The workers' dumps go to one folder of the run; a folder the run made goes with it unless dumps are in it.
+  const ownDumpDir = !process.env[DUMP_DIR_ENV];
   const dumpDir = process.env[DUMP_DIR_ENV] || mkdtempSync(join(tmpdir(), 'multirank-run-'));
   const sizes = blockSizes(o.ranks, o.procs);
   // The world as this node sees it (every node has P processes of this node's sizes): for messages only.
@@ -121,6 +123,7 @@ export async function runAgent(o: AgentOptions, out: CommandOutput): Promise<num
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal).off('exit', onExit).off('SIGUSR2', onDumpRequest);
     killAll('SIGKILL');
     await store.close();
+    if (ownDumpDir && safeList(dumpDir).length === 0) rmSync(dumpDir, { recursive: true, force: true });
   }
 }
 

@@ -4,10 +4,8 @@
  * opens are shared by the process. When it was not built, `nativeAddon()` throws with the build's reason
  * (native/build/status.json), which the nccl and hccl backends pass on to their users.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { ErrorCodes, MultirankError } from '../errors.js';
+import { NativeModule, type BuildRecord } from './native-module.js';
 
 /** Vendor numbers of the addon: NCCL + CUDA runtime, HCCL + ACL. */
 export const NCCL = 0;
@@ -92,33 +90,14 @@ export interface NativeAddon {
   benchC(vendor: VendorCode, ranks: number, iters: number, count: number): number[];
 }
 
-const ADDON = new URL('../../../native/build/Release/multirank_native.node', import.meta.url);
-const STATUS = new URL('../../../native/build/status.json', import.meta.url);
-const state: { addon?: NativeAddon; error?: string } = {};
-
-/** Why the addon is missing: the build's own record when there is one. */
-function missingReason(error: unknown): string {
-  if (existsSync(STATUS)) {
-    try {
-      const status = JSON.parse(readFileSync(STATUS, 'utf8')) as { ok: boolean; reason: string };
-      if (!status.ok) return `the native addon was not built: ${status.reason}`;
-    } catch {
-      // fall through to the load error
-    }
-  }
-  return `the native addon (${fileURLToPath(ADDON)}) could not be loaded: ${(error as Error).message}`;
-}
+const ADDON = new NativeModule<NativeAddon>(
+  new URL('../../../native/build/Release/multirank_native.node', import.meta.url), 'the native addon',
+  (status) => status as unknown as BuildRecord,
+);
 
 /** The addon of this thread; throws BACKEND_UNAVAILABLE with the reason when it is missing. */
 export function nativeAddon(): NativeAddon {
-  if (state.addon !== undefined) return state.addon;
-  if (state.error === undefined) {
-    try {
-      state.addon = createRequire(import.meta.url)(fileURLToPath(ADDON)) as NativeAddon;
-      return state.addon;
-    } catch (error) {
-      state.error = missingReason(error);
-    }
-  }
-  throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, state.error);
+  const addon = ADDON.load();
+  if (addon === undefined) throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, ADDON.reason()!);
+  return addon;
 }

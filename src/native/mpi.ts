@@ -5,10 +5,8 @@
  * When the binding is missing, `mpiBinding()` throws BACKEND_UNAVAILABLE with the build's reason
  * (native/build/status.json), which the `mpi` backend passes on to its users.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { ErrorCodes, MultirankError } from '../errors.js';
+import { NativeModule, type BuildRecord } from './native-module.js';
 
 /** What the binding's waiting calls return: 0 done; otherwise `lastError()` says why. */
 export const MpiStatus = { OK: 0, POST: 1, TIMEOUT: 2, FAILED: 3, JOB_ABORTED: 4, DEAD: 6 } as const;
@@ -81,35 +79,14 @@ export interface MpiBinding {
   finalize(): void;
 }
 
-const ADDON = new URL('../../../native/build/Release/multirank_mpi.node', import.meta.url);
-const STATUS = new URL('../../../native/build/status.json', import.meta.url);
-const state: { binding?: MpiBinding; error?: string } = {};
-
-/** Why the binding is missing: the build's own record when there is one. */
-function missingReason(error: unknown): string {
-  if (existsSync(STATUS)) {
-    try {
-      const status = JSON.parse(readFileSync(STATUS, 'utf8')) as { mpi?: { ok: boolean; reason: string } };
-      if (status.mpi !== undefined && !status.mpi.ok) return `the MPI binding was not built: ${status.mpi.reason}`;
-    } catch {
-      // fall through to the load error
-    }
-  }
-  return `the MPI binding (${fileURLToPath(ADDON)}) could not be loaded: ${(error as Error).message}`;
-}
+const BINDING = new NativeModule<MpiBinding>(
+  new URL('../../../native/build/Release/multirank_mpi.node', import.meta.url), 'the MPI binding',
+  (status) => status.mpi as BuildRecord | undefined,
+);
 
 /** Why the `mpi` backend cannot run in this build, or undefined when its binding loads. */
 export function mpiUnavailableReason(): string | undefined {
-  if (state.binding !== undefined) return undefined;
-  if (state.error === undefined) {
-    try {
-      state.binding = createRequire(import.meta.url)(fileURLToPath(ADDON)) as MpiBinding;
-      return undefined;
-    } catch (error) {
-      state.error = missingReason(error);
-    }
-  }
-  return state.error;
+  return BINDING.load() === undefined ? BINDING.reason() : undefined;
 }
 
 /** The binding of this thread; throws BACKEND_UNAVAILABLE with the reason when it is missing. */
@@ -118,5 +95,5 @@ export function mpiBinding(): MpiBinding {
   if (reason !== undefined) {
     throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "mpi" backend is unavailable: ${reason}`);
   }
-  return state.binding!;
+  return BINDING.load()!;
 }

@@ -15,7 +15,7 @@ quietFailures();
 
 const fixture = new URL('../fixtures/comm-p2p.js', import.meta.url);
 const run = async (n: number, exportName: string): Promise<unknown[]> =>
-  (await withRanks(n, { module: fixture, exportName }, { timeoutMs: 60_000 })) as unknown[];
+  (await withRanks(n, { module: fixture, exportName }, { timeoutMs: 60_000, keepModuleState: true })) as unknown[];
 const failure = async (n: number, exportName: string): Promise<Error & { code?: string; cause?: unknown }> => {
   try {
     await withRanks(n, { module: fixture, exportName }, { timeoutMs: 60_000 });

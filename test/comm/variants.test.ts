@@ -54,7 +54,8 @@ function same(t: ExecutionContext, dtype: DType, expected: StorageArray, actual:
 }
 
 async function check(t: ExecutionContext, n: number, a: VariantArgs, groups: number[][]): Promise<void> {
-  const results = (await withRanks(n, fixture, { args: a, timeoutMs: 60_000 })) as (Record<string, unknown> | null)[];
+  // Warm threads (keepModuleState): a job per dtype and op, and nothing here depends on a fresh module.
+  const results = (await withRanks(n, fixture, { args: a, timeoutMs: 60_000, keepModuleState: true })) as (Record<string, unknown> | null)[];
   for (const members of groups) checkGroup(t, a, results, members);
 }
 

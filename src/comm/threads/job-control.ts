@@ -119,7 +119,7 @@ export class JobControl implements JobView {
   /** The members of the group whose block is at `groupKey`, and who has not reached `phase` of call `seq`. */
   groupWait(groupKey: number, seq: number, phase: 'arrive' | 'finish'): { ranks: number[]; missing: number[] } {
     // Other backends' keys (mpi's are odd) name no shared block here: nothing to read.
-    if ((groupKey & 3) !== 0 || groupKey >= this.arena.buffer().byteLength) return { ranks: [], missing: [] };
+    if ((groupKey & 3) !== 0 || groupKey >= this.arena.memory.buffer.byteLength) return { ranks: [], missing: [] };
     return readGroupWait((end) => this.arena.buffer(end), groupKey, seq, phase);
   }
 
