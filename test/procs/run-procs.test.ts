@@ -3,8 +3,15 @@ import { execFile, spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { QUIET_ENV } from '../../src/launch/job.js';
+
+// Jobs here fail on purpose: no failure summaries. Each run's agent keeps its own dump folder (the tests
+// read the merged dump there) and the tests remove it.
+process.env[QUIET_ENV] = '1';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const fixture = fileURLToPath(new URL('../fixtures/procs.js', import.meta.url));
@@ -114,6 +121,7 @@ for (const [procs, ranks] of [[2, 4], [3, 6]] as const) {
     t.is(dump.processes.length, procs - 1);
     t.deepEqual(Object.keys(dump.ranks).map(Number).sort((a, b) => a - b), Array.from({ length: ranks - 2 }, (_, i) => i));
     t.true(Object.values(dump.ranks).every((rank) => rank.state === 'FAILED'));
+    rmSync(dirname(merged!), { recursive: true, force: true });
     t.deepEqual(await noneLeft(token), []);
   });
 }
@@ -140,7 +148,12 @@ test.serial('two nodes on one machine (two multirank run --nnodes 2 on loopback)
 
 test.serial('a killed launcher takes its worker processes with it', async (t) => {
   const token = randomUUID();
-  const agent = spawn(process.execPath, [cli, 'run', '-n', '2', '--procs', '2', fixture, '--export', 'looping', '--', token], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A killed agent cannot remove its dump folder: give it one that the test removes.
+  const dumps = mkdtempSync(join(tmpdir(), 'multirank-test-dumps-'));
+  t.teardown(() => rmSync(dumps, { recursive: true, force: true }));
+  const agent = spawn(process.execPath, [cli, 'run', '-n', '2', '--procs', '2', fixture, '--export', 'looping', '--', token], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MULTIRANK_FR_DUMP_DIR: dumps },
+  });
   await new Promise<void>((resolve) => agent.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('looping') && resolve()));
   t.is(processesWith(token).length, 3); // the agent and its two workers
   agent.kill('SIGKILL');

@@ -7,6 +7,9 @@ import test from 'ava';
 import { launch } from '../../src/launch/launch.js';
 import { withRanks } from '../../src/testing/index.js';
 import { ErrorCodes } from '../../src/errors.js';
+import { quietFailures } from '../helpers/quiet-failures.js';
+
+quietFailures(); // failing on purpose: dumps in a removed folder, no failure summaries
 
 const fixture = new URL('../fixtures/after-abort.js', import.meta.url);
 
