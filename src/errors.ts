@@ -62,7 +62,10 @@ function withCode<E extends Error>(error: E, code: ErrorCode): E & { code: Error
 
 /** `Expected \`name\` to be <expected>, got <value>`. */
 export function invalidType(name: string, expected: string, value: unknown): TypeError & { code: ErrorCode } {
-  return withCode(new TypeError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`), ErrorCodes.INVALID_ARG_TYPE);
+  return withCode(
+    new TypeError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`),
+    ErrorCodes.INVALID_ARG_TYPE,
+  );
 }
 
 /** A value of the right type that is not allowed: the message is given whole, it must name the argument. */
@@ -94,15 +97,27 @@ export function dtypeError(message: string): TypeError & { code: ErrorCode } {
 }
 
 /** `Expected \`name\` to be one of a, b, c, got x` built from the same list the check uses. */
-export function invalidChoice(name: string, allowed: readonly string[], value: unknown): TypeError & { code: ErrorCode } {
+export function invalidChoice(
+  name: string,
+  allowed: readonly string[],
+  value: unknown,
+): TypeError & { code: ErrorCode } {
   return withCode(
-    new TypeError(`Expected \`${name}\` to be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(value)}`),
+    new TypeError(
+      `Expected \`${name}\` to be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, ` +
+        `got ${describe(value)}`,
+    ),
     ErrorCodes.INVALID_ARG_VALUE,
   );
 }
 
 /** Throws unless `value` is an integer in [min, max]. Returns the value typed as number. */
-export function checkInteger(name: string, value: unknown, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
+export function checkInteger(
+  name: string,
+  value: unknown,
+  min = Number.MIN_SAFE_INTEGER,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     const what = min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : 'an integer';
     throw invalidType(name, what, value);

@@ -77,13 +77,18 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
     return 0;
   }
   if (values.nproc === undefined || positionals.length !== 1) {
-    out.error(`multirank run: ${values.nproc === undefined ? '-n RANKS is required' : 'expected exactly one rank module'}\n\n${RUN_USAGE}`);
+    out.error(
+      `multirank run: ${values.nproc === undefined ? '-n RANKS is required' : 'expected exactly one rank module'}` +
+        `\n\n${RUN_USAGE}`,
+    );
     return 2;
   }
   const number = (name: string, text: string | undefined): number | undefined => {
     if (text === undefined) return undefined;
     const value = Number(text);
-    if (!Number.isInteger(value) || value <= 0) throw new RangeError(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new RangeError(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
+    }
     return value;
   };
   let options: LaunchOptions;
@@ -92,11 +97,15 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
   try {
     // Bad words are usage errors (exit 2), found before any rank starts.
     const module = positionals[0]!;
-    if (!/^[a-z]+:/i.test(module) && !existsSync(resolve(module))) throw new RangeError(`the rank module ${resolve(module)} does not exist`);
+    if (!/^[a-z]+:/i.test(module) && !existsSync(resolve(module))) {
+      throw new RangeError(`the rank module ${resolve(module)} does not exist`);
+    }
     options = {
       worldSize: number('nproc', values.nproc)!, module, args: rankArgs, outputPrefix: true,
       ...(values.export === undefined ? {} : { exportName: values.export }),
-      ...(values['local-world-size'] === undefined ? {} : { localWorldSize: number('local-world-size', values['local-world-size'])! }),
+      ...(values['local-world-size'] === undefined
+        ? {}
+        : { localWorldSize: number('local-world-size', values['local-world-size'])! }),
       ...(values['timeout-ms'] === undefined ? {} : { timeoutMs: number('timeout-ms', values['timeout-ms'])! }),
     };
     jobTimeoutMs = number('job-timeout-ms', values['job-timeout-ms']);
@@ -157,7 +166,9 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
       return 0;
     } catch (error) {
       if (interrupted) return INTERRUPTED_EXIT_CODE;
-      if (timedOut) throw new Error(`the job ran past --job-timeout-ms ${jobTimeoutMs} and was closed`, { cause: error });
+      if (timedOut) {
+        throw new Error(`the job ran past --job-timeout-ms ${jobTimeoutMs} and was closed`, { cause: error });
+      }
       throw error;
     } finally {
       process.off('SIGINT', onInterrupt);

@@ -26,7 +26,9 @@ export const NOT_IN_THIS_BUILD: Readonly<Partial<Record<Backend, string>>> = Obj
 export const NATIVE_BACKENDS: readonly Backend[] = Object.freeze(['nccl', 'hccl'] as const);
 
 /** The backends this build can run (nccl and hccl where their libraries load). */
-export const AVAILABLE_BACKENDS: readonly Backend[] = Object.freeze(BACKENDS.filter((b) => NOT_IN_THIS_BUILD[b] === undefined));
+export const AVAILABLE_BACKENDS: readonly Backend[] = Object.freeze(
+  BACKENDS.filter((b) => NOT_IN_THIS_BUILD[b] === undefined),
+);
 
 /** True for the backends whose groups move CPU tensors in this process (their device side is the CPU side). */
 export function isCpuBackend(backend: Backend): boolean {

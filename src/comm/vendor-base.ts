@@ -129,7 +129,10 @@ export class VendorBase {
       case Status.ENQUEUE:
         throw new MultirankError(ErrorCodes.DEVICE, `${what} was refused: ${e.text} (code ${e.code})`);
       default:
-        throw new MultirankError(ErrorCodes.DEVICE, `${what} failed: ${e.text} (code ${e.code}); the communicator was aborted`);
+        throw new MultirankError(
+          ErrorCodes.DEVICE,
+          `${what} failed: ${e.text} (code ${e.code}); the communicator was aborted`,
+        );
     }
   }
 
@@ -139,7 +142,11 @@ export class VendorBase {
 
   protected ptr(t: Tensor): number {
     if (t.device !== this.device) {
-      throw invalidType('tensor', `a tensor on ${this.device} (the device of the ${this.where()})`, `a tensor on ${t.device}`);
+      throw invalidType(
+        'tensor',
+        `a tensor on ${this.device} (the device of the ${this.where()})`,
+        `a tensor on ${t.device}`,
+      );
     }
     return devicePointer(t);
   }
@@ -147,14 +154,18 @@ export class VendorBase {
   protected dtype(t: Tensor | DType): number {
     const dtype = typeof t === 'string' ? t : t.dtype;
     const code = this.tables.dtypes[dtype];
-    if (code === undefined) throw dtypeError(`dtype ${dtype} is not supported by ${this.tables.title} (its tensors stay on the CPU)`);
+    if (code === undefined) {
+      throw dtypeError(`dtype ${dtype} is not supported by ${this.tables.title} (its tensors stay on the CPU)`);
+    }
     return code;
   }
 
   /** The library's op for (dtype, op) after torch's bool mapping. */
   protected op(dtype: DType, op: ReduceOp): number {
     const code = this.tables.ops[effectiveReduceOp(dtype, op)];
-    if (code === undefined) throw new MultirankError(ErrorCodes.DEVICE, `${this.tables.title} has no reduce op "${op}"`);
+    if (code === undefined) {
+      throw new MultirankError(ErrorCodes.DEVICE, `${this.tables.title} has no reduce op "${op}"`);
+    }
     return code;
   }
 
@@ -189,7 +200,9 @@ export class VendorBase {
   /** Enqueues 2-D copies between device buffers on the stream (no wait; a later call waits). */
   protected copies(dst: number, src: number, plan: readonly Copy2d[], call: string): void {
     for (const c of plan) {
-      const status = this.addon.copy2d(this.handle, dst + c.dstOffset, c.dpitch, src + c.srcOffset, c.spitch, c.width, c.height, -1);
+      const status = this.addon.copy2d(
+        this.handle, dst + c.dstOffset, c.dpitch, src + c.srcOffset, c.spitch, c.width, c.height, -1,
+      );
       this.check(status, call);
     }
   }
@@ -214,7 +227,11 @@ export class VendorBase {
    * Sends and receives in one group (vLLM's batch_isend_irecv), so that they progress together: an
    * exchange in both directions, or with this member itself, cannot deadlock. Returns once all are done.
    */
-  exchange(sends: readonly { send: Tensor; peer: number }[], recvs: readonly { recv: Tensor; peer: number }[], o?: CallOptions): void {
+  exchange(
+    sends: readonly { send: Tensor; peer: number }[],
+    recvs: readonly { recv: Tensor; peer: number }[],
+    o?: CallOptions,
+  ): void {
     this.live();
     const ops: number[] = [];
     for (const { send, peer } of sends) ops.push(0, this.ptr(send), send.numel, this.dtype(send), peer);
@@ -245,7 +262,9 @@ export class VendorBase {
 
   #warmUp(o?: CallOptions): void {
     const p = this.ptr(this.#warm);
-    const status = this.addon.allReduce(this.handle, p, p, 1, this.dtype('float32'), this.tables.ops.sum!, this.timeout(o));
+    const status = this.addon.allReduce(
+      this.handle, p, p, 1, this.dtype('float32'), this.tables.ops.sum!, this.timeout(o),
+    );
     this.check(status, 'barrier');
   }
 

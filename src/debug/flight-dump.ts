@@ -58,20 +58,29 @@ export function flightRecorderDump(
       pending: describeRank(control, snapshot),
       entries: record.entries().map((e, i) => ({
         record_id: i, pg_id: pgId(e.groupOffset), collective_seq_id: e.seq, profiling_name: `multirank:${e.op}`,
-        time_created_ns: Math.round(e.startMs * 1e6), state: e.state, input_sizes: [[e.numel]], input_dtypes: [dtypeName(e.dtypeCode)],
+        time_created_ns: Math.round(e.startMs * 1e6), state: e.state, input_sizes: [[e.numel]],
+        input_dtypes: [dtypeName(e.dtypeCode)],
         is_p2p: e.op === 'send' || e.op === 'recv',
       })),
     };
   }
-  return { version: '2.4', reason, pid: process.pid, time_ns: Math.round((performance.timeOrigin + performance.now()) * 1e6), pg_config: pgConfig, ranks };
+  return {
+    version: '2.4', reason, pid: process.pid, time_ns: Math.round((performance.timeOrigin + performance.now()) * 1e6),
+    pg_config: pgConfig, ranks,
+  };
 }
 
 /** "Who was where": each rank's state and its last recorded collective. */
 export function dumpSummary(dump: Record<string, unknown>): string {
-  const ranks = dump['ranks'] as Record<string, { pending: string; entries: { profiling_name: string; collective_seq_id: number; state: string }[] }>;
+  const ranks = dump['ranks'] as Record<
+    string,
+    { pending: string; entries: { profiling_name: string; collective_seq_id: number; state: string }[] }
+  >;
   return Object.values(ranks).map((r) => {
     const last = r.entries[r.entries.length - 1];
-    return `  ${r.pending}${last === undefined ? '' : ` (last recorded: ${last.profiling_name} #${last.collective_seq_id}, ${last.state})`}`;
+    return `  ${r.pending}${
+      last === undefined ? '' : ` (last recorded: ${last.profiling_name} #${last.collective_seq_id}, ${last.state})`
+    }`;
   }).join('\n');
 }
 

@@ -17,9 +17,13 @@ export const QUIET_POLLS = 3;
  * `waited` goes after "blocked" (` for 12 s`).
  */
 export function describeRank(control: JobView, s: RankSnapshot, waited = ''): string {
-  if (s.state === 'RETURNED') return `rank ${s.rank}: returned from its entry function (it will not join any further call)`;
+  if (s.state === 'RETURNED') {
+    return `rank ${s.rank}: returned from its entry function (it will not join any further call)`;
+  }
   if (s.state === 'FAILED') return `rank ${s.rank}: failed`;
-  if (s.state === 'RUNNING') return `rank ${s.rank}: running (in no multirank wait: computing, or awaiting something else)`;
+  if (s.state === 'RUNNING') {
+    return `rank ${s.rank}: running (in no multirank wait: computing, or awaiting something else)`;
+  }
   const site = s.callSite === '' ? '' : `; at ${s.callSite}`;
   const blocked = `rank ${s.rank}: blocked${waited} in`;
   if (s.op === undefined && s.waitText !== '') return `${blocked} ${s.waitText}${site}`;
@@ -117,7 +121,8 @@ export class Watchdog {
       this.#quiet = 0;
       return undefined;
     }
-    const report = `Deadlock: every live rank of the job is blocked and none can progress:\n${all.map((s) => `  ${describeRank(this.#control, s)}`).join('\n')}`;
+    const report = 'Deadlock: every live rank of the job is blocked and none can progress:\n' +
+      `${all.map((s) => `  ${describeRank(this.#control, s)}`).join('\n')}`;
     this.#control.failDeadlock(report);
     this.stop();
     return report;

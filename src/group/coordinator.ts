@@ -26,7 +26,9 @@ export class GroupCoordinator extends GroupVariants {
   get queueContext(): QueueContext {
     const context = this.acrossProcesses?.queueContext
       ?? (this.cpuSide.inner as Partial<CpuCommunicator>).queueContext;
-    if (context === undefined) throw invalidType('group', 'a group whose members share memory', `group ${this.groupName}`);
+    if (context === undefined) {
+      throw invalidType('group', 'a group whose members share memory', `group ${this.groupName}`);
+    }
     return context;
   }
 
@@ -56,7 +58,11 @@ export class GroupCoordinator extends GroupVariants {
    * names another root, or calls another collective, fails every member at once). A queue write needs no
    * reader to be there, so without this two members that each think they are the root would both return.
    */
-  #agreeOnQueueCall(op: 'broadcastObject' | 'broadcastTensorDict', src: number, rootCheck?: () => void): GroupQueueEnd | undefined {
+  #agreeOnQueueCall(
+    op: 'broadcastObject' | 'broadcastTensorDict',
+    src: number,
+    rootCheck?: () => void,
+  ): GroupQueueEnd | undefined {
     this.live();
     if (this.queueSizes === undefined || this.worldSize === 1) return undefined;
     // The root checks what it will send before the agreement (a value it cannot send fails on it alone):
@@ -153,7 +159,10 @@ export class GroupCoordinator extends GroupVariants {
    * Tensors travel by value through the group's queue (their bytes out of band: one copy per side).
    * With one member, returns `dict` itself at once, as vLLM does.
    */
-  broadcastTensorDict(dict: Record<string, unknown> | undefined, options: { src?: number } = {}): Record<string, unknown> {
+  broadcastTensorDict(
+    dict: Record<string, unknown> | undefined,
+    options: { src?: number } = {},
+  ): Record<string, unknown> {
     const src = this.member('options.src', options.src ?? 0);
     if (this.worldSize === 1) {
       this.live();
@@ -171,11 +180,16 @@ export class GroupCoordinator extends GroupVariants {
       (queue.end as QueueWriter).broadcastObject(boxTensors(objects.packTensorDict(dict!)));
       return dict!;
     }
-    return objects.unpackTensorDict(unboxTensors((queue.end as QueueReader).broadcastObject()) as objects.PackedTensorDict);
+    return objects.unpackTensorDict(
+      unboxTensors((queue.end as QueueReader).broadcastObject()) as objects.PackedTensorDict,
+    );
   }
 
   /** vLLM's send_tensor_dict (default dst: the next member); with one member, nothing to send. */
-  sendTensorDict(dict: Record<string, unknown>, options: { dst?: number; allGatherGroup?: GroupCoordinator } = {}): void {
+  sendTensorDict(
+    dict: Record<string, unknown>,
+    options: { dst?: number; allGatherGroup?: GroupCoordinator } = {},
+  ): void {
     this.live();
     if (this.worldSize === 1) return;
     const dst = this.member('options.dst', options.dst ?? (this.rankInGroup + 1) % this.worldSize);
@@ -187,7 +201,9 @@ export class GroupCoordinator extends GroupVariants {
   }
 
   /** vLLM's recv_tensor_dict (default src: the previous member); with one member, undefined (vLLM's None). */
-  recvTensorDict(options: { src?: number; allGatherGroup?: GroupCoordinator } = {}): Record<string, unknown> | undefined {
+  recvTensorDict(
+    options: { src?: number; allGatherGroup?: GroupCoordinator } = {},
+  ): Record<string, unknown> | undefined {
     this.live();
     if (this.worldSize === 1) return undefined;
     const src = this.#dictSource(options.src);

@@ -99,7 +99,9 @@ export class GroupBase {
       ranks: this.ranks,
       occurrence: options.occurrence ?? 0,
       name: this.groupName,
-      timeoutMs: options.timeoutMs === undefined ? context.timeoutMs : checkTimeout('options.timeoutMs', options.timeoutMs),
+      timeoutMs: options.timeoutMs === undefined
+        ? context.timeoutMs
+        : checkTimeout('options.timeoutMs', options.timeoutMs),
       checkCalls: options.checkCalls ?? context.checkCalls,
     });
     // Members in one process: the CPU side runs on shared memory (threads). Members in several processes:
@@ -112,7 +114,9 @@ export class GroupBase {
     this.cpuSide = new CheckedCommunicator(cpu, context, this.spec);
     this.cpuCommunicator = this.cpuSide;
     const mq = options.messageQueue;
-    this.queueSizes = mq === false ? undefined : { maxChunkBytes: mq?.maxChunkBytes ?? QUEUE_CHUNK_BYTES, maxChunks: mq?.maxChunks ?? QUEUE_CHUNKS };
+    this.queueSizes = mq === false
+      ? undefined
+      : { maxChunkBytes: mq?.maxChunkBytes ?? QUEUE_CHUNK_BYTES, maxChunks: mq?.maxChunks ?? QUEUE_CHUNKS };
   }
 
   #storeSide(context: CommContext): ProcessSpanCommunicator {
@@ -214,7 +218,9 @@ export class GroupBase {
   }
 
   protected live(): void {
-    if (this.destroyed) throw invalidType('group', 'a group that was not destroyed', `destroyed group ${this.groupName}`);
+    if (this.destroyed) {
+      throw invalidType('group', 'a group that was not destroyed', `destroyed group ${this.groupName}`);
+    }
   }
 
   protected member(name: string, value: unknown): number {

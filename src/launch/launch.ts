@@ -18,8 +18,8 @@ export { CHECK_CALLS_ENV, type LaunchOptions } from './options.js';
 
 /**
  * Starts the job and returns it once every rank's task was posted. `Args` is the type of `options.args`,
- * `Result` what each rank's entry returns (`job.results` is a `Result[]`): see RankEntry. Every option is checked before
- * anything is taken, so a launch that throws leaves no thread and no arena memory behind.
+ * `Result` what each rank's entry returns (`job.results` is a `Result[]`): see RankEntry. Every option is checked
+ * before anything is taken, so a launch that throws leaves no thread and no arena memory behind.
  * @throws TypeError/RangeError (ERR_MULTIRANK_INVALID_ARG_TYPE / _INVALID_ARG_VALUE / _OUT_OF_RANGE)
  *   on a bad option.
  */

@@ -15,7 +15,8 @@ import { RpcServer } from './rpc-queue.js';
 
 /** Exposes the rank module's exports to the driver until the job's port closes. */
 export function serveRpc(
-  task: RankTask, module: Record<string, unknown>, record: RankRecord, arena: Arena, job: JobControl, entryRunning: () => boolean,
+  task: RankTask, module: Record<string, unknown>, record: RankRecord, arena: Arena, job: JobControl,
+  entryRunning: () => boolean,
 ): void {
   let server: RpcServer | undefined;
   let active = 0;

@@ -42,7 +42,11 @@ const holder: { state: ParallelState | undefined } = { state: undefined };
 export function initDistributedEnvironment(options: InitDistributedOptions = {}): ParallelState {
   const env = currentRank();
   if (env === undefined) {
-    throw new MultirankError(ErrorCodes.NOT_INITIALIZED, 'initDistributedEnvironment must run inside a rank of a multirank job (launch(), `multirank run`, or withRanks())');
+    throw new MultirankError(
+      ErrorCodes.NOT_INITIALIZED,
+      'initDistributedEnvironment must run inside a rank of a multirank job ' +
+        '(launch(), `multirank run`, or withRanks())',
+    );
   }
   const backend = options.backend ?? 'threads';
   if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('options.backend', BACKENDS, backend);
@@ -51,19 +55,32 @@ export function initDistributedEnvironment(options: InitDistributedOptions = {})
   if (missing !== undefined) {
     throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `The "${backend}" backend is unavailable: ${missing}`);
   }
-  const worldSize = options.worldSize === undefined || options.worldSize === -1 ? env.worldSize : checkInteger('options.worldSize', options.worldSize, 1);
-  const rank = options.rank === undefined || options.rank === -1 ? env.context.rank : checkInteger('options.rank', options.rank, 0);
-  if (worldSize !== env.worldSize) throw outOfRange(`\`options.worldSize\` (${worldSize}) differs from the job's world size (${env.worldSize})`);
-  if (rank !== env.context.rank) throw outOfRange(`\`options.rank\` (${rank}) differs from this thread's rank (${env.context.rank})`);
-  const localRank = options.localRank === undefined || options.localRank === -1 ? env.localRank : checkInteger('options.localRank', options.localRank, 0);
+  const worldSize = options.worldSize === undefined || options.worldSize === -1
+    ? env.worldSize
+    : checkInteger('options.worldSize', options.worldSize, 1);
+  const rank = options.rank === undefined || options.rank === -1
+    ? env.context.rank
+    : checkInteger('options.rank', options.rank, 0);
+  if (worldSize !== env.worldSize) {
+    throw outOfRange(`\`options.worldSize\` (${worldSize}) differs from the job's world size (${env.worldSize})`);
+  }
+  if (rank !== env.context.rank) {
+    throw outOfRange(`\`options.rank\` (${rank}) differs from this thread's rank (${env.context.rank})`);
+  }
+  const localRank = options.localRank === undefined || options.localRank === -1
+    ? env.localRank
+    : checkInteger('options.localRank', options.localRank, 0);
   const timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeout('options.timeoutMs', options.timeoutMs);
   checkInitMethod('options.initMethod', options.initMethod, env.context.processWorld);
   checkInitMethod('options.distributedInitMethod', options.distributedInitMethod, env.context.processWorld);
   if (holder.state !== undefined && holder.state.context === env.context) {
-    if (holder.state.worldSize !== worldSize) throw outOfRange(`The world group exists with ${holder.state.worldSize} ranks; got worldSize ${worldSize}`);
+    if (holder.state.worldSize !== worldSize) {
+      throw outOfRange(`The world group exists with ${holder.state.worldSize} ranks; got worldSize ${worldSize}`);
+    }
     if (timeoutMs !== undefined && timeoutMs !== holder.state.timeoutMs) {
       throw outOfRange(
-        `The environment exists with timeoutMs ${holder.state.timeoutMs}; got ${timeoutMs}: call destroyDistributedEnvironment() first`,
+        `The environment exists with timeoutMs ${holder.state.timeoutMs}; got ${timeoutMs}: ` +
+          'call destroyDistributedEnvironment() first',
       );
     }
     return holder.state;
@@ -78,7 +95,10 @@ export function initDistributedEnvironment(options: InitDistributedOptions = {})
 export function getParallelState(): ParallelState {
   const state = holder.state;
   if (state === undefined || state.context !== currentRank()?.context) {
-    throw new MultirankError(ErrorCodes.NOT_INITIALIZED, 'The distributed environment is not initialized: call initDistributedEnvironment() first');
+    throw new MultirankError(
+      ErrorCodes.NOT_INITIALIZED,
+      'The distributed environment is not initialized: call initDistributedEnvironment() first',
+    );
   }
   return state;
 }

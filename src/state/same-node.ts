@@ -23,7 +23,8 @@ function checkArgs(group: unknown, sourceRank: unknown): GroupCoordinator {
  * For each member of `group` (in group order), whether it is on the same node as member `sourceRank`
  * (a rank within the group). Every member must call it.
  * @throws TypeError ERR_MULTIRANK_INVALID_ARG_TYPE when `group` is not a GroupCoordinator.
- * @throws RangeError ERR_MULTIRANK_OUT_OF_RANGE when `sourceRank` is not a rank of the group (TypeError when not an integer).
+ * @throws RangeError ERR_MULTIRANK_OUT_OF_RANGE when `sourceRank` is not a rank of the group (TypeError when not an
+ *   integer).
  */
 export function sameNodeFlags(group: GroupCoordinator, sourceRank = 0): boolean[] {
   const g = checkArgs(group, sourceRank);
