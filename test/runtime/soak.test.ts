@@ -28,8 +28,27 @@ function handles(): Record<string, number> {
   return counts;
 }
 
+/**
+ * The driver's interval timers still running. The job's (its watchdog's, its still-waiting reporter's) are
+ * unref'd, and getActiveResourcesInfo() lists no unref'd timer: a job that left one polling would pass the
+ * open-handle count.
+ */
+const intervals = new Set<unknown>();
+const { setInterval: startInterval, clearInterval: endInterval } = globalThis;
+globalThis.setInterval = ((...args: Parameters<typeof setInterval>) => {
+  const timer = startInterval(...args);
+  intervals.add(timer);
+  return timer;
+}) as typeof setInterval;
+globalThis.clearInterval = ((timer: Parameters<typeof clearInterval>[0]) => {
+  intervals.delete(timer);
+  endInterval(timer);
+}) as typeof clearInterval;
+
+type Checks = { is(a: unknown, b: unknown, m?: string): void; regex(s: string, r: RegExp, m?: string): void };
+
 /** Runs job `i` of the mix and checks that it ended as that kind of job must. */
-async function runJob(i: number, t: { is(a: unknown, b: unknown, m?: string): void; regex(s: string, r: RegExp, m?: string): void }): Promise<void> {
+async function runJob(i: number, t: Checks): Promise<void> {
   // Of each ten jobs: 4 good, 1 failing, 1 closed while busy, 4 with shared tensors left unreleased;
   // jobs 0-9 and 100-109 on fresh threads, the others on warm ones.
   const keepModuleState = Math.floor(i / 10) % 10 !== 0;
@@ -72,7 +91,10 @@ test.serial(`${JOBS} mixed jobs leave the arena, the pools and the open handles 
   // The baseline: after a first job and a shutdown, so that what is made once per process exists.
   await runJob(0, t);
   await shutdown();
-  const before = { regions: arena.liveRegions, bytes: arena.usedBytes, threads: pools.threadCount, handles: handles() };
+  const before = {
+    regions: arena.liveRegions, bytes: arena.usedBytes, threads: pools.threadCount, handles: handles(),
+    intervals: intervals.size,
+  };
   let maxThreads = 0;
   for (let i = 0; i < JOBS; i++) {
     await runJob(i, t);
@@ -86,4 +108,5 @@ test.serial(`${JOBS} mixed jobs leave the arena, the pools and the open handles 
   t.is(pools.threadCount, before.threads, 'pool threads after shutdown');
   await new Promise((resolve) => setTimeout(resolve, 100)); // let closed ports and timers go
   t.deepEqual(handles(), before.handles, 'open handles by type');
+  t.is(intervals.size, before.intervals, 'interval timers still running (unref\'d ones are no open handles)');
 });
