@@ -73,6 +73,22 @@ export function rankFailure(
 }
 
 /**
+ * The failure of rank `rank` of another process of the job (`cause`, as the job control block recorded it),
+ * which stopped `outcomes`' failed ranks here; slot s is world rank `firstRank + s`.
+ */
+export function remoteFailure(
+  outcomes: readonly RankOutcome[], rank: number, cause: string, recorder: string, firstRank: number,
+): RankFailedError {
+  const stopped = outcomes.flatMap((o, slot) => (o.ok ? [] : [firstRank + slot]));
+  const were = stopped.length === 1 ? 'was' : 'were';
+  const here = stopped.length === 0 ? '' :
+    `\n(${rankList(stopped)} of this process ${were} stopped because of it)`;
+  return new RankFailedError(
+    rank, `Rank ${rank} (in another process of the job) failed: ${cause}${here}${recorder}`,
+  );
+}
+
+/**
  * The driver's close() ended ranks that had not returned (a hung or busy job): the driver asked for it,
  * so no rank is blamed and no failure dump is written.
  */

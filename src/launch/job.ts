@@ -7,7 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { checkInteger, ErrorCodes, MultirankError, RankFailedError } from '../errors.js';
+import { checkInteger, ErrorCodes, MultirankError } from '../errors.js';
 import { CLOSED_BY_DRIVER, DEADLOCK } from '../comm/threads/job-control.js';
 import { Watchdog } from '../debug/watchdog.js';
 import { RankState } from '../debug/rank-status.js';
@@ -20,7 +20,7 @@ import type { PoolLease } from './pool.js';
 import { unwatchDumpSignal, watchDumpSignal } from './dump-signal.js';
 import type { RankOutcome } from './rank-runtime.js';
 import { serializeError } from './serialize-error.js';
-import { closedByDriver, rankFailure, threadExited } from './job-failure.js';
+import { closedByDriver, rankFailure, remoteFailure, threadExited } from './job-failure.js';
 import { decodeResult, type EncodedResult } from './result-codec.js';
 import { arenaLockSettled } from '../shm/arena-recovery.js';
 import type { ProcessJob } from './process-job.js';
@@ -223,10 +223,18 @@ export class Job<Result = unknown> {
     this.#failed = true;
     const { name, message } = serializeError(error);
     // The thread recorded its failure before it ended (lost-rejections.ts), unless another came first.
-    const abort = this.#control.abortValue;
-    const slot = abort - 1 - this.firstRank;
-    const who = slot >= 0 && slot < this.worldSize ? `rank ${abort - 1}'s thread` : 'a rank thread';
+    const slot = this.#failedSlot();
+    const who = slot === undefined ? 'a rank thread' : `rank ${this.firstRank + slot}'s thread`;
     process.stderr.write(`multirank: ${who} failed after the rank returned: ${name}: ${message}\n`);
+  }
+
+  /**
+   * The slot of this process's rank whose failure the job control block recorded first; undefined when it
+   * recorded none, a deadlock, the driver's close, or a rank of another process.
+   */
+  #failedSlot(abort = this.#control.abortValue): number | undefined {
+    const slot = abort - 1 - this.firstRank;
+    return slot >= 0 && slot < this.worldSize ? slot : undefined;
   }
 
   async #collect(): Promise<Result[]> {
@@ -236,8 +244,9 @@ export class Job<Result = unknown> {
     // A job the watchdog ended failed, even when its ranks caught the error and returned; so did a job one
     // of whose ranks recorded a failure after it returned (a promise it left rejected, nobody handling it).
     const deadlocked = abort === DEADLOCK;
-    const failedSlot = abort - 1 - this.firstRank;
-    const failedLate = failedSlot >= 0 && failedSlot < this.worldSize && outcomes[failedSlot]!.ok;
+    // The first failure recorded in the control block is the cause; the others were released by it.
+    const first = this.#failedSlot(abort);
+    const failedLate = first !== undefined && outcomes[first]!.ok;
     // Each value arrives as the rank's own copy; Tensors are rebuilt from theirs.
     if (!deadlocked && !failedLate && outcomes.every((o) => o.ok)) {
       return outcomes.map((o) => decodeResult((o as { value: EncodedResult }).value) as Result);
@@ -248,26 +257,13 @@ export class Job<Result = unknown> {
     if (!quiet()) process.stderr.write(`multirank: the job failed; flight recorder: ${where}\n${dump.summary}\n`);
     const recorder = `\n${dumpNote(dump)}`;
     if (deadlocked) throw new MultirankError(ErrorCodes.DEADLOCK, this.#control.failureMessage + recorder);
-    // The first failure recorded in the control block is the cause; the others were released by it.
-    const first = abort - 1 - this.firstRank;
-    // A rank of another process of the job (reported through the job's store) failed first.
-    if (first < 0 || first >= this.worldSize) {
-      if (abort >= 1 && abort < DEADLOCK) throw this.#remoteFailure(outcomes, abort - 1, recorder);
-      throw rankFailure(outcomes, outcomes.findIndex((o) => !o.ok), recorder, '', this.firstRank);
-    }
-    throw rankFailure(outcomes, first, recorder, this.#control.failureMessage, this.firstRank);
-  }
-
-  /** The failure of rank `rank` of another process, which stopped `outcomes`' failed ranks here. */
-  #remoteFailure(outcomes: readonly RankOutcome[], rank: number, recorder: string): RankFailedError {
-    const stopped = outcomes.flatMap((o, s) => (o.ok ? [] : [this.firstRank + s]));
-    const one = stopped.length === 1;
-    const who = `${one ? 'rank' : 'ranks'} ${stopped.join(', ')} of this process ${one ? 'was' : 'were'}`;
-    const here = stopped.length === 0 ? '' : `\n(${who} stopped because of it)`;
     const cause = this.#control.failureMessage;
-    return new RankFailedError(
-      rank, `Rank ${rank} (in another process of the job) failed: ${cause}${here}${recorder}`,
-    );
+    if (first !== undefined) throw rankFailure(outcomes, first, recorder, cause, this.firstRank);
+    // A rank of another process of the job (reported through the job's store) failed first.
+    if (abort >= 1 && abort < DEADLOCK) {
+      throw remoteFailure(outcomes, abort - 1, cause, recorder, this.firstRank);
+    }
+    throw rankFailure(outcomes, outcomes.findIndex((o) => !o.ok), recorder, '', this.firstRank);
   }
 }
 
