@@ -52,6 +52,19 @@ test('a new wait starts the count again; a rank that stopped waiting is not repo
   t.regex(reporter.poll(again + 1000) ?? '', /rank 1: blocked for 1 s in send/);
 });
 
+test('a wait that ends and another that begins between two polls is timed from the new one', (t) => {
+  const { records, reporter } = job(2);
+  records[1]!.markBlocked('send', 'send', 0, 0, 0);
+  const since = records[1]!.blockedSinceMs;
+  t.regex(reporter.poll(since + 1200) ?? '', /rank 1: blocked for 1\.2 s in send to rank 0/);
+  // The send goes through and the next one blocks before the next poll: still blocked, its progress moved.
+  records[1]!.clearBlocked();
+  records[1]!.markBlocked('send', 'send', 0, 0, 0);
+  const again = records[1]!.blockedSinceMs;
+  t.is(reporter.poll(again + 500), undefined, 'the new wait is timed from its own start');
+  t.regex(reporter.poll(again + 1000) ?? '', /rank 1: blocked for 1 s in send/, 'not on the old wait\'s schedule');
+});
+
 test('nothing is reported once the job failed or was closed (its own report says where ranks were)', (t) => {
   const { control, records, reporter } = job(2);
   records[0]!.markBlocked('recv', 'recv', 0, 0, 1);
