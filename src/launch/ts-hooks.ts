@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
-import { isTypeScriptUrl, reviveError, type SourceReply, TS_FILE } from './ts-source.js';
+import { isTypeScriptUrl, reviveError, type SourceReply } from './ts-source.js';
 
 interface ResolveContext { parentURL?: string }
 interface Resolved { url: string; format?: string | null | undefined; shortCircuit?: boolean }
@@ -35,8 +35,7 @@ export function initialize(data: { port: MessagePort }): void {
 
 export async function resolve(specifier: string, context: ResolveContext, next: NextResolve): Promise<Resolved> {
   const parent = context.parentURL;
-  if (parent !== undefined && parent.startsWith('file:') && TS_FILE.test(new URL(parent).pathname) &&
-      /^\.{1,2}\//.test(specifier) && specifier.endsWith('.js')) {
+  if (parent !== undefined && isTypeScriptUrl(parent) && /^\.{1,2}\//.test(specifier) && specifier.endsWith('.js')) {
     const candidate = new URL(specifier.replace(/\.js$/, '.ts'), parent);
     if (existsSync(fileURLToPath(candidate))) return { url: candidate.href, shortCircuit: true };
   }

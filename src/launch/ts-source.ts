@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
 
-export const TS_FILE = /\.(ts|mts|cts)$/;
+const TS_FILE = /\.(ts|mts|cts)$/;
 
 /** Whether `url` names a TypeScript file that the rank threads need served. */
 export function isTypeScriptUrl(url: string): boolean {
