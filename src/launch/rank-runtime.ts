@@ -137,9 +137,12 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
   // A rejection nobody handled fails this rank: at once (its peers' waits are released, as for a throw),
   // and its outcome, should the entry still return; after the rank reported, it still fails the job.
   let lost: SerializedError | undefined;
+  const fail = (error: SerializedError): void => {
+    job.fail(rank, `${error.name}: ${error.message}\n${error.stack ?? ''}`);
+  };
   const onLost = (error: SerializedError): void => {
     lost ??= error;
-    job.fail(rank, `${error.name}: ${error.message}\n${error.stack ?? ''}`);
+    fail(error);
   };
   beginJob(task, { context, threads, worldSize, localRank, localWorldSize }, arena, job.owner, onLost);
   let outcome: RankOutcome | undefined;
@@ -165,7 +168,7 @@ export async function runRankTask(task: RankTask): Promise<unknown> {
     // failure is recorded before the state says FAILED: the watchdog must never see a failed rank whose
     // peers still wait for it without the abort that releases them (a starved thread can pause in between).
     const serialized = lost ?? serializeError(error);
-    job.fail(rank, `${serialized.name}: ${serialized.message}\n${serialized.stack ?? ''}`);
+    fail(serialized);
     record.setState(RankState.FAILED);
     outcome = { ok: false, error: serialized, trace: trace?.events, chaosSchedule: chaos?.schedule };
   } finally {
