@@ -4,7 +4,9 @@
  * rank, every rank failing the same way, a module without the export asked for.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { withRanks } from '../../src/testing/index.js';
 import { launch } from '../../src/launch/launch.js';
 import { ErrorCodes } from '../../src/errors.js';
@@ -36,6 +38,21 @@ test('a dropped rejection ends the job at once while a peer waits for the rank, 
   t.is(error.rank, 1);
   t.regex(error.message, /^Rank 1 failed: Error: dropped on rank 1, which then hangs \(an unhandled promise rejection\)/);
   t.regex(error.message, /rank 0 was stopped because of it/);
+});
+
+test('a rejection a rank drops after its entry returned fails the job, though every entry returned', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'multirank-late-failure-'));
+  try {
+    const target = { module: fixture, exportName: 'dropsRejectionAfterReturn' };
+    const job = withRanks(2, target, { args: join(dir, 'reported'), timeoutMs: 60_000 });
+    const error = (await t.throwsAsync(job)) as Error & { code?: string; rank?: number };
+    t.is(error.code, ErrorCodes.RANK_FAILED);
+    t.is(error.rank, 1);
+    t.regex(error.message, /^Rank 1 failed after its entry returned: Error: dropped on rank 1 after it returned/);
+    t.regex(error.message, /\(an unhandled promise rejection\)\nRank 1's stack:\n/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.serial('an exception thrown from a callback after the rank returned leaves the host alive and names the rank', async (t) => {
