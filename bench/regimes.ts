@@ -167,14 +167,15 @@ if (values['no-steadiness'] !== true) {
     const a = (await sweep('multirank', s))!, b = (await sweep('multirank', s))!;
     const m = await sweep('mpi', s);
     a.forEach((r, i) => {
-      const times = [r.timeUs, b[i]!.timeUs], best = Math.min(...times), spread = Math.max(...times) / best;
+      const times = [r.timeUs, b[i]!.timeUs], slower = Math.max(...times), spread = slower / Math.min(...times);
       const theirs = m?.[i]?.timeUs;
+      // The value is the slower round: the one the goal against MPI judges, and the one its ratio is of.
       rows.push({
-        regime: `steadiness: ${op} ${r.size / 1024} KiB, 2 ranks, 2 rounds`, value: best, unit: 'µs',
+        regime: `steadiness: ${op} ${r.size / 1024} KiB, 2 ranks, 2 rounds`, value: slower, unit: 'µs',
         baseline: `rounds ${times.map((t) => t.toFixed(1)).join(' / ')} µs` + (theirs === undefined ? '' : `; MPI ${theirs.toFixed(1)} µs`),
-        ratio: theirs === undefined ? null : Math.max(...times) / theirs,
+        ratio: theirs === undefined ? null : slower / theirs,
         goal: r.size >= 64 * 1024 ? 'spread <= 1.3x; <= MPI' : 'spread <= 1.3x',
-        met: spread <= 1.3 && (r.size < 64 * 1024 || theirs === undefined || Math.max(...times) <= theirs),
+        met: spread <= 1.3 && (r.size < 64 * 1024 || theirs === undefined || slower <= theirs),
       });
     });
   }
