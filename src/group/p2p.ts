@@ -8,7 +8,7 @@
  */
 import { describe, invalidType, outOfRange } from '../errors.js';
 import { deviceKind } from '../comm/registry.js';
-import { P2P_TAG_MAX, type DeviceCommunicator } from '../comm/types.js';
+import { P2P_TAG_MAX, type DeviceCommunicator, type Received } from '../comm/types.js';
 import { parseDevice } from '../tensor/device.js';
 import { dtypeInfo, type DType } from '../tensor/dtype.js';
 import { checkShape } from '../tensor/shape.js';
@@ -44,10 +44,7 @@ export interface RecvAnySourceOptions extends Omit<RecvOptions, 'src'> {
 }
 
 /** What a receive from any source gives: the tensor and the group rank of the member that sent it. */
-export interface Received {
-  readonly tensor: Tensor;
-  readonly src: number;
-}
+export type { Received } from '../comm/types.js';
 
 /** Throws unless `value` is a tag: an integer in 0..P2P_TAG_MAX. */
 export function checkTag(name: string, value: unknown): number {
