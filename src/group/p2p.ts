@@ -186,6 +186,11 @@ export class GroupPointToPoint extends GroupCollectives {
     if (typeof value === 'string') {
       throw invalidType('options.src', `a rank of this group (0..${this.worldSize - 1}) or "any"`, value);
     }
+    return this.namedSource(value);
+  }
+
+  /** `options.src` of a receive from one member: another member (default the previous one). */
+  protected namedSource(value: unknown): number {
     const src = this.member('options.src', value ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
     if (src === this.rankInGroup) {
       throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
