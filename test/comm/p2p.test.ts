@@ -147,3 +147,12 @@ for (const n of [1, 2, 3, 8]) {
     });
   });
 }
+
+for (const n of [2, 3]) {
+  // Serial (ava runs these before the others): the arena's live regions must not move with other jobs.
+  test.serial(`destroying a group frees the messages its members held and never took (${n} ranks)`, async (t) => {
+    const results = (await run(n, 'destroyFreesHeld')) as (number[] | null)[];
+    const [takenAll, heldOne] = results[1]!;
+    t.is(heldOne, takenAll! + 1, `destroy gave back ${takenAll} regions, and ${heldOne} with a message held`);
+  });
+}
