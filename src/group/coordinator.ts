@@ -4,7 +4,7 @@
  * broadcast_object, send_object, ... on the group's CPU side) and the tensor dicts, through the group's
  * shared-memory queues or the tensor collectives (objects.ts).
  */
-import { invalidType, outOfRange } from '../errors.js';
+import { invalidType } from '../errors.js';
 import type { CpuCommunicator } from '../comm/types.js';
 import type { ProcessSpanCommunicator } from '../comm/process-span.js';
 import { MessageQueue, type GroupQueueEnd, type QueueReader, type QueueWriter } from '../shm/message-queue.js';
@@ -206,7 +206,7 @@ export class GroupCoordinator extends GroupVariants {
   ): Record<string, unknown> | undefined {
     this.live();
     if (this.worldSize === 1) return undefined;
-    const src = this.#dictSource(options.src);
+    const src = this.namedSource(options.src);
     this.work.beforeRecv(src, 0);
     if (this.acrossProcesses !== undefined) return this.#recvDictAcross(src);
     return objects.recvTensorDict(this, src, options.allGatherGroup);
@@ -236,7 +236,7 @@ export class GroupCoordinator extends GroupVariants {
   ): Work<Record<string, unknown> | undefined> {
     this.live();
     if (this.worldSize === 1) return new CompletedWork(undefined);
-    const src = this.#dictSource(options.src);
+    const src = this.namedSource(options.src);
     const { allGatherGroup } = options;
     if (allGatherGroup !== undefined && !(allGatherGroup instanceof GroupCoordinator)) {
       throw invalidType('options.allGatherGroup', 'a GroupCoordinator', allGatherGroup);
@@ -245,14 +245,6 @@ export class GroupCoordinator extends GroupVariants {
     if (this.acrossProcesses !== undefined) return this.work.recv(src, 0, () => this.#recvDictAcross(src), () => false);
     const arrived = (): boolean => allGatherGroup === undefined && this.cpuSide.probe(src, 0);
     return this.work.recv(src, 0, () => objects.recvTensorDict(this, src, allGatherGroup), arrived);
-  }
-
-  #dictSource(value: number | undefined): number {
-    const src = this.member('options.src', value ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
-    if (src === this.rankInGroup) {
-      throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);
-    }
-    return src;
   }
 
   /** A tensor dict from member `src` of a group across processes: one object through the store. */

@@ -8,7 +8,7 @@
  */
 import { describe, invalidType, outOfRange } from '../errors.js';
 import { deviceKind } from '../comm/registry.js';
-import { P2P_TAG_MAX, type DeviceCommunicator } from '../comm/types.js';
+import { P2P_TAG_MAX, type DeviceCommunicator, type Received } from '../comm/types.js';
 import { parseDevice } from '../tensor/device.js';
 import { dtypeInfo, type DType } from '../tensor/dtype.js';
 import { checkShape } from '../tensor/shape.js';
@@ -44,10 +44,7 @@ export interface RecvAnySourceOptions extends Omit<RecvOptions, 'src'> {
 }
 
 /** What a receive from any source gives: the tensor and the group rank of the member that sent it. */
-export interface Received {
-  readonly tensor: Tensor;
-  readonly src: number;
-}
+export type { Received } from '../comm/types.js';
 
 /** Throws unless `value` is a tag: an integer in 0..P2P_TAG_MAX. */
 export function checkTag(name: string, value: unknown): number {
@@ -189,6 +186,11 @@ export class GroupPointToPoint extends GroupCollectives {
     if (typeof value === 'string') {
       throw invalidType('options.src', `a rank of this group (0..${this.worldSize - 1}) or "any"`, value);
     }
+    return this.namedSource(value);
+  }
+
+  /** `options.src` of a receive from one member: another member (default the previous one). */
+  protected namedSource(value: unknown): number {
     const src = this.member('options.src', value ?? (this.rankInGroup - 1 + this.worldSize) % this.worldSize);
     if (src === this.rankInGroup) {
       throw outOfRange(`\`options.src\` (${src}) is this rank's own group rank; recv needs another member`);

@@ -143,8 +143,8 @@ class Lane {
 /** The pending operations of one group member. */
 export class WorkQueue {
   readonly #collectives = new Lane();
-  /** irecvs from a named source, by `${src}/${tag}`. */
-  readonly #named = new Map<string, Lane>();
+  /** irecvs from a named source, by tag, then by source. */
+  readonly #named = new Map<number, Map<number, Lane>>();
   /** irecvs from any source, by tag. */
   readonly #any = new Map<number, Lane>();
   /** Receives issued so far (their `seq`). */
@@ -160,9 +160,10 @@ export class WorkQueue {
   /** Queues a receive from `src` with `tag`; `ready` says, without waiting, whether its message is there. */
   recv<T>(src: number, tag: number, run: () => T, ready: () => boolean): Work<T> {
     const seq = ++this.#issued;
-    const key = `${src}/${tag}`;
-    let lane = this.#named.get(key);
-    if (lane === undefined) this.#named.set(key, (lane = new Lane()));
+    let sources = this.#named.get(tag);
+    if (sources === undefined) this.#named.set(tag, (sources = new Map()));
+    let lane = sources.get(src);
+    if (lane === undefined) sources.set(src, (lane = new Lane()));
     const anyFirst = (): Lane | undefined => this.#any.get(tag);
     return lane.add(
       () => {
@@ -189,10 +190,8 @@ export class WorkQueue {
   /** Per group rank: the pending named receives with `tag` issued before `seq` (their messages come first). */
   #reserved(tag: number, seq: number): number[] {
     const counts: number[] = [];
-    for (const [key, lane] of this.#named) {
-      const [src, laneTag] = key.split('/').map(Number) as [number, number];
-      if (laneTag === tag) counts[src] = lane.countBefore(seq);
-    }
+    const sources = this.#named.get(tag);
+    if (sources !== undefined) for (const [src, lane] of sources) counts[src] = lane.countBefore(seq);
     return counts;
   }
 
@@ -205,7 +204,7 @@ export class WorkQueue {
   /** Before a blocking receive from `src` with `tag`: completes the queued receives it would come after. */
   beforeRecv(src: number, tag: number): void {
     if (this.#running) return;
-    this.#named.get(`${src}/${tag}`)?.completeThrough();
+    this.#named.get(tag)?.get(src)?.completeThrough();
     this.#any.get(tag)?.completeThrough();
   }
 

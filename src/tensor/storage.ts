@@ -3,7 +3,7 @@
  * synchronous loop), or a region of the shared arena (`shared: true`), where every rank of the job can
  * read it and collectives move no extra bytes.
  *
- * SharedMemory regions are returned by `release()`, or by a FinalizationRegistry once the tensor is collected;
+ * Shared-memory (arena) regions are returned by `release()`, or by a FinalizationRegistry once the tensor is collected;
  * finalizers need the event loop, so rank code that keeps creating shared tensors in a synchronous loop
  * should release them (collectives never allocate arena memory per call: they reuse per-group scratch).
  * (A WeakRef sweep cannot help there: `new WeakRef(x)` keeps x alive until the synchronous job ends.)
@@ -156,7 +156,7 @@ function slabStorage(byteLength: number): Storage {
 
 /**
  * Allocates storage of `byteLength` bytes: in `arena` when given, in this thread's arena when `shared`,
- * else a plain ArrayBuffer. SharedMemory memory is not zeroed; plain memory is.
+ * else a plain ArrayBuffer. Shared (arena) memory is not zeroed; plain memory is.
  * @throws TypeError when `shared` is asked outside a rank (no arena in this thread).
  */
 export function allocateStorage(byteLength: number, arena?: SharedMemory, shared = false): Storage {

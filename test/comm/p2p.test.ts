@@ -13,6 +13,11 @@ import { quietFailures } from '../helpers/quiet-failures.js';
 
 quietFailures();
 
+interface Caught {
+  code: string;
+  message: string;
+}
+
 const fixture = new URL('../fixtures/comm-p2p.js', import.meta.url);
 const run = async (n: number, exportName: string): Promise<unknown[]> =>
   (await withRanks(n, { module: fixture, exportName }, { timeoutMs: 60_000, keepModuleState: true })) as unknown[];
@@ -70,11 +75,18 @@ for (const n of [2, 3, 8]) {
   }
 
   test(`a recv from any source of the wrong size fails naming the sender; the next message still arrives (${n} ranks)`, async (t) => {
-    const results = (await run(n, 'anySourceMismatch')) as ({ error: { code: string; message: string }; after: unknown } | null)[];
+    const results = (await run(n, 'anySourceMismatch')) as ({
+      error: Caught; after: unknown; transposedAny: Caught; transposedNamed: Caught;
+    } | null)[];
     const r = results[n - 1]!;
     t.is(r.error.code, ErrorCodes.MISMATCH);
     t.regex(r.error.message, new RegExp(`Rank ${n - 1} called recv\\(shape=\\[5\\], dtype=float32, tag=6\\) from rank 0, but that rank sent a tensor of dtype float32 with 4 elements`));
     t.deepEqual(r.after, [0, [5, 6, 7, 8]]);
+    // Same dtype, element count and number of dims, another shape: still refused.
+    for (const transposed of [r.transposedAny, r.transposedNamed]) {
+      t.is(transposed.code, ErrorCodes.MISMATCH);
+      t.regex(transposed.message, /Rank \d+ called recv\(shape=\[2, 3\], dtype=float32, tag=7\) from rank 0, but/);
+    }
   });
 
   test(`a recv whose tag never comes times out naming the tag, the source and the tags that did come (${n} ranks)`, async (t) => {
@@ -133,5 +145,14 @@ for (const n of [1, 2, 3, 8]) {
       t.deepEqual(r.received, n === 1 ? null : dict(prev), `rank ${rank}: the dict`);
       t.deepEqual(r.polled, n === 1 ? null : dict(prev + 100), `rank ${rank}: the polled dict`);
     });
+  });
+}
+
+for (const n of [2, 3]) {
+  // Serial (ava runs these before the others): the arena's live regions must not move with other jobs.
+  test.serial(`destroying a group frees the messages its members held and never took (${n} ranks)`, async (t) => {
+    const results = (await run(n, 'destroyFreesHeld')) as (number[] | null)[];
+    const [takenAll, heldOne] = results[1]!;
+    t.is(heldOne, takenAll! + 1, `destroy gave back ${takenAll} regions, and ${heldOne} with a message held`);
   });
 }

@@ -145,4 +145,6 @@ test('a job draws its points when its control block is made, and every rank read
   for (const r of [...a.hashPoints, ...b.hashPoints]) t.true(Number.isInteger(r) && r >= 0 && r < P);
   t.deepEqual(new JobControl(arena, a.byteOffset).hashPoints, a.hashPoints);
   t.notDeepEqual(a.hashPoints, b.hashPoints, 'two jobs draw their own (equal with probability 2^-62)');
+  // Each job's two points are drawn apart (a job reading one word twice would hash the shape twice at one point).
+  for (const job of [a, b]) t.not(job.hashPoints[0], job.hashPoints[1], 'two points (equal with probability 2^-31)');
 });

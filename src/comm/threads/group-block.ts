@@ -16,7 +16,7 @@
  *   then, 64-aligned: inline area, W x 2 parities x INLINE_STRIDE: a 16-byte header (the call's
  *                     fingerprint, 4 words: fingerprint.ts; on the line a reader fetches anyway) then
  *                     INLINE_BYTES of data
- *   then: mailboxes, W x W of MAILBOX_WORDS (see mailbox.ts)
+ *   then: mailboxes, W x W of MAILBOX_WORDS (layout: mailbox-format.ts)
  *
  * A collective numbered `seq` (each member counts its own calls on this group) has one or two phases:
  *   arrive: a member writes its slot, then Atomics.add(arriveCount); the member that brings the count to W
@@ -121,7 +121,7 @@ export class GroupBlock {
 
   readonly #trace: TraceRecorder | undefined;
   readonly #spin: AdaptiveSpin;
-  readonly #hashWord0: number;
+  readonly #headerWord0: number;
 
   constructor(
     arena: Arena, abort: AbortWord, byteOffset: number, ranks: readonly number[], rankInGroup: number,
@@ -135,7 +135,7 @@ export class GroupBlock {
     // spinIterations > 0 means every rank has a core: spin adaptively up to the long budget.
     this.#spin = new AdaptiveSpin(spinIterations > 0 ? SPIN_ITERATIONS_ADAPTIVE_MAX : 0);
     this.layout = groupBlockLayout(ranks.length);
-    this.#hashWord0 = this.layout.inlineOffset >> 2;
+    this.#headerWord0 = this.layout.inlineOffset >> 2;
     this.words = new Int32Array(
       arena.buffer(byteOffset + this.layout.totalBytes), byteOffset, this.layout.totalBytes >> 2,
     );
@@ -246,7 +246,7 @@ export class GroupBlock {
 
   /** Word index (in `words`) of member `member`'s inline header for call `seq` (its first of 4 words). */
   inlineHeaderWord(member: number, seq: number): number {
-    return this.#hashWord0 + (member * 2 + (seq & 1)) * (INLINE_STRIDE >> 2);
+    return this.#headerWord0 + (member * 2 + (seq & 1)) * (INLINE_STRIDE >> 2);
   }
 
   /** After arrival: whether every member stored the same fingerprint (4 words) for call `seq`. */

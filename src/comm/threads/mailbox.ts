@@ -28,12 +28,7 @@ import {
 } from './mailbox-format.js';
 import type { ArenaCopier } from './scratch.js';
 import { STALL_MS, type RankRecord } from '../../debug/rank-status.js';
-
-/** A received message: the tensor and the group rank of its sender. */
-export interface Delivery {
-  readonly tensor: Tensor;
-  readonly src: number;
-}
+import type { Received } from '../types.js';
 
 const tagText = (tag: number): string => (tag === 0 ? '' : ` (tag ${tag})`);
 
@@ -214,7 +209,9 @@ export class Mailboxes {
    * Takes the first posted message with `tag` from any member but this one (past the ones `reserved` for
    * earlier receives); it must have `shape` and `dtype`. Returns it with its sender.
    */
-  recvAny(shape: readonly number[], dtype: DType, tag = 0, reserved: readonly number[] = [], given?: Tensor): Delivery {
+  recvAny(
+    shape: readonly number[], dtype: DType, tag = 0, reserved: readonly number[] = [], given?: Tensor,
+  ): Received {
     const w = this.#block.words, me = this.#block.rankInGroup, doorbell = this.#base(me, me) + DOORBELL;
     let m = this.#first(tag, reserved);
     if (m === undefined) {
