@@ -51,11 +51,17 @@ export interface QueueSpan {
   describeMember(member: number): string;
 }
 
-/** Tells the deadlock report what a member waiting in a broadcast through this queue waits for. */
-export function broadcastMarker(group: QueueGroup, writerRank: number, record: BlockedRecord): QueueWaitMarker {
+/**
+ * Tells the deadlock report what a member waiting in a broadcast through this queue waits for.
+ * `ringReaders`: the members that read the ring, in ring order (default: every member but the writer;
+ * a queue over a group that spans processes has only the writer's process's members there).
+ */
+export function broadcastMarker(
+  group: QueueGroup, writerRank: number, record: BlockedRecord, ringReaders?: readonly number[],
+): QueueWaitMarker {
   const call = `broadcastObject from root ${writerRank} of group ${groupLabel(group.groupName, group.ranks)}`;
   const writer = group.ranks[writerRank]!;
-  const readerRank = (k: number): number => group.ranks[k < writerRank ? k : k + 1]!;
+  const readerRank = (k: number): number => group.ranks[ringReaders?.[k] ?? (k < writerRank ? k : k + 1)]!;
   return {
     afterMs: STALL_MS,
     mark: (r) => record.markBlockedOn(r.role === 'reader'

@@ -9,6 +9,7 @@
 import { randomInt } from 'node:crypto';
 import { invalidType } from '../errors.js';
 import type { GroupQueueEnd } from './message-queue.js';
+import type { QueueHandleOptions } from './queue-end.js';
 import { MessageQueue } from './message-queue.js';
 import { broadcastMarker, type QueueGroup, type QueueSpan } from './queue-group.js';
 import { QueueReader } from './queue-reader.js';
@@ -33,8 +34,11 @@ export function createSpanningQueue(
 ): GroupQueueEnd {
   const { arena, owner, timeoutMs, spinIterations, abort, record } = group.queueContext;
   const isWriter = group.rankInGroup === writerRank;
-  const marker = record === undefined ? {} : { marker: broadcastMarker(group, writerRank, record) };
-  const options = { timeoutMs, spinIterations, abort, closeOnTimeout: true, ...marker };
+  // The ring's readers are the writer's process's members only: the deadlock report names them from these.
+  const endOptions = (ringReaders: readonly number[]): QueueHandleOptions => ({
+    timeoutMs, spinIterations, abort, closeOnTimeout: true,
+    ...(record === undefined ? {} : { marker: broadcastMarker(group, writerRank, record, ringReaders) }),
+  });
   const describe = (member: number): string => span.describeMember(member);
   const readers = group.ranks.map((_, k) => k).filter((k) => k !== writerRank);
   if (isWriter) {
@@ -53,7 +57,7 @@ export function createSpanningQueue(
       const handle: SpanHandle = { offset: region.byteOffset, localReaders, remoteReaders, host, port, token };
       span.shareHandle(handle, writerRank);
       remote.waitConnected(timeoutMs, abort);
-      end = new QueueWriter(queue.ring, options, remote);
+      end = new QueueWriter(queue.ring, endOptions(localReaders), remote);
     } catch (error) {
       remote.close();
       queue.close();
@@ -78,7 +82,7 @@ export function createSpanningQueue(
     const sizes = { nReaders: handle.localReaders.length, maxChunkBytes, maxChunks };
     const place = { byteOffset: handle.offset, byteLength: MessageQueue.bytesNeeded(sizes) };
     const queue = MessageQueue.attachInArena(arena, place);
-    return groupEnd(queue, queue.reader(local, options), false, () => undefined);
+    return groupEnd(queue, queue.reader(local, endOptions(handle.localReaders)), false, () => undefined);
   }
   const index = handle.remoteReaders.indexOf(group.rankInGroup);
   const open = { op: 'connect', host: handle.host, port: handle.port, token: handle.token, reader: index } as const;

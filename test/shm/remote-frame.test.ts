@@ -5,6 +5,7 @@ import { RelayChannel, type RelayOpener, type RelayPlace } from '../../src/shm/r
 import { RemoteQueueReader } from '../../src/shm/remote-reader.js';
 import { RemoteReaders } from '../../src/shm/remote-writer.js';
 import { DefaultCodec } from '../../src/shm/serialize.js';
+import { broadcastMarker, type QueueGroup } from '../../src/shm/queue-group.js';
 
 /** The bytes of one frame as the writer's relay sends them: header, main, buffers. */
 function wire(seq: number, main: Uint8Array, buffers: Uint8Array[]): Uint8Array {
@@ -163,4 +164,17 @@ test('RemoteReaders: a lost reader fails the next send at once; one that read ev
   });
   t.true(performance.now() - started < 5_000, 'at once, not at the deadline');
   relay.end();
+});
+
+test('broadcastMarker names the ring\'s readers by their ranks, also of a queue spanning processes', (t) => {
+  const marked: string[] = [];
+  const record = { markBlockedOn: (text: string) => marked.push(text), clearBlocked: () => undefined };
+  const group = { ranks: [10, 11, 12, 13, 14, 15, 16, 17], groupName: 'world' } as unknown as QueueGroup;
+  const stalled = { role: 'writer', chunk: 0, message: 9, waitedMs: 1, text: '', unreadMessage: 7 } as const;
+  // Every member but the writer reads the ring: ring reader k is member k, or k + 1 from the writer on.
+  broadcastMarker(group, 1, record).mark({ ...stalled, pendingReaders: [0, 1] });
+  // Writer 7 in the process of members 4..7: its ring's readers are members 4, 5, 6.
+  broadcastMarker(group, 7, record, [4, 5, 6]).mark({ ...stalled, pendingReaders: [0, 2] });
+  t.regex(marked[0]!, /waiting for ranks 10, 12 to read message #7$/);
+  t.regex(marked[1]!, /waiting for ranks 14, 16 to read message #7$/);
 });
