@@ -5,7 +5,7 @@
  */
 import { groupLabel, STALL_MS } from '../debug/rank-status.js';
 import type { Arena } from './arena.js';
-import { ranksText, type BlockedRecord, type QueueWaitMarker } from './queue-end.js';
+import { ranksText, type BlockedRecord, type QueueHandleOptions, type QueueWaitMarker } from './queue-end.js';
 import type { AbortWord } from './wait.js';
 import type { RelayOpener } from './relay-channel.js';
 
@@ -69,5 +69,20 @@ export function broadcastMarker(
       : `${call}: writing message #${r.message}, waiting for ${ranksText(r.pendingReaders.map(readerRank))} ` +
         `to read message #${r.unreadMessage ?? '?'}`),
     clear: () => record.clearBlocked(),
+  };
+}
+
+/**
+ * The options of a member's end of a group queue (`ringReaders` as broadcastMarker's). A broadcast that
+ * times out closes the queue for every end: the next call must not get the message meant for the one
+ * given up on.
+ */
+export function groupEndOptions(
+  group: QueueGroup, writerRank: number, ringReaders?: readonly number[],
+): QueueHandleOptions {
+  const { timeoutMs, spinIterations, abort, record } = group.queueContext;
+  return {
+    timeoutMs, spinIterations, abort, closeOnTimeout: true,
+    ...(record === undefined ? {} : { marker: broadcastMarker(group, writerRank, record, ringReaders) }),
   };
 }
