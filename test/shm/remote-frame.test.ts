@@ -6,6 +6,8 @@ import { RemoteQueueReader } from '../../src/shm/remote-reader.js';
 import { RemoteReaders } from '../../src/shm/remote-writer.js';
 import { DefaultCodec } from '../../src/shm/serialize.js';
 import { broadcastMarker, type QueueGroup } from '../../src/shm/queue-group.js';
+import { MessageQueue } from '../../src/shm/message-queue.js';
+import { QueueWriter } from '../../src/shm/queue-writer.js';
 
 /** The bytes of one frame as the writer's relay sends them: header, main, buffers. */
 function wire(seq: number, main: Uint8Array, buffers: Uint8Array[]): Uint8Array {
@@ -178,3 +180,35 @@ test('broadcastMarker names the ring\'s readers by their ranks, also of a queue 
   t.regex(marked[0]!, /waiting for ranks 10, 12 to read message #7$/);
   t.regex(marked[1]!, /waiting for ranks 14, 16 to read message #7$/);
 });
+
+/** A queue whose writer has `local` ring readers and remote ones (over a fake relay, all connected). */
+function spanningWriter(local: number, remoteCount: number, window: number) {
+  const sizes = { nReaders: local, maxChunkBytes: 4096, maxChunks: window };
+  const byteLength = MessageQueue.bytesNeeded(sizes);
+  const queue = MessageQueue.create({ buffer: new SharedArrayBuffer(byteLength), byteOffset: 0, byteLength }, sizes);
+  const { readers, relay } = connectedReaders(remoteCount, window);
+  return { queue, relay, writer: new QueueWriter(queue.ring, { timeoutMs: 5_000 }, readers) };
+}
+
+test('QueueWriter with remote readers: drain waits for their acknowledgements too; a failed send closes the ring',
+  (t) => {
+    const a = spanningWriter(0, 1, 2);
+    a.writer.enqueue('to the socket only');
+    t.throws(() => a.writer.drain({ timeoutMs: 30 }), {
+      code: 'ERR_MULTIRANK_TIMEOUT', message: /draining 1 messages/,
+    });
+    a.relay.end();
+    const acked = spanningWriter(0, 1, 2);
+    acked.writer.enqueue('to the socket only');
+    acked.relay.post({ type: 'ack', reader: 0, consumed: 1 });
+    acked.writer.drain({ timeoutMs: 1_000 });
+    acked.relay.end();
+    // A remote reader lags past the window: the local reader gets ClosedError, not a wait.
+    const b = spanningWriter(1, 1, 1);
+    const local = b.queue.reader(0, { timeoutMs: 5_000 });
+    b.writer.enqueue(0);
+    t.is(local.dequeue(), 0);
+    t.throws(() => b.writer.enqueue(1, { timeoutMs: 30 }), { code: 'ERR_MULTIRANK_TIMEOUT' });
+    t.throws(() => local.dequeue({ timeoutMs: 2_000 }), { code: 'ERR_MULTIRANK_CLOSED' });
+    b.relay.end();
+  });
