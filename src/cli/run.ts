@@ -5,9 +5,6 @@ import { parseArgs } from 'node:util';
 import { launch } from '../launch/launch.js';
 import type { CommandOutput } from './main.js';
 import { dumpNote } from '../debug/flight-dump.js';
-
-/** The shell's code for a process ended by SIGINT (128 + 2). */
-export const INTERRUPTED_EXIT_CODE = 130;
 import type { LaunchOptions } from '../launch/options.js';
 import { timeoutFromEnv } from '../shm/wait.js';
 import type { TCPStore } from '../store/tcp-store.js';
@@ -17,6 +14,9 @@ import { processRuntime } from '../launch/runtime.js';
 import { endWithAgent, passOn, planProcesses, type ProcessesPlan } from './run-processes.js';
 import { runMpirun } from './run-mpirun.js';
 import { MpiWorld } from '../launch/mpi-world.js';
+
+/** The shell's code for a process ended by SIGINT (128 + 2). */
+export const INTERRUPTED_EXIT_CODE = 130;
 
 export const RUN_USAGE = `Usage: multirank run -n RANKS [options] rank.js|rank.ts [-- args...]
 
@@ -114,13 +114,13 @@ export async function runCommand(argv: string[], out: CommandOutput): Promise<nu
     out.error(`multirank run: ${(error as Error).message}\n\n${RUN_USAGE}`);
     return 2;
   }
+  // What each process this one starts (by mpirun or as an agent) runs: `multirank run` with these words.
+  const workerArgv = (): string[] => [...passOn(values, resolveModule(positionals[0]!)), '--', ...rankArgs];
   if (processes.mpirunProcs !== undefined) {
-    const workerArgv = [...passOn(values, resolveModule(positionals[0]!)), '--', ...rankArgs];
-    return runMpirun(options.worldSize, processes.mpirunProcs, workerArgv, out);
+    return runMpirun(options.worldSize, processes.mpirunProcs, workerArgv(), out);
   }
   if (processes.agent !== undefined) {
-    const workerArgv = [...passOn(values, resolveModule(positionals[0]!)), '--', ...rankArgs];
-    return runAgent({ ...processes.agent, ranks: options.worldSize, workerArgv }, out);
+    return runAgent({ ...processes.agent, ranks: options.worldSize, workerArgv: workerArgv() }, out);
   }
   let store: TCPStore | undefined;
   let mpiWorld: MpiWorld | undefined;

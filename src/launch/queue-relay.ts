@@ -86,7 +86,7 @@ export class QueueRelay {
       socket.setNoDelay(true);
       let hello = Buffer.alloc(0);
       let reader = -1;
-      let ack = Buffer.alloc(0);
+      let ack: Buffer = Buffer.alloc(0);
       socket.on('data', (data: Buffer) => {
         if (reader < 0) {
           hello = Buffer.concat([hello, data]);
@@ -102,8 +102,8 @@ export class QueueRelay {
           post({ type: 'connected', reader });
           data = hello.subarray(HELLO_BYTES);
         }
-        // Acknowledgements are cumulative: only the last whole one counts.
-        ack = Buffer.concat([ack, data]);
+        // Acknowledgements are cumulative: only the last whole one counts. A copy only for a partial one.
+        ack = ack.byteLength === 0 ? data : Buffer.concat([ack, data]);
         const whole = ack.byteLength - (ack.byteLength % ACK_BYTES);
         if (whole === 0) return;
         post({ type: 'ack', reader, consumed: ack.readUInt32LE(whole - ACK_BYTES) });

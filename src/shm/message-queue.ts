@@ -33,7 +33,7 @@
  */
 import type { Arena, ArenaRegion } from './arena.js';
 import { ShmRingBuffer, type RingSizes, type ShmRegion } from './ring-buffer.js';
-import { broadcastMarker, type QueueGroup } from './queue-group.js';
+import { groupEndOptions, type QueueGroup } from './queue-group.js';
 import { invalidType, outOfRange } from '../errors.js';
 import { QUEUE_CHUNK_BYTES, QUEUE_CHUNKS, type MessageQueueHandle, type QueueHandleOptions } from './queue-end.js';
 import { QueueReader } from './queue-reader.js';
@@ -163,7 +163,7 @@ function createQueueFromGroup(
     throw outOfRange(`\`writerRank\` (${writerRank}) must be a rank of this group (0..${group.worldSize - 1})`);
   }
   if (group.span !== undefined) return createSpanningQueue(group, group.span, maxChunkBytes, maxChunks, writerRank);
-  const { arena, owner, timeoutMs, spinIterations, abort, record } = group.queueContext;
+  const { arena, owner } = group.queueContext;
   const sizes = { nReaders: group.worldSize - 1, maxChunkBytes, maxChunks };
   const isWriter = group.rankInGroup === writerRank;
   const created = isWriter ? MessageQueue.createInArena(arena, sizes, owner) : undefined;
@@ -172,12 +172,31 @@ function createQueueFromGroup(
   const place = group.broadcastOffset(region?.byteOffset ?? 0, writerRank);
   const queue = created?.queue ??
     MessageQueue.attachInArena(arena, { byteOffset: place, byteLength: MessageQueue.bytesNeeded(sizes) });
-  // A broadcast that times out closes the queue for every end: the next call must not get the message meant
-  // for the one given up on.
-  const marker = record === undefined ? {} : { marker: broadcastMarker(group, writerRank, record) };
-  const options = { timeoutMs, spinIterations, abort, closeOnTimeout: true, ...marker };
+  const options = groupEndOptions(group, writerRank);
   const readerIndex = group.rankInGroup < writerRank ? group.rankInGroup : group.rankInGroup - 1;
   const end = isWriter ? queue.writer(options) : queue.reader(readerIndex, options);
+  return groupQueueEnd(group, writerRank, queue, end, () => {
+    if (region === undefined) return;
+    try {
+      (end as QueueWriter).drain();
+    } catch {
+      queue.close();
+      return;
+    }
+    queue.close();
+    arena.free(region);
+  });
+}
+
+/**
+ * This member's end of a group queue around `end` (queue-span.ts makes them too): `enqueue` on the writer
+ * only, `dequeue` on a reader only; `destroy` as given.
+ */
+export function groupQueueEnd(
+  group: QueueGroup, writerRank: number, queue: MessageQueue | undefined,
+  end: QueueWriter | QueueReader | RemoteQueueReader, destroy: () => void,
+): GroupQueueEnd {
+  const isWriter = group.rankInGroup === writerRank;
   const role = (want: 'writer' | 'reader', call: string): void => {
     if (isWriter !== (want === 'writer')) {
       throw invalidType(`${call}()`,
@@ -185,29 +204,17 @@ function createQueueFromGroup(
         `a call on group rank ${group.rankInGroup}`);
     }
   };
+  const reader = end as QueueReader | RemoteQueueReader;
   return {
-    queue, end, isWriter,
+    queue, end, isWriter, destroy,
     enqueue: (obj) => {
       role('writer', 'enqueue');
       (end as QueueWriter).enqueue(obj);
     },
     dequeue: () => {
       role('reader', 'dequeue');
-      return (end as QueueReader).dequeue();
+      return reader.dequeue();
     },
-    broadcastObject: (obj) => (
-      isWriter ? (end as QueueWriter).broadcastObject(obj) : (end as QueueReader).broadcastObject()
-    ),
-    destroy: () => {
-      if (region === undefined) return;
-      try {
-        (end as QueueWriter).drain();
-      } catch {
-        queue.close();
-        return;
-      }
-      queue.close();
-      arena.free(region);
-    },
+    broadcastObject: (obj) => (isWriter ? (end as QueueWriter).broadcastObject(obj) : reader.broadcastObject()),
   };
 }

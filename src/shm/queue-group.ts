@@ -5,7 +5,7 @@
  */
 import { groupLabel, STALL_MS } from '../debug/rank-status.js';
 import type { Arena } from './arena.js';
-import { ranksText, type BlockedRecord, type QueueWaitMarker } from './queue-end.js';
+import { ranksText, type BlockedRecord, type QueueHandleOptions, type QueueWaitMarker } from './queue-end.js';
 import type { AbortWord } from './wait.js';
 import type { RelayOpener } from './relay-channel.js';
 
@@ -51,11 +51,17 @@ export interface QueueSpan {
   describeMember(member: number): string;
 }
 
-/** Tells the deadlock report what a member waiting in a broadcast through this queue waits for. */
-export function broadcastMarker(group: QueueGroup, writerRank: number, record: BlockedRecord): QueueWaitMarker {
+/**
+ * Tells the deadlock report what a member waiting in a broadcast through this queue waits for.
+ * `ringReaders`: the members that read the ring, in ring order (default: every member but the writer;
+ * a queue over a group that spans processes has only the writer's process's members there).
+ */
+export function broadcastMarker(
+  group: QueueGroup, writerRank: number, record: BlockedRecord, ringReaders?: readonly number[],
+): QueueWaitMarker {
   const call = `broadcastObject from root ${writerRank} of group ${groupLabel(group.groupName, group.ranks)}`;
   const writer = group.ranks[writerRank]!;
-  const readerRank = (k: number): number => group.ranks[k < writerRank ? k : k + 1]!;
+  const readerRank = (k: number): number => group.ranks[ringReaders?.[k] ?? (k < writerRank ? k : k + 1)]!;
   return {
     afterMs: STALL_MS,
     mark: (r) => record.markBlockedOn(r.role === 'reader'
@@ -63,5 +69,20 @@ export function broadcastMarker(group: QueueGroup, writerRank: number, record: B
       : `${call}: writing message #${r.message}, waiting for ${ranksText(r.pendingReaders.map(readerRank))} ` +
         `to read message #${r.unreadMessage ?? '?'}`),
     clear: () => record.clearBlocked(),
+  };
+}
+
+/**
+ * The options of a member's end of a group queue (`ringReaders` as broadcastMarker's). A broadcast that
+ * times out closes the queue for every end: the next call must not get the message meant for the one
+ * given up on.
+ */
+export function groupEndOptions(
+  group: QueueGroup, writerRank: number, ringReaders?: readonly number[],
+): QueueHandleOptions {
+  const { timeoutMs, spinIterations, abort, record } = group.queueContext;
+  return {
+    timeoutMs, spinIterations, abort, closeOnTimeout: true,
+    ...(record === undefined ? {} : { marker: broadcastMarker(group, writerRank, record, ringReaders) }),
   };
 }

@@ -7,11 +7,8 @@
  * store, as vLLM broadcasts its Handle; then waits until every remote reader has connected.
  */
 import { randomInt } from 'node:crypto';
-import { invalidType } from '../errors.js';
-import type { GroupQueueEnd } from './message-queue.js';
-import { MessageQueue } from './message-queue.js';
-import { broadcastMarker, type QueueGroup, type QueueSpan } from './queue-group.js';
-import { QueueReader } from './queue-reader.js';
+import { groupQueueEnd, MessageQueue, type GroupQueueEnd } from './message-queue.js';
+import { groupEndOptions, type QueueGroup, type QueueSpan } from './queue-group.js';
 import { QueueWriter } from './queue-writer.js';
 import { RelayChannel } from './relay-channel.js';
 import { RemoteQueueReader } from './remote-reader.js';
@@ -31,10 +28,8 @@ interface SpanHandle {
 export function createSpanningQueue(
   group: QueueGroup, span: QueueSpan, maxChunkBytes: number, maxChunks: number, writerRank: number,
 ): GroupQueueEnd {
-  const { arena, owner, timeoutMs, spinIterations, abort, record } = group.queueContext;
+  const { arena, owner, timeoutMs, abort } = group.queueContext;
   const isWriter = group.rankInGroup === writerRank;
-  const marker = record === undefined ? {} : { marker: broadcastMarker(group, writerRank, record) };
-  const options = { timeoutMs, spinIterations, abort, closeOnTimeout: true, ...marker };
   const describe = (member: number): string => span.describeMember(member);
   const readers = group.ranks.map((_, k) => k).filter((k) => k !== writerRank);
   if (isWriter) {
@@ -53,13 +48,14 @@ export function createSpanningQueue(
       const handle: SpanHandle = { offset: region.byteOffset, localReaders, remoteReaders, host, port, token };
       span.shareHandle(handle, writerRank);
       remote.waitConnected(timeoutMs, abort);
-      end = new QueueWriter(queue.ring, options, remote);
+      // The ring's readers are the writer's process's members only: the deadlock report names them so.
+      end = new QueueWriter(queue.ring, groupEndOptions(group, writerRank, localReaders), remote);
     } catch (error) {
       remote.close();
       queue.close();
       throw error;
     }
-    return groupEnd(queue, end, true, () => {
+    return groupQueueEnd(group, writerRank, queue, end, () => {
       try {
         end.drain();
       } catch {
@@ -78,37 +74,13 @@ export function createSpanningQueue(
     const sizes = { nReaders: handle.localReaders.length, maxChunkBytes, maxChunks };
     const place = { byteOffset: handle.offset, byteLength: MessageQueue.bytesNeeded(sizes) };
     const queue = MessageQueue.attachInArena(arena, place);
-    return groupEnd(queue, queue.reader(local, options), false, () => undefined);
+    const end = queue.reader(local, groupEndOptions(group, writerRank, handle.localReaders));
+    return groupQueueEnd(group, writerRank, queue, end, () => undefined);
   }
   const index = handle.remoteReaders.indexOf(group.rankInGroup);
   const open = { op: 'connect', host: handle.host, port: handle.port, token: handle.token, reader: index } as const;
   const reader = new RemoteQueueReader(new RelayChannel(span.openRelay, open), index, {
     timeoutMs, abort, closeOnTimeout: true, writer: describe(writerRank), name: describe(group.rankInGroup),
   });
-  return groupEnd(undefined, reader, false, () => reader.close());
-}
-
-function groupEnd(
-  queue: MessageQueue | undefined, end: QueueWriter | QueueReader | RemoteQueueReader, isWriter: boolean,
-  destroy: () => void,
-): GroupQueueEnd {
-  const role = (want: boolean, call: string): void => {
-    if (isWriter !== want) {
-      const expected = `a call on the queue's ${want ? 'writer' : 'reader'}`;
-      throw invalidType(`${call}()`, expected, `a call on a ${isWriter ? 'writer' : 'reader'}`);
-    }
-  };
-  return {
-    queue, end, isWriter, destroy,
-    enqueue: (obj) => {
-      role(true, 'enqueue');
-      (end as QueueWriter).enqueue(obj);
-    },
-    dequeue: () => {
-      role(false, 'dequeue');
-      return (end as QueueReader | RemoteQueueReader).dequeue();
-    },
-    broadcastObject: (obj) => (isWriter ? (end as QueueWriter).broadcastObject(obj)
-      : (end as QueueReader | RemoteQueueReader).broadcastObject()),
-  };
+  return groupQueueEnd(group, writerRank, undefined, reader, () => reader.close());
 }

@@ -84,12 +84,9 @@ export class RemoteReaders {
     const header = frameHeader(seq, main.byteLength, buffers.map((b) => b.byteLength));
     // The main part is the codec's scratch and the buffers views of the caller's arrays: one exact copy
     // each (a posted view would clone its whole ArrayBuffer), then moved to the relay without another.
-    const parts = [header, main, ...buffers].map((part) => {
-      const copy = new Uint8Array(part.byteLength);
-      copy.set(part);
-      return copy;
-    });
-    this.#channel.post({ type: 'send', parts }, parts.map((part) => part.buffer));
+    // The header is a fresh exact buffer already; slice() makes each copy over an ArrayBuffer of its own.
+    const parts = [header, ...[main, ...buffers].map((part) => part.slice())];
+    this.#channel.post({ type: 'send', parts }, parts.map((part) => part.buffer as ArrayBuffer));
     this.#sent++;
   }
 

@@ -1,30 +1,11 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { results, run } from '../helpers/cli-run.js';
 import { quietFailures } from '../helpers/quiet-failures.js';
 
 quietFailures(); // failing on purpose: dumps in a removed folder, no failure summaries
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const fixture = fileURLToPath(new URL('../fixtures/procs-queue.js', import.meta.url));
-/** Generous: ranks share 2 cores with other work; nothing here should come near it. */
-const DEADLINE_MS = 120_000;
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function run(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, 'run', ...args], { timeout: DEADLINE_MS }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : (error as { code?: number }).code ?? null, stdout, stderr });
-    });
-  });
-}
-
-function results(stdout: string): Map<number, unknown> {
-  const out = new Map<number, unknown>();
-  for (const m of stdout.matchAll(/^\[rank (\d+)\] => (.*)$/gm)) out.set(Number(m[1]), JSON.parse(m[2]!));
-  return out;
-}
 
 test.serial('--procs 2: two MessageQueues over a group across 2 processes deliver 77 mixed-size messages to ' +
   'every reader in order (ring in the writer\'s process, sockets in the other); the group\'s broadcastObject too',

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -8,32 +8,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QUIET_ENV } from '../../src/launch/job.js';
+import { cli, DEADLINE_MS, results as rankResults, run, type Run } from '../helpers/cli-run.js';
 
 // Jobs here fail on purpose: no failure summaries. Each run's agent keeps its own dump folder (the tests
 // read the merged dump there) and the tests remove it.
 process.env[QUIET_ENV] = '1';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const fixture = fileURLToPath(new URL('../fixtures/procs.js', import.meta.url));
-/** Generous: ranks share 2 cores with other work; nothing here should come near it. */
-const DEADLINE_MS = 120_000;
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function run(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, 'run', ...args], { timeout: DEADLINE_MS }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : (error as { code?: number }).code ?? null, stdout, stderr });
-    });
-  });
-}
-
 /** `[rank N] => json` lines, by rank. */
-function results(stdout: string): Map<number, Record<string, unknown>> {
-  const out = new Map<number, Record<string, unknown>>();
-  for (const m of stdout.matchAll(/^\[rank (\d+)\] => (.*)$/gm)) out.set(Number(m[1]), JSON.parse(m[2]!) as Record<string, unknown>);
-  return out;
-}
+const results = (stdout: string): Map<number, Record<string, unknown>> => rankResults(stdout);
 
 /** Processes whose command line holds `token` (the workers and agents of one test run). */
 function processesWith(token: string): string[] {
