@@ -300,7 +300,7 @@ export class MpiCommunicator implements DeviceCommunicator {
     const call = `recv from group rank ${src}`;
     const tag = p2pTag(src, this.rankInGroup, this.worldSize);
     const message = this.#ops.recvMessage(this.#layout.processIndexOf[src]!, tag, this.#ms(o), call);
-    const bytes = messageBytes(message, shape, dtype, src, this.#where(call));
+    const bytes = messageBytes(message, shape, dtype, src, () => this.#where(call));
     const out = o?.out ?? empty(shape, { dtype });
     out.bytes().set(bytes);
     return out;
