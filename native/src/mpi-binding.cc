@@ -284,11 +284,15 @@ Napi::Value Barrier(const Napi::CallbackInfo &info) {
   return run(info, h, msArg(info, 1), "barrier", [&](MPI_Request *r) { return MPI_Ibarrier(comm, r); }, 0);
 }
 
-void checkPeer(const Napi::CallbackInfo &info, MPI_Comm comm, int peer, int tag) {
+// Arguments `index` (the peer, returned) and `index + 1` (the tag) of a point-to-point call on comm, checked.
+int peerArgs(const Napi::CallbackInfo &info, MPI_Comm comm, size_t index, int *tagOut) {
+  int peer = intArg(info, index, "peer"), tag = intArg(info, index + 1, "tag");
   if (peer < 0 || peer >= commSize(comm)) {
     throw Napi::RangeError::New(info.Env(), "`peer` is not a rank of the communicator");
   }
   if (tag < 0 || tag >= kCollectiveTag) throw Napi::RangeError::New(info.Env(), "`tag` must be in 0..32765");
+  *tagOut = tag;
+  return peer;
 }
 
 // send(h, buf, peer, tag, timeoutMs): returns once MPI has the bytes (MPI_Isend completed).
@@ -296,8 +300,7 @@ Napi::Value Send(const Napi::CallbackInfo &info) {
   int h = 0;
   MPI_Comm comm = commArg(info, &h);
   Bytes buf = bytesArg(info, 1, "buf");
-  int peer = intArg(info, 2, "peer"), tag = intArg(info, 3, "tag");
-  checkPeer(info, comm, peer, tag);
+  int tag = 0, peer = peerArgs(info, comm, 2, &tag);
   return run(info, h, msArg(info, 4), "send to " + std::to_string(peer), [&](MPI_Request *r) {
     return MPI_Isend(buf.data, int(buf.length), MPI_BYTE, peer, tag, comm, r);
   }, buf.length);
@@ -308,8 +311,7 @@ Napi::Value Recv(const Napi::CallbackInfo &info) {
   int h = 0;
   MPI_Comm comm = commArg(info, &h);
   Bytes buf = bytesArg(info, 1, "buf");
-  int peer = intArg(info, 2, "peer"), tag = intArg(info, 3, "tag");
-  checkPeer(info, comm, peer, tag);
+  int tag = 0, peer = peerArgs(info, comm, 2, &tag);
   std::string what = "recv from " + std::to_string(peer);
   MPI_Status status;
   Napi::Value rc = run(info, h, msArg(info, 4), what, [&](MPI_Request *r) {
@@ -347,8 +349,7 @@ Napi::Value Isend(const Napi::CallbackInfo &info) {
   int h = 0;
   MPI_Comm comm = commArg(info, &h);
   Bytes buf = bytesArg(info, 1, "buf");
-  int peer = intArg(info, 2, "peer"), tag = intArg(info, 3, "tag");
-  checkPeer(info, comm, peer, tag);
+  int tag = 0, peer = peerArgs(info, comm, 2, &tag);
   ThreadState &t = state(info);
   t.last = CallError{};
   if (isDead(h)) return result(info, fail(t, kDead, 0, "send: the communicator failed earlier"));
@@ -385,8 +386,7 @@ Napi::Value WaitSends(const Napi::CallbackInfo &info) {
 Napi::Value ProbeWait(const Napi::CallbackInfo &info) {
   int h = 0;
   MPI_Comm comm = commArg(info, &h);
-  int peer = intArg(info, 1, "peer"), tag = intArg(info, 2, "tag");
-  checkPeer(info, comm, peer, tag);
+  int tag = 0, peer = peerArgs(info, comm, 1, &tag);
   ThreadState &t = state(info);
   t.last = CallError{};
   if (isDead(h)) {
@@ -425,8 +425,7 @@ Napi::Value RecvMatched(const Napi::CallbackInfo &info) {
 Napi::Value Probe(const Napi::CallbackInfo &info) {
   int h = 0;
   MPI_Comm comm = commArg(info, &h);
-  int peer = intArg(info, 1, "peer"), tag = intArg(info, 2, "tag");
-  checkPeer(info, comm, peer, tag);
+  int tag = 0, peer = peerArgs(info, comm, 1, &tag);
   int flag = 0, count = -1;
   MPI_Status status;
   if (MPI_Iprobe(peer, tag, comm, &flag, &status) == MPI_SUCCESS && flag) MPI_Get_count(&status, MPI_BYTE, &count);
