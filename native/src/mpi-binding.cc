@@ -69,7 +69,7 @@ Napi::Value result(const Napi::CallbackInfo &info, int status) { return Napi::Nu
 // Posts with `post` (returns an MPI code), then waits. The common path of every operation that can wait.
 template <typename Post>
 Napi::Value run(const Napi::CallbackInfo &info, int handle, double timeoutMs, const std::string &what, Post post,
-                size_t bytes, MPI_Status *status = nullptr) {
+                size_t bytes) {
   ThreadState &t = state(info);
   t.last = CallError{};
   t.yieldMs = yieldWindowMs(bytes);
@@ -77,7 +77,7 @@ Napi::Value run(const Napi::CallbackInfo &info, int handle, double timeoutMs, co
   MPI_Request request = MPI_REQUEST_NULL;
   int rc = post(&request);
   if (rc != MPI_SUCCESS) return result(info, fail(t, kPost, rc, what + " failed: " + errorText(rc)));
-  return result(info, waitRequest(t, handle, &request, timeoutMs, what, status));
+  return result(info, waitRequest(t, handle, &request, timeoutMs, what));
 }
 
 Napi::Value Init(const Napi::CallbackInfo &info) {
@@ -135,7 +135,7 @@ Napi::Value CommCreate(const Napi::CallbackInfo &info) {
     std::string what =
         "group creation (tag " + std::to_string(tag) + ") waiting for process " + std::to_string(members[i]);
     for (MPI_Request &r : rq) {
-      if (waitRequest(t, parentHandle, &r, timeoutMs, what, nullptr) != kOk) return Napi::Number::New(info.Env(), -1);
+      if (waitRequest(t, parentHandle, &r, timeoutMs, what) != kOk) return Napi::Number::New(info.Env(), -1);
     }
     if (theirs[i] != hash) {
       fail(t, kFailed, 0, "group creation (tag " + std::to_string(tag) + "): process " + std::to_string(members[i]) +
@@ -246,7 +246,7 @@ Napi::Value AllGatherDirect(const Napi::CallbackInfo &info) {
     requests.push_back(r[1]);
   }
   if (requests.empty()) return result(info, kOk);
-  return result(info, waitRequests(t, h, int(requests.size()), requests.data(), msArg(info, 3), "allGather", nullptr));
+  return result(info, waitRequests(t, h, int(requests.size()), requests.data(), msArg(info, 3), "allGather"));
 }
 
 // allToAll(h, send, recv, timeoutMs): block j of send goes to rank j; block j of recv came from rank j.
@@ -284,45 +284,15 @@ Napi::Value Barrier(const Napi::CallbackInfo &info) {
   return run(info, h, msArg(info, 1), "barrier", [&](MPI_Request *r) { return MPI_Ibarrier(comm, r); }, 0);
 }
 
-void checkPeer(const Napi::CallbackInfo &info, MPI_Comm comm, int peer, int tag) {
+// Arguments `index` (the peer, returned) and `index + 1` (the tag) of a point-to-point call on comm, checked.
+int peerArgs(const Napi::CallbackInfo &info, MPI_Comm comm, size_t index, int *tagOut) {
+  int peer = intArg(info, index, "peer"), tag = intArg(info, index + 1, "tag");
   if (peer < 0 || peer >= commSize(comm)) {
     throw Napi::RangeError::New(info.Env(), "`peer` is not a rank of the communicator");
   }
   if (tag < 0 || tag >= kCollectiveTag) throw Napi::RangeError::New(info.Env(), "`tag` must be in 0..32765");
-}
-
-// send(h, buf, peer, tag, timeoutMs): returns once MPI has the bytes (MPI_Isend completed).
-Napi::Value Send(const Napi::CallbackInfo &info) {
-  int h = 0;
-  MPI_Comm comm = commArg(info, &h);
-  Bytes buf = bytesArg(info, 1, "buf");
-  int peer = intArg(info, 2, "peer"), tag = intArg(info, 3, "tag");
-  checkPeer(info, comm, peer, tag);
-  return run(info, h, msArg(info, 4), "send to " + std::to_string(peer), [&](MPI_Request *r) {
-    return MPI_Isend(buf.data, int(buf.length), MPI_BYTE, peer, tag, comm, r);
-  }, buf.length);
-}
-
-// recv(h, buf, peer, tag, timeoutMs): the next message from peer with tag, which must be buf.length bytes.
-Napi::Value Recv(const Napi::CallbackInfo &info) {
-  int h = 0;
-  MPI_Comm comm = commArg(info, &h);
-  Bytes buf = bytesArg(info, 1, "buf");
-  int peer = intArg(info, 2, "peer"), tag = intArg(info, 3, "tag");
-  checkPeer(info, comm, peer, tag);
-  std::string what = "recv from " + std::to_string(peer);
-  MPI_Status status;
-  Napi::Value rc = run(info, h, msArg(info, 4), what, [&](MPI_Request *r) {
-    return MPI_Irecv(buf.data, int(buf.length), MPI_BYTE, peer, tag, comm, r);
-  }, buf.length, &status);
-  if (rc.As<Napi::Number>().Int32Value() != kOk) return rc;
-  int count = 0;
-  MPI_Get_count(&status, MPI_BYTE, &count);
-  if (size_t(count) != buf.length) {
-    return result(info, fail(state(info), kFailed, 0, what + ": the message has " + std::to_string(count) +
-                                                       " bytes, expected " + std::to_string(buf.length)));
-  }
-  return rc;
+  *tagOut = tag;
+  return peer;
 }
 
 // Completes the finished eager sends of this thread; returns how many to (handle, peer) are still on their way.
@@ -347,8 +317,7 @@ Napi::Value Isend(const Napi::CallbackInfo &info) {
   int h = 0;
   MPI_Comm comm = commArg(info, &h);
   Bytes buf = bytesArg(info, 1, "buf");
-  int peer = intArg(info, 2, "peer"), tag = intArg(info, 3, "tag");
-  checkPeer(info, comm, peer, tag);
+  int tag = 0, peer = peerArgs(info, comm, 2, &tag);
   ThreadState &t = state(info);
   t.last = CallError{};
   if (isDead(h)) return result(info, fail(t, kDead, 0, "send: the communicator failed earlier"));
@@ -372,7 +341,7 @@ Napi::Value WaitSends(const Napi::CallbackInfo &info) {
       if (p.handle != h || (peer >= 0 && p.peer != peer)) continue;
       std::string what = "send to " + std::to_string(p.peer) + " (waiting for the receiver to take an earlier message)";
       t.yieldMs = yieldWindowMs(p.buffer.Value().As<Napi::TypedArray>().ByteLength());
-      int rc = waitRequest(t, h, &p.request, timeoutMs, what, nullptr);
+      int rc = waitRequest(t, h, &p.request, timeoutMs, what);
       if (rc != kOk) return result(info, rc);
       break;
     }
@@ -385,8 +354,7 @@ Napi::Value WaitSends(const Napi::CallbackInfo &info) {
 Napi::Value ProbeWait(const Napi::CallbackInfo &info) {
   int h = 0;
   MPI_Comm comm = commArg(info, &h);
-  int peer = intArg(info, 1, "peer"), tag = intArg(info, 2, "tag");
-  checkPeer(info, comm, peer, tag);
+  int tag = 0, peer = peerArgs(info, comm, 1, &tag);
   ThreadState &t = state(info);
   t.last = CallError{};
   if (isDead(h)) {
@@ -425,8 +393,7 @@ Napi::Value RecvMatched(const Napi::CallbackInfo &info) {
 Napi::Value Probe(const Napi::CallbackInfo &info) {
   int h = 0;
   MPI_Comm comm = commArg(info, &h);
-  int peer = intArg(info, 1, "peer"), tag = intArg(info, 2, "tag");
-  checkPeer(info, comm, peer, tag);
+  int tag = 0, peer = peerArgs(info, comm, 1, &tag);
   int flag = 0, count = -1;
   MPI_Status status;
   if (MPI_Iprobe(peer, tag, comm, &flag, &status) == MPI_SUCCESS && flag) MPI_Get_count(&status, MPI_BYTE, &count);
@@ -477,7 +444,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   const std::pair<const char *, Napi::Function::Callback> functions[] = {
       {"init", Init}, {"commCreate", CommCreate}, {"commSplit", CommSplit}, {"commRank", CommRank},
       {"commSize", CommSize}, {"commFree", CommFree}, {"allGather", AllGather}, {"allToAll", AllToAll},
-      {"broadcast", Broadcast}, {"barrier", Barrier}, {"send", Send}, {"recv", Recv}, {"probe", Probe},
+      {"broadcast", Broadcast}, {"barrier", Barrier}, {"probe", Probe},
       {"allGatherDirect", AllGatherDirect}, {"isend", Isend}, {"waitSends", WaitSends}, {"probeWait", ProbeWait},
       {"recvMatched", RecvMatched},
       {"watch", Watch}, {"lastError", LastError}, {"abort", Abort}, {"finalize", Finalize},

@@ -128,17 +128,16 @@ int fail(ThreadState &t, int status, int code, const std::string &text) {
   return status;
 }
 
-int waitRequest(ThreadState &t, int handle, MPI_Request *request, double timeoutMs, const std::string &what,
-                MPI_Status *status) {
-  return waitRequests(t, handle, 1, request, timeoutMs, what, status);
+int waitRequest(ThreadState &t, int handle, MPI_Request *request, double timeoutMs, const std::string &what) {
+  return waitRequests(t, handle, 1, request, timeoutMs, what);
 }
 
 int waitRequests(ThreadState &t, int handle, int count, MPI_Request *requests, double timeoutMs,
-                 const std::string &what, MPI_Status *status) {
+                 const std::string &what) {
   double started = nowMs(), deadline = started + timeoutMs;
   for (unsigned round = 0;; round++) {
     int done = 0;
-    int rc = count == 1 ? MPI_Test(requests, &done, status != nullptr ? status : MPI_STATUS_IGNORE)
+    int rc = count == 1 ? MPI_Test(requests, &done, MPI_STATUS_IGNORE)
                         : MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE);
     if (rc != MPI_SUCCESS) {
       markDead(handle);

@@ -64,11 +64,10 @@ std::string errorText(int code);
 int fail(ThreadState &t, int status, int code, const std::string &text);
 // Waits for `request` until it completes, the deadline passes, or the abort word is raised. `what`
 // names the call in errors. On timeout or abort the communicator is marked dead (the request stays).
-int waitRequest(ThreadState &t, int handle, MPI_Request *request, double timeoutMs, const std::string &what,
-                MPI_Status *status);
-// Waits for all of `count` requests, as waitRequest (status: of the first, when count is 1).
+int waitRequest(ThreadState &t, int handle, MPI_Request *request, double timeoutMs, const std::string &what);
+// Waits for all of `count` requests, as waitRequest.
 int waitRequests(ThreadState &t, int handle, int count, MPI_Request *requests, double timeoutMs,
-                 const std::string &what, MPI_Status *status);
+                 const std::string &what);
 // Waits for a message from peer with tag (MPI_Improbe), as waitRequest waits; the match goes to *message.
 int pollProbe(ThreadState &t, int handle, MPI_Comm comm, int peer, int tag, double timeoutMs, const std::string &what,
               MPI_Message *message, MPI_Status *status);

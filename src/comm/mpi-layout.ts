@@ -4,6 +4,12 @@
  * hierarchy on it: the members in one process meet through shared memory, one leader per process (its
  * first member in group order) talks MPI.
  */
+import { ErrorCodes, MultirankError } from '../errors.js';
+import { MPI_WORLD } from '../native/mpi.js';
+import { fromTypedArray } from '../tensor/factory.js';
+import type { MpiContext } from './mpi.js';
+import type { DeviceCommunicator, GroupSpec } from './types.js';
+
 export class GroupLayout {
   /** MPI world ranks of the processes the group spans, in the order of their first member. */
   readonly processes: readonly number[];
@@ -52,4 +58,32 @@ export class GroupLayout {
   get flat(): boolean {
     return this.maxLocal === 1;
   }
+}
+
+/**
+ * The communicators of a group laid out as `layout`: a shared-memory one over the members in this process
+ * (undefined when this member is alone in it), and the MPI communicator of the processes' leaders (`tag`
+ * tells concurrent creations apart), which the leader makes and tells its process.
+ */
+export function openGroup(ctx: MpiContext, group: GroupSpec, layout: GroupLayout, tag: number):
+  { local: DeviceCommunicator | undefined; handle: number } {
+  const { ranks, name, timeoutMs } = group;
+  const locals = layout.localMembers.map((m) => ranks[m]!);
+  if (locals.length > 1 && ctx.local === undefined) {
+    throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `Group ${name} [${ranks.join(', ')}] has ` +
+      'several members in one process, and this rank has no shared-memory communicator for them');
+  }
+  const local = locals.length > 1
+    ? ctx.local!({ ...group, ranks: locals, name: `${name}/local` }) : undefined;
+  const handle = new Int32Array(1);
+  if (layout.leader) {
+    handle[0] = ctx.binding.commCreate(MPI_WORLD, Int32Array.from(layout.processes), tag, timeoutMs);
+  }
+  local?.broadcast(fromTypedArray(handle), 0);
+  if (handle[0]! < 0) {
+    const why = layout.leader ? ctx.binding.lastError().text : 'its leader could not create it';
+    const what = `Creating group ${name} [${ranks.join(', ')}] over MPI failed: ${why}`;
+    throw new MultirankError(ErrorCodes.MPI, what);
+  }
+  return { local, handle: handle[0]! };
 }

@@ -38,10 +38,11 @@ export function encodeMessage(t: Tensor): Uint8Array {
 
 /**
  * The tensor bytes of `message`, when its sender sent `dtype` of `shape`.
- * @throws MismatchError, after `where`, naming what was expected and what group rank `src` sent.
+ * @throws MismatchError, after `where()` (built only then), naming what was expected and what group rank
+ * `src` sent.
  */
 export function messageBytes(
-  message: Uint8Array, shape: readonly number[], dtype: DType, src: number, where: string,
+  message: Uint8Array, shape: readonly number[], dtype: DType, src: number, where: () => string,
 ): Uint8Array {
   const header = new Int32Array(message.buffer, message.byteOffset, Math.min(HEADER_WORDS, message.length >> 2));
   const theirs = Array.from(header.subarray(3, 3 + (header[2] ?? 0)));
@@ -49,7 +50,7 @@ export function messageBytes(
   const same = header[0] === HEADER_MAGIC && theirDtype === dtype && theirs.length === shape.length &&
     theirs.every((s, i) => s === shape[i]);
   if (!same) {
-    throw new MismatchError(`${where}: expected ${dtype} [${shape.join(', ')}], ` +
+    throw new MismatchError(`${where()}: expected ${dtype} [${shape.join(', ')}], ` +
       `group rank ${src} sent ${theirDtype ?? `dtype code ${header[1]}`} [${theirs.join(', ')}]`);
   }
   return message.subarray(HEADER_BYTES);

@@ -16,18 +16,18 @@
  * eager: MPI sends a private copy of the message, and up to EAGER_SENDS may be on their way per peer
  * before a sender waits (as the threads backend's mailboxes); members in one process use shared memory.
  */
-import { ErrorCodes, invalidType, MismatchError, MultirankError } from '../errors.js';
-import { MPI_TAG_LIMIT, MPI_WORLD } from '../native/mpi.js';
+import { ErrorCodes, invalidType, MultirankError } from '../errors.js';
+import { MPI_TAG_LIMIT } from '../native/mpi.js';
 import {
   DTYPES, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp,
 } from '../tensor/dtype.js';
 import { fromTypedArray } from '../tensor/factory.js';
 import { empty, emptyLike, type Tensor } from '../tensor/tensor.js';
-import { compareAcross } from './mpi-agree.js';
-import { GroupLayout } from './mpi-layout.js';
+import { agreeAcross } from './mpi-agree.js';
+import { copyBlock, divideInPlace, placeBlocks, startAlong } from './mpi-blocks.js';
+import { GroupLayout, openGroup } from './mpi-layout.js';
 import { encodeMessage, largestTag, messageBytes, p2pTag } from './mpi-message.js';
 import { ProcessOps, type ProcessOpsContext } from './mpi-process-ops.js';
-import { forEachRun } from './threads/box.js';
 import { hashString } from './threads/job-control.js';
 import type {
   CallDescriptor, CallOptions, CommCapabilities, DeviceCommunicator, GroupSpec, OutOptions, Received,
@@ -80,7 +80,7 @@ export class MpiCommunicator implements DeviceCommunicator {
   #calls = 0;
 
   constructor(ctx: MpiContext, group: GroupSpec) {
-    const { ranks, occurrence, timeoutMs } = group;
+    const { ranks, occurrence } = group;
     this.#group = group;
     this.worldSize = ranks.length;
     this.rankInGroup = ranks.indexOf(ctx.rank);
@@ -93,25 +93,9 @@ export class MpiCommunicator implements DeviceCommunicator {
     const key = `${ranks.join(',')}#${occurrence}`;
     // Odd: never read as the offset of a threads group block (those are aligned) by the flight recorder.
     this.recordKey = (hashString(key) | 1) >>> 0;
-    const locals = layout.localMembers.map((m) => ranks[m]!);
-    if (locals.length > 1 && ctx.local === undefined) {
-      throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, `Group ${group.name} [${ranks.join(', ')}] has ` +
-        'several members in one process, and this rank has no shared-memory communicator for them');
-    }
-    this.#local = locals.length > 1 ? ctx.local!({ ...group, ranks: locals, name: `${group.name}/local` }) : undefined;
-    // The leader makes the MPI communicator (only the processes' leaders take part) and tells its process.
-    const handle = new Int32Array(1);
-    if (layout.leader) {
-      const tag = (this.recordKey % (MPI_TAG_LIMIT - 1)) + 1;
-      handle[0] = ctx.binding.commCreate(MPI_WORLD, Int32Array.from(layout.processes), tag, timeoutMs);
-    }
-    this.#local?.broadcast(fromTypedArray(handle), 0);
-    if (handle[0]! < 0) {
-      const why = layout.leader ? ctx.binding.lastError().text : 'its leader could not create it';
-      const what = `Creating group ${group.name} [${ranks.join(', ')}] over MPI failed: ${why}`;
-      throw new MultirankError(ErrorCodes.MPI, what);
-    }
-    this.#ops = new ProcessOps(ctx, handle[0]!, (call) => this.#where(call));
+    const opened = openGroup(ctx, group, layout, (this.recordKey % (MPI_TAG_LIMIT - 1)) + 1);
+    this.#local = opened.local;
+    this.#ops = new ProcessOps(ctx, opened.handle, (call) => this.#where(call));
   }
 
   get calls(): number {
@@ -121,8 +105,8 @@ export class MpiCommunicator implements DeviceCommunicator {
   #where(call: string): string {
     const { name, ranks } = this.#group;
     const others = ranks.filter((_, m) => this.#layout.processIndexOf[m] !== this.#layout.process);
-    return `${call} on group ${name} [${ranks.join(', ')}] (rank ${ranks[this.rankInGroup]}), waiting for ranks ` +
-      `[${others.join(', ')}] in other processes`;
+    return `${call} on group ${name} [${ranks.join(', ')}] (rank ${ranks[this.rankInGroup]}), ` +
+      `waiting for ranks [${others.join(', ')}] in other processes`;
   }
 
   #ms(o: CallOptions | undefined): number {
@@ -170,10 +154,8 @@ export class MpiCommunicator implements DeviceCommunicator {
     const part = [...t.shape];
     part[dim] = t.shape[dim]! / this.worldSize;
     const out = o?.out ?? empty(part, { dtype: t.dtype });
-    const start = t.shape.map((_, d) => (d === dim ? this.rankInGroup * part[dim]! : 0));
-    const src = whole.bytes(), dst = out.bytes();
-    const copy = (s: number, d: number, n: number): void => dst.set(src.subarray(s, s + n), d);
-    forEachRun(part, t.shape, start, part, part.map(() => 0), t.itemBytes, copy);
+    const start = startAlong(t.shape, dim, this.rankInGroup * part[dim]!);
+    copyBlock(whole.bytes(), t.shape, part, start, t.itemBytes, out.bytes());
     return out;
   }
 
@@ -221,21 +203,9 @@ export class MpiCommunicator implements DeviceCommunicator {
       this.#gatherBytes(t, timeoutMs, call, out.bytes());
     } else {
       const all = this.#gatherBytes(t, timeoutMs, call);
-      this.#place(all, t.shape, t.byteLength, shape, dim, t.itemBytes, out.bytes());
+      placeBlocks(all, this.worldSize, t.shape, t.byteLength, shape, dim, t.itemBytes, out.bytes());
     }
     return out;
-  }
-
-  /** Member j's block of `all` (shape `part`) into `dst` (shape `whole`) at j x part[dim] along `dim`. */
-  #place(all: Uint8Array, part: readonly number[], partBytes: number, whole: readonly number[], dim: number,
-    itemBytes: number, dst: Uint8Array, pick: (j: number) => number = (j) => j * partBytes): void {
-    const zeros = part.map(() => 0);
-    for (let j = 0; j < this.worldSize; j++) {
-      const at = whole.map((_, d) => (d === dim ? j * part[dim]! : 0));
-      const base = pick(j);
-      const copy = (s: number, d: number, n: number): void => dst.set(all.subarray(base + s, base + s + n), d);
-      forEachRun(part, part, zeros, whole, at, itemBytes, copy);
-    }
   }
 
   broadcast(t: Tensor, src: number, o?: CallOptions): Tensor {
@@ -259,27 +229,24 @@ export class MpiCommunicator implements DeviceCommunicator {
     const shape = [...block];
     shape[gatherDim] = block[gatherDim]! * w;
     const out = o?.out ?? empty(shape, { dtype: t.dtype });
-    const me = t.shape.map((_, d) => (d === scatterDim ? this.rankInGroup * block[scatterDim]! : 0));
+    const recv = new Uint8Array(t.byteLength);
     if (!this.#layout.flat) {
       // Hierarchical: every member's whole input reaches every member, which takes its own block of each.
       const all = this.#gatherBytes(t, timeoutMs, 'allToAll');
-      const mine = new Uint8Array(t.byteLength);
+      const me = startAlong(t.shape, scatterDim, this.rankInGroup * block[scatterDim]!);
       for (let j = 0; j < w; j++) {
-        const input = all.subarray(j * t.byteLength, (j + 1) * t.byteLength), base = j * blockBytes;
-        const copy = (s: number, d: number, n: number): void => mine.set(input.subarray(s, s + n), base + d);
-        forEachRun(block, t.shape, me, block, block.map(() => 0), t.itemBytes, copy);
+        const input = all.subarray(j * t.byteLength, (j + 1) * t.byteLength);
+        copyBlock(input, t.shape, block, me, t.itemBytes, recv, j * blockBytes);
       }
-      this.#place(mine, block, blockBytes, shape, gatherDim, t.itemBytes, out.bytes());
-      return out;
+    } else {
+      const send = new Uint8Array(t.byteLength), src = t.bytes();
+      for (let j = 0; j < w; j++) {
+        const at = startAlong(t.shape, scatterDim, j * block[scatterDim]!);
+        copyBlock(src, t.shape, block, at, t.itemBytes, send, j * blockBytes);
+      }
+      this.#ops.allToAll(send, recv, timeoutMs, 'allToAll');
     }
-    const send = new Uint8Array(t.byteLength), recv = new Uint8Array(t.byteLength), src = t.bytes();
-    for (let j = 0; j < w; j++) {
-      const at = t.shape.map((_, d) => (d === scatterDim ? j * block[scatterDim]! : 0));
-      const copy = (s: number, d: number, n: number): void => send.set(src.subarray(s, s + n), j * blockBytes + d);
-      forEachRun(block, t.shape, at, block, block.map(() => 0), t.itemBytes, copy);
-    }
-    this.#ops.allToAll(send, recv, timeoutMs, 'allToAll');
-    this.#place(recv, block, blockBytes, shape, gatherDim, t.itemBytes, out.bytes());
+    placeBlocks(recv, w, block, blockBytes, shape, gatherDim, t.itemBytes, out.bytes());
     return out;
   }
 
@@ -300,7 +267,7 @@ export class MpiCommunicator implements DeviceCommunicator {
     const call = `recv from group rank ${src}`;
     const tag = p2pTag(src, this.rankInGroup, this.worldSize);
     const message = this.#ops.recvMessage(this.#layout.processIndexOf[src]!, tag, this.#ms(o), call);
-    const bytes = messageBytes(message, shape, dtype, src, this.#where(call));
+    const bytes = messageBytes(message, shape, dtype, src, () => this.#where(call));
     const out = o?.out ?? empty(shape, { dtype });
     out.bytes().set(bytes);
     return out;
@@ -308,7 +275,8 @@ export class MpiCommunicator implements DeviceCommunicator {
 
   /** Not built for groups across processes (`capabilities.p2pAnySource` is false). */
   recvAnySource(_shape: readonly number[], _dtype: DType, _o?: RecvAnyOptions): Received {
-    throw invalidType('options.src', 'a group rank: the mpi backend has no receive from any source yet', 'any');
+    const what = 'a group rank: the mpi backend has no receive from any source yet';
+    throw invalidType('options.src', what, 'any');
   }
 
   probe(src: number | 'any'): boolean {
@@ -331,21 +299,7 @@ export class MpiCommunicator implements DeviceCommunicator {
    * leaders compare their processes' calls over MPI and tell their members the outcome.
    */
   agree(call: CallDescriptor, o?: CallOptions): void {
-    const timeoutMs = this.#ms(o);
-    this.#local?.agree(call, { timeoutMs });
-    const verdict = new Int32Array(1);
-    let failure: MismatchError | undefined;
-    if (this.#layout.leader) {
-      failure = compareAcross(this.#ops, this.#layout, this.#group, call, timeoutMs);
-      verdict[0] = failure === undefined ? 0 : 1;
-    }
-    this.#local?.broadcast(fromTypedArray(verdict), 0, { timeoutMs });
-    if (failure !== undefined) throw failure;
-    if (verdict[0] !== 0) {
-      const leader = this.#group.ranks[this.#layout.localMembers[0]!];
-      throw new MismatchError(`Ranks of group ${this.#group.name} [${this.#group.ranks.join(', ')}] in other ` +
-        `processes called something else than ${JSON.stringify(call)} (the report names each call on rank ${leader})`);
-    }
+    agreeAcross(this.#ops, this.#layout, this.#group, this.#local, call, this.#ms(o));
   }
 
   destroy(): void {
@@ -358,14 +312,4 @@ export class MpiCommunicator implements DeviceCommunicator {
       this.#local?.destroy();
     }
   }
-}
-
-/** `t /= n` in t's dtype (avg over several members per process: the sum, then one division). */
-function divideInPlace(t: Tensor, n: number): void {
-  const data = t.data;
-  if (data instanceof Float32Array || data instanceof Float64Array) {
-    for (let i = 0; i < data.length; i++) data[i] = data[i]! / n;
-    return;
-  }
-  for (let i = 0; i < t.numel; i++) t.setFlat(i, (t.getFlat(i) as number) / n);
 }

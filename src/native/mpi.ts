@@ -57,9 +57,6 @@ export interface MpiBinding {
   allToAll(handle: number, send: Uint8Array, recv: Uint8Array, timeoutMs: number): number;
   broadcast(handle: number, buf: Uint8Array, root: number, timeoutMs: number): number;
   barrier(handle: number, timeoutMs: number): number;
-  send(handle: number, buf: Uint8Array, peer: number, tag: number, timeoutMs: number): number;
-  /** The next message from `peer` with `tag`; it must be exactly `buf.length` bytes. */
-  recv(handle: number, buf: Uint8Array, peer: number, tag: number, timeoutMs: number): number;
   /** Posts an eager send of `buf` (a private copy: MPI reads it until the send completes) and returns. */
   isend(handle: number, buf: Uint8Array, peer: number, tag: number): number;
   /** Waits until at most `most` eager sends of this thread to `peer` (< 0: any) are still on their way. */

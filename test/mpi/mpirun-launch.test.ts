@@ -118,6 +118,21 @@ mpiTest('a rank of another process never joins: the wait ends at its deadline na
   t.deepEqual(await noneLeft(fixture), []);
 });
 
+mpiTest('processes that call different collectives: every process fails, listing each one\'s call', async (t) => {
+  const args = ['-n', '4', '--procs', '2', '--backend', 'mpi', fixture, '--export', 'mismatched', '--', '2'];
+  const r = await multirank(args);
+  t.is(r.code, 1, r.stderr);
+  const calls = (shape: number): string => `\\{"op":"allReduce","dtype":"int32","shape":\\[${shape}\\],"reduceOp":"sum"\\}`;
+  // Each process reports its first failure: its leader's (the list of calls) or its other member's.
+  t.regex(r.stderr, /Rank [01] failed: MismatchError: Ranks of group world \[0, 1, 2, 3\]/);
+  t.regex(r.stderr, /Rank [23] failed: MismatchError: Ranks of group world \[0, 1, 2, 3\]/);
+  t.regex(r.stderr, /MismatchError: Ranks of group world \[0, 1, 2, 3\] called different collectives:/);
+  if (r.stderr.includes('called different collectives:\n')) {
+    t.regex(r.stderr, new RegExp(`collectives:\\n  ranks \\[0, 1\\]: ${calls(1)}\\n  ranks \\[2, 3\\]: ${calls(2)}`));
+  }
+  t.deepEqual(await noneLeft(fixture), []);
+});
+
 mpiTest('processes that met through the store (--procs without --backend mpi): the mpi backend says why not', async (t) => {
   const r = await multirank(['-n', '2', '--procs', '2', fixture]);
   t.is(r.code, 1);

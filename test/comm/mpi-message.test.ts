@@ -1,0 +1,33 @@
+/**
+ * The `mpi` backend's point-to-point framing (mpi-message.ts), without MPI: a message decodes to the bytes it
+ * was made from when the receiver expects what was sent, and a receive of another dtype or shape fails
+ * naming both (the description of the call built only then).
+ */
+import test from 'ava';
+import { encodeMessage, messageBytes } from '../../src/comm/mpi-message.js';
+import { MismatchError } from '../../src/errors.js';
+import { fromTypedArray } from '../../src/tensor/factory.js';
+
+const t23 = fromTypedArray(Float32Array.from([1, 2, 3, 4, 5, 6]), { dtype: 'float32', shape: [2, 3] });
+
+test('a message decodes to the tensor bytes it was made from; the description is not built', (t) => {
+  let described = 0;
+  const bytes = messageBytes(encodeMessage(t23), [2, 3], 'float32', 1, () => `recv ${++described}`);
+  t.deepEqual([...bytes], [...t23.bytes()]);
+  t.is(described, 0);
+});
+
+test('a receive of another shape or dtype fails naming what was expected and what was sent', (t) => {
+  const where = (): string => 'recv from group rank 1 on group g';
+  const receive = (shape: number[], dtype: 'float32' | 'int32') => () =>
+    messageBytes(encodeMessage(t23), shape, dtype, 1, where);
+  const shape = t.throws(receive([3, 2], 'float32'), { instanceOf: MismatchError });
+  t.is(shape?.message,
+    'recv from group rank 1 on group g: expected float32 [3, 2], group rank 1 sent float32 [2, 3]');
+  const dtype = t.throws(receive([2, 3], 'int32'), { instanceOf: MismatchError });
+  t.regex(dtype?.message ?? '', /expected int32 \[2, 3\], group rank 1 sent float32 \[2, 3\]/);
+  const rank = t.throws(receive([2], 'float32'), { instanceOf: MismatchError });
+  t.regex(rank?.message ?? '', /expected float32 \[2\], group rank 1 sent float32 \[2, 3\]/);
+  const longer = t.throws(receive([2, 3, 1], 'float32'), { instanceOf: MismatchError });
+  t.regex(longer?.message ?? '', /expected float32 \[2, 3, 1\], group rank 1 sent float32 \[2, 3\]/);
+});
