@@ -2,7 +2,7 @@
 
 server:               torch's TCPStore server on a free port; prints {"port", "version"}; runs until stdin closes.
 rtt PORT N ROUNDS:    set + get of a small value, N times per round; prints the mean per round in us.
-load PORT SECONDS:    waits for the key "go", then add()s for SECONDS; prints the count.
+load PORT SECONDS TAG: adds 1 to "ready/TAG", waits for "go/TAG", then add()s for SECONDS; prints the count.
 """
 import datetime
 import json
@@ -37,8 +37,9 @@ elif sys.argv[1] == "rtt":
     print(json.dumps(out), flush=True)
 else:
     s = connect(int(sys.argv[2]))
-    seconds = float(sys.argv[3])
-    s.wait(["go"])
+    seconds, tag = float(sys.argv[3]), sys.argv[4]
+    s.add("ready/" + tag, 1)
+    s.wait(["go/" + tag])
     count, end = 0, time.perf_counter() + seconds
     while time.perf_counter() < end:
         s.add("load", 1)

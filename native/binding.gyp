@@ -1,6 +1,7 @@
 # The native addon and the CPU shims. `npm run build` runs node-gyp here through scripts/build.mjs, against
 # the Node headers of the Node that runs it; everything lands in build/Release/:
-#   multirank_native.node  the addon (loads NCCL/CUDA or HCCL/ACL at run time with dlopen)
+#   multirank_native.node  the addon (loads NCCL/CUDA or HCCL/ACL at run time with dlopen; the native
+#                          TCPStore server)
 #   libnccl_shim.so        NCCL + CUDA runtime ABI on the CPU (point MULTIRANK_NCCL_LIBRARY and
 #                          MULTIRANK_CUDART_LIBRARY at it)
 #   libhccl_shim.so        HCCL + ACL ABI on the CPU (MULTIRANK_HCCL_LIBRARY, MULTIRANK_ACL_LIBRARY)
@@ -17,7 +18,8 @@
   'targets': [
     {
       'target_name': 'multirank_native',
-      'sources': ['src/addon.cc', 'src/library.cc', 'src/ops.cc', 'src/memory.cc', 'src/comm.cc', 'src/bench.cc'],
+      'sources': ['src/addon.cc', 'src/library.cc', 'src/ops.cc', 'src/memory.cc', 'src/comm.cc', 'src/bench.cc',
+                  'src/store-server.cc'],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS'],
       'cflags!': ['-fno-exceptions'],

@@ -77,6 +77,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   initMemory(env, exports);
   initComm(env, exports);
   initBench(env, exports);
+  initStoreServer(env, exports);
   return exports;
 }
 

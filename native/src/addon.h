@@ -54,6 +54,8 @@ inline Napi::Value pointerValue(const Napi::Env &env, const void *p) {
 void initMemory(Napi::Env env, Napi::Object exports);
 void initComm(Napi::Env env, Napi::Object exports);
 void initBench(Napi::Env env, Napi::Object exports);
+// The TCPStore server on a thread of its own (store-server.cc).
+void initStoreServer(Napi::Env env, Napi::Object exports);
 // Waits for the slot's stream: polls it, the asynchronous error, the job's abort word and the deadline,
 // and aborts the communicator on any of them (the watchdog). Returns a Status.
 int waitStream(CommSlot &c, double timeoutMs);

@@ -88,12 +88,30 @@ export interface NativeAddon {
   benchLoop(h: number, send: number, recv: number, count: number, iters: number): number;
   /** The library driven from C: every rank's mean ns per float32 sum all-reduce of `count` elements. */
   benchC(vendor: VendorCode, ranks: number, iters: number, count: number): number[];
+  /** The TCPStore server on a thread of its own (native/src/store-server.cc); host "": every interface. */
+  readonly NativeStoreServer: new (host: string, port: number) => NativeStoreServerHandle;
+}
+
+/** The native TCPStore server's handle; keys are their wire bytes. */
+export interface NativeStoreServerHandle {
+  readonly port: number;
+  stats(): { connections: number; protocolErrors: number; lastProtocolError: string; keys: number };
+  get(key: Buffer): Buffer | undefined;
+  /** As a client's SET: wakes the key's waiters. */
+  set(key: Buffer, value: Uint8Array): void;
+  /** Stops the server's thread and closes every connection (returns once they are closed). */
+  close(): void;
 }
 
 const ADDON = new NativeModule<NativeAddon>(
   new URL('../../../native/build/Release/multirank_native.node', import.meta.url), 'the native addon',
   (status) => status as unknown as BuildRecord,
 );
+
+/** The addon of this thread, or undefined when it is missing (`nativeAddon()` says why). */
+export function tryNativeAddon(): NativeAddon | undefined {
+  return ADDON.load();
+}
 
 /** The addon of this thread; throws BACKEND_UNAVAILABLE with the reason when it is missing. */
 export function nativeAddon(): NativeAddon {

@@ -9,6 +9,8 @@ export { PrefixStore } from './prefix-store.js';
 export { TCPStore } from './tcp-store.js';
 export type { TCPStoreOptions } from './tcp-store.js';
 export { TCPStoreServer } from './server.js';
+export type { StoreServer } from './server.js';
+export { NativeTCPStoreServer } from './native-server.js';
 export { MAX_KEY_BYTES, MAX_KEYS, MAX_VALUE_BYTES } from './protocol.js';
 export { StatelessProcessGroup } from './stateless-group.js';
 export type { StatelessProcessGroupOptions } from './stateless-group.js';

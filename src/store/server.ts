@@ -221,7 +221,22 @@ export interface ListenOptions {
   readonly port?: number;
 }
 
-export class TCPStoreServer {
+/** What tests and diagnostics read of a running server, either implementation (this one, native-server.ts). */
+export interface StoreServer {
+  readonly port: number;
+  /** Connections closed for a malformed request, and the last reason. */
+  readonly protocolErrors: number;
+  readonly lastProtocolError: string;
+  /** Open client connections. */
+  readonly connectionCount: number;
+  /** The value at a key, as clients send keys (torch's client adds a "/" prefix). */
+  value(key: string): Uint8Array | undefined;
+  /** Sets a key as a client's SET does (wakes its waiters). */
+  setValue(key: string, value: Uint8Array): void;
+  close(): Promise<void>;
+}
+
+export class TCPStoreServer implements StoreServer {
   readonly core = new StoreCore();
   readonly connections = new Set<Connection>();
   /** Connections closed for a malformed request, and the last reason (for tests and diagnostics). */
@@ -262,6 +277,18 @@ export class TCPStoreServer {
   /** The port the server listens on. */
   get port(): number {
     return (this.#server.address() as net.AddressInfo).port;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  value(key: string): Uint8Array | undefined {
+    return this.core.get(key);
+  }
+
+  setValue(key: string, value: Uint8Array): void {
+    this.core.set(key, value);
   }
 
   /** Stops listening and closes every connection. */

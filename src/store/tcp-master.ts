@@ -1,11 +1,12 @@
 /**
- * The master's side of a TCPStore: where its server listens, the server on a worker thread of its own,
- * and torch's `waitForWorkers` (every store of a job adds 1 to the counter "init/", sent without the
- * "/" key prefix as torch's client sends it; the master polls it every 10 ms, as torch does, until
- * `worldSize` stores have joined).
+ * The master's side of a TCPStore: where its server listens, which server runs (native or TypeScript,
+ * each on a thread of its own), and torch's `waitForWorkers` (every store of a job adds 1 to the counter
+ * "init/", sent without the "/" key prefix as torch's client sends it; the master polls it every 10 ms,
+ * as torch does, until `worldSize` stores have joined).
  */
 import { Worker } from 'node:worker_threads';
 import { StoreError, TimeoutError } from '../errors.js';
+import { NativeTCPStoreServer, serverChoice } from './native-server.js';
 import { TCPStoreServer, type ListenOptions } from './server.js';
 import type { TCPStore } from './tcp-store.js';
 
@@ -47,8 +48,12 @@ export function startServerThread(options: ListenOptions): Promise<ServerHandle>
   });
 }
 
-/** Starts the master's server: on a worker thread, or in this thread when `thread` is false. */
-export function startServer(options: ListenOptions, thread: boolean): Promise<ServerHandle> {
+/**
+ * Starts the master's server: `choice` (default `serverChoice()`: MULTIRANK_STORE_SERVER, else native
+ * where the addon has it); the TypeScript one on a worker thread, or in this thread when `thread` is false.
+ */
+export function startServer(options: ListenOptions, thread: boolean, choice = serverChoice()): Promise<ServerHandle> {
+  if (choice === 'native') return NativeTCPStoreServer.listen(options);
   return thread ? startServerThread(options) : TCPStoreServer.listen(options);
 }
 

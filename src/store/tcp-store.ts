@@ -36,7 +36,13 @@ export interface TCPStoreOptions {
   readonly listenHost?: string;
   /** The wire dialect: "auto" (default: what the server answers), "current" (torch 2.x) or "legacy" (1.13). */
   readonly protocol?: Dialect | 'auto';
-  /** The master's server runs on a worker thread of its own (default), or in this thread when false. */
+  /**
+   * The master's server, as torch's `use_libuv` picks its daemon: "native" (C++, an epoll loop on a thread
+   * of its own; the default where the native addon is built) or "js" (TypeScript). Default: the
+   * MULTIRANK_STORE_SERVER environment variable, else "native" where it is built, else "js".
+   */
+  readonly server?: 'native' | 'js';
+  /** The TypeScript server runs on a worker thread of its own (default), or in this thread when false. */
   readonly serverThread?: boolean;
   /** Called with the port once the master listens, before it waits for workers (port 0: tell them the port). */
   readonly onListen?: (port: number) => void;
@@ -99,10 +105,13 @@ export class TCPStore implements Store {
     if (!['auto', 'current', 'legacy'].includes(protocol)) {
       throw invalidType('protocol', '"auto", "current" or "legacy"', protocol);
     }
+    if (options.server !== undefined && options.server !== 'native' && options.server !== 'js') {
+      throw invalidType('server', '"native" or "js"', options.server);
+    }
     let server: ServerHandle | undefined;
     if (isMaster) {
       const listen = { host: options.listenHost ?? listenHostFor(host), port };
-      server = await startServer(listen, options.serverThread ?? true);
+      server = await startServer(listen, options.serverThread ?? true, options.server);
       port = server.port;
       options.onListen?.(port);
     }

@@ -6,9 +6,9 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { TCPStore } from '../../src/index.js';
-import { TCPStoreServer } from '../../src/store/server.js';
 import { Rng } from '../helpers/mulberry32.js';
 import { VALIDATE, i64, raw, str, u64, u8 } from './raw.js';
+import { STORE_SERVERS } from './servers.js';
 
 const FUZZ_SEED = 20240617;
 const FUZZ_FRAMES = 500;
@@ -29,66 +29,70 @@ function fuzzFrame(rng: Rng): Buffer {
   }
 }
 
-test(`seeded fuzz: ${FUZZ_FRAMES} malformed frames (seed ${FUZZ_SEED}) never stop the server serving a healthy client`, async (t) => {
-  const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
-  t.teardown(() => server.close());
-  const healthy = await TCPStore.create({ host: '127.0.0.1', port: server.port, timeoutMs: 5000 });
-  t.teardown(() => healthy.close());
-  const rng = new Rng(FUZZ_SEED);
-  let sent = 0;
-  for (let batch = 0; sent < FUZZ_FRAMES; batch++) {
-    const size = Math.min(50, FUZZ_FRAMES - sent);
-    await Promise.all(Array.from({ length: size }, async () => {
-      const c = await raw(server.port);
-      c.send(fuzzFrame(rng));
-      await c.closed(30); // closed by the server, or waiting for bytes that never come: we go
-      c.socket.destroy();
-    }));
-    sent += size;
-    t.is(await healthy.add('healthy', 1), batch + 1, `batch ${batch} (seed ${FUZZ_SEED})`);
-  }
-  t.true(server.protocolErrors >= 50, `${server.protocolErrors} connections closed for malformed frames`);
-  // The server learns of each destroyed socket by a 'close' event that a loaded machine may deliver late:
-  // wait for the count to settle (a leak never settles and fails at the deadline), never for a fixed time.
-  const settleBy = Date.now() + 10_000;
-  while (server.connections.size > 2 && Date.now() < settleBy) await new Promise((resolve) => setTimeout(resolve, 20));
-  t.true(server.connections.size <= 2, `${server.connections.size} connections left after 10 s`); // the healthy store's
-  await healthy.set('k', 'v');
-  t.is(Buffer.from(await healthy.get('k')).toString(), 'v');
-});
-
-test('a raw client destroyed in the middle of a frame and of a wait: its half request never runs', async (t) => {
-  const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
-  t.teardown(() => server.close());
-  const c = await raw(server.port);
-  c.send(Buffer.concat([VALIDATE, u8(6), u64(1), str('/w'), u8(1), str('/half'), u64(100), Buffer.alloc(50)]));
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  c.socket.destroy();
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  t.false(server.core.has('/half'));
-  const other = await raw(server.port);
-  other.send(Buffer.concat([VALIDATE, u8(1), str('/w'), str('1'), u8(4), str('/n'), i64(2)]));
-  t.deepEqual(await other.read(8), i64(2)); // waking the dead client's wait harmed nothing
-  other.socket.destroy();
-});
-
-for (const mode of ['partial', 'big-set'] as const) {
-  test(`a client process killed in the middle of a request (${mode}) leaves the server serving the others`, async (t) => {
-    const store = await TCPStore.create({ host: '127.0.0.1', port: 0, isMaster: true, timeoutMs: 10_000 });
-    t.teardown(() => store.close());
-    const child = spawn(process.execPath, [new URL('../fixtures/store-client.js', import.meta.url).pathname, String(store.port), mode], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    t.teardown(() => child.kill('SIGKILL'));
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-    t.is(line.toString().trim(), 'ready');
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-    t.false(await store.check(['child/half', 'child/big']));
-    await store.set('child/waits', 'set after the waiter died');
-    t.is(await store.add('after', 1), 1);
-    const late = await TCPStore.create({ host: '127.0.0.1', port: store.port, timeoutMs: 5000 });
-    t.is(Buffer.from(await late.get('child/waits')).toString(), 'set after the waiter died');
-    await late.close();
+for (const [kind, listen] of STORE_SERVERS) {
+  test(`seeded fuzz: ${FUZZ_FRAMES} malformed frames (seed ${FUZZ_SEED}) never stop the server serving a healthy client (${kind} server)`, async (t) => {
+    const server = await listen({ host: '127.0.0.1' });
+    t.teardown(() => server.close());
+    const healthy = await TCPStore.create({ host: '127.0.0.1', port: server.port, timeoutMs: 5000 });
+    t.teardown(() => healthy.close());
+    const rng = new Rng(FUZZ_SEED);
+    let sent = 0;
+    for (let batch = 0; sent < FUZZ_FRAMES; batch++) {
+      const size = Math.min(50, FUZZ_FRAMES - sent);
+      await Promise.all(Array.from({ length: size }, async () => {
+        const c = await raw(server.port);
+        c.send(fuzzFrame(rng));
+        await c.closed(30); // closed by the server, or waiting for bytes that never come: we go
+        c.socket.destroy();
+      }));
+      sent += size;
+      t.is(await healthy.add('healthy', 1), batch + 1, `batch ${batch} (seed ${FUZZ_SEED})`);
+    }
+    t.true(server.protocolErrors >= 50, `${server.protocolErrors} connections closed for malformed frames`);
+    // The server learns of each destroyed socket by a 'close' event that a loaded machine may deliver late:
+    // wait for the count to settle (a leak never settles and fails at the deadline), never for a fixed time.
+    const settleBy = Date.now() + 10_000;
+    while (server.connectionCount > 2 && Date.now() < settleBy) await new Promise((resolve) => setTimeout(resolve, 20));
+    t.true(server.connectionCount <= 2, `${server.connectionCount} connections left after 10 s`); // the healthy store's
+    await healthy.set('k', 'v');
+    t.is(Buffer.from(await healthy.get('k')).toString(), 'v');
   });
+
+  test(`a raw client destroyed in the middle of a frame and of a wait: its half request never runs (${kind} server)`, async (t) => {
+    const server = await listen({ host: '127.0.0.1' });
+    t.teardown(() => server.close());
+    const c = await raw(server.port);
+    c.send(Buffer.concat([VALIDATE, u8(6), u64(1), str('/w'), u8(1), str('/half'), u64(100), Buffer.alloc(50)]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    c.socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    t.is(server.value('/half'), undefined);
+    const other = await raw(server.port);
+    other.send(Buffer.concat([VALIDATE, u8(1), str('/w'), str('1'), u8(4), str('/n'), i64(2)]));
+    t.deepEqual(await other.read(8), i64(2)); // waking the dead client's wait harmed nothing
+    other.socket.destroy();
+  });
+
+  for (const mode of ['partial', 'big-set'] as const) {
+    test(`a client process killed in the middle of a request (${mode}) leaves the server serving the others (${kind} server)`, async (t) => {
+      const store = await TCPStore.create({
+        host: '127.0.0.1', port: 0, isMaster: true, timeoutMs: 10_000, server: kind as 'native' | 'js',
+      });
+      t.teardown(() => store.close());
+      const child = spawn(process.execPath, [new URL('../fixtures/store-client.js', import.meta.url).pathname, String(store.port), mode], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      t.teardown(() => child.kill('SIGKILL'));
+      const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+      t.is(line.toString().trim(), 'ready');
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      t.false(await store.check(['child/half', 'child/big']));
+      await store.set('child/waits', 'set after the waiter died');
+      t.is(await store.add('after', 1), 1);
+      const late = await TCPStore.create({ host: '127.0.0.1', port: store.port, timeoutMs: 5000 });
+      t.is(Buffer.from(await late.get('child/waits')).toString(), 'set after the waiter died');
+      await late.close();
+    });
+  }
 }

@@ -2,6 +2,7 @@ import test from 'ava';
 import { PrefixStore, TCPStore } from '../../src/index.js';
 import { MAX_KEYS, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../src/store/index.js';
 import { TCPStoreServer } from '../../src/store/server.js';
+import { NativeTCPStoreServer, SERVER_CHOICE_ENV, serverChoice } from '../../src/store/native-server.js';
 import { deadlines, everyOperation, text } from './ops.js';
 
 const HOST = '127.0.0.1';
@@ -18,56 +19,58 @@ async function client(t: import('ava').ExecutionContext, port: number, extra: Pa
   return store;
 }
 
-test('the master listens on a free port and reports it; every operation (torch 2.x dialect)', async (t) => {
-  const server = await master(t);
-  t.true(server.port > 0);
-  t.is(server.protocol, 'current');
-  const store = await client(t, server.port);
-  t.is(store.protocol, 'current');
-  await everyOperation(t, store);
-  t.is(text(await server.get('a')), 'world'); // the master's own client sees the same map
-});
+for (const kind of ['native', 'js'] as const) {
+  test(`the master listens on a free port and reports it; every operation (torch 2.x dialect) (${kind} server)`, async (t) => {
+    const server = await master(t, { server: kind });
+    t.true(server.port > 0);
+    t.is(server.protocol, 'current');
+    const store = await client(t, server.port);
+    t.is(store.protocol, 'current');
+    await everyOperation(t, store);
+    t.is(text(await server.get('a')), 'world'); // the master's own client sees the same map
+  });
 
-test('every operation in torch 1.13\'s dialect (the server serves both)', async (t) => {
-  const server = await master(t, { serverThread: false });
-  const store = await client(t, server.port, { protocol: 'legacy' });
-  t.is(store.protocol, 'legacy');
-  await everyOperation(t, store);
-});
+  test(`every operation in torch 1.13's dialect (the server serves both) (${kind} server)`, async (t) => {
+    const server = await master(t, { server: kind, serverThread: false });
+    const store = await client(t, server.port, { protocol: 'legacy' });
+    t.is(store.protocol, 'legacy');
+    await everyOperation(t, store);
+  });
 
-test('deadlines name the keys, in both dialects, and the store goes on', async (t) => {
-  const server = await master(t);
-  await deadlines(t, await client(t, server.port));
-  await deadlines(t, await client(t, server.port, { protocol: 'legacy' }));
-});
+  test(`deadlines name the keys, in both dialects, and the store goes on (${kind} server)`, async (t) => {
+    const server = await master(t, { server: kind });
+    await deadlines(t, await client(t, server.port));
+    await deadlines(t, await client(t, server.port, { protocol: 'legacy' }));
+  });
 
-test('a wait cancelled just as its key arrives resolves (the crossing STOP_WAITING is read)', async (t) => {
-  const server = await master(t);
-  const store = await client(t, server.port);
-  for (let i = 0; i < 20; i++) {
-    const key = `race/${i}`;
-    const waiting = store.wait([key], 20).then(() => 'ok', (e: Error) => e.name);
-    setTimeout(() => void server.set(key, 'x'), 19 + (i % 3));
-    t.true(['ok', 'TimeoutError'].includes(await waiting));
-  }
-  t.is(text(await store.get('race/19')), 'x');
-});
+  test(`a wait cancelled just as its key arrives resolves (the crossing STOP_WAITING is read) (${kind} server)`, async (t) => {
+    const server = await master(t, { server: kind });
+    const store = await client(t, server.port);
+    for (let i = 0; i < 20; i++) {
+      const key = `race/${i}`;
+      const waiting = store.wait([key], 20).then(() => 'ok', (e: Error) => e.name);
+      setTimeout(() => void server.set(key, 'x'), 19 + (i % 3));
+      t.true(['ok', 'TimeoutError'].includes(await waiting));
+    }
+    t.is(text(await store.get('race/19')), 'x');
+  });
 
-test('8 clients x 200 adds at once: every increment counted; concurrent calls on one store', async (t) => {
-  const server = await master(t);
-  const clients = await Promise.all(Array.from({ length: 8 }, () => client(t, server.port)));
-  await Promise.all(clients.map(async (store) => {
-    for (let i = 0; i < 200; i++) await store.add('counter', 1);
-  }));
-  t.is(text(await server.get('counter')), '1600');
-  // one store, many calls in flight: pipelined in order, waits on their own connections
-  const store = clients[0]!;
-  const gets = Array.from({ length: 50 }, (_, i) => store.get(`p/${i}`));
-  const adds = await Promise.all(Array.from({ length: 100 }, () => store.add('pipelined', 2)));
-  t.deepEqual(adds, Array.from({ length: 100 }, (_, i) => 2 * (i + 1)));
-  await Promise.all(Array.from({ length: 50 }, (_, i) => clients[i % 8]!.set(`p/${i}`, String(i))));
-  t.deepEqual((await Promise.all(gets)).map(text), Array.from({ length: 50 }, (_, i) => String(i)));
-});
+  test(`8 clients x 200 adds at once: every increment counted; concurrent calls on one store (${kind} server)`, async (t) => {
+    const server = await master(t, { server: kind });
+    const clients = await Promise.all(Array.from({ length: 8 }, () => client(t, server.port)));
+    await Promise.all(clients.map(async (store) => {
+      for (let i = 0; i < 200; i++) await store.add('counter', 1);
+    }));
+    t.is(text(await server.get('counter')), '1600');
+    // one store, many calls in flight: pipelined in order, waits on their own connections
+    const store = clients[0]!;
+    const gets = Array.from({ length: 50 }, (_, i) => store.get(`p/${i}`));
+    const adds = await Promise.all(Array.from({ length: 100 }, () => store.add('pipelined', 2)));
+    t.deepEqual(adds, Array.from({ length: 100 }, (_, i) => 2 * (i + 1)));
+    await Promise.all(Array.from({ length: 50 }, (_, i) => clients[i % 8]!.set(`p/${i}`, String(i))));
+    t.deepEqual((await Promise.all(gets)).map(text), Array.from({ length: 50 }, (_, i) => String(i)));
+  });
+}
 
 test('worldSize: the master waits for every store to join, or says how many did', async (t) => {
   const pending = TCPStore.create({ host: HOST, port: 0, isMaster: true, worldSize: 3, timeoutMs: 10_000, serverThread: false });
@@ -114,6 +117,7 @@ test('create checks its options', async (t) => {
   await t.throwsAsync(TCPStore.create({ isMaster: true, protocol: 'v3' as never }), { message: /`protocol`/ });
   await t.throwsAsync(TCPStore.create({ isMaster: true, timeoutMs: -1 }), { message: /`timeoutMs`/ });
   await t.throwsAsync(TCPStore.create(null as never), { message: /`options`/ });
+  await t.throwsAsync(TCPStore.create({ isMaster: true, server: 'libuv' as never }), { message: /`server`.*"native" or "js".*libuv/ });
 });
 
 test('no server: connecting fails at the deadline with the address; a port taken fails to listen', async (t) => {
@@ -155,4 +159,34 @@ test('a PrefixStore over a TCPStore; a client of a current server that insists o
   t.is(text(await server.get('g0/x')), '1');
   t.is(server.isMaster, true);
   t.is(server.worldSize, undefined);
+});
+
+test('MULTIRANK_STORE_SERVER picks the master\'s server, and a wrong value is named', async (t) => {
+  const saved = process.env[SERVER_CHOICE_ENV];
+  // set and read back synchronously: no other test of this file runs in between
+  const choose = (value: string | undefined): 'native' | 'js' => {
+    if (value === undefined) delete process.env[SERVER_CHOICE_ENV];
+    else process.env[SERVER_CHOICE_ENV] = value;
+    try {
+      return serverChoice();
+    } finally {
+      if (saved === undefined) delete process.env[SERVER_CHOICE_ENV];
+      else process.env[SERVER_CHOICE_ENV] = saved;
+    }
+  };
+  t.is(choose('js'), 'js');
+  t.is(choose('native'), 'native');
+  t.is(choose(undefined), 'native'); // CI builds the addon: the default is the native server
+  t.throws(() => choose('uv'), { code: 'ERR_MULTIRANK_OUT_OF_RANGE', message: /MULTIRANK_STORE_SERVER.*"native", "js" or unset.*"uv"/ });
+  // both servers behind a master store: the same answers
+  for (const server of ['native', 'js'] as const) {
+    const master = await TCPStore.create({ host: HOST, port: 0, isMaster: true, timeoutMs: 5000, server });
+    const other = await TCPStore.create({ host: HOST, port: master.port, timeoutMs: 5000 });
+    t.is(master.server instanceof NativeTCPStoreServer, server === 'native');
+    await Promise.all([other.wait(['k']), master.set('k', server)]);
+    t.is(text(await other.get('k')), server);
+    t.is(await other.add('n', 2), 2);
+    await other.close();
+    await master.close();
+  }
 });

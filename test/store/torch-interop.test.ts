@@ -1,6 +1,6 @@
 /**
- * Interop with torch's own TCPStore, driven by test/store/torch_store.py: torch's client against our
- * server, and our client against torch's server. Runs with Debian's python3-torch (1.13; CI installs
+ * Interop with torch's own TCPStore, driven by test/store/torch_store.py: torch's client against both our
+ * servers (native and TypeScript), and our client against torch's server. Runs with Debian's python3-torch (1.13; CI installs
  * it) and, when MULTIRANK_TORCH_PYTHON names a Python with torch 2.x, with that too; skipped with the
  * reason where neither imports torch.
  */
@@ -34,32 +34,34 @@ for (const py of pythons) {
   const run = version ? test : test.skip;
   const name = version ? `torch ${version}` : `${py} (skipped: it cannot import torch; apt-get install python3-torch)`;
 
-  run(`${name}: torch's TCPStore client against our server`, async (t) => {
-    let child: ReturnType<typeof python> | undefined;
-    const store = await TCPStore.create({
-      host: '127.0.0.1', port: 0, isMaster: true, worldSize: 2, timeoutMs: 60_000,
-      onListen: (port) => { child = python(py, ['client', String(port)]); },
+  for (const server of ['native', 'js'] as const) {
+    run(`${name}: torch's TCPStore client against our server (${server})`, async (t) => {
+      let child: ReturnType<typeof python> | undefined;
+      const store = await TCPStore.create({
+        host: '127.0.0.1', port: 0, isMaster: true, worldSize: 2, timeoutMs: 60_000, server,
+        onListen: (port) => { child = python(py, ['client', String(port)]); },
+      });
+      t.teardown(() => store.close());
+      await store.set('from_node', 'hi torch');
+      await store.set('gone', 'x');
+      await store.get('py_waiting');
+      await store.set('late', 'arrived');
+      const out = JSON.parse((await child!.lines.next()).value as string) as Record<string, unknown>;
+      t.is(await child!.done, 0);
+      t.is(out.from_node, 'hi torch');
+      t.deepEqual(out.add, [5, 4]);
+      t.deepEqual(out.cas, ['first', 'first']);
+      t.deepEqual(out.delete, [true, false]);
+      t.true((out.num_keys as number) >= 6);
+      t.is(out.late, 'arrived');
+      t.true(Array.isArray(out.timeout) && (out.timeout as [string, number])[1] >= 250, JSON.stringify(out.timeout));
+      if (out.check) t.deepEqual(out.check, [true, false]);
+      if (out.multi) t.deepEqual(out.multi, ['1', '2', 'xy']);
+      t.is(text(await store.get('from_torch')), 'py');
+      t.deepEqual([...await store.get('binary')], [0, 255, 7]);
+      t.is(await store.add('cnt', 0), 4);
     });
-    t.teardown(() => store.close());
-    await store.set('from_node', 'hi torch');
-    await store.set('gone', 'x');
-    await store.get('py_waiting');
-    await store.set('late', 'arrived');
-    const out = JSON.parse((await child!.lines.next()).value as string) as Record<string, unknown>;
-    t.is(await child!.done, 0);
-    t.is(out.from_node, 'hi torch');
-    t.deepEqual(out.add, [5, 4]);
-    t.deepEqual(out.cas, ['first', 'first']);
-    t.deepEqual(out.delete, [true, false]);
-    t.true((out.num_keys as number) >= 6);
-    t.is(out.late, 'arrived');
-    t.true(Array.isArray(out.timeout) && (out.timeout as [string, number])[1] >= 250, JSON.stringify(out.timeout));
-    if (out.check) t.deepEqual(out.check, [true, false]);
-    if (out.multi) t.deepEqual(out.multi, ['1', '2', 'xy']);
-    t.is(text(await store.get('from_torch')), 'py');
-    t.deepEqual([...await store.get('binary')], [0, 255, 7]);
-    t.is(await store.add('cnt', 0), 4);
-  });
+  }
 
   run(`${name}: our client against torch's TCPStore server`, async (t) => {
     const server = python(py, ['server']);

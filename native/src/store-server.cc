@@ -1,0 +1,740 @@
+// The TCPStore server in native code: the same protocol, semantics and limits as src/store/server.ts (torch's
+// daemon, both dialects), on an epoll loop on a thread of its own, as torch runs its daemon. Why a second
+// implementation: with torch's Python clients on a 2-core machine, a store's throughput is bounded by its
+// server's CPU time per request, and Node's event loop and streams alone (an echo server that parses
+// nothing) cost more per request than torch's whole server. The TypeScript server stays the reference and
+// the fallback where the addon is not built; test/store runs the same cases against both.
+//
+// Threads: the loop thread owns the sockets; everything it touches is under one mutex, which the JS
+// thread also takes for the inspection calls (get/set/has/stats), so a `set` from JS wakes waiters and
+// writes their replies exactly as a SET from a client does.
+#include <napi.h>
+
+#if defined(__linux__)  // epoll, eventfd, accept4: the native server is built on Linux only
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "addon.h"
+
+namespace mr {
+namespace {
+
+// Limits and codes: src/store/protocol.ts (MAX_KEY_BYTES, MAX_VALUE_BYTES, MAX_KEYS, Q, VALIDATION_MAGIC).
+constexpr uint64_t kMaxKeyBytes = 8 * 1024;
+constexpr uint64_t kMaxValueBytes = 8 * 1024 * 1024;
+constexpr uint64_t kMaxKeys = 128 * 1024;
+constexpr uint32_t kValidationMagic = 0x3C85F7CE;
+constexpr size_t kPauseReplyBytes = size_t(64) << 20;
+enum Query {
+  VALIDATE = 0, SET, COMPARE_SET, GET, ADD, CHECK, WAIT, GETNUMKEYS, DELETE_KEY, APPEND, MULTI_GET, MULTI_SET,
+  CANCEL_WAIT, PING, QUEUE_PUSH, QUEUE_POP, QUEUE_LEN
+};
+constexpr int kLegacyWatchKey = 7;
+constexpr uint8_t kReady = 0, kNotReady = 1, kStopWaiting = 0, kWaitCanceled = 1;
+
+enum class Dialect { unknown, current, legacy };
+
+struct ProtocolError {
+  std::string message;
+};
+
+// A length as the TypeScript server reports it: lengths from 2^53 up read as Infinity there.
+std::string lengthText(uint64_t n) { return n >= (uint64_t(1) << 53) ? "Infinity" : std::to_string(n); }
+
+// JSON.stringify of a latin1 string, for error text.
+std::string quoted(const std::string &s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c < 0x20) {
+      char hex[8];
+      snprintf(hex, sizeof hex, "\\u%04x", c);
+      out += hex;
+    } else if (c < 0x80) {
+      out += char(c);
+    } else {  // latin1 above 0x7f as UTF-8
+      out += char(0xC0 | (c >> 6));
+      out += char(0x80 | (c & 0x3F));
+    }
+  }
+  return out + "\"";
+}
+
+// torch's counter parse (src/store/types.ts parseCounter): optional leading whitespace, an optional sign,
+// digits; anything may follow; the value must fit an int64.
+bool parseCounter(const std::string &text, int64_t &value) {
+  size_t i = 0;
+  while (i < text.size() && strchr(" \t\n\v\f\r", text[i]) != nullptr && text[i] != '\0') i++;
+  bool negative = false;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
+  size_t digits = i;
+  unsigned __int128 magnitude = 0;
+  const unsigned __int128 limit = negative ? (unsigned __int128)(uint64_t(1) << 63) : (uint64_t(1) << 63) - 1;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; i++) {
+    magnitude = magnitude * 10 + unsigned(text[i] - '0');
+    if (magnitude > limit) return false;
+  }
+  if (i == digits) return false;
+  value = negative ? int64_t(uint64_t(0) - uint64_t(magnitude)) : int64_t(uint64_t(magnitude));
+  return true;
+}
+
+struct Connection;
+
+struct Waiter {
+  std::vector<std::string> keys;
+  size_t remaining = 0;
+  Connection *connection = nullptr;
+  bool active = true;
+};
+
+struct Connection {
+  int fd = -1;
+  std::string in;   // bytes received and not yet consumed
+  std::string out;  // replies not yet written (from outAt)
+  size_t outAt = 0;
+  uint32_t events = 0;  // what epoll watches now
+  Dialect dialect = Dialect::unknown;
+  std::shared_ptr<Waiter> waiter;
+  bool dead = false;
+};
+
+// Reads fields without consuming; a read past the end sets `short_` and returns zeros.
+struct Cursor {
+  const std::string &b;
+  size_t pos;
+  bool short_ = false;
+
+  bool take(size_t n) {
+    if (short_ || b.size() - pos < n) {
+      short_ = true;
+      return false;
+    }
+    return true;
+  }
+  uint8_t u8() {
+    if (!take(1)) return 0;
+    return uint8_t(b[pos++]);
+  }
+  uint32_t u32() {
+    if (!take(4)) return 0;
+    uint32_t v;
+    memcpy(&v, b.data() + pos, 4);
+    pos += 4;
+    return v;
+  }
+  uint64_t u64() {
+    if (!take(8)) return 0;
+    uint64_t v;
+    memcpy(&v, b.data() + pos, 8);
+    pos += 8;
+    return v;
+  }
+  std::string bytes(uint64_t n) {
+    if (!take(size_t(n))) return std::string();
+    std::string s = b.substr(pos, size_t(n));
+    pos += size_t(n);
+    return s;
+  }
+  std::string key() {
+    uint64_t n = u64();
+    if (n > kMaxKeyBytes) throw ProtocolError{"key of " + lengthText(n) + " bytes (at most 8192)"};
+    return bytes(n);
+  }
+  std::string value() {
+    uint64_t n = u64();
+    if (n > kMaxValueBytes) throw ProtocolError{"value of " + lengthText(n) + " bytes (at most 8388608)"};
+    return bytes(n);
+  }
+  uint64_t count() {
+    uint64_t n = u64();
+    if (n > kMaxKeys) throw ProtocolError{lengthText(n) + " keys in one request (at most 131072)"};
+    return n;
+  }
+  std::vector<std::string> keys() {
+    uint64_t n = count();
+    std::vector<std::string> out;
+    for (uint64_t i = 0; i < n && !short_; i++) out.push_back(key());
+    return out;
+  }
+};
+
+void putU8(std::string &out, uint8_t v) { out += char(v); }
+void putU32(std::string &out, uint32_t v) { out.append(reinterpret_cast<const char *>(&v), 4); }
+void putU64(std::string &out, uint64_t v) { out.append(reinterpret_cast<const char *>(&v), 8); }
+void putBlob(std::string &out, const std::string &v) {
+  putU64(out, v.size());
+  out += v;
+}
+
+class Server {
+ public:
+  ~Server() { stop(); }
+
+  // Listens on host (empty: every interface, IPv6 then IPv4) and port; starts the loop. Throws a
+  // std::runtime_error with the reason.
+  void start(const std::string &host, int port) {
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_ < 0 || wake_ < 0) fail("epoll/eventfd", errno);
+    std::string reason;
+    if (host.empty()) {
+      listenFd_ = listenOn("::", port, reason);
+      if (listenFd_ < 0) listenFd_ = listenOn("0.0.0.0", port, reason);
+    } else {
+      listenFd_ = listenOn(host, port, reason);
+    }
+    if (listenFd_ < 0) {
+      closeAll();
+      throw std::runtime_error(reason);
+    }
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    getsockname(listenFd_, reinterpret_cast<sockaddr *>(&addr), &len);
+    port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&addr)->sin6_port
+                                             : reinterpret_cast<sockaddr_in *>(&addr)->sin_port);
+    watch(listenFd_, EPOLLIN, nullptr);
+    watch(wake_, EPOLLIN, reinterpret_cast<Connection *>(this));
+    thread_ = std::thread([this] { loop(); });
+  }
+
+  int port() const { return port_; }
+
+  // Stops the loop and closes every socket; safe to call twice.
+  void stop() {
+    if (thread_.joinable()) {
+      uint64_t one = 1;
+      ssize_t ignored = write(wake_, &one, sizeof one);
+      (void)ignored;
+      thread_.join();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    closeAll();
+  }
+
+  std::mutex mutex_;
+  size_t protocolErrors_ = 0;
+  std::string lastProtocolError_;
+  std::unordered_map<std::string, std::string> values_;
+  std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+
+  // `set` as a client's SET does it (wakes waiters, writes their replies); caller holds the mutex.
+  void set(const std::string &key, std::string value) {
+    values_[key] = std::move(value);
+    wakeKey(key, false);
+  }
+
+ private:
+  int epoll_ = -1, wake_ = -1, listenFd_ = -1, port_ = 0;
+  std::thread thread_;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;
+  std::unordered_map<std::string, std::deque<std::string>> queues_;
+
+  [[noreturn]] static void fail(const char *what, int error) {
+    throw std::runtime_error(std::string(what) + ": " + strerror(error));
+  }
+
+  static int listenOn(const std::string &host, int port, std::string &reason) {
+    addrinfo hints{}, *found = nullptr;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    std::string service = std::to_string(port);
+    int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+    if (rc != 0) {
+      reason = "getaddrinfo " + host + ": " + gai_strerror(rc);
+      return -1;
+    }
+    int fd = -1;
+    for (addrinfo *a = found; a != nullptr && fd < 0; a = a->ai_next) {
+      fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+      if (fd < 0) {
+        reason = std::string("socket: ") + strerror(errno);
+        continue;
+      }
+      int on = 1, off = 0;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+      if (a->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+      if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 511) != 0) {
+        int error = errno;
+        reason = std::string(error == EADDRINUSE ? "listen EADDRINUSE: " : "listen: ") + strerror(error) + " " +
+                 host + ":" + service;
+        close(fd);
+        fd = -1;
+      }
+    }
+    freeaddrinfo(found);
+    return fd;
+  }
+
+  void watch(int fd, uint32_t events, Connection *c) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = c;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  void closeAll() {
+    for (auto &entry : connections_) close(entry.first);
+    connections_.clear();
+    waiting_.clear();
+    if (listenFd_ >= 0) close(listenFd_);
+    if (epoll_ >= 0) close(epoll_);
+    if (wake_ >= 0) close(wake_);
+    listenFd_ = epoll_ = wake_ = -1;
+  }
+
+  void loop() {
+    epoll_event events[64];
+    std::vector<char> chunk(64 * 1024);
+    for (;;) {
+      int n = epoll_wait(epoll_, events, 64, -1);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (int i = 0; i < n; i++) {
+        void *tag = events[i].data.ptr;
+        if (tag == this) return;  // stop()
+        if (tag == nullptr) {
+          accept();
+          continue;
+        }
+        Connection *c = static_cast<Connection *>(tag);
+        if (c->dead) continue;
+        if (events[i].events & EPOLLOUT) flush(*c);
+        if (!c->dead && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) receive(*c, chunk);
+      }
+      // connections closed in this batch are freed only now: later events of the batch may name them
+      for (auto it = connections_.begin(); it != connections_.end();) {
+        if (it->second->dead) {
+          close(it->first);
+          it = connections_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+  void accept() {
+    for (;;) {
+      int fd = accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) return;
+      int on = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+      auto c = std::make_unique<Connection>();
+      c->fd = fd;
+      c->events = EPOLLIN;
+      watch(fd, EPOLLIN, c.get());
+      connections_[fd] = std::move(c);
+    }
+  }
+
+  // Marks `c` dead (closed at the end of the batch) and drops its wait.
+  void drop(Connection &c) {
+    if (c.dead) return;
+    c.dead = true;
+    if (c.waiter) cancel(c.waiter);
+    c.waiter.reset();
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
+  }
+
+  void receive(Connection &c, std::vector<char> &chunk) {
+    // Reads what is there, up to 1 MiB per turn so that one busy connection does not starve the rest.
+    for (size_t got = 0; got < (size_t(1) << 20);) {
+      ssize_t n = recv(c.fd, chunk.data(), chunk.size(), 0);
+      if (n > 0) {
+        c.in.append(chunk.data(), size_t(n));
+        got += size_t(n);
+        if (size_t(n) < chunk.size()) break;
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n < 0 && errno == EINTR) continue;
+      process(c);  // requests that came with the close still run, as in Node
+      drop(c);
+      return;
+    }
+    process(c);
+  }
+
+  void process(Connection &c) {
+    size_t start = 0;
+    try {
+      while (start < c.in.size() && !c.dead) {
+        Cursor cur{c.in, start};
+        if (c.dialect == Dialect::unknown) {
+          if (!detect(c, cur)) break;
+          start = cur.pos;
+          continue;
+        }
+        if (!request(c, cur)) break;
+        start = cur.pos;
+      }
+    } catch (const ProtocolError &error) {
+      protocolErrors_++;
+      lastProtocolError_ = error.message;
+      flush(c);
+      drop(c);
+      return;
+    }
+    c.in.erase(0, start);
+    flush(c);
+  }
+
+  // VALIDATE opens a current-dialect connection; any other first bytes are a torch 1.13 client's.
+  bool detect(Connection &c, Cursor &cur) {
+    size_t at = cur.pos;
+    if (cur.u8() != VALIDATE) {
+      c.dialect = Dialect::legacy;
+      cur.pos = at;
+      return true;
+    }
+    uint32_t magic = cur.u32();
+    if (cur.short_) return false;
+    if (magic == kValidationMagic) {
+      c.dialect = Dialect::current;
+    } else {
+      c.dialect = Dialect::legacy;
+      cur.pos = at;
+    }
+    return true;
+  }
+
+  // Parses and runs one request; false when it has not fully arrived (nothing is run then).
+  bool request(Connection &c, Cursor &cur) {
+    uint8_t code = cur.u8();
+    int q = code;
+    if (c.dialect == Dialect::legacy) q = code <= 6 ? code + 1 : (code >= DELETE_KEY && code <= CANCEL_WAIT ? code : -1);
+    std::string &out = c.out;
+    switch (q) {
+      case SET: case APPEND: case QUEUE_PUSH: {
+        std::string k = cur.key(), v = cur.value();
+        if (cur.short_) return false;
+        if (q == SET) {
+          set(k, std::move(v));
+        } else if (q == APPEND) {
+          values_[k] += v;
+          wakeKey(k, false);
+        } else {
+          queues_[k].push_back(std::move(v));
+          wakeKey(k, true);
+        }
+        return true;
+      }
+      case COMPARE_SET: {
+        std::string k = cur.key(), expected = cur.value(), desired = cur.value();
+        if (cur.short_) return false;
+        auto it = values_.find(k);
+        if (it == values_.end()) {
+          if (expected.empty()) values_[k] = desired;
+          putBlob(out, expected.empty() ? desired : expected);
+        } else {
+          if (it->second == expected) it->second = desired;
+          putBlob(out, it->second);
+        }
+        wakeKey(k, false);
+        return true;
+      }
+      case GET: case DELETE_KEY: case QUEUE_POP: case QUEUE_LEN: {
+        std::string k = cur.key();
+        if (cur.short_) return false;
+        if (q == GET) {
+          auto it = values_.find(k);
+          putBlob(out, it == values_.end() ? std::string() : it->second);
+        } else if (q == DELETE_KEY) {
+          putU64(out, values_.erase(k) ? 1 : 0);
+        } else {
+          auto it = queues_.find(k);
+          size_t length = it == queues_.end() ? 0 : it->second.size();
+          putU64(out, length);
+          if (q == QUEUE_POP && length > 0) {
+            putBlob(out, it->second.front());
+            it->second.pop_front();
+            if (it->second.empty()) queues_.erase(it);
+          }
+        }
+        return true;
+      }
+      case ADD: {
+        std::string k = cur.key();
+        int64_t amount = int64_t(cur.u64());
+        if (cur.short_) return false;
+        int64_t value = amount;
+        auto it = values_.find(k);
+        if (it != values_.end()) {
+          int64_t current;
+          if (!parseCounter(it->second, current)) {
+            throw ProtocolError{"add: the value at key " + quoted(k) + " is not an integer counter (" +
+                                quoted(it->second.substr(0, 40)) + ")"};
+          }
+          value = int64_t(uint64_t(current) + uint64_t(amount));
+        }
+        values_[k] = std::to_string(value);
+        wakeKey(k, false);
+        putU64(out, uint64_t(value));
+        return true;
+      }
+      case CHECK: case WAIT: case MULTI_GET: {
+        std::vector<std::string> ks = cur.keys();
+        if (cur.short_) return false;
+        if (q == CHECK) {
+          putU8(out, check(ks) ? kReady : kNotReady);
+        } else if (q == MULTI_GET) {
+          for (const std::string &k : ks) {
+            auto it = values_.find(k);
+            putBlob(out, it == values_.end() ? std::string() : it->second);
+          }
+        } else {
+          wait(c, ks);
+        }
+        return true;
+      }
+      case MULTI_SET: {
+        uint64_t n = cur.count();
+        std::vector<std::pair<std::string, std::string>> pairs;
+        for (uint64_t i = 0; i < n && !cur.short_; i++) {
+          std::string k = cur.key();
+          pairs.emplace_back(std::move(k), cur.value());
+        }
+        if (cur.short_) return false;
+        for (auto &pair : pairs) set(pair.first, std::move(pair.second));
+        return true;
+      }
+      case GETNUMKEYS:
+        putU64(out, values_.size());
+        return true;
+      case CANCEL_WAIT:
+        if (c.waiter) cancel(c.waiter);
+        c.waiter.reset();
+        putU8(out, kWaitCanceled);
+        return true;
+      case PING: {
+        uint32_t nonce = cur.u32();
+        if (cur.short_) return false;
+        if (c.dialect == Dialect::legacy) throw ProtocolError{"PING from a torch 1.13 client"};
+        putU32(out, nonce);
+        return true;
+      }
+      default:
+        if (cur.short_) return false;
+        throw ProtocolError{code == kLegacyWatchKey && c.dialect == Dialect::legacy
+                                ? "WATCH_KEY (torch 1.13 watchKey) is not served"
+                                : "unknown query type " + std::to_string(code) + " (" +
+                                      (c.dialect == Dialect::legacy ? "legacy" : "current") + " dialect)"};
+    }
+  }
+
+  bool check(const std::vector<std::string> &keys) const {
+    for (const std::string &k : keys) {
+      if (values_.count(k)) continue;
+      auto it = queues_.find(k);
+      if (it == queues_.end() || it->second.empty()) return false;
+    }
+    return true;
+  }
+
+  void wait(Connection &c, const std::vector<std::string> &keys) {
+    // a client whose wait timed out without CANCEL_WAIT (torch 1.13) waits anew: the old wait is dropped
+    if (c.waiter) cancel(c.waiter);
+    c.waiter.reset();
+    if (check(keys)) {
+      putU8(c.out, kStopWaiting);
+      return;
+    }
+    auto w = std::make_shared<Waiter>();
+    w->connection = &c;
+    for (const std::string &k : keys) {
+      if (values_.count(k) || std::find(w->keys.begin(), w->keys.end(), k) != w->keys.end()) continue;
+      w->keys.push_back(k);
+    }
+    w->remaining = w->keys.size();
+    for (const std::string &k : w->keys) waiting_[k].push_back(w);
+    c.waiter = w;
+  }
+
+  void cancel(const std::shared_ptr<Waiter> &w) {
+    if (!w->active) return;
+    w->active = false;
+    for (const std::string &k : w->keys) {
+      auto it = waiting_.find(k);
+      if (it == waiting_.end()) continue;
+      auto &list = it->second;
+      list.erase(std::remove(list.begin(), list.end(), w), list.end());
+      if (list.empty()) waiting_.erase(it);
+    }
+  }
+
+  // As StoreCore#wake: every waiter of the key counts it; a queue push wakes at most one waiter.
+  void wakeKey(const std::string &key, bool one) {
+    auto it = waiting_.find(key);
+    if (it == waiting_.end()) return;
+    if (one) {
+      for (size_t i = 0; i < it->second.size(); i++) {
+        std::shared_ptr<Waiter> w = it->second[i];
+        if (w->active && --w->remaining == 0) return fire(w);
+      }
+      return;
+    }
+    std::vector<std::shared_ptr<Waiter>> list = std::move(it->second);
+    waiting_.erase(it);
+    for (auto &w : list) {
+      if (w->active && --w->remaining == 0) fire(w);
+    }
+  }
+
+  void fire(const std::shared_ptr<Waiter> &w) {
+    cancel(w);
+    Connection &c = *w->connection;
+    if (c.waiter == w) c.waiter.reset();
+    putU8(c.out, kStopWaiting);
+    flush(c);
+  }
+
+  // Writes what `c` owes; what the socket does not take now waits for EPOLLOUT. Past 64 MiB owed, the
+  // connection is not read until its client reads.
+  void flush(Connection &c) {
+    if (c.dead) return;
+    while (c.outAt < c.out.size()) {
+      ssize_t n = send(c.fd, c.out.data() + c.outAt, c.out.size() - c.outAt, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.outAt += size_t(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      drop(c);
+      return;
+    }
+    size_t owed = c.out.size() - c.outAt;
+    if (owed == 0) {
+      c.out.clear();
+      c.outAt = 0;
+    } else if (c.outAt > (size_t(1) << 20)) {
+      c.out.erase(0, c.outAt);
+      c.outAt = 0;
+    }
+    uint32_t events = (owed > kPauseReplyBytes ? 0 : EPOLLIN) | (owed > 0 ? EPOLLOUT : 0);
+    if (events != c.events) {
+      epoll_event ev{};
+      ev.events = events;
+      ev.data.ptr = &c;
+      epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
+      c.events = events;
+    }
+  }
+};
+
+// JS: new NativeStoreServer(host: string, port: number); host "" listens on every interface.
+class StoreServerWrap : public Napi::ObjectWrap<StoreServerWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "NativeStoreServer", {
+      InstanceAccessor<&StoreServerWrap::Port>("port"),
+      InstanceMethod<&StoreServerWrap::Stats>("stats"),
+      InstanceMethod<&StoreServerWrap::Get>("get"),
+      InstanceMethod<&StoreServerWrap::Set>("set"),
+      InstanceMethod<&StoreServerWrap::Close>("close"),
+    });
+  }
+
+  explicit StoreServerWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<StoreServerWrap>(info) {
+    Napi::Env env = info.Env();
+    server_ = std::make_shared<Server>();
+    try {
+      server_->start(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value());
+    } catch (const std::exception &error) {
+      throw Napi::Error::New(env, error.what());
+    }
+    // a thread that exits (or a process) with the server open stops it first
+    std::shared_ptr<Server> server = server_;
+    env.AddCleanupHook([server]() { server->stop(); });
+  }
+
+ private:
+  std::shared_ptr<Server> server_;
+
+  Napi::Value Port(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), server_->port()); }
+
+  Napi::Value Stats(const Napi::CallbackInfo &info) {
+    std::lock_guard<std::mutex> lock(server_->mutex_);
+    Napi::Object o = Napi::Object::New(info.Env());
+    size_t live = 0;
+    for (auto &entry : server_->connections_) live += entry.second->dead ? 0 : 1;
+    o.Set("connections", double(live));
+    o.Set("protocolErrors", double(server_->protocolErrors_));
+    o.Set("lastProtocolError", server_->lastProtocolError_);
+    o.Set("keys", double(server_->values_.size()));
+    return o;
+  }
+
+  static std::string keyArg(const Napi::Value &v) {
+    Napi::Buffer<char> b = v.As<Napi::Buffer<char>>();
+    return std::string(b.Data(), b.Length());
+  }
+
+  // get(key: Buffer) -> Buffer | undefined
+  Napi::Value Get(const Napi::CallbackInfo &info) {
+    std::string k = keyArg(info[0]);
+    std::lock_guard<std::mutex> lock(server_->mutex_);
+    auto it = server_->values_.find(k);
+    if (it == server_->values_.end()) return info.Env().Undefined();
+    return Napi::Buffer<char>::Copy(info.Env(), it->second.data(), it->second.size());
+  }
+
+  // set(key: Buffer, value: Uint8Array): as a client's SET
+  Napi::Value Set(const Napi::CallbackInfo &info) {
+    std::string k = keyArg(info[0]);
+    Napi::Uint8Array v = info[1].As<Napi::Uint8Array>();
+    std::lock_guard<std::mutex> lock(server_->mutex_);
+    server_->set(k, std::string(reinterpret_cast<const char *>(v.Data()), v.ByteLength()));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo &info) {
+    server_->stop();
+    return info.Env().Undefined();
+  }
+};
+
+}  // namespace
+
+void initStoreServer(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeStoreServer", StoreServerWrap::define(env));
+}
+
+}  // namespace mr
+
+#else  // elsewhere the addon has no NativeStoreServer, and TCPStore masters run the TypeScript server
+
+#include "addon.h"
+
+namespace mr {
+void initStoreServer(Napi::Env, Napi::Object) {}
+}  // namespace mr
+
+#endif
