@@ -11,6 +11,7 @@
  * torch (bench/store-torch.py); without it only multirank's rows are measured.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -90,6 +91,8 @@ async function torchLoad(port: number, seconds: number, tag: string): Promise<nu
   await go.set(`go/${tag}`, '1');
   const counts = await Promise.all(procs.map((p) => p.result));
   await go.close();
+  // Python's exit (torch's teardown) takes CPU: let it end before the next row is measured
+  await Promise.all(procs.map((p) => p.child.exitCode !== null ? undefined : once(p.child, 'exit')));
   return counts.reduce((a, b) => a + b, 0) / seconds;
 }
 
