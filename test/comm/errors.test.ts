@@ -152,9 +152,10 @@ for (const n of [2, 8]) {
     const reports = (await withRanks(n, { module: fixture, exportName: 'caughtRecvMismatch' }, { timeoutMs: TIMEOUT_MS })) as Caught[];
     const errors = reports[n - 1]!.errors;
     const expectations: Record<string, RegExp> = {
-      size: /called recv\(shape=\[5\], dtype=float32\) from rank 0, but that rank sent a tensor of dtype float32 with 4 elements in 1 dims/,
+      size: /called recv\(shape=\[5\], dtype=float32\) from rank 0, but that rank sent a tensor of dtype float32 and shape \[4\]/,
       dtype: /called recv\(shape=\[4\], dtype=int32\) from rank 0, but that rank sent a tensor of dtype float32/,
-      shape: /called recv\(shape=\[4\], dtype=float32\) from rank 0, but that rank sent a tensor of dtype float32 with 4 elements in 2 dims/,
+      shape: /called recv\(shape=\[4\], dtype=float32\) from rank 0, but that rank sent a tensor of dtype float32 and shape \[2, 2\]/,
+      dims: /called recv\(shape=\[3, 2\], dtype=float32\) from rank 0, but that rank sent a tensor of dtype float32 and shape \[2, 3\]/,
     };
     for (const [what, pattern] of Object.entries(expectations)) {
       const error = asError(t, errors[what], what);

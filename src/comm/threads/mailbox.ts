@@ -19,12 +19,13 @@
 import { MismatchError } from '../../errors.js';
 import type { Arena } from '../../shm/arena.js';
 import { waitFor, type WaitOptions } from '../../shm/wait.js';
-import { dtypeFromCode, type DType } from '../../tensor/dtype.js';
+import { dtypeFromCode, dtypeInfo, type DType } from '../../tensor/dtype.js';
 import { formatShape } from '../../tensor/shape.js';
 import { empty, type Tensor } from '../../tensor/tensor.js';
 import { MAILBOX_WORDS, type GroupBlock } from './group-block.js';
 import {
-  ARRIVALS, DOORBELL, entryIndex, HEAD, MAILBOX_DEPTH, readEntry, shapeHash, TAIL, writeEntry, type Message,
+  ARRIVALS, dimsOffset, DOORBELL, entryIndex, HEAD, MAILBOX_DEPTH, messageRegionBytes, readEntry, TAIL, writeEntry,
+  type Message,
 } from './mailbox-format.js';
 import type { ArenaCopier } from './scratch.js';
 import { STALL_MS, type RankRecord } from '../../debug/rank-status.js';
@@ -123,8 +124,9 @@ export class Mailboxes {
       }
       this.#clearBlocked();
     }
-    const region = this.#arena.alloc(t.byteLength, this.#owner);
+    const region = this.#arena.alloc(messageRegionBytes(t.byteLength, t.ndim), this.#owner);
     this.#io.fromTensor(region.byteOffset, t);
+    this.#dims(region.byteOffset + dimsOffset(t.byteLength), t.ndim).set(t.shape);
     const inbox = this.#base(dst, dst);
     writeEntry(w, entryIndex(base, head), region.byteOffset, t, tag, Atomics.add(w, inbox + ARRIVALS, 1));
     Atomics.store(w, base + HEAD, head + 1);
@@ -243,24 +245,32 @@ export class Mailboxes {
     return parts.length === 0 ? '' : ` (messages with other tags arrived, held: ${parts.join('; ')})`;
   }
 
-  /** Receives `m` (consuming it), checking it against what the caller expects. */
+  /** Receives `m` (consuming it), checking its dtype and exact shape against what the caller expects. */
   #take(m: Message, shape: readonly number[], dtype: DType, given?: Tensor): Tensor {
-    const sentDtype = dtypeFromCode(m.dtypeCode) ?? 'unknown';
-    const numel = shape.reduce((a, b) => a * b, 1);
-    const agrees = sentDtype === dtype && m.numel === numel && m.shapeHash === shapeHash(shape) &&
-      m.ndim === shape.length;
+    const sentDtype = dtypeFromCode(m.dtypeCode);
+    // the sender wrote its dims after its bytes: m.numel elements of its own dtype
+    const sentShape = sentDtype === undefined ? undefined
+      : Array.from(this.#dims(m.offset + dimsOffset(m.numel * dtypeInfo(sentDtype).itemBytes), m.ndim));
+    const agrees = sentDtype === dtype && sentShape !== undefined && sentShape.length === shape.length &&
+      sentShape.every((d, i) => d === shape[i]);
     const out = agrees ? given ?? empty(shape, { dtype }) : undefined;
     if (out !== undefined) this.#io.toTensor(out, 0, m.offset, out.byteLength);
     this.#release(m);
     if (out === undefined) {
       const me = this.#block.ranks[this.#block.rankInGroup], from = this.#block.ranks[m.src];
+      const sent = sentShape === undefined ? `of unknown dtype code ${m.dtypeCode}`
+        : `of dtype ${sentDtype} and shape ${formatShape(sentShape)}`;
       throw new MismatchError(
         `Rank ${me} called recv(shape=${formatShape(shape)}, dtype=${dtype}${m.tag === 0 ? '' : `, tag=${m.tag}`}) ` +
-          `from rank ${from}, ` +
-          `but that rank sent a tensor of dtype ${sentDtype} with ${m.numel} elements in ${m.ndim} dims`,
+          `from rank ${from}, but that rank sent a tensor ${sent}`,
       );
     }
     return out;
+  }
+
+  /** The `ndim` dims of a message at arena byte `at` (8-aligned: regions start 64-aligned). */
+  #dims(at: number, ndim: number): Float64Array {
+    return new Float64Array(this.#arena.buffer(at + 8 * ndim), at, ndim);
   }
 
   /** Frees `m`'s region and takes it off its queue or its held list. */
