@@ -230,23 +230,29 @@ Napi::Value AllGatherDirect(const Napi::CallbackInfo &info) {
   t.yieldMs = yieldWindowMs(recv.length);
   if (isDead(h)) return result(info, fail(t, kDead, 0, "allGather: the communicator failed earlier"));
   std::memcpy(recv.data + size_t(me) * send.length, send.data, send.length);
-  std::vector<MPI_Request> requests;
-  requests.reserve(size_t(2 * size));
-  int n = int(send.length);
+  // a latency path: the requests live on the stack when they fit (the callers use it for few processes)
+  constexpr int kStackRequests = 32;
+  MPI_Request onStack[kStackRequests];
+  std::vector<MPI_Request> onHeap;
+  MPI_Request *requests = onStack;
+  if (2 * size > kStackRequests) {
+    onHeap.resize(size_t(2 * size));
+    requests = onHeap.data();
+  }
+  int count = 0, n = int(send.length);
   for (int peer = 0; peer < size; peer++) {
     if (peer == me) continue;
-    MPI_Request r[2];
-    int rc = MPI_Irecv(recv.data + size_t(peer) * send.length, n, MPI_BYTE, peer, kCollectiveTag, comm, &r[0]);
-    if (rc == MPI_SUCCESS) rc = MPI_Isend(send.data, n, MPI_BYTE, peer, kCollectiveTag, comm, &r[1]);
+    int rc = MPI_Irecv(recv.data + size_t(peer) * send.length, n, MPI_BYTE, peer, kCollectiveTag, comm,
+                       &requests[count]);
+    if (rc == MPI_SUCCESS) rc = MPI_Isend(send.data, n, MPI_BYTE, peer, kCollectiveTag, comm, &requests[count + 1]);
     if (rc != MPI_SUCCESS) {
       markDead(h);
       return result(info, fail(t, kPost, rc, "allGather failed: " + errorText(rc)));
     }
-    requests.push_back(r[0]);
-    requests.push_back(r[1]);
+    count += 2;
   }
-  if (requests.empty()) return result(info, kOk);
-  return result(info, waitRequests(t, h, int(requests.size()), requests.data(), msArg(info, 3), "allGather"));
+  if (count == 0) return result(info, kOk);
+  return result(info, waitRequests(t, h, count, requests, msArg(info, 3), "allGather"));
 }
 
 // allToAll(h, send, recv, timeoutMs): block j of send goes to rank j; block j of recv came from rank j.

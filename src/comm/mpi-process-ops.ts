@@ -52,6 +52,7 @@ export class ProcessOps {
   readonly #folded: Scratch;
   readonly #staged: Scratch;
   readonly #table: ArenaRegion;
+  #lastGathered: Uint8Array | undefined;
 
   constructor(ctx: ProcessOpsContext, handle: number, describe: Describe) {
     this.#ctx = ctx;
@@ -71,6 +72,14 @@ export class ProcessOps {
     return new Uint8Array(this.#ctx.arena.buffer(offset + bytes), offset, bytes);
   }
 
+  /** `view` of the gathered scratch, kept while it stays the same (the latency path makes one per call). */
+  #gatheredView(offset: number, bytes: number): Uint8Array {
+    const last = this.#lastGathered;
+    if (last !== undefined && last.byteOffset === offset && last.length === bytes
+      && last.buffer === this.#ctx.arena.buffer(offset + bytes)) return last;
+    return (this.#lastGathered = this.view(offset, bytes));
+  }
+
   /**
    * The fold of every process's `input` (`count` elements of `itemBytes`), in process order, written to
    * `out` (as long as `input`; it may be `input` itself). Codes as the kernels take them.
@@ -81,7 +90,12 @@ export class ProcessOps {
     if (bytes === 0) return this.barrier(timeoutMs, call);
     if (bytes * p <= (this.#ctx.foldAllMaxBytes ?? FOLD_ALL_MAX_BYTES)) {
       const all = this.#gathered.offset(bytes * p);
-      this.allGather(input, this.view(all, bytes * p), timeoutMs, call);
+      this.allGather(input, this.#gatheredView(all, bytes * p), timeoutMs, call);
+      // the latency path: fold straight into `out` when it is arena memory (the gathered copies are apart)
+      if (out.buffer === this.#ctx.arena.buffer(out.byteOffset + bytes)) {
+        this.#fold(dtypeCode, opCode, out.byteOffset, all, bytes, count);
+        return;
+      }
       const dst = this.#folded.offset(bytes);
       this.#fold(dtypeCode, opCode, dst, all, bytes, count);
       out.set(this.view(dst, bytes));
