@@ -1,0 +1,150 @@
+// The TCPStore wire as the native server reads and writes it (store-server.cc): torch's limits and query
+// codes, the error texts of src/store/server.ts, a cursor that reads whole fields or reports a short read,
+// and the reply encoders. Header-only, internal to the server.
+#pragma once
+
+#if defined(__linux__)
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace mr {
+namespace store {
+
+// Limits and codes: src/store/protocol.ts (MAX_KEY_BYTES, MAX_VALUE_BYTES, MAX_KEYS, Q, VALIDATION_MAGIC).
+constexpr uint64_t kMaxKeyBytes = 8 * 1024;
+constexpr uint64_t kMaxValueBytes = 8 * 1024 * 1024;
+constexpr uint64_t kMaxKeys = 128 * 1024;
+constexpr uint32_t kValidationMagic = 0x3C85F7CE;
+constexpr size_t kPauseReplyBytes = size_t(64) << 20;
+enum Query {
+  VALIDATE = 0, SET, COMPARE_SET, GET, ADD, CHECK, WAIT, GETNUMKEYS, DELETE_KEY, APPEND, MULTI_GET, MULTI_SET,
+  CANCEL_WAIT, PING, QUEUE_PUSH, QUEUE_POP, QUEUE_LEN
+};
+constexpr int kLegacyWatchKey = 7;
+constexpr uint8_t kReady = 0, kNotReady = 1, kStopWaiting = 0, kWaitCanceled = 1;
+
+enum class Dialect { unknown, current, legacy };
+
+struct ProtocolError {
+  std::string message;
+};
+
+// A length as the TypeScript server reports it: lengths from 2^53 up read as Infinity there.
+inline std::string lengthText(uint64_t n) { return n >= (uint64_t(1) << 53) ? "Infinity" : std::to_string(n); }
+
+// JSON.stringify of a latin1 string, for error text.
+inline std::string quoted(const std::string &s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c < 0x20) {
+      char hex[8];
+      snprintf(hex, sizeof hex, "\\u%04x", c);
+      out += hex;
+    } else if (c < 0x80) {
+      out += char(c);
+    } else {  // latin1 above 0x7f as UTF-8
+      out += char(0xC0 | (c >> 6));
+      out += char(0x80 | (c & 0x3F));
+    }
+  }
+  return out + "\"";
+}
+
+// torch's counter parse (src/store/types.ts parseCounter): optional leading whitespace, an optional sign,
+// digits; anything may follow; the value must fit an int64.
+inline bool parseCounter(const std::string &text, int64_t &value) {
+  size_t i = 0;
+  while (i < text.size() && strchr(" \t\n\v\f\r", text[i]) != nullptr && text[i] != '\0') i++;
+  bool negative = false;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
+  size_t digits = i;
+  unsigned __int128 magnitude = 0;
+  const unsigned __int128 limit = negative ? (unsigned __int128)(uint64_t(1) << 63) : (uint64_t(1) << 63) - 1;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; i++) {
+    magnitude = magnitude * 10 + unsigned(text[i] - '0');
+    if (magnitude > limit) return false;
+  }
+  if (i == digits) return false;
+  value = negative ? int64_t(uint64_t(0) - uint64_t(magnitude)) : int64_t(uint64_t(magnitude));
+  return true;
+}
+
+// Reads fields without consuming; a read past the end sets `short_` and returns zeros.
+struct Cursor {
+  const std::string &b;
+  size_t pos;
+  bool short_ = false;
+
+  bool take(size_t n) {
+    if (short_ || b.size() - pos < n) {
+      short_ = true;
+      return false;
+    }
+    return true;
+  }
+  uint8_t u8() {
+    if (!take(1)) return 0;
+    return uint8_t(b[pos++]);
+  }
+  uint32_t u32() {
+    if (!take(4)) return 0;
+    uint32_t v;
+    memcpy(&v, b.data() + pos, 4);
+    pos += 4;
+    return v;
+  }
+  uint64_t u64() {
+    if (!take(8)) return 0;
+    uint64_t v;
+    memcpy(&v, b.data() + pos, 8);
+    pos += 8;
+    return v;
+  }
+  std::string bytes(uint64_t n) {
+    if (!take(size_t(n))) return std::string();
+    std::string s = b.substr(pos, size_t(n));
+    pos += size_t(n);
+    return s;
+  }
+  std::string key() {
+    uint64_t n = u64();
+    if (n > kMaxKeyBytes) throw ProtocolError{"key of " + lengthText(n) + " bytes (at most 8192)"};
+    return bytes(n);
+  }
+  std::string value() {
+    uint64_t n = u64();
+    if (n > kMaxValueBytes) throw ProtocolError{"value of " + lengthText(n) + " bytes (at most 8388608)"};
+    return bytes(n);
+  }
+  uint64_t count() {
+    uint64_t n = u64();
+    if (n > kMaxKeys) throw ProtocolError{lengthText(n) + " keys in one request (at most 131072)"};
+    return n;
+  }
+  std::vector<std::string> keys() {
+    uint64_t n = count();
+    std::vector<std::string> out;
+    for (uint64_t i = 0; i < n && !short_; i++) out.push_back(key());
+    return out;
+  }
+};
+
+inline void putU8(std::string &out, uint8_t v) { out += char(v); }
+inline void putU32(std::string &out, uint32_t v) { out.append(reinterpret_cast<const char *>(&v), 4); }
+inline void putU64(std::string &out, uint64_t v) { out.append(reinterpret_cast<const char *>(&v), 8); }
+inline void putBlob(std::string &out, const std::string &v) {
+  putU64(out, v.size());
+  out += v;
+}
+
+}  // namespace store
+}  // namespace mr
+
+#endif
