@@ -9,6 +9,7 @@
  * reduction that leaves one unquieted does not match. `compact` shrinks received objects the same way.
  */
 import type { DType, ReduceOp, StorageArray } from '../../src/tensor/dtype.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
 import { BFLOAT16, FLOAT16, numberToHalfBits, type HalfFormat } from '../helpers/reference.js';
 
 /** Every dtype, in the table's order. */
@@ -289,4 +290,15 @@ export function compact(value: unknown, seen = new Map<object, unknown>()): unkn
   seen.set(value, out);
   for (const [k, v] of Object.entries(value)) (out as Record<string, unknown>)[k] = compact(v, seen);
   return out;
+}
+
+/** A case's report: digests of the result and of the input after the call, the result's shape, and `same`. */
+export function caseResult(spec: CaseSpec, result: Tensor | null, input: Tensor, same: boolean): CaseResult {
+  return {
+    out: result === null ? 'null' : canonicalDigest(spec.dtype, result.bytes()),
+    raw: result === null ? 'null' : rawDigest(result.bytes()),
+    input: canonicalDigest(spec.dtype, input.bytes()),
+    shape: result === null ? null : [...result.shape],
+    same,
+  };
 }
