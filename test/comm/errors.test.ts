@@ -15,8 +15,12 @@ quietFailures();
 
 const fixture = new URL('../fixtures/comm-errors.js', import.meta.url);
 const TIMEOUT_MS = 20_000;
-/** A failure must be reported well before any wait could have timed out. */
-const FAST_MS = 8_000;
+/**
+ * A failure must be reported before any wait could have timed out. Not a timing goal: with 8 ranks on 2
+ * loaded cores beside another test file a whole job took 9 s once; a wait that ran out its deadline takes
+ * at least TIMEOUT_MS.
+ */
+const FAST_MS = 15_000;
 
 interface Caught {
   errors: Record<string, CaughtError | 'no error' | unknown>;
