@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withRanks } from '../../src/testing/index.js';
 import { launch } from '../../src/launch/launch.js';
+import { shutdown } from '../../src/launch/runtime.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { rankList } from '../../src/launch/job-failure.js';
 import { quietFailures } from '../helpers/quiet-failures.js';
@@ -80,6 +81,33 @@ test.serial('an exception thrown from a callback after the rank returned leaves 
     process.stderr.write = write;
   }
   t.regex(said, /multirank: rank 1's thread failed after the rank returned: Error: thrown from a timer on rank 1/);
+});
+
+test.serial('a thread of an idle warm pool that fails later is a process warning naming the error, not a crash', async (t) => {
+  const write = process.stderr.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write; // the warning is read below, not printed
+  let listener: ((warning: Error) => void) | undefined;
+  const warned = new Promise<Error>((resolve) => {
+    listener = (warning) => {
+      if (/idle rank thread failed/.test(warning.message)) resolve(warning);
+    };
+    process.on('warning', listener);
+  });
+  let deadline: NodeJS.Timeout | undefined;
+  try {
+    const job = await launch({ worldSize: 2, module: fixture, exportName: 'returnsRank', keepModuleState: true });
+    t.deepEqual(await job.results, [0, 1]);
+    await job.rank(1).call('throwFromTimerLater', 300);
+    await job.close(); // the pool goes back warm and idle; rank 1's timer fires there
+    const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error('no warning in 60 s')), 60_000)));
+    const warning = await Promise.race([warned, late]);
+    t.regex(warning.message, /^multirank: an idle rank thread failed: thrown from a timer after the job ended$/);
+  } finally {
+    clearTimeout(deadline);
+    process.off('warning', listener!);
+    process.stderr.write = write;
+    await shutdown();
+  }
 });
 
 test('process.exit() in a rank is told as such, and the summary shows the rank failed', async (t) => {
