@@ -31,6 +31,10 @@ function reassociated(spec: CaseSpec): boolean {
   return floating && (spec.kind !== 'int' || half) && (spec.op === 'sum' || spec.op === 'prod' || spec.op === 'avg');
 }
 
+/** A difference in a value digest only: the output, a second message, or the input of an in-place call. */
+const valueOnly = (problem: string): boolean =>
+  /: (output|second message) \S+, expected /.test(problem) || / out=self .*: input after the call /.test(problem);
+
 for (const [processes, threads] of [[2, 2], [3, 2], [2, 4], [3, 4]] as const) {
   const title = `${processes} processes x ${threads} threads: every collective x dtype x op matches the reference`;
   if (missing !== undefined) {
@@ -59,7 +63,10 @@ for (const [processes, threads] of [[2, 2], [3, 2], [2, 4], [3, 4]] as const) {
       const loose = list.cases.map((_, i) => i).filter((i) => reassociated(list.cases[i]!));
       const problems = [
         ...checkCases(list.cases, exact, results, { inter: groups.inter }),
-        ...checkCases(list.cases, loose, results, { inter: groups.inter }).filter((p) => p.includes('differ in bits between ranks')),
+        // reassociated float sums: only their values may differ from the one-process reference (an in-place
+        // call's input is its value); the shape, the returned tensor, other inputs left alone and the same
+        // bits on every member are still checked
+        ...checkCases(list.cases, loose, results, { inter: groups.inter }).filter((p) => !valueOnly(p)),
       ];
       t.true(loose.length > 0 && exact.length > loose.length, `${exact.length} exact, ${loose.length} reassociated`);
       t.deepEqual(summarize(problems), [], `${problems.length} differences in ${list.cases.length} cases`);

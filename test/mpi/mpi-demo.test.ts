@@ -52,7 +52,6 @@ function maxDifference(a: DemoRankResult[], b: DemoRankResult[]): number {
 }
 
 (missing === undefined ? test : test.skip)('Megatron tp=2 pp=2 dp=2 over 2 processes of 4 ranks: the demo job equals the one-process run', async (t) => {
-  if (missing !== undefined) return t.log(`skipped: ${missing}`);
   const dirs = [mkdtempSync(join(tmpdir(), 'mpi-demo-')), mkdtempSync(join(tmpdir(), 'mpi-demo-'))] as const;
   t.teardown(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
   const [spanning, single] = await Promise.all([

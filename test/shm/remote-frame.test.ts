@@ -48,6 +48,9 @@ test('FrameAssembler refuses bytes that are not a frame; hello and ack words are
   t.throws(() => new FrameAssembler().push(notFrame, () => t.fail()), { message: /not a MessageQueue frame/ });
   t.deepEqual([...helloBytes(0x01020304, 2)].slice(4), [4, 3, 2, 1, 2, 0, 0, 0]);
   t.deepEqual([...ackBytes(2 ** 32 + 5)], [5, 0, 0, 0]);
+  // a frame header, word by word, little-endian: magic "msg1", sequence, main bytes, count, each length
+  t.deepEqual([...frameHeader(0x0102, 3, [5, 0x010000])],
+    [0x31, 0x67, 0x73, 0x6d, 2, 1, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 5, 0, 0, 0, 0, 0, 1, 0]);
 });
 
 /**
