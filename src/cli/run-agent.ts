@@ -18,10 +18,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromBlocks } from '../comm/process-world.js';
+import { fromBlocks, processLabel } from '../comm/process-world.js';
 import { DUMP_DIR_ENV } from '../debug/flight-dump.js';
 import { TCPStore } from '../store/tcp-store.js';
-import { ABORT_KEY, doneKey, processLabel } from '../launch/process-job.js';
+import { ABORT_KEY, doneKey } from '../launch/process-job.js';
 import { AGENT_STORE_ENV } from '../launch/process-rendezvous.js';
 import type { CommandOutput } from './main.js';
 
@@ -174,6 +174,6 @@ function safeList(dir: string): string[] {
 }
 
 /** The CLI's entry file (this package's `multirank` command). */
-function cliEntry(): string {
+export function cliEntry(): string {
   return fileURLToPath(new URL('./main.js', import.meta.url));
 }

@@ -11,8 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { blockSizes } from './run-agent.js';
+import { blockSizes, cliEntry } from './run-agent.js';
 import type { CommandOutput } from './main.js';
 
 /** The command line of mpirun for `ranks` ranks in `procs` processes, each running `workerArgv`. */
@@ -53,9 +52,4 @@ export async function runMpirun(
   } finally {
     process.off('SIGINT', pass).off('SIGTERM', pass).off('exit', onExit);
   }
-}
-
-/** The CLI's entry file (this package's `multirank` command). */
-function cliEntry(): string {
-  return fileURLToPath(new URL('./main.js', import.meta.url));
 }

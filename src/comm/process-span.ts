@@ -14,7 +14,7 @@ import { ErrorCodes, MismatchError, MultirankError } from '../errors.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { mpiUnavailableFor } from './mpi-context.js';
-import { processOfRank, ranksOfProcess, type ProcessWorld } from './process-world.js';
+import { processLabel, processOfRank, type ProcessWorld } from './process-world.js';
 import type { StoreAnswer, StoreLink, StoreRequest } from './store-link.js';
 import type {
   CallDescriptor, CallOptions, CommCapabilities, CpuCommunicator, GroupSpec, OutOptions, ProcessQueues, Received,
@@ -36,10 +36,7 @@ export function groupStoreKey(group: GroupSpec): string {
 /** Which processes (and their ranks) the group spans, for messages: `process 0 (ranks 0-3), process 1 (ranks 4-7)`. */
 export function spannedProcesses(world: ProcessWorld, ranks: readonly number[]): string {
   const processes = [...new Set(ranks.map((r) => processOfRank(world, r)))].sort((a, b) => a - b);
-  return processes.map((p) => {
-    const { first, count } = ranksOfProcess(world, p);
-    return `process ${p} (${count === 1 ? `rank ${first}` : `ranks ${first}-${first + count - 1}`})`;
-  }).join(', ');
+  return processes.map((p) => processLabel(world, p)).join(', ');
 }
 
 export class ProcessSpanCommunicator implements CpuCommunicator {

@@ -106,6 +106,12 @@ export function ranksOfProcess(world: ProcessWorld, p = world.processIndex): { f
   return { first: world.processStarts[p]!, count: world.processStarts[p + 1]! - world.processStarts[p]! };
 }
 
+/** `process 1 (ranks 4-7)`, for messages. */
+export function processLabel(world: ProcessWorld, p: number): string {
+  const { first, count } = ranksOfProcess(world, p);
+  return `process ${p} (${count === 1 ? `rank ${first}` : `ranks ${first}-${first + count - 1}`})`;
+}
+
 /** The node of world rank `rank`. */
 export function nodeOfRank(world: ProcessWorld, rank: number): number {
   return world.processNodes[processOfRank(world, rank)]!;

@@ -13,7 +13,7 @@
  * - Losing the store itself (its host ended) fails the job too.
  */
 import { CLOSED_BY_DRIVER, DEADLOCK, type JobControl } from '../comm/threads/job-control.js';
-import { ranksOfProcess, type ProcessWorld } from '../comm/process-world.js';
+import { processLabel, ranksOfProcess, type ProcessWorld } from '../comm/process-world.js';
 import type { Store } from '../store/types.js';
 import { StoreProxy } from './store-proxy.js';
 
@@ -28,12 +28,6 @@ const ABORT_WAIT_MS = 60_000;
 export const ABORT_KEY = 'multirank/abort';
 export const aliveKey = (p: number): string => `multirank/alive/${p}`;
 export const doneKey = (p: number): string => `multirank/done/${p}`;
-
-/** `process 1 (ranks 4-7)`. */
-export function processLabel(world: ProcessWorld, p: number): string {
-  const { first, count } = ranksOfProcess(world, p);
-  return `process ${p} (${count === 1 ? `rank ${first}` : `ranks ${first}-${first + count - 1}`})`;
-}
 
 export class ProcessJob {
   readonly proxy: StoreProxy;
