@@ -33,6 +33,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "addon.h"
@@ -42,6 +43,9 @@ namespace mr {
 namespace {
 
 using namespace store;  // NOLINT: the wire's names read as the protocol's
+
+// Past this many reply bytes owed, a connection is not read until its client reads (server.ts's limit).
+constexpr size_t kPauseReplyBytes = size_t(64) << 20;
 
 struct Connection;
 
@@ -443,9 +447,9 @@ class Server {
     }
     auto w = std::make_shared<Waiter>();
     w->connection = &c;
+    std::unordered_set<std::string> seen;  // a WAIT may name 128 Ki keys: no quadratic de-duplication
     for (const std::string &k : keys) {
-      if (values_.count(k) || std::find(w->keys.begin(), w->keys.end(), k) != w->keys.end()) continue;
-      w->keys.push_back(k);
+      if (values_.count(k) == 0 && seen.insert(k).second) w->keys.push_back(k);
     }
     w->remaining = w->keys.size();
     for (const std::string &k : w->keys) waiting_[k].push_back(w);

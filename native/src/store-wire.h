@@ -19,7 +19,6 @@ constexpr uint64_t kMaxKeyBytes = 8 * 1024;
 constexpr uint64_t kMaxValueBytes = 8 * 1024 * 1024;
 constexpr uint64_t kMaxKeys = 128 * 1024;
 constexpr uint32_t kValidationMagic = 0x3C85F7CE;
-constexpr size_t kPauseReplyBytes = size_t(64) << 20;
 enum Query {
   VALIDATE = 0, SET, COMPARE_SET, GET, ADD, CHECK, WAIT, GETNUMKEYS, DELETE_KEY, APPEND, MULTI_GET, MULTI_SET,
   CANCEL_WAIT, PING, QUEUE_PUSH, QUEUE_POP, QUEUE_LEN
