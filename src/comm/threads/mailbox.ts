@@ -249,22 +249,23 @@ export class Mailboxes {
   #take(m: Message, shape: readonly number[], dtype: DType, given?: Tensor): Tensor {
     const sentDtype = dtypeFromCode(m.dtypeCode);
     // the sender wrote its dims after its bytes: m.numel elements of its own dtype
-    const sentShape = sentDtype === undefined ? undefined
-      : Array.from(this.#dims(m.offset + dimsOffset(m.numel * dtypeInfo(sentDtype).itemBytes), m.ndim));
-    const agrees = sentDtype === dtype && sentShape !== undefined && sentShape.length === shape.length &&
-      sentShape.every((d, i) => d === shape[i]);
-    const out = agrees ? given ?? empty(shape, { dtype }) : undefined;
-    if (out !== undefined) this.#io.toTensor(out, 0, m.offset, out.byteLength);
-    this.#release(m);
-    if (out === undefined) {
+    const sentDims = sentDtype === undefined ? undefined
+      : this.#dims(m.offset + dimsOffset(m.numel * dtypeInfo(sentDtype).itemBytes), m.ndim);
+    const agrees = sentDtype === dtype && sentDims !== undefined && sameDims(sentDims, shape);
+    if (!agrees) {
+      // read before the region is freed
+      const sent = sentDims === undefined ? `of unknown dtype code ${m.dtypeCode}`
+        : `of dtype ${sentDtype} and shape ${formatShape(Array.from(sentDims))}`;
+      this.#release(m);
       const me = this.#block.ranks[this.#block.rankInGroup], from = this.#block.ranks[m.src];
-      const sent = sentShape === undefined ? `of unknown dtype code ${m.dtypeCode}`
-        : `of dtype ${sentDtype} and shape ${formatShape(sentShape)}`;
       throw new MismatchError(
         `Rank ${me} called recv(shape=${formatShape(shape)}, dtype=${dtype}${m.tag === 0 ? '' : `, tag=${m.tag}`}) ` +
           `from rank ${from}, but that rank sent a tensor ${sent}`,
       );
     }
+    const out = given ?? empty(shape, { dtype });
+    this.#io.toTensor(out, 0, m.offset, out.byteLength);
+    this.#release(m);
     return out;
   }
 
@@ -291,4 +292,11 @@ export class Mailboxes {
       for (const m of held.splice(0)) this.#arena.free({ byteOffset: m.offset, byteLength: 0 });
     }
   }
+}
+
+/** Whether the dims a sender wrote are exactly `shape`. */
+function sameDims(dims: Float64Array, shape: readonly number[]): boolean {
+  if (dims.length !== shape.length) return false;
+  for (let i = 0; i < shape.length; i++) if (dims[i] !== shape[i]) return false;
+  return true;
 }
