@@ -14,7 +14,6 @@ namespace mpib {
 namespace {
 
 constexpr int kTagLimit = 32767;        // MPI guarantees at least this MPI_TAG_UB
-constexpr int kHandshakeTagBase = 0;    // group creation handshakes use the creation tag itself
 constexpr int kCollectiveTag = kTagLimit - 1;  // allGatherDirect's messages (point-to-point tags stay below)
 
 ThreadState &state(const Napi::CallbackInfo &info) { return *info.Env().GetInstanceData<ThreadState>(); }
@@ -130,8 +129,8 @@ Napi::Value CommCreate(const Napi::CallbackInfo &info) {
   for (size_t i = 0; i < members.size(); i++) {
     if (members[i] == me) continue;
     MPI_Request rq[2];
-    MPI_Irecv(&theirs[i], 1, MPI_UINT32_T, members[i], kHandshakeTagBase + tag, parent, &rq[0]);
-    MPI_Isend(&hash, 1, MPI_UINT32_T, members[i], kHandshakeTagBase + tag, parent, &rq[1]);
+    MPI_Irecv(&theirs[i], 1, MPI_UINT32_T, members[i], tag, parent, &rq[0]);
+    MPI_Isend(&hash, 1, MPI_UINT32_T, members[i], tag, parent, &rq[1]);
     std::string what =
         "group creation (tag " + std::to_string(tag) + ") waiting for process " + std::to_string(members[i]);
     for (MPI_Request &r : rq) {

@@ -44,21 +44,18 @@ export type Describe = (call: string) => string;
 export class ProcessOps {
   readonly #ctx: ProcessOpsContext;
   readonly #handle: number;
-  /** Number of processes of the communicator, and this process's place among them. */
+  /** Number of processes of the communicator. */
   readonly size: number;
-  readonly index: number;
   readonly #describe: Describe;
   readonly #gathered: Scratch;
   readonly #folded: Scratch;
   readonly #staged: Scratch;
   readonly #table: ArenaRegion;
-  #lastGathered: Uint8Array | undefined;
 
   constructor(ctx: ProcessOpsContext, handle: number, describe: Describe) {
     this.#ctx = ctx;
     this.#handle = handle;
     this.size = ctx.binding.commSize(handle);
-    this.index = ctx.binding.commRank(handle);
     this.#describe = describe;
     this.#gathered = new Scratch(ctx.arena, ctx.owner);
     this.#folded = new Scratch(ctx.arena, ctx.owner);
@@ -68,16 +65,8 @@ export class ProcessOps {
   }
 
   /** Bytes of the arena at `offset`, as MPI reads and writes them. */
-  view(offset: number, bytes: number): Uint8Array {
+  #view(offset: number, bytes: number): Uint8Array {
     return new Uint8Array(this.#ctx.arena.buffer(offset + bytes), offset, bytes);
-  }
-
-  /** `view` of the gathered scratch, kept while it stays the same (the latency path makes one per call). */
-  #gatheredView(offset: number, bytes: number): Uint8Array {
-    const last = this.#lastGathered;
-    if (last !== undefined && last.byteOffset === offset && last.length === bytes
-      && last.buffer === this.#ctx.arena.buffer(offset + bytes)) return last;
-    return (this.#lastGathered = this.view(offset, bytes));
   }
 
   /**
@@ -90,7 +79,7 @@ export class ProcessOps {
     if (bytes === 0) return this.barrier(timeoutMs, call);
     if (bytes * p <= (this.#ctx.foldAllMaxBytes ?? FOLD_ALL_MAX_BYTES)) {
       const all = this.#gathered.offset(bytes * p);
-      this.allGather(input, this.#gatheredView(all, bytes * p), timeoutMs, call);
+      this.allGather(input, this.#view(all, bytes * p), timeoutMs, call);
       // the latency path: fold straight into `out` when it is arena memory (the gathered copies are apart)
       if (out.buffer === this.#ctx.arena.buffer(out.byteOffset + bytes)) {
         this.#fold(dtypeCode, opCode, out.byteOffset, all, bytes, count);
@@ -98,7 +87,7 @@ export class ProcessOps {
       }
       const dst = this.#folded.offset(bytes);
       this.#fold(dtypeCode, opCode, dst, all, bytes, count);
-      out.set(this.view(dst, bytes));
+      out.set(this.#view(dst, bytes));
       return;
     }
     // Blocks of `per` elements, 64-byte aligned so the kernels' vector loops see aligned blocks.
@@ -107,17 +96,16 @@ export class ProcessOps {
     let send = input;
     if (block * p !== bytes) {
       const at = this.#staged.offset(block * p);
-      send = this.view(at, block * p);
+      send = this.#view(at, block * p);
       send.set(input);
       send.fill(0, bytes);
     }
-    const received = this.#gathered.offset(block * p);
-    this.#check(this.#ctx.binding.allToAll(this.#handle, send, this.view(received, block * p), timeoutMs), call);
+    const received = this.#gathered.offset(block * p), result = this.#view(received, block * p);
+    this.allToAll(send, result, timeoutMs, call);
     const mine = this.#folded.offset(block);
     this.#fold(dtypeCode, opCode, mine, received, block, per);
     // The folded blocks land where the inputs were received (no longer needed), then the first bytes go out.
-    const result = this.view(received, block * p);
-    this.#check(this.#ctx.binding.allGather(this.#handle, this.view(mine, block), result, timeoutMs), call);
+    this.#check(this.#ctx.binding.allGather(this.#handle, this.#view(mine, block), result, timeoutMs), call);
     out.set(block * p === bytes ? result : result.subarray(0, bytes));
   }
 

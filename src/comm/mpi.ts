@@ -167,12 +167,13 @@ export class MpiCommunicator implements DeviceCommunicator {
       this.#ops.allGather(t.bytes(), all, timeoutMs, call);
       return all;
     }
+    // this process's members' bytes, at its leader only (member 0 of the local group)
     const mine = this.#local === undefined ? t.bytes()
-      : this.#local.allGather(bytesTensor(t.bytes()), 0, { timeoutMs }).bytes();
+      : this.#local.gather(bytesTensor(t.bytes()), 0, 0, { timeoutMs })?.bytes();
     if (layout.leader) {
       const block = layout.maxLocal * bytes, p = layout.processes.length;
       const send = new Uint8Array(block), recv = new Uint8Array(block * p);
-      send.set(mine);
+      send.set(mine!);
       this.#ops.allGather(send, recv, timeoutMs, call);
       layout.membersOf.forEach((members, q) => members.forEach((m, j) => {
         all.set(recv.subarray(q * block + j * bytes, q * block + (j + 1) * bytes), m * bytes);
