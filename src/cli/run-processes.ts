@@ -51,9 +51,7 @@ export function planProcesses(
         '--init-method; across machines, start the job with mpirun -H hosts ... multirank run -n RANKS');
     }
     if (procs < 2) throw new RangeError('--backend mpi needs --procs P (P > 1): the processes mpirun starts');
-    if (procs > ranks) {
-      throw new RangeError(`--procs ${procs} is more processes than ranks (-n ${ranks}): each holds at least one rank`);
-    }
+    if (procs > ranks) throw tooManyProcs(procs, ranks);
     return { mpirunProcs: procs };
   }
   if (underMpirun !== undefined && underMpirun > 1) {
@@ -75,9 +73,7 @@ export function planProcesses(
     if (stray !== undefined) throw new RangeError(`--${stray} needs --nnodes N (N > 1) or --procs P (P > 1)`);
     return {};
   }
-  if (procs > ranks) {
-    throw new RangeError(`--procs ${procs} is more processes than ranks (-n ${ranks}): each holds at least one rank`);
-  }
+  if (procs > ranks) throw tooManyProcs(procs, ranks);
   const nodeRank = v['node-rank'] === undefined ? 0 : Number(v['node-rank']);
   if (!Number.isInteger(nodeRank) || nodeRank < 0 || nodeRank >= nnodes) {
     throw new RangeError(`--node-rank must be an integer in 0..${nnodes - 1}, got ${JSON.stringify(v['node-rank'])}`);
@@ -119,3 +115,6 @@ export function endWithAgent(): void {
     process.exit(1);
   });
 }
+
+const tooManyProcs = (procs: number, ranks: number): RangeError =>
+  new RangeError(`--procs ${procs} is more processes than ranks (-n ${ranks}): each holds at least one rank`);

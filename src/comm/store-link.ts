@@ -15,10 +15,7 @@
 import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import type { RelayPlace } from '../shm/relay-channel.js';
 import { TimeoutError } from '../errors.js';
-import { throwIfAborted, type AbortWord } from '../shm/wait.js';
-
-/** Longest single sleep while waiting for a reply: the abort word is checked at least this often. */
-const LINK_SLICE_MS = 50;
+import { throwIfAborted, WAIT_SLICE_MS, type AbortWord } from '../shm/wait.js';
 
 /** What one group member asks of the store (its StatelessProcessGroup in the driver). */
 export interface StoreRequest {
@@ -106,7 +103,7 @@ export class StoreLink {
       if (left <= 0) {
         throw new TimeoutError(`${describe()}: no answer from the job's store within ${request.timeoutMs} ms`);
       }
-      Atomics.wait(this.#signal, 0, expected, Math.min(left, LINK_SLICE_MS));
+      Atomics.wait(this.#signal, 0, expected, Math.min(left, WAIT_SLICE_MS));
       expected = Atomics.load(this.#signal, 0);
     }
   }

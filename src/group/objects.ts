@@ -22,21 +22,21 @@ type GroupCoordinator = Pick<
  * before its members agree on the call, so that a value it cannot send fails on it alone, as before.
  */
 export function checkSerializable(obj: unknown, name = 'obj'): void {
+  encodeObject(obj, name);
+}
+
+/** `obj` (Tensors boxed) as v8 bytes; `name` is the caller's argument, for the error when it cannot be. */
+export function encodeObject(obj: unknown, name = 'obj'): Buffer {
   try {
-    serialize(boxTensors(obj));
+    return serialize(boxTensors(obj));
   } catch (error) {
     throw notSerializable(name, obj, error);
   }
 }
 
-/** `obj` as v8 bytes; `name` is the caller's argument, for the error when it cannot be serialized. */
+/** `obj` as v8 bytes in a uint8 tensor. */
 function toBytes(obj: unknown, name = 'obj'): Tensor {
-  let bytes: Buffer;
-  try {
-    bytes = serialize(boxTensors(obj));
-  } catch (error) {
-    throw notSerializable(name, obj, error);
-  }
+  const bytes = encodeObject(obj, name);
   return fromTypedArray(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { dtype: 'uint8' });
 }
 

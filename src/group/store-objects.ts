@@ -4,19 +4,12 @@
  * shared-memory queue or tensor collectives. Encoded as the in-process plane encodes them (node:v8,
  * Tensors boxed by value), so an object arrives the same whichever way it went.
  */
-import { deserialize, serialize } from 'node:v8';
-import { notSerializable } from '../errors.js';
+import { deserialize } from 'node:v8';
 import type { ProcessSpanCommunicator } from '../comm/process-span.js';
 import type { CallOptions } from '../comm/types.js';
-import { boxTensors, unboxTensors } from './tensor-box.js';
+import { encodeObject } from './objects.js';
+import { unboxTensors } from './tensor-box.js';
 
-function encode(obj: unknown, name: string): Uint8Array {
-  try {
-    return serialize(boxTensors(obj));
-  } catch (error) {
-    throw notSerializable(name, obj, error);
-  }
-}
 
 const decode = (bytes: Uint8Array): unknown => unboxTensors(deserialize(bytes));
 
@@ -25,7 +18,7 @@ export function broadcastObject<T>(
   side: ProcessSpanCommunicator, obj: T, src: number, o?: CallOptions, name = 'obj',
 ): T {
   if (side.rankInGroup === src) {
-    side.request('broadcast', encode(obj, name), src, o);
+    side.request('broadcast', encodeObject(obj, name), src, o);
     return obj;
   }
   return decode(side.request('broadcast', undefined, src, o).bytes!) as T;
@@ -33,11 +26,11 @@ export function broadcastObject<T>(
 
 /** Every member's `obj`, in group order. */
 export function allGatherObject<T>(side: ProcessSpanCommunicator, obj: T, o?: CallOptions): T[] {
-  return side.request('allGather', encode(obj, 'obj'), undefined, o).all!.map((bytes) => decode(bytes) as T);
+  return side.request('allGather', encodeObject(obj, 'obj'), undefined, o).all!.map((bytes) => decode(bytes) as T);
 }
 
 export function sendObject(side: ProcessSpanCommunicator, obj: unknown, dst: number, o?: CallOptions): void {
-  side.request('send', encode(obj, 'obj'), dst, o);
+  side.request('send', encodeObject(obj, 'obj'), dst, o);
 }
 
 export function recvObject(side: ProcessSpanCommunicator, src: number, o?: CallOptions): unknown {

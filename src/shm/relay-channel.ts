@@ -10,10 +10,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import { ClosedError } from '../errors.js';
-import { throwIfAborted, type AbortWord } from './wait.js';
-
-/** Longest single sleep: the abort words are checked at least this often. */
-const SLICE_MS = 50;
+import { throwIfAborted, WAIT_SLICE_MS, type AbortWord } from './wait.js';
 
 /** What the relay is asked to do with a new channel. */
 export type RelayOpen =
@@ -63,7 +60,7 @@ export class RelayChannel {
       throwIfAborted(abort);
       const left = deadline - performance.now();
       if (left <= 0) return undefined;
-      Atomics.wait(this.#signal, 0, expected, Math.min(left, SLICE_MS));
+      Atomics.wait(this.#signal, 0, expected, Math.min(left, WAIT_SLICE_MS));
       expected = Atomics.load(this.#signal, 0);
     }
   }
