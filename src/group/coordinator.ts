@@ -5,7 +5,7 @@
  * shared-memory queues or the tensor collectives (objects.ts).
  */
 import { invalidType } from '../errors.js';
-import type { CpuCommunicator } from '../comm/types.js';
+import type { CallDescriptor, CpuCommunicator } from '../comm/types.js';
 import type { ProcessSpanCommunicator } from '../comm/process-span.js';
 import { MessageQueue, type GroupQueueEnd, type QueueReader, type QueueWriter } from '../shm/message-queue.js';
 import type { QueueContext, QueueSpan } from '../shm/queue-group.js';
@@ -265,11 +265,13 @@ export class GroupCoordinator extends GroupVariants {
    * The store side when the members live in several processes (after the members agreed on `call`,
    * when calls are checked); undefined for a group in one process.
    */
-  #acrossProcesses(call: { op: string; root?: number }): ProcessSpanCommunicator | undefined {
-    this.live();
-    const span = this.acrossProcesses;
-    if (span !== undefined && this.spec.checkCalls) span.agree(call, this.opts({}));
-    return span;
+  #acrossProcesses(call: CallDescriptor): ProcessSpanCommunicator | undefined {
+    if (this.acrossProcesses === undefined) {
+      this.live();
+      return undefined;
+    }
+    this.agreeOn(call); // after the group's queued collectives, as every other call
+    return this.acrossProcesses;
   }
 
   /** Releases the group's per-rank resources; later calls throw. Idempotent. */
