@@ -1,15 +1,19 @@
 /**
  * A cold launch for bench/regimes, in the fresh process this file is run in: milliseconds from launch()
- * to the results of 8 ranks that return at once (bench/launch-body), and, after it, what 8 bare worker
- * threads cost to start and answer (the part of a cold launch that Node itself takes), and 8 threads that
- * only import the library (what loading its modules costs each fresh thread). Prints JSON.
+ * to the results of 8 ranks that import the library and return (bench/return-body), and, after it,
+ * what 8 bare worker threads cost to start and answer (the part of a cold launch that Node itself takes),
+ * and 8 threads that only import the library (what loading its modules costs each fresh thread). Prints
+ * JSON. `--build bundle` (the default: what users load) or `--build tsc` (the module-for-module build).
  */
+import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { launch } from '../src/launch/launch.js';
-import { shutdown } from '../src/launch/runtime.js';
+import { libraryUrl, loadLibrary, parseBuild } from './build.js';
 
+const build = parseBuild(parseArgs({ options: { build: { type: 'string' } } }).values.build);
+const lib = libraryUrl(build);
 const start = performance.now();
-const job = await launch({ worldSize: 8, module: new URL('./launch-body.js', import.meta.url) });
+const { launch, shutdown } = await loadLibrary(build);
+const job = await launch({ worldSize: 8, module: new URL('./return-body.js', import.meta.url), args: { lib } });
 await job.results;
 const launchMs = performance.now() - start;
 await job.close();
@@ -27,6 +31,7 @@ async function eightThreads(code: string): Promise<number> {
 }
 
 const bareMs = await eightThreads('require("node:worker_threads").parentPort.postMessage(1)');
-const index = JSON.stringify(new URL('../src/index.js', import.meta.url).href);
-const importMs = await eightThreads(`import(${index}).then(() => require("node:worker_threads").parentPort.postMessage(1))`);
-console.log(JSON.stringify({ launchMs, bareMs, importMs }));
+const importMs = await eightThreads(
+  `import(${JSON.stringify(lib)}).then(() => require("node:worker_threads").parentPort.postMessage(1))`,
+);
+console.log(JSON.stringify({ build, launchMs, bareMs, importMs }));

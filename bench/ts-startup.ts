@@ -1,8 +1,8 @@
 /**
  * What a TypeScript rank module costs at start-up: milliseconds from launch() to every rank's result and
  * the process's peak memory (max RSS), for a job whose ranks import the package and return at once, as
- * `.js` (`launch-body.ts`, compiled) and as `.ts` (`ts-modules/startup-body.ts`, transpiled by the driver
- * at launch). Each measurement is a fresh process (a cold first job: its peak memory is its own), the
+ * `.js` (`return-body.ts`, compiled) and as `.ts` (`ts-modules/startup-body.ts`, transpiled by the driver
+ * at launch), launched from the bundle (the package users import, which the `.ts` module imports by name). Each measurement is a fresh process (a cold first job: its peak memory is its own), the
  * kinds interleaved within each round; the figures are medians over rounds.
  *
  *   node dist/bench/ts-startup.js [--ranks 8,16] [--rounds 3] [--json FILE]
@@ -15,10 +15,10 @@ import { parseArgs } from 'node:util';
 import { integer } from '../src/bench/args.js';
 import { machineInfo } from '../src/bench/machine.js';
 import { median } from '../src/bench/stats.js';
-import { launch } from '../src/launch/launch.js';
+import { libraryUrl, loadLibrary } from './build.js';
 
 const MODULES = {
-  js: new URL('./launch-body.js', import.meta.url).href,
+  js: new URL('./return-body.js', import.meta.url).href,
   ts: new URL('../../bench/ts-modules/startup-body.ts', import.meta.url).href,
 } as const;
 type Kind = keyof typeof MODULES;
@@ -26,7 +26,8 @@ interface Sample { launchMs: number; maxRssMB: number }
 
 async function child(worldSize: number, module: string): Promise<void> {
   const started = performance.now();
-  const job = await launch({ worldSize, module });
+  const { launch } = await loadLibrary('bundle');
+  const job = await launch({ worldSize, module, args: { lib: libraryUrl('bundle') } });
   await job.results;
   const launchMs = performance.now() - started;
   await job.close();

@@ -28,7 +28,7 @@ node -e '
   console.log("native build at install:", s.ok ? "built" : s.reason);
   if (!s.ok && process.env.MULTIRANK_SKIP_NATIVE !== "1" && !/no Node headers|compiler|make|python/.test(s.reason)) process.exit(1);
 '
-for dev in assemblyscript binaryen typescript node-gyp; do
+for dev in assemblyscript binaryen typescript node-gyp esbuild; do
   if [ -e "node_modules/$dev" ]; then echo "FAIL: the install pulled in $dev"; exit 1; fi
 done
 

@@ -1,4 +1,4 @@
-// The TypeScript twin of bench/launch-body.ts, for bench/ts-startup.ts: it imports the package and returns.
+// The TypeScript twin of bench/return-body.ts, for bench/ts-startup.ts: it imports the package and returns.
 import { tensor, type RankInfo, type Tensor } from 'multirank';
 
 export default function main({ rank }: RankInfo): number {

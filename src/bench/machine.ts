@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT as packageRootUrl } from '../package-files.js';
 
 /** The machine and checkout a run measured. */
 export interface MachineInfo {
@@ -17,7 +18,7 @@ export interface MachineInfo {
   readonly commit: string | null;
 }
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const PACKAGE_ROOT = fileURLToPath(packageRootUrl);
 
 function gitCommit(): string | null {
   try {

@@ -12,6 +12,7 @@ import { planCases, type BenchCase } from './plan.js';
 import type { RankPlan } from './rank.js';
 import { buildRecord, type BenchRecord } from './report.js';
 import { ResultsBlock } from './results-block.js';
+import { entryFile } from '../package-files.js';
 
 /** How often the driver looks at the job when no row finished (a failed rank ends the wait at once). */
 const POLL_MS = 250;
@@ -55,7 +56,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     clockBase: process.hrtime.bigint(),
   };
   const job = await launch({
-    worldSize: config.ranks, module: new URL('./rank.js', import.meta.url), args: plan,
+    worldSize: config.ranks, module: entryFile('src/bench/rank.js'), args: plan,
     ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
   });
   const outcome: { settled: boolean; error?: unknown } = { settled: false };

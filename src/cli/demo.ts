@@ -12,6 +12,7 @@ import { toLayoutView } from '../topology/layout-view.js';
 import { columns, DEFAULT_SIZES, maxAbsDiff, reference, rows, type DemoSizes } from './demo-model.js';
 import type { DemoArgs, DemoRankResult } from './demo-rank.js';
 import type { CommandOutput } from './main.js';
+import { entryFile } from '../package-files.js';
 
 export const DEMO_USAGE = `Usage: multirank demo [--tp 2] [--pp 2] [--dp 2] [--steps 10] [--hidden 32] [--batch 8]
 
@@ -119,7 +120,7 @@ export async function demoCommand(argv: string[], out: CommandOutput): Promise<n
   out.log(['rank coordinates:', ...renderCoordinateGrid(toLayoutView(plan))].join('\n'));
   const started = performance.now();
   const job = await launch({
-    worldSize, module: new URL('./demo-rank.js', import.meta.url), args: { tp, pp, steps, sizes } satisfies DemoArgs,
+    worldSize, module: entryFile('src/cli/demo-rank.js'), args: { tp, pp, steps, sizes } satisfies DemoArgs,
   });
   let results: DemoRankResult[];
   try {

@@ -7,6 +7,7 @@
  *   multirank bench ...                     nccl-tests-style benchmarks
  */
 import { readFileSync } from 'node:fs';
+import { packageFile } from '../package-files.js';
 
 export interface CommandOutput {
   log(text: string): void;
@@ -48,7 +49,7 @@ export function usage(): string {
 
 function version(): string {
   const pkg = JSON.parse(
-    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+    readFileSync(packageFile('package.json'), 'utf8'),
   ) as { version: string };
   return pkg.version;
 }

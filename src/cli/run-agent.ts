@@ -24,6 +24,7 @@ import { TCPStore } from '../store/tcp-store.js';
 import { ABORT_KEY, doneKey } from '../launch/process-job.js';
 import { AGENT_STORE_ENV } from '../launch/process-rendezvous.js';
 import type { CommandOutput } from './main.js';
+import { entryFile } from '../package-files.js';
 
 /** How long workers get to end on their own after one failed, before they are killed. */
 export const WORKER_GRACE_MS = 10_000;
@@ -175,5 +176,5 @@ function safeList(dir: string): string[] {
 
 /** The CLI's entry file (this package's `multirank` command). */
 export function cliEntry(): string {
-  return fileURLToPath(new URL('./main.js', import.meta.url));
+  return fileURLToPath(entryFile('src/cli/main.js'));
 }

@@ -20,7 +20,7 @@
  * (waitFor's onStall), so the fast path pays nothing; the mark is cleared (and progress bumped) when the
  * wait ends. The watchdog reads with Atomics loads; a torn call-site string only garbles a message.
  */
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ownCodeDirs } from '../package-files.js';
 
 const STATUS_WORDS = 16;
 const SITE_BYTES = 1024;
@@ -277,11 +277,8 @@ export function groupLabel(name: string | undefined, ranks: readonly number[]): 
   return name === undefined || name === '' || name === 'anonymous' ? members : `${name} ${members}`;
 }
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** multirank's own code, compiled or (with source maps) as the TypeScript it came from. */
-const OWN_DIRS = ['dist/src/', 'dist/workers/', 'src/', 'workers/'].flatMap(
-  (dir) => [ROOT + dir, pathToFileURL(ROOT + dir).href],
-);
+const OWN_DIRS = ownCodeDirs();
 
 /** The first stack frame outside multirank itself: the user's `file:line:column`. */
 export function userCallSite(): string {

@@ -17,13 +17,14 @@
  */
 import { Piscina } from 'piscina';
 import type { PoolWorkerData } from './protocol.js';
+import { entryFile } from '../package-files.js';
 
 /** How long an idle warm pool is kept. */
 export const POOL_IDLE_MS = 5_000;
 /** How long an idle standby pool is kept (booting one again costs more than keeping it). */
 export const STANDBY_IDLE_MS = 30_000;
 
-const WORKER_URL = new URL('../../workers/rank-worker.js', import.meta.url);
+const WORKER_URL = entryFile('workers/rank-worker.js');
 
 export interface PoolLease {
   readonly pool: Piscina;

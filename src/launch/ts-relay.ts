@@ -7,6 +7,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { register } from 'node:module';
 import type { SourceReply, SourceRequest } from './ts-source.js';
+import { entryFile } from '../package-files.js';
 
 let hooks: MessagePort | undefined;
 let job: MessagePort | undefined;
@@ -21,7 +22,7 @@ export function serveTypeScript(sources: MessagePort): void {
     hooks.unref();
     hooks.on('message', (request: SourceRequest) => forward(request));
     const data = { port: channel.port2 };
-    register(new URL('./ts-hooks.js', import.meta.url), { data, transferList: [channel.port2] });
+    register(entryFile('src/launch/ts-hooks.js'), { data, transferList: [channel.port2] });
   }
   job = sources;
   job.unref();

@@ -6,6 +6,7 @@
  */
 import { ErrorCodes, MultirankError } from '../errors.js';
 import { NativeModule, type BuildRecord } from './native-module.js';
+import { packageFile } from '../package-files.js';
 
 /** Vendor numbers of the addon: NCCL + CUDA runtime, HCCL + ACL. */
 export const NCCL = 0;
@@ -104,7 +105,7 @@ export interface NativeStoreServerHandle {
 }
 
 const ADDON = new NativeModule<NativeAddon>(
-  new URL('../../../native/build/Release/multirank_native.node', import.meta.url), 'the native addon',
+  packageFile('native/build/Release/multirank_native.node'), 'the native addon',
   (status) => status as unknown as BuildRecord,
 );
 

@@ -7,6 +7,7 @@
  */
 import { ErrorCodes, MultirankError } from '../errors.js';
 import { NativeModule, type BuildRecord } from './native-module.js';
+import { packageFile } from '../package-files.js';
 
 /** What the binding's waiting calls return: 0 done; otherwise `lastError()` says why. */
 export const MpiStatus = { OK: 0, POST: 1, TIMEOUT: 2, FAILED: 3, JOB_ABORTED: 4, DEAD: 6 } as const;
@@ -77,7 +78,7 @@ export interface MpiBinding {
 }
 
 const BINDING = new NativeModule<MpiBinding>(
-  new URL('../../../native/build/Release/multirank_mpi.node', import.meta.url), 'the MPI binding',
+  packageFile('native/build/Release/multirank_mpi.node'), 'the MPI binding',
   (status) => status.mpi as BuildRecord | undefined,
 );
 

@@ -6,8 +6,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { packageFile } from '../package-files.js';
 
-const STATUS = new URL('../../../native/build/status.json', import.meta.url);
+const STATUS = packageFile('native/build/status.json');
 
 /** What status.json says of one module: `ok`, or why not. */
 export interface BuildRecord {

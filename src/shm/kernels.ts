@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { checkInteger, describe, dtypeError, ErrorCodes, invalidType, MultirankError, outOfRange } from '../errors.js';
 import { DTYPES, dtypeFromCode, dtypeInfo, REDUCE_OP_CODES, REDUCE_OPS, reduceOpRefusal } from '../tensor/dtype.js';
+import { distFile } from '../package-files.js';
 
 /** Status codes returned by the `reduce`/`reduce2` exports (same numbers as `assembly/abi.ts`). */
 export const KERNEL_STATUS = {
@@ -106,7 +107,7 @@ let compiled: WebAssembly.Module | undefined;
  */
 export function kernelModule(): WebAssembly.Module {
   if (compiled === undefined) {
-    const url = new URL('../../kernels.wasm', import.meta.url);
+    const url = distFile('kernels.wasm');
     try {
       compiled = new WebAssembly.Module(readFileSync(url));
     } catch (cause) {

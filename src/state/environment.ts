@@ -4,7 +4,7 @@
  * runs one rank at a time and has its own module instance, so the holder below is that rank's.
  */
 import { checkInteger, ErrorCodes, invalidChoice, MultirankError, outOfRange } from '../errors.js';
-import { currentRank } from './current-rank.js';
+import { currentRank, rankOfAnotherCopy } from './current-rank.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import { BACKENDS, NOT_IN_THIS_BUILD, type Backend } from '../comm/backends.js';
 import { mpiUnavailableFor } from '../comm/mpi-context.js';
@@ -42,10 +42,14 @@ const holder: { state: ParallelState | undefined } = { state: undefined };
 export function initDistributedEnvironment(options: InitDistributedOptions = {}): ParallelState {
   const env = currentRank();
   if (env === undefined) {
+    const other = rankOfAnotherCopy();
     throw new MultirankError(
       ErrorCodes.NOT_INITIALIZED,
-      'initDistributedEnvironment must run inside a rank of a multirank job ' +
-        '(launch(), `multirank run`, or withRanks())',
+      other === undefined
+        ? 'initDistributedEnvironment must run inside a rank of a multirank job (launch(), `multirank run`, or withRanks())'
+        : `initDistributedEnvironment was called from a second copy of multirank (${import.meta.url}): this thread ` +
+          `runs a rank of the copy at ${other}. Rank code must import the library the way the job was launched ` +
+          "(the package name 'multirank'), so that both share one copy",
     );
   }
   const backend = options.backend ?? 'threads';

@@ -9,6 +9,7 @@ import { StoreError, TimeoutError } from '../errors.js';
 import { NativeTCPStoreServer, serverChoice } from './native-server.js';
 import { TCPStoreServer, type ListenOptions } from './server.js';
 import type { TCPStore } from './tcp-store.js';
+import { entryFile } from '../package-files.js';
 
 /** The counter torch's stores add 1 to when they join. */
 export const INIT_KEY = 'init/';
@@ -26,7 +27,7 @@ export function listenHostFor(host: string): string | undefined {
 
 /** Starts a server on a worker thread (unref'd: it does not keep the process alive by itself). */
 export function startServerThread(options: ListenOptions): Promise<ServerHandle> {
-  const worker = new Worker(new URL('./server-thread.js', import.meta.url), { workerData: options });
+  const worker = new Worker(entryFile('src/store/server-thread.js'), { workerData: options });
   return new Promise((resolve, reject) => {
     worker.once('error', (error) => {
       reject(new StoreError(`TCPStore server thread failed: ${error.message}`, { cause: error }));
