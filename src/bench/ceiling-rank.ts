@@ -15,6 +15,7 @@ import { dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES } from '../tensor/dtype.j
 import { empty, type Tensor } from '../tensor/tensor.js';
 import type { BenchCase } from './plan.js';
 import type { ResultsBlock } from './results-block.js';
+import { sliceOf } from '../comm/slices.js';
 
 /** Each repetition moves at least this many bytes per rank (small rows repeat the kernel), ... */
 export const CEILING_TARGET_BYTES = 1 << 20;
@@ -28,13 +29,6 @@ const COPY = 0, REDUCE = 1;
 export function ceilingInnerReps(sizeBytes: number): number {
   if (sizeBytes <= 0) return 0;
   return Math.min(CEILING_INNER_MAX, Math.max(1, Math.ceil(CEILING_TARGET_BYTES / sizeBytes)));
-}
-
-/** Slice [lo, hi) of `count` elements that rank `m` of `w` reduces, cut at 64-byte boundaries. */
-export function ceilingSlice(count: number, itemBytes: number, w: number, m: number): [number, number] {
-  const align = Math.max(1, 64 / itemBytes);
-  const per = Math.ceil(Math.ceil(count / w) / align) * align;
-  return [Math.min(count, m * per), Math.min(count, (m + 1) * per)];
 }
 
 /** Bytes all ranks move in one repetition of `kind` (0 copy, 1 reduce) for a row of `sizeBytes`. */
@@ -71,7 +65,7 @@ export class CeilingProbe {
     this.#tensors = [src, dst, table];
     kernels.fill(src.byteOffset, FILL_BYTE, size);
     kernels.fill(dst.byteOffset, FILL_BYTE, size); // touch every page before timing
-    const [lo, hi] = ceilingSlice(
+    const [lo, hi] = sliceOf(
       Math.floor(size / info.itemBytes), info.itemBytes, world.worldSize, world.rankInGroup,
     );
     const words = table.data as Int32Array;

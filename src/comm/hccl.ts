@@ -8,7 +8,7 @@
  */
 import type { AbortWord } from '../shm/wait.js';
 import { loadVendor } from '../native/vendors.js';
-import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../tensor/half.js';
+import { divideAsAvg } from '../tensor/ops.js';
 import type { ReduceOp } from '../tensor/dtype.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import type { DeviceCommunicator, DeviceSideContext, GroupSpec, OutOptions } from './types.js';
@@ -27,21 +27,6 @@ export const HCCL_TABLES: VendorTables = Object.freeze({
   }),
   ops: Object.freeze({ sum: 0, prod: 1, max: 2, min: 3 }),
 });
-
-/** Divides every element of `values` (a dtype's storage) by `k`, rounding as the dtype's avg does. */
-export function divideInPlace(dtype: Tensor['dtype'], values: Tensor['data'], k: number): void {
-  const f32 = new Float32Array(1);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
-    switch (dtype) {
-      case 'float32': f32[0] = v / k; values[i] = f32[0]!; break;
-      case 'float64': values[i] = v / k; break;
-      case 'float16': f32[0] = f16ToNumber(v) / k; values[i] = numberToF16(f32[0]!); break;
-      case 'bfloat16': f32[0] = bf16ToNumber(v) / k; values[i] = numberToBf16(f32[0]!); break;
-      default: throw new TypeError(`avg is not defined on ${dtype}`);
-    }
-  }
-}
 
 /** HCCL's communicator: the avg emulation over VendorCommunicator. */
 export class HcclCommunicator extends VendorCommunicator {
@@ -62,7 +47,7 @@ export class HcclCommunicator extends VendorCommunicator {
   /** The division of the emulated avg, on the host (a device has no kernel here): down, divide, up. */
   #scale(t: Tensor): Tensor {
     const host = empty(t.shape, { dtype: t.dtype }).copyFrom(t);
-    divideInPlace(t.dtype, host.data, this.worldSize);
+    divideAsAvg(t.dtype, host.data, this.worldSize);
     return t.copyFrom(host);
   }
 }

@@ -9,12 +9,12 @@ import type { ProcessOps } from './mpi-process-ops.js';
 import { hashString } from './threads/job-control.js';
 import { fromTypedArray } from '../tensor/factory.js';
 import type { CallDescriptor, DeviceCommunicator, GroupSpec } from './types.js';
+import { nulTerminated } from '../debug/rank-status.js';
 
 /** Bytes of a call description (longer descriptions are cut; they still compare by hash). */
 const AGREE_BYTES = 256;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * Returns when every member of `group` called `call`; else throws a MismatchError on every member. `local`:
@@ -54,9 +54,8 @@ function compareAcross(
   const calls: string[] = [];
   for (let q = 0; q < p; q++) {
     const theirs = all.subarray(q * AGREE_BYTES, (q + 1) * AGREE_BYTES);
-    const end = theirs.indexOf(0);
     const members = layout.membersOf[q]!.map((m) => group.ranks[m]).join(', ');
-    const described = decoder.decode(theirs.subarray(0, end < 0 ? AGREE_BYTES - 4 : end));
+    const described = nulTerminated(theirs.subarray(0, AGREE_BYTES - 4));
     calls.push(`  ranks [${members}]: ${described}`);
   }
   return new MismatchError(`Ranks of group ${group.name} [${group.ranks.join(', ')}] called different ` +

@@ -3,7 +3,6 @@
  * cutting a block out of a tensor, and placing members' blocks side by side along a dim. Plain functions of
  * shapes and bytes (runs found by the threads backend's `forEachRun`), plus avg's final division.
  */
-import type { Tensor } from '../tensor/tensor.js';
 import { forEachRun } from './threads/box.js';
 
 /** Start of a block at `offset` along `dim` (0 along every other dim) of a tensor of `shape`. */
@@ -33,14 +32,4 @@ export function placeBlocks(all: Uint8Array, count: number, part: readonly numbe
     const copy = (s: number, d: number, n: number): void => dst.set(all.subarray(base + s, base + s + n), d);
     forEachRun(part, part, zeros, whole, at, itemBytes, copy);
   }
-}
-
-/** `t /= n` in t's dtype (avg over several members per process: the sum, then one division). */
-export function divideInPlace(t: Tensor, n: number): void {
-  const data = t.data;
-  if (data instanceof Float32Array || data instanceof Float64Array) {
-    for (let i = 0; i < data.length; i++) data[i] = data[i]! / n;
-    return;
-  }
-  for (let i = 0; i < t.numel; i++) t.setFlat(i, (t.getFlat(i) as number) / n);
 }

@@ -17,6 +17,8 @@ export class GroupLayout {
   readonly membersOf: readonly (readonly number[])[];
   /** The process of each member (an index into `processes`). */
   readonly processIndexOf: readonly number[];
+  /** Each member's index among the members of its process. */
+  readonly localIndexOf: readonly number[];
   /** This member's process (index into `processes`) and its index among that process's members. */
   readonly process: number;
   readonly localIndex: number;
@@ -25,7 +27,7 @@ export class GroupLayout {
 
   /** `processOf`: the MPI world rank that runs world rank r. `me`: this member's group rank. */
   constructor(ranks: readonly number[], processOf: (rank: number) => number, me: number) {
-    const processes: number[] = [], membersOf: number[][] = [], processIndexOf: number[] = [];
+    const processes: number[] = [], membersOf: number[][] = [], processIndexOf: number[] = [], localIndexOf: number[] = [];
     ranks.forEach((rank, m) => {
       const p = processOf(rank);
       let index = processes.indexOf(p);
@@ -33,14 +35,15 @@ export class GroupLayout {
         index = processes.push(p) - 1;
         membersOf.push([]);
       }
-      membersOf[index]!.push(m);
+      localIndexOf.push(membersOf[index]!.push(m) - 1);
       processIndexOf.push(index);
     });
     this.processes = processes;
     this.membersOf = membersOf;
     this.processIndexOf = processIndexOf;
+    this.localIndexOf = localIndexOf;
     this.process = processIndexOf[me]!;
-    this.localIndex = membersOf[this.process]!.indexOf(me);
+    this.localIndex = localIndexOf[me]!;
     this.maxLocal = Math.max(...membersOf.map((m) => m.length));
   }
 

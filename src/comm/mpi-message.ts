@@ -25,6 +25,13 @@ export function largestTag(size: number): number {
   return P2P_TAG_BASE + size * size;
 }
 
+/** The most members a group can have when every tag must stay below `tagLimit`. */
+export function largestGroup(tagLimit: number): number {
+  let size = 1;
+  while (largestTag(size + 1) < tagLimit) size++;
+  return size;
+}
+
 /** `t` as one message (a private copy: MPI may read it after `send` returned). */
 export function encodeMessage(t: Tensor): Uint8Array {
   if (t.ndim > NDIM_MAX) {

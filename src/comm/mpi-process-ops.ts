@@ -19,6 +19,7 @@ import type { Kernels } from '../shm/kernels.js';
 import type { AbortWord } from '../shm/wait.js';
 import { MpiStatus, type MpiBinding } from '../native/mpi.js';
 import { Scratch } from './threads/scratch.js';
+import { blockElements } from './slices.js';
 
 /** Up to this many bytes of all inputs together, reductions gather everything and fold locally. */
 export const FOLD_ALL_MAX_BYTES = 64 * 1024;
@@ -90,9 +91,7 @@ export class ProcessOps {
       out.set(this.#view(dst, bytes));
       return;
     }
-    // Blocks of `per` elements, 64-byte aligned so the kernels' vector loops see aligned blocks.
-    const align = Math.max(1, 64 / itemBytes);
-    const per = Math.ceil(Math.ceil(count / p) / align) * align, block = per * itemBytes;
+    const per = blockElements(count, itemBytes, p), block = per * itemBytes;
     let send = input;
     if (block * p !== bytes) {
       const at = this.#staged.offset(block * p);

@@ -24,15 +24,19 @@ import {
 import { fromTypedArray } from '../tensor/factory.js';
 import { empty, emptyLike, type Tensor } from '../tensor/tensor.js';
 import { agreeAcross } from './mpi-agree.js';
-import { copyBlock, divideInPlace, placeBlocks, startAlong } from './mpi-blocks.js';
+import { copyBlock, placeBlocks, startAlong } from './mpi-blocks.js';
+import { divideAsAvg } from '../tensor/ops.js';
 import { GroupLayout, openGroup } from './mpi-layout.js';
-import { encodeMessage, largestTag, messageBytes, p2pTag } from './mpi-message.js';
+import { encodeMessage, largestGroup, messageBytes, p2pTag } from './mpi-message.js';
 import { ProcessOps, type ProcessOpsContext } from './mpi-process-ops.js';
 import { hashString } from './threads/job-control.js';
 import type {
   CallDescriptor, CallOptions, CommCapabilities, DeviceCommunicator, GroupSpec, OutOptions, Received,
   RecvAnyOptions,
 } from './types.js';
+
+/** The most members of a group: every pair of members has a point-to-point tag below MPI's limit. */
+const MAX_MEMBERS = largestGroup(MPI_TAG_LIMIT);
 
 /** What the mpi backend of a rank knows: the cross-process context, this rank, and where every rank lives. */
 export interface MpiContext extends ProcessOpsContext {
@@ -76,7 +80,6 @@ export class MpiCommunicator implements DeviceCommunicator {
   readonly #local: DeviceCommunicator | undefined;
   readonly #ops: ProcessOps;
   /** Each member's index among the members of its process. */
-  readonly #localIndexOf: readonly number[];
   #calls = 0;
 
   constructor(ctx: MpiContext, group: GroupSpec) {
@@ -85,9 +88,8 @@ export class MpiCommunicator implements DeviceCommunicator {
     this.worldSize = ranks.length;
     this.rankInGroup = ranks.indexOf(ctx.rank);
     const layout = (this.#layout = new GroupLayout(ranks, (r) => ctx.processOf(r), this.rankInGroup));
-    this.#localIndexOf = layout.processIndexOf.map((p, m) => layout.membersOf[p]!.indexOf(m));
-    if (largestTag(this.worldSize) >= MPI_TAG_LIMIT) {
-      const why = `The "mpi" backend takes groups of up to 181 members; ${group.name} has ${this.worldSize}`;
+    if (this.worldSize > MAX_MEMBERS) {
+      const why = `The "mpi" backend takes groups of up to ${MAX_MEMBERS} members; ${group.name} has ${this.worldSize}`;
       throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, why);
     }
     const key = `${ranks.join(',')}#${occurrence}`;
@@ -136,7 +138,7 @@ export class MpiCommunicator implements DeviceCommunicator {
       this.#ops.allReduce(partial.bytes(), out.bytes(), t.numel, t.itemBytes, code, opCode, timeoutMs, call);
     }
     this.#local?.broadcast(out, 0, { timeoutMs });
-    if (effective === 'avg') divideInPlace(out, this.worldSize);
+    if (effective === 'avg') divideAsAvg(out.dtype, out.data, this.worldSize);
   }
 
   reduce(t: Tensor, dst: number, op: ReduceOp, o?: OutOptions): Tensor {
@@ -215,7 +217,7 @@ export class MpiCommunicator implements DeviceCommunicator {
     const srcProcess = layout.processIndexOf[src]!;
     const here = layout.process === srcProcess;
     // In the root's process every member takes it first (so its leader has it); the leaders pass it on.
-    if (here) this.#local?.broadcast(t, this.#localIndexOf[src]!, { timeoutMs });
+    if (here) this.#local?.broadcast(t, this.#layout.localIndexOf[src]!, { timeoutMs });
     if (layout.leader) this.#ops.broadcast(t.bytes(), srcProcess, timeoutMs, 'broadcast');
     if (!here) this.#local?.broadcast(t, 0, { timeoutMs });
     return t;
@@ -257,14 +259,14 @@ export class MpiCommunicator implements DeviceCommunicator {
 
   /** One message per send (mpi-message.ts): the header, then the tensor's bytes. */
   send(t: Tensor, dst: number, o?: CallOptions): void {
-    if (this.#sameProcess(dst)) return this.#local!.send(t, this.#localIndexOf[dst]!, o);
+    if (this.#sameProcess(dst)) return this.#local!.send(t, this.#layout.localIndexOf[dst]!, o);
     const message = encodeMessage(t);
     const process = this.#layout.processIndexOf[dst]!, tag = p2pTag(this.rankInGroup, dst, this.worldSize);
     this.#ops.sendEager(message, process, tag, EAGER_SENDS, this.#ms(o), `send to group rank ${dst}`);
   }
 
   recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
-    if (this.#sameProcess(src)) return this.#local!.recv(shape, dtype, this.#localIndexOf[src]!, o);
+    if (this.#sameProcess(src)) return this.#local!.recv(shape, dtype, this.#layout.localIndexOf[src]!, o);
     const call = `recv from group rank ${src}`;
     const tag = p2pTag(src, this.rankInGroup, this.worldSize);
     const message = this.#ops.recvMessage(this.#layout.processIndexOf[src]!, tag, this.#ms(o), call);
@@ -282,7 +284,7 @@ export class MpiCommunicator implements DeviceCommunicator {
 
   probe(src: number | 'any'): boolean {
     if (src === 'any') return false;
-    if (this.#sameProcess(src)) return this.#local!.probe(this.#localIndexOf[src]!);
+    if (this.#sameProcess(src)) return this.#local!.probe(this.#layout.localIndexOf[src]!);
     const tag = p2pTag(src, this.rankInGroup, this.worldSize);
     return this.#ops.probe(this.#layout.processIndexOf[src]!, tag) >= 0;
   }

@@ -136,3 +136,15 @@ export function localPlace(world: ProcessWorld, rank: number): { localRank: numb
   }
   return { localRank: rank - first, localWorldSize: end - first };
 }
+
+/** torch's `tcp://host:port` init method (query allowed), parsed; undefined unless it is one with a host and a port. */
+export function tcpInitUrl(value: unknown): URL | undefined {
+  if (typeof value !== 'string' || !value.startsWith('tcp://')) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  return url.hostname === '' || url.port === '' ? undefined : url;
+}

@@ -138,8 +138,7 @@ export class RankRecord {
 
   /** The call site of this rank's last mismatch report. */
   mismatchSite(): string {
-    const end = this.#mismatchSite.indexOf(0);
-    return Buffer.from(this.#mismatchSite.subarray(0, end === -1 ? SITE_BYTES : end)).toString('utf8');
+    return nulTerminated(this.#mismatchSite);
   }
 
   /**
@@ -264,6 +263,12 @@ function writeText(area: Uint8Array, text: string): number {
   const bytes = Buffer.from(text, 'utf8').subarray(0, area.byteLength);
   area.set(bytes);
   return bytes.length;
+}
+
+/** The UTF-8 text of a fixed-size field: up to its first NUL byte, or all of it when it has none. */
+export function nulTerminated(field: Uint8Array): string {
+  const end = field.indexOf(0);
+  return Buffer.from(field.buffer, field.byteOffset, end < 0 ? field.byteLength : end).toString('utf8');
 }
 
 /** A torn read (the rank re-marked meanwhile) only garbles a report, as for the call site. */

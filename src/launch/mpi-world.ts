@@ -17,6 +17,7 @@ import { fromBlocks, type ProcessWorld, type ProcessWorldSource } from '../comm/
 import { MPI_WORLD, mpiBinding, type MpiBinding } from '../native/mpi.js';
 import { TCPStore } from '../store/tcp-store.js';
 import { doneKey } from './process-job.js';
+import { nulTerminated } from '../debug/rank-status.js';
 
 /** Bytes each process sends in the allGather: its thread count, then its host name (utf8, cut). */
 const RECORD_BYTES = 128;
@@ -74,8 +75,7 @@ export class MpiWorld implements ProcessWorldSource {
     for (let p = 0; p < size; p++) {
       const record = all.subarray(p * RECORD_BYTES, (p + 1) * RECORD_BYTES);
       counts.push(new DataView(record.buffer, record.byteOffset).getInt32(0, true));
-      const name = record.subarray(4);
-      names.push(new TextDecoder().decode(name.subarray(0, name.indexOf(0) < 0 ? NAME_BYTES : name.indexOf(0))));
+      names.push(nulTerminated(record.subarray(4, 4 + NAME_BYTES)));
     }
     const hosts: string[] = [];
     const nodes = names.map((name, p) => {

@@ -15,7 +15,7 @@
  */
 import { hostname } from 'node:os';
 import { checkInteger, invalidType, outOfRange } from '../errors.js';
-import { fromBlocks, type ProcessWorld, type ProcessWorldSource } from '../comm/process-world.js';
+import { fromBlocks, tcpInitUrl, type ProcessWorld, type ProcessWorldSource } from '../comm/process-world.js';
 import { TCPStore } from '../store/tcp-store.js';
 
 /** `1`: the launcher hosts the job's store; no worker process starts one. */
@@ -60,13 +60,8 @@ export function parseInitMethod(initMethod: string, env: NodeJS.ProcessEnv = pro
     const port = read('MASTER_PORT', 1);
     return { host, port, processRank, processCount, node, hostsStore: processRank === 0 && !agentStore };
   }
-  let url: URL;
-  try {
-    url = new URL(initMethod);
-  } catch {
-    throw invalidType('initMethod', `one of ${INIT_METHODS.join(', ')}`, initMethod);
-  }
-  if (url.protocol !== 'tcp:' || url.hostname === '' || url.port === '') {
+  const url = tcpInitUrl(initMethod);
+  if (url === undefined) {
     throw invalidType('initMethod', `one of ${INIT_METHODS.join(', ')} (tcp:// with a host and a port)`, initMethod);
   }
   const param = (name: string, fallback: string | undefined): string | undefined =>

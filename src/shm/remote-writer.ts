@@ -64,7 +64,7 @@ export class RemoteReaders {
 
   /** Waits until every remote reader has connected (vLLM's wait_until_ready). */
   waitConnected(timeoutMs: number, abort?: AbortWord | readonly AbortWord[]): void {
-    this.#waitUntil(() => this.#consumed.every((c) => c >= 0), timeoutMs, abort,
+    this.#waitUntil(timeoutMs, abort,
       (late) => `MessageQueue writer waiting for remote ${this.#names(late)} to connect`,
       (k) => this.#consumed[k]! < 0, () => true);
   }
@@ -78,7 +78,7 @@ export class RemoteReaders {
   ): void {
     const seq = this.#sent;
     const behind = (k: number): boolean => seq - this.#consumed[k]! >= this.#window;
-    this.#waitUntil(() => !this.#consumed.some((_, k) => behind(k)), timeoutMs, abort,
+    this.#waitUntil(timeoutMs, abort,
       (late) => `MessageQueue writer waiting to send message ${seq}: remote ${this.#names(late)} ` +
         `${late.length === 1 ? 'has' : 'have'} not read message ${seq - this.#window}`, behind, () => true);
     const header = frameHeader(seq, main.byteLength, buffers.map((b) => b.byteLength));
@@ -93,7 +93,7 @@ export class RemoteReaders {
   /** Waits until every remote reader consumed every message sent (before the queue closes). */
   drain(timeoutMs: number, abort?: AbortWord | readonly AbortWord[]): void {
     const pending = (k: number): boolean => this.#consumed[k]! < this.#sent;
-    this.#waitUntil(() => !this.#consumed.some((_, k) => pending(k)), timeoutMs, abort,
+    this.#waitUntil(timeoutMs, abort,
       (late) => `MessageQueue writer draining ${this.#sent} messages: remote ${this.#names(late)} ` +
         `${late.length === 1 ? 'has' : 'have'} not read them all`,
       pending, pending);
@@ -138,10 +138,15 @@ export class RemoteReaders {
     return this.#failure;
   }
 
+  /**
+   * Applies the relay's events until no reader is `late`; fails on a lost reader that the wait `needs`,
+   * and on the deadline with `describe(the late readers)`.
+   */
   #waitUntil(
-    done: () => boolean, timeoutMs: number, abort: AbortWord | readonly AbortWord[] | undefined,
+    timeoutMs: number, abort: AbortWord | readonly AbortWord[] | undefined,
     describe: (late: number[]) => string, late: (reader: number) => boolean, needs: (reader: number) => boolean,
   ): void {
+    const done = (): boolean => !this.#consumed.some((_, k) => late(k));
     const check = (): void => {
       if (this.#failure !== undefined) throw this.#failure;
       for (const [k, why] of this.#lost) {

@@ -11,7 +11,7 @@ import { mpiUnavailableFor } from '../comm/mpi-context.js';
 import { ParallelState } from './parallel-state.js';
 import { checkTimeout } from '../group/args.js';
 import { setCurrentDevice } from '../tensor/device.js';
-import type { ProcessWorld } from '../comm/process-world.js';
+import { tcpInitUrl, type ProcessWorld } from '../comm/process-world.js';
 
 export interface InitDistributedOptions {
   /** Must equal the job's world size when given (-1 or omitted: the job's). */
@@ -125,15 +125,8 @@ export function destroyDistributedEnvironment(): void {
 /** `env://` or `tcp://host:port` (torch's forms); a tcp:// address must be the job's store when it has one. */
 function checkInitMethod(name: string, value: unknown, world: ProcessWorld): void {
   if (value === undefined || value === 'env://') return;
-  const allowed = ['env://', 'tcp://host:port'];
-  if (typeof value !== 'string' || !value.startsWith('tcp://')) throw invalidChoice(name, allowed, value);
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalidChoice(name, allowed, value);
-  }
-  if (url.hostname === '' || url.port === '') throw invalidChoice(name, allowed, value);
+  const url = tcpInitUrl(value);
+  if (url === undefined) throw invalidChoice(name, ['env://', 'tcp://host:port'], value);
   const store = world.storeAddress;
   if (store === undefined || Number(url.port) === store.port) return;
   throw outOfRange(

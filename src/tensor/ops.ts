@@ -6,6 +6,8 @@ import { checkInteger, invalidType, outOfRange, shapeError } from '../errors.js'
 import { formatShape, normalizeDim } from './shape.js';
 import { copyBlocks, empty, Tensor } from './tensor.js';
 import type { SharedMemory } from './storage.js';
+import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.js';
+import type { DType } from './dtype.js';
 
 function checkTensor(name: string, value: unknown): Tensor {
   if (!(value instanceof Tensor)) throw invalidType(name, 'a Tensor', value);
@@ -164,4 +166,24 @@ export function permute(
     }
   }
   return out;
+}
+
+/**
+ * Divides every element of `values` (a dtype's storage) by `k`, rounded as the kernels' avg rounds its
+ * sum / k: float32 and complex64 (each part) in float32, float16 and bfloat16 in float32 then once to 16
+ * bits, float64 and complex128 in float64. For backends that reduce with sum and divide afterwards.
+ * @throws TypeError for a dtype without avg (integers, bool).
+ */
+export function divideAsAvg(dtype: DType, values: Tensor['data'], k: number): void {
+  const f32 = new Float32Array(1);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    switch (dtype) {
+      case 'float32': case 'complex64': f32[0] = v / k; values[i] = f32[0]!; break;
+      case 'float64': case 'complex128': values[i] = v / k; break;
+      case 'float16': f32[0] = f16ToNumber(v) / k; values[i] = numberToF16(f32[0]!); break;
+      case 'bfloat16': f32[0] = bf16ToNumber(v) / k; values[i] = numberToBf16(f32[0]!); break;
+      default: throw new TypeError(`avg is not defined on ${dtype}`);
+    }
+  }
 }

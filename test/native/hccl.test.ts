@@ -7,7 +7,8 @@ import './shim-env.js';
 import test from 'ava';
 import { vendorCase } from './vendor-cases.js';
 import { withRanks } from '../../src/testing/index.js';
-import { HCCL_TABLES, divideInPlace } from '../../src/comm/hccl.js';
+import { HCCL_TABLES } from '../../src/comm/hccl.js';
+import { divideAsAvg } from '../../src/tensor/ops.js';
 import { NCCL_TABLES } from '../../src/comm/nccl.js';
 import { HCCL, Status } from '../../src/native/addon.js';
 import { loadVendor } from '../../src/native/vendors.js';
@@ -55,17 +56,23 @@ function dividedReference(dtype: DType, sum: StorageArray, k: number): StorageAr
   return out;
 }
 
-test('divideInPlace divides as the reference does', (t) => {
+test('divideAsAvg (hccl\'s and mpi\'s avg) divides as the reference does, complex parts included', (t) => {
   const f32 = Float32Array.of(1, 2, 10, -3, Number.NaN);
-  divideInPlace('float32', f32, 3);
+  divideAsAvg('float32', f32, 3);
   t.deepEqual([...f32], [...dividedReference('float32', Float32Array.of(1, 2, 10, -3, Number.NaN), 3)]);
   for (const [dtype, f] of [['float16', FLOAT16], ['bfloat16', BFLOAT16]] as const) {
     const all = Uint16Array.from({ length: 65536 }, (_, i) => i).filter((bits) => !Number.isNaN(halfBitsToNumber(bits, f)));
     const mine = all.slice();
-    divideInPlace(dtype, mine, 3);
+    divideAsAvg(dtype, mine, 3);
     t.deepEqual([...mine], [...dividedReference(dtype, all, 3)], dtype);
   }
-  t.throws(() => divideInPlace('int32', Int32Array.of(1), 2), { message: /avg is not defined on int32/ });
+  const c64 = Float32Array.of(1, -2, 10, 0.1);
+  divideAsAvg('complex64', c64, 3);
+  t.deepEqual([...c64], [1, -2, 10, 0.1].map((v) => Math.fround(Math.fround(v) / 3)), 'each part, in float32');
+  const c128 = Float64Array.of(1, -2, 10, 0.1);
+  divideAsAvg('complex128', c128, 3);
+  t.deepEqual([...c128], [1 / 3, -2 / 3, 10 / 3, 0.1 / 3]);
+  t.throws(() => divideAsAvg('int32', Int32Array.of(1), 2), { message: /avg is not defined on int32/ });
 });
 
 /** The expected output digests of an avg case, per world rank (null where nothing is compared). */

@@ -1,7 +1,6 @@
 /**
  * TypeScript rank modules: transpiled once per job in the driver (ts-source.ts) and served to the ranks;
  * stack traces and mismatch call sites name the .ts lines; syntax errors name file, line and column.
- * The jobs run from the bundle (what users' `.ts` rank modules import as 'multirank').
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,18 +8,12 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import test from 'ava';
+import { withRanks } from '../../src/testing/index.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { JobSources, transpile, type SourceReply } from '../../src/launch/ts-source.js';
 import { quietFailures } from '../helpers/quiet-failures.js';
 
 quietFailures();
-
-// The rank modules import the package by its name, which is the bundle (package.json's exports): the jobs
-// must be launched from the bundle too, so that the rank code and the runtime share one copy of the library.
-type Testing = typeof import('../../src/testing/index.js');
-const testing = import(new URL('../../bundle/src/testing/index.js', import.meta.url).href) as Promise<Testing>;
-const withRanks = async (...args: Parameters<Testing['withRanks']>): Promise<unknown[]> =>
-  (await testing).withRanks(...args);
 
 const modules = new URL('../../../test/ts-modules/', import.meta.url);
 const rankTs = new URL('rank.ts', modules);

@@ -1,6 +1,6 @@
-// A TypeScript rank module (test/runtime/typescript.test.ts): type-only syntax, an enum, a parameter
-// property, and a NodeNext-style import of another .ts file. The line numbers below are asserted.
-import { initDistributedEnvironment, tensor, type RankInfo } from 'multirank';
+// A TypeScript rank module (test/runtime/typescript.test.ts): type-only syntax, an enum, a parameter property,
+// a NodeNext-style import of another .ts file, the tsc build the test launches (by the package's name: the bundle).
+import { initDistributedEnvironment, tensor, type RankInfo } from '../../dist/src/index.js';
 import { scaled, Scale } from './helper.js';
 
 class Counter {

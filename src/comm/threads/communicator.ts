@@ -34,6 +34,7 @@ import type {
   CallDescriptor, CallOptions, CommCapabilities, CpuCommunicator, GroupSpec, OutOptions, Received, RecvAnyOptions,
   RecvCallOptions, SendOptions,
 } from '../types.js';
+import { sliceOf } from '../slices.js';
 
 /** What the threads backend of a rank knows about its job; the same object serves every group of the rank. */
 export interface RankContext {
@@ -62,13 +63,6 @@ export const THREADS_CAPABILITIES: CommCapabilities = Object.freeze({
 
 const NONE = -1;
 const BARRIER_KEY = callKey(COLLECTIVE_INDEX.barrier, NONE, NONE, NONE, NONE, NONE);
-
-/** Slice [lo, hi) of `numel` elements owned by member `m` of `w`, cut at 64-byte boundaries. */
-function sliceOf(numel: number, itemBytes: number, w: number, m: number): [number, number] {
-  const align = Math.max(1, 64 / itemBytes);
-  const per = Math.ceil(Math.ceil(numel / w) / align) * align;
-  return [Math.min(numel, m * per), Math.min(numel, (m + 1) * per)];
-}
 
 export class ThreadsCommunicator implements CpuCommunicator {
   readonly name = 'threads';
