@@ -27,7 +27,7 @@ import { machineInfo } from '../src/bench/machine.js';
 import { median } from '../src/bench/stats.js';
 import { launch } from '../src/launch/launch.js';
 import { shutdown } from '../src/launch/runtime.js';
-import { hopFloor } from './futex-floor.js';
+import { barrierFloor, hopFloor } from './futex-floor.js';
 import { libraryUrl, loadLibrary } from './build.js';
 import { buildMpiBench, probeTools, runImpl, type Impl, type ImplResult, type Sweep } from './compare/impls.js';
 
@@ -77,6 +77,13 @@ const hop = await hopFloor(2, 2000);
 const hop4 = await hopFloor(4, 1000);
 const hop8 = await hopFloor(8, 1000);
 const log2 = (n: number): number => Math.ceil(Math.log2(n));
+/** A bare barrier of n threads in this run, sleeping and yielding (µs; the shape of a 4 B allReduce). */
+async function barriers(n: number): Promise<string> {
+  const calls = n <= 8 ? 2000 : n <= 64 ? 300 : 60;
+  const slept = (await barrierFloor(n, calls, false))!, yielded = await barrierFloor(n, calls, true);
+  return `a bare barrier of ${n} threads ${slept.toFixed(1)} µs sleeping, `
+    + (yielded === undefined ? 'no native addon to yield with' : `${yielded.toFixed(1)} µs yielding`);
+}
 /** log2(n) hops of a ring of n threads (of 8, the most measured, for bigger worlds), in µs. */
 const hops = (n: number): number => (n <= 2 ? hop : n <= 4 ? hop4 : hop8) * log2(n);
 
@@ -99,7 +106,7 @@ for (const n of [4, 8]) {
   const limit = n === 4 ? 5 : 10;
   rows.push({
     regime: `4 B allReduce, ${n} ranks on ${machineInfo().cores} cores (warm threads)`, value: us, unit: 'µs',
-    baseline: `2 ranks ${per.get(2)!.toFixed(2)} µs; ${log2(n)} futex hops ${floor.toFixed(1)} µs`,
+    baseline: `2 ranks ${per.get(2)!.toFixed(2)} µs; ${log2(n)} futex hops ${floor.toFixed(1)} µs; ${await barriers(n)}`,
     ratio: us / per.get(2)!, goal: n === 4 ? '<= 5 µs' : '<= 10 µs and <= 10x 2 ranks',
     met: us <= limit && (n === 4 || us / per.get(2)! <= 10),
   });
@@ -143,7 +150,7 @@ await shutdown();
     rows.push({
       regime: `${n} ranks: launch() to 40 small allReduces done; then per call`, value: startUpMs, unit: 'ms',
       baseline: `then ${perCallMs.toFixed(2)} ms per call; ${log2(n)} futex hops ${(hops(n) / 1000).toFixed(3)} ms; `
-        + `${perThreadMB.toFixed(1)} MB of RSS per rank thread`,
+        + `${perThreadMB.toFixed(1)} MB of RSS per rank thread; ${await barriers(n)}`,
       ratio: null, goal: `<= ${limitS} s; <= ${limitMs} ms per call`, met: startUpMs <= limitS * 1000 && perCallMs <= limitMs,
     });
   }

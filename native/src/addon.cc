@@ -3,6 +3,12 @@
 // thread that requires it gets its own instance; the loaded libraries are shared by the process.
 #include "addon.h"
 
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <sched.h>
+#endif
+
 namespace mr {
 
 Instance &instance(const Napi::CallbackInfo &info) { return *info.Env().GetInstanceData<Instance>(); }
@@ -67,6 +73,18 @@ Napi::Value Info(const Napi::CallbackInfo &info) {
   return describe(info.Env(), library(Vendor(v)));
 }
 
+// Gives this thread's core to another runnable thread, if any (sched_yield). Rank threads that outnumber
+// the cores poll with it before they sleep: a peer that is runnable then runs at once, where a futex
+// wake-up costs a switch each way (src/shm/wait.ts).
+Napi::Value YieldThread(const Napi::CallbackInfo &info) {
+#ifdef _WIN32
+  SwitchToThread();
+#else
+  sched_yield();
+#endif
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -74,6 +92,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("abi", Napi::Number::New(env, 1));
   exports.Set("load", Napi::Function::New(env, Load, "load"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("yieldThread", Napi::Function::New(env, YieldThread, "yieldThread"));
   initMemory(env, exports);
   initComm(env, exports);
   initBench(env, exports);

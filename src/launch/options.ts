@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkInteger, checkTimeoutMs, describe, invalidType, outOfRange } from '../errors.js';
 import { DEFAULT_MAX_BYTES, HEADER_BYTES, PAGE_BYTES } from '../shm/arena.js';
-import { timeoutFromEnv } from '../shm/wait.js';
+import { timeoutFromEnv, waitYieldFromEnv } from '../shm/wait.js';
 import { chaosFromEnv, type ChaosOptions } from '../debug/chaos.js';
 import { TRACE_ENV } from '../debug/trace.js';
 import { boolOr, checkOptionKeys } from '../topology/validate.js';
@@ -101,6 +101,7 @@ export function checkLaunchOptions(options: unknown): CheckedLaunch {
   const o = checkOptionKeys('options', options, LAUNCH_OPTION_KEYS);
   const worldSize = checkInteger('options.worldSize', o.worldSize, 1, 4096);
   const envTrace = process.env[TRACE_ENV];
+  waitYieldFromEnv(); // rank threads read it when they start: a bad value fails the launch instead
   checkCloneable(o.args, (path) => `options.args${path}`);
   const processWorld = o.processWorld === undefined ? singleProcessWorld(worldSize)
     : checkProcessWorld(o.processWorld, worldSize);

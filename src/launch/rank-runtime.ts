@@ -9,6 +9,8 @@ import { invalidType } from '../errors.js';
 import { JobControl } from '../comm/threads/job-control.js';
 import { Arena } from '../shm/arena.js';
 import { instantiateKernels, type Kernels } from '../shm/kernels.js';
+import { setThreadYield, waitYieldFromEnv } from '../shm/wait.js';
+import { tryNativeAddon } from '../native/addon.js';
 import { setDefaultArena } from '../tensor/storage.js';
 import type { PoolWorkerData, RankTask } from './protocol.js';
 import { RankState } from '../debug/rank-status.js';
@@ -36,6 +38,8 @@ function attach(): ThreadState {
   const pool = data !== undefined && 'memory' in data ? data : data?.workerData;
   if (pool === undefined) throw invalidType('workerData', 'the shared memory and kernels of a pool', data);
   const arena = new Arena(pool.memory);
+  // Waits poll with yields of the core before they sleep (shm/wait.ts), where the addon is built.
+  setThreadYield(waitYieldFromEnv(process.env) ? tryNativeAddon()?.yieldThread : undefined);
   return { arena, kernels: instantiateKernels(pool.memory, pool.kernelModule) };
 }
 

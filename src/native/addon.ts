@@ -43,6 +43,8 @@ export interface CallError {
  */
 export interface NativeAddon {
   readonly abi: number;
+  /** sched_yield: gives this thread's core to another runnable thread, if any. */
+  yieldThread(): void;
   load(vendor: VendorCode, ccl: readonly string[], runtime: readonly string[]): LibraryInfo;
   info(vendor: VendorCode): LibraryInfo;
   malloc(vendor: VendorCode, device: number, bytes: number): number;

@@ -1,8 +1,9 @@
 import test from 'ava';
 import { ErrorCodes } from '../../src/errors.js';
 import {
-  DEFAULT_TIMEOUT_MS, SPIN_ITERATIONS_MAX, TIMEOUT_ENV, WAIT_SLICE_MS, raiseAbort, spinIterationsFor, storeAndWake,
-  timeoutFromEnv, waitFor, wake,
+  DEFAULT_TIMEOUT_MS, EMPTY_YIELDS_MAX, SPIN_ITERATIONS_MAX, TIMEOUT_ENV, WAIT_SLICE_MS, WAIT_YIELD_ENV, YIELD_WINDOW_MS,
+  hasThreadYield, raiseAbort, setThreadYield, spinIterationsFor, storeAndWake, timeoutFromEnv, waitFor,
+  waitYieldFromEnv, wake,
 } from '../../src/shm/wait.js';
 import { runFixture, startFixture, waitAsyncUntil } from './helpers.js';
 
@@ -145,4 +146,82 @@ test('spinIterationsFor spins only when the threads fit the cores', (t) => {
   t.is(spinIterationsFor(4, 2), 0);
   t.is(spinIterationsFor(1), SPIN_ITERATIONS_MAX);
   t.is((t.throws(() => spinIterationsFor(0, 2)) as { code?: string }).code, ErrorCodes.OUT_OF_RANGE);
+});
+
+/** Runs `body` with `yieldNow` installed as this thread's yield, and removes it after. */
+function withYield<T>(yieldNow: () => void, body: () => T): T {
+  setThreadYield(yieldNow);
+  try {
+    return body();
+  } finally {
+    setThreadYield(undefined);
+  }
+}
+
+/** A yield that ran another thread: it takes `us` microseconds. */
+const busyYield = (us: number) => (): void => {
+  const until = performance.now() + us / 1000;
+  while (performance.now() < until);
+};
+
+test('with a yield installed, a waiter polls between yields and returns the value that came', (t) => {
+  const flags = words(2);
+  let yields = 0;
+  const value = withYield(() => {
+    busyYield(10)();
+    if (++yields === 5) Atomics.store(flags, 0, 9);
+  }, () => waitFor(flags, 0, (v) => v > 0, { timeoutMs: 10_000, spinIterations: 0, describe }));
+  t.is(value, 9);
+  t.is(yields, 5, 'the word was read after each yield');
+  t.false(hasThreadYield(), 'removed again');
+});
+
+test('yields that find nobody else to run end the poll: the waiter sleeps until its deadline', (t) => {
+  const flags = words(2);
+  let yields = 0;
+  const error = withYield(() => void yields++, () => t.throws(
+    () => waitFor(flags, 0, 1, { timeoutMs: 40, spinIterations: 0, describe }),
+  ));
+  t.is((error as { code?: string }).code, ErrorCodes.TIMEOUT);
+  t.true(yields >= EMPTY_YIELDS_MAX, `${yields} yields`);
+  t.true(yields < 40 * EMPTY_YIELDS_MAX, `${yields} yields: the poll did not end after empty ones`);
+});
+
+test('yields that do run others end the poll after the window, and the deadline still holds', (t) => {
+  const flags = words(2);
+  let yields = 0;
+  const started = performance.now();
+  const error = withYield(() => {
+    yields++;
+    busyYield(20)();
+  }, () => t.throws(() => waitFor(flags, 0, 1, { timeoutMs: 60, spinIterations: 0, describe })));
+  t.is((error as { code?: string }).code, ErrorCodes.TIMEOUT);
+  t.true(performance.now() - started >= 59);
+  t.true(yields > EMPTY_YIELDS_MAX, `${yields} yields: busy yields are not empty ones`);
+  // 60 ms of 20 µs yields would be 3 000: the poll stopped at YIELD_WINDOW_MS and the waiter slept.
+  t.true(yields * 0.02 <= YIELD_WINDOW_MS * 3, `${yields} yields of 20 µs`);
+});
+
+test('an abort word raised during the poll ends the wait with its error', (t) => {
+  const flags = words(4);
+  const abort = { flags, index: 2, error: (v: number) => new Error(`aborted with ${v}`) };
+  let yields = 0;
+  withYield(() => {
+    busyYield(10)();
+    if (++yields === 3) Atomics.store(flags, 2, 7);
+  }, () => t.throws(() => waitFor(flags, 0, 1, { timeoutMs: 10_000, spinIterations: 0, describe, abort }), {
+    message: 'aborted with 7',
+  }));
+  t.is(yields, 3);
+});
+
+test('MULTIRANK_WAIT_YIELD: unset, empty or 1 polls with yields, 0 does not, anything else is refused', (t) => {
+  t.true(waitYieldFromEnv({}));
+  t.true(waitYieldFromEnv({ [WAIT_YIELD_ENV]: '' }));
+  t.true(waitYieldFromEnv({ [WAIT_YIELD_ENV]: '1' }));
+  t.false(waitYieldFromEnv({ [WAIT_YIELD_ENV]: '0' }));
+  t.throws(() => waitYieldFromEnv({ [WAIT_YIELD_ENV]: 'yes' }), {
+    message: 'Expected `MULTIRANK_WAIT_YIELD` to be one of "0", "1", got "yes" (string)',
+  });
+  t.throws(() => setThreadYield(42 as unknown as () => void), { message: /Expected `yieldNow` to be a function/ });
 });
