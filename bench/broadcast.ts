@@ -6,7 +6,8 @@
  *   rtt    a small object, enqueue -> all 3 readers done, at 4 ranks (µs: median, p99)
  *   stream small objects back to back: µs per message once the pipeline is full (slowest reader)
  *   idle   process CPU over 1 s while one reader waits on an empty queue (ms, of 1000)
- * Every participant is a worker thread (this file, re-entered); the main thread only coordinates.
+ * Every participant is a worker thread (this file, re-entered); the main thread only coordinates. The
+ * queue's threads wait as rank threads do (polling with yields first; MULTIRANK_WAIT_YIELD=0: not).
  * Usage: node dist/bench/broadcast.js [--json out.json] [--quick]
  */
 import { execFileSync } from 'node:child_process';
@@ -17,6 +18,8 @@ import { MessageChannel, type MessagePort, Worker, isMainThread, parentPort, wor
 import { MessageQueue, QUEUE_CHUNKS, QUEUE_CHUNK_BYTES, type MessageQueueHandle } from '../src/shm/message-queue.js';
 import { M_READER_SLEEPERS } from '../src/shm/ring-buffer.js';
 import { SPIN_ITERATIONS_MAX, spinIterationsFor, waitFor, wake } from '../src/shm/wait.js';
+import { setThreadYield, waitYieldFromEnv } from '../src/shm/wait.js';
+import { tryNativeAddon } from '../src/native/addon.js';
 
 const BULK_BYTES = 4 * 1024 * 1024;
 const READERS = 3;
@@ -259,6 +262,8 @@ if (isMainThread) {
   await main();
 } else {
   const job = workerData as Job;
+  // As in a rank thread: the queue's waits poll with the addon's yield before they sleep (shm/wait.ts).
+  if (job.ports === undefined) setThreadYield(waitYieldFromEnv() ? tryNativeAddon()?.yieldThread : undefined);
   const result = job.ports === undefined ? queueRole(job) : await postRole(job);
   parentPort!.postMessage(result);
 }
