@@ -12,6 +12,11 @@
  *   world-256         the same at 256 ranks (--big)                                   goal <= 3 s; <= 2 ms
  *   queue-rtt         broadcast queue round trip, small message, 4 ranks              goal <= 10 µs
  *   cold-launch-8     launch() to results, 8 fresh threads, a fresh process           goal <= 100 ms
+ *
+ * The big worlds and the cold launch run from the bundle (what users load; the cold launch prints the
+ * tsc build beside it), the rest from tsc's build; the oversubscribed and big-world rows print a bare
+ * barrier of their thread count, sleeping and yielding (bench/futex-floor). MULTIRANK_WAIT_YIELD=0 in the
+ * environment runs every row with waits that sleep at once.
  *   steady-*          2 rounds of allReduce / allGather 16 KiB - 4 MiB at 2 ranks: the spread of each row
  *                     between rounds (goal <= 1.3x) and the time against MPI's (goal: not slower from 64 KiB)
  *
