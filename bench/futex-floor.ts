@@ -86,7 +86,9 @@ interface Barrier {
  * `Atomics.wait` (`yields` false: each release is a futex wake-up per sleeper) or by polling between
  * `sched_yield`s (the native addon's `yieldThread`, as rank threads wait; undefined when it is not built).
  */
-export async function barrierFloor(threads: number, calls: number, yields: boolean): Promise<number | undefined> {
+export async function barrierFloor(
+  threads: number, calls: number, yields: boolean,
+): Promise<number | undefined> {
   if (yields && tryNativeAddon() === undefined) return undefined;
   // [0] arrived, [1] generation, [2] sleepers, [3] ready.
   const words = new Int32Array(new SharedArrayBuffer(16));

@@ -13,7 +13,8 @@ const build = parseBuild(parseArgs({ options: { build: { type: 'string' } } }).v
 const lib = libraryUrl(build);
 const start = performance.now();
 const { launch, shutdown } = await loadLibrary(build);
-const job = await launch({ worldSize: 8, module: new URL('./return-body.js', import.meta.url), args: { lib } });
+const body = new URL('./return-body.js', import.meta.url);
+const job = await launch({ worldSize: 8, module: body, args: { lib } });
 await job.results;
 const launchMs = performance.now() - start;
 await job.close();

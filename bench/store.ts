@@ -7,8 +7,8 @@
  * - Throughput: 8 clients each `add`ing in a loop for S seconds against each server; multirank's
  *   clients are 8 stores in one Node process, torch's 8 Python processes.
  *
- * Options: --iters N (2000), --rounds R (5), --seconds S (2), --load-rounds L (3), --json FILE. Needs /usr/bin/python3 with
- * torch (bench/store-torch.py); without it only multirank's rows are measured.
+ * Options: --iters N (2000), --rounds R (5), --seconds S (2), --load-rounds L (3), --json FILE. Needs
+ * /usr/bin/python3 with torch (bench/store-torch.py); without it only multirank's rows are measured.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,7 +24,12 @@ const SCRIPT = fileURLToPath(new URL('../../bench/store-torch.py', import.meta.u
 const SELF = fileURLToPath(import.meta.url);
 const CLIENTS = 8;
 
-interface Row { readonly client: string; readonly server: string; readonly value: number; readonly spread?: number }
+interface Row {
+  readonly client: string;
+  readonly server: string;
+  readonly value: number;
+  readonly spread?: number;
+}
 
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -141,7 +146,8 @@ async function main(): Promise<void> {
     }
   }
   for (const { client, server, values } of samples.values()) {
-    load.push({ client, server, value: median(values), spread: (Math.max(...values) - Math.min(...values)) / median(values) });
+    const value = median(values);
+    load.push({ client, server, value, spread: (Math.max(...values) - Math.min(...values)) / value });
   }
   for (const [, , child] of servers) child.stdin!.end();
   const table = [
@@ -150,12 +156,13 @@ async function main(): Promise<void> {
     ...rtt.map((r) => `  ${r.client.padEnd(12)} ${r.server.padEnd(18)} ${r.value.toFixed(1).padStart(10)}`),
     `# ${CLIENTS} clients adding for ${seconds} s (median of ${loadRounds} rounds, the servers interleaved)`,
     '# clients      server              ops/s   spread',
-    ...load.map((r) => `  ${r.client.padEnd(12)} ${r.server.padEnd(18)} ${Math.round(r.value).toString().padStart(10)}`
-      + `${(100 * r.spread!).toFixed(0).padStart(7)} %`),
+    ...load.map((r) => `  ${r.client.padEnd(12)} ${r.server.padEnd(18)} `
+      + `${Math.round(r.value).toString().padStart(10)}${(100 * r.spread!).toFixed(0).padStart(7)} %`),
   ];
   process.stdout.write(`${table.join('\n')}\n`);
   const json = process.argv.indexOf('--json');
-  if (json > 0) writeFileSync(process.argv[json + 1]!, JSON.stringify({ rtt, load, iters, rounds, seconds, loadRounds }, null, 2));
+  const record = { rtt, load, iters, rounds, seconds, loadRounds };
+  if (json > 0) writeFileSync(process.argv[json + 1]!, JSON.stringify(record, null, 2));
 }
 
 await main();

@@ -2,8 +2,9 @@
  * What a TypeScript rank module costs at start-up: milliseconds from launch() to every rank's result and
  * the process's peak memory (max RSS), for a job whose ranks import the package and return at once, as
  * `.js` (`return-body.ts`, compiled) and as `.ts` (`ts-modules/startup-body.ts`, transpiled by the driver
- * at launch), launched from the bundle (the package users import, which the `.ts` module imports by name). Each measurement is a fresh process (a cold first job: its peak memory is its own), the
- * kinds interleaved within each round; the figures are medians over rounds.
+ * at launch), launched from the bundle (the package users import, which the `.ts` module imports by
+ * name). Each measurement is a fresh process (a cold first job: its peak memory is its own), the kinds
+ * interleaved within each round; the figures are medians over rounds.
  *
  *   node dist/bench/ts-startup.js [--ranks 8,16] [--rounds 3] [--json FILE]
  */

@@ -45,6 +45,6 @@ export function entryFile(path: string): URL {
 
 /** The directories whose frames are multirank's own code (as paths and as file URLs). */
 export function ownCodeDirs(): string[] {
-  const dirs = ['dist/src/', 'dist/workers/', 'dist/bundle/', 'src/', 'workers/'].map((dir) => packageFile(dir));
+  const dirs = ['dist/src/', 'dist/workers/', 'dist/bundle/', 'src/', 'workers/'].map(packageFile);
   return dirs.flatMap((url) => [fileURLToPath(url), url.href]);
 }

@@ -243,7 +243,9 @@ Napi::Value AllGatherDirect(const Napi::CallbackInfo &info) {
     if (peer == me) continue;
     int rc = MPI_Irecv(recv.data + size_t(peer) * send.length, n, MPI_BYTE, peer, kCollectiveTag, comm,
                        &requests[count]);
-    if (rc == MPI_SUCCESS) rc = MPI_Isend(send.data, n, MPI_BYTE, peer, kCollectiveTag, comm, &requests[count + 1]);
+    if (rc == MPI_SUCCESS) {
+      rc = MPI_Isend(send.data, n, MPI_BYTE, peer, kCollectiveTag, comm, &requests[count + 1]);
+    }
     if (rc != MPI_SUCCESS) {
       markDead(h);
       return result(info, fail(t, kPost, rc, "allGather failed: " + errorText(rc)));

@@ -158,8 +158,8 @@ class Server {
       if (a->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
       if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 511) != 0) {
         int error = errno;
-        reason = std::string(error == EADDRINUSE ? "listen EADDRINUSE: " : "listen: ") + strerror(error) + " " +
-                 host + ":" + service;
+        reason = std::string(error == EADDRINUSE ? "listen EADDRINUSE: " : "listen: ") + strerror(error) +
+                 " " + host + ":" + service;
         close(fd);
         fd = -1;
       }
@@ -308,7 +308,10 @@ class Server {
   bool request(Connection &c, Cursor &cur) {
     uint8_t code = cur.u8();
     int q = code;
-    if (c.dialect == Dialect::legacy) q = code <= 6 ? code + 1 : (code >= DELETE_KEY && code <= CANCEL_WAIT ? code : -1);
+    // torch 1.13 numbers its queries without VALIDATE (protocol.ts fromLegacy).
+    if (c.dialect == Dialect::legacy) {
+      q = code <= 6 ? code + 1 : (code >= DELETE_KEY && code <= CANCEL_WAIT ? code : -1);
+    }
     std::string &out = c.out;
     switch (q) {
       case SET: case APPEND: case QUEUE_PUSH: {

@@ -33,7 +33,9 @@ struct ProtocolError {
 };
 
 // A length as the TypeScript server reports it: lengths from 2^53 up read as Infinity there.
-inline std::string lengthText(uint64_t n) { return n >= (uint64_t(1) << 53) ? "Infinity" : std::to_string(n); }
+inline std::string lengthText(uint64_t n) {
+  return n >= (uint64_t(1) << 53) ? "Infinity" : std::to_string(n);
+}
 
 // JSON.stringify of a latin1 string, for error text.
 inline std::string quoted(const std::string &s) {

@@ -27,7 +27,8 @@ export class GroupLayout {
 
   /** `processOf`: the MPI world rank that runs world rank r. `me`: this member's group rank. */
   constructor(ranks: readonly number[], processOf: (rank: number) => number, me: number) {
-    const processes: number[] = [], membersOf: number[][] = [], processIndexOf: number[] = [], localIndexOf: number[] = [];
+    const processes: number[] = [], membersOf: number[][] = [];
+    const processIndexOf: number[] = [], localIndexOf: number[] = [];
     ranks.forEach((rank, m) => {
       const p = processOf(rank);
       let index = processes.indexOf(p);

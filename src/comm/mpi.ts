@@ -89,7 +89,8 @@ export class MpiCommunicator implements DeviceCommunicator {
     this.rankInGroup = ranks.indexOf(ctx.rank);
     const layout = (this.#layout = new GroupLayout(ranks, (r) => ctx.processOf(r), this.rankInGroup));
     if (this.worldSize > MAX_MEMBERS) {
-      const why = `The "mpi" backend takes groups of up to ${MAX_MEMBERS} members; ${group.name} has ${this.worldSize}`;
+      const why = `The "mpi" backend takes groups of up to ${MAX_MEMBERS} members; ` +
+        `${group.name} has ${this.worldSize}`;
       throw new MultirankError(ErrorCodes.BACKEND_UNAVAILABLE, why);
     }
     const key = `${ranks.join(',')}#${occurrence}`;

@@ -137,7 +137,7 @@ export function localPlace(world: ProcessWorld, rank: number): { localRank: numb
   return { localRank: rank - first, localWorldSize: end - first };
 }
 
-/** torch's `tcp://host:port` init method (query allowed), parsed; undefined unless it is one with a host and a port. */
+/** torch's `tcp://host:port` init method (a query allowed), parsed; undefined unless it is one. */
 export function tcpInitUrl(value: unknown): URL | undefined {
   if (typeof value !== 'string' || !value.startsWith('tcp://')) return undefined;
   let url: URL;

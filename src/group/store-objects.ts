@@ -26,7 +26,8 @@ export function broadcastObject<T>(
 
 /** Every member's `obj`, in group order. */
 export function allGatherObject<T>(side: ProcessSpanCommunicator, obj: T, o?: CallOptions): T[] {
-  return side.request('allGather', encodeObject(obj, 'obj'), undefined, o).all!.map((bytes) => decode(bytes) as T);
+  const all = side.request('allGather', encodeObject(obj, 'obj'), undefined, o).all!;
+  return all.map((bytes) => decode(bytes) as T);
 }
 
 export function sendObject(side: ProcessSpanCommunicator, obj: unknown, dst: number, o?: CallOptions): void {

@@ -31,7 +31,9 @@
  * satisfy a condition that no live call did, and the caller must get the failure, not stale data.
  */
 import { availableParallelism } from 'node:os';
-import { TimeoutError, checkInteger, checkTimeoutMs, invalidChoice, invalidType, outOfRange } from '../errors.js';
+import {
+  TimeoutError, checkInteger, checkTimeoutMs, invalidChoice, invalidType, outOfRange,
+} from '../errors.js';
 
 /** Most `Atomics.load`s spent before sleeping (about 2-3 µs): enough to catch a peer that is running. */
 export const SPIN_ITERATIONS_MAX = 256;
@@ -49,7 +51,7 @@ export const SPIN_ITERATIONS_ADAPTIVE_MAX = 16_384;
 export const WAIT_SLICE_MS = 50;
 /** Longest poll with yields before a waiter sleeps (well under the stall reports' 50 ms). */
 export const YIELD_WINDOW_MS = 5;
-/** Yields in a row that ran nobody else (each came back sooner than `EMPTY_YIELD_MS`) before a waiter sleeps. */
+/** Yields in a row that ran nobody else (each back within `EMPTY_YIELD_MS`) before a waiter sleeps. */
 export const EMPTY_YIELDS_MAX = 16;
 const EMPTY_YIELD_MS = 0.003;
 /** Default deadline of every blocking wait (5 minutes), overridden by `MULTIRANK_TIMEOUT_MS`. */
@@ -122,7 +124,7 @@ export function spinIterationsFor(threads: number, cores: number = availablePara
 /** The environment variable read by `waitYieldFromEnv`: `0` turns the poll with yields off. */
 export const WAIT_YIELD_ENV = 'MULTIRANK_WAIT_YIELD';
 
-/** Whether rank threads poll with yields before they sleep: `MULTIRANK_WAIT_YIELD` unset or `1` (default), or `0`. */
+/** Whether rank threads poll with yields before they sleep: `MULTIRANK_WAIT_YIELD` unset or `1`, or `0`. */
 export function waitYieldFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
   const raw = env[WAIT_YIELD_ENV];
   if (raw === undefined || raw === '' || raw === '1') return true;
@@ -138,7 +140,9 @@ let threadYield: (() => void) | undefined;
  * install the native addon's where it is built.
  */
 export function setThreadYield(yieldNow: (() => void) | undefined): void {
-  if (yieldNow !== undefined && typeof yieldNow !== 'function') throw invalidType('yieldNow', 'a function', yieldNow);
+  if (yieldNow !== undefined && typeof yieldNow !== 'function') {
+    throw invalidType('yieldNow', 'a function', yieldNow);
+  }
   threadYield = yieldNow;
 }
 
@@ -188,8 +192,8 @@ export function waitFor(flags: Int32Array, index: number, condition: WaitConditi
       return value;
     }
   }
-  if (threadYield === undefined) return sleepUntil(flags, index, condition, options, value, performance.now());
   const startMs = performance.now();
+  if (threadYield === undefined) return sleepUntil(flags, index, condition, options, value, startMs);
   value = yieldUntil(flags, index, condition, options, startMs, threadYield);
   if (!Number.isNaN(value)) {
     adaptive?.update(performance.now() - startMs);
@@ -270,9 +274,10 @@ export class AdaptiveSpin {
   }
 }
 
-/** Sleeps until the condition holds; `startMs`: when the wait began (its deadline and reports count from it). */
+/** Sleeps until the condition holds; its deadline and reports count from `startMs`, when the wait began. */
 function sleepUntil(
-  flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions, seen: number, startMs: number,
+  flags: Int32Array, index: number, condition: WaitCondition, options: WaitOptions, seen: number,
+  startMs: number,
 ): number {
   const { timeoutMs, sleepersIndex, stallMs, onStall } = options;
   const sliceMs = options.sliceMs ?? WAIT_SLICE_MS;

@@ -43,14 +43,13 @@ export function initDistributedEnvironment(options: InitDistributedOptions = {})
   const env = currentRank();
   if (env === undefined) {
     const other = rankOfAnotherCopy();
-    throw new MultirankError(
-      ErrorCodes.NOT_INITIALIZED,
-      other === undefined
-        ? 'initDistributedEnvironment must run inside a rank of a multirank job (launch(), `multirank run`, or withRanks())'
-        : `initDistributedEnvironment was called from a second copy of multirank (${import.meta.url}): this thread ` +
-          `runs a rank of the copy at ${other}. Rank code must import the library the way the job was launched ` +
-          "(the package name 'multirank'), so that both share one copy",
-    );
+    const why = other === undefined
+      ? 'initDistributedEnvironment must run inside a rank of a multirank job ' +
+        '(launch(), `multirank run`, or withRanks())'
+      : `initDistributedEnvironment was called from a second copy of multirank (${import.meta.url}): ` +
+        `this thread runs a rank of the copy at ${other}. Rank code must import the library the way ` +
+        "the job was launched (the package name 'multirank'), so that both share one copy";
+    throw new MultirankError(ErrorCodes.NOT_INITIALIZED, why);
   }
   const backend = options.backend ?? 'threads';
   if (!(BACKENDS as readonly string[]).includes(backend)) throw invalidChoice('options.backend', BACKENDS, backend);

@@ -27,8 +27,8 @@ export class NativeTCPStoreServer implements StoreServer {
     if (tryNativeAddon()?.NativeStoreServer !== undefined) return undefined;
     try {
       nativeAddon();
-      return 'the native addon has no TCPStore server (it is built on Linux only; elsewhere, or with an addon built '
-        + 'before it, rebuild with npm run build:native)';
+      return 'the native addon has no TCPStore server (it is built on Linux only; elsewhere, or with an addon '
+        + 'built before it, rebuild with npm run build:native)';
     } catch (error) {
       return (error as Error).message;
     }

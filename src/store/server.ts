@@ -221,7 +221,7 @@ export interface ListenOptions {
   readonly port?: number;
 }
 
-/** What tests and diagnostics read of a running server, either implementation (this one, native-server.ts). */
+/** What tests and diagnostics read of a running server of either kind (this one, native-server.ts). */
 export interface StoreServer {
   readonly port: number;
   /** Connections closed for a malformed request, and the last reason. */

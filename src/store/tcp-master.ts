@@ -53,7 +53,9 @@ export function startServerThread(options: ListenOptions): Promise<ServerHandle>
  * Starts the master's server: `choice` (default `serverChoice()`: MULTIRANK_STORE_SERVER, else native
  * where the addon has it); the TypeScript one on a worker thread, or in this thread when `thread` is false.
  */
-export function startServer(options: ListenOptions, thread: boolean, choice = serverChoice()): Promise<ServerHandle> {
+export function startServer(
+  options: ListenOptions, thread: boolean, choice = serverChoice(),
+): Promise<ServerHandle> {
   if (choice === 'native') return NativeTCPStoreServer.listen(options);
   return thread ? startServerThread(options) : TCPStoreServer.listen(options);
 }

@@ -4,7 +4,8 @@
  * naming both (the description of the call built only then).
  */
 import test from 'ava';
-import { encodeMessage, messageBytes } from '../../src/comm/mpi-message.js';
+import { encodeMessage, largestGroup, largestTag, messageBytes, p2pTag } from '../../src/comm/mpi-message.js';
+import { MPI_TAG_LIMIT } from '../../src/native/mpi.js';
 import { MismatchError } from '../../src/errors.js';
 import { fromTypedArray } from '../../src/tensor/factory.js';
 
@@ -30,4 +31,14 @@ test('a receive of another shape or dtype fails naming what was expected and wha
   t.regex(rank?.message ?? '', /expected float32 \[2\], group rank 1 sent float32 \[2, 3\]/);
   const longer = t.throws(receive([2, 3, 1], 'float32'), { instanceOf: MismatchError });
   t.regex(longer?.message ?? '', /expected float32 \[2, 3, 1\], group rank 1 sent float32 \[2, 3\]/);
+});
+
+test('largestGroup: the biggest group whose every pair\'s tag stays below the limit', (t) => {
+  const most = largestGroup(MPI_TAG_LIMIT);
+  t.is(most, 181, 'Open MPI\'s guaranteed tag limit 32766 allows 181 members');
+  t.true(largestTag(most) < MPI_TAG_LIMIT);
+  t.true(largestTag(most + 1) >= MPI_TAG_LIMIT);
+  t.true(p2pTag(most - 1, most - 1, most) <= largestTag(most), 'the last pair\'s tag is within largestTag');
+  t.is(largestGroup(largestTag(2) + 1), 2);
+  t.is(largestGroup(largestTag(3)), 2, 'a group whose largest tag equals the limit is too big');
 });

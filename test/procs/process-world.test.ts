@@ -1,6 +1,6 @@
 import test from 'ava';
 import {
-  fromBlocks, localPlace, nodeOfRank, processOfRank, ranksOfProcess, singleProcessWorld, spansProcesses,
+  fromBlocks, localPlace, nodeOfRank, processOfRank, ranksOfProcess, singleProcessWorld, spansProcesses, tcpInitUrl,
 } from '../../src/comm/process-world.js';
 import { parseInitMethod } from '../../src/launch/process-rendezvous.js';
 import { blockSizes } from '../../src/cli/run-agent.js';
@@ -73,4 +73,15 @@ test('multirank run\'s process flags: blocks, roles and usage errors', (t) => {
   t.throws(() => planProcesses({ 'master-port': '29500' }, 4, positive), { message: /--master-port needs --nnodes/ });
   t.throws(() => planProcesses({ nnodes: '2', 'node-rank': '0', 'master-port': '0' }, 4, positive), { message: /--master-port must be a port in 1\.\.65535/ });
   t.throws(() => planProcesses({ 'init-method': 'env://', procs: '2' }, 4, positive), { message: /--init-method runs one worker process/ });
+});
+
+test('tcpInitUrl: torch\'s tcp://host:port (with a query) parses; anything else is undefined', (t) => {
+  const url = tcpInitUrl('tcp://10.0.0.2:29500?rank=1&world_size=2');
+  t.is(url?.hostname, '10.0.0.2');
+  t.is(url?.port, '29500');
+  t.is(url?.searchParams.get('rank'), '1');
+  t.is(tcpInitUrl('tcp://[::1]:9')?.hostname, '[::1]');
+  for (const bad of ['env://', 'tcp://host', 'tcp://:9', 'http://h:9', 'tcp://h:x', '', 9, undefined]) {
+    t.is(tcpInitUrl(bad), undefined, String(bad));
+  }
 });

@@ -20,19 +20,21 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', dist), 'utf8')) a
 };
 const bundled = (path: string): URL => new URL(`bundle/${path}`, dist);
 
-test('every entry point of package.json is in the bundle and exports what the tsc build exports', async (t) => {
-  const targets = Object.values(pkg.exports).flatMap((target) => typeof target === 'string' ? [] : [target.default]);
+test('every entry point of package.json is in the bundle and exports what tsc\'s build does', async (t) => {
+  const targets = Object.values(pkg.exports)
+    .flatMap((target) => typeof target === 'string' ? [] : [target.default]);
   t.true(targets.length >= 6, `entry points: ${targets.join(', ')}`);
   for (const target of [...targets, pkg.main]) {
     t.regex(target, /^\.\/dist\/bundle\/src\//, `${target} is the bundle's`);
     const fromBundle = Object.keys(await import(new URL(`../${target}`, dist).href)).sort();
-    const fromTsc = Object.keys(await import(new URL(`../${target.replace('/dist/bundle/', '/dist/')}`, dist).href)).sort();
+    const tsc = new URL(`../${target.replace('/dist/bundle/', '/dist/')}`, dist);
+    const fromTsc = Object.keys(await import(tsc.href)).sort();
     t.deepEqual(fromBundle, fromTsc, target);
   }
   t.is(pkg.bin['multirank'], 'dist/bundle/src/cli/main.js');
 });
 
-test('a job launched from the bundle runs on the bundle and shares rank state across entry points', async (t) => {
+test('a job launched from the bundle runs on the bundle, sharing rank state across entry points', async (t) => {
   const { launch } = (await import(bundled('src/index.js').href)) as Index;
   const job = await launch({ worldSize: 4, module: new URL('../fixtures/bundle-rank.js', import.meta.url) });
   try {
@@ -52,7 +54,9 @@ test('a job launched from the bundle runs on the bundle and shares rank state ac
 
 test("the store's server thread starts from the bundle", async (t) => {
   const { TCPStore } = (await import(bundled('src/index.js').href)) as Index;
-  const store = await TCPStore.create({ host: '127.0.0.1', port: 0, isMaster: true, timeoutMs: 10_000, server: 'js' });
+  const store = await TCPStore.create({
+    host: '127.0.0.1', port: 0, isMaster: true, timeoutMs: 10_000, server: 'js',
+  });
   try {
     await store.set('key', 'value');
     t.is(Buffer.from(await store.get('key')).toString(), 'value');
@@ -63,10 +67,14 @@ test("the store's server thread starts from the bundle", async (t) => {
 
 test('rank code that imports a second copy of the library is told so, naming both copies', async (t) => {
   // Launched from the tsc build; the rank module imports the bundle's index.
-  const job = await launchFromTsc({ worldSize: 2, module: new URL('../fixtures/bundle-rank.js', import.meta.url) });
+  const module = new URL('../fixtures/bundle-rank.js', import.meta.url);
+  const job = await launchFromTsc({ worldSize: 2, module });
   try {
     const error = await t.throwsAsync(job.results);
-    t.regex(error?.message ?? '', /initDistributedEnvironment was called from a second copy of multirank \(file:\S+\/dist\/bundle\/chunks\/[^)]+\): this thread runs a rank of the copy at file:\S+\/dist\/src\/state\/current-rank\.js/);
+    const message = error?.message ?? '';
+    t.regex(message, /initDistributedEnvironment was called from a second copy of multirank /);
+    t.regex(message, /\(file:\S+\/dist\/bundle\/chunks\/[^)]+\): this thread runs a rank of the copy at /);
+    t.regex(message, /the copy at file:\S+\/dist\/src\/state\/current-rank\.js\. Rank code must import/);
   } finally {
     await job.close();
   }

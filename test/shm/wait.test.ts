@@ -1,7 +1,8 @@
 import test from 'ava';
 import { ErrorCodes } from '../../src/errors.js';
 import {
-  DEFAULT_TIMEOUT_MS, EMPTY_YIELDS_MAX, SPIN_ITERATIONS_MAX, TIMEOUT_ENV, WAIT_SLICE_MS, WAIT_YIELD_ENV, YIELD_WINDOW_MS,
+  DEFAULT_TIMEOUT_MS, EMPTY_YIELDS_MAX, SPIN_ITERATIONS_MAX, TIMEOUT_ENV, WAIT_SLICE_MS, WAIT_YIELD_ENV,
+  YIELD_WINDOW_MS,
   hasThreadYield, raiseAbort, setThreadYield, spinIterationsFor, storeAndWake, timeoutFromEnv, waitFor,
   waitYieldFromEnv, wake,
 } from '../../src/shm/wait.js';
@@ -215,7 +216,7 @@ test('an abort word raised during the poll ends the wait with its error', (t) =>
   t.is(yields, 3);
 });
 
-test('MULTIRANK_WAIT_YIELD: unset, empty or 1 polls with yields, 0 does not, anything else is refused', (t) => {
+test('MULTIRANK_WAIT_YIELD: unset, empty or 1 polls with yields, 0 does not, others are refused', (t) => {
   t.true(waitYieldFromEnv({}));
   t.true(waitYieldFromEnv({ [WAIT_YIELD_ENV]: '' }));
   t.true(waitYieldFromEnv({ [WAIT_YIELD_ENV]: '1' }));
@@ -223,5 +224,7 @@ test('MULTIRANK_WAIT_YIELD: unset, empty or 1 polls with yields, 0 does not, any
   t.throws(() => waitYieldFromEnv({ [WAIT_YIELD_ENV]: 'yes' }), {
     message: 'Expected `MULTIRANK_WAIT_YIELD` to be one of "0", "1", got "yes" (string)',
   });
-  t.throws(() => setThreadYield(42 as unknown as () => void), { message: /Expected `yieldNow` to be a function/ });
+  t.throws(() => setThreadYield(42 as unknown as () => void), {
+    message: /Expected `yieldNow` to be a function/,
+  });
 });

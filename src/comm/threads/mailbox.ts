@@ -24,7 +24,8 @@ import { formatShape } from '../../tensor/shape.js';
 import { empty, type Tensor } from '../../tensor/tensor.js';
 import { MAILBOX_WORDS, type GroupBlock } from './group-block.js';
 import {
-  ARRIVALS, dimsOffset, DOORBELL, entryIndex, HEAD, MAILBOX_DEPTH, messageRegionBytes, readEntry, TAIL, writeEntry,
+  ARRIVALS, dimsOffset, DOORBELL, entryIndex, HEAD, MAILBOX_DEPTH, messageRegionBytes, readEntry, TAIL,
+  writeEntry,
   type Message,
 } from './mailbox-format.js';
 import type { ArenaCopier } from './scratch.js';
