@@ -79,7 +79,6 @@ export class MpiCommunicator implements DeviceCommunicator {
   /** The members in this process (shared memory); undefined when this member is alone in its process. */
   readonly #local: DeviceCommunicator | undefined;
   readonly #ops: ProcessOps;
-  /** Each member's index among the members of its process. */
   #calls = 0;
 
   constructor(ctx: MpiContext, group: GroupSpec) {

@@ -40,8 +40,13 @@ function toBytes(obj: unknown, name = 'obj'): Tensor {
   return fromTypedArray(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { dtype: 'uint8' });
 }
 
+/** The object `encodeObject` made `bytes` of (Tensors unboxed). */
+export function decodeObject(bytes: Uint8Array): unknown {
+  return unboxTensors(deserialize(bytes));
+}
+
 function fromBytes(t: Tensor): unknown {
-  return unboxTensors(deserialize(t.bytes()));
+  return decodeObject(t.bytes());
 }
 
 /** `obj` from member `src` on every member. */

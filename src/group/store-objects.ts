@@ -4,14 +4,9 @@
  * shared-memory queue or tensor collectives. Encoded as the in-process plane encodes them (node:v8,
  * Tensors boxed by value), so an object arrives the same whichever way it went.
  */
-import { deserialize } from 'node:v8';
 import type { ProcessSpanCommunicator } from '../comm/process-span.js';
 import type { CallOptions } from '../comm/types.js';
-import { encodeObject } from './objects.js';
-import { unboxTensors } from './tensor-box.js';
-
-
-const decode = (bytes: Uint8Array): unknown => unboxTensors(deserialize(bytes));
+import { decodeObject as decode, encodeObject } from './objects.js';
 
 /** `obj` from member `src` on every member. */
 export function broadcastObject<T>(

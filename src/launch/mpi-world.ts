@@ -75,7 +75,7 @@ export class MpiWorld implements ProcessWorldSource {
     for (let p = 0; p < size; p++) {
       const record = all.subarray(p * RECORD_BYTES, (p + 1) * RECORD_BYTES);
       counts.push(new DataView(record.buffer, record.byteOffset).getInt32(0, true));
-      names.push(nulTerminated(record.subarray(4, 4 + NAME_BYTES)));
+      names.push(nulTerminated(record.subarray(4)));
     }
     const hosts: string[] = [];
     const nodes = names.map((name, p) => {

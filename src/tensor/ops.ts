@@ -175,15 +175,24 @@ export function permute(
  * @throws TypeError for a dtype without avg (integers, bool).
  */
 export function divideAsAvg(dtype: DType, values: Tensor['data'], k: number): void {
-  const f32 = new Float32Array(1);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
-    switch (dtype) {
-      case 'float32': case 'complex64': f32[0] = v / k; values[i] = f32[0]!; break;
-      case 'float64': case 'complex128': values[i] = v / k; break;
-      case 'float16': f32[0] = f16ToNumber(v) / k; values[i] = numberToF16(f32[0]!); break;
-      case 'bfloat16': f32[0] = bf16ToNumber(v) / k; values[i] = numberToBf16(f32[0]!); break;
-      default: throw new TypeError(`avg is not defined on ${dtype}`);
+  const n = values.length;
+  switch (dtype) {
+    // A store into a Float32Array rounds once to float32, which is float32's division of two float32s.
+    case 'float32': case 'complex64': case 'float64': case 'complex128': {
+      const floats = values as Float32Array | Float64Array;
+      for (let i = 0; i < n; i++) floats[i] = floats[i]! / k;
+      return;
     }
+    case 'float16': case 'bfloat16': {
+      const bits = values as Uint16Array, f32 = new Float32Array(1);
+      const toNumber = dtype === 'float16' ? f16ToNumber : bf16ToNumber;
+      const toBits = dtype === 'float16' ? numberToF16 : numberToBf16;
+      for (let i = 0; i < n; i++) {
+        f32[0] = toNumber(bits[i]!) / k;
+        bits[i] = toBits(f32[0]!);
+      }
+      return;
+    }
+    default: throw new TypeError(`avg is not defined on ${dtype}`);
   }
 }

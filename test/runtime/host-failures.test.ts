@@ -97,7 +97,7 @@ test.serial('a thread of an idle warm pool that fails later is a process warning
   try {
     const job = await launch({ worldSize: 2, module: fixture, exportName: 'returnsRank', keepModuleState: true });
     t.deepEqual(await job.results, [0, 1]);
-    await job.rank(1).call('throwFromTimerLater', 300);
+    await job.rank(1).call('throwAfterTheJob');
     await job.close(); // the pool goes back warm and idle; rank 1's timer fires there
     const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error('no warning in 60 s')), 60_000)));
     const warning = await Promise.race([warned, late]);
