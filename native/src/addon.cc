@@ -3,11 +3,7 @@
 // thread that requires it gets its own instance; the loaded libraries are shared by the process.
 #include "addon.h"
 
-#ifdef _WIN32
-#include <windows.h>
-#else
 #include <sched.h>
-#endif
 
 namespace mr {
 
@@ -77,11 +73,7 @@ Napi::Value Info(const Napi::CallbackInfo &info) {
 // the cores poll with it before they sleep: a peer that is runnable then runs at once, where a futex
 // wake-up costs a switch each way (src/shm/wait.ts).
 Napi::Value YieldThread(const Napi::CallbackInfo &info) {
-#ifdef _WIN32
-  SwitchToThread();
-#else
   sched_yield();
-#endif
   return info.Env().Undefined();
 }
 

@@ -65,6 +65,9 @@ struct Connection {
   Dialect dialect = Dialect::unknown;
   std::shared_ptr<Waiter> waiter;
   bool dead = false;
+  // Bytes of `in` the request at its front needs at least: it is parsed again only once they are here,
+  // so a big request arriving in many reads is parsed a few times, not once per read.
+  size_t need = 0;
 };
 
 
@@ -118,6 +121,7 @@ class Server {
   std::string lastProtocolError_;
   std::unordered_map<std::string, std::string> values_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+  std::vector<int> closing_;  // dropped in this batch of events: closed and freed at its end
 
   // `set` as a client's SET does it (wakes waiters, writes their replies); caller holds the mutex.
   void set(const std::string &key, std::string value) {
@@ -178,6 +182,7 @@ class Server {
   void closeAll() {
     for (auto &entry : connections_) close(entry.first);
     connections_.clear();
+    closing_.clear();
     waiting_.clear();
     if (listenFd_ >= 0) close(listenFd_);
     if (epoll_ >= 0) close(epoll_);
@@ -208,14 +213,11 @@ class Server {
         if (!c->dead && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) receive(*c, chunk);
       }
       // connections closed in this batch are freed only now: later events of the batch may name them
-      for (auto it = connections_.begin(); it != connections_.end();) {
-        if (it->second->dead) {
-          close(it->first);
-          it = connections_.erase(it);
-        } else {
-          ++it;
-        }
+      for (int fd : closing_) {
+        close(fd);
+        connections_.erase(fd);
       }
+      closing_.clear();
     }
   }
 
@@ -237,9 +239,9 @@ class Server {
   void drop(Connection &c) {
     if (c.dead) return;
     c.dead = true;
-    if (c.waiter) cancel(c.waiter);
-    c.waiter.reset();
+    dropWait(c);
     epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
+    closing_.push_back(c.fd);
   }
 
   void receive(Connection &c, std::vector<char> &chunk) {
@@ -262,16 +264,16 @@ class Server {
   }
 
   void process(Connection &c) {
+    if (c.in.size() < c.need) return;
+    c.need = 0;
     size_t start = 0;
     try {
       while (start < c.in.size() && !c.dead) {
         Cursor cur{c.in, start};
-        if (c.dialect == Dialect::unknown) {
-          if (!detect(c, cur)) break;
-          start = cur.pos;
-          continue;
+        if (!(c.dialect == Dialect::unknown ? detect(c, cur) : request(c, cur))) {
+          c.need = cur.need > start ? cur.need - start : 0;  // from the front, once the run ones are erased
+          break;
         }
-        if (!request(c, cur)) break;
         start = cur.pos;
       }
     } catch (const ProtocolError &error) {
@@ -333,7 +335,7 @@ class Server {
         if (cur.short_) return false;
         auto it = values_.find(k);
         if (it == values_.end()) {
-          if (expected.empty()) values_[k] = desired;
+          if (expected.empty()) values_.emplace(k, desired);
           putBlob(out, expected.empty() ? desired : expected);
         } else {
           if (it->second == expected) it->second = desired;
@@ -346,8 +348,7 @@ class Server {
         std::string k = cur.key();
         if (cur.short_) return false;
         if (q == GET) {
-          auto it = values_.find(k);
-          putBlob(out, it == values_.end() ? std::string() : it->second);
+          putBlob(out, valueAt(k));
         } else if (q == DELETE_KEY) {
           putU64(out, values_.erase(k) ? 1 : 0);
         } else {
@@ -367,8 +368,8 @@ class Server {
         int64_t amount = int64_t(cur.u64());
         if (cur.short_) return false;
         int64_t value = amount;
-        auto it = values_.find(k);
-        if (it != values_.end()) {
+        auto [it, fresh] = values_.try_emplace(k);
+        if (!fresh) {
           int64_t current;
           if (!parseCounter(it->second, current)) {
             throw ProtocolError{"add: the value at key " + quoted(k) + " is not an integer counter (" +
@@ -376,7 +377,7 @@ class Server {
           }
           value = int64_t(uint64_t(current) + uint64_t(amount));
         }
-        values_[k] = std::to_string(value);
+        it->second = std::to_string(value);
         wakeKey(k, false);
         putU64(out, uint64_t(value));
         return true;
@@ -387,10 +388,7 @@ class Server {
         if (q == CHECK) {
           putU8(out, check(ks) ? kReady : kNotReady);
         } else if (q == MULTI_GET) {
-          for (const std::string &k : ks) {
-            auto it = values_.find(k);
-            putBlob(out, it == values_.end() ? std::string() : it->second);
-          }
+          for (const std::string &k : ks) putBlob(out, valueAt(k));
         } else {
           wait(c, ks);
         }
@@ -411,8 +409,7 @@ class Server {
         putU64(out, values_.size());
         return true;
       case CANCEL_WAIT:
-        if (c.waiter) cancel(c.waiter);
-        c.waiter.reset();
+        dropWait(c);
         putU8(out, kWaitCanceled);
         return true;
       case PING: {
@@ -423,12 +420,18 @@ class Server {
         return true;
       }
       default:
-        if (cur.short_) return false;
         throw ProtocolError{code == kLegacyWatchKey && c.dialect == Dialect::legacy
                                 ? "WATCH_KEY (torch 1.13 watchKey) is not served"
                                 : "unknown query type " + std::to_string(code) + " (" +
                                       (c.dialect == Dialect::legacy ? "legacy" : "current") + " dialect)"};
     }
+  }
+
+  // The value at `k`, or an empty one (GET of a missing key): a reference, so a reply copies it once.
+  const std::string &valueAt(const std::string &k) const {
+    static const std::string none;
+    auto it = values_.find(k);
+    return it == values_.end() ? none : it->second;
   }
 
   bool check(const std::vector<std::string> &keys) const {
@@ -442,8 +445,7 @@ class Server {
 
   void wait(Connection &c, const std::vector<std::string> &keys) {
     // a client whose wait timed out without CANCEL_WAIT (torch 1.13) waits anew: the old wait is dropped
-    if (c.waiter) cancel(c.waiter);
-    c.waiter.reset();
+    dropWait(c);
     if (check(keys)) {
       putU8(c.out, kStopWaiting);
       return;
@@ -457,6 +459,12 @@ class Server {
     w->remaining = w->keys.size();
     for (const std::string &k : w->keys) waiting_[k].push_back(w);
     c.waiter = w;
+  }
+
+  // Cancels `c`'s pending wait, if any.
+  void dropWait(Connection &c) {
+    if (c.waiter) cancel(c.waiter);
+    c.waiter.reset();
   }
 
   void cancel(const std::shared_ptr<Waiter> &w) {
@@ -492,7 +500,7 @@ class Server {
   void fire(const std::shared_ptr<Waiter> &w) {
     cancel(w);
     Connection &c = *w->connection;
-    if (c.waiter == w) c.waiter.reset();
+    c.waiter.reset();  // an active waiter is its connection's only one
     putU8(c.out, kStopWaiting);
     flush(c);
   }
@@ -553,8 +561,11 @@ class StoreServerWrap : public Napi::ObjectWrap<StoreServerWrap> {
       throw Napi::Error::New(env, error.what());
     }
     // a thread that exits (or a process) with the server open stops it first
-    std::shared_ptr<Server> server = server_;
-    env.AddCleanupHook([server]() { server->stop(); });
+    // (weakly: a server closed and collected before then is freed, maps and all, with its wrapper)
+    std::weak_ptr<Server> server = server_;
+    env.AddCleanupHook([server]() {
+      if (std::shared_ptr<Server> live = server.lock()) live->stop();
+    });
   }
 
  private:
@@ -565,12 +576,10 @@ class StoreServerWrap : public Napi::ObjectWrap<StoreServerWrap> {
   Napi::Value Stats(const Napi::CallbackInfo &info) {
     std::lock_guard<std::mutex> lock(server_->mutex_);
     Napi::Object o = Napi::Object::New(info.Env());
-    size_t live = 0;
-    for (auto &entry : server_->connections_) live += entry.second->dead ? 0 : 1;
-    o.Set("connections", double(live));
+    // Under the mutex the loop holds for a whole batch: the batch's dead connections are freed already.
+    o.Set("connections", double(server_->connections_.size()));
     o.Set("protocolErrors", double(server_->protocolErrors_));
     o.Set("lastProtocolError", server_->lastProtocolError_);
-    o.Set("keys", double(server_->values_.size()));
     return o;
   }
 

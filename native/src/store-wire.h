@@ -37,6 +37,11 @@ inline std::string lengthText(uint64_t n) {
   return n >= (uint64_t(1) << 53) ? "Infinity" : std::to_string(n);
 }
 
+// A request over one of the limits: `what` (at most `most`), as the TypeScript server words it.
+inline ProtocolError tooLong(const std::string &what, uint64_t most) {
+  return ProtocolError{what + " (at most " + std::to_string(most) + ")"};
+}
+
 // JSON.stringify of a latin1 string, for error text.
 inline std::string quoted(const std::string &s) {
   std::string out = "\"";
@@ -82,32 +87,28 @@ struct Cursor {
   const std::string &b;
   size_t pos;
   bool short_ = false;
+  // After a short read: bytes of `b` the request needs at least (it cannot complete with fewer).
+  size_t need = 0;
 
   bool take(size_t n) {
     if (short_ || b.size() - pos < n) {
+      if (!short_) need = pos + n;
       short_ = true;
       return false;
     }
     return true;
   }
-  uint8_t u8() {
-    if (!take(1)) return 0;
-    return uint8_t(b[pos++]);
-  }
-  uint32_t u32() {
-    if (!take(4)) return 0;
-    uint32_t v;
-    memcpy(&v, b.data() + pos, 4);
-    pos += 4;
+  // A fixed-size field, in the host's byte order as torch's clients send it.
+  template <class T> T fixed() {
+    if (!take(sizeof(T))) return 0;
+    T v;
+    memcpy(&v, b.data() + pos, sizeof(T));
+    pos += sizeof(T);
     return v;
   }
-  uint64_t u64() {
-    if (!take(8)) return 0;
-    uint64_t v;
-    memcpy(&v, b.data() + pos, 8);
-    pos += 8;
-    return v;
-  }
+  uint8_t u8() { return fixed<uint8_t>(); }
+  uint32_t u32() { return fixed<uint32_t>(); }
+  uint64_t u64() { return fixed<uint64_t>(); }
   std::string bytes(uint64_t n) {
     if (!take(size_t(n))) return std::string();
     std::string s = b.substr(pos, size_t(n));
@@ -116,17 +117,17 @@ struct Cursor {
   }
   std::string key() {
     uint64_t n = u64();
-    if (n > kMaxKeyBytes) throw ProtocolError{"key of " + lengthText(n) + " bytes (at most 8192)"};
+    if (n > kMaxKeyBytes) throw tooLong("key of " + lengthText(n) + " bytes", kMaxKeyBytes);
     return bytes(n);
   }
   std::string value() {
     uint64_t n = u64();
-    if (n > kMaxValueBytes) throw ProtocolError{"value of " + lengthText(n) + " bytes (at most 8388608)"};
+    if (n > kMaxValueBytes) throw tooLong("value of " + lengthText(n) + " bytes", kMaxValueBytes);
     return bytes(n);
   }
   uint64_t count() {
     uint64_t n = u64();
-    if (n > kMaxKeys) throw ProtocolError{lengthText(n) + " keys in one request (at most 131072)"};
+    if (n > kMaxKeys) throw tooLong(lengthText(n) + " keys in one request", kMaxKeys);
     return n;
   }
   std::vector<std::string> keys() {
@@ -137,9 +138,12 @@ struct Cursor {
   }
 };
 
-inline void putU8(std::string &out, uint8_t v) { out += char(v); }
-inline void putU32(std::string &out, uint32_t v) { out.append(reinterpret_cast<const char *>(&v), 4); }
-inline void putU64(std::string &out, uint64_t v) { out.append(reinterpret_cast<const char *>(&v), 8); }
+template <class T> void putFixed(std::string &out, T v) {
+  out.append(reinterpret_cast<const char *>(&v), sizeof v);
+}
+inline void putU8(std::string &out, uint8_t v) { putFixed(out, v); }
+inline void putU32(std::string &out, uint32_t v) { putFixed(out, v); }
+inline void putU64(std::string &out, uint64_t v) { putFixed(out, v); }
 inline void putBlob(std::string &out, const std::string &v) {
   putU64(out, v.size());
   out += v;

@@ -98,7 +98,7 @@ export interface NativeAddon {
 /** The native TCPStore server's handle; keys are their wire bytes. */
 export interface NativeStoreServerHandle {
   readonly port: number;
-  stats(): { connections: number; protocolErrors: number; lastProtocolError: string; keys: number };
+  stats(): { connections: number; protocolErrors: number; lastProtocolError: string };
   get(key: Buffer): Buffer | undefined;
   /** As a client's SET: wakes the key's waiters. */
   set(key: Buffer, value: Uint8Array): void;

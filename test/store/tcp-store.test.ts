@@ -130,8 +130,13 @@ test('no server: connecting fails at the deadline with the address; a port taken
   t.regex(error!.message, new RegExp(`127\\.0\\.0\\.1:${port}.*could not connect.*ECONNREFUSED`));
   const holder = await TCPStoreServer.listen({ host: HOST });
   t.teardown(() => holder.close());
-  await t.throwsAsync(TCPStore.create({ host: HOST, port: holder.port, isMaster: true }), { name: 'StoreError', message: /could not listen/ });
-  await t.throwsAsync(TCPStore.create({ host: HOST, port: holder.port, isMaster: true, serverThread: false }), { message: /could not listen/ });
+  // Each server that a master can run: native, the TypeScript one on its thread, and in this thread.
+  const onHeldPort = { host: HOST, port: holder.port, isMaster: true } as const;
+  for (const how of [{ server: 'native' }, { server: 'js' }, { server: 'js', serverThread: false }] as const) {
+    await t.throwsAsync(TCPStore.create({ ...onHeldPort, ...how }), {
+      name: 'StoreError', message: /could not listen/,
+    }, JSON.stringify(how));
+  }
 });
 
 test('close: calls reject with ClosedError; a master\'s clients lose their connection', async (t) => {
