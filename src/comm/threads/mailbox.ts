@@ -37,6 +37,7 @@ const tagText = (tag: number): string => (tag === 0 ? '' : ` (tag ${tag})`);
 export class Mailboxes {
   readonly #block: GroupBlock;
   readonly #arena: Arena;
+  #float64View: Float64Array;
   /** The arena tag of the job (a message nobody receives is freed with the job). */
   readonly #owner: number;
   readonly #io: ArenaCopier;
@@ -58,6 +59,7 @@ export class Mailboxes {
   ) {
     this.#block = block;
     this.#arena = arena;
+    this.#float64View = new Float64Array(arena.buffer());
     this.#owner = owner;
     this.#io = io;
     this.#record = record;
@@ -127,7 +129,8 @@ export class Mailboxes {
     }
     const region = this.#arena.alloc(messageRegionBytes(t.byteLength, t.ndim), this.#owner);
     this.#io.fromTensor(region.byteOffset, t);
-    this.#dims(region.byteOffset + dimsOffset(t.byteLength), t.ndim).set(t.shape);
+    const dimsAt = region.byteOffset + dimsOffset(t.byteLength), dims = this.#float64(dimsAt + 8 * t.ndim);
+    for (let d = 0; d < t.ndim; d++) dims[(dimsAt >> 3) + d] = t.shape[d]!;
     const inbox = this.#base(dst, dst);
     writeEntry(w, entryIndex(base, head), region.byteOffset, t, tag, Atomics.add(w, inbox + ARRIVALS, 1));
     Atomics.store(w, base + HEAD, head + 1);
@@ -250,13 +253,14 @@ export class Mailboxes {
   #take(m: Message, shape: readonly number[], dtype: DType, given?: Tensor): Tensor {
     const sentDtype = dtypeFromCode(m.dtypeCode);
     // the sender wrote its dims after its bytes: m.numel elements of its own dtype
-    const sentDims = sentDtype === undefined ? undefined
-      : this.#dims(m.offset + dimsOffset(m.numel * dtypeInfo(sentDtype).itemBytes), m.ndim);
-    const agrees = sentDtype === dtype && sentDims !== undefined && sameDims(sentDims, shape);
+    const dimsAt = sentDtype === undefined ? -1
+      : m.offset + dimsOffset(m.numel * dtypeInfo(sentDtype).itemBytes);
+    const dims = dimsAt < 0 ? undefined : this.#float64(dimsAt + 8 * m.ndim), first = dimsAt >> 3;
+    const agrees = sentDtype === dtype && dims !== undefined && sameDims(dims, first, m.ndim, shape);
     if (!agrees) {
       // read before the region is freed
-      const sent = sentDims === undefined ? `of unknown dtype code ${m.dtypeCode}`
-        : `of dtype ${sentDtype} and shape ${formatShape(Array.from(sentDims))}`;
+      const sent = dims === undefined ? `of unknown dtype code ${m.dtypeCode}`
+        : `of dtype ${sentDtype} and shape ${formatShape(Array.from(dims.subarray(first, first + m.ndim)))}`;
       this.#release(m);
       const me = this.#block.ranks[this.#block.rankInGroup], from = this.#block.ranks[m.src];
       throw new MismatchError(
@@ -270,9 +274,13 @@ export class Mailboxes {
     return out;
   }
 
-  /** The `ndim` dims of a message at arena byte `at` (8-aligned: regions start 64-aligned). */
-  #dims(at: number, ndim: number): Float64Array {
-    return new Float64Array(this.#arena.buffer(at + 8 * ndim), at, ndim);
+  /**
+   * The arena as float64s, covering byte `end` (a message's dims, 8-aligned since regions start
+   * 64-aligned, are at index byte >> 3): one view, made again only after the arena grew.
+   */
+  #float64(end: number): Float64Array {
+    if (end > this.#float64View.byteLength) this.#float64View = new Float64Array(this.#arena.buffer(end));
+    return this.#float64View;
   }
 
   /** Frees `m`'s region and takes it off its queue or its held list. */
@@ -295,9 +303,9 @@ export class Mailboxes {
   }
 }
 
-/** Whether the dims a sender wrote are exactly `shape`. */
-function sameDims(dims: Float64Array, shape: readonly number[]): boolean {
-  if (dims.length !== shape.length) return false;
-  for (let i = 0; i < shape.length; i++) if (dims[i] !== shape[i]) return false;
+/** Whether the `ndim` dims a sender wrote at `dims[at]` are exactly `shape`. */
+function sameDims(dims: Float64Array, at: number, ndim: number, shape: readonly number[]): boolean {
+  if (ndim !== shape.length) return false;
+  for (let i = 0; i < ndim; i++) if (dims[at + i] !== shape[i]) return false;
   return true;
 }
