@@ -116,6 +116,11 @@ export function tryNativeAddon(): NativeAddon | undefined {
   return ADDON.load();
 }
 
+/** Why this thread has no addon (undefined when it has one): what `nativeAddon()` throws. */
+export function nativeAddonMissing(): string | undefined {
+  return ADDON.load() === undefined ? ADDON.reason() : undefined;
+}
+
 /** The addon of this thread; throws BACKEND_UNAVAILABLE with the reason when it is missing. */
 export function nativeAddon(): NativeAddon {
   const addon = ADDON.load();

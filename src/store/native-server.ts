@@ -6,8 +6,8 @@
  * picks the TypeScript server instead; `native` insists on this one.
  */
 import { StoreError, outOfRange } from '../errors.js';
-import { tryNativeAddon, nativeAddon, type NativeStoreServerHandle } from '../native/addon.js';
-import type { ListenOptions, StoreServer } from './server.js';
+import { nativeAddonMissing, tryNativeAddon, type NativeStoreServerHandle } from '../native/addon.js';
+import { listenFailed, type ListenOptions, type StoreServer } from './server.js';
 
 /** The environment variable that picks the master's server: `native` or `js` (unset: native if built). */
 export const SERVER_CHOICE_ENV = 'MULTIRANK_STORE_SERVER';
@@ -24,14 +24,10 @@ export class NativeTCPStoreServer implements StoreServer {
 
   /** Why the native server cannot run here; undefined when it can. */
   static unavailableReason(): string | undefined {
-    if (tryNativeAddon()?.NativeStoreServer !== undefined) return undefined;
-    try {
-      nativeAddon();
-      return 'the native addon has no TCPStore server (it is built on Linux only; elsewhere, or with an addon '
-        + 'built before it, rebuild with npm run build:native)';
-    } catch (error) {
-      return (error as Error).message;
-    }
+    if (tryNativeAddon() === undefined) return nativeAddonMissing();
+    if (tryNativeAddon()!.NativeStoreServer !== undefined) return undefined;
+    return 'the native addon has no TCPStore server (it is built on Linux only; elsewhere, or with an addon '
+      + 'built before it, rebuild with npm run build:native)';
   }
 
   /** Listens; rejects with a StoreError naming the address (and the reason when the addon is missing). */
@@ -42,9 +38,7 @@ export class NativeTCPStoreServer implements StoreServer {
     try {
       return new NativeTCPStoreServer(new (tryNativeAddon()!.NativeStoreServer)(options.host ?? '', port));
     } catch (error) {
-      const where = `${options.host ?? 'every interface'}, port ${port}`;
-      const reason = (error as Error).message;
-      throw new StoreError(`TCPStore server could not listen on ${where}: ${reason}`, { cause: error });
+      throw listenFailed(options, port, error);
     }
   }
 
@@ -82,13 +76,21 @@ export class NativeTCPStoreServer implements StoreServer {
   }
 }
 
+/** The servers a master can run: this one, or the TypeScript one (server.ts). */
+export const SERVER_KINDS = ['native', 'js'] as const;
+export type ServerKind = typeof SERVER_KINDS[number];
+
+export function isServerKind(value: unknown): value is ServerKind {
+  return (SERVER_KINDS as readonly unknown[]).includes(value);
+}
+
 /** Which server a master starts: MULTIRANK_STORE_SERVER, checked; unset: the native one where it is built. */
-export function serverChoice(): 'native' | 'js' {
+export function serverChoice(): ServerKind {
   const value = process.env[SERVER_CHOICE_ENV];
   if (value === undefined || value === '') {
     return NativeTCPStoreServer.unavailableReason() === undefined ? 'native' : 'js';
   }
-  if (value !== 'native' && value !== 'js') {
+  if (!isServerKind(value)) {
     throw outOfRange(`${SERVER_CHOICE_ENV} must be "native", "js" or unset, got ${JSON.stringify(value)}`);
   }
   return value;

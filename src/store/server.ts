@@ -216,6 +216,13 @@ const EMPTY = new Uint8Array(0);
 /**
  * Where to listen: a host name or address (default: every interface, IPv6 and
  * IPv4) and a port (0: any free one). */
+/** The error of a server (either kind) that could not listen on `options`' address. */
+export function listenFailed(options: ListenOptions, port: number, error: unknown): StoreError {
+  const where = `${options.host ?? 'every interface'}, port ${port}`;
+  const reason = (error as Error).message;
+  return new StoreError(`TCPStore server could not listen on ${where}: ${reason}`, { cause: error });
+}
+
 export interface ListenOptions {
   readonly host?: string;
   readonly port?: number;
@@ -266,9 +273,7 @@ export class TCPStoreServer implements StoreServer {
       if (options.host !== undefined) await attempt(options.host);
       else await attempt('::').catch(() => attempt('0.0.0.0'));
     } catch (error) {
-      const where = `${options.host ?? 'every interface'}, port ${port}`;
-      const reason = (error as Error).message;
-      throw new StoreError(`TCPStore server could not listen on ${where}: ${reason}`, { cause: error });
+      throw listenFailed(options, port, error);
     }
     server.on('error', () => {});
     return store;

@@ -15,6 +15,7 @@ import { ClientConnection, formatAddress, type Reader } from './client-connectio
 import { FrameBuilder, MAX_KEYS, MAX_KEY_BYTES, MAX_VALUE_BYTES, Q, READY, type Dialect } from './protocol.js';
 import { listenHostFor, startServer, waitForWorkers, type ServerHandle } from './tcp-master.js';
 import { WaitPool } from './tcp-waits.js';
+import { isServerKind, type ServerKind } from './native-server.js';
 import {
   DEFAULT_STORE_TIMEOUT_MS, checkKey, checkKeys, checkTimeout, toBytes, type Store, type StoreValue,
 } from './types.js';
@@ -41,7 +42,7 @@ export interface TCPStoreOptions {
    * of its own; the default where the native addon is built) or "js" (TypeScript). Default: the
    * MULTIRANK_STORE_SERVER environment variable, else "native" where it is built, else "js".
    */
-  readonly server?: 'native' | 'js';
+  readonly server?: ServerKind;
   /** The TypeScript server runs on a worker thread of its own (default), or in this thread when false. */
   readonly serverThread?: boolean;
   /** Called with the port once the master listens, before it waits for workers (port 0: tell them the port). */
@@ -105,7 +106,7 @@ export class TCPStore implements Store {
     if (!['auto', 'current', 'legacy'].includes(protocol)) {
       throw invalidType('protocol', '"auto", "current" or "legacy"', protocol);
     }
-    if (options.server !== undefined && options.server !== 'native' && options.server !== 'js') {
+    if (options.server !== undefined && !isServerKind(options.server)) {
       throw invalidType('server', '"native" or "js"', options.server);
     }
     let server: ServerHandle | undefined;
