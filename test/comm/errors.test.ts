@@ -155,11 +155,14 @@ for (const n of [2, 8]) {
   test.serial(`recv into the wrong size, dtype or shape fails on the receiver; later messages still arrive (${n} ranks)`, async (t) => {
     const reports = (await withRanks(n, { module: fixture, exportName: 'caughtRecvMismatch' }, { timeoutMs: TIMEOUT_MS })) as Caught[];
     const errors = reports[n - 1]!.errors;
+    // One regex from pieces, in order: `re(/a/, /b/)` requires exactly what /ab/ does.
+    const re = (...parts: RegExp[]): RegExp => new RegExp(parts.map((p) => p.source).join(''));
+    const sent = / from rank 0, but that rank sent a tensor of dtype float32/;
     const expectations: Record<string, RegExp> = {
-      size: /called recv\(shape=\[5\], dtype=float32\) from rank 0, but that rank sent a tensor of dtype float32 and shape \[4\]/,
+      size: re(/called recv\(shape=\[5\], dtype=float32\)/, sent, / and shape \[4\]/),
       dtype: /called recv\(shape=\[4\], dtype=int32\) from rank 0, but that rank sent a tensor of dtype float32/,
-      shape: /called recv\(shape=\[4\], dtype=float32\) from rank 0, but that rank sent a tensor of dtype float32 and shape \[2, 2\]/,
-      dims: /called recv\(shape=\[3, 2\], dtype=float32\) from rank 0, but that rank sent a tensor of dtype float32 and shape \[2, 3\]/,
+      shape: re(/called recv\(shape=\[4\], dtype=float32\)/, sent, / and shape \[2, 2\]/),
+      dims: re(/called recv\(shape=\[3, 2\], dtype=float32\)/, sent, / and shape \[2, 3\]/),
     };
     for (const [what, pattern] of Object.entries(expectations)) {
       const error = asError(t, errors[what], what);

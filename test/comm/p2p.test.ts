@@ -80,7 +80,9 @@ for (const n of [2, 3, 8]) {
     } | null)[];
     const r = results[n - 1]!;
     t.is(r.error.code, ErrorCodes.MISMATCH);
-    t.regex(r.error.message, new RegExp(`Rank ${n - 1} called recv\\(shape=\\[5\\], dtype=float32, tag=6\\) from rank 0, but that rank sent a tensor of dtype float32 and shape \\[4\\]`));
+    const expected = `Rank ${n - 1} called recv\\(shape=\\[5\\], dtype=float32, tag=6\\) from rank 0, ` +
+      'but that rank sent a tensor of dtype float32 and shape \\[4\\]';
+    t.regex(r.error.message, new RegExp(expected));
     t.deepEqual(r.after, [0, [5, 6, 7, 8]]);
     // Same dtype, element count and number of dims, another shape: still refused.
     for (const transposed of [r.transposedAny, r.transposedNamed]) {

@@ -1,6 +1,7 @@
 import test from 'ava';
 import {
-  fromBlocks, localPlace, nodeOfRank, processOfRank, ranksOfProcess, singleProcessWorld, spansProcesses, tcpInitUrl,
+  fromBlocks, localPlace, nodeOfRank, processOfRank, ranksOfProcess, singleProcessWorld, spansProcesses,
+  tcpInitUrl,
 } from '../../src/comm/process-world.js';
 import { parseInitMethod } from '../../src/launch/process-rendezvous.js';
 import { blockSizes } from '../../src/cli/run-agent.js';

@@ -34,7 +34,8 @@ test('every entry point of package.json is in the bundle and exports what tsc\'s
   t.is(pkg.bin['multirank'], 'dist/bundle/src/cli/main.js');
 });
 
-test('a job launched from the bundle runs on the bundle, sharing rank state across entry points', async (t) => {
+test('a job launched from the bundle runs on the bundle, sharing rank state ' +
+  'across entry points', async (t) => {
   const { launch } = (await import(bundled('src/index.js').href)) as Index;
   const job = await launch({ worldSize: 4, module: new URL('../fixtures/bundle-rank.js', import.meta.url) });
   try {

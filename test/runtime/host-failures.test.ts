@@ -83,9 +83,11 @@ test.serial('an exception thrown from a callback after the rank returned leaves 
   t.regex(said, /multirank: rank 1's thread failed after the rank returned: Error: thrown from a timer on rank 1/);
 });
 
-test.serial('a thread of an idle warm pool that fails later is a process warning naming the error, not a crash', async (t) => {
+test.serial('a thread of an idle warm pool that fails later is a process warning naming the error, ' +
+  'not a crash', async (t) => {
   const write = process.stderr.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write; // the warning is read below, not printed
+  // The warning is read below, not printed.
+  process.stderr.write = (() => true) as typeof process.stderr.write;
   let listener: ((warning: Error) => void) | undefined;
   const warned = new Promise<Error>((resolve) => {
     listener = (warning) => {
@@ -95,13 +97,18 @@ test.serial('a thread of an idle warm pool that fails later is a process warning
   });
   let deadline: NodeJS.Timeout | undefined;
   try {
-    const job = await launch({ worldSize: 2, module: fixture, exportName: 'returnsRank', keepModuleState: true });
+    const job = await launch({
+      worldSize: 2, module: fixture, exportName: 'returnsRank', keepModuleState: true,
+    });
     t.deepEqual(await job.results, [0, 1]);
     await job.rank(1).call('throwAfterTheJob');
     await job.close(); // the pool goes back warm and idle; rank 1's timer fires there
-    const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error('no warning in 60 s')), 60_000)));
+    const late = new Promise<never>((_, reject) => (
+      deadline = setTimeout(() => reject(new Error('no warning in 60 s')), 60_000)
+    ));
     const warning = await Promise.race([warned, late]);
-    t.regex(warning.message, /^multirank: an idle rank thread failed: thrown from a timer after the job ended$/);
+    const expected = /^multirank: an idle rank thread failed: thrown from a timer after the job ended$/;
+    t.regex(warning.message, expected);
   } finally {
     clearTimeout(deadline);
     process.off('warning', listener!);

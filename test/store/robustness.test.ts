@@ -30,7 +30,8 @@ function fuzzFrame(rng: Rng): Buffer {
 }
 
 for (const [kind, listen] of STORE_SERVERS) {
-  test(`seeded fuzz: ${FUZZ_FRAMES} malformed frames (seed ${FUZZ_SEED}) never stop the server serving a healthy client (${kind} server)`, async (t) => {
+  test(`seeded fuzz: ${FUZZ_FRAMES} malformed frames (seed ${FUZZ_SEED}) never stop the server ` +
+    `serving a healthy client (${kind} server)`, async (t) => {
     const server = await listen({ host: '127.0.0.1' });
     t.teardown(() => server.close());
     const healthy = await TCPStore.create({ host: '127.0.0.1', port: server.port, timeoutMs: 5000 });
@@ -52,17 +53,23 @@ for (const [kind, listen] of STORE_SERVERS) {
     // The server learns of each destroyed socket by a 'close' event that a loaded machine may deliver late:
     // wait for the count to settle (a leak never settles and fails at the deadline), never for a fixed time.
     const settleBy = Date.now() + 10_000;
-    while (server.connectionCount > 2 && Date.now() < settleBy) await new Promise((resolve) => setTimeout(resolve, 20));
-    t.true(server.connectionCount <= 2, `${server.connectionCount} connections left after 10 s`); // the healthy store's
+    while (server.connectionCount > 2 && Date.now() < settleBy) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // The connections left are the healthy store's.
+    t.true(server.connectionCount <= 2, `${server.connectionCount} connections left after 10 s`);
     await healthy.set('k', 'v');
     t.is(Buffer.from(await healthy.get('k')).toString(), 'v');
   });
 
-  test(`a raw client destroyed in the middle of a frame and of a wait: its half request never runs (${kind} server)`, async (t) => {
+  test(`a raw client destroyed in the middle of a frame and of a wait: its half request never runs ` +
+    `(${kind} server)`, async (t) => {
     const server = await listen({ host: '127.0.0.1' });
     t.teardown(() => server.close());
     const c = await raw(server.port);
-    c.send(Buffer.concat([VALIDATE, u8(6), u64(1), str('/w'), u8(1), str('/half'), u64(100), Buffer.alloc(50)]));
+    c.send(Buffer.concat([
+      VALIDATE, u8(6), u64(1), str('/w'), u8(1), str('/half'), u64(100), Buffer.alloc(50),
+    ]));
     await new Promise((resolve) => setTimeout(resolve, 50));
     c.socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -74,12 +81,14 @@ for (const [kind, listen] of STORE_SERVERS) {
   });
 
   for (const mode of ['partial', 'big-set'] as const) {
-    test(`a client process killed in the middle of a request (${mode}) leaves the server serving the others (${kind} server)`, async (t) => {
+    test(`a client process killed in the middle of a request (${mode}) leaves the server serving ` +
+      `the others (${kind} server)`, async (t) => {
       const store = await TCPStore.create({
         host: '127.0.0.1', port: 0, isMaster: true, timeoutMs: 10_000, server: kind as 'native' | 'js',
       });
       t.teardown(() => store.close());
-      const child = spawn(process.execPath, [new URL('../fixtures/store-client.js', import.meta.url).pathname, String(store.port), mode], {
+      const client = new URL('../fixtures/store-client.js', import.meta.url).pathname;
+      const child = spawn(process.execPath, [client, String(store.port), mode], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       t.teardown(() => child.kill('SIGKILL'));

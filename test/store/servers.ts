@@ -5,7 +5,9 @@
 import { NativeTCPStoreServer } from '../../src/store/native-server.js';
 import { TCPStoreServer, type ListenOptions, type StoreServer } from '../../src/store/server.js';
 
-export const STORE_SERVERS: readonly (readonly [string, (options: ListenOptions) => Promise<StoreServer>])[] = [
+type Listen = (options: ListenOptions) => Promise<StoreServer>;
+
+export const STORE_SERVERS: readonly (readonly [string, Listen])[] = [
   ['js', (options) => TCPStoreServer.listen(options)],
   ['native', (options) => NativeTCPStoreServer.listen(options)],
 ];

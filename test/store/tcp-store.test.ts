@@ -20,7 +20,8 @@ async function client(t: import('ava').ExecutionContext, port: number, extra: Pa
 }
 
 for (const kind of ['native', 'js'] as const) {
-  test(`the master listens on a free port and reports it; every operation (torch 2.x dialect) (${kind} server)`, async (t) => {
+  test(`the master listens on a free port and reports it; every operation (torch 2.x dialect) ` +
+    `(${kind} server)`, async (t) => {
     const server = await master(t, { server: kind });
     t.true(server.port > 0);
     t.is(server.protocol, 'current');
@@ -43,7 +44,8 @@ for (const kind of ['native', 'js'] as const) {
     await deadlines(t, await client(t, server.port, { protocol: 'legacy' }));
   });
 
-  test(`a wait cancelled just as its key arrives resolves (the crossing STOP_WAITING is read) (${kind} server)`, async (t) => {
+  test(`a wait cancelled just as its key arrives resolves (the crossing STOP_WAITING is read) ` +
+    `(${kind} server)`, async (t) => {
     const server = await master(t, { server: kind });
     const store = await client(t, server.port);
     for (let i = 0; i < 20; i++) {
@@ -55,7 +57,8 @@ for (const kind of ['native', 'js'] as const) {
     t.is(text(await store.get('race/19')), 'x');
   });
 
-  test(`8 clients x 200 adds at once: every increment counted; concurrent calls on one store (${kind} server)`, async (t) => {
+  test(`8 clients x 200 adds at once: every increment counted; concurrent calls on one store ` +
+    `(${kind} server)`, async (t) => {
     const server = await master(t, { server: kind });
     const clients = await Promise.all(Array.from({ length: 8 }, () => client(t, server.port)));
     await Promise.all(clients.map(async (store) => {
@@ -117,7 +120,9 @@ test('create checks its options', async (t) => {
   await t.throwsAsync(TCPStore.create({ isMaster: true, protocol: 'v3' as never }), { message: /`protocol`/ });
   await t.throwsAsync(TCPStore.create({ isMaster: true, timeoutMs: -1 }), { message: /`timeoutMs`/ });
   await t.throwsAsync(TCPStore.create(null as never), { message: /`options`/ });
-  await t.throwsAsync(TCPStore.create({ isMaster: true, server: 'libuv' as never }), { message: /`server`.*"native" or "js".*libuv/ });
+  await t.throwsAsync(TCPStore.create({ isMaster: true, server: 'libuv' as never }), {
+    message: /`server`.*"native" or "js".*libuv/,
+  });
 });
 
 test('no server: connecting fails at the deadline with the address; a port taken fails to listen', async (t) => {
@@ -132,7 +137,8 @@ test('no server: connecting fails at the deadline with the address; a port taken
   t.teardown(() => holder.close());
   // Each server that a master can run: native, the TypeScript one on its thread, and in this thread.
   const onHeldPort = { host: HOST, port: holder.port, isMaster: true } as const;
-  for (const how of [{ server: 'native' }, { server: 'js' }, { server: 'js', serverThread: false }] as const) {
+  const servers = [{ server: 'native' }, { server: 'js' }, { server: 'js', serverThread: false }] as const;
+  for (const how of servers) {
     await t.throwsAsync(TCPStore.create({ ...onHeldPort, ...how }), {
       name: 'StoreError', message: /could not listen/,
     }, JSON.stringify(how));
@@ -182,7 +188,9 @@ test('MULTIRANK_STORE_SERVER picks the master\'s server, and a wrong value is na
   t.is(choose('js'), 'js');
   t.is(choose('native'), 'native');
   t.is(choose(undefined), 'native'); // CI builds the addon: the default is the native server
-  t.throws(() => choose('uv'), { code: 'ERR_MULTIRANK_OUT_OF_RANGE', message: /MULTIRANK_STORE_SERVER.*"native", "js" or unset.*"uv"/ });
+  t.throws(() => choose('uv'), {
+    code: 'ERR_MULTIRANK_OUT_OF_RANGE', message: /MULTIRANK_STORE_SERVER.*"native", "js" or unset.*"uv"/,
+  });
   // both servers behind a master store: the same answers
   for (const server of ['native', 'js'] as const) {
     const master = await TCPStore.create({ host: HOST, port: 0, isMaster: true, timeoutMs: 5000, server });

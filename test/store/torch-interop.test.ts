@@ -1,8 +1,8 @@
 /**
  * Interop with torch's own TCPStore, driven by test/store/torch_store.py: torch's client against both our
- * servers (native and TypeScript), and our client against torch's server. Runs with Debian's python3-torch (1.13; CI installs
- * it) and, when MULTIRANK_TORCH_PYTHON names a Python with torch 2.x, with that too; skipped with the
- * reason where neither imports torch.
+ * servers (native and TypeScript), and our client against torch's server. Runs with Debian's
+ * python3-torch (1.13; CI installs it) and, when MULTIRANK_TORCH_PYTHON names a Python with torch 2.x,
+ * with that too; skipped with the reason where neither imports torch.
  */
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
@@ -54,7 +54,8 @@ for (const py of pythons) {
       t.deepEqual(out.delete, [true, false]);
       t.true((out.num_keys as number) >= 6);
       t.is(out.late, 'arrived');
-      t.true(Array.isArray(out.timeout) && (out.timeout as [string, number])[1] >= 250, JSON.stringify(out.timeout));
+      const timedOutAfter = Array.isArray(out.timeout) && (out.timeout as [string, number])[1] >= 250;
+      t.true(timedOutAfter, JSON.stringify(out.timeout));
       if (out.check) t.deepEqual(out.check, [true, false]);
       if (out.multi) t.deepEqual(out.multi, ['1', '2', 'xy']);
       t.is(text(await store.get('from_torch')), 'py');

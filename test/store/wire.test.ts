@@ -34,12 +34,14 @@ for (const [kind, listen] of STORE_SERVERS) {
       u8(10), u64(3), str('/m1'), str('/k'), str('/nope'), // MULTI_GET -> 3 x bytes
       u8(8), str('/m1'), u8(8), str('/m1'), // DELETE_KEY -> 1, 0
       u8(12), // CANCEL_WAIT with no wait -> WAIT_CANCELED 1
-      u8(14), str('q'), str('x'), u8(14), str('q'), str('y'), u8(16), str('q'), // QUEUE_PUSH x2, QUEUE_LEN -> 2
+      u8(14), str('q'), str('x'), u8(14), str('q'), str('y'), // QUEUE_PUSH x2
+      u8(16), str('q'), // QUEUE_LEN -> 2
       u8(15), str('q'), u8(15), str('q'), u8(15), str('q'), // QUEUE_POP -> (2, x), (1, y), (0)
     ]));
     const expected = Buffer.concat([
       u32(0xdeadbeef), str('v1'), str(''), i64(-5n), str('v2'), u8(0), u8(1), u8(0), i64(2n),
-      str('a'), str('v2+'), str(''), i64(1n), i64(0n), u8(1), i64(2n), i64(2n), str('x'), i64(1n), str('y'), i64(0n),
+      str('a'), str('v2+'), str(''), i64(1n), i64(0n), u8(1), i64(2n),
+      i64(2n), str('x'), i64(1n), str('y'), i64(0n),
     ]);
     t.deepEqual(await c.read(expected.length), expected);
     t.is(Buffer.from(s.value('/n')!).toString(), '-5');
@@ -80,18 +82,26 @@ for (const [kind, listen] of STORE_SERVERS) {
     t.true(await ping.closed());
   });
 
-  test(`over the limits, unknown queries, a bad counter, foreign bytes: that connection closes, nothing else (${kind} server)`, async (t) => {
+  test(`over the limits, unknown queries, a bad counter, foreign bytes: that connection closes, ` +
+    `nothing else (${kind} server)`, async (t) => {
     const s = await server(t);
     const healthy = await raw(s.port);
     healthy.send(VALIDATE);
     const cases: [string, Buffer, RegExp][] = [
       ['key over 8 KiB', Buffer.concat([VALIDATE, u8(1), u64(MAX_KEY_BYTES + 1)]), /key of 8193 bytes/],
-      ['value over 8 MiB', Buffer.concat([VALIDATE, u8(1), str('/k'), u64(MAX_VALUE_BYTES + 1)]), /value of 8388609 bytes/],
+      [
+        'value over 8 MiB', Buffer.concat([VALIDATE, u8(1), str('/k'), u64(MAX_VALUE_BYTES + 1)]),
+        /value of 8388609 bytes/,
+      ],
       ['too many keys', Buffer.concat([VALIDATE, u8(5), u64(MAX_KEYS + 1)]), /131073 keys/],
       ['absurd length', Buffer.concat([VALIDATE, u8(3), u64(2n ** 63n)]), /key of Infinity bytes/],
       ['unknown query', Buffer.concat([VALIDATE, u8(99)]), /unknown query type 99 \(current/],
       ['VALIDATE twice', Buffer.concat([VALIDATE, VALIDATE]), /unknown query type 0/],
-      ['bad counter', Buffer.concat([VALIDATE, u8(1), str('/word'), str('abc'), u8(4), str('/word'), i64(1)]), /not an integer counter/],
+      [
+        'bad counter',
+        Buffer.concat([VALIDATE, u8(1), str('/word'), str('abc'), u8(4), str('/word'), i64(1)]),
+        /not an integer counter/,
+      ],
       ['foreign bytes (HTTP)', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), /unknown query type|key of/],
     ];
     for (const [name, bytes, reason] of cases) {
@@ -105,17 +115,21 @@ for (const [kind, listen] of STORE_SERVERS) {
     t.is(s.protocolErrors, cases.length);
   });
 
-  test(`a key over the limit arriving in pieces; a value of exactly 8 MiB in pieces is taken whole (${kind} server)`, async (t) => {
+  test(`a key over the limit arriving in pieces; a value of exactly 8 MiB in pieces is taken whole ` +
+    `(${kind} server)`, async (t) => {
     const s = await server(t);
     const c = await raw(s.port);
     const value = Buffer.alloc(MAX_VALUE_BYTES, 0x61);
     const frame = Buffer.concat([VALIDATE, u8(1), str('/big'), str(value), u8(7)]);
-    for (let at = 0; at < frame.length; at += 1 << 16) c.send(frame.subarray(at, Math.min(frame.length, at + (1 << 16))));
+    for (let at = 0; at < frame.length; at += 1 << 16) {
+      c.send(frame.subarray(at, Math.min(frame.length, at + (1 << 16))));
+    }
     t.deepEqual(await c.read(8, 10_000), i64(1));
     t.is(s.value('/big')!.length, MAX_VALUE_BYTES);
   });
 
-  test(`a WAIT while one is pending replaces it (torch 1.13 gives up on waits without cancelling) (${kind} server)`, async (t) => {
+  test(`a WAIT while one is pending replaces it (torch 1.13 gives up on waits without cancelling) ` +
+    `(${kind} server)`, async (t) => {
     const s = await server(t);
     const c = await raw(s.port);
     c.send(Buffer.concat([VALIDATE, u8(6), u64(1), str('/first'), u8(6), u64(1), str('/second')]));
