@@ -1,5 +1,5 @@
-// A TypeScript rank module (test/runtime/typescript.test.ts): type-only syntax, an enum, a parameter property,
-// a NodeNext-style import of another .ts file, the tsc build the test launches (by the package's name: the bundle).
+// A .ts rank module for test/runtime/typescript.test.ts, which asserts the line numbers below: type-only
+// syntax, an enum, a parameter property, a NodeNext import of a .ts file, the tsc build (not the bundle).
 import { initDistributedEnvironment, tensor, type RankInfo } from '../../dist/src/index.js';
 import { scaled, Scale } from './helper.js';
 
