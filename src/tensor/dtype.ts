@@ -51,14 +51,18 @@ export const REDUCE_OP_CODES: Record<ReduceOp, number> = {
   sum: 0, prod: 1, min: 2, max: 3, avg: 4, band: 5, bor: 6, bxor: 7,
 };
 
+/** The rows by name, for lookups (a Map: `table[value]` would also find `toString` and the like). */
+const BY_NAME: ReadonlyMap<string, DTypeInfo> = new Map(DTYPES.map((d) => [d, table[d]]));
+
 export function isDType(value: unknown): value is DType {
-  return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
+  return typeof value === 'string' && BY_NAME.has(value);
 }
 
 /** Returns the table row of `value`, or throws a TypeError naming `name` and the allowed dtypes. */
 export function dtypeInfo(value: unknown, name = 'dtype'): DTypeInfo {
-  if (!isDType(value)) throw invalidChoice(name, DTYPES, value);
-  return table[value];
+  const info = typeof value === 'string' ? BY_NAME.get(value) : undefined;
+  if (info === undefined) throw invalidChoice(name, DTYPES, value);
+  return info;
 }
 
 const BY_CODE: readonly DType[] = (() => {

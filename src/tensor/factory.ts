@@ -14,26 +14,34 @@ function flatten(data: unknown): { values: Scalar[]; shape: number[] } {
   const shape: number[] = [];
   for (let level: unknown = data; Array.isArray(level); level = level[0]) shape.push(level.length);
   const values: Scalar[] = [];
-  const walk = (node: unknown, dim: number, path: string): void => {
+  // The index path of the node being walked; error messages name it (`data[1][0]`), built only then.
+  const at: number[] = [];
+  const path = (): string => at.map((i) => `[${i}]`).join('');
+  const walk = (node: unknown, dim: number): void => {
     if (dim === shape.length) {
       if (Array.isArray(node)) {
-        throw shapeError(`\`data${path}\` is nested deeper than the rest of \`data\` (shape ${formatShape(shape)})`);
+        throw shapeError(`\`data${path()}\` is nested deeper than the rest of \`data\` (shape ${formatShape(shape)})`);
       }
       if (typeof node !== 'number' && typeof node !== 'bigint' && typeof node !== 'boolean') {
-        throw invalidType(`data${path}`, 'a number, bigint or boolean', node);
+        throw invalidType(`data${path()}`, 'a number, bigint or boolean', node);
       }
       values.push(node);
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[dim]) {
       throw shapeError(
-        `\`data${path}\` has ${Array.isArray(node) ? `length ${node.length}` : 'no array'} where ${shape[dim]} ` +
+        `\`data${path()}\` has ${Array.isArray(node) ? `length ${node.length}` : 'no array'} where ${shape[dim]} ` +
           `entries are expected (nested arrays must be rectangular)`,
       );
     }
-    node.forEach((child, i) => walk(child, dim + 1, `${path}[${i}]`));
+    at.push(0);
+    for (let i = 0; i < node.length; i++) {
+      at[dim] = i;
+      walk(node[i], dim + 1);
+    }
+    at.pop();
   };
-  walk(data, 0, '');
+  walk(data, 0);
   return { values, shape };
 }
 
@@ -68,7 +76,7 @@ export function tensor(data: unknown, options: TensorOptions & { shape?: readonl
   if (parts === 2) {
     const data = out.data as Float32Array | Float64Array;
     values.forEach((v, i) => (data[i] = Number(v)));
-  } else values.forEach((v, i) => out.setFlat(i, v));
+  } else for (let i = 0; i < values.length; i++) out.setFlat(i, values[i]!);
   return onDevice(out, options);
 }
 

@@ -6,13 +6,19 @@ export type Shape = readonly number[];
 /** Validates a shape: an array of non-negative integers. Returns a frozen copy. */
 export function checkShape(shape: unknown, name = 'shape'): Shape {
   if (!Array.isArray(shape)) throw invalidType(name, 'an array of non-negative integers', shape);
-  shape.forEach((size, i) => checkInteger(`${name}[${i}]`, size, 0));
-  return Object.freeze([...shape] as number[]);
+  const out = new Array<number>(shape.length);
+  for (let i = 0; i < shape.length; i++) {
+    const size: unknown = shape[i]; // a hole reads as undefined and is refused
+    // The test inline: every tensor made checks its shape, and building the name costs more than the test.
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) checkInteger(`${name}[${i}]`, size, 0);
+    out[i] = size as number;
+  }
+  return Object.freeze(out);
 }
 
 export function numelOf(shape: Shape): number {
   let n = 1;
-  for (const size of shape) n *= size;
+  for (let i = 0; i < shape.length; i++) n *= shape[i]!;
   return n;
 }
 

@@ -203,6 +203,29 @@ test('yields that do run others end the poll after the window, and the deadline 
   t.true(yields * 0.02 <= YIELD_WINDOW_MS * 3, `${yields} yields of 20 µs`);
 });
 
+test('a value that comes just as the poll ends is not slept on: the sleep waits on the value that failed', (t) => {
+  // The poll's only yield outlasts the window; the abort words are read after the word's last check in
+  // the poll, so reading them stores the value that satisfies the wait. A sleep that re-read the word
+  // would wait on that value (no notify comes: nobody slept yet) for a whole slice.
+  const flags = words(4);
+  let reads = 0;
+  const abort = {
+    get flags() {
+      if (++reads === 1) Atomics.store(flags, 0, 1);
+      return flags;
+    },
+    index: 2, error: (v: number) => new Error(`aborted with ${v}`),
+  };
+  const started = performance.now();
+  const value = withYield(busyYield((YIELD_WINDOW_MS + 1) * 1000), () => waitFor(
+    flags, 0, 1, { timeoutMs: 20_000, sliceMs: 10_000, spinIterations: 0, describe, abort },
+  ));
+  const waitedMs = performance.now() - started - YIELD_WINDOW_MS - 1;
+  t.is(value, 1);
+  t.true(reads >= 1, "the abort words were read during the poll");
+  t.true(waitedMs < 5_000, `slept ${waitedMs.toFixed(0)} ms on the value that satisfied the wait`);
+});
+
 test('an abort word raised during the poll ends the wait with its error', (t) => {
   const flags = words(4);
   const abort = { flags, index: 2, error: (v: number) => new Error(`aborted with ${v}`) };
