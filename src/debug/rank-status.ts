@@ -22,6 +22,8 @@
  */
 import { ownCodeDirs } from '../package-files.js';
 
+/** The clock of the flight recorder's entries, read once per call (the global's lookup costs more than its value). */
+const clock = performance;
 const STATUS_WORDS = 16;
 const SITE_BYTES = 1024;
 const ENTRY_WORDS = 8;
@@ -202,7 +204,7 @@ export class RankRecord {
     r[e + 3] = dtypeCode;
     r[e + 4] = numel;
     r[e + 5] = 0;
-    this.#times[(e + 6) >> 1] = performance.now();
+    this.#times[(e + 6) >> 1] = clock.now();
     this.#words[S_HEAD] = head + 1; // only this thread writes it; a dump reading it mid-update sees one entry less
   }
 

@@ -76,8 +76,10 @@ export function dtypeFromCode(code: number): DType | undefined {
   return BY_CODE[code];
 }
 
+const REDUCE_OP_NAMES: ReadonlySet<string> = new Set(REDUCE_OPS);
+
 export function checkReduceOp(value: unknown, name = 'op'): ReduceOp {
-  if (typeof value !== 'string' || !(REDUCE_OPS as readonly string[]).includes(value)) {
+  if (typeof value !== 'string' || !REDUCE_OP_NAMES.has(value)) {
     throw invalidChoice(name, REDUCE_OPS, value);
   }
   return value as ReduceOp;
@@ -94,9 +96,10 @@ const BITWISE_DTYPES = listed((i) => !i.isFloat && !i.isComplex);
  * and avg (torch refuses prod, min, max and the bitwise ops on complex tensors).
  */
 export function reduceOpRefusal(dtype: DType, op: ReduceOp): string | undefined {
+  if (op === 'sum') return undefined; // every dtype sums (the common case: no table lookup)
   const info = table[dtype];
   if (info.isComplex) {
-    if (op === 'sum' || op === 'avg') return undefined;
+    if (op === 'avg') return undefined;
     return 'complex dtypes (complex64, complex128) take only sum and avg, as in torch';
   }
   if (op === 'avg' && !info.isFloat) {

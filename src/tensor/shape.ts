@@ -76,7 +76,9 @@ export function inferShape(shape: readonly number[], numel: number, from: Shape)
 }
 
 export function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((size, i) => size === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export function formatShape(shape: Shape): string {
