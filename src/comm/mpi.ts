@@ -15,6 +15,9 @@
  * Calls are not fingerprinted in band: the checks wrapper agrees on each one first (`agree`). `send` is
  * eager: MPI sends a private copy of the message, and up to EAGER_SENDS may be on their way per peer
  * before a sender waits (as the threads backend's mailboxes); members in one process use shared memory.
+ * Tags travel in the message's header (mpi-message.ts): `recv` takes the oldest message from `src` with
+ * its tag, and keeps the messages with other tags that it had to read past (`#unclaimed`, per source, in
+ * arrival order) for the receives that ask for them, as MPI matches by (source, tag).
  */
 import { ErrorCodes, invalidType, MultirankError } from '../errors.js';
 import { MPI_TAG_LIMIT } from '../native/mpi.js';
@@ -27,12 +30,12 @@ import { agreeAcross } from './mpi-agree.js';
 import { copyBlock, placeBlocks, startAlong } from './mpi-blocks.js';
 import { divideAsAvg } from '../tensor/ops.js';
 import { GroupLayout, openGroup } from './mpi-layout.js';
-import { encodeMessage, largestGroup, messageBytes, p2pTag } from './mpi-message.js';
+import { encodeMessage, largestGroup, messageBytes, messageTag, p2pTag } from './mpi-message.js';
 import { ProcessOps, type ProcessOpsContext } from './mpi-process-ops.js';
 import { hashString } from './threads/job-control.js';
 import type {
   CallDescriptor, CallOptions, CommCapabilities, DeviceCommunicator, GroupSpec, OutOptions, Received,
-  RecvAnyOptions,
+  RecvAnyOptions, RecvCallOptions, SendOptions,
 } from './types.js';
 
 /** The most members of a group: every pair of members has a point-to-point tag below MPI's limit. */
@@ -60,9 +63,9 @@ export const MPI_CAPABILITIES: CommCapabilities = Object.freeze({
   reduceOps: REDUCE_OPS,
   checksCallsInBand: false,
   eagerSendMessages: EAGER_SENDS,
-  // MPI has both, but this backend's tags name the (sender, receiver) pair of a group on one communicator
-  // (mpi-message.ts): user tags and any-source receives across processes are not built yet.
-  p2pTags: false,
+  p2pTags: true,
+  // MPI has it, but this backend's MPI tags name the (sender, receiver) pair of a group on one communicator
+  // (mpi-message.ts), and the members of a process share it: any-source receives are not built yet.
   p2pAnySource: false,
 });
 
@@ -79,6 +82,8 @@ export class MpiCommunicator implements DeviceCommunicator {
   /** The members in this process (shared memory); undefined when this member is alone in its process. */
   readonly #local: DeviceCommunicator | undefined;
   readonly #ops: ProcessOps;
+  /** Per source (group rank in another process): messages read past while matching a tag, oldest first. */
+  readonly #unclaimed = new Map<number, Uint8Array[]>();
   #calls = 0;
 
   constructor(ctx: MpiContext, group: GroupSpec) {
@@ -257,23 +262,48 @@ export class MpiCommunicator implements DeviceCommunicator {
     return this.#layout.processIndexOf[member] === this.#layout.process;
   }
 
-  /** One message per send (mpi-message.ts): the header, then the tensor's bytes. */
-  send(t: Tensor, dst: number, o?: CallOptions): void {
+  /** One message per send (mpi-message.ts): the header with the tag, then the tensor's bytes. */
+  send(t: Tensor, dst: number, o?: SendOptions): void {
     if (this.#sameProcess(dst)) return this.#local!.send(t, this.#layout.localIndexOf[dst]!, o);
-    const message = encodeMessage(t);
-    const process = this.#layout.processIndexOf[dst]!, tag = p2pTag(this.rankInGroup, dst, this.worldSize);
-    this.#ops.sendEager(message, process, tag, EAGER_SENDS, this.#ms(o), `send to group rank ${dst}`);
+    const message = encodeMessage(t, o?.tag ?? 0);
+    const process = this.#layout.processIndexOf[dst]!, pair = p2pTag(this.rankInGroup, dst, this.worldSize);
+    this.#ops.sendEager(message, process, pair, EAGER_SENDS, this.#ms(o), `send to group rank ${dst}`);
   }
 
-  recv(shape: readonly number[], dtype: DType, src: number, o?: OutOptions): Tensor {
+  recv(shape: readonly number[], dtype: DType, src: number, o?: RecvCallOptions): Tensor {
     if (this.#sameProcess(src)) return this.#local!.recv(shape, dtype, this.#layout.localIndexOf[src]!, o);
-    const call = `recv from group rank ${src}`;
-    const tag = p2pTag(src, this.rankInGroup, this.worldSize);
-    const message = this.#ops.recvMessage(this.#layout.processIndexOf[src]!, tag, this.#ms(o), call);
+    const tag = o?.tag ?? 0;
+    const call = `recv from group rank ${src}${tag === 0 ? '' : ` with tag ${tag}`}`;
+    const message = this.#claim(src, tag, this.#ms(o), call);
     const bytes = messageBytes(message, shape, dtype, src, () => this.#where(call));
     const out = o?.out ?? empty(shape, { dtype });
     out.bytes().set(bytes);
     return out;
+  }
+
+  /**
+   * The oldest message from `src` (in another process) with `tag`: one read past earlier, else the next
+   * one that arrives with it, keeping those with other tags that come first. Each wait gets what is left
+   * of the call's deadline.
+   */
+  #claim(src: number, tag: number, timeoutMs: number, call: string): Uint8Array {
+    const kept = this.#keptFrom(src);
+    const at = kept.findIndex((m) => messageTag(m) === tag);
+    if (at >= 0) return kept.splice(at, 1)[0]!;
+    const process = this.#layout.processIndexOf[src]!, pair = p2pTag(src, this.rankInGroup, this.worldSize);
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const message = this.#ops.recvMessage(process, pair, Math.max(1, deadline - performance.now()), call);
+      if (messageTag(message) === tag) return message;
+      kept.push(message);
+    }
+  }
+
+  /** The messages from `src` read past so far (a list kept for it). */
+  #keptFrom(src: number): Uint8Array[] {
+    let kept = this.#unclaimed.get(src);
+    if (kept === undefined) this.#unclaimed.set(src, (kept = []));
+    return kept;
   }
 
   /** Not built for groups across processes (`capabilities.p2pAnySource` is false). */
@@ -282,11 +312,16 @@ export class MpiCommunicator implements DeviceCommunicator {
     throw invalidType('options.src', what, 'any');
   }
 
-  probe(src: number | 'any'): boolean {
+  probe(src: number | 'any', tag = 0): boolean {
     if (src === 'any') return false;
-    if (this.#sameProcess(src)) return this.#local!.probe(this.#layout.localIndexOf[src]!);
-    const tag = p2pTag(src, this.rankInGroup, this.worldSize);
-    return this.#ops.probe(this.#layout.processIndexOf[src]!, tag) >= 0;
+    if (this.#sameProcess(src)) return this.#local!.probe(this.#layout.localIndexOf[src]!, tag);
+    // What has arrived from `src` is read now, in order, so that its tags can be seen (probe never waits).
+    const kept = this.#keptFrom(src);
+    const process = this.#layout.processIndexOf[src]!, pair = p2pTag(src, this.rankInGroup, this.worldSize);
+    while (this.#ops.probe(process, pair) >= 0) {
+      kept.push(this.#ops.recvMessage(process, pair, this.#group.timeoutMs, `probe of group rank ${src}`));
+    }
+    return kept.some((m) => messageTag(m) === tag);
   }
 
   barrier(o?: CallOptions): void {
@@ -311,6 +346,7 @@ export class MpiCommunicator implements DeviceCommunicator {
       this.#ops.flushSends(timeoutMs, 'destroy');
       this.#local?.barrier({ timeoutMs });
     } finally {
+      this.#unclaimed.clear();
       this.#ops.destroy(this.#layout.leader);
       this.#local?.destroy();
     }

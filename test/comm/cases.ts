@@ -71,6 +71,16 @@ export function reductionCases(list: CaseList, w: number, group = 'world'): void
 }
 
 /** Data movement: allGather and gather on each dim, broadcast, allToAll with dim pairs, ring send/recv. */
+/**
+ * Point to point with tags (ring cases whose messages are matched by tag, out of order: see CaseSpec.tags),
+ * for the backends that carry tags.
+ */
+export function taggedRingCases(list: CaseList, group = 'world'): void {
+  list.add({ coll: 'ring', group, dtype: 'float32', shape: [37], kind: 'bits', tags: true });
+  list.add({ coll: 'ring', group, dtype: 'int64', shape: [4, 3], kind: 'rand', tags: true });
+  list.add({ coll: 'ring', group, dtype: 'bfloat16', shape: [0], kind: 'bits', tags: true });
+}
+
 export function movementCases(list: CaseList, w: number, group = 'world'): void {
   ALL_DTYPES.forEach((dtype, i) => {
     const kind: ValueKind = i % 2 === 0 ? 'bits' : 'rand';

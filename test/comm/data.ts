@@ -72,6 +72,11 @@ export interface CaseSpec {
   plain?: boolean;
   /** The input is a view this many elements into a larger buffer (so not 64-byte aligned). */
   offset?: number;
+  /**
+   * ring only: the two messages go with tags 3 and 2 around a third (tag 1), and are received by tag in
+   * another order (test/fixtures/mpi-cases.ts); the expected results are the ring's.
+   */
+  tags?: boolean;
 }
 
 /** What a rank reports for one case: digests of its result and of its input after the call. */

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { boundaryCases, CaseList, movementCases, reductionCases } from './cases.js';
+import { boundaryCases, CaseList, movementCases, reductionCases, taggedRingCases } from './cases.js';
 import { COMPLEX_DTYPES, FLOAT_DTYPES, type CaseResult, type CaseSpec } from './data.js';
 import { checkCases, describeCase, summarize } from './expect.js';
 import { mpirunMissing, runMpi } from '../helpers/mpirun.js';
@@ -52,6 +52,7 @@ for (const [processes, threads] of [[2, 2], [3, 2], [2, 4], [3, 4]] as const) {
       movementCases(list, n, group);
     }
     boundaryCases(list, n, 'inter');
+    for (const group of ['world', 'inter']) taggedRingCases(list, group);
     const dir = mkdtempSync(join(tmpdir(), 'multirank-mpi-hier-'));
     try {
       writeFileSync(join(dir, 'input.json'), JSON.stringify({ cases: list.cases, groups }));

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { boundaryCases, CaseList, movementCases, reductionCases } from './cases.js';
+import { boundaryCases, CaseList, movementCases, reductionCases, taggedRingCases } from './cases.js';
 import type { CaseResult } from './data.js';
 import { checkCases, summarize } from './expect.js';
 import { mpirunMissing, runMpi } from '../helpers/mpirun.js';
@@ -29,6 +29,7 @@ for (const processes of [2, 3]) {
       reductionCases(list, processes);
       movementCases(list, processes);
       boundaryCases(list, processes);
+      taggedRingCases(list);
       const dir = mkdtempSync(join(tmpdir(), 'multirank-mpi-'));
       try {
         writeFileSync(join(dir, 'cases.json'), JSON.stringify(list.cases));

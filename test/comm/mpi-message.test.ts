@@ -4,7 +4,9 @@
  * naming both (the description of the call built only then).
  */
 import test from 'ava';
-import { encodeMessage, largestGroup, largestTag, messageBytes, p2pTag } from '../../src/comm/mpi-message.js';
+import {
+  encodeMessage, largestGroup, largestTag, messageBytes, messageTag, p2pTag,
+} from '../../src/comm/mpi-message.js';
 import { MPI_TAG_LIMIT } from '../../src/native/mpi.js';
 import { MismatchError } from '../../src/errors.js';
 import { fromTypedArray } from '../../src/tensor/factory.js';
@@ -16,6 +18,21 @@ test('a message decodes to the tensor bytes it was made from; the description is
   const bytes = messageBytes(encodeMessage(t23), [2, 3], 'float32', 1, () => `recv ${++described}`);
   t.deepEqual([...bytes], [...t23.bytes()]);
   t.is(described, 0);
+});
+
+test('a message carries the tag it was sent with (0 by default); other bytes carry none (-1)', (t) => {
+  t.is(messageTag(encodeMessage(t23)), 0);
+  t.is(messageTag(encodeMessage(t23, 7)), 7);
+  t.is(messageTag(encodeMessage(t23, 2 ** 31 - 1)), 2 ** 31 - 1);
+  t.deepEqual([...messageBytes(encodeMessage(t23, 7), [2, 3], 'float32', 1, () => 'recv')], [...t23.bytes()]);
+  t.is(messageTag(new Uint8Array(8)), -1, 'shorter than a header');
+  t.is(messageTag(new Uint8Array(64)), -1, 'no magic word');
+  const scalar = fromTypedArray(Float32Array.from([5]), { dtype: 'float32', shape: [] });
+  t.is(messageTag(encodeMessage(scalar, 3)), 3);
+  const deep = fromTypedArray(new Float32Array(1), { dtype: 'float32', shape: Array(12).fill(1) });
+  t.is(messageTag(encodeMessage(deep, 4)), 4, 'up to 12 dims with the tag in the header');
+  t.throws(() => encodeMessage(fromTypedArray(new Float32Array(1), { dtype: 'float32', shape: Array(13).fill(1) })),
+    { instanceOf: RangeError, message: /up to 12 dims, got 13/ });
 });
 
 test('a receive of another shape or dtype fails naming what was expected and what was sent', (t) => {
