@@ -203,3 +203,80 @@ test('MULTIRANK_STORE_SERVER picks the master\'s server, and a wrong value is na
     await master.close();
   }
 });
+
+/**
+ * Runs `body` with MULTIRANK_STORE_SERVER set to `value` (undefined: unset), then restores it. Only for
+ * test.serial tests: AVA runs them one at a time, before this file's concurrent tests, so no other test
+ * sees the variable while `body` awaits.
+ */
+async function withServerEnv<T>(value: string | undefined, body: () => Promise<T>): Promise<T> {
+  const saved = process.env[SERVER_CHOICE_ENV];
+  if (value === undefined) delete process.env[SERVER_CHOICE_ENV];
+  else process.env[SERVER_CHOICE_ENV] = value;
+  try {
+    return await body();
+  } finally {
+    if (saved === undefined) delete process.env[SERVER_CHOICE_ENV];
+    else process.env[SERVER_CHOICE_ENV] = saved;
+  }
+}
+
+test.serial('a master created without `server` starts the server MULTIRANK_STORE_SERVER names ' +
+  '(js, native; unset or empty: native); an explicit `server` wins over it', async (t) => {
+  const saved = process.env[SERVER_CHOICE_ENV];
+  // Which server a master started shows in its `server` handle: a NativeTCPStoreServer, a TCPStoreServer
+  // (the TypeScript one with serverThread false), or a worker thread's handle (neither).
+  const cases = [
+    ['js', { serverThread: false }, 'TCPStoreServer'],
+    ['js', {}, 'thread'],
+    ['native', { serverThread: false }, 'NativeTCPStoreServer'], // the variable, not serverThread, decides
+    ['native', {}, 'NativeTCPStoreServer'],
+    [undefined, { serverThread: false }, 'NativeTCPStoreServer'], // CI builds the addon
+    ['', { serverThread: false }, 'NativeTCPStoreServer'],
+    ['native', { server: 'js', serverThread: false }, 'TCPStoreServer'],
+    ['js', { server: 'native' }, 'NativeTCPStoreServer'],
+  ] as const;
+  for (const [value, extra, expected] of cases) {
+    const started = await withServerEnv(value, async () => {
+      const options = { host: HOST, port: 0, isMaster: true, timeoutMs: 5000, ...extra };
+      const store = await TCPStore.create(options);
+      try {
+        const other = await TCPStore.create({ host: HOST, port: store.port, timeoutMs: 5000 });
+        await other.set('k', String(value));
+        t.is(text(await store.get('k')), String(value)); // and it serves
+        await other.close();
+      } finally {
+        await store.close();
+      }
+      if (store.server instanceof NativeTCPStoreServer) return 'NativeTCPStoreServer';
+      return store.server instanceof TCPStoreServer ? 'TCPStoreServer' : 'thread';
+    });
+    t.is(started, expected, `${SERVER_CHOICE_ENV}=${JSON.stringify(value)}, ${JSON.stringify(extra)}`);
+    t.is(process.env[SERVER_CHOICE_ENV], saved); // restored
+  }
+});
+
+test.serial('a master created without `server` under a bad MULTIRANK_STORE_SERVER fails, naming the ' +
+  'variable, its value and the values allowed', async (t) => {
+  const saved = process.env[SERVER_CHOICE_ENV];
+  for (const value of ['uv', 'JS', ' native']) {
+    for (const serverThread of [true, false]) {
+      const options = { host: HOST, port: 0, isMaster: true, serverThread, timeoutMs: 5000 };
+      // (a master that starts anyway is closed, so that a failure here leaves no server behind)
+      const creating = withServerEnv(value, () => TCPStore.create(options)).then((store) => store.close());
+      await t.throwsAsync(creating, {
+        name: 'RangeError',
+        code: 'ERR_MULTIRANK_OUT_OF_RANGE',
+        message: `MULTIRANK_STORE_SERVER must be "native", "js" or unset, got ${JSON.stringify(value)}`,
+      }, `${JSON.stringify(value)}, serverThread ${serverThread}`);
+    }
+    t.is(process.env[SERVER_CHOICE_ENV], saved); // restored
+  }
+  // an explicit `server` does not read the variable
+  await withServerEnv('uv', async () => {
+    const options = { host: HOST, port: 0, isMaster: true, server: 'js', timeoutMs: 5000 } as const;
+    const store = await TCPStore.create(options);
+    t.is(await store.add('n', 1), 1);
+    await store.close();
+  });
+});
