@@ -1,13 +1,17 @@
 /**
  * The server under abuse: a seeded fuzz of malformed frames, clients killed in the middle of a request
- * (a child process, a raw socket destroyed mid-frame). Each must cost only its own connection.
+ * (a child process, a raw socket destroyed mid-frame), a client that sends requests but reads no replies.
+ * Each must cost only its own connection.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import { TCPStore } from '../../src/index.js';
+import { MAX_VALUE_BYTES } from '../../src/store/protocol.js';
+import { TCPStoreServer } from '../../src/store/server.js';
 import { Rng } from '../helpers/mulberry32.js';
-import { VALIDATE, i64, raw, str, u64, u8 } from './raw.js';
+import { VALIDATE, i64, raw, str, u32, u64, u8 } from './raw.js';
 import { STORE_SERVERS } from './servers.js';
 
 const FUZZ_SEED = 20240617;
@@ -105,3 +109,102 @@ for (const [kind, listen] of STORE_SERVERS) {
     });
   }
 }
+
+/** server.ts's PAUSE_REPLY_BYTES: past this many bytes of replies queued, a connection is not read. */
+const PAUSE_REPLY_BYTES = 64 * 1024 * 1024;
+/** GETs of an 8 MiB value that the client sends without reading: 256 MiB of replies, 4 x the limit. */
+const UNREAD_GETS = 32;
+
+/** Resolves once `ready()` is true; rejects naming `what` after `ms`. */
+async function until(ready: () => boolean, what: () => string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`after ${ms} ms: ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+test('a client that sends requests but reads no replies is paused past 64 MiB of them (the server ' +
+  'reads none of its requests, queues no more), then resumed as it reads: every reply intact (js server)',
+async (t) => {
+  const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
+  t.teardown(() => server.close());
+  const rng = new Rng(20240618);
+  const values = [0, 1].map(() => {
+    const value = Buffer.allocUnsafe(MAX_VALUE_BYTES);
+    const words = new Uint32Array(value.buffer, value.byteOffset, MAX_VALUE_BYTES / 4);
+    for (let i = 0; i < words.length; i++) words[i] = rng.u32();
+    return value;
+  });
+  values.forEach((value, i) => server.setValue(`/big${i}`, value));
+  const get = (i: number): Buffer => Buffer.concat([u8(3), str(`/big${i % 2}`)]);
+  const REPLY = 8 + MAX_VALUE_BYTES; // u64 length, value
+
+  const client = net.connect({ host: '127.0.0.1', port: server.port, noDelay: true });
+  t.teardown(() => client.destroy());
+  client.pause(); // reads nothing until the test says so
+  await once(client, 'connect');
+  client.write(VALIDATE);
+  await until(() => server.connections.size === 1, () => 'no connection');
+  // This connection on the server's side. bytesWritten counts every reply the server has produced
+  // (sent or queued in the socket); writableLength what is queued in the server's memory.
+  const conn = [...server.connections][0]!.socket;
+  const state = (): string => `${sent} GETs sent, paused ${conn.isPaused()}, ` +
+    `${conn.bytesWritten} bytes of replies, ${conn.writableLength} queued`;
+
+  // One GET at a time, each answered (queued) before the next is sent, until the server pauses: the
+  // server checks the limit after answering each batch of requests it reads, and answers a batch whole.
+  let sent = 0;
+  while (sent < UNREAD_GETS && !conn.isPaused()) {
+    client.write(get(sent++));
+    await until(() => conn.bytesWritten === sent * REPLY, state);
+  }
+  t.true(conn.isPaused(), state());
+  const pausedAfter = sent;
+  t.true(pausedAfter * REPLY > PAUSE_REPLY_BYTES, state()); // not before 64 MiB of replies
+  // the rest at once: the server runs none of them while paused, and its queue does not grow
+  while (sent < UNREAD_GETS) client.write(get(sent++));
+  const queued = conn.writableLength;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.true(conn.isPaused(), state());
+  t.is(conn.bytesWritten, pausedAfter * REPLY, state());
+  t.true(conn.writableLength <= queued && queued <= PAUSE_REPLY_BYTES + REPLY, state());
+  t.is(server.protocolErrors, 0);
+
+  // Now read: every reply arrives whole and in order, then a PING is answered (the connection reads again).
+  const expected: Buffer[] = [];
+  for (let i = 0; i < UNREAD_GETS; i++) expected.push(u64(MAX_VALUE_BYTES), values[i % 2]!);
+  const NONCE = 0x600d600d;
+  expected.push(u32(NONCE));
+  let part = 0, at = 0, received = 0, mismatch = '';
+  client.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    for (let from = 0; from < chunk.length && !mismatch;) {
+      const want = expected[part];
+      if (!want) {
+        mismatch = `${chunk.length - from} bytes past the last reply`;
+        break;
+      }
+      const n = Math.min(chunk.length - from, want.length - at);
+      if (!chunk.subarray(from, from + n).equals(want.subarray(at, at + n))) {
+        mismatch = `reply ${part >> 1} differs in its bytes ${at}..${at + n}`;
+      }
+      from += n;
+      at += n;
+      if (at === want.length) {
+        part++;
+        at = 0;
+      }
+    }
+  });
+  client.resume();
+  await until(() => part === 2 * UNREAD_GETS || mismatch !== '', () => `${received} bytes read; ${state()}`);
+  t.is(mismatch, '');
+  client.write(Buffer.concat([u8(13), u32(NONCE)]));
+  await until(() => part === expected.length || mismatch !== '', () => `no PING reply; ${state()}`, 3000);
+  t.is(mismatch, '');
+  t.is(received, UNREAD_GETS * REPLY + 4);
+  t.false(conn.isPaused());
+  t.is(conn.writableLength, 0);
+  t.is(server.protocolErrors, 0);
+});
