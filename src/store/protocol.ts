@@ -223,11 +223,27 @@ export class FrameBuilder {
     return this;
   }
 
+  /** Bytes built so far. */
+  get length(): number {
+    let bytes = this.#at;
+    for (const part of this.#parts) bytes += part.length;
+    return bytes;
+  }
+
   /** Everything built, as one buffer. */
   finish(): Buffer {
+    const parts = this.takeParts();
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /**
+   * Everything built, as its parts: large values stay the store's own buffers (not copied), so a reply
+   * that lists one big value many times costs no memory per copy (a server writes the parts in one writev).
+   */
+  takeParts(): Buffer[] {
     this.#flushHead();
     const parts = this.#parts;
     this.#parts = [];
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return parts;
   }
 }

@@ -4,8 +4,9 @@
  * parsed incrementally (a request runs only once it has fully arrived). A malformed or foreign request
  * or one over the limits closes that connection and nothing else; a client that disconnects loses its
  * pending wait, and a WAIT replaces one still pending (torch 1.13's client gives up on a wait without
- * cancelling it). Replies to one batch of requests go out in one write; a client that does not read
- * its replies is paused past 64 MiB of them.
+ * cancelling it). Replies to one batch of requests go out in one writev (big values as the store's own
+ * buffers, not copies); a client that does not read its replies is paused past 64 MiB of them, also in
+ * the middle of a batch: its requests not yet run wait in its queue until it has read them.
  */
 import net from 'node:net';
 import { StoreError } from '../errors.js';
@@ -56,7 +57,10 @@ class Connection {
 
   constructor(readonly socket: net.Socket, readonly server: TCPStoreServer) {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('drain', () => socket.resume());
+    socket.on('drain', () => {
+      socket.resume();
+      this.#pump();
+    });
     socket.on('error', () => {});
     socket.on('close', () => this.#onClose());
   }
@@ -64,26 +68,47 @@ class Connection {
   #onData(chunk: Buffer): void {
     if (this.#dead) return;
     this.#queue.push(chunk);
-    if (this.#queue.length < this.#need) return;
+    this.#pump();
+  }
+
+  /** Runs the queued requests that have fully arrived, until the replies waiting to go out pass the limit. */
+  #pump(): void {
+    while (!this.#dead && this.#queue.length >= this.#need && !this.#full()) {
+      if (!this.#batch()) return;
+    }
+  }
+
+  /** Whether the replies not yet sent fill the limit (the socket is then paused; 'drain' pumps again). */
+  #full(): boolean {
+    return this.socket.writableLength > PAUSE_REPLY_BYTES;
+  }
+
+  /** Runs one batch and writes its replies; true when it stopped at the limit with requests left. */
+  #batch(): boolean {
     const out = new FrameBuilder();
+    let more = false;
     try {
       while (this.#queue.length > 0) {
+        if (this.socket.writableLength + out.length > PAUSE_REPLY_BYTES) {
+          more = true;
+          break;
+        }
         const cur = this.#cur.reset(this.#queue);
         if (this.#dialect === undefined && !this.#detect(cur)) break;
         if (!this.#request(cur, out)) break;
         this.#queue.consume(cur.consumed);
       }
-      this.#need = this.#cur.short ? this.#cur.need : 1;
+      this.#need = !more && this.#cur.short ? this.#cur.need : 1;
     } catch (error) {
       this.server.protocolErrors++;
       this.server.lastProtocolError = error instanceof Error ? error.message : String(error);
       this.#dead = true;
       this.socket.end(out.finish(), () => this.socket.destroy());
       setTimeout(() => this.socket.destroy(), 1000).unref();
-      return;
+      return false;
     }
-    const bytes = out.finish();
-    if (bytes.length > 0) this.#write(bytes);
+    this.#writeParts(out.takeParts());
+    return more;
   }
 
   /** Reads VALIDATE, or decides the client is torch 1.13; false until enough bytes came. */
@@ -199,9 +224,16 @@ class Connection {
   }
 
   #write(bytes: Buffer): void {
-    if (this.socket.destroyed) return;
-    this.socket.write(bytes);
-    if (this.socket.writableLength > PAUSE_REPLY_BYTES) this.socket.pause();
+    this.#writeParts([bytes]);
+  }
+
+  /** Writes `parts` in one writev; pauses reading once the replies not yet sent pass the limit. */
+  #writeParts(parts: readonly Buffer[]): void {
+    if (this.socket.destroyed || parts.length === 0) return;
+    this.socket.cork();
+    for (const part of parts) this.socket.write(part);
+    this.socket.uncork();
+    if (this.#full()) this.socket.pause();
   }
 
   #onClose(): void {

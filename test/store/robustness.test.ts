@@ -124,11 +124,42 @@ async function until(ready: () => boolean, what: () => string, ms = 10_000): Pro
   }
 }
 
-test('a client that sends requests but reads no replies is paused past 64 MiB of them (the server ' +
-  'reads none of its requests, queues no more), then resumed as it reads: every reply intact (js server)',
-async (t) => {
-  const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
-  t.teardown(() => server.close());
+/** What `readExpected` has seen: parts read whole, bytes read, the first difference (empty: none). */
+interface ExpectedReader {
+  part: number;
+  received: number;
+  mismatch: string;
+}
+
+/** Compares what `client` receives, as it streams in, with the concatenation of `expected`. */
+function readExpected(client: net.Socket, expected: readonly Buffer[]): ExpectedReader {
+  const r: ExpectedReader = { part: 0, received: 0, mismatch: '' };
+  let at = 0;
+  client.on('data', (chunk: Buffer) => {
+    r.received += chunk.length;
+    for (let from = 0; from < chunk.length && !r.mismatch;) {
+      const want = expected[r.part];
+      if (!want) {
+        r.mismatch = `${chunk.length - from} bytes past the last reply`;
+        break;
+      }
+      const n = Math.min(chunk.length - from, want.length - at);
+      if (!chunk.subarray(from, from + n).equals(want.subarray(at, at + n))) {
+        r.mismatch = `reply ${r.part >> 1} differs in its bytes ${at}..${at + n}`;
+      }
+      from += n;
+      at += n;
+      if (at === want.length) {
+        r.part++;
+        at = 0;
+      }
+    }
+  });
+  return r;
+}
+
+/** Two seeded values of MAX_VALUE_BYTES, stored at /big0 and /big1 of `server`. */
+function bigValues(server: TCPStoreServer): Buffer[] {
   const rng = new Rng(20240618);
   const values = [0, 1].map(() => {
     const value = Buffer.allocUnsafe(MAX_VALUE_BYTES);
@@ -137,6 +168,15 @@ async (t) => {
     return value;
   });
   values.forEach((value, i) => server.setValue(`/big${i}`, value));
+  return values;
+}
+
+test('a client that sends requests but reads no replies is paused past 64 MiB of them (the server ' +
+  'reads none of its requests, queues no more), then resumed as it reads: every reply intact (js server)',
+async (t) => {
+  const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
+  t.teardown(() => server.close());
+  const values = bigValues(server);
   const get = (i: number): Buffer => Buffer.concat([u8(3), str(`/big${i % 2}`)]);
   const REPLY = 8 + MAX_VALUE_BYTES; // u64 length, value
 
@@ -176,35 +216,79 @@ async (t) => {
   for (let i = 0; i < UNREAD_GETS; i++) expected.push(u64(MAX_VALUE_BYTES), values[i % 2]!);
   const NONCE = 0x600d600d;
   expected.push(u32(NONCE));
-  let part = 0, at = 0, received = 0, mismatch = '';
-  client.on('data', (chunk: Buffer) => {
-    received += chunk.length;
-    for (let from = 0; from < chunk.length && !mismatch;) {
-      const want = expected[part];
-      if (!want) {
-        mismatch = `${chunk.length - from} bytes past the last reply`;
-        break;
-      }
-      const n = Math.min(chunk.length - from, want.length - at);
-      if (!chunk.subarray(from, from + n).equals(want.subarray(at, at + n))) {
-        mismatch = `reply ${part >> 1} differs in its bytes ${at}..${at + n}`;
-      }
-      from += n;
-      at += n;
-      if (at === want.length) {
-        part++;
-        at = 0;
-      }
-    }
-  });
+  const reader = readExpected(client, expected);
   client.resume();
-  await until(() => part === 2 * UNREAD_GETS || mismatch !== '', () => `${received} bytes read; ${state()}`);
-  t.is(mismatch, '');
+  await until(() => reader.part === 2 * UNREAD_GETS || reader.mismatch !== '',
+    () => `${reader.received} bytes read; ${state()}`);
+  t.is(reader.mismatch, '');
   client.write(Buffer.concat([u8(13), u32(NONCE)]));
-  await until(() => part === expected.length || mismatch !== '', () => `no PING reply; ${state()}`, 3000);
-  t.is(mismatch, '');
-  t.is(received, UNREAD_GETS * REPLY + 4);
+  await until(() => reader.part === expected.length || reader.mismatch !== '',
+    () => `no PING reply; ${state()}`, 3000);
+  t.is(reader.mismatch, '');
+  t.is(reader.received, UNREAD_GETS * REPLY + 4);
   t.false(conn.isPaused());
   t.is(conn.writableLength, 0);
+  t.is(server.protocolErrors, 0);
+});
+
+test('a batch of requests that arrives in one write is run only until its replies pass 64 MiB: the rest ' +
+  'wait, unread, until the client reads (js server)', async (t) => {
+  const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
+  t.teardown(() => server.close());
+  const values = bigValues(server);
+  const REPLY = 8 + MAX_VALUE_BYTES;
+  const client = net.connect({ host: '127.0.0.1', port: server.port, noDelay: true });
+  t.teardown(() => client.destroy());
+  client.pause();
+  await once(client, 'connect');
+  // VALIDATE and 32 GETs (256 MiB of replies) in one write: one batch for the server.
+  const gets = Array.from({ length: UNREAD_GETS }, (_, i) => Buffer.concat([u8(3), str(`/big${i % 2}`)]));
+  client.write(Buffer.concat([VALIDATE, ...gets]));
+  await until(() => server.connections.size === 1, () => 'no connection');
+  const conn = [...server.connections][0]!.socket;
+  const state = (): string =>
+    `paused ${conn.isPaused()}, ${conn.bytesWritten} bytes of replies, ${conn.writableLength} queued`;
+  await until(() => conn.isPaused(), state);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Before, the whole batch was answered at once: 256 MiB queued in the server's memory.
+  t.true(conn.writableLength <= PAUSE_REPLY_BYTES + REPLY, state());
+  t.true(conn.bytesWritten < UNREAD_GETS * REPLY, state());
+  const expected = gets.flatMap((_, i) => [u64(MAX_VALUE_BYTES), values[i % 2]!]);
+  const reader = readExpected(client, expected);
+  client.resume();
+  await until(() => reader.part === expected.length || reader.mismatch !== '',
+    () => `${reader.received} bytes read; ${state()}`);
+  t.is(reader.mismatch, '');
+  t.is(reader.received, UNREAD_GETS * REPLY);
+  t.is(server.protocolErrors, 0);
+});
+
+test('a MULTI_GET that lists one 8 MiB value 64 times is sent from the stored value, not from 64 copies of ' +
+  'it (js server)', async (t) => {
+  const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
+  t.teardown(() => server.close());
+  const [value] = bigValues(server);
+  const COPIES = 64; // 512 MiB of reply
+  const client = net.connect({ host: '127.0.0.1', port: server.port, noDelay: true });
+  t.teardown(() => client.destroy());
+  client.pause();
+  await once(client, 'connect');
+  const keys = Array.from({ length: COPIES }, () => str('/big0'));
+  const rssBefore = process.memoryUsage().rss;
+  client.write(Buffer.concat([VALIDATE, u8(10), u64(COPIES), ...keys]));
+  await until(() => server.connections.size === 1, () => 'no connection');
+  const conn = [...server.connections][0]!.socket;
+  const written = (): string => `${conn.bytesWritten} bytes written`;
+  await until(() => conn.bytesWritten === COPIES * (8 + MAX_VALUE_BYTES), written);
+  // Joined into one buffer, the reply took 512 MiB more (and past 4 GiB, as 600 copies, it threw and
+  // ended the server); written as parts, it holds the stored value 64 times by reference.
+  const grewMiB = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+  t.true(grewMiB < 256, `the server's process grew by ${grewMiB.toFixed(0)} MiB`);
+  const expected = keys.flatMap(() => [u64(MAX_VALUE_BYTES), value!]);
+  const reader = readExpected(client, expected);
+  client.resume();
+  await until(() => reader.part === expected.length || reader.mismatch !== '',
+    () => `${reader.received} read`);
+  t.is(reader.mismatch, '');
   t.is(server.protocolErrors, 0);
 });
