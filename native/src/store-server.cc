@@ -209,7 +209,11 @@ class Server {
         }
         Connection *c = static_cast<Connection *>(tag);
         if (c->dead) continue;
-        if (events[i].events & EPOLLOUT) flush(*c);
+        if (events[i].events & EPOLLOUT) {
+          flush(*c);
+          // a batch stopped at the limit of replies owed goes on once the client has read
+          if (!c->dead && !c->in.empty()) process(*c);
+        }
         if (!c->dead && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) receive(*c, chunk);
       }
       // connections closed in this batch are freed only now: later events of the batch may name them
@@ -264,27 +268,43 @@ class Server {
   }
 
   void process(Connection &c) {
-    if (c.in.size() < c.need) return;
-    c.need = 0;
-    size_t start = 0;
-    try {
-      while (start < c.in.size() && !c.dead) {
-        Cursor cur{c.in, start};
-        if (!(c.dialect == Dialect::unknown ? detect(c, cur) : request(c, cur))) {
-          c.need = cur.need > start ? cur.need - start : 0;  // from the front, once the run ones are erased
-          break;
+    for (;;) {
+      if (c.dead || c.in.size() < c.need) return;
+      c.need = 0;
+      size_t start = 0;
+      bool stopped = false;  // at the limit of replies owed, with requests left
+      try {
+        while (start < c.in.size() && !c.dead) {
+          // Past 64 MiB of replies owed, the rest of the batch waits until the client has read.
+          if (c.out.size() - c.outAt > kPauseReplyBytes) {
+            stopped = true;
+            break;
+          }
+          Cursor cur{c.in, start};
+          if (!(c.dialect == Dialect::unknown ? detect(c, cur) : request(c, cur))) {
+            c.need = cur.need > start ? cur.need - start : 0;  // from the front, once the run ones are erased
+            break;
+          }
+          start = cur.pos;
         }
-        start = cur.pos;
+      } catch (const ProtocolError &error) {
+        protocolErrors_++;
+        lastProtocolError_ = error.message;
+        flush(c);
+        drop(c);
+        return;
+      } catch (const std::bad_alloc &) {
+        // One connection's request must not end the process that hosts the server.
+        protocolErrors_++;
+        lastProtocolError_ = "out of memory answering a request";
+        drop(c);
+        return;
       }
-    } catch (const ProtocolError &error) {
-      protocolErrors_++;
-      lastProtocolError_ = error.message;
+      c.in.erase(0, start);
       flush(c);
-      drop(c);
-      return;
+      // Stopped, and the socket took enough: go on (no EPOLLOUT would come to resume it).
+      if (!stopped || c.dead || c.out.size() - c.outAt > kPauseReplyBytes) return;
     }
-    c.in.erase(0, start);
-    flush(c);
   }
 
   // VALIDATE opens a current-dialect connection; any other first bytes are a torch 1.13 client's.
@@ -388,6 +408,11 @@ class Server {
         if (q == CHECK) {
           putU8(out, check(ks) ? kReady : kNotReady);
         } else if (q == MULTI_GET) {
+          uint64_t reply = 0;
+          for (const std::string &k : ks) reply += 8 + valueAt(k).size();
+          if (reply > kMaxReplyBytes) {
+            throw tooLong("MULTI_GET reply of " + std::to_string(reply) + " bytes", kMaxReplyBytes);
+          }
           for (const std::string &k : ks) putBlob(out, valueAt(k));
         } else {
           wait(c, ks);

@@ -18,6 +18,8 @@ namespace store {
 constexpr uint64_t kMaxKeyBytes = 8 * 1024;
 constexpr uint64_t kMaxValueBytes = 8 * 1024 * 1024;
 constexpr uint64_t kMaxKeys = 128 * 1024;
+// Most bytes of one reply (a MULTI_GET's values together; protocol.ts MAX_REPLY_BYTES).
+constexpr uint64_t kMaxReplyBytes = uint64_t(1) << 30;
 constexpr uint32_t kValidationMagic = 0x3C85F7CE;
 enum Query {
   VALIDATE = 0, SET, COMPARE_SET, GET, ADD, CHECK, WAIT, GETNUMKEYS, DELETE_KEY, APPEND, MULTI_GET, MULTI_SET,

@@ -20,6 +20,11 @@ export const MAX_KEY_BYTES = 8 * 1024;
 export const MAX_VALUE_BYTES = 8 * 1024 * 1024;
 /** Most keys in one CHECK, WAIT, MULTI_GET or MULTI_SET (torch's `MAX_KEY_COUNT`). */
 export const MAX_KEYS = 128 * 1024;
+/**
+ * Most bytes of one reply: a MULTI_GET whose values come to more closes its connection (MAX_KEYS values
+ * of MAX_VALUE_BYTES would be a terabyte; torch's server has no limit and would run out of memory).
+ */
+export const MAX_REPLY_BYTES = 2 ** 30;
 
 /** Query types, current numbering (`TCPStoreBackend.hpp`). */
 export const Q = {

@@ -12,8 +12,9 @@ import net from 'node:net';
 import { StoreError } from '../errors.js';
 import { StoreCore, type Waiter } from './core.js';
 import {
-  ByteQueue, Cursor, FrameBuilder, LEGACY_WATCH_KEY, MAX_KEY_BYTES, MAX_KEYS, MAX_VALUE_BYTES, NOT_READY, Q, READY,
-  STOP_WAITING, VALIDATION_MAGIC, WAIT_CANCELED, fromLegacy, type Dialect,
+  ByteQueue, Cursor, FrameBuilder, LEGACY_WATCH_KEY, MAX_KEY_BYTES, MAX_KEYS, MAX_REPLY_BYTES,
+  MAX_VALUE_BYTES, NOT_READY, Q, READY, STOP_WAITING, VALIDATION_MAGIC, WAIT_CANCELED, fromLegacy,
+  type Dialect,
 } from './protocol.js';
 
 const PAUSE_REPLY_BYTES = 64 * 1024 * 1024;
@@ -179,7 +180,7 @@ class Connection {
         const ks = keys(cur);
         if (cur.short) return false;
         if (q === Q.CHECK) out.u8(core.check(ks) ? READY : NOT_READY);
-        else if (q === Q.MULTI_GET) for (const k of ks) out.blob(core.get(k) ?? EMPTY);
+        else if (q === Q.MULTI_GET) this.#multiGet(ks, out);
         else this.#wait(ks, out);
         return true;
       }
@@ -211,6 +212,15 @@ class Connection {
           ? 'WATCH_KEY (torch 1.13 watchKey) is not served'
           : `unknown query type ${code} (${this.#dialect} dialect)`);
     }
+  }
+
+  #multiGet(ks: readonly string[], out: FrameBuilder): void {
+    const values = ks.map((k) => this.server.core.get(k) ?? EMPTY);
+    const reply = values.reduce((bytes, v) => bytes + 8 + v.length, 0);
+    if (reply > MAX_REPLY_BYTES) {
+      throw new ProtocolError(`MULTI_GET reply of ${reply} bytes (at most ${MAX_REPLY_BYTES})`);
+    }
+    for (const v of values) out.blob(v);
   }
 
   #wait(ks: string[], out: FrameBuilder): void {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { TCPStore } from '../../src/index.js';
-import { MAX_VALUE_BYTES } from '../../src/store/protocol.js';
+import { MAX_REPLY_BYTES, MAX_VALUE_BYTES } from '../../src/store/protocol.js';
 import { TCPStoreServer } from '../../src/store/server.js';
 import { Rng } from '../helpers/mulberry32.js';
 import { VALIDATE, i64, raw, str, u32, u64, u8 } from './raw.js';
@@ -171,7 +171,7 @@ function bigValues(server: TCPStoreServer): Buffer[] {
   return values;
 }
 
-test('a client that sends requests but reads no replies is paused past 64 MiB of them (the server ' +
+test.serial('a client that sends requests but reads no replies is paused past 64 MiB of them (the server ' +
   'reads none of its requests, queues no more), then resumed as it reads: every reply intact (js server)',
 async (t) => {
   const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
@@ -231,8 +231,8 @@ async (t) => {
   t.is(server.protocolErrors, 0);
 });
 
-test('a batch of requests that arrives in one write is run only until its replies pass 64 MiB: the rest ' +
-  'wait, unread, until the client reads (js server)', async (t) => {
+test.serial('a batch of requests that arrives in one write is run only until its replies pass 64 MiB: the ' +
+  'rest wait, unread, until the client reads (js server)', async (t) => {
   const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
   t.teardown(() => server.close());
   const values = bigValues(server);
@@ -263,8 +263,8 @@ test('a batch of requests that arrives in one write is run only until its replie
   t.is(server.protocolErrors, 0);
 });
 
-test('a MULTI_GET that lists one 8 MiB value 64 times is sent from the stored value, not from 64 copies of ' +
-  'it (js server)', async (t) => {
+test.serial('a MULTI_GET that lists one 8 MiB value 64 times is sent from the stored value, not from 64 ' +
+  'copies of it (js server)', async (t) => {
   const server = await TCPStoreServer.listen({ host: '127.0.0.1' });
   t.teardown(() => server.close());
   const [value] = bigValues(server);
@@ -292,3 +292,56 @@ test('a MULTI_GET that lists one 8 MiB value 64 times is sent from the stored va
   t.is(reader.mismatch, '');
   t.is(server.protocolErrors, 0);
 });
+
+for (const [kind, listen] of STORE_SERVERS) {
+  test.serial(`one write of 32 GETs of an 8 MiB value (256 MiB of replies) is answered in full as the ` +
+    `client reads, holding about 64 MiB of them at a time (${kind} server)`, async (t) => {
+    const server = await listen({ host: '127.0.0.1' });
+    t.teardown(() => server.close());
+    const store = await TCPStore.create({ host: '127.0.0.1', port: server.port, timeoutMs: 10_000 });
+    t.teardown(() => store.close());
+    const value = Buffer.alloc(MAX_VALUE_BYTES, 0x5a);
+    for (let i = 0; i < value.length; i += 4096) value.writeUInt32LE(i, i);
+    await store.set('big', value);
+    // a SET has no reply: wait for it here
+    t.is(Buffer.compare(Buffer.from(await store.get('big')), value), 0);
+    const client = net.connect({ host: '127.0.0.1', port: server.port, noDelay: true });
+    t.teardown(() => client.destroy());
+    client.pause();
+    await once(client, 'connect');
+    const rssBefore = process.memoryUsage().rss;
+    const get = Buffer.concat([u8(3), str('/big')]);
+    client.write(Buffer.concat([VALIDATE, ...Array.from({ length: UNREAD_GETS }, () => get)]));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Answered whole, the batch held 256 MiB of replies in the server (the native one copies each value).
+    const grewMiB = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+    t.true(grewMiB < 160, `the process grew by ${grewMiB.toFixed(0)} MiB while the client read nothing`);
+    const expected = Array.from({ length: UNREAD_GETS }, () => [u64(MAX_VALUE_BYTES), value]).flat();
+    const reader = readExpected(client, expected);
+    client.resume();
+    await until(() => reader.part === expected.length || reader.mismatch !== '',
+      () => `${reader.received} read`);
+    t.is(reader.mismatch, '');
+    t.is(await store.add('after', 1), 1, 'the server still serves');
+    t.is(server.protocolErrors, 0);
+  });
+
+  test.serial(`a MULTI_GET whose values come to more than MAX_REPLY_BYTES closes its connection, naming ` +
+    `the size, and nothing else (${kind} server)`, async (t) => {
+    const server = await listen({ host: '127.0.0.1' });
+    t.teardown(() => server.close());
+    const store = await TCPStore.create({ host: '127.0.0.1', port: server.port, timeoutMs: 10_000 });
+    t.teardown(() => store.close());
+    await store.set('big', Buffer.alloc(MAX_VALUE_BYTES));
+    t.is((await store.get('big')).length, MAX_VALUE_BYTES); // a SET has no reply: wait for it here
+    const copies = Math.floor(MAX_REPLY_BYTES / (8 + MAX_VALUE_BYTES)) + 1; // 128: just past 1 GiB
+    const c = await raw(server.port);
+    const keys = Array.from({ length: copies }, () => str('/big'));
+    c.send(Buffer.concat([VALIDATE, u8(10), u64(copies), ...keys]));
+    await c.closed(10_000);
+    t.is(server.protocolErrors, 1);
+    const reply = copies * (8 + MAX_VALUE_BYTES);
+    t.is(server.lastProtocolError, `MULTI_GET reply of ${reply} bytes (at most ${MAX_REPLY_BYTES})`);
+    t.is(await store.add('after', 1), 1, 'the server still serves');
+  });
+}
