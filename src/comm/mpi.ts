@@ -19,7 +19,7 @@
  * its tag, and keeps the messages with other tags that it had to read past (`#unclaimed`, per source, in
  * arrival order) for the receives that ask for them, as MPI matches by (source, tag).
  */
-import { ErrorCodes, invalidType, MultirankError } from '../errors.js';
+import { ErrorCodes, MultirankError, TimeoutError } from '../errors.js';
 import { MPI_TAG_LIMIT } from '../native/mpi.js';
 import {
   DTYPES, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp,
@@ -64,12 +64,18 @@ export const MPI_CAPABILITIES: CommCapabilities = Object.freeze({
   checksCallsInBand: false,
   eagerSendMessages: EAGER_SENDS,
   p2pTags: true,
-  // MPI has it, but this backend's MPI tags name the (sender, receiver) pair of a group on one communicator
-  // (mpi-message.ts), and the members of a process share it: any-source receives are not built yet.
-  p2pAnySource: false,
+  p2pAnySource: true,
 });
 
 const bytesTensor = (bytes: Uint8Array): Tensor => fromTypedArray(bytes, { dtype: 'uint8' });
+
+/** A word nobody changes, to sleep on between the rounds of a receive from any source. */
+const idle = new Int32Array(new SharedArrayBuffer(4));
+
+/** Between rounds of looking for a message: at once at first, then up to 1 ms (a long wait costs no core). */
+function pause(round: number): void {
+  if (round >= 16) Atomics.wait(idle, 0, 0, Math.min(1, 0.02 * 2 ** ((round - 16) >> 2)));
+}
 
 export class MpiCommunicator implements DeviceCommunicator {
   readonly name = 'mpi';
@@ -274,11 +280,16 @@ export class MpiCommunicator implements DeviceCommunicator {
     if (this.#sameProcess(src)) return this.#local!.recv(shape, dtype, this.#layout.localIndexOf[src]!, o);
     const tag = o?.tag ?? 0;
     const call = `recv from group rank ${src}${tag === 0 ? '' : ` with tag ${tag}`}`;
-    const message = this.#claim(src, tag, this.#ms(o), call);
+    return this.#decode(this.#claim(src, tag, this.#ms(o), call), shape, dtype, src, o?.out, call);
+  }
+
+  /** The tensor in `message` from `src`, which must be `dtype` of `shape` (into `out` when given). */
+  #decode(message: Uint8Array, shape: readonly number[], dtype: DType, src: number, out: Tensor | undefined,
+    call: string): Tensor {
     const bytes = messageBytes(message, shape, dtype, src, () => this.#where(call));
-    const out = o?.out ?? empty(shape, { dtype });
-    out.bytes().set(bytes);
-    return out;
+    const result = out ?? empty(shape, { dtype });
+    result.bytes().set(bytes);
+    return result;
   }
 
   /**
@@ -306,22 +317,82 @@ export class MpiCommunicator implements DeviceCommunicator {
     return kept;
   }
 
-  /** Not built for groups across processes (`capabilities.p2pAnySource` is false). */
-  recvAnySource(_shape: readonly number[], _dtype: DType, _o?: RecvAnyOptions): Received {
-    const what = 'a group rank: the mpi backend has no receive from any source yet';
-    throw invalidType('options.src', what, 'any');
+  /**
+   * The first message with the tag from any member but this one, past those `reserved` for earlier
+   * receives: from the members in this process through shared memory (the first posted there), from the
+   * others as their messages arrive. Across processes "first" is the first this rank finds, as MPI's
+   * ANY_SOURCE promises no more; the members in other processes are looked at first on each round.
+   */
+  recvAnySource(shape: readonly number[], dtype: DType, o?: RecvAnyOptions): Received {
+    const tag = o?.tag ?? 0, reserved = o?.reserved ?? [], timeoutMs = this.#ms(o);
+    const call = `recv from any source${tag === 0 ? '' : ` with tag ${tag}`}`;
+    const local = this.#localPeers(reserved);
+    const deadline = performance.now() + timeoutMs;
+    for (let round = 0; ; round++) {
+      const found = this.#remoteMatch(tag, reserved);
+      if (found !== undefined) {
+        const message = this.#keptFrom(found.src).splice(found.at, 1)[0]!;
+        return { tensor: this.#decode(message, shape, dtype, found.src, o?.out, call), src: found.src };
+      }
+      if (local !== undefined && local.comm.probe('any', tag, local.reserved)) {
+        const left = Math.max(1, deadline - performance.now());
+        const options = { tag, reserved: local.reserved, out: o?.out, timeoutMs: left };
+        const got = local.comm.recvAnySource(shape, dtype, options);
+        return { tensor: got.tensor, src: this.#layout.localMembers[got.src]! };
+      }
+      if (performance.now() >= deadline) {
+        const others = this.#group.ranks.filter((_, m) => m !== this.rankInGroup);
+        throw new TimeoutError(`${this.#where(call)}: waited ${Math.round(timeoutMs)} ms for ranks ` +
+          `[${others.join(', ')}]; none sent a message with tag ${tag}`);
+      }
+      pause(round);
+    }
   }
 
-  probe(src: number | 'any', tag = 0): boolean {
-    if (src === 'any') return false;
-    if (this.#sameProcess(src)) return this.#local!.probe(this.#layout.localIndexOf[src]!, tag);
-    // What has arrived from `src` is read now, in order, so that its tags can be seen (probe never waits).
+  /** The communicator of the other members in this process, and their reserved counts by its ranks. */
+  #localPeers(reserved: readonly number[]): { comm: DeviceCommunicator; reserved: number[] } | undefined {
+    const members = this.#layout.localMembers;
+    if (this.#local === undefined || members.length < 2) return undefined;
+    return { comm: this.#local, reserved: members.map((m) => reserved[m] ?? 0) };
+  }
+
+  /**
+   * Among the members in other processes (what has arrived from them read now), the first with a message
+   * with `tag` past its `reserved` ones: its group rank and where that message is in its kept list.
+   */
+  #remoteMatch(tag: number, reserved: readonly number[]): { src: number; at: number } | undefined {
+    for (let src = 0; src < this.worldSize; src++) {
+      if (this.#sameProcess(src)) continue;
+      const kept = this.#drain(src);
+      let skip = reserved[src] ?? 0;
+      for (let at = 0; at < kept.length; at++) {
+        if (messageTag(kept[at]!) !== tag) continue;
+        if (skip === 0) return { src, at };
+        skip--;
+      }
+    }
+    return undefined;
+  }
+
+  /** Reads every message that has arrived from `src` (another process) into its kept list; returns it. */
+  #drain(src: number): Uint8Array[] {
     const kept = this.#keptFrom(src);
     const process = this.#layout.processIndexOf[src]!, pair = p2pTag(src, this.rankInGroup, this.worldSize);
     while (this.#ops.probe(process, pair) >= 0) {
       kept.push(this.#ops.recvMessage(process, pair, this.#group.timeoutMs, `probe of group rank ${src}`));
     }
-    return kept.some((m) => messageTag(m) === tag);
+    return kept;
+  }
+
+  probe(src: number | 'any', tag = 0, reserved: readonly number[] = []): boolean {
+    if (src === 'any') {
+      if (this.#remoteMatch(tag, reserved) !== undefined) return true;
+      const local = this.#localPeers(reserved);
+      return local !== undefined && local.comm.probe('any', tag, local.reserved);
+    }
+    if (this.#sameProcess(src)) return this.#local!.probe(this.#layout.localIndexOf[src]!, tag);
+    // What has arrived from `src` is read now, in order, so that its tags can be seen (probe never waits).
+    return this.#drain(src).some((m) => messageTag(m) === tag);
   }
 
   barrier(o?: CallOptions): void {
