@@ -20,6 +20,7 @@
  * arrival order) for the receives that ask for them, as MPI matches by (source, tag).
  */
 import { ErrorCodes, MultirankError, TimeoutError } from '../errors.js';
+import { throwIfAborted, type AbortWord } from '../shm/wait.js';
 import { MPI_TAG_LIMIT } from '../native/mpi.js';
 import {
   DTYPES, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp,
@@ -88,6 +89,8 @@ export class MpiCommunicator implements DeviceCommunicator {
   /** The members in this process (shared memory); undefined when this member is alone in its process. */
   readonly #local: DeviceCommunicator | undefined;
   readonly #ops: ProcessOps;
+  /** The job's abort word: the polling receives check it on every round, as every wait does. */
+  readonly #abort: AbortWord | undefined;
   /** Per source (group rank in another process): messages read past while matching a tag, oldest first. */
   readonly #unclaimed = new Map<number, Uint8Array[]>();
   #calls = 0;
@@ -109,6 +112,7 @@ export class MpiCommunicator implements DeviceCommunicator {
     const opened = openGroup(ctx, group, layout, (this.recordKey % (MPI_TAG_LIMIT - 1)) + 1);
     this.#local = opened.local;
     this.#ops = new ProcessOps(ctx, opened.handle, (call) => this.#where(call));
+    this.#abort = ctx.abort;
   }
 
   get calls(): number {
@@ -307,6 +311,12 @@ export class MpiCommunicator implements DeviceCommunicator {
       const message = this.#ops.recvMessage(process, pair, Math.max(1, deadline - performance.now()), call);
       if (messageTag(message) === tag) return message;
       kept.push(message);
+      // Messages with other tags that keep coming must not keep the wait alive past its deadline.
+      if (performance.now() >= deadline) {
+        const held = kept.map(messageTag).join(', ');
+        throw new TimeoutError(`${this.#where(call)}: timed out after ${Math.round(timeoutMs)} ms; ` +
+          `group rank ${src} sent only messages with other tags (held: ${held})`);
+      }
     }
   }
 
@@ -340,6 +350,7 @@ export class MpiCommunicator implements DeviceCommunicator {
         const got = local.comm.recvAnySource(shape, dtype, options);
         return { tensor: got.tensor, src: this.#layout.localMembers[got.src]! };
       }
+      throwIfAborted(this.#abort);
       if (performance.now() >= deadline) {
         const others = this.#group.ranks.filter((_, m) => m !== this.rankInGroup);
         throw new TimeoutError(`${this.#where(call)}: waited ${Math.round(timeoutMs)} ms for ranks ` +

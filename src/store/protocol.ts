@@ -167,6 +167,8 @@ const EMPTY = new Uint8Array(0);
 /** Builds one or more frames into one buffer. */
 export class FrameBuilder {
   #parts: Buffer[] = [];
+  /** Bytes in `#parts` (so that `length` costs the same however many parts a batch made). */
+  #partBytes = 0;
   #head = Buffer.allocUnsafe(64);
   #at = 0;
 
@@ -177,7 +179,7 @@ export class FrameBuilder {
   }
 
   #flushHead(): void {
-    if (this.#at > 0) this.#parts.push(this.#head.subarray(0, this.#at));
+    if (this.#at > 0) this.#push(this.#head.subarray(0, this.#at));
     this.#head = this.#head.subarray(this.#at);
     this.#at = 0;
   }
@@ -216,7 +218,7 @@ export class FrameBuilder {
       this.#at += bytes.length;
     } else {
       this.#flushHead();
-      this.#parts.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      this.#push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     }
     return this;
   }
@@ -228,11 +230,14 @@ export class FrameBuilder {
     return this;
   }
 
+  #push(part: Buffer): void {
+    this.#parts.push(part);
+    this.#partBytes += part.length;
+  }
+
   /** Bytes built so far. */
   get length(): number {
-    let bytes = this.#at;
-    for (const part of this.#parts) bytes += part.length;
-    return bytes;
+    return this.#partBytes + this.#at;
   }
 
   /** Everything built, as one buffer. */
@@ -249,6 +254,7 @@ export class FrameBuilder {
     this.#flushHead();
     const parts = this.#parts;
     this.#parts = [];
+    this.#partBytes = 0;
     return parts;
   }
 }

@@ -55,6 +55,8 @@ class Connection {
   #waiter: Waiter | undefined;
   #need = 1;
   #dead = false;
+  /** The replies of the batch this connection is running, if any: a wait it releases answers in them. */
+  #batchOut: FrameBuilder | undefined;
 
   constructor(readonly socket: net.Socket, readonly server: TCPStoreServer) {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -88,6 +90,7 @@ class Connection {
   #batch(): boolean {
     const out = new FrameBuilder();
     let more = false;
+    this.#batchOut = out;
     try {
       while (this.#queue.length > 0) {
         if (this.socket.writableLength + out.length > PAUSE_REPLY_BYTES) {
@@ -107,6 +110,8 @@ class Connection {
       this.socket.end(out.finish(), () => this.socket.destroy());
       setTimeout(() => this.socket.destroy(), 1000).unref();
       return false;
+    } finally {
+      this.#batchOut = undefined;
     }
     this.#writeParts(out.takeParts());
     return more;
@@ -228,7 +233,9 @@ class Connection {
     if (this.#waiter) this.server.core.cancel(this.#waiter);
     this.#waiter = this.server.core.wait(ks, () => {
       this.#waiter = undefined;
-      this.#write(Buffer.of(STOP_WAITING));
+      // Released by a later request of its own batch (a pipelined SET): after that batch's earlier replies.
+      if (this.#batchOut !== undefined) this.#batchOut.u8(STOP_WAITING);
+      else this.#write(Buffer.of(STOP_WAITING));
     });
     if (!this.#waiter) out.u8(STOP_WAITING);
   }

@@ -20,7 +20,8 @@ function flatten(data: unknown): { values: Scalar[]; shape: number[] } {
   const walk = (node: unknown, dim: number): void => {
     if (dim === shape.length) {
       if (Array.isArray(node)) {
-        throw shapeError(`\`data${path()}\` is nested deeper than the rest of \`data\` (shape ${formatShape(shape)})`);
+        const rest = `the rest of \`data\` (shape ${formatShape(shape)})`;
+        throw shapeError(`\`data${path()}\` is nested deeper than ${rest}`);
       }
       if (typeof node !== 'number' && typeof node !== 'bigint' && typeof node !== 'boolean') {
         throw invalidType(`data${path()}`, 'a number, bigint or boolean', node);
@@ -30,7 +31,8 @@ function flatten(data: unknown): { values: Scalar[]; shape: number[] } {
     }
     if (!Array.isArray(node) || node.length !== shape[dim]) {
       throw shapeError(
-        `\`data${path()}\` has ${Array.isArray(node) ? `length ${node.length}` : 'no array'} where ${shape[dim]} ` +
+        `\`data${path()}\` has ${Array.isArray(node) ? `length ${node.length}` : 'no array'} ` +
+          `where ${shape[dim]} ` +
           `entries are expected (nested arrays must be rectangular)`,
       );
     }

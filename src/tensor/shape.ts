@@ -10,7 +10,8 @@ export function checkShape(shape: unknown, name = 'shape'): Shape {
   for (let i = 0; i < shape.length; i++) {
     const size: unknown = shape[i]; // a hole reads as undefined and is refused
     // The test inline: every tensor made checks its shape, and building the name costs more than the test.
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) checkInteger(`${name}[${i}]`, size, 0);
+    const valid = typeof size === 'number' && Number.isSafeInteger(size) && size >= 0;
+    if (!valid) checkInteger(`${name}[${i}]`, size, 0);
     out[i] = size as number;
   }
   return Object.freeze(out);

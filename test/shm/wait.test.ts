@@ -203,7 +203,8 @@ test('yields that do run others end the poll after the window, and the deadline 
   t.true(yields * 0.02 <= YIELD_WINDOW_MS * 3, `${yields} yields of 20 µs`);
 });
 
-test('a value that comes just as the poll ends is not slept on: the sleep waits on the value that failed', (t) => {
+test('a value that comes just as the poll ends is not slept on: the sleep waits on the value that failed',
+  (t) => {
   // The poll's only yield outlasts the window; the abort words are read after the word's last check in
   // the poll, so reading them stores the value that satisfies the wait. A sleep that re-read the word
   // would wait on that value (no notify comes: nobody slept yet) for a whole slice.

@@ -141,4 +141,18 @@ for (const [kind, listen] of STORE_SERVERS) {
     t.deepEqual((await c.read(9)).subarray(1), i64(2)); // exactly one STOP_WAITING came before
     c.socket.destroy();
   });
+
+  test(`a WAIT released by a SET later in the same write answers after the replies sent before it ` +
+    `(${kind} server)`, async (t) => {
+    const s = await server(t);
+    const c = await raw(s.port);
+    s.setValue('/a', Buffer.from('xy'));
+    // GET /a, WAIT on /k (pending), SET /k (releases it), GET /k: in one write
+    c.send(Buffer.concat([
+      VALIDATE, u8(3), str('/a'), u8(6), u64(1), str('/k'), u8(1), str('/k'), str('v'), u8(3), str('/k'),
+    ]));
+    const replies = [u64(2), Buffer.from('xy'), u8(0), u64(1), Buffer.from('v')]; // STOP_WAITING is the 0
+    t.deepEqual(await c.read(8 + 2 + 1 + 8 + 1), Buffer.concat(replies));
+    c.socket.destroy();
+  });
 }

@@ -77,16 +77,26 @@ test('bad input: TypeError/RangeError naming the argument, the value and what is
   t.throws(() => empty([2.5]), { code: ErrorCodes.INVALID_ARG_TYPE, message: /`shape\[0\]` to be a non-negative integer, got 2.5 \(number\)/ });
   t.throws(() => tensor([[1, 2], [3]]), { code: ErrorCodes.SHAPE, message: /`data\[1\]` has length 1 where 2 entries are expected/ });
   // Each message names the path of the bad entry; holes in `data` or a shape are entries like any other.
-  t.throws(() => tensor([[1, 2], [3, [4]]]), { code: ErrorCodes.SHAPE, message: /`data\[1\]\[1\]` is nested deeper/ });
-  t.throws(() => tensor([[[1], [2]], [[3], 'x']]), { code: ErrorCodes.SHAPE, message: /`data\[1\]\[1\]` has no array/ });
+  t.throws(() => tensor([[1, 2], [3, [4]]]), {
+    code: ErrorCodes.SHAPE, message: /`data\[1\]\[1\]` is nested deeper/,
+  });
+  t.throws(() => tensor([[[1], [2]], [[3], 'x']]), {
+    code: ErrorCodes.SHAPE, message: /`data\[1\]\[1\]` has no array/,
+  });
   t.throws(() => tensor([[1, 2], [3, 'x']]), {
     code: ErrorCodes.INVALID_ARG_TYPE, message: /`data\[1\]\[1\]` to be a number, bigint or boolean, got "x"/,
   });
   // eslint-disable-next-line no-sparse-arrays
-  t.throws(() => tensor([1, , 3]), { code: ErrorCodes.INVALID_ARG_TYPE, message: /`data\[1\]` to be a number/ });
+  t.throws(() => tensor([1, , 3]), {
+    code: ErrorCodes.INVALID_ARG_TYPE, message: /`data\[1\]` to be a number/,
+  });
   // eslint-disable-next-line no-sparse-arrays
-  t.throws(() => empty([2, , 3] as number[]), { code: ErrorCodes.INVALID_ARG_TYPE, message: /`shape\[1\]` to be a non-negative integer, got undefined/ });
-  t.throws(() => empty([2 ** 53]), { code: ErrorCodes.OUT_OF_RANGE, message: /`shape\[0\]` to be an integer >= 0/ });
+  t.throws(() => empty([2, , 3] as number[]), {
+    code: ErrorCodes.INVALID_ARG_TYPE, message: /`shape\[1\]` to be a non-negative integer, got undefined/,
+  });
+  t.throws(() => empty([2 ** 53]), {
+    code: ErrorCodes.OUT_OF_RANGE, message: /`shape\[0\]` to be an integer >= 0/,
+  });
   t.throws(() => empty(['2' as never]), { code: ErrorCodes.INVALID_ARG_TYPE, message: /`shape\[0\]`/ });
   t.throws(() => cat([tensor([1]), tensor([1], { dtype: 'int32' })]), { code: ErrorCodes.INVALID_ARG_TYPE, message: /tensors\[1\]\.dtype/ });
   t.throws(() => divide(10, 3), { code: ErrorCodes.OUT_OF_RANGE, message: /10 is not divisible by 3/ });
