@@ -6,6 +6,7 @@ import test from 'ava';
 import { launch } from '../../src/launch/launch.js';
 import { tryNativeAddon } from '../../src/native/addon.js';
 import { WAIT_YIELD_ENV } from '../../src/shm/wait.js';
+import { withEnv } from '../helpers/env.js';
 
 const fixture = new URL('../fixtures/wait-yield.js', import.meta.url);
 
@@ -18,30 +19,18 @@ async function yieldsOf(worldSize: number): Promise<boolean[]> {
   }
 }
 
-/** Runs `body` with the variable set (undefined: unset), then puts it back. */
-async function withEnv<T>(value: string | undefined, body: () => Promise<T>): Promise<T> {
-  const saved = process.env[WAIT_YIELD_ENV];
-  if (value === undefined) delete process.env[WAIT_YIELD_ENV];
-  else process.env[WAIT_YIELD_ENV] = value;
-  try {
-    return await body();
-  } finally {
-    if (saved === undefined) delete process.env[WAIT_YIELD_ENV];
-    else process.env[WAIT_YIELD_ENV] = saved;
-  }
-}
 
 test.serial('every rank thread polls with yields where the addon is built', async (t) => {
   const built = tryNativeAddon() !== undefined;
-  t.deepEqual(await withEnv(undefined, () => yieldsOf(3)), [built, built, built]);
+  t.deepEqual(await withEnv(WAIT_YIELD_ENV, undefined, () => yieldsOf(3)), [built, built, built]);
 });
 
 test.serial('MULTIRANK_WAIT_YIELD=0: the threads of a later launch sleep at once', async (t) => {
-  t.deepEqual(await withEnv('0', () => yieldsOf(5)), [false, false, false, false, false]);
+  t.deepEqual(await withEnv(WAIT_YIELD_ENV, '0', () => yieldsOf(5)), [false, false, false, false, false]);
 });
 
 test.serial('a bad MULTIRANK_WAIT_YIELD fails the launch, naming the variable', async (t) => {
-  await withEnv('on', () => t.throwsAsync(launch({ worldSize: 2, module: fixture }), {
+  await withEnv(WAIT_YIELD_ENV, 'on', () => t.throwsAsync(launch({ worldSize: 2, module: fixture }), {
     message: 'Expected `MULTIRANK_WAIT_YIELD` to be one of "0", "1", got "on" (string)',
   }));
 });

@@ -3,6 +3,7 @@ import { PrefixStore, TCPStore } from '../../src/index.js';
 import { MAX_KEYS, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../src/store/index.js';
 import { TCPStoreServer } from '../../src/store/server.js';
 import { NativeTCPStoreServer, SERVER_CHOICE_ENV, serverChoice } from '../../src/store/native-server.js';
+import { withEnv } from '../helpers/env.js';
 import { deadlines, everyOperation, text } from './ops.js';
 
 const HOST = '127.0.0.1';
@@ -173,18 +174,9 @@ test('a PrefixStore over a TCPStore; a client of a current server that insists o
 });
 
 test('MULTIRANK_STORE_SERVER picks the master\'s server, and a wrong value is named', async (t) => {
-  const saved = process.env[SERVER_CHOICE_ENV];
   // set and read back synchronously: no other test of this file runs in between
-  const choose = (value: string | undefined): 'native' | 'js' => {
-    if (value === undefined) delete process.env[SERVER_CHOICE_ENV];
-    else process.env[SERVER_CHOICE_ENV] = value;
-    try {
-      return serverChoice();
-    } finally {
-      if (saved === undefined) delete process.env[SERVER_CHOICE_ENV];
-      else process.env[SERVER_CHOICE_ENV] = saved;
-    }
-  };
+  const choose = (value: string | undefined): 'native' | 'js' =>
+    withEnv(SERVER_CHOICE_ENV, value, serverChoice);
   t.is(choose('js'), 'js');
   t.is(choose('native'), 'native');
   t.is(choose(undefined), 'native'); // CI builds the addon: the default is the native server
@@ -204,22 +196,6 @@ test('MULTIRANK_STORE_SERVER picks the master\'s server, and a wrong value is na
   }
 });
 
-/**
- * Runs `body` with MULTIRANK_STORE_SERVER set to `value` (undefined: unset), then restores it. Only for
- * test.serial tests: AVA runs them one at a time, before this file's concurrent tests, so no other test
- * sees the variable while `body` awaits.
- */
-async function withServerEnv<T>(value: string | undefined, body: () => Promise<T>): Promise<T> {
-  const saved = process.env[SERVER_CHOICE_ENV];
-  if (value === undefined) delete process.env[SERVER_CHOICE_ENV];
-  else process.env[SERVER_CHOICE_ENV] = value;
-  try {
-    return await body();
-  } finally {
-    if (saved === undefined) delete process.env[SERVER_CHOICE_ENV];
-    else process.env[SERVER_CHOICE_ENV] = saved;
-  }
-}
 
 test.serial('a master created without `server` starts the server MULTIRANK_STORE_SERVER names ' +
   '(js, native; unset or empty: native); an explicit `server` wins over it', async (t) => {
@@ -237,7 +213,7 @@ test.serial('a master created without `server` starts the server MULTIRANK_STORE
     ['js', { server: 'native' }, 'NativeTCPStoreServer'],
   ] as const;
   for (const [value, extra, expected] of cases) {
-    const started = await withServerEnv(value, async () => {
+    const started = await withEnv(SERVER_CHOICE_ENV, value, async () => {
       const options = { host: HOST, port: 0, isMaster: true, timeoutMs: 5000, ...extra };
       const store = await TCPStore.create(options);
       try {
@@ -263,7 +239,8 @@ test.serial('a master created without `server` under a bad MULTIRANK_STORE_SERVE
     for (const serverThread of [true, false]) {
       const options = { host: HOST, port: 0, isMaster: true, serverThread, timeoutMs: 5000 };
       // (a master that starts anyway is closed, so that a failure here leaves no server behind)
-      const creating = withServerEnv(value, () => TCPStore.create(options)).then((store) => store.close());
+      const creating = withEnv(SERVER_CHOICE_ENV, value, () => TCPStore.create(options))
+        .then((store) => store.close());
       await t.throwsAsync(creating, {
         name: 'RangeError',
         code: 'ERR_MULTIRANK_OUT_OF_RANGE',
@@ -273,7 +250,7 @@ test.serial('a master created without `server` under a bad MULTIRANK_STORE_SERVE
     t.is(process.env[SERVER_CHOICE_ENV], saved); // restored
   }
   // an explicit `server` does not read the variable
-  await withServerEnv('uv', async () => {
+  await withEnv(SERVER_CHOICE_ENV, 'uv', async () => {
     const options = { host: HOST, port: 0, isMaster: true, server: 'js', timeoutMs: 5000 } as const;
     const store = await TCPStore.create(options);
     t.is(await store.add('n', 1), 1);
