@@ -68,6 +68,10 @@ struct Connection {
   // Bytes of `in` the request at its front needs at least: it is parsed again only once they are here,
   // so a big request arriving in many reads is parsed a few times, not once per read.
   size_t need = 0;
+
+  // Replies not yet written; past kPauseReplyBytes of them the connection is not read and its batch waits.
+  size_t owed() const { return out.size() - outAt; }
+  bool full() const { return owed() > kPauseReplyBytes; }
 };
 
 
@@ -276,7 +280,7 @@ class Server {
       try {
         while (start < c.in.size() && !c.dead) {
           // Past 64 MiB of replies owed, the rest of the batch waits until the client has read.
-          if (c.out.size() - c.outAt > kPauseReplyBytes) {
+          if (c.full()) {
             stopped = true;
             break;
           }
@@ -288,23 +292,24 @@ class Server {
           start = cur.pos;
         }
       } catch (const ProtocolError &error) {
-        protocolErrors_++;
-        lastProtocolError_ = error.message;
-        flush(c);
-        drop(c);
-        return;
+        return refuse(c, error.message);
       } catch (const std::bad_alloc &) {
         // One connection's request must not end the process that hosts the server.
-        protocolErrors_++;
-        lastProtocolError_ = "out of memory answering a request";
-        drop(c);
-        return;
+        return refuse(c, "out of memory answering a request");
       }
       c.in.erase(0, start);
       flush(c);
       // Stopped, and the socket took enough: go on (no EPOLLOUT would come to resume it).
-      if (!stopped || c.dead || c.out.size() - c.outAt > kPauseReplyBytes) return;
+      if (!stopped || c.dead || c.full()) return;
     }
+  }
+
+  // Closes `c` for a request it may not make, after the replies to the ones before it.
+  void refuse(Connection &c, const std::string &why) {
+    protocolErrors_++;
+    lastProtocolError_ = why;
+    flush(c);
+    drop(c);
   }
 
   // VALIDATE opens a current-dialect connection; any other first bytes are a torch 1.13 client's.
@@ -545,7 +550,7 @@ class Server {
       drop(c);
       return;
     }
-    size_t owed = c.out.size() - c.outAt;
+    size_t owed = c.owed();
     if (owed == 0) {
       c.out.clear();
       c.outAt = 0;
@@ -553,7 +558,7 @@ class Server {
       c.out.erase(0, c.outAt);
       c.outAt = 0;
     }
-    uint32_t events = (owed > kPauseReplyBytes ? 0 : EPOLLIN) | (owed > 0 ? EPOLLOUT : 0);
+    uint32_t events = (c.full() ? 0 : EPOLLIN) | (owed > 0 ? EPOLLOUT : 0);
     if (events != c.events) {
       epoll_event ev{};
       ev.events = events;

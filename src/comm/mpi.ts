@@ -70,6 +70,14 @@ export const MPI_CAPABILITIES: CommCapabilities = Object.freeze({
 
 const bytesTensor = (bytes: Uint8Array): Tensor => fromTypedArray(bytes, { dtype: 'uint8' });
 
+/** Where in `kept` (arrival order) the message with `tag` after `skip` earlier ones with it is; -1: none. */
+function indexWithTag(kept: readonly Uint8Array[], tag: number, skip = 0): number {
+  for (let at = 0; at < kept.length; at++) {
+    if (messageTag(kept[at]!) === tag && skip-- === 0) return at;
+  }
+  return -1;
+}
+
 /** A word nobody changes, to sleep on between the rounds of a receive from any source. */
 const idle = new Int32Array(new SharedArrayBuffer(4));
 
@@ -303,7 +311,7 @@ export class MpiCommunicator implements DeviceCommunicator {
    */
   #claim(src: number, tag: number, timeoutMs: number, call: string): Uint8Array {
     const kept = this.#keptFrom(src);
-    const at = kept.findIndex((m) => messageTag(m) === tag);
+    const at = indexWithTag(kept, tag);
     if (at >= 0) return kept.splice(at, 1)[0]!;
     const process = this.#layout.processIndexOf[src]!, pair = p2pTag(src, this.rankInGroup, this.worldSize);
     const deadline = performance.now() + timeoutMs;
@@ -374,13 +382,8 @@ export class MpiCommunicator implements DeviceCommunicator {
   #remoteMatch(tag: number, reserved: readonly number[]): { src: number; at: number } | undefined {
     for (let src = 0; src < this.worldSize; src++) {
       if (this.#sameProcess(src)) continue;
-      const kept = this.#drain(src);
-      let skip = reserved[src] ?? 0;
-      for (let at = 0; at < kept.length; at++) {
-        if (messageTag(kept[at]!) !== tag) continue;
-        if (skip === 0) return { src, at };
-        skip--;
-      }
+      const at = indexWithTag(this.#drain(src), tag, reserved[src] ?? 0);
+      if (at >= 0) return { src, at };
     }
     return undefined;
   }
@@ -403,7 +406,7 @@ export class MpiCommunicator implements DeviceCommunicator {
     }
     if (this.#sameProcess(src)) return this.#local!.probe(this.#layout.localIndexOf[src]!, tag);
     // What has arrived from `src` is read now, in order, so that its tags can be seen (probe never waits).
-    return this.#drain(src).some((m) => messageTag(m) === tag);
+    return indexWithTag(this.#drain(src), tag) >= 0;
   }
 
   barrier(o?: CallOptions): void {

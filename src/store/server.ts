@@ -81,9 +81,12 @@ class Connection {
     }
   }
 
-  /** Whether the replies not yet sent fill the limit (the socket is then paused; 'drain' pumps again). */
-  #full(): boolean {
-    return this.socket.writableLength > PAUSE_REPLY_BYTES;
+  /**
+   * Whether the replies not yet sent, with `pending` more bytes of them, pass the limit (the socket is then
+   * paused; 'drain' pumps again).
+   */
+  #full(pending = 0): boolean {
+    return this.socket.writableLength + pending > PAUSE_REPLY_BYTES;
   }
 
   /** Runs one batch and writes its replies; true when it stopped at the limit with requests left. */
@@ -93,7 +96,7 @@ class Connection {
     this.#batchOut = out;
     try {
       while (this.#queue.length > 0) {
-        if (this.socket.writableLength + out.length > PAUSE_REPLY_BYTES) {
+        if (this.#full(out.length)) {
           more = true;
           break;
         }
@@ -235,13 +238,9 @@ class Connection {
       this.#waiter = undefined;
       // Released by a later request of its own batch (a pipelined SET): after that batch's earlier replies.
       if (this.#batchOut !== undefined) this.#batchOut.u8(STOP_WAITING);
-      else this.#write(Buffer.of(STOP_WAITING));
+      else this.#writeParts([Buffer.of(STOP_WAITING)]);
     });
     if (!this.#waiter) out.u8(STOP_WAITING);
-  }
-
-  #write(bytes: Buffer): void {
-    this.#writeParts([bytes]);
   }
 
   /** Writes `parts` in one writev; pauses reading once the replies not yet sent pass the limit. */
