@@ -370,7 +370,7 @@ Napi::Value ProbeWait(const Napi::CallbackInfo &info) {
   }
   double timeoutMs = msArg(info, 3);
   t.yieldMs = yieldWindowMs(0);
-  std::string what = "recv from " + std::to_string(peer);
+  std::string what = "recv from process " + std::to_string(peer);
   // An Ibarrier-free wait: poll MPI_Improbe with the same backoff, deadline and abort word as every wait.
   MPI_Status status;
   int rc = pollProbe(t, h, comm, peer, tag, timeoutMs, what, &t.matched, &status);

@@ -144,10 +144,18 @@ export class ProcessOps {
     this.#check(this.#ctx.binding.isend(this.#handle, message, peer, tag), call);
   }
 
-  /** The next whole message from `peer` with `tag`, whatever its size. */
-  recvMessage(peer: number, tag: number, timeoutMs: number, call: string): Uint8Array {
+  /**
+   * The next whole message from `peer` with `tag`, whatever its size; undefined when none came within
+   * `timeoutMs`. Unlike a collective's, a receive's timeout leaves the communicator usable (nothing of it
+   * is pending), so the caller says what it waited for.
+   */
+  recvMessage(peer: number, tag: number, timeoutMs: number, call: string): Uint8Array | undefined {
     const bytes = this.#ctx.binding.probeWait(this.#handle, peer, tag, timeoutMs);
-    if (bytes < 0) this.#check(this.#ctx.binding.lastError().status, call);
+    if (bytes < 0) {
+      const status = this.#ctx.binding.lastError().status;
+      if (status === MpiStatus.TIMEOUT) return undefined;
+      this.#check(status, call);
+    }
     const message = new Uint8Array(bytes);
     this.#check(this.#ctx.binding.recvMatched(message), call);
     return message;

@@ -316,16 +316,23 @@ export class MpiCommunicator implements DeviceCommunicator {
     const process = this.#layout.processIndexOf[src]!, pair = p2pTag(src, this.rankInGroup, this.worldSize);
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const message = this.#ops.recvMessage(process, pair, Math.max(1, deadline - performance.now()), call);
+      // Messages with other tags that keep coming must not keep the wait alive past its deadline.
+      const left = deadline - performance.now();
+      const message = left > 0 ? this.#ops.recvMessage(process, pair, left, call) : undefined;
+      if (message === undefined) throw this.#recvTimedOut(call, src, timeoutMs);
       if (messageTag(message) === tag) return message;
       kept.push(message);
-      // Messages with other tags that keep coming must not keep the wait alive past its deadline.
-      if (performance.now() >= deadline) {
-        const held = kept.map(messageTag).join(', ');
-        throw new TimeoutError(`${this.#where(call)}: timed out after ${Math.round(timeoutMs)} ms; ` +
-          `group rank ${src} sent only messages with other tags (held: ${held})`);
-      }
     }
+  }
+
+  /** A receive from `src` (in another process) that ended at its deadline: whom it waited for, what it holds. */
+  #recvTimedOut(call: string, src: number, timeoutMs: number): TimeoutError {
+    const { name, ranks } = this.#group;
+    const kept = this.#keptFrom(src);
+    const held = kept.length === 0 ? ''
+      : ` (messages with other tags arrived, held: ${kept.map(messageTag).join(', ')})`;
+    return new TimeoutError(`${call} on group ${name} [${ranks.join(', ')}] (rank ${ranks[this.rankInGroup]}): ` +
+      `timed out after ${Math.round(timeoutMs)} ms waiting for group rank ${src} (in another process)${held}`);
   }
 
   /** The messages from `src` read past so far (a list kept for it). */
@@ -392,8 +399,12 @@ export class MpiCommunicator implements DeviceCommunicator {
   #drain(src: number): Uint8Array[] {
     const kept = this.#keptFrom(src);
     const process = this.#layout.processIndexOf[src]!, pair = p2pTag(src, this.rankInGroup, this.worldSize);
+    const call = `probe of group rank ${src}`;
     while (this.#ops.probe(process, pair) >= 0) {
-      kept.push(this.#ops.recvMessage(process, pair, this.#group.timeoutMs, `probe of group rank ${src}`));
+      // A message the probe saw is matched at once: this wait ends at the deadline only if MPI lost it.
+      const message = this.#ops.recvMessage(process, pair, this.#group.timeoutMs, call);
+      if (message === undefined) throw this.#recvTimedOut(call, src, this.#group.timeoutMs);
+      kept.push(message);
     }
     return kept;
   }

@@ -118,6 +118,32 @@ mpiTest('a rank of another process never joins: the wait ends at its deadline na
   t.deepEqual(await noneLeft(fixture), []);
 });
 
+for (const kind of ['any', 'tagged'] as const) {
+  const what = kind === 'any' ? 'from any source' : 'with a tag from a rank of another process';
+  mpiTest(`a receive ${what} that nothing matches ends at its deadline, naming what it waited for; the group works after it`, async (t) => {
+    const r = await multirank(['-n', '4', '--procs', '2', '--backend', 'mpi', fixture, '--export', 'unmatched', '--', kind]);
+    t.is(r.code, 0, r.stderr);
+    const byRank = results(r.stdout);
+    const zero = byRank.get(0) as { error: string; five: number[]; sum: number[] };
+    t.regex(zero.error, kind === 'any'
+      ? /^TimeoutError: .*recv from any source with tag 4.*: waited 1500 ms for ranks \[1, 2, 3\]; none sent a message with tag 4$/
+      : /^TimeoutError: recv from group rank 3 with tag 4 on group world \[0, 1, 2, 3\] \(rank 0\): timed out after 1500 ms waiting for group rank 3 \(in another process\) \(messages with other tags arrived, held: 5\)$/);
+    // The tag-5 message that arrived meanwhile is still there for the receive that asks for it.
+    t.deepEqual(zero.five, [5]);
+    for (let rank = 0; rank < 4; rank++) t.deepEqual((byRank.get(rank) as { sum: number[] }).sum, [6], `rank ${rank}`);
+    t.deepEqual(await noneLeft(fixture), []);
+  });
+
+  mpiTest(`a rank that fails while a rank of its process waits in a receive ${what}: the wait ends with the failure`, async (t) => {
+    const r = await multirank(['-n', '4', '--procs', '2', '--backend', 'mpi', fixture, '--export', 'unmatched', '--', kind, '1']);
+    t.is(r.code, 1, r.stderr);
+    t.regex(r.stderr, /Rank 1 failed: Error: rank 1 fails on purpose/);
+    // Not its 60 s deadline: the job's failure, naming the rank that failed.
+    t.regex(r.stderr, /rank 0's receive ended with (?!TimeoutError)\w+: .*rank 1/);
+    t.deepEqual(await noneLeft(fixture), []);
+  });
+}
+
 mpiTest('processes that call different collectives: every process fails, listing each one\'s call', async (t) => {
   const args = ['-n', '4', '--procs', '2', '--backend', 'mpi', fixture, '--export', 'mismatched', '--', '2'];
   const r = await multirank(args);
