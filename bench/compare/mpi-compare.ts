@@ -6,11 +6,13 @@
  * - 2 processes x 4 rank threads (multirank-mpi-x4, hierarchical) vs Open MPI np=8 on the same cores,
  *   4 B .. 64 MiB.
  * Both sides measure alike (mpi-bench.c's way: every rank times each call, the slowest rank per iteration,
- * the median); small sizes run `--iters` iterations, sizes from 1 MiB `--big-iters`. Prints a Markdown table
+ * the median); small sizes run `--iters` iterations after `--warmup` untimed ones (default 1000: our ranks'
+ * JavaScript reaches its optimised code only after some hundreds of calls, and the first size of a sweep
+ * would carry that; both sides get the same count), sizes from 1 MiB `--big-iters` after iters / 8. Prints a Markdown table
  * (median over rounds of the per-run medians, busbw = size / time x 2 (n - 1) / n) with the load average
  * before and after, and writes every run's lines to `--json`.
  *
- *   node dist/bench/compare/mpi-compare.js [--rounds 3] [--iters 200] [--big-iters 6] [--json out.json]
+ *   node dist/bench/compare/mpi-compare.js [--rounds 3] [--iters 200] [--warmup 1000] [--big-iters 6] [--json out.json]
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -25,11 +27,13 @@ interface Config { name: string; ranks: number; run: (min: number, max: number, 
 
 const { values: v } = parseArgs({
   options: {
-    rounds: { type: 'string' }, iters: { type: 'string' }, 'big-iters': { type: 'string' }, json: { type: 'string' },
+    rounds: { type: 'string' }, iters: { type: 'string' }, warmup: { type: 'string' }, 'big-iters': { type: 'string' },
+    json: { type: 'string' },
     max: { type: 'string' },
   },
 });
 const rounds = Number(v.rounds ?? 3), iters = Number(v.iters ?? 200), bigIters = Number(v['big-iters'] ?? 6);
+const warmup = Number(v.warmup ?? 1000);
 const maxBytes = Number(v.max ?? 64 << 20);
 const BIG = 1 << 20;
 const root = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
@@ -41,7 +45,8 @@ const mpirun = (np: number, extra: string[], argv: string[]): Line[] =>
   lines(execFileSync('mpirun', [...root, '--oversubscribe', ...extra, '-np', String(np), ...argv], {
     encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'],
   }));
-const sweep = (min: number, max: number, it: number): string[] => [String(min), String(max), '4', String(it), String(Math.max(2, it >> 3))];
+const sweep = (min: number, max: number, it: number): string[] =>
+  [String(min), String(max), '4', String(it), String(max < BIG ? warmup : Math.max(2, it >> 3))];
 const plainMpi = (np: number): Config['run'] => (min, max, it) => mpirun(np, [], [mpiBench, 'allReduce', ...sweep(min, max, it)]);
 // Our processes hold rank threads: every process may use every core.
 const multirankMpi = (threads: number): Config['run'] => (min, max, it) =>
@@ -91,7 +96,7 @@ const human = (b: number): string => (b >= 1 << 20 ? `${b / (1 << 20)} MiB` : b 
 const out: string[] = [];
 const load = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' / ');
 out.push(`load average (1 / 5 / 15 min): ${load(loadBefore)} before, ${load(loadAfter)} after; ${rounds} rounds, ` +
-  `${iters} iterations below 1 MiB, ${bigIters} from 1 MiB`);
+  `${iters} iterations below 1 MiB after ${warmup} untimed, ${bigIters} from 1 MiB`);
 for (const pair of pairs) {
   const [a, b] = pair.configs as [Config, Config];
   out.push('', `**${pair.title}** (allReduce, float32 sum; median of ${rounds} interleaved runs)`, '',
