@@ -6,13 +6,14 @@
  * - 2 processes x 4 rank threads (multirank-mpi-x4, hierarchical) vs Open MPI np=8 on the same cores,
  *   4 B .. 64 MiB.
  * Both sides measure alike (mpi-bench.c's way: every rank times each call, the slowest rank per iteration,
- * the median); small sizes run `--iters` iterations after `--warmup` untimed ones (default 1000: our ranks'
- * JavaScript reaches its optimised code only after some hundreds of calls, and the first size of a sweep
- * would carry that; both sides get the same count), sizes from 1 MiB `--big-iters` after iters / 8. Prints a Markdown table
- * (median over rounds of the per-run medians, busbw = size / time x 2 (n - 1) / n) with the load average
- * before and after, and writes every run's lines to `--json`.
+ * the median); small sizes run `--iters` iterations after `--warmup` untimed ones, sizes from 1 MiB
+ * `--big-iters` after iters / 8. Both sides get the same counts; the default warm-up is long (5000) because
+ * our ranks' JavaScript reaches its optimised code only after some thousands of calls in a fresh process,
+ * which the first size of a sweep would otherwise carry. Prints a Markdown table (median over rounds of
+ * the per-run medians, busbw = size / time x 2 (n - 1) / n) with the load average before and after, and
+ * writes every run's lines to `--json`.
  *
- *   node dist/bench/compare/mpi-compare.js [--rounds 3] [--iters 200] [--warmup 1000] [--big-iters 6] [--json out.json]
+ *   node dist/bench/compare/mpi-compare.js [--rounds 3] [--iters 1000] [--warmup 5000] [--big-iters 6] [--json out.json]
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -32,8 +33,8 @@ const { values: v } = parseArgs({
     max: { type: 'string' },
   },
 });
-const rounds = Number(v.rounds ?? 3), iters = Number(v.iters ?? 200), bigIters = Number(v['big-iters'] ?? 6);
-const warmup = Number(v.warmup ?? 1000);
+const rounds = Number(v.rounds ?? 3), iters = Number(v.iters ?? 1000), bigIters = Number(v['big-iters'] ?? 6);
+const warmup = Number(v.warmup ?? 5000);
 const maxBytes = Number(v.max ?? 64 << 20);
 const BIG = 1 << 20;
 const root = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
