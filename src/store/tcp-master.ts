@@ -25,28 +25,88 @@ export function listenHostFor(host: string): string | undefined {
   return host === 'localhost' || /^[\d.]+$|:/.test(host) ? host : undefined;
 }
 
-/** Starts a server on a worker thread (unref'd: it does not keep the process alive by itself). */
+/**
+ * Starts a server on a worker thread (unref'd: it does not keep the process alive by itself).
+ *
+ * A thread that fails while it serves (an uncaught error in it, or an exit that `close()` did not ask
+ * for) takes the server down while the master's process goes on, its clients failing to connect. That
+ * happens outside any call of the master's, so it is reported as a process warning
+ * (`process.emitWarning`, on stderr unless the process listens for 'warning'), once, carrying a
+ * StoreError that names the server's port and the thread's error or exit code. `close()` never rejects:
+ * it resolves at once when the thread is gone already, else once the thread has exited (terminated
+ * after 2 s). A thread that fails before it listens rejects the start instead.
+ */
 export function startServerThread(options: ListenOptions): Promise<ServerHandle> {
   const worker = new Worker(entryFile('src/store/server-thread.js'), { workerData: options });
   return new Promise((resolve, reject) => {
-    worker.once('error', (error) => {
-      reject(new StoreError(`TCPStore server thread failed: ${error.message}`, { cause: error }));
-    });
+    const failed = (why: string, cause?: unknown): void => {
+      reject(new StoreError(`TCPStore server thread failed: ${why}`, cause === undefined ? undefined : { cause }));
+    };
+    // Until the thread listens, what ends it rejects the start; after, ServerThread keeps it.
+    const onError = (error: unknown): void => failed(messageOf(error), error);
+    const onExit = (code: number): void => failed(`it exited with code ${code} before it listened`);
+    worker.once('error', onError);
+    worker.once('exit', onExit);
     worker.once('message', (message: { port?: number; error?: string }) => {
       if (message.error !== undefined) return reject(new StoreError(message.error));
-      worker.unref();
-      let closed: Promise<void> | undefined;
-      resolve({
-        port: message.port!,
-        close: () => (closed ??= new Promise<void>((done) => {
-          worker.ref(); // keep the process up until the server is down
-          worker.once('exit', () => done());
-          worker.postMessage('close');
-          setTimeout(() => void worker.terminate(), 2000).unref();
-        })),
-      });
+      resolve(new ServerThread(worker, message.port!));
+      worker.off('error', onError);
+      worker.off('exit', onExit);
     });
   });
+}
+
+/** What a thread threw, in words (a thread may throw any value, not only an Error). */
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A listening server thread: what became of the thread (see startServerThread), and its close. */
+class ServerThread implements ServerHandle {
+  readonly #worker: Worker;
+  #exited = false;
+  #closing: Promise<void> | undefined;
+  #reported = false;
+
+  constructor(worker: Worker, readonly port: number) {
+    this.#worker = worker;
+    worker.unref();
+    worker.on('error', (error: unknown) => this.#report(messageOf(error), error));
+    worker.once('exit', (code) => {
+      this.#exited = true;
+      // after an 'error' the thread exits too: that error is the failure already reported
+      if (this.#closing === undefined) this.#report(`it exited with code ${code} while serving`);
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#exited ? Promise.resolve() : this.#stop();
+    return this.#closing;
+  }
+
+  /** Asks the thread to close its server; terminates it if it has not exited after 2 s. */
+  #stop(): Promise<void> {
+    const worker = this.#worker;
+    return new Promise<void>((done) => {
+      worker.ref(); // keep the process up until the server is down
+      const timer = setTimeout(() => void worker.terminate(), 2000).unref();
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        done();
+      });
+      worker.postMessage('close');
+    });
+  }
+
+  /** Reports the thread's first failure (later ones follow from it). */
+  #report(why: string, cause?: unknown): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    process.emitWarning(new StoreError(
+      `TCPStore server thread (port ${this.port}) failed: ${why}; the server is down and its clients `
+      + 'can no longer reach it', cause === undefined ? undefined : { cause },
+    ));
+  }
 }
 
 /**
