@@ -6,6 +6,11 @@
 // the fallback where the addon is not built; test/store runs the same cases against both. The wire
 // (limits, codes, the field cursor, the reply encoders) is store-wire.h.
 //
+// Memory: what a connection makes the server allocate (its input and reply buffers, its entry in the
+// connection map, a request's fields and replies, a wait's lists) may fail with std::bad_alloc; that closes
+// that connection, or refuses it at accept, and the loop serves the others. Nothing may throw out of the
+// loop: an exception that leaves the loop thread ends the whole process that hosts the server.
+//
 // Threads: the loop thread owns the sockets; everything it touches is under one mutex, which the JS
 // thread also takes for the inspection calls (get, set, stats), so a `set` from JS wakes waiters and
 // writes their replies exactly as a SET from a client does.
@@ -30,6 +35,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -101,8 +107,12 @@ class Server {
     getsockname(listenFd_, reinterpret_cast<sockaddr *>(&addr), &len);
     port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&addr)->sin6_port
                                              : reinterpret_cast<sockaddr_in *>(&addr)->sin_port);
-    watch(listenFd_, EPOLLIN, nullptr);
-    watch(wake_, EPOLLIN, reinterpret_cast<Connection *>(this));
+    if (!watch(listenFd_, EPOLLIN, nullptr) || !watch(wake_, EPOLLIN, reinterpret_cast<Connection *>(this))) {
+      int error = errno;
+      closeAll();
+      fail("epoll_ctl", error);
+    }
+    chunk_.resize(64 * 1024);  // here, where a failure throws to JS, not in the loop thread
     thread_ = std::thread([this] { loop(); });
   }
 
@@ -136,6 +146,7 @@ class Server {
  private:
   int epoll_ = -1, wake_ = -1, listenFd_ = -1, port_ = 0;
   std::thread thread_;
+  std::vector<char> chunk_;  // what one recv reads into
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;
   std::unordered_map<std::string, std::deque<std::string>> queues_;
 
@@ -176,11 +187,12 @@ class Server {
     return fd;
   }
 
-  void watch(int fd, uint32_t events, Connection *c) {
+  // false (errno set) when epoll cannot take `fd` (ENOMEM, ENOSPC: the kernel's own memory or watch limit)
+  bool watch(int fd, uint32_t events, Connection *c) {
     epoll_event ev{};
     ev.events = events;
     ev.data.ptr = c;
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+    return epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) == 0;
   }
 
   void closeAll() {
@@ -194,9 +206,9 @@ class Server {
     listenFd_ = epoll_ = wake_ = -1;
   }
 
+  // Allocates nothing of its own; what it calls catches its allocation failures (see Memory above).
   void loop() {
     epoll_event events[64];
-    std::vector<char> chunk(64 * 1024);
     for (;;) {
       int n = epoll_wait(epoll_, events, 64, -1);
       if (n < 0) {
@@ -218,7 +230,7 @@ class Server {
           // a batch stopped at the limit of replies owed goes on once the client has read
           if (!c->dead && !c->in.empty()) process(*c);
         }
-        if (!c->dead && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) receive(*c, chunk);
+        if (!c->dead && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) receive(*c);
       }
       // connections closed in this batch are freed only now: later events of the batch may name them
       for (int fd : closing_) {
@@ -235,12 +247,32 @@ class Server {
       if (fd < 0) return;
       int on = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-      auto c = std::make_unique<Connection>();
+      if (const char *refused = admit(fd)) {
+        close(fd);  // this client is refused; the next accept may fare better
+        noteError(refused);
+      }
+    }
+  }
+
+  // Enters the connection on `fd` and watches it. Returns nullptr, or why it entered nothing (memory ran
+  // out, or epoll cannot take one more socket): the caller refuses that one client.
+  const char *admit(int fd) {
+    Connection *c = nullptr;
+    try {
+      auto owned = std::make_unique<Connection>();
+      c = owned.get();
       c->fd = fd;
       c->events = EPOLLIN;
-      watch(fd, EPOLLIN, c.get());
-      connections_[fd] = std::move(c);
+      // drop() queues each connection at most once per batch: room for every one of them now, where a
+      // failure refuses this client only, so that drop() never allocates.
+      closing_.reserve(connections_.size() + 1);
+      connections_.emplace(fd, std::move(owned));
+    } catch (const std::bad_alloc &) {
+      return "out of memory accepting a connection";
     }
+    if (watch(fd, EPOLLIN, c)) return nullptr;
+    connections_.erase(fd);
+    return "epoll cannot watch a new connection (ENOMEM or ENOSPC)";
   }
 
   // Marks `c` dead (closed at the end of the batch) and drops its wait.
@@ -252,14 +284,19 @@ class Server {
     closing_.push_back(c.fd);
   }
 
-  void receive(Connection &c, std::vector<char> &chunk) {
+  void receive(Connection &c) {
     // Reads what is there, up to 1 MiB per turn so that one busy connection does not starve the rest.
     for (size_t got = 0; got < (size_t(1) << 20);) {
-      ssize_t n = recv(c.fd, chunk.data(), chunk.size(), 0);
+      ssize_t n = recv(c.fd, chunk_.data(), chunk_.size(), 0);
       if (n > 0) {
-        c.in.append(chunk.data(), size_t(n));
+        try {
+          c.in.append(chunk_.data(), size_t(n));
+        } catch (const std::bad_alloc &) {
+          // Its bytes are lost, so this connection cannot go on; the server can.
+          return refuse(c, "out of memory receiving a request");
+        }
         got += size_t(n);
-        if (size_t(n) < chunk.size()) break;
+        if (size_t(n) < chunk_.size()) break;
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
@@ -292,7 +329,7 @@ class Server {
           start = cur.pos;
         }
       } catch (const ProtocolError &error) {
-        return refuse(c, error.message);
+        return refuse(c, error.message.c_str());
       } catch (const std::bad_alloc &) {
         // One connection's request must not end the process that hosts the server.
         return refuse(c, "out of memory answering a request");
@@ -304,12 +341,24 @@ class Server {
     }
   }
 
-  // Closes `c` for a request it may not make, after the replies to the ones before it.
-  void refuse(Connection &c, const std::string &why) {
-    protocolErrors_++;
-    lastProtocolError_ = why;
+  // Closes `c` for a request it may not make, after the replies to the ones before it. Allocates nothing
+  // that may fail (it runs where memory has run out): `why` is a C string, and see noteError.
+  void refuse(Connection &c, const char *why) {
+    noteError(why);
     flush(c);
     drop(c);
+  }
+
+  // Counts a connection closed or refused for `why`, kept for stats(). When memory has run out even for
+  // copying `why`, keeps "out of memory": 13 bytes fit any std::string's capacity (15 at least), so that
+  // assignment cannot allocate, and so cannot throw.
+  void noteError(const char *why) noexcept {
+    protocolErrors_++;
+    try {
+      lastProtocolError_ = why;
+    } catch (const std::bad_alloc &) {
+      lastProtocolError_ = "out of memory";
+    }
   }
 
   // VALIDATE opens a current-dialect connection; any other first bytes are a torch 1.13 client's.
@@ -487,8 +536,11 @@ class Server {
       if (values_.count(k) == 0 && seen.insert(k).second) w->keys.push_back(k);
     }
     w->remaining = w->keys.size();
-    for (const std::string &k : w->keys) waiting_[k].push_back(w);
+    // The connection holds its waiter before any list does: should a list fail to grow, the connection
+    // is refused and dropWait takes the waiter out of the lists it got into (or a queue push could later
+    // fire it on the freed connection).
     c.waiter = w;
+    for (const std::string &k : w->keys) waiting_[k].push_back(w);
   }
 
   // Cancels `c`'s pending wait, if any.
@@ -531,7 +583,12 @@ class Server {
     cancel(w);
     Connection &c = *w->connection;
     c.waiter.reset();  // an active waiter is its connection's only one
-    putU8(c.out, kStopWaiting);
+    try {
+      putU8(c.out, kStopWaiting);
+    } catch (const std::bad_alloc &) {
+      // the waiter's connection, not the one whose request woke it (nor the JS thread's set), is closed
+      return refuse(c, "out of memory answering a wait");
+    }
     flush(c);
   }
 

@@ -1,12 +1,14 @@
 /**
  * The server under abuse: a seeded fuzz of malformed frames, clients killed in the middle of a request
- * (a child process, a raw socket destroyed mid-frame), a client that sends requests but reads no replies.
- * Each must cost only its own connection.
+ * (a child process, a raw socket destroyed mid-frame), a client that sends requests but reads no replies,
+ * memory that runs out under the native server. Each must cost only its own connection.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { createInterface } from 'node:readline';
 import { TCPStore } from '../../src/index.js';
 import { MAX_REPLY_BYTES, MAX_VALUE_BYTES } from '../../src/store/protocol.js';
 import { TCPStoreServer } from '../../src/store/server.js';
@@ -345,3 +347,97 @@ for (const [kind, listen] of STORE_SERVERS) {
     t.is(await store.add('after', 1), 1, 'the server still serves');
   });
 }
+
+/** Address space the server's process may map past what it has when the limit is set. */
+const HEADROOM_BYTES = 64 * 1024 * 1024;
+/** Each hog connection sends a SET whose 8 MiB value never completes: the server holds it all. */
+const HOG_VALUE_BYTES = MAX_VALUE_BYTES;
+/** Past this many hogs (512 MiB held) with none refused, the limit did not bite: the test fails. */
+const MAX_HOGS = 64;
+
+/** A process's mapped address space (VmSize), in bytes. */
+function addressSpace(pid: number): number {
+  const kib = /^VmSize:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (kib === undefined) throw new Error(`no VmSize in /proc/${pid}/status`);
+  return Number(kib) * 1024;
+}
+
+/** Sets the soft RLIMIT_AS of process `pid` (util-linux prlimit); `unlimited` lifts it again. */
+function limitAddressSpace(pid: number, bytes: number | 'unlimited'): void {
+  try {
+    execFileSync('prlimit', [`--pid=${pid}`, `--as=${bytes}:`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    throw new Error(`prlimit --pid=${pid} --as=${bytes}: failed (this test needs util-linux's prlimit on PATH): `
+      + `${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** A client that connects and sends a SET of HOG_VALUE_BYTES, all but its last byte. */
+function hog(port: number, i: number): net.Socket {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.on('error', () => {}); // reset by the server that refuses it: seen as 'close'
+  socket.write(Buffer.concat([VALIDATE, u8(1), str(`/hog${i}`), u64(HOG_VALUE_BYTES)]));
+  socket.write(Buffer.alloc(HOG_VALUE_BYTES - 1, 0x68));
+  return socket;
+}
+
+/** Resolves once `socket` has handed all it was given to the kernel, or has closed (a reset included). */
+async function sent(socket: net.Socket): Promise<void> {
+  while (socket.writableLength > 0 && !socket.closed) {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done).off('close', done);
+        resolve();
+      };
+      socket.on('drain', done).on('close', done);
+    });
+  }
+}
+
+test.serial('memory that runs out as the native server receives closes only the connection that needed it, ' +
+  'naming why, and the server serves another client (native server, in a process of its own under an ' +
+  'address-space limit)', async (t) => {
+  const child = spawn(process.execPath, [new URL('../fixtures/store-server-child.js', import.meta.url).pathname], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const line = async (): Promise<string> => String((await lines.next()).value);
+  const port = Number(/^port (\d+)$/.exec(await line())?.[1]);
+  const ended = (): string => (child.exitCode === null && child.signalCode === null ? '' :
+    `the server's process ended (${child.signalCode ?? `code ${child.exitCode}`}): ${stderr.trim()}`);
+
+  const healthy = await raw(port);
+  t.teardown(() => healthy.socket.destroy());
+  healthy.send(Buffer.concat([VALIDATE, u8(4), str('/n'), i64(1)]));
+  t.deepEqual(await healthy.read(8), i64(1));
+
+  // From here the server's allocations fail past HEADROOM_BYTES (and what its allocator has in hand):
+  // each hog makes it hold 8 MiB more, in that connection's input buffer, until one cannot grow.
+  limitAddressSpace(child.pid!, addressSpace(child.pid!) + HEADROOM_BYTES);
+  const hogs: net.Socket[] = [];
+  t.teardown(() => hogs.forEach((h) => h.destroy()));
+  const refused = (): net.Socket | undefined => hogs.find((h) => h.closed);
+  for (let i = 0; i < MAX_HOGS && !refused() && !ended(); i++) {
+    hogs.push(hog(port, i));
+    await sent(hogs[i]!);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200)); // a process that aborts has done so by now
+  if (ended()) return t.fail(ended());
+  limitAddressSpace(child.pid!, 'unlimited');
+  t.truthy(refused(), `no hog refused after ${hogs.length} (${hogs.length * 8} MiB)`);
+  const open = hogs.filter((h) => !h.closed).length;
+  t.true(open > 0, 'every hog was refused: the limit bit before the server held any of them');
+
+  healthy.send(Buffer.concat([u8(4), str('/n'), i64(1)]));
+  t.deepEqual(await healthy.read(16), Buffer.concat([i64(1), i64(2)]), 'the healthy client is served');
+  child.stdin!.write('stats\n');
+  const stats = JSON.parse(await line()) as { protocolErrors: number; lastProtocolError: string };
+  t.true(stats.protocolErrors >= 1, JSON.stringify(stats));
+  t.regex(stats.lastProtocolError, /^out of memory /, JSON.stringify(stats));
+  t.log(`${hogs.length} hogs, ${hogs.length - open} refused; ${JSON.stringify(stats)}`);
+  child.stdin!.end('close\n');
+  await once(child, 'exit');
+});
