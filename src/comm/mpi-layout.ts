@@ -8,7 +8,8 @@ import { ErrorCodes, MultirankError } from '../errors.js';
 import { MPI_WORLD } from '../native/mpi.js';
 import { fromTypedArray } from '../tensor/factory.js';
 import type { MpiContext } from './mpi.js';
-import type { DeviceCommunicator, GroupSpec } from './types.js';
+import type { ThreadsCommunicator } from './threads/communicator.js';
+import type { GroupSpec } from './types.js';
 
 export class GroupLayout {
   /** MPI world ranks of the processes the group spans, in the order of their first member. */
@@ -70,7 +71,7 @@ export class GroupLayout {
  * tells concurrent creations apart), which the leader makes and tells its process.
  */
 export function openGroup(ctx: MpiContext, group: GroupSpec, layout: GroupLayout, tag: number):
-  { local: DeviceCommunicator | undefined; handle: number } {
+  { local: ThreadsCommunicator | undefined; handle: number } {
   const { ranks, name, timeoutMs } = group;
   const locals = layout.localMembers.map((m) => ranks[m]!);
   if (locals.length > 1 && ctx.local === undefined) {

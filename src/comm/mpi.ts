@@ -33,6 +33,8 @@ import { divideAsAvg } from '../tensor/ops.js';
 import { GroupLayout, openGroup } from './mpi-layout.js';
 import { encodeMessage, largestGroup, messageBytes, messageTag, p2pTag } from './mpi-message.js';
 import { ProcessOps, type ProcessOpsContext } from './mpi-process-ops.js';
+import type { ThreadsCommunicator } from './threads/communicator.js';
+import { INLINE_BYTES } from './threads/group-block.js';
 import { hashString } from './threads/job-control.js';
 import type {
   CallDescriptor, CallOptions, CommCapabilities, DeviceCommunicator, GroupSpec, OutOptions, Received,
@@ -52,7 +54,7 @@ export interface MpiContext extends ProcessOpsContext {
    * A shared-memory communicator over the members of `group` (world ranks, group order) in this process:
    * a group of its own at each call, even when an earlier group had the same members here.
    */
-  local?(group: GroupSpec): DeviceCommunicator;
+  local?(group: GroupSpec): ThreadsCommunicator;
 }
 
 /** Sends to one peer in another process that may be on their way before `send` waits. */
@@ -95,7 +97,7 @@ export class MpiCommunicator implements DeviceCommunicator {
   readonly #group: GroupSpec;
   readonly #layout: GroupLayout;
   /** The members in this process (shared memory); undefined when this member is alone in its process. */
-  readonly #local: DeviceCommunicator | undefined;
+  readonly #local: ThreadsCommunicator | undefined;
   readonly #ops: ProcessOps;
   /** The job's abort word: the polling receives check it on every round, as every wait does. */
   readonly #abort: AbortWord | undefined;
@@ -155,12 +157,20 @@ export class MpiCommunicator implements DeviceCommunicator {
       return;
     }
     const fold = effective === 'avg' ? 'sum' : effective;
-    const partial = this.#local === undefined ? t : this.#local.reduce(t, 0, fold, { timeoutMs });
-    if (this.#layout.leader) {
-      const opCode = REDUCE_OP_CODES[fold];
-      this.#ops.allReduce(partial.bytes(), out.bytes(), t.numel, t.itemBytes, code, opCode, timeoutMs, call);
+    const opCode = REDUCE_OP_CODES[fold];
+    const local = this.#local;
+    if (local !== undefined && t.byteLength <= INLINE_BYTES) {
+      // One arrival per member: the leader folds, runs the MPI step, and its members wait for that only.
+      local.reduceAtLeader(t, fold, out, (result) => {
+        this.#ops.allReduce(result.bytes(), result.bytes(), t.numel, t.itemBytes, code, opCode, timeoutMs, call);
+      }, { timeoutMs });
+    } else {
+      const partial = local === undefined ? t : local.reduce(t, 0, fold, { timeoutMs });
+      if (this.#layout.leader) {
+        this.#ops.allReduce(partial.bytes(), out.bytes(), t.numel, t.itemBytes, code, opCode, timeoutMs, call);
+      }
+      local?.broadcast(out, 0, { timeoutMs });
     }
-    this.#local?.broadcast(out, 0, { timeoutMs });
     if (effective === 'avg') divideAsAvg(out.dtype, out.data, this.worldSize);
   }
 

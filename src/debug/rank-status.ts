@@ -47,7 +47,7 @@ export const OPS = [
   'broadcastObject', 'broadcastTensorDict', 'scatter', 'allReduceCoalesced', 'allGatherCoalesced', 'scatterObjectList',
 ] as const;
 export type OpName = (typeof OPS)[number];
-export const PHASES = ['arrive', 'finish', 'send', 'recv', 'create'] as const;
+export const PHASES = ['arrive', 'finish', 'send', 'recv', 'create', 'result'] as const;
 export type Phase = (typeof PHASES)[number];
 export const ENTRY_STATES = ['started', 'completed', 'failed'] as const;
 

@@ -31,9 +31,9 @@ export function describeRank(control: JobView, s: RankSnapshot, waited = ''): st
     const what = s.op === 'send' ? `send to rank ${s.peer} (its mailbox is full)` : `recv from rank ${s.peer}`;
     return `${blocked} ${what}${site}`;
   }
-  const phase = s.phase === 'finish' ? 'finish' : 'arrive';
-  const { ranks, missing } = control.groupWait(s.groupOffset, s.seq, phase);
-  const verb = phase === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
+  const { ranks, missing } = control.groupWait(s.groupOffset, s.seq, slotPhase(s));
+  const verb = s.phase === 'result' ? 'to give its result'
+    : slotPhase(s) === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
   return `${blocked} ${s.op ?? 'a collective'} (call #${s.seq}) of group ${groupLabel(s.groupName, ranks)}, ` +
     `waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${verb}${site}`;
 }
@@ -42,7 +42,16 @@ export function describeRank(control: JobView, s: RankSnapshot, waited = ''): st
 export function waitedFor(control: JobView, s: RankSnapshot): number[] {
   if (s.state !== 'BLOCKED' || (s.op === undefined && s.waitText !== '')) return [];
   if (s.op === 'send' || s.op === 'recv') return s.peer >= 0 ? [s.peer] : [];
-  return control.groupWait(s.groupOffset, s.seq, s.phase === 'finish' ? 'finish' : 'arrive').missing;
+  return control.groupWait(s.groupOffset, s.seq, slotPhase(s)).missing;
+}
+
+/**
+ * Which slot word of the group's members a blocked rank's phase waits on: the finish word also for a
+ * wait for a member's result (the member that gives it sets its finish word then; the waiters set theirs
+ * before they wait), else the arrival word.
+ */
+function slotPhase(s: RankSnapshot): 'arrive' | 'finish' {
+  return s.phase === 'finish' || s.phase === 'result' ? 'finish' : 'arrive';
 }
 
 export class Watchdog {
@@ -73,8 +82,7 @@ export class Watchdog {
   /** A collective wait whose group has every member past the call: the rank is about to run. */
   #released(s: RankSnapshot): boolean {
     if (s.state !== 'BLOCKED' || s.op === undefined || s.op === 'send' || s.op === 'recv') return false;
-    const phase = s.phase === 'finish' ? 'finish' : 'arrive';
-    const { ranks, missing } = this.#control.groupWait(s.groupOffset, s.seq, phase);
+    const { ranks, missing } = this.#control.groupWait(s.groupOffset, s.seq, slotPhase(s));
     return ranks.length > 0 && missing.length === 0;
   }
 

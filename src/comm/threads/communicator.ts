@@ -187,6 +187,18 @@ export class ThreadsCommunicator implements CpuCommunicator {
     return this.#reduce(t, dst, op, o?.out);
   }
 
+  /**
+   * The shared-memory half of the mpi backend's small reductions (inputs up to INLINE_BYTES), with one
+   * arrival per member: member 0 folds every member's `t` (in member order) into its `out`, `step(out)`
+   * turns that into the result in place (the step between processes), and every other member, which
+   * waits for nothing but that result, copies it into its `out` (which may be `t`). Not fingerprinted in
+   * band: the mpi backend agrees on its calls first.
+   */
+  reduceAtLeader(t: Tensor, op: ReduceOp, out: Tensor, step: (result: Tensor) => void, o?: CallOptions): void {
+    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#reduceAtLeader(t, op, out, step));
+    return this.#reduceAtLeader(t, op, out, step);
+  }
+
   allToAll(t: Tensor, scatterDim: number, gatherDim: number, o?: OutOptions): Tensor {
     if (o?.timeoutMs !== undefined) {
       return this.#timed(o.timeoutMs, () => this.#allToAll(t, scatterDim, gatherDim, o.out));
@@ -350,6 +362,38 @@ export class ThreadsCommunicator implements CpuCommunicator {
     if (out === undefined) return t;
     this.#io.deliver(out, outAt);
     return out;
+  }
+
+  #reduceAtLeader(t: Tensor, op: ReduceOp, out: Tensor, step: (result: Tensor) => void): void {
+    if (t.byteLength > INLINE_BYTES) {
+      throw new RangeError(`reduceAtLeader takes inputs of up to ${INLINE_BYTES} bytes, got ${t.byteLength}`);
+    }
+    const code = this.#reduceCodes(t, op);
+    const seq = this.#begin({ op: 'reduce', tensor: t, root: 0, reduceOp: op }, 0);
+    const block = this.#block;
+    this.#io.fromTensor(block.inlineOffset(this.rankInGroup, seq), t);
+    if (this.rankInGroup !== 0) {
+      block.arriveOnly(seq);
+      block.awaitResult(seq, 0, 'reduce');
+      this.#io.toTensor(out, 0, block.inlineOffset(0, seq), out.byteLength);
+      return;
+    }
+    block.arrive(seq, 'reduce');
+    const dst = this.#io.target(out, this.#scratchOut);
+    const src0 = block.inlineOffset(0, seq);
+    this.#ctx.kernels.reduceStrided(
+      (code >> 4) & 15, code & 15, dst, this.#table.byteOffset, src0, INLINE_MEMBER_STRIDE, this.worldSize, t.numel, 0,
+    );
+    this.#io.deliver(out, dst);
+    try {
+      step(out);
+    } catch (error) {
+      block.fail(error, 'reduce', seq); // a timeout leaves the members waiting: they fail now, naming it
+      throw error;
+    }
+    // The result goes where this member's input was (read above; nobody else reads it in this call).
+    this.#io.fromTensor(src0, out);
+    block.publishResult(seq);
   }
 
   #allToAll(t: Tensor, scatterDim: number, gatherDim: number, given?: Tensor): Tensor {

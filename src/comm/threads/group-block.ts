@@ -24,6 +24,9 @@
  *           The reset happens before the release, and no member can add for seq+1 before it saw the release,
  *           so the counter is never shared between two collectives.
  *   finish: the same on doneCount/doneGen, after a member has stopped touching its peers' buffers.
+ * A reduction at one member (the mpi backend's small hierarchical calls) has one arrival and a result:
+ * the other members arrive without waiting (`arriveOnly`), the reducing member waits for every arrival,
+ * computes, and stores doneGen = seq (`publishResult`), which the others wait for (`awaitResult`).
  * Inline data of collective seq lives in parity seq & 1. A member writes parity p again at seq + 2, which it
  * reaches only after every member arrived at seq + 1, i.e. after every member finished reading seq.
  */
@@ -115,6 +118,8 @@ export class GroupBlock {
   #phase = 'arrive';
   #what = '';
   #marked = false;
+  /** The member whose result `awaitResult` waits for. */
+  #publisher = 0;
   readonly #reached = (value: number): boolean => ((value - this.#target) | 0) >= 0;
   readonly #wait: WaitOptions;
   readonly #record: RankRecord;
@@ -225,7 +230,7 @@ export class GroupBlock {
   #markBlocked(): void {
     if (this.#marked) return;
     this.#marked = true;
-    const phase = this.#phase === 'arrive' ? 'arrive' : 'finish';
+    const phase = this.#phase === 'arrive' || this.#phase === 'result' ? this.#phase : 'finish';
     this.#record.markBlocked((this.#what || 'barrier') as OpName, phase, this.byteOffset, this.#target, -1, this.#name);
   }
 
@@ -277,15 +282,56 @@ export class GroupBlock {
     this.#phaseBarrier(W_DONE_COUNT, W_DONE_GEN, seq, 'finish', what);
   }
 
+  /**
+   * Phase 1 without its wait, for a member that next waits for `awaitResult(seq)` only (`publishResult`'s
+   * member does the arrival's wait). The counter stays private to one call: this member adds for seq + 1
+   * only after it saw the result of seq, which was published after the arrival of seq was released.
+   */
+  arriveOnly(seq: number): void {
+    this.words[this.slot(this.rankInGroup, SLOT.SEQ)] = seq;
+    this.check();
+    this.#count(W_ARRIVE_COUNT, W_ARRIVE_GEN, seq);
+  }
+
+  /**
+   * Releases the members waiting in `awaitResult(seq)`: this member's result of `seq` is in place. Its
+   * generation word is the finish phase's, which no call of this member waits on for `seq` or earlier.
+   */
+  publishResult(seq: number): void {
+    const w = this.words;
+    w[this.slot(this.rankInGroup, SLOT.DONE_SEQ)] = seq;
+    Atomics.store(w, W_DONE_GEN, seq);
+    if (Atomics.load(w, W_SLEEPERS) > 0) Atomics.notify(w, W_DONE_GEN);
+  }
+
+  /**
+   * Waits until `member` published its result of call `seq` (`publishResult`). This member's part is done
+   * before it waits (its finish word says so), so that a deadlock report names the publisher only.
+   */
+  awaitResult(seq: number, member: number, what: string): void {
+    this.words[this.slot(this.rankInGroup, SLOT.DONE_SEQ)] = seq;
+    this.#publisher = member;
+    this.#await(W_DONE_GEN, seq, 'result', what);
+  }
+
+  /** Adds this member to the phase's count; the member that completes it releases the phase. */
+  #count(countWord: number, genWord: number, seq: number): boolean {
+    const w = this.words;
+    if (Atomics.add(w, countWord, 1) + 1 !== this.size) return false;
+    Atomics.store(w, countWord, 0);
+    Atomics.store(w, genWord, seq);
+    if (Atomics.load(w, W_SLEEPERS) > 0) Atomics.notify(w, genWord);
+    return true;
+  }
+
   #phaseBarrier(countWord: number, genWord: number, seq: number, phase: string, what: string): void {
     this.check(); // also when this member would arrive last: a peer's abandoned arrival must not complete it
+    if (!this.#count(countWord, genWord, seq)) this.#await(genWord, seq, phase, what);
+  }
+
+  /** Waits until `genWord` reaches `seq` (a phase of call `seq` released), marking this member blocked if long. */
+  #await(genWord: number, seq: number, phase: string, what: string): void {
     const w = this.words;
-    if (Atomics.add(w, countWord, 1) + 1 === this.size) {
-      Atomics.store(w, countWord, 0);
-      Atomics.store(w, genWord, seq);
-      if (Atomics.load(w, W_SLEEPERS) > 0) Atomics.notify(w, genWord);
-      return;
-    }
     this.#target = seq;
     this.#phase = phase;
     this.#what = what;
@@ -304,6 +350,10 @@ export class GroupBlock {
   }
 
   #describeWait(): string {
+    if (this.#phase === 'result') {
+      return `Rank ${this.ranks[this.rankInGroup]} timed out in ${this.#what} (call #${this.#target} of group ` +
+        `${this.label}) waiting for rank ${this.ranks[this.#publisher]} to give its result`;
+    }
     const missing = waitingFor(
       this.words, this.layout.slotsWord, this.size, this.#target, this.#phase === 'arrive' ? 'arrive' : 'finish',
     );

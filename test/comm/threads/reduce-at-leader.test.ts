@@ -1,0 +1,52 @@
+/**
+ * ThreadsCommunicator.reduceAtLeader, the shared-memory half of the mpi backend's small hierarchical
+ * reductions: member 0 folds every member's input, a step turns the fold into the result, and the other
+ * members wait for that result only (one arrival each). Checked against the plain-JS reference on every
+ * dtype and op, at 2, 3 and 8 ranks; and its two failures: a member 0 that never comes, and a step that
+ * times out.
+ */
+import test from 'ava';
+import { withRanks } from '../../../src/testing/index.js';
+import { quietFailures } from '../../helpers/quiet-failures.js';
+
+quietFailures();
+
+const fixture = new URL('../../fixtures/reduce-at-leader.js', import.meta.url);
+
+for (const ranks of [2, 3, 8]) {
+  test(`${ranks} ranks: every dtype x op, in place and not, between other collectives, matches the reference`, async (t) => {
+    const problems = await withRanks<string[]>(ranks, { module: fixture, exportName: 'values' });
+    problems.forEach((p, rank) => t.deepEqual(p, [], `rank ${rank}`));
+  });
+}
+
+test('a member 0 that never calls: the others time out naming it as the member whose result they wait for', async (t) => {
+  const got = await withRanks<string>(3, { module: fixture, exportName: 'leaderAbsent' });
+  t.is(got[0], 'absent');
+  // The first to time out says why; the group's failure then ends the other's wait, naming that one.
+  const own = (rank: number): RegExp => new RegExp(`^TimeoutError: Rank ${rank} timed out in reduce \\(call #1 of group ` +
+    'g \\[0, 1, 2\\]\\) waiting for rank 0 to give its result \\(waited \\d+ ms, timeout 1000 ms; ');
+  const latched = (rank: number): string => `TimeoutError: Group g [0, 1, 2] failed: rank ${rank} timed out in reduce ` +
+    '(call #1) and left it, so the members are out of step: every later call on the group fails';
+  const first = own(1).test(got[1]!) ? 1 : 2;
+  t.regex(got[first]!, own(first));
+  t.true(own(3 - first).test(got[3 - first]!) || got[3 - first] === latched(first), String(got[3 - first]));
+});
+
+test('a member 0 that returned: the deadlock report names it as the member whose result the others wait for', async (t) => {
+  const error = await t.throwsAsync(withRanks(3, { module: fixture, exportName: 'leaderAbsent' }, { args: 'returns' }));
+  t.regex(error!.message, /rank 0: returned from its entry function/);
+  for (const rank of [1, 2]) {
+    t.regex(error!.message, new RegExp(`rank ${rank}: blocked in reduce \\(call #1\\) of group g \\[0, 1, 2\\], ` +
+      'waiting for rank 0 to give its result'));
+  }
+});
+
+test('a step that times out on member 0: the others fail at once with the group\'s failure naming it', async (t) => {
+  const got = await withRanks<string>(3, { module: fixture, exportName: 'stepTimesOut' });
+  t.is(got[0], 'TimeoutError: the step between processes timed out');
+  for (const rank of [1, 2]) {
+    t.is(got[rank], 'TimeoutError: Group g [0, 1, 2] failed: rank 0 timed out in reduce (call #1) and left it, so ' +
+      'the members are out of step: every later call on the group fails');
+  }
+});
