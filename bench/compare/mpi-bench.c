@@ -7,7 +7,9 @@
  * allToAll move count/ranks elements per peer). Data are float32 (sum); after timing, one checked call
  * on integer-valued data counts the wrong elements over all ranks (`nwrong`).
  *
- *   mpirun -np N mpi-bench OP MINBYTES MAXBYTES FACTOR ITERS WARMUP
+ *   mpirun -np N mpi-bench OP MINBYTES MAXBYTES FACTOR ITERS WARMUP [WARMUP_BYTES]
+ *   (a size gets at least WARMUP_BYTES / size untimed calls when that is more than WARMUP: the first sizes
+ *   of a sweep of large messages then warm up as long as a sweep of small ones)
  *   OP: allReduce allGather reduceScatter broadcast reduce allToAll sendRecv barrier
  *
  * Built by bench/compare/compare.ts with `mpicc -O2`.
@@ -119,14 +121,15 @@ int main(int argc, char **argv) {
   Bench b = {0};
   MPI_Comm_rank(MPI_COMM_WORLD, &b.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &b.ranks);
-  if (argc != 7) {
-    if (b.rank == 0) fprintf(stderr, "usage: mpi-bench OP MINBYTES MAXBYTES FACTOR ITERS WARMUP\n");
+  if (argc != 7 && argc != 8) {
+    if (b.rank == 0) fprintf(stderr, "usage: mpi-bench OP MINBYTES MAXBYTES FACTOR ITERS WARMUP [WARMUP_BYTES]\n");
     MPI_Abort(MPI_COMM_WORLD, 2);
   }
   b.op = -1;
   for (int i = 0; i < OPS; i++) if (strcmp(argv[1], NAMES[i]) == 0) b.op = i;
   size_t minBytes = strtoull(argv[2], NULL, 10), maxBytes = strtoull(argv[3], NULL, 10), factor = strtoull(argv[4], NULL, 10);
   int iters = atoi(argv[5]), warmup = atoi(argv[6]);
+  size_t warmupBytes = argc == 8 ? strtoull(argv[7], NULL, 10) : 0;
   if (b.op < 0 || minBytes < 1 || maxBytes < minBytes || factor < 2 || iters < 1 || warmup < 0) {
     if (b.rank == 0) fprintf(stderr, "mpi-bench: bad arguments (op %s, sizes %s..%s, factor %s, iters %s, warmup %s)\n", argv[1], argv[2], argv[3], argv[4], argv[5], argv[6]);
     MPI_Abort(MPI_COMM_WORLD, 2);
@@ -135,7 +138,8 @@ int main(int argc, char **argv) {
   memset(b.out, 0, maxBytes);
   double *times = malloc(iters * sizeof(double)), *slowest = malloc(iters * sizeof(double));
   for (size_t bytes = minBytes; bytes <= maxBytes; bytes *= factor) {
-    measure(&b, bytes, iters, warmup, times, slowest);
+    size_t byBytes = (warmupBytes + bytes - 1) / bytes;
+    measure(&b, bytes, iters, byBytes > (size_t)warmup ? (int)byBytes : warmup, times, slowest);
     if (b.op == BARRIER) break;
   }
   free(times);

@@ -7,13 +7,18 @@
  *   4 B .. 64 MiB.
  * Both sides measure alike (mpi-bench.c's way: every rank times each call, the slowest rank per iteration,
  * the median); small sizes run `--iters` iterations after `--warmup` untimed ones, sizes from 1 MiB
- * `--big-iters` after iters / 8. Both sides get the same counts; the default warm-up is long (5000) because
- * our ranks' JavaScript reaches its optimised code only after some thousands of calls in a fresh process,
- * which the first size of a sweep would otherwise carry. Prints a Markdown table (median over rounds of
+ * `--big-iters` after max(2, iters / 8) untimed ones, and at least 128 MiB of them. Both sides get the same counts; the
+ * warm-up is long because our ranks' JavaScript reaches its optimised code only after some thousands of
+ * calls in a fresh process, which the first size of a sweep would otherwise carry (1 MiB took 2.0-2.8x
+ * Open MPI's time after 2 untimed calls, 0.6-0.8x after 100). Prints a Markdown table (median over rounds of
  * the per-run medians, busbw = size / time x 2 (n - 1) / n) with the load average before and after, and
  * writes every run's lines to `--json`.
  *
- *   node dist/bench/compare/mpi-compare.js [--rounds 3] [--iters 1000] [--warmup 5000] [--big-iters 6] [--json out.json]
+ * Our processes get Open MPI's default placement, as its own do (one core each on this 2-core machine), or
+ * with `--bind none` every core each.
+ *
+ *   node dist/bench/compare/mpi-compare.js [--rounds 3] [--iters 1000] [--warmup 5000] [--big-iters 6]
+ *     [--bind default|none] [--json out.json]
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -29,12 +34,16 @@ interface Config { name: string; ranks: number; run: (min: number, max: number, 
 const { values: v } = parseArgs({
   options: {
     rounds: { type: 'string' }, iters: { type: 'string' }, warmup: { type: 'string' }, 'big-iters': { type: 'string' },
-    json: { type: 'string' },
+    json: { type: 'string' }, bind: { type: 'string' },
     max: { type: 'string' },
   },
 });
 const rounds = Number(v.rounds ?? 3), iters = Number(v.iters ?? 1000), bigIters = Number(v['big-iters'] ?? 6);
 const warmup = Number(v.warmup ?? 5000);
+// How our processes are placed: Open MPI's default (as its own processes: one core each while there are
+// cores enough) or `--bind-to none` (every process on every core).
+const bind = v.bind ?? 'default';
+if (bind !== 'default' && bind !== 'none') throw new Error(`--bind must be default or none, got ${JSON.stringify(bind)}`);
 const maxBytes = Number(v.max ?? 64 << 20);
 const BIG = 1 << 20;
 const root = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
@@ -46,12 +55,13 @@ const mpirun = (np: number, extra: string[], argv: string[]): Line[] =>
   lines(execFileSync('mpirun', [...root, '--oversubscribe', ...extra, '-np', String(np), ...argv], {
     encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'],
   }));
-const sweep = (min: number, max: number, it: number): string[] =>
-  [String(min), String(max), '4', String(it), String(max < BIG ? warmup : Math.max(2, it >> 3))];
+// Large sizes run in processes of their own too: the first of them gets WARMUP_BYTES of untimed calls
+// (128 at 1 MiB), which warms our ranks' code, and the later ones at least 2.
+const sweep = (min: number, max: number, it: number): string[] => [String(min), String(max), '4', String(it),
+  ...(max < BIG ? [String(warmup)] : [String(Math.max(2, it >> 3)), String(128 << 20)])];
 const plainMpi = (np: number): Config['run'] => (min, max, it) => mpirun(np, [], [mpiBench, 'allReduce', ...sweep(min, max, it)]);
-// Our processes hold rank threads: every process may use every core.
 const multirankMpi = (threads: number): Config['run'] => (min, max, it) =>
-  mpirun(2, ['--bind-to', 'none'], [process.execPath, ours, String(threads), ...sweep(min, max, it)]);
+  mpirun(2, bind === 'none' ? ['--bind-to', 'none'] : [], [process.execPath, ours, String(threads), ...sweep(min, max, it)]);
 
 const pairs: { title: string; sizes: number[]; configs: Config[] }[] = [
   {
@@ -97,7 +107,8 @@ const human = (b: number): string => (b >= 1 << 20 ? `${b / (1 << 20)} MiB` : b 
 const out: string[] = [];
 const load = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' / ');
 out.push(`load average (1 / 5 / 15 min): ${load(loadBefore)} before, ${load(loadAfter)} after; ${rounds} rounds, ` +
-  `${iters} iterations below 1 MiB after ${warmup} untimed, ${bigIters} from 1 MiB`);
+  `${iters} iterations below 1 MiB after ${warmup} untimed, ${bigIters} from 1 MiB; our processes: ` +
+  `${bind === 'none' ? '--bind-to none' : "Open MPI's default binding"}`);
 for (const pair of pairs) {
   const [a, b] = pair.configs as [Config, Config];
   out.push('', `**${pair.title}** (allReduce, float32 sum; median of ${rounds} interleaved runs)`, '',

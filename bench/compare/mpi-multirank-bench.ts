@@ -6,7 +6,8 @@
  * (each rank times each call), the slowest rank's time per iteration (a max allReduce), its median; one
  * checked call on integer-valued data counts the wrong elements. Process 0 prints mpi-bench's JSON lines.
  *
- *   mpirun -np P node mpi-multirank-bench.js T MINBYTES MAXBYTES FACTOR ITERS WARMUP
+ *   mpirun -np P node mpi-multirank-bench.js T MINBYTES MAXBYTES FACTOR ITERS WARMUP [WARMUP_BYTES]
+ *   (as mpi-bench.c: a size gets at least WARMUP_BYTES / size untimed calls)
  */
 import { isMainThread } from 'node:worker_threads';
 import { MpiCommunicator, type MpiContext } from '../../src/comm/mpi.js';
@@ -25,6 +26,7 @@ interface Args {
   sizes: number[];
   iters: number;
   warmup: number;
+  warmupBytes: number;
 }
 
 /** Integer-valued input of `rank` at `i` (mpi-bench.c's): sums stay exact in float32. */
@@ -39,7 +41,8 @@ function measure(comm: MpiCommunicator, ctx: MpiContext, rank: number, ranks: nu
     const data = input.data as Float32Array;
     for (let i = 0; i < count; i++) data[i] = value(rank, i);
     comm.barrier();
-    for (let i = 0; i < a.warmup; i++) comm.allReduce(input, 'sum', { out });
+    const warmup = Math.max(a.warmup, Math.ceil(a.warmupBytes / (count * 4)));
+    for (let i = 0; i < warmup; i++) comm.allReduce(input, 'sum', { out });
     const times = empty([a.iters], { dtype: 'float64' });
     const t = times.data as Float64Array;
     for (let i = 0; i < a.iters; i++) {
@@ -87,12 +90,12 @@ export default function rankMain({ rank: local, args }: { rank: number; args: Ar
 }
 
 async function main(): Promise<void> {
-  const [threadsArg, min, max, factor, iters, warmup] = process.argv.slice(2).map(Number) as number[];
+  const [threadsArg, min, max, factor, iters, warmup, warmupBytes = 0] = process.argv.slice(2).map(Number) as number[];
   const mpi = mpiBinding();
   const world = mpi.init();
   const sizes: number[] = [];
   for (let s = min!; s <= max!; s *= factor!) sizes.push(s);
-  const args: Args = { process: world.rank, processes: world.size, threads: threadsArg!, sizes, iters: iters!, warmup: warmup! };
+  const args: Args = { process: world.rank, processes: world.size, threads: threadsArg!, sizes, iters: iters!, warmup: warmup!, warmupBytes };
   let lines: string[];
   if (args.threads === 1) {
     const arena = Arena.create({ initialBytes: 4 * max! + (16 << 20) });

@@ -5,17 +5,30 @@
  * backend. The exit code is mpirun's (128 + the signal's number when mpirun itself was killed).
  *
  * Uneven blocks (N not a multiple of P) use mpirun's MPMD form: `-np 2 ... -n 4 : -np 1 ... -n 3`, the
- * larger blocks first (as `--procs` places them). More processes than cores is allowed
- * (--oversubscribe), and every process may use every core (--bind-to none: its ranks are threads). As
+ * larger blocks first (as `--procs` places them). Each process gets its own share of the cores (`placement`);
+ * more processes than cores is allowed (--oversubscribe), and then every process may use every core. As
  * root, Open MPI's OMPI_ALLOW_RUN_AS_ROOT pair is set.
  */
 import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
+import { availableParallelism, constants } from 'node:os';
 import { blockSizes, cliEntry } from './run-agent.js';
 import type { CommandOutput } from './main.js';
 
+/**
+ * Where mpirun puts `procs` processes on a machine of `cpus` hardware threads: while each can have cpus / procs
+ * of its own, bound to them (as Open MPI binds one process per core by default). A process's rank
+ * threads then take turns on its own cores, where they meet through shared memory, and the leaders' MPI
+ * step finds the other processes' leaders running on theirs: on 2 cores, a 2 x 4 allReduce of 16 B - 1 KiB
+ * took 28-31 µs bound against 44-65 µs unbound (docs/BENCHMARKS.md). With more processes than hardware
+ * threads, none is bound.
+ */
+export function placement(procs: number, cpus: number = availableParallelism()): string[] {
+  if (procs > cpus) return ['--bind-to', 'none'];
+  return ['--use-hwthread-cpus', '--map-by', `slot:PE=${Math.floor(cpus / procs)}`, '--bind-to', 'hwthread'];
+}
+
 /** The command line of mpirun for `ranks` ranks in `procs` processes, each running `workerArgv`. */
-export function mpirunArgv(ranks: number, procs: number, workerArgv: readonly string[]): string[] {
+export function mpirunArgv(ranks: number, procs: number, workerArgv: readonly string[], cpus?: number): string[] {
   const sizes = blockSizes(ranks, procs);
   const apps: string[][] = [];
   for (const size of new Set(sizes)) {
@@ -23,7 +36,7 @@ export function mpirunArgv(ranks: number, procs: number, workerArgv: readonly st
     const worker = [process.execPath, ...process.execArgv, cliEntry(), 'run', '-n', String(size), ...workerArgv];
     apps.push(['-np', String(count), ...worker]);
   }
-  return ['--oversubscribe', '--bind-to', 'none', ...apps.flatMap((app, i) => (i === 0 ? app : [':', ...app]))];
+  return ['--oversubscribe', ...placement(procs, cpus), ...apps.flatMap((app, i) => (i === 0 ? app : [':', ...app]))];
 }
 
 /** Runs the job under mpirun; resolves with mpirun's exit code. */

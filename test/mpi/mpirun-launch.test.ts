@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mpirunFlags, mpirunMissing } from '../helpers/mpirun.js';
+import { mpirunArgv, placement } from '../../src/cli/run-mpirun.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const fixture = fileURLToPath(new URL('../fixtures/mpi-run.js', import.meta.url));
@@ -163,6 +164,15 @@ mpiTest('processes that met through the store (--procs without --backend mpi): t
   t.is(r.code, 1);
   t.regex(r.stderr, /The "mpi" backend is unavailable: not connecting this job's processes: it runs only where mpirun started them/);
   t.regex(r.stderr, /met through the job's store/);
+});
+
+test('--procs P --backend mpi places each process on its own share of the hardware threads while there are enough', (t) => {
+  t.deepEqual(placement(2, 2), ['--use-hwthread-cpus', '--map-by', 'slot:PE=1', '--bind-to', 'hwthread']);
+  t.deepEqual(placement(3, 16), ['--use-hwthread-cpus', '--map-by', 'slot:PE=5', '--bind-to', 'hwthread']);
+  t.deepEqual(placement(3, 2), ['--bind-to', 'none']);
+  const argv = mpirunArgv(5, 2, ['rank.js'], 4);
+  t.deepEqual(argv.slice(0, 6), ['--oversubscribe', '--use-hwthread-cpus', '--map-by', 'slot:PE=2', '--bind-to', 'hwthread']);
+  t.deepEqual(argv.filter((a) => a === '-np' || a === ':'), ['-np', ':', '-np']);
 });
 
 test('--backend mpi: usage errors name the flag', async (t) => {
