@@ -32,10 +32,18 @@ export function describeRank(control: JobView, s: RankSnapshot, waited = ''): st
     return `${blocked} ${what}${site}`;
   }
   const { ranks, missing } = control.groupWait(s.groupOffset, s.seq, slotPhase(s));
-  const verb = s.phase === 'result' ? 'to give its result'
-    : slotPhase(s) === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
-  return `${blocked} ${s.op ?? 'a collective'} (call #${s.seq}) of group ${groupLabel(s.groupName, ranks)}, ` +
-    `waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${verb}${site}`;
+  const call = `${blocked} ${s.op ?? 'a collective'} (call #${s.seq}) of group ${groupLabel(s.groupName, ranks)}`;
+  if (s.phase === 'result') {
+    // The result comes from the group's first member, once every member arrived.
+    const missing = control.groupWait(s.groupOffset, s.seq, 'arrive').missing;
+    const late = missing.filter((r) => r !== ranks[0]);
+    const verb = missing.includes(ranks[0]!) ? 'to arrive and give its result' : 'to give its result';
+    return `${call}, waiting for rank ${ranks[0]} ${verb}` +
+      (late.length === 0 ? '' : `, which waits for rank${late.length === 1 ? '' : 's'} ${late.join(', ')} to arrive`) +
+      site;
+  }
+  const verb = slotPhase(s) === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
+  return `${call}, waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${verb}${site}`;
 }
 
 /** The ranks a blocked rank waits for, where its record says (a wait told by its text says it in words). */

@@ -133,7 +133,8 @@ test('no server: connecting fails at the deadline with the address; a port taken
   const start = performance.now();
   const error = await t.throwsAsync(TCPStore.create({ host: HOST, port, timeoutMs: 300 }), { name: 'StoreError' });
   t.true(performance.now() - start >= 250);
-  t.regex(error!.message, new RegExp(`127\\.0\\.0\\.1:${port}.*could not connect.*ECONNREFUSED`));
+  // Refused at once on a quiet machine; on a loaded one the attempt may still be pending at the deadline.
+  t.regex(error!.message, new RegExp(`127\\.0\\.0\\.1:${port}.*could not connect.*(ECONNREFUSED|ETIMEDOUT)`));
   const holder = await TCPStoreServer.listen({ host: HOST });
   t.teardown(() => holder.close());
   // Each server that a master can run: native, the TypeScript one on its thread, and in this thread.

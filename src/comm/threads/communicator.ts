@@ -378,8 +378,9 @@ export class ThreadsCommunicator implements CpuCommunicator {
       this.#io.toTensor(out, 0, block.inlineOffset(0, seq), out.byteLength);
       return;
     }
-    block.arrive(seq, 'reduce');
+    // Before the arrival: from it to the publish, nothing but the step may throw (the others would wait).
     const dst = this.#io.target(out, this.#scratchOut);
+    block.arrive(seq, 'reduce');
     const src0 = block.inlineOffset(0, seq);
     this.#ctx.kernels.reduceStrided(
       (code >> 4) & 15, code & 15, dst, this.#table.byteOffset, src0, INLINE_MEMBER_STRIDE, this.worldSize, t.numel, 0,
@@ -393,6 +394,7 @@ export class ThreadsCommunicator implements CpuCommunicator {
     }
     // The result goes where this member's input was (read above; nobody else reads it in this call).
     this.#io.fromTensor(src0, out);
+    block.check(); // a member that timed out meanwhile failed the group: this call fails here too
     block.publishResult(seq);
   }
 

@@ -306,12 +306,20 @@ export class GroupBlock {
 
   /**
    * Waits until `member` published its result of call `seq` (`publishResult`). This member's part is done
-   * before it waits (its finish word says so), so that a deadlock report names the publisher only.
+   * before it waits (its finish word says so), so that a deadlock report names only the publisher and the
+   * members it still waits for. The wait may take twice the deadline: `member` has one for the arrivals
+   * and one for its step, and this one wait covers both.
    */
   awaitResult(seq: number, member: number, what: string): void {
     this.words[this.slot(this.rankInGroup, SLOT.DONE_SEQ)] = seq;
     this.#publisher = member;
-    this.#await(W_DONE_GEN, seq, 'result', what);
+    const wait = this.#wait, deadline = wait.timeoutMs;
+    wait.timeoutMs = 2 * deadline;
+    try {
+      this.#await(W_DONE_GEN, seq, 'result', what);
+    } finally {
+      wait.timeoutMs = deadline;
+    }
   }
 
   /** Adds this member to the phase's count; the member that completes it releases the phase. */
@@ -351,8 +359,13 @@ export class GroupBlock {
 
   #describeWait(): string {
     if (this.#phase === 'result') {
+      const missing = waitingFor(this.words, this.layout.slotsWord, this.size, this.#target, 'arrive');
+      const publisher = this.#publisher;
+      const late = missing.filter(([m]) => m !== publisher).map(([m, at]) => `rank ${this.ranks[m]} (at call #${at})`);
+      const verb = missing.some(([m]) => m === publisher) ? 'to arrive and give its result' : 'to give its result';
       return `Rank ${this.ranks[this.rankInGroup]} timed out in ${this.#what} (call #${this.#target} of group ` +
-        `${this.label}) waiting for rank ${this.ranks[this.#publisher]} to give its result`;
+        `${this.label}) waiting for rank ${this.ranks[publisher]} ${verb}` +
+        (late.length === 0 ? '' : `, which waits for ${late.join(', ')} to arrive`);
     }
     const missing = waitingFor(
       this.words, this.layout.slotsWord, this.size, this.#target, this.#phase === 'arrive' ? 'arrive' : 'finish',

@@ -13,19 +13,33 @@ quietFailures();
 
 const fixture = new URL('../../fixtures/reduce-at-leader.js', import.meta.url);
 
-for (const ranks of [2, 3, 8]) {
-  test(`${ranks} ranks: every dtype x op, in place and not, between other collectives, matches the reference`, async (t) => {
-    const problems = await withRanks<string[]>(ranks, { module: fixture, exportName: 'values' });
+for (const [ranks, checks] of [[2, 'checked'], [3, 'checked'], [8, 'checked'], [3, 'unchecked']] as const) {
+  test(`${ranks} ranks (${checks} calls): every dtype x op, in place and not, in runs and between other collectives, ` +
+    'matches the reference', async (t) => {
+    const problems = await withRanks<string[]>(ranks, { module: fixture, exportName: 'values' }, { args: checks });
     problems.forEach((p, rank) => t.deepEqual(p, [], `rank ${rank}`));
   });
 }
+
+test('a member that comes late: a member whose deadline ends first names member 0 and the one it waits for', async (t) => {
+  const got = await withRanks<string>(3, { module: fixture, exportName: 'memberLate' });
+  t.regex(got[1]!, /^TimeoutError: Rank 1 timed out in reduce \(call #1 of group g \[0, 1, 2\]\) waiting for rank 0 to give its result, which waits for rank 2 \(at call #0\) to arrive \(waited \d+ ms, timeout 1000 ms; /);
+  for (const rank of [0, 2]) {
+    t.is(got[rank], 'TimeoutError: Group g [0, 1, 2] failed: rank 1 timed out in reduce (call #1) and left it, so ' +
+      'the members are out of step: every later call on the group fails', `rank ${rank}`);
+  }
+});
+
+test('a late member and a slow step within member 0\'s deadlines: the members that waited for the result get it', async (t) => {
+  t.deepEqual(await withRanks<string>(3, { module: fixture, exportName: 'lateButInTime' }), ['sum 6', 'sum 6', 'sum 6']);
+});
 
 test('a member 0 that never calls: the others time out naming it as the member whose result they wait for', async (t) => {
   const got = await withRanks<string>(3, { module: fixture, exportName: 'leaderAbsent' });
   t.is(got[0], 'absent');
   // The first to time out says why; the group's failure then ends the other's wait, naming that one.
   const own = (rank: number): RegExp => new RegExp(`^TimeoutError: Rank ${rank} timed out in reduce \\(call #1 of group ` +
-    'g \\[0, 1, 2\\]\\) waiting for rank 0 to give its result \\(waited \\d+ ms, timeout 1000 ms; ');
+    'g \\[0, 1, 2\\]\\) waiting for rank 0 to arrive and give its result \\(waited \\d+ ms, timeout 2000 ms; ');
   const latched = (rank: number): string => `TimeoutError: Group g [0, 1, 2] failed: rank ${rank} timed out in reduce ` +
     '(call #1) and left it, so the members are out of step: every later call on the group fails';
   const first = own(1).test(got[1]!) ? 1 : 2;
@@ -38,7 +52,7 @@ test('a member 0 that returned: the deadlock report names it as the member whose
   t.regex(error!.message, /rank 0: returned from its entry function/);
   for (const rank of [1, 2]) {
     t.regex(error!.message, new RegExp(`rank ${rank}: blocked in reduce \\(call #1\\) of group g \\[0, 1, 2\\], ` +
-      'waiting for rank 0 to give its result'));
+      'waiting for rank 0 to arrive and give its result'));
   }
 });
 
