@@ -56,6 +56,15 @@ test('a member 0 that returned: the deadlock report names it as the member whose
   }
 });
 
+test('a member that gives up while member 0\'s step runs: member 0 fails the call too, as the others do', async (t) => {
+  const got = await withRanks<string>(3, { module: fixture, exportName: 'memberGivesUp' });
+  t.regex(got[1]!, /^TimeoutError: Rank 1 timed out in reduce \(call #1 of group g \[0, 1, 2\]\) waiting for rank 0 to give its result \(waited \d+ ms, timeout 600 ms; /);
+  const latched = 'TimeoutError: Group g [0, 1, 2] failed: rank 1 timed out in reduce (call #1) and left it, so the ' +
+    'members are out of step: every later call on the group fails';
+  t.is(got[0], latched, 'member 0 returned from a call its group failed');
+  t.is(got[2], latched);
+});
+
 test('a step that times out on member 0: the others fail at once with the group\'s failure naming it', async (t) => {
   const got = await withRanks<string>(3, { module: fixture, exportName: 'stepTimesOut' });
   t.is(got[0], 'TimeoutError: the step between processes timed out');
