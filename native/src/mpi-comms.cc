@@ -7,6 +7,9 @@
 
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <chrono>
 #include <mutex>
@@ -29,12 +32,32 @@ double nowMs() {
   return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 
-// Between polls: spin for the first 256 (a round trip between processes is a µs or two), then yield the
-// core for the first `yieldMs` of the wait (the peer process may be waiting for one: ranks outnumber cores;
-// and Open MPI's non-blocking collectives and large messages progress only while polled), then sleep 50 µs
-// at a time, so that a long wait costs no core.
+// Whether this process has cores of its own: bound to at most its share of the machine's (mpirun's
+// binding, one process per core or `--map-by slot:PE=n`). Open MPI tells the processes on this machine
+// (OMPI_COMM_WORLD_LOCAL_SIZE); without it, or unbound, the answer is no.
+bool hasOwnCores() {
+  const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  long processes = local == nullptr ? 0 : std::atol(local), cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (processes < 1 || cpus < 1 || sched_getaffinity(0, sizeof set, &set) != 0) return false;
+  return long(CPU_COUNT(&set)) * processes <= cpus;
+}
+
+// How long a wait polls without giving up its core. With cores of its own, a leader's other threads are
+// waiting for it (its result), so the core has nothing better to do: it spins up to kOwnSpinMs, which
+// covers the other leaders' usual lateness (a yield here hands the core to each waiting thread in turn,
+// 20-25 µs on 2 cores, measured in docs/BENCHMARKS.md). Sharing cores, it spins 256 polls (a round trip
+// between processes is a µs or two): the peer process may be waiting for the core.
+constexpr double kOwnSpinMs = 0.05;
+const bool ownCores = hasOwnCores();
+
+// Between polls: spin (above), then yield the core for the first `yieldMs` of the wait (the peer process
+// may be waiting for one: ranks outnumber cores; and Open MPI's non-blocking collectives and large
+// messages progress only while polled), then sleep 50 µs at a time, so that a long wait costs no core.
 void backoff(unsigned round, double startedMs, double yieldMs) {
   if (round < 256) return;
+  if (ownCores && nowMs() - startedMs < kOwnSpinMs) return;
   if (nowMs() - startedMs < yieldMs) {
     sched_yield();
     return;
