@@ -122,7 +122,9 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &b.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &b.ranks);
   if (argc != 7 && argc != 8) {
-    if (b.rank == 0) fprintf(stderr, "usage: mpi-bench OP MINBYTES MAXBYTES FACTOR ITERS WARMUP [WARMUP_BYTES]\n");
+    if (b.rank == 0) {
+      fprintf(stderr, "usage: mpi-bench OP MINBYTES MAXBYTES FACTOR ITERS WARMUP [WARMUP_BYTES]\n");
+    }
     MPI_Abort(MPI_COMM_WORLD, 2);
   }
   b.op = -1;

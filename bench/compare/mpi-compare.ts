@@ -11,9 +11,9 @@
  * get the same counts; the warm-up is long because our ranks' JavaScript reaches its optimised code only
  * after some thousands of calls in a fresh process, which the first size of a sweep would otherwise carry
  * (1 MiB took 2.0-2.8x Open MPI's time after 2 untimed calls, 0.6-0.8x after 100; 2 x 4 at 4 B 39-41 us
- * after 5000, 16 us after 20 000, and 16 B 40 us when it came first). Prints a Markdown table (median over rounds of
- * the per-run medians, busbw = size / time x 2 (n - 1) / n) with the load average before and after, and
- * writes every run's lines to `--json`.
+ * after 5000, 16 us after 20 000, and 16 B 40 us when it came first). Prints a Markdown table (median
+ * over rounds of the per-run medians, busbw = size / time x 2 (n - 1) / n) with the load average before
+ * and after, and writes every run's lines to `--json`.
  *
  * Our processes get Open MPI's default placement, as its own do (one core each on this 2-core machine), or
  * with `--bind none` every core each.
@@ -44,7 +44,9 @@ const warmup = Number(v.warmup ?? 5000);
 // How our processes are placed: Open MPI's default (as its own processes: one core each while there are
 // cores enough) or `--bind-to none` (every process on every core).
 const bind = v.bind ?? 'default';
-if (bind !== 'default' && bind !== 'none') throw new Error(`--bind must be default or none, got ${JSON.stringify(bind)}`);
+if (bind !== 'default' && bind !== 'none') {
+  throw new Error(`--bind must be default or none, got ${JSON.stringify(bind)}`);
+}
 const maxBytes = Number(v.max ?? 64 << 20);
 const BIG = 1 << 20;
 const root = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
@@ -61,8 +63,9 @@ const mpirun = (np: number, extra: string[], argv: string[]): Line[] =>
 const sweep = (min: number, max: number, it: number): string[] => [String(min), String(max), '4', String(it),
   ...(max < BIG ? [String(warmup)] : [String(Math.max(2, it >> 3)), String(128 << 20)])];
 const plainMpi = (np: number): Config['run'] => (min, max, it) => mpirun(np, [], [mpiBench, 'allReduce', ...sweep(min, max, it)]);
-const multirankMpi = (threads: number): Config['run'] => (min, max, it) =>
-  mpirun(2, bind === 'none' ? ['--bind-to', 'none'] : [], [process.execPath, ours, String(threads), ...sweep(min, max, it)]);
+const multirankMpi = (threads: number): Config['run'] => (min, max, it) => mpirun(
+  2, bind === 'none' ? ['--bind-to', 'none'] : [], [process.execPath, ours, String(threads), ...sweep(min, max, it)],
+);
 
 const pairs: { title: string; sizes: number[]; configs: Config[] }[] = [
   {

@@ -95,7 +95,10 @@ async function main(): Promise<void> {
   const world = mpi.init();
   const sizes: number[] = [];
   for (let s = min!; s <= max!; s *= factor!) sizes.push(s);
-  const args: Args = { process: world.rank, processes: world.size, threads: threadsArg!, sizes, iters: iters!, warmup: warmup!, warmupBytes };
+  const args: Args = {
+    process: world.rank, processes: world.size, threads: threadsArg!, sizes,
+    iters: iters!, warmup: warmup!, warmupBytes,
+  };
   let lines: string[];
   if (args.threads === 1) {
     const arena = Arena.create({ initialBytes: 4 * max! + (16 << 20) });

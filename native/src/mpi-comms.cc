@@ -46,9 +46,10 @@ bool hasOwnCores() {
 
 // How long a wait polls without giving up its core. With cores of its own, a leader's other threads are
 // waiting for it (its result), so the core has nothing better to do: it spins up to kOwnSpinMs, which
-// covers the other leaders' usual lateness (a yield here hands the core to each waiting thread in turn,
-// 20-25 µs on 2 cores, measured in docs/BENCHMARKS.md). Sharing cores, it spins 256 polls (a round trip
-// between processes is a µs or two): the peer process may be waiting for the core.
+// covers the other leaders' usual lateness (a yield here hands the core to each waiting thread in turn
+// before the leader polls again; on 2 cores the rounds where that happened took about twice as long,
+// docs/BENCHMARKS.md). Sharing cores, it spins 256 polls (a round trip between processes is a µs or
+// two): the peer process may be waiting for the core.
 constexpr double kOwnSpinMs = 0.05;
 const bool ownCores = hasOwnCores();
 

@@ -20,7 +20,7 @@
  * arrival order) for the receives that ask for them, as MPI matches by (source, tag).
  */
 import { ErrorCodes, MultirankError, TimeoutError } from '../errors.js';
-import { throwIfAborted, type AbortWord } from '../shm/wait.js';
+import { sleepMs, throwIfAborted, type AbortWord } from '../shm/wait.js';
 import { MPI_TAG_LIMIT } from '../native/mpi.js';
 import {
   DTYPES, dtypeInfo, effectiveReduceOp, REDUCE_OP_CODES, REDUCE_OPS, type DType, type ReduceOp,
@@ -80,12 +80,9 @@ function indexWithTag(kept: readonly Uint8Array[], tag: number, skip = 0): numbe
   return -1;
 }
 
-/** A word nobody changes, to sleep on between the rounds of a receive from any source. */
-const idle = new Int32Array(new SharedArrayBuffer(4));
-
 /** Between rounds of looking for a message: at once at first, then up to 1 ms (a long wait costs no core). */
 function pause(round: number): void {
-  if (round >= 16) Atomics.wait(idle, 0, 0, Math.min(1, 0.02 * 2 ** ((round - 16) >> 2)));
+  if (round >= 16) sleepMs(Math.min(1, 0.02 * 2 ** ((round - 16) >> 2)));
 }
 
 export class MpiCommunicator implements DeviceCommunicator {
@@ -129,11 +126,15 @@ export class MpiCommunicator implements DeviceCommunicator {
     return this.#calls;
   }
 
-  #where(call: string): string {
+  /** `call` as errors name it: the group and this rank. */
+  #label(call: string): string {
     const { name, ranks } = this.#group;
-    const others = ranks.filter((_, m) => this.#layout.processIndexOf[m] !== this.#layout.process);
-    return `${call} on group ${name} [${ranks.join(', ')}] (rank ${ranks[this.rankInGroup]}), ` +
-      `waiting for ranks [${others.join(', ')}] in other processes`;
+    return `${call} on group ${name} [${ranks.join(', ')}] (rank ${ranks[this.rankInGroup]})`;
+  }
+
+  #where(call: string): string {
+    const others = this.#group.ranks.filter((_, m) => this.#layout.processIndexOf[m] !== this.#layout.process);
+    return `${this.#label(call)}, waiting for ranks [${others.join(', ')}] in other processes`;
   }
 
   #ms(o: CallOptions | undefined): number {
@@ -337,12 +338,11 @@ export class MpiCommunicator implements DeviceCommunicator {
 
   /** A receive from `src` (in another process) that ended at its deadline: whom it waited for, what it holds. */
   #recvTimedOut(call: string, src: number, timeoutMs: number): TimeoutError {
-    const { name, ranks } = this.#group;
     const kept = this.#keptFrom(src);
     const held = kept.length === 0 ? ''
       : ` (messages with other tags arrived, held: ${kept.map(messageTag).join(', ')})`;
-    return new TimeoutError(`${call} on group ${name} [${ranks.join(', ')}] (rank ${ranks[this.rankInGroup]}): ` +
-      `timed out after ${Math.round(timeoutMs)} ms waiting for group rank ${src} (in another process)${held}`);
+    return new TimeoutError(`${this.#label(call)}: timed out after ${Math.round(timeoutMs)} ms waiting for ` +
+      `group rank ${src} (in another process)${held}`);
   }
 
   /** The messages from `src` read past so far (a list kept for it). */
@@ -378,7 +378,7 @@ export class MpiCommunicator implements DeviceCommunicator {
       throwIfAborted(this.#abort);
       if (performance.now() >= deadline) {
         const others = this.#group.ranks.filter((_, m) => m !== this.rankInGroup);
-        throw new TimeoutError(`${this.#where(call)}: waited ${Math.round(timeoutMs)} ms for ranks ` +
+        throw new TimeoutError(`${this.#label(call)}: waited ${Math.round(timeoutMs)} ms for ranks ` +
           `[${others.join(', ')}]; none sent a message with tag ${tag}`);
       }
       pause(round);
@@ -386,10 +386,10 @@ export class MpiCommunicator implements DeviceCommunicator {
   }
 
   /** The communicator of the other members in this process, and their reserved counts by its ranks. */
-  #localPeers(reserved: readonly number[]): { comm: DeviceCommunicator; reserved: number[] } | undefined {
-    const members = this.#layout.localMembers;
-    if (this.#local === undefined || members.length < 2) return undefined;
-    return { comm: this.#local, reserved: members.map((m) => reserved[m] ?? 0) };
+  #localPeers(reserved: readonly number[]): { comm: ThreadsCommunicator; reserved: number[] } | undefined {
+    // (a process of one member has no local communicator)
+    if (this.#local === undefined) return undefined;
+    return { comm: this.#local, reserved: this.#layout.localMembers.map((m) => reserved[m] ?? 0) };
   }
 
   /**

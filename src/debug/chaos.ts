@@ -6,6 +6,7 @@
  * seed gives the same delays, hence the same interleaving, on every run.
  */
 import { ErrorCodes, MultirankError, checkInteger } from '../errors.js';
+import { sleepMs } from '../shm/wait.js';
 
 export interface ChaosOptions {
   seed: number;
@@ -41,7 +42,6 @@ export class Chaos {
   readonly #options: Required<Omit<ChaosOptions, 'failRank' | 'failAtCall'>> &
     Pick<ChaosOptions, 'failRank' | 'failAtCall'>;
   readonly #rank: number;
-  readonly #sleeper = new Int32Array(new SharedArrayBuffer(4));
   #calls = 0;
   /** The delays taken, in call order (what a test compares between runs). */
   readonly schedule: number[] = [];
@@ -65,6 +65,6 @@ export class Chaos {
       ? unit(seed ^ 0x5bd1e995, this.#rank, call) * maxDelayMs
       : 0;
     this.schedule.push(Math.round(delayMs * 1000) / 1000);
-    if (delayMs > 0) Atomics.wait(this.#sleeper, 0, 0, delayMs);
+    if (delayMs > 0) sleepMs(delayMs);
   }
 }

@@ -284,6 +284,17 @@ export function groupLabel(name: string | undefined, ranks: readonly number[]): 
   return name === undefined || name === '' || name === 'anonymous' ? members : `${name} ${members}`;
 }
 
+/**
+ * What a member waiting for `publisher`'s result waits for (a wait's timeout and the deadlock report say
+ * it alike): the publisher, and the members it still waits for (`late`, which may include it).
+ */
+export function resultWaitText(publisher: string, late: readonly string[]): string {
+  const others = late.filter((m) => m !== publisher);
+  const verb = others.length < late.length ? 'to arrive and give its result' : 'to give its result';
+  const rest = others.length === 0 ? '' : `, which waits for ${others.join(', ')} to arrive`;
+  return `waiting for ${publisher} ${verb}${rest}`;
+}
+
 /** multirank's own code, compiled or (with source maps) as the TypeScript it came from. */
 const OWN_DIRS = ownCodeDirs();
 

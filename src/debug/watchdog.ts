@@ -6,7 +6,7 @@
  * waits for, and its call site.
  */
 import type { JobView } from './job-view.js';
-import { groupLabel, RankState, type RankRecord, type RankSnapshot } from './rank-status.js';
+import { groupLabel, RankState, resultWaitText, type RankRecord, type RankSnapshot } from './rank-status.js';
 
 export const POLL_MS = 100;
 export const QUIET_POLLS = 3;
@@ -31,17 +31,11 @@ export function describeRank(control: JobView, s: RankSnapshot, waited = ''): st
     const what = s.op === 'send' ? `send to rank ${s.peer} (its mailbox is full)` : `recv from rank ${s.peer}`;
     return `${blocked} ${what}${site}`;
   }
-  const { ranks, missing } = control.groupWait(s.groupOffset, s.seq, slotPhase(s));
+  // A wait for a result: it comes from the group's first member, once every member arrived.
+  const result = s.phase === 'result';
+  const { ranks, missing } = control.groupWait(s.groupOffset, s.seq, result ? 'arrive' : slotPhase(s));
   const call = `${blocked} ${s.op ?? 'a collective'} (call #${s.seq}) of group ${groupLabel(s.groupName, ranks)}`;
-  if (s.phase === 'result') {
-    // The result comes from the group's first member, once every member arrived.
-    const missing = control.groupWait(s.groupOffset, s.seq, 'arrive').missing;
-    const late = missing.filter((r) => r !== ranks[0]);
-    const verb = missing.includes(ranks[0]!) ? 'to arrive and give its result' : 'to give its result';
-    return `${call}, waiting for rank ${ranks[0]} ${verb}` +
-      (late.length === 0 ? '' : `, which waits for rank${late.length === 1 ? '' : 's'} ${late.join(', ')} to arrive`) +
-      site;
-  }
+  if (result) return `${call}, ${resultWaitText(`rank ${ranks[0]}`, missing.map((r) => `rank ${r}`))}${site}`;
   const verb = slotPhase(s) === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
   return `${call}, waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${verb}${site}`;
 }

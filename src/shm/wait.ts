@@ -236,6 +236,14 @@ function yieldUntil(
   return Number.NaN;
 }
 
+/** A word nobody changes: `sleepMs` sleeps on it. */
+const idle = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks this thread for `ms` (no CPU): the sleep of a poll between its rounds, or a deliberate delay. */
+export function sleepMs(ms: number): void {
+  Atomics.wait(idle, 0, 0, ms);
+}
+
 /** Throws the error of the first raised word of `abort` (what a wait does before it returns). */
 export function throwIfAborted(abort: AbortWord | readonly AbortWord[] | undefined): void {
   if (abort === undefined) return;

@@ -32,8 +32,7 @@ function flatten(data: unknown): { values: Scalar[]; shape: number[] } {
     if (!Array.isArray(node) || node.length !== shape[dim]) {
       throw shapeError(
         `\`data${path()}\` has ${Array.isArray(node) ? `length ${node.length}` : 'no array'} ` +
-          `where ${shape[dim]} ` +
-          `entries are expected (nested arrays must be rectangular)`,
+          `where ${shape[dim]} entries are expected (nested arrays must be rectangular)`,
       );
     }
     at.push(0);

@@ -195,7 +195,9 @@ export class ThreadsCommunicator implements CpuCommunicator {
    * band: the mpi backend agrees on its calls first.
    */
   reduceAtLeader(t: Tensor, op: ReduceOp, out: Tensor, step: (result: Tensor) => void, o?: CallOptions): void {
-    if (o?.timeoutMs !== undefined) return this.#timed(o.timeoutMs, () => this.#reduceAtLeader(t, op, out, step));
+    if (o?.timeoutMs !== undefined) {
+      return this.#timed(o.timeoutMs, () => this.#reduceAtLeader(t, op, out, step));
+    }
     return this.#reduceAtLeader(t, op, out, step);
   }
 
@@ -381,10 +383,7 @@ export class ThreadsCommunicator implements CpuCommunicator {
     // Before the arrival: from it to the publish, nothing but the step may throw (the others would wait).
     const dst = this.#io.target(out, this.#scratchOut);
     block.arrive(seq, 'reduce');
-    const src0 = block.inlineOffset(0, seq);
-    this.#ctx.kernels.reduceStrided(
-      (code >> 4) & 15, code & 15, dst, this.#table.byteOffset, src0, INLINE_MEMBER_STRIDE, this.worldSize, t.numel, 0,
-    );
+    this.#reduceInline(seq, dst, t.numel, code, 0);
     this.#io.deliver(out, dst);
     try {
       step(out);
@@ -393,7 +392,7 @@ export class ThreadsCommunicator implements CpuCommunicator {
       throw error;
     }
     // The result goes where this member's input was (read above; nobody else reads it in this call).
-    this.#io.fromTensor(src0, out);
+    this.#io.fromTensor(block.inlineOffset(0, seq), out);
     block.check(); // a member that timed out meanwhile failed the group: this call fails here too
     block.publishResult(seq);
   }
@@ -488,10 +487,11 @@ export class ThreadsCommunicator implements CpuCommunicator {
    * kernel first compares the fingerprints in the buffers' 16-byte headers (on lines it reads anyway): the
    * check then costs one wasm load per member instead of a JS pass over the members.
    */
-  #reduceInline(seq: number, dst: number, count: number, codes: number): void {
+  /** Folds every member's inline buffer of call `seq`; `tagBack` 0: without comparing their fingerprints. */
+  #reduceInline(seq: number, dst: number, count: number, codes: number, tagBack = this.#tagBack): void {
     const kernels = this.#ctx.kernels, dtype = (codes >> 4) & 15, op = codes & 15;
     const src0 = this.#block.inlineOffset(0, seq), stride = INLINE_MEMBER_STRIDE, k = this.worldSize;
-    if (kernels.reduceStrided(dtype, op, dst, this.#table.byteOffset, src0, stride, k, count, this.#tagBack)) return;
+    if (kernels.reduceStrided(dtype, op, dst, this.#table.byteOffset, src0, stride, k, count, tagBack)) return;
     reportMismatch(this.#block, seq, this.#ctx.job, this.#spec!); // throws unless the full fingerprints agree
     kernels.reduceStrided(dtype, op, dst, this.#table.byteOffset, src0, stride, k, count, 0);
   }

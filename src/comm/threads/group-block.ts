@@ -36,7 +36,7 @@ import {
   AdaptiveSpin, SPIN_ITERATIONS_ADAPTIVE_MAX, throwIfAborted, waitFor, type AbortWord, type WaitOptions,
 } from '../../shm/wait.js';
 import { FailureLatch, type LatchedFailure } from '../../shm/failure-latch.js';
-import { groupLabel, OPS, STALL_MS, type OpName } from '../../debug/rank-status.js';
+import { groupLabel, OPS, resultWaitText, STALL_MS, type OpName } from '../../debug/rank-status.js';
 import { nowUs, type TraceRecorder } from '../../debug/trace.js';
 import type { RankRecord } from '../../debug/rank-status.js';
 
@@ -359,13 +359,11 @@ export class GroupBlock {
 
   #describeWait(): string {
     if (this.#phase === 'result') {
-      const missing = waitingFor(this.words, this.layout.slotsWord, this.size, this.#target, 'arrive');
       const publisher = this.#publisher;
-      const late = missing.filter(([m]) => m !== publisher).map(([m, at]) => `rank ${this.ranks[m]} (at call #${at})`);
-      const verb = missing.some(([m]) => m === publisher) ? 'to arrive and give its result' : 'to give its result';
+      const late = waitingFor(this.words, this.layout.slotsWord, this.size, this.#target, 'arrive')
+        .map(([m, at]) => (m === publisher ? `rank ${this.ranks[m]}` : `rank ${this.ranks[m]} (at call #${at})`));
       return `Rank ${this.ranks[this.rankInGroup]} timed out in ${this.#what} (call #${this.#target} of group ` +
-        `${this.label}) waiting for rank ${this.ranks[publisher]} ${verb}` +
-        (late.length === 0 ? '' : `, which waits for ${late.join(', ')} to arrive`);
+        `${this.label}) ${resultWaitText(`rank ${this.ranks[publisher]}`, late)}`;
     }
     const missing = waitingFor(
       this.words, this.layout.slotsWord, this.size, this.#target, this.#phase === 'arrive' ? 'arrive' : 'finish',

@@ -21,9 +21,12 @@ for (const [ranks, checks] of [[2, 'checked'], [3, 'checked'], [8, 'checked'], [
   });
 }
 
-test('a member that comes late: a member whose deadline ends first names member 0 and the one it waits for', async (t) => {
+test('a member that comes late: a member whose deadline ends first names member 0 and the one it waits for',
+  async (t) => {
   const got = await withRanks<string>(3, { module: fixture, exportName: 'memberLate' });
-  t.regex(got[1]!, /^TimeoutError: Rank 1 timed out in reduce \(call #1 of group g \[0, 1, 2\]\) waiting for rank 0 to give its result, which waits for rank 2 \(at call #0\) to arrive \(waited \d+ ms, timeout 1000 ms; /);
+  t.regex(got[1]!, new RegExp('^TimeoutError: Rank 1 timed out in reduce \\(call #1 of group g \\[0, 1, 2\\]\\) ' +
+    'waiting for rank 0 to give its result, which waits for rank 2 \\(at call #0\\) to arrive ' +
+    '\\(waited \\d+ ms, timeout 1000 ms; '));
   for (const rank of [0, 2]) {
     t.is(got[rank], 'TimeoutError: Group g [0, 1, 2] failed: rank 1 timed out in reduce (call #1) and left it, so ' +
       'the members are out of step: every later call on the group fails', `rank ${rank}`);
