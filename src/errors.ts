@@ -31,6 +31,11 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+/** What a thrown value says (code may throw any value, not only an Error). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Describes a received value for a message: `1.5 (number)`, `"x" (string)`, `[2,3] (array)`. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

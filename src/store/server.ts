@@ -9,7 +9,7 @@
  * the middle of a batch: its requests not yet run wait in its queue until it has read them.
  */
 import net from 'node:net';
-import { StoreError } from '../errors.js';
+import { errorMessage, StoreError } from '../errors.js';
 import { StoreCore, type Waiter } from './core.js';
 import {
   ByteQueue, Cursor, FrameBuilder, LEGACY_WATCH_KEY, MAX_KEY_BYTES, MAX_KEYS, MAX_REPLY_BYTES,
@@ -108,7 +108,7 @@ class Connection {
       this.#need = !more && this.#cur.short ? this.#cur.need : 1;
     } catch (error) {
       this.server.protocolErrors++;
-      this.server.lastProtocolError = error instanceof Error ? error.message : String(error);
+      this.server.lastProtocolError = errorMessage(error);
       this.#dead = true;
       this.socket.end(out.finish(), () => this.socket.destroy());
       setTimeout(() => this.socket.destroy(), 1000).unref();

@@ -5,7 +5,7 @@
  * as torch does, until `worldSize` stores have joined).
  */
 import { Worker } from 'node:worker_threads';
-import { StoreError, TimeoutError } from '../errors.js';
+import { errorMessage, StoreError, TimeoutError } from '../errors.js';
 import { NativeTCPStoreServer, serverChoice } from './native-server.js';
 import { TCPStoreServer, type ListenOptions } from './server.js';
 import type { TCPStore } from './tcp-store.js';
@@ -43,7 +43,7 @@ export function startServerThread(options: ListenOptions): Promise<ServerHandle>
       reject(new StoreError(`TCPStore server thread failed: ${why}`, cause === undefined ? undefined : { cause }));
     };
     // Until the thread listens, what ends it rejects the start; after, ServerThread keeps it.
-    const onError = (error: unknown): void => failed(messageOf(error), error);
+    const onError = (error: unknown): void => failed(errorMessage(error), error);
     const onExit = (code: number): void => failed(`it exited with code ${code} before it listened`);
     worker.once('error', onError);
     worker.once('exit', onExit);
@@ -56,11 +56,6 @@ export function startServerThread(options: ListenOptions): Promise<ServerHandle>
   });
 }
 
-/** What a thread threw, in words (a thread may throw any value, not only an Error). */
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** A listening server thread: what became of the thread (see startServerThread), and its close. */
 class ServerThread implements ServerHandle {
   readonly #worker: Worker;
@@ -71,7 +66,7 @@ class ServerThread implements ServerHandle {
   constructor(worker: Worker, readonly port: number) {
     this.#worker = worker;
     worker.unref();
-    worker.on('error', (error: unknown) => this.#report(messageOf(error), error));
+    worker.on('error', (error: unknown) => this.#report(errorMessage(error), error));
     worker.once('exit', (code) => {
       this.#exited = true;
       // after an 'error' the thread exits too: that error is the failure already reported
