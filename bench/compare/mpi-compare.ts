@@ -10,7 +10,7 @@
  * `--big-iters` after max(2, iters / 8), and the first sizes of each sweep more (see `sweep`). Both sides
  * get the same counts; the warm-up is long because our ranks' JavaScript reaches its optimised code only
  * after some thousands of calls in a fresh process, which the first size of a sweep would otherwise carry
- * (1 MiB took 2.0-2.8x Open MPI's time after 2 untimed calls, 0.6-0.8x after 100; 2 x 4 at 4 B 39-41 us
+ * (1 MiB took 2.0-2.8x Open MPI's time after 2 untimed calls, 0.5-0.8x after 100; 2 x 4 at 4 B 39-41 us
  * after 5000, 16 us after 20 000, and 16 B 40 us when it came first). Prints a Markdown table (median
  * over rounds of the per-run medians, busbw = size / time x 2 (n - 1) / n) with the load average before
  * and after, and writes every run's lines to `--json`.
