@@ -112,6 +112,7 @@ class Server {
       closeAll();
       fail("epoll_ctl", error);
     }
+    reserveFd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);  // see refuseWithoutDescriptor
     chunk_.resize(64 * 1024);  // here, where a failure throws to JS, not in the loop thread
     thread_ = std::thread([this] { loop(); });
   }
@@ -145,6 +146,8 @@ class Server {
 
  private:
   int epoll_ = -1, wake_ = -1, listenFd_ = -1, port_ = 0;
+  int reserveFd_ = -1;         // a descriptor held to refuse a client with when none is left (EMFILE)
+  bool listenPaused_ = false;  // the listening socket is not watched (no descriptor even in reserve)
   std::thread thread_;
   std::vector<char> chunk_;  // what one recv reads into
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;
@@ -203,19 +206,24 @@ class Server {
     if (listenFd_ >= 0) close(listenFd_);
     if (epoll_ >= 0) close(epoll_);
     if (wake_ >= 0) close(wake_);
-    listenFd_ = epoll_ = wake_ = -1;
+    if (reserveFd_ >= 0) close(reserveFd_);
+    listenFd_ = epoll_ = wake_ = reserveFd_ = -1;
   }
 
   // Allocates nothing of its own; what it calls catches its allocation failures (see Memory above).
   void loop() {
     epoll_event events[64];
     for (;;) {
-      int n = epoll_wait(epoll_, events, 64, -1);
+      int n = epoll_wait(epoll_, events, 64, listenPaused_ ? 10 : -1);
       if (n < 0) {
         if (errno == EINTR) continue;
         return;
       }
       std::lock_guard<std::mutex> lock(mutex_);
+      if (listenPaused_) {
+        if (reserveFd_ < 0) reserveFd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (reserveFd_ >= 0) pauseListening(false);
+      }
       for (int i = 0; i < n; i++) {
         void *tag = events[i].data.ptr;
         if (tag == this) return;  // stop()
@@ -244,6 +252,11 @@ class Server {
   void accept() {
     for (;;) {
       int fd = accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0 && errno == EINTR) continue;
+      if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+        if (refuseWithoutDescriptor()) continue;
+        return;
+      }
       if (fd < 0) return;
       int on = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
@@ -252,6 +265,36 @@ class Server {
         noteError(refused);
       }
     }
+  }
+
+  // Out of descriptors, a client left in the listen queue would be reported again by epoll at once, for as
+  // long as none is free: the loop would spin. As libuv does, the server keeps one descriptor in reserve
+  // (/dev/null): it gives it up to accept that client, closes it at once (the client sees its connection
+  // closed rather than hanging), and takes the reserve back. Returns whether a client was refused so (the
+  // caller accepts again). When the reserve cannot be had (the process's other threads hold every
+  // descriptor), the listening socket is not watched until the loop's next 10 ms tick (listenPaused_).
+  bool refuseWithoutDescriptor() {
+    if (reserveFd_ >= 0) {
+      close(reserveFd_);
+      reserveFd_ = -1;
+      int fd = accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) close(fd);
+      reserveFd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        noteError("too many open files (EMFILE or ENFILE): a connection was refused");
+        return true;
+      }
+    }
+    if (reserveFd_ < 0) pauseListening(true);
+    return false;
+  }
+
+  void pauseListening(bool pause) {
+    epoll_event ev{};
+    ev.events = pause ? 0 : EPOLLIN;
+    ev.data.ptr = nullptr;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, listenFd_, &ev);
+    listenPaused_ = pause;
   }
 
   // Enters the connection on `fd` and watches it. Returns nullptr, or why it entered nothing (memory ran
@@ -677,19 +720,30 @@ class StoreServerWrap : public Napi::ObjectWrap<StoreServerWrap> {
 
   // get(key: Buffer) -> Buffer | undefined
   Napi::Value Get(const Napi::CallbackInfo &info) {
-    std::string k = keyArg(info[0]);
-    std::lock_guard<std::mutex> lock(server_->mutex_);
-    auto it = server_->values_.find(k);
-    if (it == server_->values_.end()) return info.Env().Undefined();
-    return Napi::Buffer<char>::Copy(info.Env(), it->second.data(), it->second.size());
+    try {
+      std::string k = keyArg(info[0]);
+      std::lock_guard<std::mutex> lock(server_->mutex_);
+      auto it = server_->values_.find(k);
+      if (it == server_->values_.end()) return info.Env().Undefined();
+      return Napi::Buffer<char>::Copy(info.Env(), it->second.data(), it->second.size());
+    } catch (const std::bad_alloc &) {
+      throw Napi::Error::New(info.Env(), "the native TCPStore server ran out of memory reading a key");
+    }
   }
 
-  // set(key: Buffer, value: Uint8Array): as a client's SET
+  // set(key: Buffer, value: Uint8Array): as a client's SET. Memory that runs out fails this call only: the
+  // map keeps its old value (an insertion that fails changes nothing), and a waiter whose reply cannot be
+  // written loses its own connection (fire).
   Napi::Value Set(const Napi::CallbackInfo &info) {
-    std::string k = keyArg(info[0]);
     Napi::Uint8Array v = info[1].As<Napi::Uint8Array>();
-    std::lock_guard<std::mutex> lock(server_->mutex_);
-    server_->set(k, std::string(reinterpret_cast<const char *>(v.Data()), v.ByteLength()));
+    try {
+      std::string k = keyArg(info[0]);
+      std::lock_guard<std::mutex> lock(server_->mutex_);
+      server_->set(k, std::string(reinterpret_cast<const char *>(v.Data()), v.ByteLength()));
+    } catch (const std::bad_alloc &) {
+      throw Napi::Error::New(info.Env(), "the native TCPStore server ran out of memory storing a value of " +
+                                             std::to_string(v.ByteLength()) + " bytes");
+    }
     return info.Env().Undefined();
   }
 

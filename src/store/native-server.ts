@@ -5,7 +5,7 @@
  * throughput under torch's clients is bound by that CPU (docs/BENCHMARKS.md). MULTIRANK_STORE_SERVER=js
  * picks the TypeScript server instead; `native` insists on this one.
  */
-import { StoreError, outOfRange } from '../errors.js';
+import { StoreError, errorMessage, outOfRange } from '../errors.js';
 import { nativeAddonMissing, tryNativeAddon, type NativeStoreServerHandle } from '../native/addon.js';
 import { listenFailed, type ListenOptions, type StoreServer } from './server.js';
 
@@ -59,13 +59,22 @@ export class NativeTCPStoreServer implements StoreServer {
   }
 
   value(k: string): Uint8Array | undefined {
-    const bytes = this.#handle.get(key(k));
+    const bytes = this.#call(() => this.#handle.get(key(k)));
     return bytes === undefined ? undefined : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   setValue(k: string, value: Uint8Array): void {
     if (this.#closed) throw new StoreError('the native TCPStore server is closed');
-    this.#handle.set(key(k), value);
+    this.#call(() => this.#handle.set(key(k), value));
+  }
+
+  /** A call into the server; its failure (memory that ran out) as a StoreError. */
+  #call<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (error) {
+      throw new StoreError(errorMessage(error), { cause: error });
+    }
   }
 
   /** Stops the server's thread and closes every connection. */

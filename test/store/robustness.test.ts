@@ -6,14 +6,14 @@
 import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { TCPStore } from '../../src/index.js';
 import { MAX_REPLY_BYTES, MAX_VALUE_BYTES } from '../../src/store/protocol.js';
 import { TCPStoreServer } from '../../src/store/server.js';
 import { Rng } from '../helpers/mulberry32.js';
-import { VALIDATE, i64, raw, str, u32, u64, u8 } from './raw.js';
+import { VALIDATE, i64, raw, str, u32, u64, u8, type Raw } from './raw.js';
 import { STORE_SERVERS } from './servers.js';
 
 const FUZZ_SEED = 20240617;
@@ -438,6 +438,152 @@ test.serial('memory that runs out as the native server receives closes only the 
   t.true(stats.protocolErrors >= 1, JSON.stringify(stats));
   t.regex(stats.lastProtocolError, /^out of memory /, JSON.stringify(stats));
   t.log(`${hogs.length} hogs, ${hogs.length - open} refused; ${JSON.stringify(stats)}`);
+  child.stdin!.end('close\n');
+  await once(child, 'exit');
+});
+
+/** What the JS-thread set test stores: more than the address-space headroom, so that its copy cannot be made. */
+const JS_SET_BYTES = 4 * HEADROOM_BYTES;
+
+test.serial('memory that runs out as the native server stores a value set from its JS thread fails that call ' +
+  'with a StoreError naming the size, and the server goes on (a process of its own under an address-space ' +
+  'limit)', async (t) => {
+  const child = spawn(process.execPath, [new URL('../fixtures/store-server-child.js', import.meta.url).pathname], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const line = async (): Promise<string> => String((await lines.next()).value);
+  const port = Number(/^port (\d+)$/.exec(await line())?.[1]);
+  child.stdin!.write(`hold ${JS_SET_BYTES}\n`);
+  t.is(await line(), 'held');
+  limitAddressSpace(child.pid!, addressSpace(child.pid!) + HEADROOM_BYTES);
+  child.stdin!.write('set\n');
+  const failed = await line();
+  limitAddressSpace(child.pid!, 'unlimited');
+  t.is(failed, `set failed: StoreError: the native TCPStore server ran out of memory storing a value of ${JS_SET_BYTES} bytes`,
+    `the server's process said: ${failed} ${stderr}`);
+  const client = await raw(port);
+  t.teardown(() => client.socket.destroy());
+  client.send(Buffer.concat([VALIDATE, u8(5), u64(1), str('/big')])); // CHECK: nothing was stored
+  t.deepEqual(await client.read(1), u8(1), 'CHECK /big says not ready (1): the failed set stored nothing');
+  child.stdin!.write('set\n');
+  t.is(await line(), 'set ok', 'with the limit lifted the same set succeeds');
+  client.send(Buffer.concat([u8(5), u64(1), str('/big')]));
+  t.deepEqual(await client.read(2), Buffer.concat([u8(1), u8(0)]), 'then CHECK /big says ready (0)');
+  child.stdin!.end('close\n');
+  await once(child, 'exit');
+});
+
+/** Sets the soft RLIMIT_NOFILE of process `pid` (util-linux prlimit). */
+function limitDescriptors(pid: number, soft: number): void {
+  try {
+    execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${soft}:`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    throw new Error(`prlimit --pid=${pid} --nofile=${soft}: failed (this test needs util-linux's prlimit on PATH): `
+      + `${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** CPU time (user + system) that process `pid` has used, in clock ticks (/proc/PID/stat fields 14 and 15). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * The RLIMIT_NOFILE that leaves process `pid` exactly `free` more descriptors: a new descriptor takes the
+ * lowest free number, and the limit bounds that number (not the count), so the free numbers below it count.
+ */
+function limitLeaving(pid: number, free: number): number {
+  const used = new Set(readdirSync(`/proc/${pid}/fd`).map(Number));
+  let limit = 0;
+  for (let left = free; left > 0; limit++) if (!used.has(limit)) left--;
+  return limit;
+}
+
+/** Clients the descriptor test connects past the server's limit. */
+const PAST_LIMIT_CLIENTS = 3;
+
+test.serial('out of file descriptors, the native server closes each client it cannot take at once, spins no ' +
+  'core, names why, and takes clients again once descriptors are free (a process of its own under ' +
+  'RLIMIT_NOFILE)', async (t) => {
+  const child = spawn(process.execPath, [new URL('../fixtures/store-server-child.js', import.meta.url).pathname], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const line = async (): Promise<string> => String((await lines.next()).value);
+  const port = Number(/^port (\d+)$/.exec(await line())?.[1]);
+  const healthy = await raw(port);
+  t.teardown(() => healthy.socket.destroy());
+  healthy.send(Buffer.concat([VALIDATE, u8(4), str('/n'), i64(1)]));
+  t.deepEqual(await healthy.read(8), i64(1));
+
+  // Room for two more descriptors: two clients are taken, the ones after them find none.
+  limitDescriptors(child.pid!, limitLeaving(child.pid!, 2));
+  const taken = [await raw(port), await raw(port)];
+  t.teardown(() => taken.forEach((c) => c.socket.destroy()));
+  for (const c of taken) {
+    c.send(Buffer.concat([VALIDATE, u8(4), str('/n'), i64(1)]));
+    t.is((await c.read(8, 10_000)).length, 8, 'a client within the limit is served');
+  }
+  const past: Raw[] = [];
+  t.teardown(() => past.forEach((c) => c.socket.destroy()));
+  for (let i = 0; i < PAST_LIMIT_CLIENTS; i++) {
+    past.push(await raw(port)); // the kernel completes the handshake; the server has no descriptor for it
+    t.true(await past[i]!.closed(10_000), `client ${i} past the limit was left waiting instead of closed`);
+  }
+  // Nothing pending now: a server that spins on a listening socket it cannot accept from burns a core here.
+  const before = cpuTicks(child.pid!), ticksPerSecond = 100;
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const spent = (cpuTicks(child.pid!) - before) / ticksPerSecond;
+  t.true(spent < 0.3, `the server's process used ${spent} s of CPU in 1 s with nothing to do`);
+
+  child.stdin!.write('stats\n');
+  const stats = JSON.parse(await line()) as { protocolErrors: number; lastProtocolError: string };
+  t.true(stats.protocolErrors >= PAST_LIMIT_CLIENTS, JSON.stringify(stats));
+  t.regex(stats.lastProtocolError, /^too many open files/, JSON.stringify(stats));
+
+  limitDescriptors(child.pid!, limitLeaving(child.pid!, 64));
+  const later = await raw(port);
+  t.teardown(() => later.socket.destroy());
+  later.send(Buffer.concat([VALIDATE, u8(4), str('/n'), i64(1)]));
+  t.deepEqual(await later.read(8, 10_000), i64(4), 'a client after the limit was lifted is served');
+  healthy.send(Buffer.concat([u8(4), str('/n'), i64(1)]));
+  t.deepEqual(await healthy.read(16), Buffer.concat([i64(1), i64(5)]), 'the first client is still served');
+  child.stdin!.end('close\n');
+  await once(child, 'exit');
+});
+
+test.serial('with no descriptor even in reserve, the native server stops watching its listening socket, spins ' +
+  'no core, and takes the waiting client once descriptors are free', async (t) => {
+  const fixture = new URL('../fixtures/store-server-child.js', import.meta.url).pathname;
+  const child = spawn('prlimit', ['--nofile=128:', process.execPath, fixture, '--exhaust-descriptors'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const line = async (): Promise<string> => String((await lines.next()).value);
+  const first = await line();
+  const port = Number(/^port (\d+)$/.exec(first)?.[1]);
+  if (!(port > 0)) return t.fail(`the server did not start: ${first} ${stderr}`);
+  const waiting = await raw(port); // in the listen queue: the server has no descriptor to take it with
+  t.teardown(() => waiting.socket.destroy());
+  waiting.send(Buffer.concat([VALIDATE, u8(4), str('/n'), i64(1)]));
+  t.false(await waiting.closed(300), 'with no reserve there is nothing to refuse the client with: it waits');
+  const before = cpuTicks(child.pid!), ticksPerSecond = 100;
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const spent = (cpuTicks(child.pid!) - before) / ticksPerSecond;
+  t.true(spent < 0.3, `the server's process used ${spent} s of CPU in 1 s with a client it cannot take`);
+  child.stdin!.write('free\n');
+  t.is(await line(), 'freed');
+  t.deepEqual(await waiting.read(8, 10_000), i64(1), 'the waiting client is served once descriptors are free');
   child.stdin!.end('close\n');
   await once(child, 'exit');
 });
