@@ -8,7 +8,7 @@
 import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mpirunFlags, mpirunMissing } from '../helpers/mpirun.js';
@@ -173,6 +173,25 @@ test('--procs P --backend mpi places each process on its own share of the hardwa
   const argv = mpirunArgv(5, 2, ['rank.js'], 4);
   t.deepEqual(argv.slice(0, 6), ['--oversubscribe', '--use-hwthread-cpus', '--map-by', 'slot:PE=2', '--bind-to', 'hwthread']);
   t.deepEqual(argv.filter((a) => a === '-np' || a === ':'), ['-np', ':', '-np']);
+});
+
+mpiTest('placement: this machine\'s mpirun binds each process to the share of hardware threads placement() ' +
+  'gives it (PE = all of them for one process, one each for as many processes as threads)', async (t) => {
+  const cpus = availableParallelism();
+  const allowed = (text: string): string[] => [...text.matchAll(/^Cpus_allowed_list:\s*(\S+)$/gm)].map((m) => m[1]!);
+  const expand = (list: string): number[] => list.split(',').flatMap((part) => {
+    const [from, to = from] = part.split('-').map(Number) as [number, number?];
+    return Array.from({ length: to! - from + 1 }, (_, i) => from + i);
+  });
+  for (const procs of new Set([1, cpus])) {
+    const r = await exec('mpirun', [...mpirunFlags(), ...placement(procs, cpus), '-np', String(procs),
+      'grep', 'Cpus_allowed_list', '/proc/self/status']);
+    t.is(r.code, 0, `${placement(procs, cpus).join(' ')}: ${r.stderr}`);
+    const sets = allowed(r.stdout).map(expand);
+    t.is(sets.length, procs, r.stdout);
+    for (const set of sets) t.is(set.length, cpus / procs, `${procs} process(es): ${r.stdout}`);
+    t.is(new Set(sets.flat()).size, cpus, `the processes' threads are apart and cover the machine: ${r.stdout}`);
+  }
 });
 
 test('--backend mpi: usage errors name the flag', async (t) => {
