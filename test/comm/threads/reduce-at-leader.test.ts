@@ -8,6 +8,7 @@
 import test from 'ava';
 import { withRanks } from '../../../src/testing/index.js';
 import { quietFailures } from '../../helpers/quiet-failures.js';
+import type { ValuesReport } from '../../fixtures/reduce-at-leader.js';
 
 quietFailures();
 
@@ -16,8 +17,16 @@ const fixture = new URL('../../fixtures/reduce-at-leader.js', import.meta.url);
 for (const [ranks, checks] of [[2, 'checked'], [3, 'checked'], [8, 'checked'], [3, 'unchecked']] as const) {
   test(`${ranks} ranks (${checks} calls): every dtype x op, in place and not, in runs and between other collectives, ` +
     'matches the reference', async (t) => {
-    const problems = await withRanks<string[]>(ranks, { module: fixture, exportName: 'values' }, { args: checks });
-    problems.forEach((p, rank) => t.deepEqual(p, [], `rank ${rank}`));
+    const reports = await withRanks<ValuesReport>(ranks, { module: fixture, exportName: 'values' }, { args: checks });
+    t.deepEqual(reports[0]!.problems, [], 'member 0 against the reference');
+    t.true(reports[0]!.digests.length > 800, `${reports[0]!.digests.length} calls`);
+    // every member holds member 0's bits, call by call (the first that differs is named)
+    for (let rank = 1; rank < ranks; rank++) {
+      const differs = reports[rank]!.digests.findIndex((d, i) => d !== reports[0]!.digests[i]);
+      t.is(differs < 0 ? undefined : reports[rank]!.digests[differs], undefined,
+        `rank ${rank} differs from rank 0 (${reports[0]!.digests[differs]})`);
+      t.is(reports[rank]!.digests.length, reports[0]!.digests.length, `rank ${rank}: calls`);
+    }
   });
 }
 
