@@ -3,8 +3,8 @@
  * (a child process, a raw socket destroyed mid-frame), a client that sends requests but reads no replies,
  * memory that runs out under the native server. Each must cost only its own connection.
  */
-import test from 'ava';
-import { execFileSync, spawn } from 'node:child_process';
+import test, { type ExecutionContext } from 'ava';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -348,6 +348,32 @@ for (const [kind, listen] of STORE_SERVERS) {
   });
 }
 
+/** The native server in a child process (fixtures/store-server-child.ts), killed when the test ends. */
+interface ServerChild {
+  readonly child: ChildProcess;
+  /** Its port; NaN when its first line was not "port N" (then `first` says what came). */
+  readonly port: number;
+  readonly first: string;
+  /** The next line it prints. */
+  line(): Promise<string>;
+  /** What it wrote to stderr so far. */
+  stderr(): string;
+}
+
+/** Starts the server child; `prefix`: a command that runs node (as `prlimit --nofile=N`), `args`: the fixture's. */
+async function serverChild(t: ExecutionContext, prefix: string[] = [], args: string[] = []): Promise<ServerChild> {
+  const fixture = new URL('../fixtures/store-server-child.js', import.meta.url).pathname;
+  const argv = [...prefix, process.execPath, fixture, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const line = async (): Promise<string> => String((await lines.next()).value);
+  const first = await line();
+  return { child, port: Number(/^port (\d+)$/.exec(first)?.[1]), first, line, stderr: () => stderr };
+}
+
 /** Address space the server's process may map past what it has when the limit is set. */
 const HEADROOM_BYTES = 64 * 1024 * 1024;
 /** Each hog connection sends a SET whose 8 MiB value never completes: the server holds it all. */
@@ -397,17 +423,9 @@ async function sent(socket: net.Socket): Promise<void> {
 test.serial('memory that runs out as the native server receives closes only the connection that needed it, ' +
   'naming why, and the server serves another client (native server, in a process of its own under an ' +
   'address-space limit)', async (t) => {
-  const child = spawn(process.execPath, [new URL('../fixtures/store-server-child.js', import.meta.url).pathname], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  t.teardown(() => child.kill('SIGKILL'));
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const line = async (): Promise<string> => String((await lines.next()).value);
-  const port = Number(/^port (\d+)$/.exec(await line())?.[1]);
+  const { child, port, line, stderr } = await serverChild(t);
   const ended = (): string => (child.exitCode === null && child.signalCode === null ? '' :
-    `the server's process ended (${child.signalCode ?? `code ${child.exitCode}`}): ${stderr.trim()}`);
+    `the server's process ended (${child.signalCode ?? `code ${child.exitCode}`}): ${stderr().trim()}`);
 
   const healthy = await raw(port);
   t.teardown(() => healthy.socket.destroy());
@@ -448,15 +466,7 @@ const JS_SET_BYTES = 4 * HEADROOM_BYTES;
 test.serial('memory that runs out as the native server stores a value set from its JS thread fails that call ' +
   'with a StoreError naming the size, and the server goes on (a process of its own under an address-space ' +
   'limit)', async (t) => {
-  const child = spawn(process.execPath, [new URL('../fixtures/store-server-child.js', import.meta.url).pathname], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  t.teardown(() => child.kill('SIGKILL'));
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const line = async (): Promise<string> => String((await lines.next()).value);
-  const port = Number(/^port (\d+)$/.exec(await line())?.[1]);
+  const { child, port, line, stderr } = await serverChild(t);
   child.stdin!.write(`hold ${JS_SET_BYTES}\n`);
   t.is(await line(), 'held');
   limitAddressSpace(child.pid!, addressSpace(child.pid!) + HEADROOM_BYTES);
@@ -464,7 +474,7 @@ test.serial('memory that runs out as the native server stores a value set from i
   const failed = await line();
   limitAddressSpace(child.pid!, 'unlimited');
   t.is(failed, `set failed: StoreError: the native TCPStore server ran out of memory storing a value of ${JS_SET_BYTES} bytes`,
-    `the server's process said: ${failed} ${stderr}`);
+    `the server's process said: ${failed} ${stderr()}`);
   const client = await raw(port);
   t.teardown(() => client.socket.destroy());
   client.send(Buffer.concat([VALIDATE, u8(5), u64(1), str('/big')])); // CHECK: nothing was stored
@@ -511,13 +521,7 @@ const PAST_LIMIT_CLIENTS = 3;
 test.serial('out of file descriptors, the native server closes each client it cannot take at once, spins no ' +
   'core, names why, and takes clients again once descriptors are free (a process of its own under ' +
   'RLIMIT_NOFILE)', async (t) => {
-  const child = spawn(process.execPath, [new URL('../fixtures/store-server-child.js', import.meta.url).pathname], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  t.teardown(() => child.kill('SIGKILL'));
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const line = async (): Promise<string> => String((await lines.next()).value);
-  const port = Number(/^port (\d+)$/.exec(await line())?.[1]);
+  const { child, port, line } = await serverChild(t);
   const healthy = await raw(port);
   t.teardown(() => healthy.socket.destroy());
   healthy.send(Buffer.concat([VALIDATE, u8(4), str('/n'), i64(1)]));
@@ -561,18 +565,8 @@ test.serial('out of file descriptors, the native server closes each client it ca
 
 test.serial('with no descriptor even in reserve, the native server stops watching its listening socket, spins ' +
   'no core, and takes the waiting client once descriptors are free', async (t) => {
-  const fixture = new URL('../fixtures/store-server-child.js', import.meta.url).pathname;
-  const child = spawn('prlimit', ['--nofile=128:', process.execPath, fixture, '--exhaust-descriptors'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  t.teardown(() => child.kill('SIGKILL'));
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const line = async (): Promise<string> => String((await lines.next()).value);
-  const first = await line();
-  const port = Number(/^port (\d+)$/.exec(first)?.[1]);
-  if (!(port > 0)) return t.fail(`the server did not start: ${first} ${stderr}`);
+  const { child, port, first, line, stderr } = await serverChild(t, ['prlimit', '--nofile=128:'], ['--exhaust-descriptors']);
+  if (!(port > 0)) return t.fail(`the server did not start: ${first} ${stderr()}`);
   const waiting = await raw(port); // in the listen queue: the server has no descriptor to take it with
   t.teardown(() => waiting.socket.destroy());
   waiting.send(Buffer.concat([VALIDATE, u8(4), str('/n'), i64(1)]));
