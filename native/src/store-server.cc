@@ -367,6 +367,9 @@ class Server {
           Cursor cur{c.in, start};
           if (!(c.dialect == Dialect::unknown ? detect(c, cur) : request(c, cur))) {
             c.need = cur.need > start ? cur.need - start : 0;  // from the front, once the run ones are erased
+            if (c.need > kMaxRequestBytes) {
+              throw tooLong("request of at least " + std::to_string(c.need) + " bytes", kMaxRequestBytes);
+            }
             break;
           }
           start = cur.pos;
@@ -518,6 +521,16 @@ class Server {
       }
       case MULTI_SET: {
         uint64_t n = cur.count();
+        // The framing first, copying nothing: a request that arrives in many reads is parsed again each
+        // time a read completes its next field (Connection::need), and copying every value that far each
+        // time would make a big MULTI_SET quadratic. The values are copied once it is all here.
+        size_t first = cur.pos;
+        for (uint64_t i = 0; i < n && !cur.short_; i++) {
+          cur.skip(cur.keyLength());
+          cur.skip(cur.valueLength());
+        }
+        if (cur.short_) return false;
+        cur.pos = first;
         std::vector<std::pair<std::string, std::string>> pairs;
         for (uint64_t i = 0; i < n && !cur.short_; i++) {
           std::string k = cur.key();

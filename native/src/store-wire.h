@@ -20,6 +20,8 @@ constexpr uint64_t kMaxValueBytes = 8 * 1024 * 1024;
 constexpr uint64_t kMaxKeys = 128 * 1024;
 // Most bytes of one reply (a MULTI_GET's values together; protocol.ts MAX_REPLY_BYTES).
 constexpr uint64_t kMaxReplyBytes = uint64_t(1) << 30;
+// Most bytes of one request, counted as they arrive (a MULTI_SET's keys and values; MAX_REQUEST_BYTES).
+constexpr uint64_t kMaxRequestBytes = uint64_t(1) << 30;
 constexpr uint32_t kValidationMagic = 0x3C85F7CE;
 enum Query {
   VALIDATE = 0, SET, COMPARE_SET, GET, ADD, CHECK, WAIT, GETNUMKEYS, DELETE_KEY, APPEND, MULTI_GET, MULTI_SET,
@@ -117,16 +119,22 @@ struct Cursor {
     pos += size_t(n);
     return s;
   }
-  std::string key() {
+  // Moves past n bytes (or marks the request short).
+  void skip(uint64_t n) {
+    if (take(size_t(n))) pos += size_t(n);
+  }
+  uint64_t keyLength() {
     uint64_t n = u64();
     if (n > kMaxKeyBytes) throw tooLong("key of " + lengthText(n) + " bytes", kMaxKeyBytes);
-    return bytes(n);
+    return n;
   }
-  std::string value() {
+  uint64_t valueLength() {
     uint64_t n = u64();
     if (n > kMaxValueBytes) throw tooLong("value of " + lengthText(n) + " bytes", kMaxValueBytes);
-    return bytes(n);
+    return n;
   }
+  std::string key() { return bytes(keyLength()); }
+  std::string value() { return bytes(valueLength()); }
   uint64_t count() {
     uint64_t n = u64();
     if (n > kMaxKeys) throw tooLong(lengthText(n) + " keys in one request", kMaxKeys);

@@ -11,6 +11,6 @@ export type { TCPStoreOptions } from './tcp-store.js';
 export { TCPStoreServer } from './server.js';
 export type { StoreServer } from './server.js';
 export { NativeTCPStoreServer } from './native-server.js';
-export { MAX_KEY_BYTES, MAX_KEYS, MAX_REPLY_BYTES, MAX_VALUE_BYTES } from './protocol.js';
+export { MAX_KEY_BYTES, MAX_KEYS, MAX_REPLY_BYTES, MAX_REQUEST_BYTES, MAX_VALUE_BYTES } from './protocol.js';
 export { StatelessProcessGroup } from './stateless-group.js';
 export type { StatelessProcessGroupOptions } from './stateless-group.js';

@@ -25,6 +25,12 @@ export const MAX_KEYS = 128 * 1024;
  * of MAX_VALUE_BYTES would be a terabyte; torch's server has no limit and would run out of memory).
  */
 export const MAX_REPLY_BYTES = 2 ** 30;
+/**
+ * Most bytes of one request: a server runs a request only once it has all of it, so a MULTI_SET whose keys
+ * and values come to more closes its connection as soon as that many have arrived (torch's server has no
+ * limit: MAX_KEYS values of MAX_VALUE_BYTES would be a terabyte held before it runs).
+ */
+export const MAX_REQUEST_BYTES = 2 ** 30;
 
 /** Query types, current numbering (`TCPStoreBackend.hpp`). */
 export const Q = {
@@ -150,6 +156,12 @@ export class Cursor {
   }
 
   /** `bytes` bytes, copied (the buffer is reused). */
+  /** Moves past `bytes` bytes (or marks the frame short). */
+  skip(bytes: number): this {
+    this.#take(bytes);
+    return this;
+  }
+
   bytes(bytes: number): Uint8Array {
     const at = this.#take(bytes);
     return at < 0 ? EMPTY : Uint8Array.prototype.slice.call(this.q.buf, at, at + bytes);

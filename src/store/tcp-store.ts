@@ -12,7 +12,9 @@
  */
 import { ClosedError, checkInteger, invalidType, outOfRange } from '../errors.js';
 import { ClientConnection, formatAddress, type Reader } from './client-connection.js';
-import { FrameBuilder, MAX_KEYS, MAX_KEY_BYTES, MAX_VALUE_BYTES, Q, READY, type Dialect } from './protocol.js';
+import {
+  FrameBuilder, MAX_KEYS, MAX_KEY_BYTES, MAX_REQUEST_BYTES, MAX_VALUE_BYTES, Q, READY, type Dialect,
+} from './protocol.js';
 import { listenHostFor, startServer, waitForWorkers, type ServerHandle } from './tcp-master.js';
 import { WaitPool } from './tcp-waits.js';
 import { isServerKind, type ServerKind } from './native-server.js';
@@ -247,6 +249,12 @@ export class TCPStore implements Store {
     const vs = values.map((v, i) => this.#value(`values[${i}]`, v));
     let frame: FrameBuilder;
     if (c.dialect === 'current') {
+      // one request: the server closes a connection whose request passes MAX_REQUEST_BYTES
+      const bytes = vs.reduce((sum, v, i) => sum + 16 + ks[i]!.length + v.length, 9);
+      if (bytes > MAX_REQUEST_BYTES) {
+        throw outOfRange(`Expected \`keys\` and \`values\` to come to at most ${MAX_REQUEST_BYTES} bytes in one ` +
+          `multiSet (the store's limit on one request), got ${bytes}`);
+      }
       frame = this.#frame(Q.MULTI_SET).u64(ks.length);
       ks.forEach((k, i) => frame.blob(k).blob(vs[i]!));
     } else {

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { TCPStore } from '../../src/index.js';
-import { MAX_REPLY_BYTES, MAX_VALUE_BYTES } from '../../src/store/protocol.js';
+import { MAX_REPLY_BYTES, MAX_REQUEST_BYTES, MAX_VALUE_BYTES } from '../../src/store/protocol.js';
 import { TCPStoreServer } from '../../src/store/server.js';
 import { Rng } from '../helpers/mulberry32.js';
 import { VALIDATE, i64, raw, str, u32, u64, u8, type Raw } from './raw.js';
@@ -326,6 +326,31 @@ for (const [kind, listen] of STORE_SERVERS) {
     t.is(reader.mismatch, '');
     t.is(await store.add('after', 1), 1, 'the server still serves');
     t.is(server.protocolErrors, 0);
+  });
+
+  test.serial(`a MULTI_SET that comes to more than MAX_REQUEST_BYTES closes its connection as soon as that much ` +
+    `has arrived, naming the size, stores none of it, and nothing else (${kind} server)`, async (t) => {
+    const server = await listen({ host: '127.0.0.1' });
+    t.teardown(() => server.close());
+    const store = await TCPStore.create({ host: '127.0.0.1', port: server.port, timeoutMs: 10_000 });
+    t.teardown(() => store.close());
+    const c = await raw(server.port);
+    t.teardown(() => c.socket.destroy());
+    const value = Buffer.alloc(MAX_VALUE_BYTES, 0x6d);
+    const pairs = Math.floor(MAX_REQUEST_BYTES / (16 + 4 + MAX_VALUE_BYTES)) + 2; // 129: just past 1 GiB
+    c.send(Buffer.concat([VALIDATE, u8(11), u64(pairs)]));
+    let sent = 0;
+    for (; sent < pairs && !c.socket.closed; sent++) {
+      c.send(Buffer.concat([str(`/m${String(sent).padStart(2, '0')}`.slice(0, 4)), u64(MAX_VALUE_BYTES)]));
+      if (!c.socket.write(value)) await new Promise((resolve) => c.socket.once('drain', resolve).once('close', resolve));
+    }
+    t.true(await c.closed(10_000), `the connection stayed open after ${sent} of ${pairs} pairs`);
+    t.is(server.protocolErrors, 1);
+    t.regex(server.lastProtocolError, new RegExp(`^request of at least \\d+ bytes \\(at most ${MAX_REQUEST_BYTES}\\)$`));
+    const at = Number(/at least (\d+)/.exec(server.lastProtocolError)?.[1]);
+    t.true(at > MAX_REQUEST_BYTES && at <= MAX_REQUEST_BYTES + 2 * (20 + MAX_VALUE_BYTES), `refused at ${at} bytes`);
+    t.is(await store.numKeys(), 0, 'none of it was stored');
+    t.is(await store.add('after', 1), 1, 'the server still serves');
   });
 
   test.serial(`a MULTI_GET whose values come to more than MAX_REPLY_BYTES closes its connection, naming ` +

@@ -105,6 +105,12 @@ test('limits as torch\'s, with the argument, the value and the limit named', asy
   t.is(back[MAX_VALUE_BYTES - 1], 7);
   await t.throwsAsync(store.set('big', new Uint8Array(MAX_VALUE_BYTES + 1)), { message: /`value`.*8388608 bytes.*got 8388609/ });
   await t.throwsAsync(store.multiSet(['a'], [new Uint8Array(MAX_VALUE_BYTES + 1)]), { message: /`values\[0\]`/ });
+  // one request past MAX_REQUEST_BYTES (128 values of 8 MiB, one buffer 128 times), refused before it is sent
+  const many = Array.from({ length: 128 }, (_, i) => `m${i}`);
+  await t.throwsAsync(store.multiSet(many, many.map(() => big)), {
+    code: 'ERR_MULTIRANK_OUT_OF_RANGE', message: /`keys` and `values`.*at most 1073741824 bytes in one multiSet.*got 1073744[0-9]{3}$/,
+  });
+  t.is(await store.numKeys(), 2, 'nothing of it was stored');
   await t.throwsAsync(store.check(new Array<string>(MAX_KEYS + 1).fill('x')), { message: /`keys`.*131072 keys.*got 131073/ });
   await t.throwsAsync(store.wait(['ok', 'x'.repeat(MAX_KEY_BYTES)]), { message: /`keys\[1\]`/ });
   await t.throwsAsync(store.compareSet('k', 'a', 5 as never), { message: /`desired`/ });

@@ -128,6 +128,23 @@ for (const [kind, listen] of STORE_SERVERS) {
     t.is(s.value('/big')!.length, MAX_VALUE_BYTES);
   });
 
+  test(`a MULTI_SET arriving in pieces stores every value exactly once it is whole, and nothing before ` +
+    `(${kind} server)`, async (t) => {
+    const s = await server(t);
+    const c = await raw(s.port);
+    const values = Array.from({ length: 6 }, (_, i) => Buffer.alloc((1 << 20) + i * 4099, 0x41 + i));
+    values.forEach((v, i) => (v[v.length - 1] = 0x30 + i)); // each ends apart from its fill
+    const pairs = values.map((v, i) => Buffer.concat([str(`/ms${i}`), str(v)]));
+    const frame = Buffer.concat([VALIDATE, u8(11), u64(values.length), ...pairs, u8(7)]); // then GETNUMKEYS
+    const cut = frame.length - 1 - 1000;
+    for (let at = 0; at < cut; at += 1 << 16) c.send(frame.subarray(at, Math.min(cut, at + (1 << 16))));
+    t.false(await c.closed(300)); // nothing to say yet, nothing stored
+    t.is(s.value('/ms0'), undefined, 'a value stored before the request was whole');
+    c.send(frame.subarray(cut));
+    t.deepEqual(await c.read(8, 10_000), i64(values.length));
+    values.forEach((v, i) => t.true(Buffer.from(s.value(`/ms${i}`) ?? []).equals(v), `/ms${i}`));
+  });
+
   test(`a WAIT while one is pending replaces it (torch 1.13 gives up on waits without cancelling) ` +
     `(${kind} server)`, async (t) => {
     const s = await server(t);
