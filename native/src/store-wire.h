@@ -140,10 +140,17 @@ struct Cursor {
     if (n > kMaxKeys) throw tooLong(lengthText(n) + " keys in one request", kMaxKeys);
     return n;
   }
+  // The framing first, copying nothing (see MULTI_SET in store-server.cc): a list arriving in many reads
+  // is copied once, when it is whole.
   std::vector<std::string> keys() {
     uint64_t n = count();
     std::vector<std::string> out;
-    for (uint64_t i = 0; i < n && !short_; i++) out.push_back(key());
+    size_t first = pos;
+    for (uint64_t i = 0; i < n && !short_; i++) skip(keyLength());
+    if (short_) return out;
+    pos = first;
+    out.reserve(size_t(n));
+    for (uint64_t i = 0; i < n; i++) out.push_back(key());
     return out;
   }
 };

@@ -43,10 +43,15 @@ function count(cur: Cursor): number {
   return n;
 }
 
+/** The framing first, copying nothing (see MULTI_SET below): a list arriving in many reads is copied once, whole. */
 function keys(cur: Cursor): string[] {
   const n = count(cur);
   const out: string[] = [];
-  for (let i = 0; i < n && !cur.short; i++) out.push(key(cur));
+  const first = cur.pos;
+  for (let i = 0; i < n && !cur.short; i++) cur.skip(keyLength(cur));
+  if (cur.short) return out;
+  cur.pos = first;
+  for (let i = 0; i < n; i++) out.push(key(cur));
   return out;
 }
 

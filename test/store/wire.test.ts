@@ -145,6 +145,18 @@ for (const [kind, listen] of STORE_SERVERS) {
     values.forEach((v, i) => t.true(Buffer.from(s.value(`/ms${i}`) ?? []).equals(v), `/ms${i}`));
   });
 
+  test(`a MULTI_GET of 3 000 keys arriving in pieces answers every key in order (${kind} server)`, async (t) => {
+    const s = await server(t);
+    const c = await raw(s.port);
+    const names = ['/a', '/bb', '/ccc'];
+    c.send(Buffer.concat([VALIDATE, u8(11), u64(3), ...names.flatMap((k) => [str(k), str(`v${k}`)])]));
+    const asked = Array.from({ length: 3000 }, (_, i) => names[(i * 7) % 3]!);
+    const frame = Buffer.concat([u8(10), u64(asked.length), ...asked.map((k) => str(k))]);
+    for (let at = 0; at < frame.length; at += 1000) c.send(frame.subarray(at, Math.min(frame.length, at + 1000)));
+    const expected = Buffer.concat(asked.map((k) => str(`v${k}`)));
+    t.true((await c.read(expected.length, 10_000)).equals(expected));
+  });
+
   test(`a WAIT while one is pending replaces it (torch 1.13 gives up on waits without cancelling) ` +
     `(${kind} server)`, async (t) => {
     const s = await server(t);
