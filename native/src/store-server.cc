@@ -521,22 +521,12 @@ class Server {
       }
       case MULTI_SET: {
         uint64_t n = cur.count();
-        // The framing first, copying nothing: a request that arrives in many reads is parsed again each
-        // time a read completes its next field (Connection::need), and copying every value that far each
-        // time would make a big MULTI_SET quadratic. The values are copied once it is all here.
-        size_t first = cur.pos;
-        for (uint64_t i = 0; i < n && !cur.short_; i++) {
-          cur.skip(cur.keyLength());
-          cur.skip(cur.valueLength());
-        }
-        if (cur.short_) return false;
-        cur.pos = first;
+        if (!cur.arrived(n, true)) return false;
         std::vector<std::pair<std::string, std::string>> pairs;
-        for (uint64_t i = 0; i < n && !cur.short_; i++) {
+        for (uint64_t i = 0; i < n; i++) {
           std::string k = cur.key();
           pairs.emplace_back(std::move(k), cur.value());
         }
-        if (cur.short_) return false;
         for (auto &pair : pairs) set(pair.first, std::move(pair.second));
         return true;
       }

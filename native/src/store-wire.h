@@ -140,15 +140,24 @@ struct Cursor {
     if (n > kMaxKeys) throw tooLong(lengthText(n) + " keys in one request", kMaxKeys);
     return n;
   }
-  // The framing first, copying nothing (see MULTI_SET in store-server.cc): a list arriving in many reads
-  // is copied once, when it is whole.
+  // Whether `n` items (a key each, and a value after it with `values`) have all arrived; the position is
+  // left where it was. Copies nothing: a request that arrives in many reads is parsed again each time a
+  // read completes its next field (Connection::need), and copying its keys and values that far at every
+  // parse would make a big MULTI_SET or key list quadratic. They are copied once, when it is whole.
+  bool arrived(uint64_t n, bool values) {
+    size_t first = pos;
+    for (uint64_t i = 0; i < n && !short_; i++) {
+      skip(keyLength());
+      if (values) skip(valueLength());
+    }
+    if (short_) return false;
+    pos = first;
+    return true;
+  }
   std::vector<std::string> keys() {
     uint64_t n = count();
     std::vector<std::string> out;
-    size_t first = pos;
-    for (uint64_t i = 0; i < n && !short_; i++) skip(keyLength());
-    if (short_) return out;
-    pos = first;
+    if (!arrived(n, false)) return out;
     out.reserve(size_t(n));
     for (uint64_t i = 0; i < n; i++) out.push_back(key());
     return out;

@@ -155,13 +155,13 @@ export class Cursor {
     return high >= 0x200000 ? Infinity : high * 2 ** 32 + this.q.buf.readUInt32LE(at);
   }
 
-  /** `bytes` bytes, copied (the buffer is reused). */
   /** Moves past `bytes` bytes (or marks the frame short). */
   skip(bytes: number): this {
     this.#take(bytes);
     return this;
   }
 
+  /** `bytes` bytes, copied (the buffer is reused). */
   bytes(bytes: number): Uint8Array {
     const at = this.#take(bytes);
     return at < 0 ? EMPTY : Uint8Array.prototype.slice.call(this.q.buf, at, at + bytes);
