@@ -58,8 +58,9 @@ const bool ownCores = hasOwnCores();
 // messages progress only while polled), then sleep 50 µs at a time, so that a long wait costs no core.
 void backoff(unsigned round, double startedMs, double yieldMs) {
   if (round < 256) return;
-  if (ownCores && nowMs() - startedMs < kOwnSpinMs) return;
-  if (nowMs() - startedMs < yieldMs) {
+  double waitedMs = nowMs() - startedMs;
+  if (ownCores && waitedMs < kOwnSpinMs) return;
+  if (waitedMs < yieldMs) {
     sched_yield();
     return;
   }
