@@ -21,8 +21,9 @@
       'sources': ['src/addon.cc', 'src/library.cc', 'src/ops.cc', 'src/memory.cc', 'src/comm.cc', 'src/bench.cc',
                   'src/store-server.cc'],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      # NODE_ADDON_API_CPP_EXCEPTIONS_ALL: a C++ exception that a function does not catch itself (std::bad_alloc)
-      # reaches JS as an Error, not std::terminate (which would end the whole process, every rank in it).
+      # NODE_ADDON_API_CPP_EXCEPTIONS_ALL: a C++ exception that a function does not catch itself
+      # (std::bad_alloc) reaches JS as an Error, not std::terminate (which would end the whole process,
+      # every rank in it).
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_CPP_EXCEPTIONS_ALL'],
       'cflags!': ['-fno-exceptions'],
       'cflags_cc!': ['-fno-exceptions'],
@@ -58,7 +59,8 @@
           'sources': ['src/mpi-binding.cc', 'src/mpi-comms.cc'],
           'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")", '<!@(node scripts/mpi-flags.mjs include)'],
           # MPI's C API only: its deprecated C++ bindings would need libmpi_cxx.
-          'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_CPP_EXCEPTIONS_ALL', 'OMPI_SKIP_MPICXX=1', 'MPICH_SKIP_MPICXX=1'],
+          'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_CPP_EXCEPTIONS_ALL',
+                      'OMPI_SKIP_MPICXX=1', 'MPICH_SKIP_MPICXX=1'],
           'cflags!': ['-fno-exceptions'],
           'cflags_cc!': ['-fno-exceptions'],
           'cflags_cc': ['-std=c++17', '-fexceptions'],

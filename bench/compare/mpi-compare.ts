@@ -64,7 +64,8 @@ const sweep = (min: number, max: number, it: number): string[] => [String(min), 
   ...(max < BIG ? [String(warmup)] : [String(Math.max(2, it >> 3)), String(128 << 20)])];
 const plainMpi = (np: number): Config['run'] => (min, max, it) => mpirun(np, [], [mpiBench, 'allReduce', ...sweep(min, max, it)]);
 const multirankMpi = (threads: number): Config['run'] => (min, max, it) => mpirun(
-  2, bind === 'none' ? ['--bind-to', 'none'] : [], [process.execPath, ours, String(threads), ...sweep(min, max, it)],
+  2, bind === 'none' ? ['--bind-to', 'none'] : [],
+  [process.execPath, ours, String(threads), ...sweep(min, max, it)],
 );
 
 const pairs: { title: string; sizes: number[]; configs: Config[] }[] = [

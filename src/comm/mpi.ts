@@ -133,7 +133,8 @@ export class MpiCommunicator implements DeviceCommunicator {
   }
 
   #where(call: string): string {
-    const others = this.#group.ranks.filter((_, m) => this.#layout.processIndexOf[m] !== this.#layout.process);
+    const { processIndexOf, process: here } = this.#layout;
+    const others = this.#group.ranks.filter((_, m) => processIndexOf[m] !== here);
     return `${this.#label(call)}, waiting for ranks [${others.join(', ')}] in other processes`;
   }
 

@@ -34,7 +34,8 @@ export function describeRank(control: JobView, s: RankSnapshot, waited = ''): st
   // A wait for a result: it comes from the group's first member, once every member arrived.
   const result = s.phase === 'result';
   const { ranks, missing } = control.groupWait(s.groupOffset, s.seq, result ? 'arrive' : slotPhase(s));
-  const call = `${blocked} ${s.op ?? 'a collective'} (call #${s.seq}) of group ${groupLabel(s.groupName, ranks)}`;
+  const group = groupLabel(s.groupName, ranks);
+  const call = `${blocked} ${s.op ?? 'a collective'} (call #${s.seq}) of group ${group}`;
   if (result) return `${call}, ${resultWaitText(`rank ${ranks[0]}`, missing.map((r) => `rank ${r}`))}${site}`;
   const verb = slotPhase(s) === 'arrive' ? 'to arrive' : 'to finish reading its buffers';
   return `${call}, waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${verb}${site}`;

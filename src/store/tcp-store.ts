@@ -252,8 +252,8 @@ export class TCPStore implements Store {
       // one request: the server closes a connection whose request passes MAX_REQUEST_BYTES
       const bytes = vs.reduce((sum, v, i) => sum + 16 + ks[i]!.length + v.length, 9);
       if (bytes > MAX_REQUEST_BYTES) {
-        throw outOfRange(`Expected \`keys\` and \`values\` to come to at most ${MAX_REQUEST_BYTES} bytes in one ` +
-          `multiSet (the store's limit on one request), got ${bytes}`);
+        throw outOfRange(`Expected \`keys\` and \`values\` to come to at most ${MAX_REQUEST_BYTES} bytes ` +
+          `in one multiSet (the store's limit on one request), got ${bytes}`);
       }
       frame = this.#frame(Q.MULTI_SET).u64(ks.length);
       ks.forEach((k, i) => frame.blob(k).blob(vs[i]!));

@@ -178,19 +178,21 @@ test('--procs P --backend mpi places each process on its own share of the hardwa
 mpiTest('placement: this machine\'s mpirun binds each process to the share of hardware threads placement() ' +
   'gives it (PE = all of them for one process, one each for as many processes as threads)', async (t) => {
   const cpus = availableParallelism();
-  const allowed = (text: string): string[] => [...text.matchAll(/^Cpus_allowed_list:\s*(\S+)$/gm)].map((m) => m[1]!);
+  const allowed = (text: string): string[] =>
+    [...text.matchAll(/^Cpus_allowed_list:\s*(\S+)$/gm)].map((m) => m[1]!);
   const expand = (list: string): number[] => list.split(',').flatMap((part) => {
     const [from, to = from] = part.split('-').map(Number) as [number, number?];
     return Array.from({ length: to! - from + 1 }, (_, i) => from + i);
   });
   for (const procs of new Set([1, cpus])) {
-    const r = await exec('mpirun', [...mpirunFlags(), ...placement(procs, cpus), '-np', String(procs),
+    const flags = placement(procs, cpus);
+    const r = await exec('mpirun', [...mpirunFlags(), ...flags, '-np', String(procs),
       'grep', 'Cpus_allowed_list', '/proc/self/status']);
-    t.is(r.code, 0, `${placement(procs, cpus).join(' ')}: ${r.stderr}`);
+    t.is(r.code, 0, `${flags.join(' ')}: ${r.stderr}`);
     const sets = allowed(r.stdout).map(expand);
     t.is(sets.length, procs, r.stdout);
     for (const set of sets) t.is(set.length, cpus / procs, `${procs} process(es): ${r.stdout}`);
-    t.is(new Set(sets.flat()).size, cpus, `the processes' threads are apart and cover the machine: ${r.stdout}`);
+    t.is(new Set(sets.flat()).size, cpus, `the processes' threads are apart and cover the machine:\n${r.stdout}`);
   }
 });
 

@@ -328,8 +328,8 @@ for (const [kind, listen] of STORE_SERVERS) {
     t.is(server.protocolErrors, 0);
   });
 
-  test.serial(`a MULTI_SET that comes to more than MAX_REQUEST_BYTES closes its connection as soon as that much ` +
-    `has arrived, naming the size, stores none of it, and nothing else (${kind} server)`, async (t) => {
+  test.serial(`a MULTI_SET that comes to more than MAX_REQUEST_BYTES closes its connection as soon as that ` +
+    `much has arrived, naming the size, stores none of it, and nothing else (${kind} server)`, async (t) => {
     const server = await listen({ host: '127.0.0.1' });
     t.teardown(() => server.close());
     const store = await TCPStore.create({ host: '127.0.0.1', port: server.port, timeoutMs: 10_000 });
@@ -337,7 +337,7 @@ for (const [kind, listen] of STORE_SERVERS) {
     const c = await raw(server.port);
     t.teardown(() => c.socket.destroy());
     const value = Buffer.alloc(MAX_VALUE_BYTES, 0x6d);
-    const pairs = Math.floor(MAX_REQUEST_BYTES / (16 + 4 + MAX_VALUE_BYTES)) + 2; // 129: just past 1 GiB
+    const pairs = Math.floor(MAX_REQUEST_BYTES / (20 + MAX_VALUE_BYTES)) + 2; // 129: just past 1 GiB
     c.send(Buffer.concat([VALIDATE, u8(11), u64(pairs)]));
     let pair = 0;
     for (; pair < pairs && !c.socket.closed; pair++) {
@@ -346,9 +346,11 @@ for (const [kind, listen] of STORE_SERVERS) {
     }
     t.true(await c.closed(10_000), `the connection stayed open after ${pair} of ${pairs} pairs`);
     t.is(server.protocolErrors, 1);
-    t.regex(server.lastProtocolError, new RegExp(`^request of at least \\d+ bytes \\(at most ${MAX_REQUEST_BYTES}\\)$`));
-    const at = Number(/at least (\d+)/.exec(server.lastProtocolError)?.[1]);
-    t.true(at > MAX_REQUEST_BYTES && at <= MAX_REQUEST_BYTES + 2 * (20 + MAX_VALUE_BYTES), `refused at ${at} bytes`);
+    const refused = new RegExp(`^request of at least (\\d+) bytes \\(at most ${MAX_REQUEST_BYTES}\\)$`);
+    t.regex(server.lastProtocolError, refused);
+    const at = Number(refused.exec(server.lastProtocolError)?.[1]);
+    const pairBytes = 20 + MAX_VALUE_BYTES; // one key of 4 bytes and one value, with their lengths
+    t.true(at > MAX_REQUEST_BYTES && at <= MAX_REQUEST_BYTES + 2 * pairBytes, `refused at ${at} bytes`);
     t.is(await store.numKeys(), 0, 'none of it was stored');
     t.is(await store.add('after', 1), 1, 'the server still serves');
   });
@@ -373,7 +375,7 @@ for (const [kind, listen] of STORE_SERVERS) {
   });
 }
 
-/** The native server in a child process (fixtures/store-server-child.ts), killed when the test ends. */
+/** A store server in a child process (fixtures/store-server-child.ts), killed when the test ends. */
 interface ServerChild {
   readonly child: ChildProcess;
   /** Its port; NaN when its first line was not "port N" (then `first` says what came). */
@@ -385,8 +387,10 @@ interface ServerChild {
   stderr(): string;
 }
 
-/** Starts the server child; `prefix`: a command that runs node (as `prlimit --nofile=N`), `args`: the fixture's. */
-async function serverChild(t: ExecutionContext, prefix: string[] = [], args: string[] = []): Promise<ServerChild> {
+/** Starts the server child; `prefix`: a command that runs node (`prlimit --nofile=N`); `args`: the fixture's. */
+async function serverChild(
+  t: ExecutionContext, prefix: readonly string[] = [], args: readonly string[] = [],
+): Promise<ServerChild> {
   const fixture = new URL('../fixtures/store-server-child.js', import.meta.url).pathname;
   const argv = [...prefix, process.execPath, fixture, ...args];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -485,12 +489,12 @@ test.serial('memory that runs out as the native server receives closes only the 
   await once(child, 'exit');
 });
 
-/** What the JS-thread set test stores: more than the address-space headroom, so that its copy cannot be made. */
+/** What the JS-thread set test stores: more than the address-space headroom, so its copy cannot be made. */
 const JS_SET_BYTES = 4 * HEADROOM_BYTES;
 
-test.serial('memory that runs out as the native server stores a value set from its JS thread fails that call ' +
-  'with a StoreError naming the size, and the server goes on (a process of its own under an address-space ' +
-  'limit)', async (t) => {
+test.serial('memory that runs out as the native server stores a value set from its JS thread fails that ' +
+  'call with a StoreError naming the size, and the server goes on (a process of its own under an ' +
+  'address-space limit)', async (t) => {
   const { child, port, line, stderr } = await serverChild(t);
   child.stdin!.write(`hold ${JS_SET_BYTES}\n`);
   t.is(await line(), 'held');
@@ -498,8 +502,8 @@ test.serial('memory that runs out as the native server stores a value set from i
   child.stdin!.write('set\n');
   const failed = await line();
   limitAddressSpace(child.pid!, 'unlimited');
-  t.is(failed, `set failed: StoreError: the native TCPStore server ran out of memory storing a value of ${JS_SET_BYTES} bytes`,
-    `the server's process said: ${failed} ${stderr()}`);
+  const expected = `the native TCPStore server ran out of memory storing a value of ${JS_SET_BYTES} bytes`;
+  t.is(failed, `set failed: StoreError: ${expected}`, `the server's process said: ${failed} ${stderr()}`);
   const client = await raw(port);
   t.teardown(() => client.socket.destroy());
   client.send(Buffer.concat([VALIDATE, u8(5), u64(1), str('/big')])); // CHECK: nothing was stored
@@ -517,8 +521,8 @@ function limitDescriptors(pid: number, soft: number): void {
   try {
     execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${soft}:`], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
-    throw new Error(`prlimit --pid=${pid} --nofile=${soft}: failed (this test needs util-linux's prlimit on PATH): `
-      + `${(error as Error).message}`, { cause: error });
+    throw new Error(`prlimit --pid=${pid} --nofile=${soft}: failed (this test needs util-linux's prlimit ` +
+      `on PATH): ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -527,6 +531,13 @@ function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Seconds of CPU that process `pid` uses in the next second (/proc counts in USER_HZ, 100 a second on Linux). */
+async function cpuOverASecond(pid: number): Promise<number> {
+  const before = cpuTicks(pid);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return (cpuTicks(pid) - before) / 100;
 }
 
 /**
@@ -544,8 +555,9 @@ function limitLeaving(pid: number, free: number): number {
 const PAST_LIMIT_CLIENTS = 3;
 
 for (const kind of ['native', 'js'] as const) {
-  test.serial(`out of file descriptors, the ${kind} server closes each client it cannot take at once, spins no ` +
-    'core, and takes clients again once descriptors are free (a process of its own under RLIMIT_NOFILE)', async (t) => {
+  test.serial(`out of file descriptors, the ${kind} server closes each client it cannot take at once, spins ` +
+    'no core, and takes clients again once descriptors are free (a process of its own under RLIMIT_NOFILE)',
+  async (t) => {
     const { child, port, line } = await serverChild(t, [], kind === 'js' ? ['--js'] : []);
     const healthy = await raw(port);
     t.teardown(() => healthy.socket.destroy());
@@ -567,9 +579,7 @@ for (const kind of ['native', 'js'] as const) {
       t.true(await past[i]!.closed(10_000), `client ${i} past the limit was left waiting instead of closed`);
     }
     // Nothing pending now: a server that spins on a listening socket it cannot accept from burns a core here.
-    const before = cpuTicks(child.pid!), ticksPerSecond = 100;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const spent = (cpuTicks(child.pid!) - before) / ticksPerSecond;
+    const spent = await cpuOverASecond(child.pid!);
     t.true(spent < 0.3, `the server's process used ${spent} s of CPU in 1 s with nothing to do`);
 
     if (kind === 'native') { // Node's server (libuv) refuses such clients the same way, and says nothing
@@ -593,19 +603,18 @@ for (const kind of ['native', 'js'] as const) {
 
 test.serial('with no descriptor even in reserve, the native server stops watching its listening socket, spins ' +
   'no core, and takes the waiting client once descriptors are free', async (t) => {
-  const { child, port, first, line, stderr } = await serverChild(t, ['prlimit', '--nofile=128:'], ['--exhaust-descriptors']);
+  const limited = ['prlimit', '--nofile=128:'];
+  const { child, port, first, line, stderr } = await serverChild(t, limited, ['--exhaust-descriptors']);
   if (!(port > 0)) return t.fail(`the server did not start: ${first} ${stderr()}`);
   const waiting = await raw(port); // in the listen queue: the server has no descriptor to take it with
   t.teardown(() => waiting.socket.destroy());
   waiting.send(Buffer.concat([VALIDATE, u8(4), str('/n'), i64(1)]));
   t.false(await waiting.closed(300), 'with no reserve there is nothing to refuse the client with: it waits');
-  const before = cpuTicks(child.pid!), ticksPerSecond = 100;
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const spent = (cpuTicks(child.pid!) - before) / ticksPerSecond;
+  const spent = await cpuOverASecond(child.pid!);
   t.true(spent < 0.3, `the server's process used ${spent} s of CPU in 1 s with a client it cannot take`);
   child.stdin!.write('free\n');
   t.is(await line(), 'freed');
-  t.deepEqual(await waiting.read(8, 10_000), i64(1), 'the waiting client is served once descriptors are free');
+  t.deepEqual(await waiting.read(8, 10_000), i64(1), 'the waiting client is served once there are descriptors');
   child.stdin!.end('close\n');
   await once(child, 'exit');
 });

@@ -108,7 +108,8 @@ test('limits as torch\'s, with the argument, the value and the limit named', asy
   // one request past MAX_REQUEST_BYTES (128 values of 8 MiB, one buffer 128 times), refused before it is sent
   const many = Array.from({ length: 128 }, (_, i) => `m${i}`);
   await t.throwsAsync(store.multiSet(many, many.map(() => big)), {
-    code: 'ERR_MULTIRANK_OUT_OF_RANGE', message: /`keys` and `values`.*at most 1073741824 bytes in one multiSet.*got 1073744[0-9]{3}$/,
+    code: 'ERR_MULTIRANK_OUT_OF_RANGE',
+    message: /`keys` and `values`.*at most 1073741824 bytes in one multiSet.*got 1073744[0-9]{3}$/,
   });
   t.is(await store.numKeys(), 2, 'nothing of it was stored');
   await t.throwsAsync(store.check(new Array<string>(MAX_KEYS + 1).fill('x')), { message: /`keys`.*131072 keys.*got 131073/ });

@@ -485,15 +485,16 @@ export class ThreadsCommunicator implements CpuCommunicator {
   /**
    * k-input reduce of every member's inline buffer of call `seq` (the latency path). With checks on, the
    * kernel first compares the fingerprints in the buffers' 16-byte headers (on lines it reads anyway): the
-   * check then costs one wasm load per member instead of a JS pass over the members.
+   * check then costs one wasm load per member instead of a JS pass over the members. `tagBack` 0: no
+   * comparison (reduceAtLeader, whose calls the mpi backend agrees on first).
    */
-  /** Folds every member's inline buffer of call `seq`; `tagBack` 0: without comparing their fingerprints. */
   #reduceInline(seq: number, dst: number, count: number, codes: number, tagBack = this.#tagBack): void {
     const kernels = this.#ctx.kernels, dtype = (codes >> 4) & 15, op = codes & 15;
     const src0 = this.#block.inlineOffset(0, seq), stride = INLINE_MEMBER_STRIDE, k = this.worldSize;
-    if (kernels.reduceStrided(dtype, op, dst, this.#table.byteOffset, src0, stride, k, count, tagBack)) return;
+    const table = this.#table.byteOffset;
+    if (kernels.reduceStrided(dtype, op, dst, table, src0, stride, k, count, tagBack)) return;
     reportMismatch(this.#block, seq, this.#ctx.job, this.#spec!); // throws unless the full fingerprints agree
-    kernels.reduceStrided(dtype, op, dst, this.#table.byteOffset, src0, stride, k, count, 0);
+    kernels.reduceStrided(dtype, op, dst, table, src0, stride, k, count, 0);
   }
 
   #ptr(member: number, field: number): number {

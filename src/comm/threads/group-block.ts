@@ -361,7 +361,7 @@ export class GroupBlock {
     if (this.#phase === 'result') {
       const publisher = this.#publisher;
       const late = waitingFor(this.words, this.layout.slotsWord, this.size, this.#target, 'arrive')
-        .map(([m, at]) => (m === publisher ? `rank ${this.ranks[m]}` : `rank ${this.ranks[m]} (at call #${at})`));
+        .map(([m, at]) => `rank ${this.ranks[m]}${m === publisher ? '' : ` (at call #${at})`}`);
       return `Rank ${this.ranks[this.rankInGroup]} timed out in ${this.#what} (call #${this.#target} of group ` +
         `${this.label}) ${resultWaitText(`rank ${this.ranks[publisher]}`, late)}`;
     }
